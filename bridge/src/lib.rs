@@ -1,0 +1,1 @@
+//! The bridge library: the normalized event type and the consumer runtime.

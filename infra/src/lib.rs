@@ -1,0 +1,1 @@
+//! The cloud side: AWS resources and the embedded local backend.
