@@ -1,12 +1,45 @@
 //! The Amazon EventBridge event-pattern language: parse, validate, compile, match.
 //!
-//! API (stable; implementation in progress):
-//! - [`Pattern::parse`] / [`Pattern::from_value`]: validate one pattern with AWS's rules and
-//!   error wording; errors carry the JSON path inside the pattern (and line/column for syntax).
-//! - [`Pattern::matches_str`] / [`Pattern::matches_value`]: match one event.
-//! - [`Matcher`]: many named patterns compiled into one automaton; `add`, `remove`, `matches_*`.
+//! Semantics follow Amazon EventBridge (its open-source engine is `aws/event-ruler`) and
+//! are checked against cases recorded on the real service (`tests/conformance.rs`):
+//!
+//! - fields AND together; the values listed for a field OR together; event arrays match
+//!   if any element matches, and fields from *different* elements of one array never
+//!   combine;
+//! - `{"a": {"b": …}}` and `{"a.b": …}` name the same field, in patterns and in events;
+//! - numbers compare by value (`[300]` matches `300.0` and `3e2`) when a double holds
+//!   them exactly, and as text otherwise;
+//! - operators: `prefix`, `suffix` (each optionally with `equals-ignore-case`),
+//!   `equals-ignore-case`, `wildcard`, `anything-but` (values, lists, `prefix`, `suffix`,
+//!   `equals-ignore-case`, `wildcard`), `numeric`, `cidr` (IPv4/IPv6), `exists`, and
+//!   `$or` at any level.
+//!
+//! ```
+//! use patterns::{Matcher, Pattern};
+//!
+//! let png = Pattern::parse(r#"{"detail": {"key": [{"suffix": ".png"}]}}"#).unwrap();
+//! let mut matcher = Matcher::new();
+//! matcher.add("images", &png);
+//! let names = matcher.matches_str(r#"{"detail": {"key": "cat.png"}}"#).unwrap();
+//! assert_eq!(names, ["images"]);
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
+
+mod ast;
+mod cidr;
+mod flatten;
+mod fold;
+mod machine;
+mod number;
+mod parse;
+mod wildcard;
+
+pub use machine::Matcher;
+pub use parse::{MAX_OR_COMBINATIONS, MAX_WILDCARD_COMPLEXITY};
 
 /// An invalid pattern: AWS's wording in `message`, and where in the pattern it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,7 +47,7 @@ use serde_json::Value;
 pub struct PatternError {
     /// AWS's message, e.g. "Empty arrays are not allowed".
     pub message: String,
-    /// Path inside the pattern, e.g. `detail.state[0]`; empty at the top level.
+    /// Where in the pattern, e.g. `detail.state[0].numeric`; empty at the top level.
     pub path: String,
     /// 1-based line and column, for JSON syntax errors.
     pub line: Option<usize>,
@@ -31,7 +64,7 @@ impl PatternError {
     }
 }
 
-/// An event that is not valid JSON (or not a JSON object).
+/// An event that is not valid JSON, or not a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {column}: {message}")]
 pub struct EventError {
@@ -41,53 +74,82 @@ pub struct EventError {
 }
 
 /// One validated event pattern.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Pattern {
-    source: Value,
+    source: Arc<Value>,
+    alternatives: Arc<Vec<ast::Alternative>>,
+    single: Arc<OnceLock<Matcher>>,
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({})", self.source)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
 }
 
 impl Pattern {
+    /// Parses and validates pattern JSON text.
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| PatternError {
-            message: e.to_string(),
+        let value: Value = serde_json::from_str(text).map_err(|e| PatternError {
+            message: format!("invalid JSON: {e}"),
             path: String::new(),
             line: Some(e.line()),
             column: Some(e.column()),
         })?;
-        Pattern::from_value(&v)
+        Pattern::from_value(&value)
     }
-    pub fn from_value(v: &Value) -> Result<Pattern, PatternError> {
-        Ok(Pattern { source: v.clone() })
+
+    /// Validates an already-parsed pattern.
+    pub fn from_value(value: &Value) -> Result<Pattern, PatternError> {
+        let alternatives = parse::compile(value)?;
+        Ok(Pattern {
+            source: Arc::new(value.clone()),
+            alternatives: Arc::new(alternatives),
+            single: Arc::new(OnceLock::new()),
+        })
     }
+
+    /// The pattern as written.
     pub fn as_value(&self) -> &Value {
         &self.source
     }
-    pub fn matches_str(&self, _event: &str) -> Result<bool, EventError> {
-        unimplemented!("pattern engine in progress")
-    }
-    pub fn matches_value(&self, _event: &Value) -> bool {
-        unimplemented!("pattern engine in progress")
-    }
-}
 
-/// Many named patterns compiled together; cost per event grows far slower than rule count.
-#[derive(Debug, Default, Clone)]
-pub struct Matcher {}
+    /// How many alternatives `$or` expands this pattern to.
+    pub fn alternative_count(&self) -> usize {
+        self.alternatives.len()
+    }
 
-impl Matcher {
-    pub fn new() -> Self {
-        Matcher {}
+    pub(crate) fn alternatives(&self) -> &[ast::Alternative] {
+        &self.alternatives
     }
-    pub fn add(&mut self, _name: impl Into<String>, _pattern: &Pattern) {
-        unimplemented!("pattern engine in progress")
+
+    fn matcher(&self) -> &Matcher {
+        self.single.get_or_init(|| {
+            let mut m = Matcher::new();
+            m.add("", self);
+            m
+        })
     }
-    pub fn remove(&mut self, _name: &str) -> bool {
-        unimplemented!("pattern engine in progress")
+
+    /// Whether the event (JSON text) matches.
+    pub fn matches_str(&self, event: &str) -> Result<bool, EventError> {
+        Ok(!self.matcher().matches_str(event)?.is_empty())
     }
-    pub fn matches_str(&self, _event: &str) -> Result<Vec<&str>, EventError> {
-        unimplemented!("pattern engine in progress")
-    }
-    pub fn matches_value(&self, _event: &Value) -> Vec<&str> {
-        unimplemented!("pattern engine in progress")
+
+    /// Whether an already-parsed event matches.
+    pub fn matches_value(&self, event: &Value) -> bool {
+        !self.matcher().matches_value(event).is_empty()
     }
 }

@@ -1,0 +1,215 @@
+//! Wildcard patterns: `*` matches any run of characters, `\*` and `\\` are literals.
+
+/// One compiled wildcard pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Wildcard {
+    tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Token {
+    Star,
+    Byte(u8),
+}
+
+impl Wildcard {
+    /// Parses with event-ruler's rules and wording; positions count the bytes of the
+    /// quoted value, as AWS reports them.
+    pub(crate) fn parse(text: &str) -> Result<Wildcard, String> {
+        let bytes = text.as_bytes();
+        let mut tokens = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'*' => {
+                    if bytes.get(i + 1) == Some(&b'*') {
+                        return Err(format!("Consecutive wildcard characters at pos {}", i + 1));
+                    }
+                    tokens.push(Token::Star);
+                }
+                b'\\' => match bytes.get(i + 1) {
+                    Some(&next @ (b'*' | b'\\')) => {
+                        tokens.push(Token::Byte(next));
+                        i += 1;
+                    }
+                    _ => return Err(format!("Invalid escape character at pos {}", i + 1)),
+                },
+                b => tokens.push(Token::Byte(b)),
+            }
+            i += 1;
+        }
+        Ok(Wildcard { tokens })
+    }
+
+    /// The literal bytes before the first `*`: an index key for many wildcard rules.
+    pub(crate) fn literal_prefix(&self) -> Vec<u8> {
+        self.tokens
+            .iter()
+            .map_while(|t| match t {
+                Token::Byte(b) => Some(*b),
+                Token::Star => None,
+            })
+            .collect()
+    }
+
+    /// Glob match with the classic single-backtrack algorithm: linear for one `*`,
+    /// O(n·m) at worst, never exponential.
+    pub(crate) fn is_match(&self, value: &[u8]) -> bool {
+        let (mut p, mut v) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while v < value.len() {
+            match self.tokens.get(p) {
+                Some(Token::Byte(b)) if *b == value[v] => {
+                    p += 1;
+                    v += 1;
+                }
+                Some(Token::Star) => {
+                    star = Some((p, v));
+                    p += 1;
+                }
+                _ => match star {
+                    Some((sp, sv)) => {
+                        p = sp + 1;
+                        v = sv + 1;
+                        star = Some((sp, sv + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        self.tokens[p..].iter().all(|t| *t == Token::Star)
+    }
+
+    /// Number of NFA states that a worst-case input keeps alive at once, over the union
+    /// of `patterns` (each quoted, as event-ruler's byte machine sees them). Stops
+    /// counting at `cap`.
+    pub(crate) fn complexity(patterns: &[&Wildcard], cap: usize) -> usize {
+        use std::collections::{BTreeSet, HashSet};
+        let machines: Vec<Vec<Token>> = patterns
+            .iter()
+            .map(|w| {
+                let mut t = vec![Token::Byte(b'"')];
+                t.extend_from_slice(&w.tokens);
+                t.push(Token::Byte(b'"'));
+                t
+            })
+            .collect();
+        let closure = |m: &[Token], set: &mut BTreeSet<usize>| {
+            let mut stack: Vec<usize> = set.iter().copied().collect();
+            while let Some(i) = stack.pop() {
+                if m.get(i) == Some(&Token::Star) && set.insert(i + 1) {
+                    stack.push(i + 1);
+                }
+            }
+        };
+        let mut alphabet: BTreeSet<u8> = BTreeSet::new();
+        for m in &machines {
+            for t in m {
+                if let Token::Byte(b) = t {
+                    alphabet.insert(*b);
+                }
+            }
+        }
+        // A byte that occurs in no pattern only feeds the stars.
+        let other = (0u8..=255).find(|b| !alphabet.contains(b));
+        alphabet.extend(other);
+        type Subset = Vec<BTreeSet<usize>>;
+        let start: Subset = machines
+            .iter()
+            .map(|m| {
+                let mut s = BTreeSet::from([0]);
+                closure(m, &mut s);
+                s
+            })
+            .collect();
+        let mut seen: HashSet<Subset> = HashSet::from([start.clone()]);
+        let mut queue = vec![start];
+        let mut best = 0;
+        while let Some(subset) = queue.pop() {
+            let live: usize = subset
+                .iter()
+                .zip(&machines)
+                .map(|(s, m)| s.iter().filter(|i| **i < m.len()).count())
+                .sum();
+            best = best.max(live);
+            if best >= cap || seen.len() > 20_000 {
+                return best.min(cap);
+            }
+            for &byte in &alphabet {
+                let next: Subset = subset
+                    .iter()
+                    .zip(&machines)
+                    .map(|(s, m)| {
+                        let mut n = BTreeSet::new();
+                        for &i in s {
+                            match m.get(i) {
+                                Some(Token::Star) => {
+                                    n.insert(i);
+                                }
+                                Some(Token::Byte(b)) if *b == byte => {
+                                    n.insert(i + 1);
+                                }
+                                _ => {}
+                            }
+                        }
+                        closure(m, &mut n);
+                        n
+                    })
+                    .collect();
+                if seen.insert(next.clone()) {
+                    queue.push(next);
+                }
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, v: &str) -> bool {
+        Wildcard::parse(p).unwrap().is_match(v.as_bytes())
+    }
+
+    #[test]
+    fn matches_like_a_glob() {
+        assert!(m("*.png", "a.png"));
+        assert!(m("*.png", ".png"));
+        assert!(!m("*.png", "a.jpg"));
+        assert!(m("a*b*c", "abc"));
+        assert!(m("a*b*c", "axxbyyc"));
+        assert!(!m("a*b*c", "axxbyy"));
+        assert!(m("", ""));
+        assert!(!m("", "x"));
+        assert!(m("*", ""));
+        assert!(m(r"a\*b", "a*b"));
+        assert!(!m(r"a\*b", "axb"));
+        assert!(m(r"a\\b", r"a\b"));
+        assert!(m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/dir/doc.txt"));
+        assert!(!m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/doc.txt"));
+    }
+
+    #[test]
+    fn rejects_what_aws_rejects() {
+        assert_eq!(
+            Wildcard::parse("a**b").unwrap_err(),
+            "Consecutive wildcard characters at pos 2"
+        );
+        assert_eq!(
+            Wildcard::parse(r"a\b").unwrap_err(),
+            "Invalid escape character at pos 2"
+        );
+        assert!(Wildcard::parse(r"a\").is_err());
+    }
+
+    #[test]
+    fn complexity_grows_with_stars_and_repetition() {
+        let c = |p: &str| Wildcard::complexity(&[&Wildcard::parse(p).unwrap()], 100);
+        assert_eq!(c("*.png"), 3);
+        assert_eq!(c("arn:aws:events:us-east-1:*:event-bus/*"), 5);
+        assert_eq!(c("/Users/*/dir/dir/dir/dir/dir/doc.txt"), 8);
+        assert_eq!(c("*:*:*:*:*:event-bus/*"), 13);
+    }
+}
