@@ -1,0 +1,70 @@
+//! Properties: walking JSON text and walking a parsed value agree; no input panics.
+
+use patterns::{Matcher, Pattern};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-1000i64..1000).prop_map(|n| json!(n)),
+        (-1e6f64..1e6).prop_map(|f| json!(f)),
+        prop::sample::select(vec![
+            "a", "b", "ab", "A.png", "10.0.0.1", "x/lib/y", "", "ünï"
+        ])
+        .prop_map(|s| json!(s)),
+    ]
+}
+
+fn event() -> impl Strategy<Value = Value> {
+    let keys = prop::sample::select(vec!["a", "b", "c", "a.b", "d"]);
+    leaf()
+        .prop_recursive(4, 40, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((keys.clone(), inner), 0..4).prop_map(|kv| Value::Object(
+                    kv.into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect::<Map<_, _>>()
+                )),
+            ]
+        })
+        .prop_map(|v| match v {
+            Value::Object(_) => v,
+            other => json!({ "a": other }),
+        })
+}
+
+fn matcher() -> Matcher {
+    let patterns = [
+        r#"{"a": ["a", 1, null, true]}"#,
+        r#"{"a": {"b": [{"prefix": "a"}], "c": [{"exists": true}]}}"#,
+        r#"{"a.b": [{"anything-but": "ab"}]}"#,
+        r#"{"b": [{"numeric": [">", 0]}], "c": [{"exists": false}]}"#,
+        r#"{"$or": [{"d": [{"cidr": "10.0.0.0/8"}]}, {"c": [{"suffix": {"equals-ignore-case": ".PNG"}}]}]}"#,
+        r#"{"a": {"d": [{"wildcard": "*/lib/*"}, {"equals-ignore-case": "ÜNÏ"}]}}"#,
+    ];
+    let mut m = Matcher::new();
+    for (i, p) in patterns.iter().enumerate() {
+        m.add(format!("p{i}"), &Pattern::parse(p).unwrap());
+    }
+    m
+}
+
+proptest! {
+    #[test]
+    fn text_and_value_agree(event in event()) {
+        let m = matcher();
+        let text = serde_json::to_string(&event).unwrap();
+        let by_text = m.matches_str(&text).unwrap();
+        let by_value = m.matches_value(&event);
+        prop_assert_eq!(by_text, by_value);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,64}") {
+        let _ = matcher().matches_str(&text);
+        let _ = Pattern::parse(&text);
+    }
+}
