@@ -1,1 +1,2 @@
 //! The cloud side: AWS resources and the embedded local backend.
+pub mod aws;

@@ -1,0 +1,62 @@
+//! Reading S3 objects, for consumers that resolve an S3 event to the object's bytes.
+
+use super::AwsError;
+
+/// A thin S3 reader: `get_object(bucket, key, version)` → bytes.
+///
+/// Kept apart from the planning clients so a consumer needs only this one capability.
+#[derive(Debug, Clone)]
+pub struct S3Objects {
+    s3: aws_sdk_s3::Client,
+}
+
+impl S3Objects {
+    pub fn new(s3: aws_sdk_s3::Client) -> S3Objects {
+        S3Objects { s3 }
+    }
+
+    /// Reads the whole object. `version` pins an exact version (as S3 events carry
+    /// `object.version-id`), so a later overwrite cannot change what the event refers to.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<u8>, AwsError> {
+        let resource = format!("s3://{bucket}/{key}");
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetObject", resource.clone(), e))?;
+        let body = out.body.collect().await.map_err(|e| AwsError::Invalid {
+            resource,
+            message: format!("reading the object body failed: {e}"),
+        })?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    /// Reads the whole object synchronously, on a private current-thread runtime.
+    ///
+    /// For callers that are not async (a blocking consumer loop). Must not be called from
+    /// inside a tokio runtime.
+    pub fn get_object_blocking(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<u8>, AwsError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| AwsError::Invalid {
+                resource: format!("s3://{bucket}/{key}"),
+                message: format!("cannot start an async runtime: {e}"),
+            })?;
+        runtime.block_on(self.get_object(bucket, key, version))
+    }
+}
