@@ -38,13 +38,22 @@ impl AwsClients {
     /// Fails early, with the fix, when no region can be found: every later call would
     /// fail with a far less helpful message.
     pub async fn from_env(settings: &AwsSettings) -> Result<AwsClients, AwsError> {
-        let config = load_config(settings).await;
+        let config = config_loader(settings).load().await;
+        AwsClients::from_sdk_config(&config, settings)
+    }
+
+    /// Builds the clients from an already loaded configuration (tests use this to supply
+    /// dummy credentials without touching the process environment).
+    pub fn from_sdk_config(
+        config: &SdkConfig,
+        settings: &AwsSettings,
+    ) -> Result<AwsClients, AwsError> {
         let region = config
             .region()
             .map(|r| r.as_ref().to_string())
             .ok_or(AwsError::NoRegion)?;
         Ok(AwsClients::from_config(
-            &config,
+            config,
             settings.endpoint_url.is_some(),
             region,
         ))
@@ -67,11 +76,11 @@ impl AwsClients {
     }
 }
 
-/// The shared SDK configuration: standard chain plus the user's overrides.
+/// The configuration loader: standard chain plus the user's overrides.
 ///
 /// The HTTPS client is set explicitly (rustls with the `ring` provider and the system's
 /// root certificates) because the SDK's default one pulls in aws-lc, a large C build.
-pub async fn load_config(settings: &AwsSettings) -> SdkConfig {
+pub fn config_loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -85,5 +94,5 @@ pub async fn load_config(settings: &AwsSettings) -> SdkConfig {
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile.clone());
     }
-    loader.load().await
+    loader
 }

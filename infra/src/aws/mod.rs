@@ -6,7 +6,9 @@
 
 pub mod client;
 pub mod objects;
+pub mod read;
 pub mod s3_notify;
+pub mod write;
 
 pub use client::{AwsClients, AwsSettings};
 pub use objects::S3Objects;

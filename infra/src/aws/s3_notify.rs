@@ -52,6 +52,7 @@ pub async fn set_eventbridge(
     Ok(true)
 }
 
+#[derive(Default)]
 struct Current {
     queue_configurations: Option<Vec<aws_sdk_s3::types::QueueConfiguration>>,
     topic_configurations: Option<Vec<aws_sdk_s3::types::TopicConfiguration>>,
@@ -60,12 +61,22 @@ struct Current {
 }
 
 async fn get(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Current, AwsError> {
-    let out = s3
+    let out = match s3
         .get_bucket_notification_configuration()
         .bucket(bucket)
         .send()
         .await
-        .map_err(|e| AwsError::call("GetBucketNotificationConfiguration", bucket, e))?;
+    {
+        Ok(out) => out,
+        Err(e) if is_empty_moto_document(&e) => return Ok(Current::default()),
+        Err(e) => {
+            return Err(AwsError::call(
+                "GetBucketNotificationConfiguration",
+                bucket,
+                e,
+            ))
+        }
+    };
     Ok(Current {
         queue_configurations: out.queue_configurations,
         topic_configurations: out.topic_configurations,
@@ -84,4 +95,36 @@ fn summarize(current: &Current) -> BucketNotifications {
             .as_ref()
             .map_or(0, Vec::len),
     }
+}
+
+/// moto answers a bucket without notifications with an empty
+/// `<GetBucketNotificationResponse/>` element instead of `<NotificationConfiguration/>`,
+/// which the SDK refuses to parse. Only that exact, empty answer is read as "nothing
+/// configured"; any other parse failure stays an error.
+fn is_empty_moto_document<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    let Some(raw) = e.raw_response() else {
+        return false;
+    };
+    if !raw.status().is_success() {
+        return false;
+    }
+    let Some(body) = raw.body().bytes() else {
+        return false;
+    };
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let text = text.trim();
+    let text = match text.strip_prefix("<?xml") {
+        Some(rest) => match rest.split_once("?>") {
+            Some((_, after)) => after.trim(),
+            None => return false,
+        },
+        None => text,
+    };
+    text.starts_with("<GetBucketNotificationResponse")
+        && text.ends_with("/>")
+        && text.matches('<').count() == 1
 }

@@ -1,0 +1,400 @@
+//! Readers of what exists in AWS: rules with their tags and targets, queues, topics with
+//! their subscriptions, and bucket notification settings.
+//!
+//! Only read calls are made here. The facts are kept close to what AWS returns (ARNs,
+//! raw policy documents, attribute maps) so the diff in `rules` sees exactly what is there.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::{s3_notify, AwsClients, AwsError};
+
+/// An EventBridge rule as it exists, with its tags and targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleFacts {
+    pub name: String,
+    pub arn: String,
+    pub bus: String,
+    pub event_pattern: Option<String>,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub targets: Vec<TargetFacts>,
+}
+
+/// One target of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetFacts {
+    pub id: String,
+    pub arn: String,
+    pub input: Option<String>,
+    pub input_path: Option<String>,
+    /// `(InputPathsMap, InputTemplate)`.
+    pub input_transformer: Option<(BTreeMap<String, String>, String)>,
+    pub dead_letter_arn: Option<String>,
+    pub message_group_id: Option<String>,
+    pub maximum_retry_attempts: Option<i32>,
+    pub maximum_event_age_seconds: Option<i32>,
+}
+
+/// An SQS queue: its URL, ARN, attributes (policy included, raw) and tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueFacts {
+    pub name: String,
+    pub url: String,
+    pub arn: String,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl QueueFacts {
+    pub fn policy(&self) -> Option<&str> {
+        self.attributes.get("Policy").map(String::as_str)
+    }
+}
+
+/// An SNS topic with its attributes (policy included, raw), tags and subscriptions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicFacts {
+    pub name: String,
+    pub arn: String,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub subscriptions: Vec<SubscriptionFacts>,
+}
+
+impl TopicFacts {
+    pub fn policy(&self) -> Option<&str> {
+        self.attributes.get("Policy").map(String::as_str)
+    }
+}
+
+/// A subscription. An email subscription that was not confirmed yet has no ARN: AWS
+/// returns the literal `PendingConfirmation` instead, and it cannot be changed or removed
+/// until it is confirmed (or expires after three days).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionFacts {
+    pub arn: Option<String>,
+    pub protocol: String,
+    pub endpoint: String,
+    pub pending: bool,
+}
+
+/// A bucket's notification settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketFacts {
+    pub name: String,
+    pub notifications: s3_notify::BucketNotifications,
+}
+
+/// Everything relevant on one bus and in the account's queues and topics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountFacts {
+    pub rules: Vec<RuleFacts>,
+    pub queues: Vec<QueueFacts>,
+    pub topics: Vec<TopicFacts>,
+    pub buckets: Vec<BucketFacts>,
+}
+
+/// What to read: the bus, and the buckets the desired state mentions (buckets are never
+/// listed: `bridge` only ever touches the notification settings of declared buckets).
+#[derive(Debug, Clone)]
+pub struct ReadScope<'a> {
+    pub bus: &'a str,
+    pub buckets: Vec<&'a str>,
+}
+
+/// Reads rules on the bus, all queues and topics (with tags, to find what a stack owns),
+/// and the notification settings of the given buckets.
+pub async fn read_account(
+    aws: &AwsClients,
+    scope: &ReadScope<'_>,
+) -> Result<AccountFacts, AwsError> {
+    let mut buckets = Vec::new();
+    for name in &scope.buckets {
+        buckets.push(BucketFacts {
+            name: name.to_string(),
+            notifications: s3_notify::read(&aws.s3, name).await?,
+        });
+    }
+    Ok(AccountFacts {
+        rules: read_rules(aws, scope.bus).await?,
+        queues: read_queues(aws).await?,
+        topics: read_topics(aws).await?,
+        buckets,
+    })
+}
+
+pub async fn read_rules(aws: &AwsClients, bus: &str) -> Result<Vec<RuleFacts>, AwsError> {
+    let mut rules = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = aws
+            .eventbridge
+            .list_rules()
+            .event_bus_name(bus)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListRules", format!("event bus {bus}"), e))?;
+        for rule in page.rules() {
+            let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
+                continue;
+            };
+            rules.push(RuleFacts {
+                name: name.to_string(),
+                arn: arn.to_string(),
+                bus: bus.to_string(),
+                event_pattern: rule.event_pattern().map(str::to_string),
+                enabled: rule
+                    .state()
+                    .is_none_or(|s| *s == aws_sdk_eventbridge::types::RuleState::Enabled),
+                description: rule.description().map(str::to_string),
+                tags: rule_tags(aws, arn).await?,
+                targets: read_targets(aws, bus, name).await?,
+            });
+        }
+        next_token = page.next_token().map(str::to_string);
+        if next_token.is_none() {
+            return Ok(rules);
+        }
+    }
+}
+
+async fn rule_tags(aws: &AwsClients, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+    let out = aws
+        .eventbridge
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListTagsForResource", arn, e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect())
+}
+
+pub async fn read_targets(
+    aws: &AwsClients,
+    bus: &str,
+    rule: &str,
+) -> Result<Vec<TargetFacts>, AwsError> {
+    let mut targets = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = aws
+            .eventbridge
+            .list_targets_by_rule()
+            .event_bus_name(bus)
+            .rule(rule)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListTargetsByRule", format!("rule {rule}"), e))?;
+        for t in page.targets() {
+            targets.push(TargetFacts {
+                id: t.id().to_string(),
+                arn: t.arn().to_string(),
+                input: t.input().map(str::to_string),
+                input_path: t.input_path().map(str::to_string),
+                input_transformer: t.input_transformer().map(|it| {
+                    (
+                        it.input_paths_map()
+                            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .unwrap_or_default(),
+                        it.input_template().to_string(),
+                    )
+                }),
+                dead_letter_arn: t
+                    .dead_letter_config()
+                    .and_then(|d| d.arn())
+                    .map(str::to_string),
+                message_group_id: t
+                    .sqs_parameters()
+                    .and_then(|p| p.message_group_id())
+                    .map(str::to_string),
+                maximum_retry_attempts: t.retry_policy().and_then(|r| r.maximum_retry_attempts()),
+                maximum_event_age_seconds: t
+                    .retry_policy()
+                    .and_then(|r| r.maximum_event_age_in_seconds()),
+            });
+        }
+        next_token = page.next_token().map(str::to_string);
+        if next_token.is_none() {
+            return Ok(targets);
+        }
+    }
+}
+
+pub async fn read_queues(aws: &AwsClients) -> Result<Vec<QueueFacts>, AwsError> {
+    let mut urls = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = aws
+            .sqs
+            .list_queues()
+            .max_results(1000)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListQueues", "account", e))?;
+        urls.extend(page.queue_urls().iter().cloned());
+        next_token = page.next_token().map(str::to_string);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut queues = Vec::new();
+    for url in urls {
+        if let Some(queue) = read_queue(aws, &url).await? {
+            queues.push(queue);
+        }
+    }
+    Ok(queues)
+}
+
+/// Reads one queue by URL; `None` when it vanished between listing and reading.
+pub async fn read_queue(aws: &AwsClients, url: &str) -> Result<Option<QueueFacts>, AwsError> {
+    let attrs = match aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if is_missing_queue(&e) => return Ok(None),
+        Err(e) => return Err(AwsError::call("GetQueueAttributes", url, e)),
+    };
+    let attributes: BTreeMap<String, String> = attrs
+        .attributes()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(arn) = attributes.get("QueueArn").cloned() else {
+        return Err(AwsError::Invalid {
+            resource: url.to_string(),
+            message: "GetQueueAttributes returned no QueueArn".into(),
+        });
+    };
+    let tags = aws
+        .sqs
+        .list_queue_tags()
+        .queue_url(url)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListQueueTags", url, e))?
+        .tags()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok(Some(QueueFacts {
+        name: arn.rsplit(':').next().unwrap_or_default().to_string(),
+        url: url.to_string(),
+        arn,
+        attributes,
+        tags,
+    }))
+}
+
+fn is_missing_queue<R>(
+    e: &aws_sdk_sqs::error::SdkError<
+        aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError,
+        R,
+    >,
+) -> bool {
+    e.as_service_error()
+        .is_some_and(|s| s.is_queue_does_not_exist())
+}
+
+pub async fn read_topics(aws: &AwsClients) -> Result<Vec<TopicFacts>, AwsError> {
+    let mut arns = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = aws
+            .sns
+            .list_topics()
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListTopics", "account", e))?;
+        arns.extend(
+            page.topics()
+                .iter()
+                .filter_map(|t| t.topic_arn())
+                .map(str::to_string),
+        );
+        next_token = page.next_token().map(str::to_string);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut topics = Vec::new();
+    for arn in arns {
+        topics.push(read_topic(aws, &arn).await?);
+    }
+    Ok(topics)
+}
+
+pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsError> {
+    let attributes = aws
+        .sns
+        .get_topic_attributes()
+        .topic_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("GetTopicAttributes", arn, e))?
+        .attributes()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let tags = aws
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListTagsForResource", arn, e))?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    let mut subscriptions = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = aws
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(arn)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListSubscriptionsByTopic", arn, e))?;
+        for s in page.subscriptions() {
+            let sub_arn = s.subscription_arn().unwrap_or_default();
+            let pending = sub_arn == "PendingConfirmation" || sub_arn.is_empty();
+            subscriptions.push(SubscriptionFacts {
+                arn: (!pending).then(|| sub_arn.to_string()),
+                protocol: s.protocol().unwrap_or_default().to_string(),
+                endpoint: s.endpoint().unwrap_or_default().to_string(),
+                pending,
+            });
+        }
+        next_token = page.next_token().map(str::to_string);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    Ok(TopicFacts {
+        name: arn.rsplit(':').next().unwrap_or_default().to_string(),
+        arn: arn.to_string(),
+        attributes,
+        tags,
+        subscriptions,
+    })
+}

@@ -1,0 +1,438 @@
+//! Every write call `bridge` makes to AWS, one method each, counted.
+//!
+//! The count is what makes idempotency testable: a second `apply` right after the first
+//! must make zero write calls. A call is counted when it is sent, successful or not, so a
+//! failing run still reports what it attempted.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_eventbridge::types::{
+    DeadLetterConfig, InputTransformer, RetryPolicy, RuleState, SqsParameters, Target,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::read::TargetFacts;
+use super::{s3_notify, AwsClients, AwsError};
+
+/// The tag every resource `bridge` creates carries, so it can tell its own resources from
+/// everyone else's and never change or delete the latter.
+pub const MANAGED_BY_KEY: &str = "managed-by";
+pub const MANAGED_BY_VALUE: &str = "bridge";
+/// The tag naming the stack (one project's set of resources) that owns a resource.
+pub const STACK_KEY: &str = "bridge:stack";
+
+/// The ownership tags for a stack.
+pub fn ownership_tags(stack: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_KEY.to_string(), MANAGED_BY_VALUE.to_string()),
+        (STACK_KEY.to_string(), stack.to_string()),
+    ])
+}
+
+/// Whether `tags` say the resource belongs to `stack`.
+pub fn owned_by(tags: &BTreeMap<String, String>, stack: &str) -> bool {
+    tags.get(MANAGED_BY_KEY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+        && tags.get(STACK_KEY).map(String::as_str) == Some(stack)
+}
+
+/// Write access to AWS, counting every call it sends.
+#[derive(Debug)]
+pub struct Writer<'a> {
+    aws: &'a AwsClients,
+    writes: AtomicUsize,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(aws: &'a AwsClients) -> Writer<'a> {
+        Writer {
+            aws,
+            writes: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many write calls were sent so far.
+    pub fn write_calls(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Creates a queue with attributes and tags; returns `(url, arn)`.
+    pub async fn create_queue(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(String, String), AwsError> {
+        let mut call = self.aws.sqs.create_queue().queue_name(name);
+        for (k, v) in attributes {
+            call = call.attributes(QueueAttributeName::from(k.as_str()), v);
+        }
+        for (k, v) in tags {
+            call = call.tags(k, v);
+        }
+        self.count();
+        let url = call
+            .send()
+            .await
+            .map_err(|e| AwsError::call("CreateQueue", format!("queue {name}"), e))?
+            .queue_url()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Invalid {
+                resource: format!("queue {name}"),
+                message: "CreateQueue returned no QueueUrl".into(),
+            })?;
+        let arn = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetQueueAttributes", url.clone(), e))?
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .ok_or_else(|| AwsError::Invalid {
+                resource: url.clone(),
+                message: "GetQueueAttributes returned no QueueArn".into(),
+            })?;
+        Ok((url, arn))
+    }
+
+    pub async fn set_queue_attributes(
+        &self,
+        url: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        let mut call = self.aws.sqs.set_queue_attributes().queue_url(url);
+        for (k, v) in attributes {
+            call = call.attributes(QueueAttributeName::from(k.as_str()), v);
+        }
+        self.count();
+        call.send()
+            .await
+            .map_err(|e| AwsError::call("SetQueueAttributes", url, e))?;
+        Ok(())
+    }
+
+    pub async fn delete_queue(&self, url: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .sqs
+            .delete_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeleteQueue", url, e))?;
+        Ok(())
+    }
+
+    /// Creates a topic with attributes and tags; returns its ARN.
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let mut call = self.aws.sns.create_topic().name(name);
+        for (k, v) in attributes {
+            call = call.attributes(k, v);
+        }
+        for (k, v) in tags {
+            let tag = aws_sdk_sns::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::Invalid {
+                    resource: format!("topic {name}"),
+                    message: format!("bad tag {k}: {e}"),
+                })?;
+            call = call.tags(tag);
+        }
+        self.count();
+        call.send()
+            .await
+            .map_err(|e| AwsError::call("CreateTopic", format!("topic {name}"), e))?
+            .topic_arn()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Invalid {
+                resource: format!("topic {name}"),
+                message: "CreateTopic returned no TopicArn".into(),
+            })
+    }
+
+    pub async fn set_topic_attribute(
+        &self,
+        arn: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .sns
+            .set_topic_attributes()
+            .topic_arn(arn)
+            .attribute_name(name)
+            .attribute_value(value)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("SetTopicAttributes", arn, e))?;
+        Ok(())
+    }
+
+    pub async fn delete_topic(&self, arn: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .sns
+            .delete_topic()
+            .topic_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeleteTopic", arn, e))?;
+        Ok(())
+    }
+
+    /// Subscribes an endpoint; returns the subscription ARN, or `None` while it awaits
+    /// confirmation (email, HTTP).
+    pub async fn subscribe(
+        &self,
+        topic_arn: &str,
+        protocol: &str,
+        endpoint: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, AwsError> {
+        let mut call = self
+            .aws
+            .sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol(protocol)
+            .endpoint(endpoint)
+            .return_subscription_arn(true);
+        for (k, v) in attributes {
+            call = call.attributes(k, v);
+        }
+        self.count();
+        let arn = call
+            .send()
+            .await
+            .map_err(|e| AwsError::call("Subscribe", format!("{topic_arn} -> {endpoint}"), e))?
+            .subscription_arn()
+            .map(str::to_string);
+        Ok(arn.filter(|a| a != "PendingConfirmation" && a != "pending confirmation"))
+    }
+
+    pub async fn unsubscribe(&self, subscription_arn: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .sns
+            .unsubscribe()
+            .subscription_arn(subscription_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("Unsubscribe", subscription_arn, e))?;
+        Ok(())
+    }
+
+    /// Creates or updates a rule; returns its ARN. Tags only take effect on creation
+    /// (PutRule leaves an existing rule's tags alone), which is what ownership needs.
+    pub async fn put_rule(
+        &self,
+        bus: &str,
+        name: &str,
+        event_pattern: &str,
+        enabled: bool,
+        description: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let mut call = self
+            .aws
+            .eventbridge
+            .put_rule()
+            .event_bus_name(bus)
+            .name(name)
+            .event_pattern(event_pattern)
+            .state(if enabled {
+                RuleState::Enabled
+            } else {
+                RuleState::Disabled
+            })
+            .set_description(description.map(str::to_string));
+        for (k, v) in tags {
+            let tag = aws_sdk_eventbridge::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::Invalid {
+                    resource: format!("rule {name}"),
+                    message: format!("bad tag {k}: {e}"),
+                })?;
+            call = call.tags(tag);
+        }
+        self.count();
+        call.send()
+            .await
+            .map_err(|e| AwsError::call("PutRule", format!("rule {name}"), e))?
+            .rule_arn()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Invalid {
+                resource: format!("rule {name}"),
+                message: "PutRule returned no RuleArn".into(),
+            })
+    }
+
+    pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .eventbridge
+            .delete_rule()
+            .event_bus_name(bus)
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeleteRule", format!("rule {name}"), e))?;
+        Ok(())
+    }
+
+    /// Creates or replaces targets (by id). PutTargets reports per-target failures in a
+    /// successful response; those are errors here.
+    pub async fn put_targets(
+        &self,
+        bus: &str,
+        rule: &str,
+        targets: &[TargetFacts],
+    ) -> Result<(), AwsError> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let resource = format!("targets of rule {rule}");
+        let mut call = self
+            .aws
+            .eventbridge
+            .put_targets()
+            .event_bus_name(bus)
+            .rule(rule);
+        for t in targets {
+            call = call.targets(sdk_target(t).map_err(|message| AwsError::Invalid {
+                resource: resource.clone(),
+                message,
+            })?);
+        }
+        self.count();
+        let out = call
+            .send()
+            .await
+            .map_err(|e| AwsError::call("PutTargets", resource.clone(), e))?;
+        if out.failed_entry_count() > 0 {
+            let failures: Vec<String> = out
+                .failed_entries()
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: {} {}",
+                        f.target_id().unwrap_or("?"),
+                        f.error_code().unwrap_or(""),
+                        f.error_message().unwrap_or("")
+                    )
+                })
+                .collect();
+            return Err(AwsError::Invalid {
+                resource,
+                message: format!("PutTargets rejected {}", failures.join("; ")),
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn remove_targets(
+        &self,
+        bus: &str,
+        rule: &str,
+        ids: &[String],
+    ) -> Result<(), AwsError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let resource = format!("targets of rule {rule}");
+        self.count();
+        let out = self
+            .aws
+            .eventbridge
+            .remove_targets()
+            .event_bus_name(bus)
+            .rule(rule)
+            .set_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::call("RemoveTargets", resource.clone(), e))?;
+        if out.failed_entry_count() > 0 {
+            return Err(AwsError::Invalid {
+                resource,
+                message: format!(
+                    "RemoveTargets failed for {} target(s)",
+                    out.failed_entry_count()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Turns EventBridge delivery on or off for a bucket, preserving every other
+    /// notification configuration. Counts a write only when one was needed.
+    pub async fn set_bucket_eventbridge(
+        &self,
+        bucket: &str,
+        enabled: bool,
+    ) -> Result<bool, AwsError> {
+        let wrote = s3_notify::set_eventbridge(&self.aws.s3, bucket, enabled).await;
+        let attempted_put = matches!(
+            wrote,
+            Ok(true)
+                | Err(AwsError::Call {
+                    operation: "PutBucketNotificationConfiguration",
+                    ..
+                })
+        );
+        if attempted_put {
+            self.count();
+        }
+        wrote
+    }
+}
+
+fn sdk_target(t: &TargetFacts) -> Result<Target, String> {
+    let mut b = Target::builder()
+        .id(&t.id)
+        .arn(&t.arn)
+        .set_input(t.input.clone())
+        .set_input_path(t.input_path.clone());
+    if let Some((paths, template)) = &t.input_transformer {
+        let mut it = InputTransformer::builder().input_template(template);
+        for (k, v) in paths {
+            it = it.input_paths_map(k, v);
+        }
+        b = b.input_transformer(it.build().map_err(|e| e.to_string())?);
+    }
+    if let Some(dlq) = &t.dead_letter_arn {
+        b = b.dead_letter_config(DeadLetterConfig::builder().arn(dlq).build());
+    }
+    if let Some(group) = &t.message_group_id {
+        b = b.sqs_parameters(SqsParameters::builder().message_group_id(group).build());
+    }
+    if t.maximum_retry_attempts.is_some() || t.maximum_event_age_seconds.is_some() {
+        b = b.retry_policy(
+            RetryPolicy::builder()
+                .set_maximum_retry_attempts(t.maximum_retry_attempts)
+                .set_maximum_event_age_in_seconds(t.maximum_event_age_seconds)
+                .build(),
+        );
+    }
+    b.build().map_err(|e| e.to_string())
+}
