@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod objects;
+pub mod policy;
 pub mod read;
 pub mod s3_notify;
 pub mod write;
