@@ -73,6 +73,15 @@ pub struct EventError {
     pub column: usize,
 }
 
+/// serde_json's message without its trailing " at line L column C" (reported apart).
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// One validated event pattern.
 #[derive(Clone)]
 pub struct Pattern {
@@ -103,7 +112,7 @@ impl Pattern {
     /// Parses and validates pattern JSON text.
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
         let value: Value = serde_json::from_str(text).map_err(|e| PatternError {
-            message: format!("invalid JSON: {e}"),
+            message: format!("invalid JSON: {}", json_message(&e)),
             path: String::new(),
             line: Some(e.line()),
             column: Some(e.column()),

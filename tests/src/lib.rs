@@ -24,9 +24,17 @@ pub fn bridge_bin() -> PathBuf {
         assert!(status.success(), "cargo build -p bridge failed");
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
-            .map(|p| if p.is_absolute() { p } else { workspace.join(p) })
+            .map(|p| {
+                if p.is_absolute() {
+                    p
+                } else {
+                    workspace.join(p)
+                }
+            })
             .unwrap_or_else(|| workspace.join("target"));
-        let bin = target.join("debug").join(format!("bridge{}", std::env::consts::EXE_SUFFIX));
+        let bin = target
+            .join("debug")
+            .join(format!("bridge{}", std::env::consts::EXE_SUFFIX));
         assert!(bin.exists(), "bridge binary not found at {}", bin.display());
         bin
     })

@@ -1,0 +1,58 @@
+//! `bridge test-pattern`: does one event match one pattern? Like AWS TestEventPattern,
+//! but offline. Exit codes follow grep: 0 match, 1 no match, 2 error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use patterns::Pattern;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The event pattern (JSON file).
+    #[arg(long)]
+    pub pattern: PathBuf,
+    /// The event (JSON file; `-` for standard input).
+    #[arg(long)]
+    pub event: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match check(&args) {
+        Ok(true) => {
+            println!("MATCH");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(false) => {
+            println!("NO MATCH");
+            Ok(ExitCode::from(1))
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn check(args: &Args) -> Result<bool, String> {
+    let pattern = load_pattern(&args.pattern)?;
+    let event = read(&args.event)?;
+    pattern
+        .matches_str(&event)
+        .map_err(|e| format!("{}: invalid event: {e}", args.event.display()))
+}
+
+/// Reads and validates a pattern file; the error names the file and the place in it.
+pub fn load_pattern(path: &Path) -> Result<Pattern, String> {
+    let text = read(path)?;
+    Pattern::parse(&text).map_err(|e| format!("{}: invalid event pattern: {e}", path.display()))
+}
+
+pub fn read(path: &Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("standard input: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
