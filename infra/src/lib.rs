@@ -1,2 +1,3 @@
 //! The cloud side: AWS resources and the embedded local backend.
 pub mod aws;
+pub mod local;

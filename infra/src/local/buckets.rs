@@ -1,0 +1,573 @@
+//! Local buckets: a directory per bucket, scanned for changes that become S3 events.
+//!
+//! Detection is polling, not file-system notifications: a scan compares each file's size and
+//! modification time with what the database remembers, hashes only files that changed, and
+//! emits `Object Created` for new or rewritten files and `Object Deleted` for vanished ones.
+//! Polling is deterministic (tests call [`Store::scan_buckets`] and get exactly the changes),
+//! works the same on every OS and file system, and cannot miss events while nothing runs:
+//! the remembered listing lives in SQLite, updated in the same transaction that delivers the
+//! events, so a restart neither re-emits nor misses a change.
+//!
+//! Each change is delivered as S3 does:
+//! - buckets with EventBridge delivery on get an `aws.s3` event on the default bus;
+//! - each declared notification (queue or topic, event-name and prefix/suffix filters) gets a
+//!   native `{"Records": [...]}` message.
+//!
+//! Known differences: hidden files (name starting with `.`) are ignored, so editors' temp files
+//! do not become objects; a file still being written may be seen twice (two Object Created),
+//! where S3 objects appear atomically.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::clock::rfc3339_millis;
+use super::queue::send_tx;
+use super::routing::{envelope, route_event, routes_for, Routed};
+use super::sns::{publish_tx, PublishRequest};
+use super::store::{next_counter, record_activity, Ctx, Store};
+use super::{arn_service, md5_hex, new_id, LocalError, Result};
+use crate::local::queue::SendRequest;
+
+/// A local bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketSpec {
+    pub name: String,
+    /// The directory holding the bucket's objects.
+    pub dir: PathBuf,
+    /// Send `aws.s3` events to the default bus (S3's "Amazon EventBridge" setting).
+    pub eventbridge: bool,
+    pub notifications: Vec<NotificationSpec>,
+}
+
+/// A native S3 event notification to a queue or topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSpec {
+    pub id: String,
+    pub target_arn: String,
+    /// `s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, ...
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
+
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Deleted,
+}
+
+/// One detected change and where its events went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Change {
+    pub bucket: String,
+    pub key: String,
+    pub kind: ChangeKind,
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+    pub sequencer: String,
+    /// EventBridge deliveries (rule → target).
+    pub routed: Vec<Routed>,
+    /// Native notification deliveries: (target ARN, outcome).
+    pub notified: Vec<(String, String)>,
+}
+
+/// A changed file as the scan found it.
+struct Seen {
+    size: i64,
+    mtime_ns: i64,
+    etag: String,
+}
+
+struct FileState {
+    size: i64,
+    mtime_ns: i64,
+}
+
+fn list_files(root: &Path) -> Result<HashMap<String, FileState>> {
+    let mut out = HashMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir != root => continue,
+            Err(source) => return Err(LocalError::Io { path: dir, source }),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|source| LocalError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                let Ok(rel) = path.strip_prefix(root) else {
+                    continue;
+                };
+                let key: Vec<&str> = rel
+                    .components()
+                    .filter_map(|c| c.as_os_str().to_str())
+                    .collect();
+                let mtime_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos() as i64)
+                    .unwrap_or(0);
+                out.insert(
+                    key.join("/"),
+                    FileState {
+                        size: meta.len() as i64,
+                        mtime_ns,
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// S3's URL encoding of keys in native notifications (`+` for space, `/` kept).
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn event_name_matches(filters: &[String], event_name: &str) -> bool {
+    let full = format!("s3:{event_name}");
+    filters.iter().any(|f| match f.strip_suffix('*') {
+        Some(prefix) => full.starts_with(prefix),
+        None => *f == full,
+    })
+}
+
+struct BucketRow {
+    dir: PathBuf,
+    eventbridge: bool,
+    notifications: Vec<NotificationSpec>,
+}
+
+fn load_bucket(tx: &Transaction, name: &str) -> Result<BucketRow> {
+    let (dir, eventbridge): (String, bool) = tx
+        .query_row(
+            "SELECT dir, eventbridge FROM buckets WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| LocalError::NoSuchBucket(name.to_string()))?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, target_arn, events, prefix, suffix FROM bucket_notifications WHERE bucket = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([name], |r| {
+        let events: String = r.get(2)?;
+        Ok(NotificationSpec {
+            id: r.get(0)?,
+            target_arn: r.get(1)?,
+            events: serde_json::from_str(&events).unwrap_or_default(),
+            prefix: r.get(3)?,
+            suffix: r.get(4)?,
+        })
+    })?;
+    Ok(BucketRow {
+        dir: PathBuf::from(dir),
+        eventbridge,
+        notifications: rows.collect::<Result<_, _>>()?,
+    })
+}
+
+impl Store {
+    /// Creates or updates a local bucket. A new bucket's existing files are recorded without
+    /// events (as enabling notifications on S3 does not announce existing objects).
+    pub fn put_bucket(&mut self, spec: &BucketSpec) -> Result<()> {
+        let name_ok = (3..=63).contains(&spec.name.len())
+            && spec
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !name_ok {
+            return Err(LocalError::invalid(
+                format!("bucket {:?}", spec.name),
+                "a bucket name has 3 to 63 characters: lowercase letters, digits, '-' and '.'",
+            ));
+        }
+        std::fs::create_dir_all(&spec.dir).map_err(|source| LocalError::Io {
+            path: spec.dir.clone(),
+            source,
+        })?;
+        let dir = std::fs::canonicalize(&spec.dir).map_err(|source| LocalError::Io {
+            path: spec.dir.clone(),
+            source,
+        })?;
+        let files = list_files(&dir)?;
+        let mut hashed = Vec::new();
+        for (key, st) in &files {
+            let path = dir.join(key);
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            hashed.push((key.clone(), st.size, st.mtime_ns, md5_hex(&bytes)));
+        }
+        self.write(|tx, _| {
+            let existed: Option<String> =
+                tx.query_row("SELECT dir FROM buckets WHERE name = ?1", [&spec.name], |r| r.get(0)).optional()?;
+            let dir_text = dir.to_string_lossy().to_string();
+            tx.execute(
+                "INSERT INTO buckets (name, dir, eventbridge) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET dir = excluded.dir, eventbridge = excluded.eventbridge",
+                params![spec.name, dir_text, spec.eventbridge],
+            )?;
+            tx.execute("DELETE FROM bucket_notifications WHERE bucket = ?1", [&spec.name])?;
+            for n in &spec.notifications {
+                let events = serde_json::to_string(&n.events).unwrap_or_else(|_| "[]".into());
+                tx.execute(
+                    "INSERT INTO bucket_notifications (bucket, id, target_arn, events, prefix, suffix) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![spec.name, n.id, n.target_arn, events, n.prefix, n.suffix],
+                )?;
+            }
+            if existed.as_deref() != Some(dir_text.as_str()) {
+                tx.execute("DELETE FROM bucket_objects WHERE bucket = ?1", [&spec.name])?;
+                for (key, size, mtime, etag) in &hashed {
+                    tx.execute(
+                        "INSERT INTO bucket_objects (bucket, key, size, mtime_ns, etag) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![spec.name, key, size, mtime, etag],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub fn delete_bucket(&mut self, name: &str) -> Result<bool> {
+        self.write(|tx, _| Ok(tx.execute("DELETE FROM buckets WHERE name = ?1", [name])? > 0))
+    }
+
+    pub fn list_buckets(&mut self) -> Result<Vec<BucketSpec>> {
+        let names: Vec<String> = self.read(|tx, _| {
+            let mut stmt = tx.prepare("SELECT name FROM buckets ORDER BY name")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        let mut out = Vec::new();
+        for name in names {
+            let row = self.read(|tx, _| load_bucket(tx, &name))?;
+            out.push(BucketSpec {
+                name,
+                dir: row.dir,
+                eventbridge: row.eventbridge,
+                notifications: row.notifications,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Scans every bucket once; returns the changes, each already delivered.
+    pub fn scan_buckets(&mut self) -> Result<Vec<S3Change>> {
+        let mut out = Vec::new();
+        for bucket in self.list_buckets()? {
+            out.extend(self.scan_bucket(&bucket.name)?);
+        }
+        Ok(out)
+    }
+
+    /// Scans one bucket and delivers the events of its changes in one transaction.
+    pub fn scan_bucket(&mut self, name: &str) -> Result<Vec<S3Change>> {
+        let (row, known) = self.read(|tx, _| {
+            let row = load_bucket(tx, name)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT key, size, mtime_ns FROM bucket_objects WHERE bucket = ?1",
+            )?;
+            let known: HashMap<String, FileState> = stmt
+                .query_map([name], |r| {
+                    Ok((
+                        r.get(0)?,
+                        FileState {
+                            size: r.get(1)?,
+                            mtime_ns: r.get(2)?,
+                        },
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok((row, known))
+        })?;
+        let files = list_files(&row.dir)?;
+        // (key, Some(new state)) for created/overwritten, (key, None) for deleted.
+        let mut changes: Vec<(String, Option<Seen>)> = Vec::new();
+        for (key, st) in &files {
+            let same = known
+                .get(key)
+                .map(|k| k.size == st.size && k.mtime_ns == st.mtime_ns)
+                .unwrap_or(false);
+            if same {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(row.dir.join(key)) else {
+                continue;
+            };
+            changes.push((
+                key.clone(),
+                Some(Seen {
+                    size: bytes.len() as i64,
+                    mtime_ns: st.mtime_ns,
+                    etag: md5_hex(&bytes),
+                }),
+            ));
+        }
+        for key in known.keys() {
+            if !files.contains_key(key) {
+                changes.push((key.clone(), None));
+            }
+        }
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        changes.sort_by(|a, b| a.0.cmp(&b.0));
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+        };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(changes.len());
+        for (key, state) in changes {
+            let sequencer = format!("{:016X}", next_counter(&tx, "s3_sequencer")?);
+            let request_id = new_id().replace('-', "").to_uppercase()[..16].to_string();
+            match &state {
+                Some(Seen {
+                    size,
+                    mtime_ns: mtime,
+                    etag,
+                }) => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO bucket_objects (bucket, key, size, mtime_ns, etag) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![name, key, size, mtime, etag],
+                    )?;
+                }
+                None => {
+                    tx.execute(
+                        "DELETE FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
+                        params![name, key],
+                    )?;
+                }
+            }
+            let mut change = S3Change {
+                bucket: name.to_string(),
+                key: key.clone(),
+                kind: if state.is_some() {
+                    ChangeKind::Created
+                } else {
+                    ChangeKind::Deleted
+                },
+                size: state.as_ref().map(|s| s.size as u64),
+                etag: state.as_ref().map(|s| s.etag.clone()),
+                sequencer: sequencer.clone(),
+                routed: Vec::new(),
+                notified: Vec::new(),
+            };
+            if row.eventbridge {
+                let event_id = new_id();
+                let event = eventbridge_event(&ctx, &event_id, name, &change, &request_id);
+                let bus_routes = routes_for(routes, &tx, &ctx, "default")?;
+                route_event(
+                    &tx,
+                    &ctx,
+                    bus_routes,
+                    "default",
+                    &event_id,
+                    &event,
+                    &mut change.routed,
+                )?;
+            }
+            let event_name = match change.kind {
+                ChangeKind::Created => "ObjectCreated:Put",
+                ChangeKind::Deleted => "ObjectRemoved:Delete",
+            };
+            for n in &row.notifications {
+                let wanted = event_name_matches(&n.events, event_name)
+                    && n.prefix
+                        .as_deref()
+                        .map(|p| key.starts_with(p))
+                        .unwrap_or(true)
+                    && n.suffix
+                        .as_deref()
+                        .map(|s| key.ends_with(s))
+                        .unwrap_or(true);
+                if !wanted {
+                    continue;
+                }
+                let records =
+                    native_records(&ctx, name, &n.id, event_name, &change, &request_id).to_string();
+                let outcome = notify(&tx, &ctx, &n.target_arn, records)?;
+                record_activity(
+                    &tx,
+                    &ctx,
+                    &sequencer,
+                    &format!("bucket {name} notification {}", n.id),
+                    &n.target_arn,
+                    &outcome,
+                )?;
+                change.notified.push((n.target_arn.clone(), outcome));
+            }
+            out.push(change);
+        }
+        tx.commit()?;
+        self.flush_outbox()?;
+        Ok(out)
+    }
+}
+
+fn notify(tx: &Transaction, ctx: &Ctx, target: &str, body: String) -> Result<String> {
+    let result = match arn_service(target) {
+        Some("sqs") => send_tx(tx, ctx, target, &SendRequest::body(body)).map(|_| ()),
+        Some("sns") => {
+            let publish = PublishRequest {
+                subject: Some("Amazon S3 Notification".into()),
+                ..PublishRequest::message(body)
+            };
+            publish_tx(tx, ctx, target, &publish, None).map(|_| ())
+        }
+        _ => return Ok(format!("not deliverable locally: {target}")),
+    };
+    match result {
+        Ok(()) => Ok("delivered".into()),
+        Err(
+            e @ (LocalError::NoSuchQueue(_)
+            | LocalError::NoSuchTopic(_)
+            | LocalError::Invalid { .. }),
+        ) => Ok(format!("not delivered: {e}")),
+        Err(e) => Err(e),
+    }
+}
+
+/// The `aws.s3` event S3 sends to EventBridge.
+fn eventbridge_event(
+    ctx: &Ctx,
+    event_id: &str,
+    bucket: &str,
+    change: &S3Change,
+    request_id: &str,
+) -> Value {
+    let (detail_type, detail) = match change.kind {
+        ChangeKind::Created => (
+            "Object Created",
+            json!({
+                "version": "0",
+                "bucket": {"name": bucket},
+                "object": {"key": change.key, "size": change.size, "etag": change.etag, "sequencer": change.sequencer},
+                "request-id": request_id,
+                "requester": ctx.account,
+                "source-ip-address": "127.0.0.1",
+                "reason": "PutObject"
+            }),
+        ),
+        ChangeKind::Deleted => (
+            "Object Deleted",
+            json!({
+                "version": "0",
+                "bucket": {"name": bucket},
+                "object": {"key": change.key, "sequencer": change.sequencer},
+                "request-id": request_id,
+                "requester": ctx.account,
+                "source-ip-address": "127.0.0.1",
+                "reason": "DeleteObject",
+                "deletion-type": "Permanently Deleted"
+            }),
+        ),
+    };
+    envelope(
+        ctx,
+        event_id,
+        detail_type,
+        "aws.s3",
+        ctx.now_ms,
+        &[format!("arn:aws:s3:::{bucket}")],
+        detail,
+    )
+}
+
+/// The native S3 notification (`{"Records": [...]}`).
+fn native_records(
+    ctx: &Ctx,
+    bucket: &str,
+    configuration_id: &str,
+    event_name: &str,
+    change: &S3Change,
+    request_id: &str,
+) -> Value {
+    let object = match change.kind {
+        ChangeKind::Created => json!({
+            "key": encode_key(&change.key),
+            "size": change.size,
+            "eTag": change.etag,
+            "sequencer": change.sequencer
+        }),
+        ChangeKind::Deleted => {
+            json!({"key": encode_key(&change.key), "sequencer": change.sequencer})
+        }
+    };
+    json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": ctx.region,
+        "eventTime": rfc3339_millis(ctx.now_ms),
+        "eventName": event_name,
+        "userIdentity": {"principalId": format!("AWS:{}:local", ctx.account)},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": request_id, "x-amz-id-2": format!("local/{request_id}")},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id,
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": ctx.account}, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": object
+        }
+    }]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_like_s3() {
+        assert_eq!(encode_key("red flower.jpg"), "red+flower.jpg");
+        assert_eq!(encode_key("a/b c/ü&x=1"), "a/b+c/%C3%BC%26x%3D1");
+    }
+
+    #[test]
+    fn event_name_filters() {
+        let f = vec!["s3:ObjectCreated:*".to_string()];
+        assert!(event_name_matches(&f, "ObjectCreated:Put"));
+        assert!(!event_name_matches(&f, "ObjectRemoved:Delete"));
+        assert!(event_name_matches(
+            &["s3:ObjectRemoved:Delete".to_string()],
+            "ObjectRemoved:Delete"
+        ));
+    }
+}

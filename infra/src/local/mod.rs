@@ -1,0 +1,117 @@
+//! The embedded local backend: the whole S3 → EventBridge → SQS/SNS path with no AWS account.
+//!
+//! State lives in one SQLite database (`<state dir>/state.sqlite3`, WAL, `synchronous=FULL`).
+//! Every mutation is one `BEGIN IMMEDIATE` transaction, and an event is accepted and delivered
+//! to every matching target in the *same* transaction: after `put_events` returns an event id,
+//! the event is durably in its queues; if the process dies first, the call failed as a whole.
+//!
+//! - [`store`]: opening the database, schema migrations, the transaction discipline.
+//! - [`queue`]: SQS semantics (visibility, receive counts, redrive to DLQ, FIFO groups, dedup).
+//! - [`sns`]: topics, subscriptions, filter policies, SNS envelopes, the e-mail outbox.
+//! - [`events`]: buses, rules and targets.
+//! - [`routing`]: PutEvents: validation, envelope, matching, delivery.
+//! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
+//! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
+//! - [`clock`]: injectable time and AWS timestamp formats.
+
+pub mod buckets;
+pub mod clock;
+pub mod events;
+pub mod queue;
+pub mod routing;
+pub mod sns;
+pub mod store;
+pub mod transform;
+
+use std::path::PathBuf;
+
+pub use buckets::{BucketSpec, NotificationSpec, S3Change};
+pub use clock::Clock;
+pub use events::{InputTransformer, RuleSpec, RuleState, TargetSpec};
+pub use queue::{
+    MessageAttribute, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,
+};
+pub use routing::{PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
+pub use sns::{FilterScope, PublishRequest, SubscriptionSpec, TopicSpec};
+pub use store::{Activity, Config, Store};
+
+/// The account id every local ARN carries (as LocalStack and moto do).
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+
+/// The default state directory, relative to the project.
+pub const DEFAULT_STATE_DIR: &str = ".bridge";
+
+/// Everything that can go wrong in the local backend.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot open local state {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("local state is at schema version {found}, newer than this bridge supports ({supported}); upgrade bridge or use another --local directory")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("local state: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the specified queue does not exist: {0} (AWS.SimpleQueueService.NonExistentQueue)")]
+    NoSuchQueue(String),
+    #[error("topic does not exist: {0} (NotFound)")]
+    NoSuchTopic(String),
+    #[error("subscription does not exist: {0} (NotFound)")]
+    NoSuchSubscription(String),
+    #[error("event bus {0} does not exist (ResourceNotFoundException)")]
+    NoSuchBus(String),
+    #[error("rule {rule} does not exist on event bus {bus} (ResourceNotFoundException)")]
+    NoSuchRule { bus: String, rule: String },
+    #[error("bucket does not exist: {0} (NoSuchBucket)")]
+    NoSuchBucket(String),
+    #[error("the receipt handle is not valid for this queue or has been superseded by a later receive: {0} (ReceiptHandleIsInvalid)")]
+    InvalidReceipt(String),
+    #[error("message is not in flight: {0} (MessageNotInflight)")]
+    NotInFlight(String),
+    #[error("{what}: {message}")]
+    Invalid { what: String, message: String },
+}
+
+impl LocalError {
+    pub(crate) fn invalid(what: impl Into<String>, message: impl Into<String>) -> LocalError {
+        LocalError::Invalid {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = LocalError> = std::result::Result<T, E>;
+
+/// The last `:`-separated part of an ARN (`arn:aws:sqs:r:a:name` → `name`), or the text itself.
+pub(crate) fn name_from_arn(arn_or_name: &str) -> &str {
+    if arn_or_name.starts_with("arn:") {
+        arn_or_name.splitn(6, ':').nth(5).unwrap_or(arn_or_name)
+    } else {
+        arn_or_name
+    }
+}
+
+/// The service part of an ARN (`sqs`, `sns`, `lambda`, ...), if it is one.
+pub(crate) fn arn_service(arn: &str) -> Option<&str> {
+    if arn.starts_with("arn:") {
+        arn.split(':').nth(2)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    format!("{:x}", Md5::digest(bytes))
+}

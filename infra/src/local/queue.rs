@@ -1,0 +1,646 @@
+//! Queues with SQS semantics.
+//!
+//! - A receive hides each message for the visibility timeout and hands out a *new* receipt
+//!   handle; earlier handles for that message stop working.
+//! - Every receive increments the receive count. With a redrive policy, the receive that would
+//!   take the count past `maxReceiveCount` moves the message to the dead-letter queue instead
+//!   (atomically, in the receive's transaction), as SQS does.
+//! - FIFO queues deliver in send order per message group, and a group is blocked while one of
+//!   its messages is in flight. Deduplication ids (explicit, or the body's SHA-256 when
+//!   content-based deduplication is on — here MD5, a documented difference) drop repeats for
+//!   five minutes.
+//! - Messages older than the retention period disappear at the next receive.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::store::{Ctx, Store};
+use super::{md5_hex, name_from_arn, new_id, LocalError, Result};
+
+/// Five minutes, SQS's FIFO deduplication interval.
+const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// A queue's settings (the attributes SQS's CreateQueue takes that matter locally).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSpec {
+    pub name: String,
+    pub fifo: bool,
+    pub visibility_timeout_secs: u32,
+    pub delay_secs: u32,
+    pub retention_secs: u32,
+    pub redrive: Option<Redrive>,
+    pub content_based_dedup: bool,
+    /// The queue policy document (JSON), kept so plan/apply can compare it.
+    pub policy: Option<String>,
+}
+
+impl QueueSpec {
+    /// A queue with SQS's defaults (30 s visibility, no delay, 4 days retention).
+    pub fn new(name: impl Into<String>) -> QueueSpec {
+        let name = name.into();
+        QueueSpec {
+            fifo: name.ends_with(".fifo"),
+            name,
+            visibility_timeout_secs: 30,
+            delay_secs: 0,
+            retention_secs: 345_600,
+            redrive: None,
+            content_based_dedup: false,
+            policy: None,
+        }
+    }
+}
+
+/// A redrive policy: after `max_receive_count` receives, move to `dead_letter_target_arn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redrive {
+    pub dead_letter_target_arn: String,
+    pub max_receive_count: u32,
+}
+
+/// An SQS message attribute (`String`, `Number`, `String.Array`, ... with a string value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAttribute {
+    #[serde(rename = "DataType")]
+    pub data_type: String,
+    #[serde(rename = "StringValue")]
+    pub string_value: String,
+}
+
+impl MessageAttribute {
+    pub fn string(value: impl Into<String>) -> MessageAttribute {
+        MessageAttribute {
+            data_type: "String".into(),
+            string_value: value.into(),
+        }
+    }
+}
+
+/// SendMessage's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct SendRequest {
+    pub body: String,
+    /// Overrides the queue's delay (standard queues only).
+    pub delay_secs: Option<u32>,
+    pub attributes: BTreeMap<String, MessageAttribute>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+}
+
+impl SendRequest {
+    pub fn body(body: impl Into<String>) -> SendRequest {
+        SendRequest {
+            body: body.into(),
+            ..SendRequest::default()
+        }
+    }
+}
+
+/// ReceiveMessage's parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveRequest {
+    /// 1 to 10.
+    pub max_messages: u32,
+    /// Overrides the queue's visibility timeout.
+    pub visibility_timeout_secs: Option<u32>,
+    /// Long polling: wait up to this long (real time) for a message.
+    pub wait_time_secs: u32,
+}
+
+impl Default for ReceiveRequest {
+    fn default() -> Self {
+        ReceiveRequest {
+            max_messages: 10,
+            visibility_timeout_secs: None,
+            wait_time_secs: 0,
+        }
+    }
+}
+
+/// One received message, shaped like SQS's `Message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub md5_of_body: String,
+    /// `SentTimestamp`, `ApproximateReceiveCount`, `ApproximateFirstReceiveTimestamp`, and for
+    /// FIFO `MessageGroupId`, `MessageDeduplicationId`, `SequenceNumber`.
+    pub attributes: BTreeMap<String, String>,
+    pub message_attributes: BTreeMap<String, MessageAttribute>,
+}
+
+impl ReceivedMessage {
+    pub fn receive_count(&self) -> u32 {
+        self.attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Queue depth, like `ApproximateNumberOfMessages*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueCounts {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+pub(crate) struct QueueRow {
+    pub name: String,
+    pub fifo: bool,
+    visibility_timeout: i64,
+    delay_seconds: i64,
+    retention_seconds: i64,
+    dlq_arn: Option<String>,
+    max_receive_count: Option<i64>,
+    content_based_dedup: bool,
+}
+
+pub(crate) fn load_queue(tx: &Transaction, arn_or_name: &str) -> Result<QueueRow> {
+    let name = name_from_arn(arn_or_name);
+    tx.prepare_cached(
+        "SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn,
+                max_receive_count, content_based_dedup FROM queues WHERE name = ?1",
+    )?
+    .query_row([name], |r| {
+        Ok(QueueRow {
+            name: r.get(0)?,
+            fifo: r.get(1)?,
+            visibility_timeout: r.get(2)?,
+            delay_seconds: r.get(3)?,
+            retention_seconds: r.get(4)?,
+            dlq_arn: r.get(5)?,
+            max_receive_count: r.get(6)?,
+            content_based_dedup: r.get(7)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(|| LocalError::NoSuchQueue(arn_or_name.to_string()))
+}
+
+fn validate_spec(spec: &QueueSpec) -> Result<()> {
+    let what = || format!("queue {}", spec.name);
+    let base = spec.name.strip_suffix(".fifo").unwrap_or(&spec.name);
+    if base.is_empty()
+        || base.len() > 75
+        || !base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(LocalError::invalid(what(), "a queue name has 1 to 80 characters: letters, digits, '-' and '_' (FIFO queues end in .fifo)"));
+    }
+    if spec.fifo != spec.name.ends_with(".fifo") {
+        return Err(LocalError::invalid(
+            what(),
+            "a FIFO queue's name must end in .fifo, and only a FIFO queue's may",
+        ));
+    }
+    if spec.visibility_timeout_secs > 43_200 {
+        return Err(LocalError::invalid(
+            what(),
+            "visibility timeout must be 0 to 43200 seconds",
+        ));
+    }
+    if spec.delay_secs > 900 {
+        return Err(LocalError::invalid(
+            what(),
+            "delay must be 0 to 900 seconds",
+        ));
+    }
+    if let Some(r) = &spec.redrive {
+        if !(1..=1000).contains(&r.max_receive_count) {
+            return Err(LocalError::invalid(
+                what(),
+                "maxReceiveCount must be 1 to 1000",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates the queue, or updates its attributes if it exists (messages are kept).
+    pub fn put_queue(&mut self, spec: &QueueSpec) -> Result<String> {
+        validate_spec(spec)?;
+        self.write(|tx, ctx| {
+            tx.execute(
+                "INSERT INTO queues (name, fifo, visibility_timeout, delay_seconds, retention_seconds,
+                     dlq_arn, max_receive_count, content_based_dedup, policy, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(name) DO UPDATE SET visibility_timeout = excluded.visibility_timeout,
+                     delay_seconds = excluded.delay_seconds, retention_seconds = excluded.retention_seconds,
+                     dlq_arn = excluded.dlq_arn, max_receive_count = excluded.max_receive_count,
+                     content_based_dedup = excluded.content_based_dedup, policy = excluded.policy",
+                params![
+                    spec.name,
+                    spec.fifo,
+                    spec.visibility_timeout_secs,
+                    spec.delay_secs,
+                    spec.retention_secs,
+                    spec.redrive.as_ref().map(|r| r.dead_letter_target_arn.clone()),
+                    spec.redrive.as_ref().map(|r| r.max_receive_count),
+                    spec.content_based_dedup,
+                    spec.policy,
+                    ctx.now_ms
+                ],
+            )?;
+            Ok(ctx.queue_arn(&spec.name))
+        })
+    }
+
+    /// Deletes a queue and its messages. Returns whether it existed.
+    pub fn delete_queue(&mut self, arn_or_name: &str) -> Result<bool> {
+        let name = name_from_arn(arn_or_name).to_string();
+        self.write(|tx, _| Ok(tx.execute("DELETE FROM queues WHERE name = ?1", [name])? > 0))
+    }
+
+    /// Every queue's settings, by name.
+    pub fn list_queues(&mut self) -> Result<Vec<QueueSpec>> {
+        self.read(|tx, _| {
+            let mut stmt = tx.prepare(
+                "SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn,
+                        max_receive_count, content_based_dedup, policy FROM queues ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let dlq: Option<String> = r.get(5)?;
+                let max: Option<u32> = r.get(6)?;
+                Ok(QueueSpec {
+                    name: r.get(0)?,
+                    fifo: r.get(1)?,
+                    visibility_timeout_secs: r.get(2)?,
+                    delay_secs: r.get(3)?,
+                    retention_secs: r.get(4)?,
+                    redrive: dlq
+                        .zip(max)
+                        .map(|(dead_letter_target_arn, max_receive_count)| Redrive {
+                            dead_letter_target_arn,
+                            max_receive_count,
+                        }),
+                    content_based_dedup: r.get(7)?,
+                    policy: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// The ARN a queue has (or would have) locally.
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:sqs:{}:{}:{}",
+            self.config.region, self.config.account, name
+        )
+    }
+
+    /// SendMessage. Returns the message id (for a FIFO duplicate, the original's id).
+    pub fn send_message(&mut self, queue: &str, req: &SendRequest) -> Result<String> {
+        self.write(|tx, ctx| send_tx(tx, ctx, queue, req))
+    }
+
+    /// ReceiveMessage, polling every 50 ms up to `wait_time_secs` while the queue is empty.
+    pub fn receive_messages(
+        &mut self,
+        queue: &str,
+        req: ReceiveRequest,
+    ) -> Result<Vec<ReceivedMessage>> {
+        if !(1..=10).contains(&req.max_messages) {
+            return Err(LocalError::invalid(
+                format!("receive from {queue}"),
+                "MaxNumberOfMessages must be 1 to 10",
+            ));
+        }
+        let deadline = Instant::now() + Duration::from_secs(req.wait_time_secs.min(20) as u64);
+        loop {
+            let got = self.write(|tx, ctx| receive_tx(tx, ctx, queue, req))?;
+            if !got.is_empty() || Instant::now() >= deadline {
+                return Ok(got);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// DeleteMessage: only the newest receipt handle of a message works.
+    pub fn delete_message(&mut self, queue: &str, receipt_handle: &str) -> Result<()> {
+        self.write(|tx, _| {
+            let q = load_queue(tx, queue)?;
+            let n = tx
+                .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND receipt = ?2")?
+                .execute(params![q.name, receipt_handle])?;
+            if n == 0 {
+                return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    /// ChangeMessageVisibility: the message becomes visible `secs` from now (0 releases it).
+    pub fn change_visibility(
+        &mut self,
+        queue: &str,
+        receipt_handle: &str,
+        secs: u32,
+    ) -> Result<()> {
+        if secs > 43_200 {
+            return Err(LocalError::invalid(
+                "change visibility",
+                "visibility timeout must be 0 to 43200 seconds",
+            ));
+        }
+        self.write(|tx, ctx| {
+            let q = load_queue(tx, queue)?;
+            let row: Option<i64> = tx
+                .query_row(
+                    "SELECT visible_at_ms FROM messages WHERE queue = ?1 AND receipt = ?2",
+                    params![q.name, receipt_handle],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match row {
+                None => Err(LocalError::InvalidReceipt(receipt_handle.to_string())),
+                Some(visible_at) if visible_at <= ctx.now_ms => {
+                    Err(LocalError::NotInFlight(receipt_handle.to_string()))
+                }
+                Some(_) => {
+                    tx.execute(
+                        "UPDATE messages SET visible_at_ms = ?1 WHERE queue = ?2 AND receipt = ?3",
+                        params![ctx.now_ms + secs as i64 * 1000, q.name, receipt_handle],
+                    )?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// PurgeQueue.
+    pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
+        self.write(|tx, _| {
+            let q = load_queue(tx, queue)?;
+            Ok(tx.execute("DELETE FROM messages WHERE queue = ?1", [q.name])? as u64)
+        })
+    }
+
+    /// Approximate counts (exact, locally).
+    pub fn queue_counts(&mut self, queue: &str) -> Result<QueueCounts> {
+        self.read(|tx, ctx| {
+            let q = load_queue(tx, queue)?;
+            let (visible, in_flight, delayed) = tx.query_row(
+                "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
+                        COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NOT NULL), 0),
+                        COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NULL), 0)
+                 FROM messages WHERE queue = ?1",
+                params![q.name, ctx.now_ms],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?;
+            Ok(QueueCounts {
+                visible: visible as u64,
+                in_flight: in_flight as u64,
+                delayed: delayed as u64,
+            })
+        })
+    }
+}
+
+/// SendMessage inside a transaction (also used by EventBridge and SNS delivery).
+pub(crate) fn send_tx(
+    tx: &Transaction,
+    ctx: &Ctx,
+    queue: &str,
+    req: &SendRequest,
+) -> Result<String> {
+    let q = load_queue(tx, queue)?;
+    if req.body.is_empty() {
+        return Err(LocalError::invalid(
+            format!("send to {}", q.name),
+            "the message body must not be empty",
+        ));
+    }
+    if req.body.len() > 262_144 {
+        return Err(LocalError::invalid(
+            format!("send to {}", q.name),
+            "the message body is larger than 256 KiB",
+        ));
+    }
+    let mut dedup_id = None;
+    if q.fifo {
+        if req.group_id.is_none() {
+            return Err(LocalError::invalid(
+                format!("send to {}", q.name),
+                "MessageGroupId is required for a FIFO queue",
+            ));
+        }
+        dedup_id = match (&req.dedup_id, q.content_based_dedup) {
+            (Some(id), _) => Some(id.clone()),
+            (None, true) => Some(md5_hex(req.body.as_bytes())),
+            (None, false) => return Err(LocalError::invalid(
+                format!("send to {}", q.name),
+                "the queue has no content-based deduplication: MessageDeduplicationId is required",
+            )),
+        };
+        let id = dedup_id.as_deref().unwrap_or_default();
+        tx.prepare_cached("DELETE FROM fifo_dedup WHERE queue = ?1 AND expires_ms <= ?2")?
+            .execute(params![q.name, ctx.now_ms])?;
+        let seen: Option<String> = tx
+            .prepare_cached("SELECT message_id FROM fifo_dedup WHERE queue = ?1 AND dedup_id = ?2")?
+            .query_row(params![q.name, id], |r| r.get(0))
+            .optional()?;
+        if let Some(original) = seen {
+            return Ok(original);
+        }
+    }
+    let message_id = new_id();
+    if let Some(id) = &dedup_id {
+        tx.prepare_cached("INSERT INTO fifo_dedup (queue, dedup_id, message_id, expires_ms) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![q.name, id, message_id, ctx.now_ms + DEDUP_WINDOW_MS])?;
+    }
+    let delay = if q.fifo {
+        q.delay_seconds
+    } else {
+        req.delay_secs.map(i64::from).unwrap_or(q.delay_seconds)
+    };
+    let attrs = if req.attributes.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&req.attributes)
+                .map_err(|e| LocalError::invalid("message attributes", e.to_string()))?,
+        )
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages (queue, message_id, body, message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![q.name, message_id, req.body, attrs, req.group_id, dedup_id, ctx.now_ms, ctx.now_ms + delay * 1000])?;
+    Ok(message_id)
+}
+
+struct Candidate {
+    id: i64,
+    message_id: String,
+    body: String,
+    message_attributes: Option<String>,
+    group_id: Option<String>,
+    dedup_id: Option<String>,
+    sent_ms: i64,
+    receive_count: i64,
+    first_receive_ms: Option<i64>,
+}
+
+fn receive_tx(
+    tx: &Transaction,
+    ctx: &Ctx,
+    queue: &str,
+    req: ReceiveRequest,
+) -> Result<Vec<ReceivedMessage>> {
+    let q = load_queue(tx, queue)?;
+    tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND sent_ms + ?2 * 1000 <= ?3")?
+        .execute(params![q.name, q.retention_seconds, ctx.now_ms])?;
+    let blocked: HashSet<String> = if q.fifo {
+        let mut stmt = tx.prepare_cached(
+            "SELECT DISTINCT group_id FROM messages
+             WHERE queue = ?1 AND visible_at_ms > ?2 AND receipt IS NOT NULL AND group_id IS NOT NULL",
+        )?;
+        let rows = stmt.query_map(params![q.name, ctx.now_ms], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    } else {
+        HashSet::new()
+    };
+    let visibility = req
+        .visibility_timeout_secs
+        .map(i64::from)
+        .unwrap_or(q.visibility_timeout);
+    let want = req.max_messages as usize;
+    let mut out = Vec::with_capacity(want);
+    let mut after_id = 0i64;
+    // Candidates come in pages, because messages moved to the DLQ or skipped for a blocked
+    // FIFO group do not count towards `want`.
+    'pages: loop {
+        let page: Vec<Candidate> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
+                        receive_count, first_receive_ms
+                 FROM messages WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
+                 ORDER BY id LIMIT 64",
+            )?;
+            let rows = stmt.query_map(params![q.name, ctx.now_ms, after_id], |r| {
+                Ok(Candidate {
+                    id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    body: r.get(2)?,
+                    message_attributes: r.get(3)?,
+                    group_id: r.get(4)?,
+                    dedup_id: r.get(5)?,
+                    sent_ms: r.get(6)?,
+                    receive_count: r.get(7)?,
+                    first_receive_ms: r.get(8)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if page.is_empty() {
+            break;
+        }
+        for c in page {
+            after_id = c.id;
+            if let Some(g) = &c.group_id {
+                if blocked.contains(g) {
+                    continue;
+                }
+            }
+            if let (Some(max), Some(dlq)) = (q.max_receive_count, &q.dlq_arn) {
+                if c.receive_count >= max && move_to_dlq(tx, ctx, &q, &c, dlq)? {
+                    continue;
+                }
+            }
+            let receipt = format!("{}:{}", c.id, new_id());
+            let count = c.receive_count + 1;
+            let first = c.first_receive_ms.unwrap_or(ctx.now_ms);
+            tx.prepare_cached(
+                "UPDATE messages SET receive_count = ?1, first_receive_ms = ?2, receipt = ?3, visible_at_ms = ?4
+                 WHERE id = ?5",
+            )?
+            .execute(params![count, first, receipt, ctx.now_ms + visibility * 1000, c.id])?;
+            let mut attributes = BTreeMap::from([
+                ("SentTimestamp".to_string(), c.sent_ms.to_string()),
+                ("ApproximateReceiveCount".to_string(), count.to_string()),
+                (
+                    "ApproximateFirstReceiveTimestamp".to_string(),
+                    first.to_string(),
+                ),
+            ]);
+            if q.fifo {
+                if let Some(g) = &c.group_id {
+                    attributes.insert("MessageGroupId".into(), g.clone());
+                }
+                if let Some(d) = &c.dedup_id {
+                    attributes.insert("MessageDeduplicationId".into(), d.clone());
+                }
+                attributes.insert("SequenceNumber".into(), format!("{:020}", c.id));
+            }
+            let message_attributes = match &c.message_attributes {
+                Some(text) => serde_json::from_str(text).unwrap_or_default(),
+                None => BTreeMap::new(),
+            };
+            out.push(ReceivedMessage {
+                md5_of_body: md5_hex(c.body.as_bytes()),
+                message_id: c.message_id,
+                receipt_handle: receipt,
+                body: c.body,
+                attributes,
+                message_attributes,
+            });
+            if out.len() == want {
+                break 'pages;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Moves a message to the dead-letter queue, keeping its id, body, attributes and sent time;
+/// its receive count starts again at 0 there. Returns false (and leaves the message where it
+/// is, so nothing is lost) if the dead-letter queue does not exist.
+fn move_to_dlq(
+    tx: &Transaction,
+    ctx: &Ctx,
+    q: &QueueRow,
+    c: &Candidate,
+    dlq_arn: &str,
+) -> Result<bool> {
+    let dlq = match load_queue(tx, dlq_arn) {
+        Ok(d) => d,
+        Err(LocalError::NoSuchQueue(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let group = if dlq.fifo {
+        c.group_id.clone().or_else(|| Some("dlq".into()))
+    } else {
+        None
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages (queue, message_id, body, message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![dlq.name, c.message_id, c.body, c.message_attributes, group, c.dedup_id, c.sent_ms, ctx.now_ms])?;
+    tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?
+        .execute([c.id])?;
+    super::store::record_activity(
+        tx,
+        ctx,
+        &c.message_id,
+        &format!("redrive {}", ctx.queue_arn(&q.name)),
+        dlq_arn,
+        "moved to dead-letter queue",
+    )?;
+    Ok(true)
+}

@@ -1,0 +1,449 @@
+//! PutEvents: validate entries, build EventBridge's envelope, match rules, deliver to targets.
+//!
+//! Accepting an event and delivering it to every matching target happen in one transaction,
+//! so an event whose id was returned is durably in its queues (or topics' queues and outbox),
+//! and an event whose call failed left no trace. Matching uses one compiled
+//! [`patterns::Matcher`] per bus, rebuilt when `rules_generation` changes.
+
+use std::collections::HashMap;
+
+use rusqlite::Transaction;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::clock::{parse_rfc3339, rfc3339_seconds};
+use super::events::{load_rules, load_targets, RuleState, TargetSpec};
+use super::queue::{send_tx, MessageAttribute, SendRequest};
+use super::sns::{publish_tx, PublishRequest};
+use super::store::{counter, record_activity, Ctx, Store};
+use super::transform::{target_input, RouteInfo};
+use super::{arn_service, new_id, LocalError, Result};
+
+/// EventBridge's limit on one entry (and on one PutEvents call).
+pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
+/// EventBridge's limit on entries per PutEvents call.
+pub const MAX_ENTRIES: usize = 10;
+
+/// One PutEvents entry, as the API takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutEventsEntry {
+    pub source: Option<String>,
+    pub detail_type: Option<String>,
+    /// The detail: a JSON object, as text.
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// RFC 3339; defaults to the time of the call.
+    pub time: Option<String>,
+    /// Bus name or ARN; defaults to `default`.
+    pub event_bus_name: Option<String>,
+}
+
+impl PutEventsEntry {
+    pub fn new(
+        source: impl Into<String>,
+        detail_type: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        PutEventsEntry {
+            source: Some(source.into()),
+            detail_type: Some(detail_type.into()),
+            detail: Some(detail.into()),
+            ..PutEventsEntry::default()
+        }
+    }
+}
+
+/// One entry's result: an event id, or AWS's error code and message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutEventsResultEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// One delivery of a routed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub event_id: String,
+    /// `bus/rule`.
+    pub rule: String,
+    pub target: String,
+    /// `delivered`, or why not.
+    pub outcome: String,
+}
+
+/// PutEvents' result, plus what was routed where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutEventsOutput {
+    pub failed_entry_count: usize,
+    pub entries: Vec<PutEventsResultEntry>,
+    pub routed: Vec<Routed>,
+}
+
+/// The compiled rules of one bus.
+#[derive(Debug)]
+pub struct BusRoutes {
+    generation: i64,
+    matcher: patterns::Matcher,
+    rules: HashMap<String, RouteRule>,
+}
+
+#[derive(Debug)]
+struct RouteRule {
+    arn: String,
+    targets: Vec<TargetSpec>,
+}
+
+fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {
+    let mut matcher = patterns::Matcher::new();
+    let mut rules = HashMap::new();
+    for rule in load_rules(tx, Some(bus))? {
+        if rule.state != RuleState::Enabled {
+            continue;
+        }
+        // Patterns were validated on the way in; one that no longer parses (an older engine
+        // accepted it) is skipped rather than stopping all routing.
+        let Ok(pattern) = patterns::Pattern::parse(&rule.pattern) else {
+            continue;
+        };
+        matcher.add(rule.name.clone(), &pattern);
+        let targets = load_targets(tx, bus, &rule.name)?;
+        rules.insert(
+            rule.name.clone(),
+            RouteRule {
+                arn: ctx.rule_arn(bus, &rule.name),
+                targets,
+            },
+        );
+    }
+    Ok(BusRoutes {
+        generation,
+        matcher,
+        rules,
+    })
+}
+
+/// The routes of `bus`, rebuilt if rules changed since they were compiled.
+pub(crate) fn routes_for<'r>(
+    cache: &'r mut HashMap<String, BusRoutes>,
+    tx: &Transaction,
+    ctx: &Ctx,
+    bus: &str,
+) -> Result<&'r BusRoutes> {
+    let generation = counter(tx, "rules_generation")?;
+    let stale = cache
+        .get(bus)
+        .map(|r| r.generation != generation)
+        .unwrap_or(true);
+    if stale {
+        let routes = build_routes(tx, ctx, bus, generation)?;
+        cache.insert(bus.to_string(), routes);
+    }
+    cache
+        .get(bus)
+        .ok_or_else(|| LocalError::NoSuchBus(bus.to_string()))
+}
+
+fn bus_name(name_or_arn: &str) -> &str {
+    match name_or_arn.split_once(":event-bus/") {
+        Some((_, name)) => name,
+        None => name_or_arn,
+    }
+}
+
+fn entry_error(code: &str, message: impl Into<String>) -> PutEventsResultEntry {
+    PutEventsResultEntry {
+        event_id: None,
+        error_code: Some(code.into()),
+        error_message: Some(message.into()),
+    }
+}
+
+/// Validates an entry as PutEvents does; returns the event envelope (without `id`) fields.
+fn validate(entry: &PutEventsEntry, now_ms: i64) -> Result<(i64, Value), PutEventsResultEntry> {
+    let required = |field: &str| {
+        entry_error(
+            "InvalidArgument",
+            format!("Parameter {field} is not valid. Reason: {field} is a required argument."),
+        )
+    };
+    let source = entry
+        .source
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| required("Source"))?;
+    let detail_type = entry
+        .detail_type
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| required("DetailType"))?;
+    let detail_text = entry
+        .detail
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| required("Detail"))?;
+    if source.starts_with("aws.") {
+        return Err(entry_error(
+            "NotAuthorizedForSourceException",
+            "Not authorized for the source.",
+        ));
+    }
+    let size = source.len()
+        + detail_type.len()
+        + detail_text.len()
+        + entry.resources.iter().map(String::len).sum::<usize>()
+        + if entry.time.is_some() { 14 } else { 0 };
+    if size > MAX_ENTRY_BYTES {
+        return Err(entry_error(
+            "InvalidArgument",
+            format!("Entry size {size} bytes is over the limit of {MAX_ENTRY_BYTES} bytes."),
+        ));
+    }
+    let detail: Value = match serde_json::from_str(detail_text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err(entry_error("MalformedDetail", "Detail is malformed.")),
+    };
+    let time_ms = match &entry.time {
+        None => now_ms,
+        Some(t) => parse_rfc3339(t).ok_or_else(|| {
+            entry_error(
+                "InvalidArgument",
+                format!("Parameter Time is not valid: {t:?} is not an RFC 3339 timestamp."),
+            )
+        })?,
+    };
+    Ok((time_ms, detail))
+}
+
+/// EventBridge's envelope, with AWS's field order.
+pub(crate) fn envelope(
+    ctx: &Ctx,
+    id: &str,
+    detail_type: &str,
+    source: &str,
+    time_ms: i64,
+    resources: &[String],
+    detail: Value,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("version".into(), json!("0"));
+    m.insert("id".into(), json!(id));
+    m.insert("detail-type".into(), json!(detail_type));
+    m.insert("source".into(), json!(source));
+    m.insert("account".into(), json!(ctx.account));
+    m.insert("time".into(), json!(rfc3339_seconds(time_ms)));
+    m.insert("region".into(), json!(ctx.region));
+    m.insert("resources".into(), json!(resources));
+    m.insert("detail".into(), detail);
+    Value::Object(m)
+}
+
+impl Store {
+    /// PutEvents: up to 10 entries, all accepted-and-delivered in one transaction.
+    ///
+    /// Per-entry problems (missing source, malformed detail, unknown bus, ...) come back as
+    /// per-entry errors, as from AWS; `Err` means nothing was accepted.
+    pub fn put_events(&mut self, entries: &[PutEventsEntry]) -> Result<PutEventsOutput> {
+        if entries.is_empty() || entries.len() > MAX_ENTRIES {
+            return Err(LocalError::invalid(
+                "PutEvents",
+                format!(
+                    "{} entries: a call takes 1 to {MAX_ENTRIES} entries",
+                    entries.len()
+                ),
+            ));
+        }
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+        };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut out = PutEventsOutput {
+            failed_entry_count: 0,
+            entries: Vec::with_capacity(entries.len()),
+            routed: Vec::new(),
+        };
+        for entry in entries {
+            let (time_ms, detail) = match validate(entry, now_ms) {
+                Ok(ok) => ok,
+                Err(e) => {
+                    out.failed_entry_count += 1;
+                    out.entries.push(e);
+                    continue;
+                }
+            };
+            let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+            let exists: i64 =
+                tx.query_row("SELECT COUNT(*) FROM buses WHERE name = ?1", [bus], |r| {
+                    r.get(0)
+                })?;
+            if exists == 0 {
+                out.failed_entry_count += 1;
+                out.entries.push(entry_error(
+                    "ResourceNotFoundException",
+                    format!("Event bus {bus} does not exist."),
+                ));
+                continue;
+            }
+            let id = new_id();
+            let event = envelope(
+                &ctx,
+                &id,
+                entry.detail_type.as_deref().unwrap_or_default(),
+                entry.source.as_deref().unwrap_or_default(),
+                time_ms,
+                &entry.resources,
+                detail,
+            );
+            let bus_routes = routes_for(routes, &tx, &ctx, bus)?;
+            route_event(&tx, &ctx, bus_routes, bus, &id, &event, &mut out.routed)?;
+            out.entries.push(PutEventsResultEntry {
+                event_id: Some(id),
+                error_code: None,
+                error_message: None,
+            });
+        }
+        tx.commit()?;
+        self.flush_outbox()?;
+        Ok(out)
+    }
+}
+
+/// Matches one event against a bus's rules and delivers it to every target of every match.
+pub(crate) fn route_event(
+    tx: &Transaction,
+    ctx: &Ctx,
+    routes: &BusRoutes,
+    bus: &str,
+    event_id: &str,
+    event: &Value,
+    routed: &mut Vec<Routed>,
+) -> Result<()> {
+    let event_json = event.to_string();
+    let mut matched: Vec<&str> = routes.matcher.matches_value(event);
+    matched.sort_unstable();
+    matched.dedup();
+    let ingestion_time = rfc3339_seconds(ctx.now_ms);
+    for rule_name in matched {
+        let Some(rule) = routes.rules.get(rule_name) else {
+            continue;
+        };
+        let origin = format!("{bus}/{rule_name}");
+        for target in &rule.targets {
+            let route = RouteInfo {
+                rule_name,
+                rule_arn: &rule.arn,
+                ingestion_time: &ingestion_time,
+            };
+            let outcome = match target_input(target, event, &event_json, &route) {
+                Ok(body) => deliver(tx, ctx, target, event_id, body)?,
+                Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
+            };
+            let outcome = match outcome {
+                Ok(()) => "delivered".to_string(),
+                Err((code, message)) => {
+                    let mut text = format!("not delivered ({code}): {message}");
+                    if let Some(dlq) = &target.dead_letter_arn {
+                        let attrs = [
+                            ("ERROR_CODE", code.to_string()),
+                            ("ERROR_MESSAGE", message.clone()),
+                            ("RULE_ARN", rule.arn.clone()),
+                            ("TARGET_ARN", target.arn.clone()),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
+                        .collect();
+                        let send = SendRequest {
+                            body: event_json.clone(),
+                            attributes: attrs,
+                            ..SendRequest::default()
+                        };
+                        match send_tx(tx, ctx, dlq, &send) {
+                            Ok(_) => text.push_str(&format!("; sent to dead-letter queue {dlq}")),
+                            Err(e @ (LocalError::NoSuchQueue(_) | LocalError::Invalid { .. })) => {
+                                text.push_str(&format!("; dead-letter queue failed too: {e}"))
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    text
+                }
+            };
+            record_activity(
+                tx,
+                ctx,
+                event_id,
+                &format!("rule {origin}"),
+                &target.arn,
+                &outcome,
+            )?;
+            routed.push(Routed {
+                event_id: event_id.to_string(),
+                rule: origin.clone(),
+                target: target.arn.clone(),
+                outcome,
+            });
+        }
+    }
+    Ok(())
+}
+
+type Delivery = std::result::Result<(), (&'static str, String)>;
+
+/// Sends one body to one target. Target-side problems are `Ok(Err(..))`; storage errors are `Err`.
+fn deliver(
+    tx: &Transaction,
+    ctx: &Ctx,
+    target: &TargetSpec,
+    event_id: &str,
+    body: String,
+) -> Result<Delivery> {
+    let result = match arn_service(&target.arn) {
+        Some("sqs") => {
+            let send = SendRequest {
+                body,
+                group_id: target.message_group_id.clone(),
+                dedup_id: Some(event_id.to_string()),
+                ..SendRequest::default()
+            };
+            send_tx(tx, ctx, &target.arn, &send).map(|_| ())
+        }
+        Some("sns") => {
+            let publish = PublishRequest {
+                message: body,
+                group_id: target.message_group_id.clone(),
+                dedup_id: Some(event_id.to_string()),
+                ..PublishRequest::default()
+            };
+            publish_tx(tx, ctx, &target.arn, &publish, None).map(|_| ())
+        }
+        other => {
+            return Ok(Err((
+                "NOT_DELIVERABLE_LOCALLY",
+                format!("{} targets are not run locally", other.unwrap_or("non-ARN")),
+            )))
+        }
+    };
+    match result {
+        Ok(()) => Ok(Ok(())),
+        Err(e @ (LocalError::NoSuchQueue(_) | LocalError::NoSuchTopic(_))) => {
+            Ok(Err(("RESOURCE_NOT_FOUND", e.to_string())))
+        }
+        Err(e @ LocalError::Invalid { .. }) => Ok(Err(("SDK_CLIENT_ERROR", e.to_string()))),
+        Err(e) => Err(e),
+    }
+}

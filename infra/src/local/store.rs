@@ -1,0 +1,439 @@
+//! The SQLite database behind the local backend: opening, migrations, transactions.
+//!
+//! Durability: WAL with `synchronous=FULL`, so a commit is on disk (fsync'd) before the call
+//! that made it returns. `NORMAL` would already survive `kill -9` (the WAL is in the OS page
+//! cache), but not power loss; an accepted event must survive both, and batching events per
+//! call (as PutEvents does) amortises the fsync.
+//!
+//! Concurrency: several processes (`bridge dev`, `bridge put-event`, `bridge consume`) may open
+//! the same state. Writers use `BEGIN IMMEDIATE` so they queue on the busy timeout instead of
+//! failing on a lock upgrade.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::clock::Clock;
+use super::{LocalError, Result, LOCAL_ACCOUNT};
+
+/// Settings that shape ARNs and envelopes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Region written into ARNs and events, e.g. `us-east-1`.
+    pub region: String,
+    /// Account id written into ARNs and events; `000000000000` unless a test says otherwise.
+    pub account: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: "us-east-1".into(),
+            account: LOCAL_ACCOUNT.into(),
+        }
+    }
+}
+
+/// One delivery (or non-delivery) the backend made, for `bridge dev` to print as it happens.
+/// Message bodies are deliberately not recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub id: i64,
+    pub at_ms: i64,
+    /// The event or message id.
+    pub message_id: String,
+    /// What routed it: `rule default/my-rule`, `topic arn:...`, `bucket my-bucket`.
+    pub origin: String,
+    /// Where it went: a queue/topic ARN or a subscription endpoint.
+    pub target: String,
+    /// `delivered`, `filtered`, or why it was not delivered.
+    pub outcome: String,
+}
+
+/// Values every operation inside a transaction needs.
+pub(crate) struct Ctx<'a> {
+    pub now_ms: i64,
+    pub region: &'a str,
+    pub account: &'a str,
+}
+
+impl Ctx<'_> {
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{}", self.region, self.account, name)
+    }
+    pub fn topic_arn(&self, name: &str) -> String {
+        format!("arn:aws:sns:{}:{}:{}", self.region, self.account, name)
+    }
+    pub fn bus_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:events:{}:{}:event-bus/{}",
+            self.region, self.account, name
+        )
+    }
+    pub fn rule_arn(&self, bus: &str, rule: &str) -> String {
+        if bus == "default" {
+            format!(
+                "arn:aws:events:{}:{}:rule/{}",
+                self.region, self.account, rule
+            )
+        } else {
+            format!(
+                "arn:aws:events:{}:{}:rule/{}/{}",
+                self.region, self.account, bus, rule
+            )
+        }
+    }
+}
+
+/// Current schema version (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+/// Migration `n` brings the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta VALUES ('rules_generation', 0), ('s3_sequencer', 0);
+
+CREATE TABLE queues (
+    name TEXT PRIMARY KEY,
+    fifo INTEGER NOT NULL,
+    visibility_timeout INTEGER NOT NULL,
+    delay_seconds INTEGER NOT NULL,
+    retention_seconds INTEGER NOT NULL,
+    dlq_arn TEXT,
+    max_receive_count INTEGER,
+    content_based_dedup INTEGER NOT NULL,
+    policy TEXT,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL REFERENCES queues(name) ON DELETE CASCADE,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    message_attributes TEXT,
+    group_id TEXT,
+    dedup_id TEXT,
+    sent_ms INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER,
+    receipt TEXT
+);
+CREATE INDEX messages_by_queue ON messages(queue, visible_at_ms, id);
+CREATE UNIQUE INDEX messages_by_receipt ON messages(receipt) WHERE receipt IS NOT NULL;
+CREATE TABLE fifo_dedup (
+    queue TEXT NOT NULL REFERENCES queues(name) ON DELETE CASCADE,
+    dedup_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+);
+
+CREATE TABLE topics (
+    name TEXT PRIMARY KEY,
+    fifo INTEGER NOT NULL,
+    policy TEXT,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE subscriptions (
+    arn TEXT PRIMARY KEY,
+    topic TEXT NOT NULL REFERENCES topics(name) ON DELETE CASCADE,
+    protocol TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    raw INTEGER NOT NULL,
+    filter_policy TEXT,
+    filter_scope TEXT NOT NULL,
+    UNIQUE (topic, protocol, endpoint)
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_name TEXT NOT NULL,
+    content TEXT NOT NULL
+);
+
+CREATE TABLE buses (name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);
+INSERT INTO buses VALUES ('default', 0);
+CREATE TABLE rules (
+    bus TEXT NOT NULL REFERENCES buses(name),
+    name TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    state TEXT NOT NULL,
+    description TEXT,
+    PRIMARY KEY (bus, name)
+);
+CREATE TABLE targets (
+    bus TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    id TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    input TEXT,
+    input_path TEXT,
+    input_transformer TEXT,
+    message_group_id TEXT,
+    dead_letter_arn TEXT,
+    PRIMARY KEY (bus, rule, id),
+    FOREIGN KEY (bus, rule) REFERENCES rules(bus, name)
+);
+
+CREATE TABLE buckets (name TEXT PRIMARY KEY, dir TEXT NOT NULL, eventbridge INTEGER NOT NULL);
+CREATE TABLE bucket_notifications (
+    bucket TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    target_arn TEXT NOT NULL,
+    events TEXT NOT NULL,
+    prefix TEXT,
+    suffix TEXT,
+    PRIMARY KEY (bucket, id)
+);
+CREATE TABLE bucket_objects (
+    bucket TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
+
+CREATE TABLE activity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+"#];
+
+/// The local backend's state: one SQLite database plus the e-mail outbox directory.
+pub struct Store {
+    pub(crate) conn: Connection,
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    dir: PathBuf,
+    /// Compiled matchers per bus, valid for one `rules_generation`.
+    pub(crate) routes: HashMap<String, super::routing::BusRoutes>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the state in `dir` with the default region and the system clock.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(dir, Config::default(), Clock::System)
+    }
+
+    /// Opens the state in `dir` with explicit settings and clock.
+    pub fn open_with(dir: impl AsRef<Path>, config: Config, clock: Clock) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|source| LocalError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = dir.join("state.sqlite3");
+        let open_err = |source| LocalError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        migrate(&mut conn).map_err(|e| match e {
+            LocalError::Sql(source) => LocalError::Open {
+                path: path.clone(),
+                source,
+            },
+            other => other,
+        })?;
+        let mut store = Store {
+            conn,
+            config,
+            clock,
+            dir,
+            routes: HashMap::new(),
+        };
+        store.flush_outbox()?;
+        Ok(store)
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The SQLite file inside [`Store::dir`].
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.join("state.sqlite3")
+    }
+
+    /// Where e-mail subscriptions write one `.eml` file per message.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.dir.join("outbox")
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction, &Ctx) -> Result<T>,
+    ) -> Result<T> {
+        let ctx = Ctx {
+            now_ms: self.clock.now_ms(),
+            region: &self.config.region,
+            account: &self.config.account,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, &ctx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` on a read snapshot.
+    pub(crate) fn read<T>(&mut self, f: impl FnOnce(&Transaction, &Ctx) -> Result<T>) -> Result<T> {
+        let ctx = Ctx {
+            now_ms: self.clock.now_ms(),
+            region: &self.config.region,
+            account: &self.config.account,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx, &ctx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+
+    /// Activity recorded after `after_id` (0 for all), oldest first, at most `limit` rows.
+    pub fn activity_since(&mut self, after_id: i64, limit: usize) -> Result<Vec<Activity>> {
+        self.read(|tx, _| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, at_ms, message_id, origin, target, outcome FROM activity
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after_id, limit as i64], |r| {
+                Ok(Activity {
+                    id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    message_id: r.get(2)?,
+                    origin: r.get(3)?,
+                    target: r.get(4)?,
+                    outcome: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// The id of the newest activity row (0 if none), so a tail can start "from now".
+    pub fn last_activity_id(&mut self) -> Result<i64> {
+        self.read(|tx, _| {
+            Ok(
+                tx.query_row("SELECT COALESCE(MAX(id), 0) FROM activity", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+
+    /// Writes pending e-mails to `outbox/<message id>.eml` and removes them from the database.
+    ///
+    /// E-mails are queued in the delivering transaction (so they are never lost) and written
+    /// out afterwards; a crash in between writes them at the next open. The write is
+    /// temp-file-then-rename, so a reader never sees a half-written file and a repeat is harmless.
+    pub fn flush_outbox(&mut self) -> Result<usize> {
+        let pending: Vec<(i64, String, String)> = self.read(|tx, _| {
+            let mut stmt =
+                tx.prepare_cached("SELECT id, file_name, content FROM outbox ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let dir = self.outbox_dir();
+        std::fs::create_dir_all(&dir).map_err(|source| LocalError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for (id, name, content) in &pending {
+            let path = dir.join(name);
+            let tmp = dir.join(format!(".{name}.tmp"));
+            let io = |source| LocalError::Io {
+                path: path.clone(),
+                source,
+            };
+            std::fs::write(&tmp, content).map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
+            self.write(|tx, _| Ok(tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?))?;
+        }
+        Ok(pending.len())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(LocalError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (n + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Appends one activity row (inside the delivering transaction).
+pub(crate) fn record_activity(
+    tx: &Transaction,
+    ctx: &Ctx,
+    message_id: &str,
+    origin: &str,
+    target: &str,
+    outcome: &str,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO activity (at_ms, message_id, origin, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![ctx.now_ms, message_id, origin, target, outcome])?;
+    Ok(())
+}
+
+/// Increments and returns a counter in `meta`.
+pub(crate) fn next_counter(tx: &Transaction, key: &str) -> Result<i64> {
+    tx.execute("UPDATE meta SET value = value + 1 WHERE key = ?1", [key])?;
+    Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+}
+
+pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
+    Ok(tx
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
