@@ -1,0 +1,268 @@
+//! SQS semantics of the local backend's queues, stepped with a manual clock.
+
+use infra::local::queue::QueueCounts;
+use infra::local::{
+    Clock, Config, LocalError, QueueSpec, ReceiveRequest, Redrive, SendRequest, Store,
+};
+
+fn store() -> (tempfile::TempDir, Store, Clock) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::manual(1_795_392_000_000);
+    let store = Store::open_with(dir.path(), Config::default(), clock.clone()).expect("open");
+    (dir, store, clock)
+}
+
+fn one(store: &mut Store, q: &str) -> Option<infra::local::ReceivedMessage> {
+    let req = ReceiveRequest {
+        max_messages: 1,
+        ..ReceiveRequest::default()
+    };
+    store
+        .receive_messages(q, req)
+        .expect("receive")
+        .into_iter()
+        .next()
+}
+
+#[test]
+fn visibility_timeout_hides_then_redelivers_with_new_receipt() {
+    let (_d, mut s, clock) = store();
+    s.put_queue(&QueueSpec::new("jobs")).expect("queue");
+    let id = s
+        .send_message("jobs", &SendRequest::body("hello"))
+        .expect("send");
+
+    let first = one(&mut s, "jobs").expect("first receive");
+    assert_eq!(first.message_id, id);
+    assert_eq!(first.body, "hello");
+    assert_eq!(first.receive_count(), 1);
+    assert_eq!(first.attributes["SentTimestamp"], "1795392000000");
+    assert_eq!(
+        first.attributes["ApproximateFirstReceiveTimestamp"],
+        "1795392000000"
+    );
+    assert_eq!(first.md5_of_body, "5d41402abc4b2a76b9719d911017c592");
+
+    assert!(one(&mut s, "jobs").is_none(), "hidden while in flight");
+    clock.advance_ms(29_999);
+    assert!(
+        one(&mut s, "jobs").is_none(),
+        "still hidden just before the timeout"
+    );
+    clock.advance_ms(1);
+    let second = one(&mut s, "jobs").expect("redelivered after 30 s");
+    assert_eq!(second.message_id, id);
+    assert_eq!(second.receive_count(), 2);
+    assert_eq!(
+        second.attributes["ApproximateFirstReceiveTimestamp"],
+        "1795392000000"
+    );
+    assert_ne!(second.receipt_handle, first.receipt_handle);
+
+    let stale = s.delete_message("jobs", &first.receipt_handle);
+    assert!(
+        matches!(stale, Err(LocalError::InvalidReceipt(_))),
+        "{stale:?}"
+    );
+    s.delete_message("jobs", &second.receipt_handle)
+        .expect("delete with newest handle");
+    clock.advance_ms(60_000);
+    assert!(one(&mut s, "jobs").is_none(), "deleted for good");
+}
+
+#[test]
+fn change_visibility_extends_and_releases() {
+    let (_d, mut s, clock) = store();
+    s.put_queue(&QueueSpec::new("q")).expect("queue");
+    s.send_message("q", &SendRequest::body("x")).expect("send");
+    let m = one(&mut s, "q").expect("receive");
+    s.change_visibility("q", &m.receipt_handle, 120)
+        .expect("extend");
+    clock.advance_ms(100_000);
+    assert!(one(&mut s, "q").is_none(), "extended past the default 30 s");
+    let m = {
+        clock.advance_ms(20_000);
+        one(&mut s, "q").expect("visible after 120 s")
+    };
+    s.change_visibility("q", &m.receipt_handle, 0)
+        .expect("release");
+    let again = one(&mut s, "q").expect("released at once");
+    assert_eq!(again.receive_count(), 3);
+    let err = s.change_visibility("q", &m.receipt_handle, 10);
+    assert!(matches!(err, Err(LocalError::InvalidReceipt(_))), "{err:?}");
+}
+
+#[test]
+fn redrive_moves_to_dlq_on_the_receive_that_would_exceed_max() {
+    let (_d, mut s, clock) = store();
+    let dlq_arn = s.put_queue(&QueueSpec::new("jobs-dlq")).expect("dlq");
+    assert_eq!(dlq_arn, "arn:aws:sqs:us-east-1:000000000000:jobs-dlq");
+    let spec = QueueSpec {
+        redrive: Some(Redrive {
+            dead_letter_target_arn: dlq_arn,
+            max_receive_count: 2,
+        }),
+        ..QueueSpec::new("jobs")
+    };
+    s.put_queue(&spec).expect("queue");
+    let mut attrs = std::collections::BTreeMap::new();
+    attrs.insert(
+        "kind".to_string(),
+        infra::local::MessageAttribute::string("test"),
+    );
+    let id = s
+        .send_message(
+            "jobs",
+            &SendRequest {
+                attributes: attrs.clone(),
+                ..SendRequest::body("poison")
+            },
+        )
+        .expect("send");
+    for n in 1..=2 {
+        let m = one(&mut s, "jobs").expect("received");
+        assert_eq!(m.receive_count(), n);
+        clock.advance_ms(30_000);
+    }
+    assert!(
+        one(&mut s, "jobs").is_none(),
+        "third receive moves it instead"
+    );
+    assert_eq!(
+        s.queue_counts("jobs").expect("counts"),
+        QueueCounts::default()
+    );
+    let dead = one(&mut s, "jobs-dlq").expect("in the DLQ");
+    assert_eq!(dead.message_id, id);
+    assert_eq!(dead.body, "poison");
+    assert_eq!(dead.receive_count(), 1);
+    assert_eq!(dead.message_attributes, attrs);
+    assert_eq!(dead.attributes["SentTimestamp"], "1795392000000");
+}
+
+#[test]
+fn fifo_blocks_a_group_while_one_of_its_messages_is_in_flight() {
+    let (_d, mut s, clock) = store();
+    s.put_queue(&QueueSpec {
+        content_based_dedup: true,
+        ..QueueSpec::new("orders.fifo")
+    })
+    .expect("fifo queue");
+    let send = |s: &mut Store, group: &str, body: &str| {
+        s.send_message(
+            "orders.fifo",
+            &SendRequest {
+                group_id: Some(group.into()),
+                ..SendRequest::body(body)
+            },
+        )
+        .expect("send")
+    };
+    send(&mut s, "a", "a1");
+    send(&mut s, "a", "a2");
+    send(&mut s, "b", "b1");
+    let dup = send(&mut s, "a", "a1");
+    let req = ReceiveRequest {
+        max_messages: 1,
+        ..ReceiveRequest::default()
+    };
+
+    let first = s.receive_messages("orders.fifo", req).expect("receive");
+    assert_eq!(first[0].body, "a1");
+    assert_eq!(
+        first[0].message_id, dup,
+        "duplicate within 5 minutes returns the original id"
+    );
+    let next = s
+        .receive_messages("orders.fifo", ReceiveRequest::default())
+        .expect("receive");
+    let bodies: Vec<&str> = next.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["b1"],
+        "group a is blocked while a1 is in flight; the duplicate was dropped"
+    );
+    s.delete_message("orders.fifo", &first[0].receipt_handle)
+        .expect("delete a1");
+    let next = s
+        .receive_messages("orders.fifo", ReceiveRequest::default())
+        .expect("receive");
+    let bodies: Vec<&str> = next.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["a2"]);
+    assert_eq!(next[0].attributes["MessageGroupId"], "a");
+
+    clock.advance_ms(6 * 60_000);
+    send(&mut s, "c", "a1");
+    let missing_group = s.send_message("orders.fifo", &SendRequest::body("x"));
+    assert!(
+        matches!(missing_group, Err(LocalError::Invalid { .. })),
+        "{missing_group:?}"
+    );
+}
+
+#[test]
+fn delay_retention_and_batches() {
+    let (_d, mut s, clock) = store();
+    s.put_queue(&QueueSpec {
+        retention_secs: 60,
+        ..QueueSpec::new("q")
+    })
+    .expect("queue");
+    s.send_message(
+        "q",
+        &SendRequest {
+            delay_secs: Some(10),
+            ..SendRequest::body("late")
+        },
+    )
+    .expect("send");
+    for i in 0..12 {
+        s.send_message("q", &SendRequest::body(format!("m{i}")))
+            .expect("send");
+    }
+    let counts = s.queue_counts("q").expect("counts");
+    assert_eq!((counts.visible, counts.delayed), (12, 1));
+    let batch = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive");
+    assert_eq!(batch.len(), 10, "at most 10 per receive");
+    assert_eq!(batch[0].body, "m0", "oldest first");
+    clock.advance_ms(10_000);
+    let rest = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive");
+    let bodies: Vec<&str> = rest.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["late", "m10", "m11"]);
+    clock.advance_ms(60_000);
+    assert!(
+        one(&mut s, "q").is_none(),
+        "expired after the retention period"
+    );
+    let too_many = s.receive_messages(
+        "q",
+        ReceiveRequest {
+            max_messages: 11,
+            ..ReceiveRequest::default()
+        },
+    );
+    assert!(too_many.is_err());
+    assert!(matches!(
+        s.send_message("nope", &SendRequest::body("x")),
+        Err(LocalError::NoSuchQueue(_))
+    ));
+}
+
+#[test]
+fn state_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut s = Store::open(dir.path()).expect("open");
+        s.put_queue(&QueueSpec::new("q")).expect("queue");
+        s.send_message("q", &SendRequest::body("kept"))
+            .expect("send");
+    }
+    let mut s = Store::open(dir.path()).expect("reopen");
+    let m = one(&mut s, "q").expect("message kept across reopen");
+    assert_eq!(m.body, "kept");
+    assert!(dir.path().join("state.sqlite3").exists());
+}
