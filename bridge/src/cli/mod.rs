@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod dev;
 pub mod match_events;
+pub mod put_event;
 pub mod test_pattern;
 
 /// Event-driven pipelines on AWS, from JSON files in your repo.
@@ -17,6 +19,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the project on the embedded local backend and print events as they are routed.
+    Dev(dev::Args),
+    /// Send custom events to an event bus (PutEvents).
+    PutEvent(put_event::Args),
     /// Test one event against one event pattern (exit 0 match, 1 no match, 2 error).
     TestPattern(test_pattern::Args),
     /// Stream JSONL events from stdin through a directory of patterns; print matches.
@@ -25,6 +31,8 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Dev(args) => dev::run(args),
+        Command::PutEvent(args) => put_event::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Match(args) => match_events::run(args),
     }

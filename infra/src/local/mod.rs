@@ -14,6 +14,7 @@
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`clock`]: injectable time and AWS timestamp formats.
 
+pub mod apply;
 pub mod buckets;
 pub mod clock;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod transform;
 
 use std::path::PathBuf;
 
+pub use apply::{Applied, DesiredRule, LocalDesired};
 pub use buckets::{BucketSpec, NotificationSpec, S3Change};
 pub use clock::Clock;
 pub use events::{InputTransformer, RuleSpec, RuleState, TargetSpec};

@@ -1,0 +1,224 @@
+//! `bridge put-event`: send custom events to an event bus, as PutEvents does.
+//!
+//! Events come from flags (`--source`, `--detail-type`, `--detail`) or as JSON lines from a
+//! file or standard input (`--file -`), each line either a PutEvents entry (`Source`,
+//! `DetailType`, `Detail`, ...) or a whole event (`source`, `detail-type`, `detail`, ...).
+//! Lines are sent in batches of ten (PutEvents' limit). Each accepted event's id is printed on
+//! standard output once its batch is durably accepted; rejected entries are reported on
+//! standard error with AWS's error code, and make the exit code 1.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use infra::local::{PutEventsEntry, Store};
+use serde_json::Value;
+
+/// `--local [DIR]`: use the embedded backend, with its state in DIR (default `.bridge`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LocalArg {
+    /// Use the embedded local backend instead of AWS; state lives in DIR (default `.bridge`).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = infra::local::DEFAULT_STATE_DIR)]
+    pub local: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: LocalArg,
+    /// The event's source, e.g. `com.example.orders`.
+    #[arg(long, conflicts_with = "file")]
+    pub source: Option<String>,
+    /// The event's detail-type.
+    #[arg(long, conflicts_with = "file")]
+    pub detail_type: Option<String>,
+    /// The detail: a JSON object, or `@path` to read it from a file.
+    #[arg(long, conflicts_with = "file")]
+    pub detail: Option<String>,
+    /// A resource ARN of the event (repeatable).
+    #[arg(long = "resource", conflicts_with = "file")]
+    pub resources: Vec<String>,
+    /// The event's time (RFC 3339); default now.
+    #[arg(long, conflicts_with = "file")]
+    pub time: Option<String>,
+    /// The event bus (name or ARN) for entries that do not name one.
+    #[arg(long, default_value = "default")]
+    pub bus: String,
+    /// Read events as JSON lines from this file (`-` for standard input).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Some(dir) = args.target.local.clone() else {
+        bail!("put-event to AWS is not available in this build yet; pass --local [DIR] to use the embedded backend");
+    };
+    let mut store =
+        Store::open(&dir).with_context(|| format!("opening local state in {}", dir.display()))?;
+    let mut sender = LocalSender {
+        store: &mut store,
+        failed: 0,
+        accepted: 0,
+    };
+    match &args.file {
+        Some(path) => send_lines(&args, path, &mut sender)?,
+        None => {
+            let entry = entry_from_flags(&args)?;
+            sender.send(&[entry], &["command line".to_string()])?;
+        }
+    }
+    let failed = sender.failed;
+    if failed > 0 {
+        eprintln!(
+            "{failed} entr{} failed",
+            if failed == 1 { "y" } else { "ies" }
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends batches to the local store and reports each entry.
+pub struct LocalSender<'a> {
+    pub store: &'a mut Store,
+    pub failed: usize,
+    pub accepted: usize,
+}
+
+impl LocalSender<'_> {
+    /// Sends up to ten entries; `places` names each entry's origin for error messages.
+    pub fn send(&mut self, entries: &[PutEventsEntry], places: &[String]) -> anyhow::Result<()> {
+        let out = self
+            .store
+            .put_events(entries)
+            .context("PutEvents on the local backend")?;
+        let stdout = std::io::stdout();
+        let mut stdout = stdout.lock();
+        for (result, place) in out.entries.iter().zip(places) {
+            match (&result.event_id, &result.error_code) {
+                (Some(id), _) => {
+                    writeln!(stdout, "{id}")?;
+                    self.accepted += 1;
+                }
+                (None, code) => {
+                    self.failed += 1;
+                    eprintln!(
+                        "{place}: {}: {}",
+                        code.as_deref().unwrap_or("Error"),
+                        result.error_message.as_deref().unwrap_or("rejected")
+                    );
+                }
+            }
+        }
+        stdout.flush()?;
+        for r in &out.routed {
+            eprintln!("  {} → {} ({})", r.rule, r.target, r.outcome);
+        }
+        Ok(())
+    }
+}
+
+fn entry_from_flags(args: &Args) -> anyhow::Result<PutEventsEntry> {
+    let detail = match args.detail.as_deref() {
+        Some(d) => match d.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading --detail file {path}"))?,
+            None => d.to_string(),
+        },
+        None => "{}".to_string(),
+    };
+    Ok(PutEventsEntry {
+        source: args.source.clone(),
+        detail_type: args.detail_type.clone(),
+        detail: Some(detail),
+        resources: args.resources.clone(),
+        time: args.time.clone(),
+        event_bus_name: Some(args.bus.clone()),
+    })
+}
+
+fn send_lines(args: &Args, path: &Path, sender: &mut LocalSender) -> anyhow::Result<()> {
+    let (name, reader): (String, Box<dyn BufRead>) = if path.as_os_str() == "-" {
+        ("standard input".into(), Box::new(std::io::stdin().lock()))
+    } else {
+        let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        (
+            path.display().to_string(),
+            Box::new(std::io::BufReader::new(f)),
+        )
+    };
+    let mut batch = Vec::with_capacity(10);
+    let mut places = Vec::with_capacity(10);
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {name}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let place = format!("{name} line {}", n + 1);
+        let entry = entry_from_json(&line, &args.bus).with_context(|| place.clone())?;
+        batch.push(entry);
+        places.push(place);
+        if batch.len() == infra::local::routing::MAX_ENTRIES {
+            sender.send(&batch, &places)?;
+            batch.clear();
+            places.clear();
+        }
+    }
+    if !batch.is_empty() {
+        sender.send(&batch, &places)?;
+    }
+    Ok(())
+}
+
+/// One JSON line as a PutEvents entry: either the entry shape or a whole event.
+pub fn entry_from_json(line: &str, default_bus: &str) -> anyhow::Result<PutEventsEntry> {
+    let v: Value =
+        serde_json::from_str(line).context("not valid JSON; each line must be one JSON object")?;
+    let Value::Object(m) = &v else {
+        bail!("expected a JSON object (a PutEvents entry or an event)");
+    };
+    let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+    let detail = |k: &str| {
+        m.get(k).map(|d| match d {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let resources = |k: &str| -> Vec<String> {
+        m.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let entry = if m.contains_key("Source")
+        || m.contains_key("DetailType")
+        || m.contains_key("Detail")
+    {
+        PutEventsEntry {
+            source: text("Source"),
+            detail_type: text("DetailType"),
+            detail: detail("Detail"),
+            resources: resources("Resources"),
+            time: text("Time"),
+            event_bus_name: text("EventBusName").or_else(|| Some(default_bus.to_string())),
+        }
+    } else if m.contains_key("source") || m.contains_key("detail-type") {
+        PutEventsEntry {
+            source: text("source"),
+            detail_type: text("detail-type"),
+            detail: detail("detail"),
+            resources: resources("resources"),
+            time: text("time"),
+            event_bus_name: Some(default_bus.to_string()),
+        }
+    } else {
+        bail!("has neither Source/DetailType/Detail (a PutEvents entry) nor source/detail-type/detail (an event)");
+    };
+    Ok(entry)
+}

@@ -1,0 +1,228 @@
+//! `bridge dev --example` and `bridge put-event --local`, driven through the real binary.
+
+use std::process::Command;
+
+use bridge_e2e::{bridge_bin, repo_root};
+use infra::local::{QueueSpec, ReceiveRequest, RuleSpec, RuleState, Store, TargetSpec};
+use serde_json::Value;
+
+fn run(args: &[&str], cwd: &std::path::Path, stdin: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(bridge_bin());
+    cmd.args(args).current_dir(cwd);
+    let out = if let Some(input) = stdin {
+        use std::io::Write;
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn bridge");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("bridge output")
+    } else {
+        cmd.output().expect("run bridge")
+    };
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dev_example_shows_events_flowing_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let (code, out, err) = run(
+        &["dev", "--example", "--once", "--local", state_arg],
+        &repo_root(),
+        None,
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    for expected in [
+        "+ rule default/png-uploads",
+        "+ bucket raw-data",
+        "rule default/png-uploads → sqs:example-events  delivered",
+        "bucket raw-data notification uploads → sqs:raw-data-uploads  delivered",
+        "rule default/deletions → sqs:example-events  delivered",
+        "rule default/quilt-package-revision → sns:package-alerts  delivered",
+        "rule default/quilt-package-revision → sqs:example-events  delivered",
+        "topic sns:package-alerts → data-team@example.com  written to outbox/",
+        "example-events: 4 available",
+        "raw-data-uploads: 2 available",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    let emails: Vec<_> = std::fs::read_dir(state.join("outbox"))
+        .expect("outbox")
+        .collect();
+    assert_eq!(emails.len(), 1);
+
+    // The queued events are EventBridge-shaped and consumable with SQS semantics.
+    let mut s = Store::open(&state).expect("open state");
+    let got = s
+        .receive_messages("example-events", ReceiveRequest::default())
+        .expect("receive");
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|m| {
+            let e: Value = serde_json::from_str(&m.body).expect("event");
+            format!(
+                "{}|{}",
+                e["source"].as_str().unwrap_or(""),
+                e["detail-type"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "aws.s3|Object Created",
+            "aws.s3|Object Created",
+            "aws.s3|Object Deleted",
+            "com.quiltdata|package-revision"
+        ]
+    );
+    drop(s);
+
+    // Second run: nothing to apply, and earlier files are not re-announced.
+    let (code, out, _) = run(
+        &["dev", "--example", "--once", "--local", state_arg],
+        &repo_root(),
+        None,
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("(local state already matches the project)"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("rule default/png-uploads → sqs:example-events")
+            .count(),
+        2,
+        "only this run's two uploads:\n{out}"
+    );
+}
+
+#[test]
+fn dev_picks_up_events_put_from_another_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let (code, out, err) = run(
+        &["dev", "--example", "--once", "--local", state_arg],
+        &repo_root(),
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let child = Command::new(bridge_bin())
+        .args([
+            "dev",
+            "--example",
+            "--for",
+            "4",
+            "--interval-ms",
+            "50",
+            "--local",
+            state_arg,
+        ])
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn dev");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let detail = r#"{"type": "created", "handle": "analytics/from-outside", "bucket": "b", "topHash": "abc"}"#;
+    let (code, ids, err) = run(
+        &[
+            "put-event",
+            "--local",
+            state_arg,
+            "--source",
+            "com.quiltdata",
+            "--detail-type",
+            "package-revision",
+            "--detail",
+            detail,
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let id = ids.trim().to_string();
+    let out = child.wait_with_output().expect("dev output");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.lines().any(
+            |l| l.contains("rule default/quilt-package-revision → sqs:example-events")
+                && l.contains(&id)
+        ),
+        "dev did not print event {id}:\n{out}"
+    );
+}
+
+#[test]
+fn put_event_local_reports_per_entry_failures_and_reads_jsonl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    {
+        let mut s = Store::open(&state).expect("open");
+        let q = s.put_queue(&QueueSpec::new("orders")).expect("queue");
+        s.put_rule(&RuleSpec {
+            bus: "default".into(),
+            name: "orders".into(),
+            pattern: r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">", 100]}]}}"#
+                .into(),
+            state: RuleState::Enabled,
+            description: None,
+        })
+        .expect("rule");
+        s.put_targets("default", "orders", &[TargetSpec::new("q", q)])
+            .expect("targets");
+    }
+    let lines = [
+        r#"{"Source": "shop", "DetailType": "order", "Detail": "{\"total\": 250}"}"#,
+        r#"{"source": "shop", "detail-type": "order", "detail": {"total": 5}}"#,
+        r#"{"Source": "shop", "DetailType": "order", "Detail": "not json"}"#,
+    ]
+    .join("\n");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let (code, out, err) = run(
+        &["put-event", "--local", state_arg, "--file", "-"],
+        dir.path(),
+        Some(&lines),
+    );
+    assert_eq!(code, 1, "one entry failed: {err}");
+    assert_eq!(out.lines().count(), 2, "two ids printed: {out}");
+    assert!(
+        err.contains("standard input line 3: MalformedDetail: Detail is malformed."),
+        "{err}"
+    );
+    assert!(
+        err.contains("default/orders → arn:aws:sqs:us-east-1:000000000000:orders (delivered)"),
+        "{err}"
+    );
+
+    let mut s = Store::open(&state).expect("open");
+    let got = s
+        .receive_messages("orders", ReceiveRequest::default())
+        .expect("receive");
+    assert_eq!(got.len(), 1, "only total > 100 matches");
+    let event: Value = serde_json::from_str(&got[0].body).expect("event");
+    assert_eq!(event["id"], out.lines().next().expect("first id"));
+    assert_eq!(event["detail"]["total"], 250);
+
+    let (code, _, err) = run(
+        &["put-event", "--local", state_arg, "--file", "-"],
+        dir.path(),
+        Some("{oops\n"),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("standard input line 1: not valid JSON"),
+        "{err}"
+    );
+}
