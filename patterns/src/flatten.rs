@@ -90,6 +90,19 @@ pub(crate) trait Visitor {
 
 const MAX_DEPTH: usize = 256;
 
+/// Bytes that end a run of plain string content: quote, backslash, control characters.
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Walks JSON text. The top level must be an object, as EventBridge events are.
 pub(crate) fn walk_text(
     text: &str,

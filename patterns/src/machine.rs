@@ -164,6 +164,10 @@ impl FieldIndex {
                 self.wildcards.push((w.clone(), cond));
             }
             Test::AnythingBut(a) => self.anything_buts.push((a.clone(), cond)),
+            // `["=", x]` is an exact lookup, not a range to scan.
+            Test::Numeric(Range { low: Some((low, true)), high: Some((high, true)) }) if low == high => {
+                self.number_keys.entry(*low).or_default().push(cond)
+            }
             Test::Numeric(r) => self.ranges.push((*r, cond)),
             Test::Cidr(c) => self.cidrs.push((*c, cond)),
             Test::Exists => self.exists.push(cond),

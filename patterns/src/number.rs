@@ -26,33 +26,39 @@ pub(crate) fn key_of(value: f64) -> u64 {
     }
 }
 
-/// Whether `text` denotes exactly the value of the double `value`.
+/// Whether `text` denotes exactly the value of the double `value`, i.e. equals (as a
+/// decimal) the shortest text that reads back as that double. Such text never has more
+/// than 17 significant digits, which lets everything live on the stack.
 fn is_exact(text: &str, value: f64) -> bool {
     let Some(decimal) = Decimal::parse(text) else {
         return false;
     };
     // Up to 15 significant digits always survive the round trip through a double.
-    if decimal.digits.len() <= 15 && value != 0.0 && value.abs() >= f64::MIN_POSITIVE {
+    if decimal.len <= 15 && value != 0.0 && value.abs() >= f64::MIN_POSITIVE {
         return true;
     }
-    // `{:e}` prints the shortest text that reads back as the same double.
-    match Decimal::parse(&format!("{value:e}")) {
-        Some(shortest) => shortest == decimal,
-        None => false,
-    }
+    // ryu prints the shortest text that reads back as the same double; serializers
+    // usually wrote exactly that, so compare the text first and decimals only if not.
+    let mut buffer = ryu::Buffer::new();
+    let shortest = buffer.format_finite(value);
+    shortest == text || Decimal::parse(shortest).is_some_and(|s| s == decimal)
 }
+
+const MAX_DIGITS: usize = 17;
 
 /// A decimal number normalized to sign, significant digits and exponent.
 #[derive(Debug, PartialEq, Eq)]
 struct Decimal {
     negative: bool,
-    /// Significant digits without leading or trailing zeros; empty for zero.
-    digits: Vec<u8>,
+    /// Significant digits without leading or trailing zeros; none for zero.
+    digits: [u8; MAX_DIGITS],
+    len: usize,
     /// The value is `0.digits × 10^exponent`.
     exponent: i64,
 }
 
 impl Decimal {
+    /// `None` for malformed text or more than 17 significant digits.
     fn parse(text: &str) -> Option<Decimal> {
         let bytes = text.as_bytes();
         let mut i = 0;
@@ -60,20 +66,42 @@ impl Decimal {
         if negative || bytes.first() == Some(&b'+') {
             i += 1;
         }
-        let mut digits = Vec::new();
-        let mut point_at: Option<usize> = None;
-        let mut int_digits = 0i64;
+        let mut digits = [0u8; MAX_DIGITS];
+        let mut len = 0usize;
+        // Zeros after the last nonzero digit: significant only if a nonzero follows.
+        let mut pending_zeros = 0usize;
+        let mut started = false;
         let mut seen_digit = false;
+        let mut seen_point = false;
+        let mut exponent: i64 = 0;
         while i < bytes.len() {
             match bytes[i] {
                 b'0'..=b'9' => {
                     seen_digit = true;
-                    digits.push(bytes[i] - b'0');
-                    if point_at.is_none() {
-                        int_digits += 1;
+                    let d = bytes[i] - b'0';
+                    if !started && d == 0 {
+                        if seen_point {
+                            exponent -= 1;
+                        }
+                    } else {
+                        started = true;
+                        if !seen_point {
+                            exponent += 1;
+                        }
+                        if d == 0 {
+                            pending_zeros += 1;
+                        } else {
+                            if len + pending_zeros + 1 > MAX_DIGITS {
+                                return None;
+                            }
+                            len += pending_zeros; // the array already holds zeros there
+                            pending_zeros = 0;
+                            digits[len] = d;
+                            len += 1;
+                        }
                     }
                 }
-                b'.' if point_at.is_none() => point_at = Some(digits.len()),
+                b'.' if !seen_point => seen_point = true,
                 b'e' | b'E' => break,
                 _ => return None,
             }
@@ -82,29 +110,14 @@ impl Decimal {
         if !seen_digit {
             return None;
         }
-        let mut exp: i64 = 0;
+        if len == 0 {
+            return Some(Decimal { negative: false, digits, len: 0, exponent: 0 });
+        }
         if i < bytes.len() {
-            exp = text.get(i + 1..)?.parse().ok()?;
+            let exp: i64 = text.get(i + 1..)?.parse().ok()?;
+            exponent += exp;
         }
-        // Strip leading zeros (each shifts the exponent) and trailing zeros.
-        let leading = digits.iter().take_while(|d| **d == 0).count();
-        digits.drain(..leading);
-        while digits.last() == Some(&0) {
-            digits.pop();
-        }
-        if digits.is_empty() {
-            return Some(Decimal {
-                negative: false,
-                digits,
-                exponent: 0,
-            });
-        }
-        let exponent = int_digits - leading as i64 + exp;
-        Some(Decimal {
-            negative,
-            digits,
-            exponent,
-        })
+        Some(Decimal { negative, digits, len, exponent })
     }
 }
 
@@ -136,6 +149,13 @@ mod tests {
         assert!(comparable_key("9007199254740993").is_none());
         assert!(comparable_key("9007199254740992").is_some());
         assert_eq!(comparable_key("1e400"), None);
+        assert!(comparable_key("-122.42916360922355").is_some());
+        assert!(comparable_key("37.80629491453747").is_some());
+        assert!(comparable_key("100.000").is_some());
+        assert_eq!(comparable_key("100.000"), comparable_key("1e2"));
+        assert_eq!(comparable_key("0.00012"), comparable_key("1.2e-4"));
+        assert_eq!(comparable_key("1200"), comparable_key("1.2E+3"));
+        assert_eq!(comparable_key("0.1000000000000000055511151231257827"), None);
         assert_eq!(comparable_key("abc"), None);
     }
 }

@@ -1,0 +1,191 @@
+//! Matching throughput on citylots-shaped events (see `../shared/bench/`), per rule-set
+//! category (5 rules each, as event-ruler's benchmark), against a parse-only baseline
+//! (`serde_json` to a `Value`, same lines) measured in the same run, and with 10 /
+//! 1,000 / 10,000 rules.
+//!
+//! Data: `$BRIDGE_BENCH_DATA` or `target/bench-data/`; generated there on first use by
+//! `../shared/bench/gen_citylots_like.py` (about 30 s). `BRIDGE_BENCH_EVENTS` picks how
+//! many events are matched per iteration (default 20,000).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use patterns::{Matcher, Pattern};
+
+fn data_dir() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::env::var_os("BRIDGE_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/bench-data"))
+}
+
+fn load_events() -> Vec<String> {
+    let dir = data_dir();
+    let file = dir.join("citylots2.json.gz");
+    if !file.exists() {
+        std::fs::create_dir_all(&dir).expect("create bench data dir");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/gen_citylots_like.py");
+        let status = Command::new("python3").arg(&script).current_dir(&dir).status().expect("run python3");
+        assert!(status.success(), "{} failed", script.display());
+    }
+    let limit: usize = std::env::var("BRIDGE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let reader = BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&file).expect("open data")));
+    reader.lines().take(limit).map(|l| l.expect("read line")).collect()
+}
+
+fn rules(category: &str) -> Vec<&'static str> {
+    match category {
+        "EXACT" => vec![
+            r#"{"properties": {"MAPBLKLOT": ["1430022"]}}"#,
+            r#"{"properties": {"MAPBLKLOT": ["2607117"]}}"#,
+            r#"{"properties": {"BLKLOT": ["2607218"]}}"#,
+            r#"{"properties": {"STREET": ["LINCOLN"]}}"#,
+            r#"{"properties": {"STREET": ["WASHINGTON"], "ST_TYPE": ["ST"]}}"#,
+        ],
+        "PREFIX" => vec![
+            r#"{"properties": {"STREET": [{"prefix": "AC"}]}}"#,
+            r#"{"properties": {"STREET": [{"prefix": "BL"}]}}"#,
+            r#"{"properties": {"STREET": [{"prefix": "DR"}]}}"#,
+            r#"{"properties": {"STREET": [{"prefix": "FU"}]}}"#,
+            r#"{"properties": {"STREET": [{"prefix": "RH"}]}}"#,
+        ],
+        "SUFFIX" => vec![
+            r#"{"properties": {"STREET": [{"suffix": "ON"}]}}"#,
+            r#"{"properties": {"STREET": [{"suffix": "KE"}]}}"#,
+            r#"{"properties": {"STREET": [{"suffix": "MM"}]}}"#,
+            r#"{"properties": {"STREET": [{"suffix": "ING"}]}}"#,
+            r#"{"properties": {"STREET": [{"suffix": "GO"}]}}"#,
+        ],
+        "EQUALS_IGNORE_CASE" => vec![
+            r#"{"properties": {"STREET": [{"equals-ignore-case": "jefferson"}]}}"#,
+            r#"{"properties": {"STREET": [{"equals-ignore-case": "bEaCh"}]}}"#,
+            r#"{"properties": {"STREET": [{"equals-ignore-case": "Lincoln"}]}}"#,
+            r#"{"properties": {"STREET": [{"equals-ignore-case": "washington"}]}}"#,
+            r#"{"properties": {"STREET": [{"equals-ignore-case": "CLAY"}]}}"#,
+        ],
+        "WILDCARD" => vec![
+            r#"{"properties": {"STREET": [{"wildcard": "*N"}]}}"#,
+            r#"{"properties": {"STREET": [{"wildcard": "L*N"}]}}"#,
+            r#"{"properties": {"STREET": [{"wildcard": "*A*E*"}]}}"#,
+            r#"{"properties": {"STREET": [{"wildcard": "STREET1*"}]}}"#,
+            r#"{"properties": {"STREET": [{"wildcard": "*ING*"}]}}"#,
+        ],
+        "NUMERIC" => vec![
+            r#"{"geometry": {"type": ["Polygon"], "firstCoordinates": {"x": [{"numeric": ["=", -122.42916360922355]}]}}}"#,
+            r#"{"geometry": {"type": ["MultiPolygon"], "firstCoordinates": {"z": [{"numeric": ["=", 0]}]}}}"#,
+            r#"{"geometry": {"firstCoordinates": {"x": [{"numeric": [">", -122.42, "<", -122.41]}]}}}"#,
+            r#"{"geometry": {"firstCoordinates": {"x": [{"numeric": [">", -122.41]}], "y": [{"numeric": [">", 37.0]}]}}}"#,
+            r#"{"geometry": {"firstCoordinates": {"x": [{"numeric": [">", -122.45, "<=", -122.44]}]}}}"#,
+        ],
+        "ANYTHING_BUT" => vec![
+            r#"{"properties": {"STREET": [{"anything-but": ["FULTON"]}]}}"#,
+            r#"{"properties": {"STREET": [{"anything-but": ["MASON"]}]}}"#,
+            r#"{"properties": {"ST_TYPE": [{"anything-but": ["ST"]}]}}"#,
+            r#"{"geometry": {"type": [{"anything-but": ["Polygon"]}]}}"#,
+            r#"{"properties": {"FROM_ST": [{"anything-but": "441"}]}}"#,
+        ],
+        "ANYTHING_BUT_VARIANTS" => vec![
+            r#"{"properties": {"STREET": [{"anything-but": {"prefix": "FUL"}}]}}"#,
+            r#"{"properties": {"STREET": [{"anything-but": {"suffix": "ON"}}]}}"#,
+            r#"{"properties": {"STREET": [{"anything-but": {"equals-ignore-case": ["mason", "Clay"]}}]}}"#,
+            r#"{"properties": {"STREET": [{"anything-but": {"wildcard": "*A*"}}]}}"#,
+            r#"{"properties": {"ST_TYPE": [{"anything-but": {"prefix": ["S", "A"]}}]}}"#,
+        ],
+        "COMPLEX_ARRAYS" => vec![
+            r#"{"type": ["Feature"], "geometry": {"coordinates": {"x": [{"numeric": ["=", -122.42916360922355]}], "y": [{"numeric": ["=", 37.80629491453747]}]}}}"#,
+            r#"{"type": ["Feature"], "geometry": {"coordinates": {"x": [{"numeric": [">", -122.41, "<", -122.40]}], "y": [{"numeric": [">", 37.79]}]}}}"#,
+            r#"{"type": ["Feature"], "geometry": {"coordinates": {"x": [-122.38419533600236], "y": [37.77608007304251]}}}"#,
+            r#"{"type": ["Feature"], "geometry": {"type": ["Polygon"], "coordinates": {"z": [{"numeric": [">", 0]}]}}}"#,
+            r#"{"type": ["Feature"], "geometry": {"coordinates": {"x": [{"numeric": ["<", -122.5]}]}}}"#,
+        ],
+        _ => unreachable!("unknown category"),
+    }
+}
+
+const CATEGORIES: [&str; 9] = [
+    "EXACT",
+    "PREFIX",
+    "SUFFIX",
+    "EQUALS_IGNORE_CASE",
+    "WILDCARD",
+    "NUMERIC",
+    "ANYTHING_BUT",
+    "ANYTHING_BUT_VARIANTS",
+    "COMPLEX_ARRAYS",
+];
+
+fn matcher_of(sources: &[&str]) -> Matcher {
+    let mut m = Matcher::new();
+    for (i, s) in sources.iter().enumerate() {
+        m.add(format!("r{i}"), &Pattern::parse(s).expect("bench rule"));
+    }
+    m
+}
+
+fn count_matches(m: &Matcher, events: &[String]) -> usize {
+    events.iter().map(|e| m.matches_str(e).expect("valid event").len()).sum()
+}
+
+/// Rules spread over many fields and operators, each distinct, so that no two are the
+/// same entry in the index.
+fn generated_rules(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| match i % 5 {
+            0 => format!(r#"{{"properties": {{"MAPBLKLOT": ["{:07}"]}}}}"#, i * 7919 % 10_000_000),
+            1 => format!(r#"{{"properties": {{"STREET": [{{"prefix": "S{i}"}}]}}}}"#),
+            2 => format!(r#"{{"properties": {{"BLOCK_NUM": ["{:04}"], "ST_TYPE": ["ST"]}}}}"#, i % 10_000),
+            3 => format!(r#"{{"geometry": {{"firstCoordinates": {{"x": [{{"numeric": ["=", -122.{i}]}}]}}}}}}"#),
+            _ => format!(r#"{{"properties": {{"STREET": [{{"equals-ignore-case": "street{i}"}}]}}}}"#),
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let events = load_events();
+    let n = events.len() as u64;
+    let mut group = c.benchmark_group("citylots");
+    group.throughput(Throughput::Elements(n));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("parse-only", |b| {
+        b.iter(|| {
+            events
+                .iter()
+                .map(|e| serde_json::from_str::<serde_json::Value>(e).expect("valid").as_object().map_or(0, |o| o.len()))
+                .sum::<usize>()
+        })
+    });
+    let mut all = Vec::new();
+    for category in CATEGORIES {
+        let sources = rules(category);
+        all.extend(sources.iter().copied());
+        let m = matcher_of(&sources);
+        eprintln!("{category}: {} matches in {n} events", count_matches(&m, &events));
+        group.bench_function(category, |b| b.iter(|| count_matches(&m, &events)));
+    }
+    let m = matcher_of(&all);
+    eprintln!("COMBINED ({} rules): {} matches in {n} events", all.len(), count_matches(&m, &events));
+    group.bench_function("COMBINED", |b| b.iter(|| count_matches(&m, &events)));
+    group.finish();
+
+    let mut group = c.benchmark_group("rule-count");
+    group.throughput(Throughput::Elements(n));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    for count in [10usize, 1_000, 10_000] {
+        let sources = generated_rules(count);
+        let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+        let m = matcher_of(&refs);
+        eprintln!("{count} rules: {} matches in {n} events", count_matches(&m, &events));
+        group.bench_with_input(BenchmarkId::from_parameter(count), &m, |b, m| b.iter(|| count_matches(m, &events)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
