@@ -27,13 +27,27 @@ fn load_events() -> Vec<String> {
     let file = dir.join("citylots2.json.gz");
     if !file.exists() {
         std::fs::create_dir_all(&dir).expect("create bench data dir");
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/gen_citylots_like.py");
-        let status = Command::new("python3").arg(&script).current_dir(&dir).status().expect("run python3");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/bench/gen_citylots_like.py");
+        let status = Command::new("python3")
+            .arg(&script)
+            .current_dir(&dir)
+            .status()
+            .expect("run python3");
         assert!(status.success(), "{} failed", script.display());
     }
-    let limit: usize = std::env::var("BRIDGE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let reader = BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&file).expect("open data")));
-    reader.lines().take(limit).map(|l| l.expect("read line")).collect()
+    let limit: usize = std::env::var("BRIDGE_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let reader = BufReader::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&file).expect("open data"),
+    ));
+    reader
+        .lines()
+        .take(limit)
+        .map(|l| l.expect("read line"))
+        .collect()
 }
 
 fn rules(category: &str) -> Vec<&'static str> {
@@ -126,7 +140,10 @@ fn matcher_of(sources: &[&str]) -> Matcher {
 }
 
 fn count_matches(m: &Matcher, events: &[String]) -> usize {
-    events.iter().map(|e| m.matches_str(e).expect("valid event").len()).sum()
+    events
+        .iter()
+        .map(|e| m.matches_str(e).expect("valid event").len())
+        .sum()
 }
 
 /// Rules spread over many fields and operators, each distinct, so that no two are the
@@ -155,7 +172,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             events
                 .iter()
-                .map(|e| serde_json::from_str::<serde_json::Value>(e).expect("valid").as_object().map_or(0, |o| o.len()))
+                .map(|e| {
+                    serde_json::from_str::<serde_json::Value>(e)
+                        .expect("valid")
+                        .as_object()
+                        .map_or(0, |o| o.len())
+                })
                 .sum::<usize>()
         })
     });
@@ -164,11 +186,18 @@ fn bench(c: &mut Criterion) {
         let sources = rules(category);
         all.extend(sources.iter().copied());
         let m = matcher_of(&sources);
-        eprintln!("{category}: {} matches in {n} events", count_matches(&m, &events));
+        eprintln!(
+            "{category}: {} matches in {n} events",
+            count_matches(&m, &events)
+        );
         group.bench_function(category, |b| b.iter(|| count_matches(&m, &events)));
     }
     let m = matcher_of(&all);
-    eprintln!("COMBINED ({} rules): {} matches in {n} events", all.len(), count_matches(&m, &events));
+    eprintln!(
+        "COMBINED ({} rules): {} matches in {n} events",
+        all.len(),
+        count_matches(&m, &events)
+    );
     group.bench_function("COMBINED", |b| b.iter(|| count_matches(&m, &events)));
     group.finish();
 
@@ -181,8 +210,13 @@ fn bench(c: &mut Criterion) {
         let sources = generated_rules(count);
         let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
         let m = matcher_of(&refs);
-        eprintln!("{count} rules: {} matches in {n} events", count_matches(&m, &events));
-        group.bench_with_input(BenchmarkId::from_parameter(count), &m, |b, m| b.iter(|| count_matches(m, &events)));
+        eprintln!(
+            "{count} rules: {} matches in {n} events",
+            count_matches(&m, &events)
+        );
+        group.bench_with_input(BenchmarkId::from_parameter(count), &m, |b, m| {
+            b.iter(|| count_matches(m, &events))
+        });
     }
     group.finish();
 }

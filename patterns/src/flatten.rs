@@ -386,10 +386,7 @@ impl<'a> TextWalker<'a> {
         let mut escaped = false;
         loop {
             let rest = &self.bytes[self.pos..];
-            let Some(offset) = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            else {
+            let Some(offset) = rest.iter().position(|&b| STRING_STOP[b as usize]) else {
                 self.pos = self.bytes.len();
                 return Err(self.error("unterminated string"));
             };

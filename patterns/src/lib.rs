@@ -31,8 +31,10 @@ use serde_json::Value;
 
 mod ast;
 mod cidr;
+mod eval;
 mod flatten;
 mod fold;
+mod index;
 mod machine;
 mod number;
 mod parse;

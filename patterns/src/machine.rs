@@ -1,30 +1,27 @@
-//! Many patterns compiled into one index; matching costs per event grow with the values
-//! the event carries for named fields and the conditions they satisfy, not with the
+//! Many patterns compiled into one index. Matching cost per event grows with the values
+//! the event carries for named fields and the candidates they select, not with the
 //! number of rules.
 //!
-//! How: every condition (one field of one `$or` alternative) is registered in a per-field
-//! index (hash maps for exact and case-folded values, length-bucketed maps for prefixes
-//! and suffixes, literal-prefix buckets for wildcards, lists for numeric ranges, CIDR
-//! blocks and `anything-but`). While the event is walked, each leaf value looks up the
-//! conditions it satisfies and bumps a counter on their alternative; an alternative whose
-//! required conditions are all satisfied becomes a candidate, and only candidates are
-//! checked for `exists: false` and for array consistency (fields from different elements
-//! of one array never combine, as in event-ruler).
+//! How: each `$or` alternative picks one *anchor* condition, the one whose tests are
+//! shared by the fewest other conditions (so `"source": ["aws.s3"]`, common to thousands
+//! of rules, is never the anchor when a bucket name is there). Only anchors go into the
+//! per-field indexes ([`crate::index`]). While the event is walked, each leaf value of a
+//! named field is kept and looked up; alternatives whose anchor it satisfies become
+//! candidates. Each candidate is then verified against the kept values: every condition,
+//! `exists: false`, and array consistency (fields from different elements of one array
+//! never combine, as in event-ruler). Anchors are re-chosen whenever the rule set has
+//! doubled, so the choice tracks the rules actually present.
 
 use std::cell::RefCell;
-use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
 use crate::ast::{Alternative, AnythingBut, Range, Test};
-use crate::cidr::Cidr;
+use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
-use crate::fold::fold;
+use crate::index::{FieldIndex, Ids};
 use crate::number::comparable_key;
-use crate::wildcard::Wildcard;
 use crate::{EventError, Pattern};
-
-type Ids = Vec<u32>;
 
 /// Many named patterns compiled together.
 ///
@@ -33,15 +30,28 @@ type Ids = Vec<u32>;
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
     trie: PathTrie,
-    fields: Vec<FieldIndex>,
+    fields: Vec<FieldMeta>,
     conds: Vec<CondInfo>,
     alts: Vec<AltInfo>,
     /// Alternatives with no required condition (only `exists: false`-style ones).
     always: Ids,
     rules: Vec<RuleSlot>,
     by_name: FxHashMap<String, u32>,
+    /// How many conditions carry each test (by [`test_key`]): the anchor choice.
+    popularity: FxHashMap<String, u32>,
+    /// While rebuilding, popularity is precomputed over all rules and not bumped.
+    frozen: bool,
     live_alts: usize,
     dead_alts: usize,
+    /// Live alternatives at the last rebuild.
+    anchored_at: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FieldMeta {
+    index: FieldIndex,
+    /// Some test on this field reads numbers by value.
+    numeric: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -54,332 +64,55 @@ struct RuleSlot {
 #[derive(Debug, Clone)]
 struct AltInfo {
     rule: u32,
-    required: u32,
     conds: Ids,
     live: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct CondInfo {
-    alt: u32,
     field: u32,
+    alt: u32,
     absent_ok: bool,
+    tests: Vec<Test>,
 }
 
-/// Exact-byte keys bucketed by length: a value probes one hash lookup per distinct
-/// prefix (or suffix) length, however many rules share the field.
-#[derive(Debug, Clone, Default)]
-struct AffixIndex {
-    lengths: Vec<usize>,
-    map: FxHashMap<Box<[u8]>, Ids>,
-}
-
-impl AffixIndex {
-    fn insert(&mut self, key: &[u8], id: u32) {
-        if let Err(at) = self.lengths.binary_search(&key.len()) {
-            self.lengths.insert(at, key.len());
-        }
-        self.map.entry(key.into()).or_default().push(id);
-    }
-
-    fn prefixes_of(&self, value: &[u8], mut f: impl FnMut(u32)) {
-        for &len in &self.lengths {
-            if len > value.len() {
-                break;
-            }
-            if let Some(ids) = self.map.get(&value[..len]) {
-                ids.iter().copied().for_each(&mut f);
-            }
-        }
-    }
-
-    fn suffixes_of(&self, value: &[u8], mut f: impl FnMut(u32)) {
-        for &len in &self.lengths {
-            if len > value.len() {
-                break;
-            }
-            if let Some(ids) = self.map.get(&value[value.len() - len..]) {
-                ids.iter().copied().for_each(&mut f);
-            }
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.lengths.is_empty()
+/// Identifies a test for popularity counting, with a penalty for tests that match most
+/// values (they make poor anchors whatever their popularity).
+fn test_key(field: u32, test: &Test) -> (String, u32) {
+    match test {
+        Test::ExactString(s) => (format!("{field}=s{s}"), 0),
+        Test::ExactNumber(n) => (
+            format!(
+                "{field}=n{}",
+                n.key.map_or(n.text.clone(), |k| k.to_string())
+            ),
+            0,
+        ),
+        Test::True => (format!("{field}=t"), 0),
+        Test::False => (format!("{field}=f"), 0),
+        Test::Null => (format!("{field}=0"), 0),
+        Test::EqualsIgnoreCase(s) => (format!("{field}=i{s}"), 0),
+        Test::Numeric(Range {
+            low: Some((l, true)),
+            high: Some((h, true)),
+        }) if l == h => (format!("{field}=n{l}"), 0),
+        Test::Prefix(p) => (format!("{field}^{p}"), 10),
+        Test::PrefixIgnoreCase(p) => (format!("{field}^i{p}"), 10),
+        Test::Suffix(p) => (format!("{field}${p}"), 10),
+        Test::SuffixIgnoreCase(p) => (format!("{field}$i{p}"), 10),
+        Test::Wildcard(_) => (format!("{field}*"), 100),
+        Test::Cidr(_) => (format!("{field}/"), 100),
+        Test::Numeric(_) => (format!("{field}<>"), 1_000),
+        Test::AnythingBut(_) => (format!("{field}!"), 1_000_000),
+        Test::Exists => (format!("{field}?"), 1_000_000),
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct FieldIndex {
-    exact: FxHashMap<Box<str>, Ids>,
-    number_keys: FxHashMap<u64, Ids>,
-    number_texts: FxHashMap<Box<str>, Ids>,
-    trues: Ids,
-    falses: Ids,
-    nulls: Ids,
-    prefix: AffixIndex,
-    prefix_folded: AffixIndex,
-    suffix: AffixIndex,
-    suffix_folded: AffixIndex,
-    folded: FxHashMap<Box<str>, Ids>,
-    wildcards: Vec<(Wildcard, u32)>,
-    /// Positions in `wildcards`, bucketed by their literal prefix.
-    wildcard_index: AffixIndex,
-    ranges: Vec<(Range, u32)>,
-    cidrs: Vec<(Cidr, u32)>,
-    anything_buts: Vec<(AnythingBut, u32)>,
-    exists: Ids,
-}
-
-impl FieldIndex {
-    fn needs_fold(&self) -> bool {
-        !self.folded.is_empty() || !self.prefix_folded.is_empty() || !self.suffix_folded.is_empty()
-    }
-
-    fn add(&mut self, test: &Test, cond: u32) {
-        match test {
-            Test::ExactString(s) => self.exact.entry(s.as_str().into()).or_default().push(cond),
-            Test::ExactNumber(n) => {
-                if let Some(key) = n.key {
-                    self.number_keys.entry(key).or_default().push(cond);
-                }
-                self.number_texts
-                    .entry(n.text.as_str().into())
-                    .or_default()
-                    .push(cond);
-            }
-            Test::True => self.trues.push(cond),
-            Test::False => self.falses.push(cond),
-            Test::Null => self.nulls.push(cond),
-            Test::Prefix(p) => self.prefix.insert(p.as_bytes(), cond),
-            Test::PrefixIgnoreCase(p) => self.prefix_folded.insert(p.as_bytes(), cond),
-            Test::Suffix(s) => self.suffix.insert(s.as_bytes(), cond),
-            Test::SuffixIgnoreCase(s) => self.suffix_folded.insert(s.as_bytes(), cond),
-            Test::EqualsIgnoreCase(s) => {
-                self.folded.entry(s.as_str().into()).or_default().push(cond)
-            }
-            Test::Wildcard(w) => {
-                self.wildcard_index
-                    .insert(&w.literal_prefix(), self.wildcards.len() as u32);
-                self.wildcards.push((w.clone(), cond));
-            }
-            Test::AnythingBut(a) => self.anything_buts.push((a.clone(), cond)),
-            // `["=", x]` is an exact lookup, not a range to scan.
-            Test::Numeric(Range { low: Some((low, true)), high: Some((high, true)) }) if low == high => {
-                self.number_keys.entry(*low).or_default().push(cond)
-            }
-            Test::Numeric(r) => self.ranges.push((*r, cond)),
-            Test::Cidr(c) => self.cidrs.push((*c, cond)),
-            Test::Exists => self.exists.push(cond),
-        }
-    }
-
-    /// Calls `hit` for every condition the value satisfies (possibly more than once).
-    fn lookup(&self, value: &Scalar<'_>, hit: &mut impl FnMut(u32)) {
-        self.exists.iter().copied().for_each(&mut *hit);
-        match value {
-            Scalar::Str(s) => self.lookup_str(s, hit),
-            Scalar::Num(text) => {
-                let key = if self.number_keys.is_empty()
-                    && self.ranges.is_empty()
-                    && !self.has_number_exclusions()
-                {
-                    None
-                } else {
-                    comparable_key(text)
-                };
-                if let Some(key) = key {
-                    if let Some(ids) = self.number_keys.get(&key) {
-                        ids.iter().copied().for_each(&mut *hit);
-                    }
-                    for (range, id) in &self.ranges {
-                        if range.contains(key) {
-                            hit(*id);
-                        }
-                    }
-                }
-                if let Some(ids) = self.number_texts.get(text.as_ref()) {
-                    ids.iter().copied().for_each(&mut *hit);
-                }
-                for (ab, id) in &self.anything_buts {
-                    let excluded = matches!((ab, key), (AnythingBut::Numbers(keys), Some(k)) if keys.contains(&k));
-                    if !excluded {
-                        hit(*id);
-                    }
-                }
-            }
-            Scalar::True | Scalar::False | Scalar::Null => {
-                let ids = match value {
-                    Scalar::True => &self.trues,
-                    Scalar::False => &self.falses,
-                    _ => &self.nulls,
-                };
-                ids.iter().copied().for_each(&mut *hit);
-                // No anything-but can exclude a literal.
-                self.anything_buts.iter().for_each(|(_, id)| hit(*id));
-            }
-        }
-    }
-
-    fn has_number_exclusions(&self) -> bool {
-        self.anything_buts
-            .iter()
-            .any(|(a, _)| matches!(a, AnythingBut::Numbers(_)))
-    }
-
-    fn lookup_str(&self, s: &str, hit: &mut impl FnMut(u32)) {
-        let bytes = s.as_bytes();
-        if let Some(ids) = self.exact.get(s) {
-            ids.iter().copied().for_each(&mut *hit);
-        }
-        self.prefix.prefixes_of(bytes, &mut *hit);
-        self.suffix.suffixes_of(bytes, &mut *hit);
-        let folded = if self.needs_fold()
-            || self
-                .anything_buts
-                .iter()
-                .any(|(a, _)| matches!(a, AnythingBut::IgnoreCase(_)))
-        {
-            Some(fold(s))
-        } else {
-            None
-        };
-        if let Some(f) = &folded {
-            if let Some(ids) = self.folded.get(f.as_ref()) {
-                ids.iter().copied().for_each(&mut *hit);
-            }
-            self.prefix_folded.prefixes_of(f.as_bytes(), &mut *hit);
-            self.suffix_folded.suffixes_of(f.as_bytes(), &mut *hit);
-        }
-        if !self.wildcards.is_empty() {
-            self.wildcard_index.prefixes_of(bytes, |at| {
-                let (w, id) = &self.wildcards[at as usize];
-                if w.is_match(bytes) {
-                    hit(*id);
-                }
-            });
-        }
-        if !self.cidrs.is_empty() {
-            if let Ok(ip) = s.parse::<IpAddr>() {
-                for (block, id) in &self.cidrs {
-                    if block.contains(ip) {
-                        hit(*id);
-                    }
-                }
-            }
-        }
-        for (ab, id) in &self.anything_buts {
-            let excluded = match ab {
-                AnythingBut::Strings(list) => list.iter().any(|x| x == s),
-                AnythingBut::Numbers(_) => false,
-                AnythingBut::Prefixes(list) => list.iter().any(|p| s.starts_with(p.as_str())),
-                AnythingBut::Suffixes(list) => list.iter().any(|p| s.ends_with(p.as_str())),
-                AnythingBut::IgnoreCase(list) => {
-                    let f = folded.as_deref().unwrap_or(s);
-                    list.iter().any(|x| x == f)
-                }
-                AnythingBut::Wildcards(list) => list.iter().any(|w| w.is_match(bytes)),
-            };
-            if !excluded {
-                hit(*id);
-            }
-        }
-    }
-}
-
-/// Per-thread matching state, reused across events so that nothing is allocated or
-/// cleared per rule: entries are valid only when their epoch equals the current one.
-#[derive(Default)]
-struct Scratch {
-    epoch: u32,
-    cond_epoch: Vec<u32>,
-    alt_epoch: Vec<u32>,
-    alt_count: Vec<u32>,
-    rule_epoch: Vec<u32>,
-    field_epoch: Vec<u32>,
-    /// (condition, value) pairs, for array-consistency checks.
-    hits: Vec<(u32, u32)>,
-    /// Per value: its range in `arena`.
-    memberships: Vec<(u32, u32)>,
-    arena: Vec<ArrayPos>,
-    candidates: Ids,
-    any_arrays: bool,
-}
-
-impl Scratch {
-    fn begin(&mut self, m: &Matcher) {
-        let grow = |v: &mut Vec<u32>, n: usize| {
-            if v.len() < n {
-                v.resize(n, 0);
-            }
-        };
-        grow(&mut self.cond_epoch, m.conds.len());
-        grow(&mut self.alt_epoch, m.alts.len());
-        grow(&mut self.alt_count, m.alts.len());
-        grow(&mut self.rule_epoch, m.rules.len());
-        grow(&mut self.field_epoch, m.fields.len());
-        if self.epoch == u32::MAX {
-            for v in [
-                &mut self.cond_epoch,
-                &mut self.alt_epoch,
-                &mut self.rule_epoch,
-                &mut self.field_epoch,
-            ] {
-                v.iter_mut().for_each(|e| *e = 0);
-            }
-            self.epoch = 0;
-        }
-        self.epoch += 1;
-        self.hits.clear();
-        self.memberships.clear();
-        self.arena.clear();
-        self.candidates.clear();
-        self.any_arrays = false;
-    }
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-struct Collector<'m, 's> {
-    m: &'m Matcher,
-    s: &'s mut Scratch,
-}
-
-impl Visitor for Collector<'_, '_> {
-    fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
-        let s = &mut *self.s;
-        let m = self.m;
-        s.field_epoch[field as usize] = s.epoch;
-        let value_id = s.memberships.len() as u32;
-        let start = s.arena.len() as u32;
-        s.arena.extend_from_slice(arrays);
-        s.memberships.push((start, arrays.len() as u32));
-        s.any_arrays |= !arrays.is_empty();
-        let epoch = s.epoch;
-        m.fields[field as usize].lookup(&value, &mut |cond| {
-            s.hits.push((cond, value_id));
-            let c = cond as usize;
-            if s.cond_epoch[c] == epoch {
-                return;
-            }
-            s.cond_epoch[c] = epoch;
-            let info = m.conds[c];
-            if info.absent_ok {
-                return;
-            }
-            let a = info.alt as usize;
-            if s.alt_epoch[a] != epoch {
-                s.alt_epoch[a] = epoch;
-                s.alt_count[a] = 0;
-            }
-            s.alt_count[a] += 1;
-            if s.alt_count[a] == m.alts[a].required {
-                s.candidates.push(info.alt);
-            }
-        });
-    }
+fn reads_numbers(test: &Test) -> bool {
+    matches!(
+        test,
+        Test::ExactNumber(_) | Test::Numeric(_) | Test::AnythingBut(AnythingBut::Numbers(_))
+    )
 }
 
 impl Matcher {
@@ -412,37 +145,63 @@ impl Matcher {
             alts: alt_ids,
         });
         self.by_name.insert(name, rule);
+        if !self.frozen && self.live_alts > 64 && self.live_alts > 2 * self.anchored_at {
+            self.rebuild();
+        }
+    }
+
+    fn field_of(&mut self, path: &str) -> u32 {
+        let field = self.trie.insert(path, self.fields.len() as u32);
+        if field as usize == self.fields.len() {
+            self.fields.push(FieldMeta::default());
+        }
+        field
     }
 
     fn add_alternative(&mut self, rule: u32, alternative: &Alternative) -> u32 {
         let alt = self.alts.len() as u32;
         let mut conds = Vec::with_capacity(alternative.len());
-        let mut required = 0;
+        let mut anchor: Option<(u64, u32)> = None;
         for condition in alternative {
-            let field = self.trie.insert(&condition.path, self.fields.len() as u32);
-            if field as usize == self.fields.len() {
-                self.fields.push(FieldIndex::default());
-            }
+            let field = self.field_of(&condition.path);
             let cond = self.conds.len() as u32;
-            self.conds.push(CondInfo {
-                alt,
-                field,
-                absent_ok: condition.absent_ok,
-            });
+            let mut cost: u64 = 0;
             for test in &condition.tests {
-                self.fields[field as usize].add(test, cond);
+                let (key, penalty) = test_key(field, test);
+                let count = if self.frozen {
+                    self.popularity.get(&key).copied().unwrap_or(0)
+                } else {
+                    let c = self.popularity.entry(key).or_insert(0);
+                    *c += 1;
+                    *c
+                };
+                cost += u64::from(count) + u64::from(penalty);
+                self.fields[field as usize].numeric |= reads_numbers(test);
             }
-            if !condition.absent_ok {
-                required += 1;
+            // Ties go to the later condition: deeper fields tend to be more specific.
+            if !condition.absent_ok && anchor.is_none_or(|(best, _)| cost <= best) {
+                anchor = Some((cost, cond));
             }
+            self.conds.push(CondInfo {
+                field,
+                alt,
+                absent_ok: condition.absent_ok,
+                tests: condition.tests.clone(),
+            });
             conds.push(cond);
         }
-        if required == 0 {
-            self.always.push(alt);
+        match anchor {
+            Some((_, cond)) => {
+                let info = &self.conds[cond as usize];
+                let index = &mut self.fields[info.field as usize].index;
+                for test in &info.tests {
+                    index.add(test, cond);
+                }
+            }
+            None => self.always.push(alt),
         }
         self.alts.push(AltInfo {
             rule,
-            required,
             conds,
             live: true,
         });
@@ -470,83 +229,104 @@ impl Matcher {
         true
     }
 
+    /// Re-adds the live patterns with popularity counted over all of them first, so
+    /// every alternative gets the anchor that is best for the whole set.
     fn rebuild(&mut self) {
         let live: Vec<(String, Pattern)> = std::mem::take(&mut self.rules)
             .into_iter()
             .filter_map(|r| r.pattern.map(|p| (r.name, p)))
             .collect();
-        *self = Matcher::new();
-        for (name, pattern) in live {
-            self.add(name, &pattern);
+        let mut fresh = Matcher::new();
+        for (_, pattern) in &live {
+            for alternative in pattern.alternatives() {
+                for condition in alternative {
+                    let field = fresh.field_of(&condition.path);
+                    for test in &condition.tests {
+                        *fresh.popularity.entry(test_key(field, test).0).or_insert(0) += 1;
+                    }
+                }
+            }
         }
+        fresh.frozen = true;
+        for (name, pattern) in live {
+            fresh.add(name, &pattern);
+        }
+        fresh.frozen = false;
+        fresh.anchored_at = fresh.live_alts;
+        *self = fresh;
     }
 
     /// Names of the patterns that match the event (JSON text), in the order they were
     /// added.
     pub fn matches_str(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(|m, c| walk_text(event, &m.trie, c))
+        self.run(false, |m, c| walk_text(event, &m.trie, c))
     }
 
     /// Names of the patterns that match an already-parsed event.
     pub fn matches_value(&self, event: &serde_json::Value) -> Vec<&str> {
-        self.run(|m, c| {
+        self.run(false, |m, c| {
             walk_value(event, &m.trie, c);
             Ok(())
         })
         .unwrap_or_default()
     }
 
+    /// Like [`Matcher::matches_str`], but verifies every pattern instead of using the
+    /// index: slow, and the reference the index is tested against.
+    #[doc(hidden)]
+    pub fn matches_str_exhaustively(&self, event: &str) -> Result<Vec<&str>, EventError> {
+        self.run(true, |m, c| walk_text(event, &m.trie, c))
+    }
+
     fn run(
         &self,
+        exhaustive: bool,
         walk: impl FnOnce(&Matcher, &mut Collector<'_, '_>) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
-        SCRATCH.with(|cell| {
-            let mut guard = match cell.try_borrow_mut() {
-                Ok(g) => g,
-                // Re-entered from inside a walk (cannot happen today): use fresh space.
-                Err(_) => return self.run_with(&mut Scratch::default(), walk),
-            };
-            self.run_with(&mut guard, walk)
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.run_with(&mut scratch, exhaustive, walk),
+            // Only reachable if matching re-entered itself; stay correct regardless.
+            Err(_) => self.run_with(&mut Scratch::default(), exhaustive, walk),
         })
     }
 
     fn run_with(
         &self,
         s: &mut Scratch,
+        exhaustive: bool,
         walk: impl FnOnce(&Matcher, &mut Collector<'_, '_>) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
         s.begin(self);
-        walk(self, &mut Collector { m: self, s })?;
-        let epoch = s.epoch;
-        let mut sorted_hits = false;
-        let mut matched: Ids = Vec::new();
+        walk(
+            self,
+            &mut Collector {
+                m: self,
+                s,
+                exhaustive,
+            },
+        )?;
         let candidates = std::mem::take(&mut s.candidates);
-        for &a in candidates.iter().chain(self.always.iter()) {
+        let all: Ids;
+        let to_check: &[u32] = if exhaustive {
+            all = (0..self.alts.len() as u32).collect();
+            &all
+        } else {
+            &candidates
+        };
+        let mut matched: Ids = Vec::new();
+        for &a in to_check.iter().chain(if exhaustive {
+            &[][..]
+        } else {
+            &self.always[..]
+        }) {
             let alt = &self.alts[a as usize];
-            if !alt.live || s.rule_epoch[alt.rule as usize] == epoch {
+            if !alt.live || s.rule_epoch[alt.rule as usize] == s.epoch {
                 continue;
             }
-            let absent_ok = alt.conds.iter().all(|&c| {
-                let info = self.conds[c as usize];
-                !info.absent_ok
-                    || s.cond_epoch[c as usize] == epoch
-                    || s.field_epoch[info.field as usize] != epoch
-            });
-            if !absent_ok {
-                continue;
+            if self.verify(alt, s) {
+                s.rule_epoch[alt.rule as usize] = s.epoch;
+                matched.push(alt.rule);
             }
-            if s.any_arrays {
-                if !sorted_hits {
-                    s.hits.sort_unstable();
-                    s.hits.dedup();
-                    sorted_hits = true;
-                }
-                if !consistent(alt, s) {
-                    continue;
-                }
-            }
-            s.rule_epoch[alt.rule as usize] = epoch;
-            matched.push(alt.rule);
         }
         s.candidates = candidates;
         matched.sort_unstable();
@@ -555,57 +335,216 @@ impl Matcher {
             .map(|r| self.rules[r as usize].name.as_str())
             .collect())
     }
+
+    /// Checks every condition of a candidate against the event's kept values.
+    fn verify(&self, alt: &AltInfo, s: &mut Scratch) -> bool {
+        s.chosen.clear();
+        s.choice_ranges.clear();
+        let mut needs_arrays = false;
+        for &c in &alt.conds {
+            let cond = &self.conds[c as usize];
+            let start = s.chosen.len();
+            let mut any_value = false;
+            let mut free = false; // satisfied by a value outside every array
+            let mut v = s.field_head(cond.field);
+            while let Some(value) = v {
+                any_value = true;
+                let stored = s.values[value as usize];
+                let view = s.view(&stored);
+                if cond.tests.iter().any(|t| test_matches(t, &view)) {
+                    if stored.arrays.1 == 0 {
+                        free = true;
+                    }
+                    s.chosen.push(value);
+                }
+                v = stored.next_in_field;
+            }
+            let satisfied = s.chosen.len() > start;
+            if !satisfied {
+                if cond.absent_ok && !any_value {
+                    continue;
+                }
+                return false;
+            }
+            if free {
+                s.chosen.truncate(start);
+            } else {
+                needs_arrays = true;
+                s.choice_ranges.push((start as u32, s.chosen.len() as u32));
+            }
+        }
+        !needs_arrays || s.choice_ranges.len() < 2 || consistent(s)
+    }
 }
 
-/// Whether one value per satisfied condition can be chosen so that no two chosen values
-/// sit in different elements of the same array.
-fn consistent(alt: &AltInfo, s: &Scratch) -> bool {
-    let epoch = s.epoch;
-    // Values per hit condition; conditions satisfied by absence take no value.
-    let mut choices: Vec<&[(u32, u32)]> = Vec::with_capacity(alt.conds.len());
-    for &c in &alt.conds {
-        if s.cond_epoch[c as usize] != epoch {
-            continue;
+/// Per-thread matching state, reused across events: nothing is allocated or cleared per
+/// rule, because entries count only when their epoch is the current one.
+#[derive(Default)]
+struct Scratch {
+    epoch: u32,
+    alt_epoch: Vec<u32>,
+    rule_epoch: Vec<u32>,
+    /// Per field: (epoch, last value) — the head of that field's value list.
+    field_heads: Vec<(u32, u32)>,
+    values: Vec<StoredValue>,
+    /// Text of the kept string and number values.
+    text: String,
+    arena: Vec<ArrayPos>,
+    candidates: Ids,
+    /// Values chosen per condition during verification, and their ranges.
+    chosen: Ids,
+    choice_ranges: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct StoredValue {
+    kind: Kind,
+    text: (u32, u32),
+    key: Option<u64>,
+    arrays: (u32, u32),
+    next_in_field: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Num,
+    True,
+    False,
+    Null,
+}
+
+impl Scratch {
+    fn begin(&mut self, m: &Matcher) {
+        if self.alt_epoch.len() < m.alts.len() {
+            self.alt_epoch.resize(m.alts.len(), 0);
         }
-        let from = s.hits.partition_point(|h| h.0 < c);
-        let to = s.hits.partition_point(|h| h.0 <= c);
-        let values = &s.hits[from..to];
-        // A value outside every array agrees with any choice.
-        if values
-            .iter()
-            .any(|&(_, v)| s.memberships[v as usize].1 == 0)
-        {
-            continue;
+        if self.rule_epoch.len() < m.rules.len() {
+            self.rule_epoch.resize(m.rules.len(), 0);
         }
-        choices.push(values);
+        if self.field_heads.len() < m.fields.len() {
+            self.field_heads.resize(m.fields.len(), (0, 0));
+        }
+        if self.epoch == u32::MAX {
+            self.alt_epoch.iter_mut().for_each(|e| *e = 0);
+            self.rule_epoch.iter_mut().for_each(|e| *e = 0);
+            self.field_heads.iter_mut().for_each(|e| e.0 = 0);
+            self.epoch = 0;
+        }
+        self.epoch += 1;
+        self.values.clear();
+        self.text.clear();
+        self.arena.clear();
+        self.candidates.clear();
     }
-    if choices.len() < 2 {
-        return true;
+
+    fn field_head(&self, field: u32) -> Option<u32> {
+        let (epoch, value) = self.field_heads[field as usize];
+        (epoch == self.epoch).then_some(value)
     }
-    let membership = |v: u32| {
-        let (start, len) = s.memberships[v as usize];
-        &s.arena[start as usize..(start + len) as usize]
-    };
+
+    fn view(&self, v: &StoredValue) -> ValueView<'_> {
+        let text = &self.text[v.text.0 as usize..(v.text.0 + v.text.1) as usize];
+        match v.kind {
+            Kind::Str => ValueView::Str(text),
+            Kind::Num => ValueView::Num { text, key: v.key },
+            Kind::True => ValueView::True,
+            Kind::False => ValueView::False,
+            Kind::Null => ValueView::Null,
+        }
+    }
+
+    fn membership(&self, value: u32) -> &[ArrayPos] {
+        let (start, len) = self.values[value as usize].arrays;
+        &self.arena[start as usize..(start + len) as usize]
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+struct Collector<'m, 's> {
+    m: &'m Matcher,
+    s: &'s mut Scratch,
+    exhaustive: bool,
+}
+
+impl Visitor for Collector<'_, '_> {
+    fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
+        let s = &mut *self.s;
+        let meta = &self.m.fields[field as usize];
+        let (kind, text) = match &value {
+            Scalar::Str(t) => (Kind::Str, t.as_ref()),
+            Scalar::Num(t) => (Kind::Num, t.as_ref()),
+            Scalar::True => (Kind::True, ""),
+            Scalar::False => (Kind::False, ""),
+            Scalar::Null => (Kind::Null, ""),
+        };
+        let key = if kind == Kind::Num && meta.numeric {
+            comparable_key(text)
+        } else {
+            None
+        };
+        let text_at = s.text.len() as u32;
+        s.text.push_str(text);
+        let arrays_at = s.arena.len() as u32;
+        s.arena.extend_from_slice(arrays);
+        let id = s.values.len() as u32;
+        s.values.push(StoredValue {
+            kind,
+            text: (text_at, text.len() as u32),
+            key,
+            arrays: (arrays_at, arrays.len() as u32),
+            next_in_field: s.field_head(field),
+        });
+        s.field_heads[field as usize] = (s.epoch, id);
+        if self.exhaustive {
+            return;
+        }
+        let view = match kind {
+            Kind::Str => ValueView::Str(text),
+            Kind::Num => ValueView::Num { text, key },
+            Kind::True => ValueView::True,
+            Kind::False => ValueView::False,
+            Kind::Null => ValueView::Null,
+        };
+        let m = self.m;
+        let epoch = s.epoch;
+        meta.index.lookup(&view, &mut |cond| {
+            let alt = m.conds[cond as usize].alt;
+            let seen = &mut s.alt_epoch[alt as usize];
+            if *seen != epoch {
+                *seen = epoch;
+                s.candidates.push(alt);
+            }
+        });
+    }
+}
+
+/// Whether one value per constrained condition can be chosen so that no two chosen
+/// values sit in different elements of the same array.
+fn consistent(s: &Scratch) -> bool {
     let agree = |a: &[ArrayPos], b: &[ArrayPos]| {
         a.iter().all(|(array, index)| {
             b.iter()
                 .all(|(other, other_index)| other != array || other_index == index)
         })
     };
-    fn search<'a>(
-        choices: &[&[(u32, u32)]],
-        chosen: &mut Vec<&'a [ArrayPos]>,
-        membership: &impl Fn(u32) -> &'a [ArrayPos],
+    fn search(
+        s: &Scratch,
+        depth: usize,
+        chosen: &mut Vec<u32>,
         agree: &impl Fn(&[ArrayPos], &[ArrayPos]) -> bool,
     ) -> bool {
-        let Some((first, rest)) = choices.split_first() else {
+        let Some(&(from, to)) = s.choice_ranges.get(depth) else {
             return true;
         };
-        for &(_, v) in *first {
-            let m = membership(v);
-            if chosen.iter().all(|c| agree(c, m)) {
-                chosen.push(m);
-                if search(rest, chosen, membership, agree) {
+        for &value in &s.chosen[from as usize..to as usize] {
+            let m = s.membership(value);
+            if chosen.iter().all(|&c| agree(s.membership(c), m)) {
+                chosen.push(value);
+                if search(s, depth + 1, chosen, agree) {
                     return true;
                 }
                 chosen.pop();
@@ -613,10 +552,5 @@ fn consistent(alt: &AltInfo, s: &Scratch) -> bool {
         }
         false
     }
-    search(
-        &choices,
-        &mut Vec::with_capacity(choices.len()),
-        &membership,
-        &agree,
-    )
+    search(s, 0, &mut Vec::with_capacity(s.choice_ranges.len()), &agree)
 }

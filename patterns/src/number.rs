@@ -111,13 +111,23 @@ impl Decimal {
             return None;
         }
         if len == 0 {
-            return Some(Decimal { negative: false, digits, len: 0, exponent: 0 });
+            return Some(Decimal {
+                negative: false,
+                digits,
+                len: 0,
+                exponent: 0,
+            });
         }
         if i < bytes.len() {
             let exp: i64 = text.get(i + 1..)?.parse().ok()?;
             exponent += exp;
         }
-        Some(Decimal { negative, digits, len, exponent })
+        Some(Decimal {
+            negative,
+            digits,
+            len,
+            exponent,
+        })
     }
 }
 

@@ -134,3 +134,19 @@ fn malformed_events_are_errors_not_panics() {
         assert!(p.matches_str(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn thousands_of_rules_sharing_a_field_still_match_exactly() {
+    let mut m = Matcher::new();
+    for i in 0..3000 {
+        let p = format!(
+            r#"{{"source": ["aws.s3"], "detail": {{"bucket": {{"name": ["b{i}"]}}, "object": {{"key": [{{"prefix": "in/"}}]}}}}}}"#
+        );
+        m.add(format!("r{i}"), &Pattern::parse(&p).unwrap());
+    }
+    let event = r#"{"source": "aws.s3", "detail": {"bucket": {"name": "b1717"}, "object": {"key": "in/x"}}}"#;
+    assert_eq!(m.matches_str(event).unwrap(), ["r1717"]);
+    assert_eq!(m.matches_str_exhaustively(event).unwrap(), ["r1717"]);
+    let miss = r#"{"source": "aws.s3", "detail": {"bucket": {"name": "b1717"}, "object": {"key": "out/x"}}}"#;
+    assert!(m.matches_str(miss).unwrap().is_empty());
+}

@@ -52,7 +52,61 @@ fn matcher() -> Matcher {
     m
 }
 
+/// Random single-field conditions, combined into random patterns.
+fn pattern() -> impl Strategy<Value = String> {
+    let field = prop::sample::select(vec!["a", "b", "c", "a.b", "d", "a.d"]);
+    let test = prop::sample::select(vec![
+        r#""a""#,
+        r#""ab""#,
+        "1",
+        "null",
+        "true",
+        r#"{"prefix": "a"}"#,
+        r#"{"suffix": "b"}"#,
+        r#"{"equals-ignore-case": "AB"}"#,
+        r#"{"wildcard": "*b*"}"#,
+        r#"{"anything-but": "a"}"#,
+        r#"{"anything-but": [1, 2]}"#,
+        r#"{"numeric": [">", 0, "<=", 100]}"#,
+        r#"{"numeric": ["=", 1]}"#,
+        r#"{"exists": true}"#,
+        r#"{"exists": false}"#,
+        r#"{"cidr": "10.0.0.0/8"}"#,
+        r#"{"prefix": {"equals-ignore-case": "A."}}"#,
+        r#"{"anything-but": {"suffix": ".png"}}"#,
+    ]);
+    prop::collection::vec((field, prop::collection::vec(test, 1..3)), 1..4).prop_filter_map(
+        "distinct fields",
+        |conds| {
+            let mut seen = std::collections::HashSet::new();
+            let mut parts = Vec::new();
+            for (f, tests) in conds {
+                // `a` and `a.b` cannot both be leaves of one pattern's object form.
+                if !seen.insert(f) {
+                    return None;
+                }
+                parts.push(format!(r#""{f}": [{}]"#, tests.join(", ")));
+            }
+            Some(format!("{{{}}}", parts.join(", ")))
+        },
+    )
+}
+
 proptest! {
+    #[test]
+    fn index_agrees_with_exhaustive_verification(patterns in prop::collection::vec(pattern(), 1..40), events in prop::collection::vec(event(), 1..8)) {
+        let mut m = Matcher::new();
+        for (i, p) in patterns.iter().enumerate() {
+            if let Ok(p) = Pattern::parse(p) {
+                m.add(format!("p{i}"), &p);
+            }
+        }
+        for event in events {
+            let text = serde_json::to_string(&event).unwrap();
+            prop_assert_eq!(m.matches_str(&text).unwrap(), m.matches_str_exhaustively(&text).unwrap(), "event {}", text);
+        }
+    }
+
     #[test]
     fn text_and_value_agree(event in event()) {
         let m = matcher();

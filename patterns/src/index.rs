@@ -1,0 +1,203 @@
+//! Per-field lookup structures: which anchor conditions does one value satisfy?
+//!
+//! Hash maps for exact and case-folded values, length-bucketed maps for prefixes and
+//! suffixes, literal-prefix buckets for wildcards, and short lists for numeric ranges,
+//! CIDR blocks and `anything-but`. Must agree with [`crate::eval::test_matches`].
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::ast::{AnythingBut, Range, Test};
+use crate::cidr::Cidr;
+use crate::eval::{excluded, ValueView};
+use crate::fold::fold;
+use crate::wildcard::Wildcard;
+
+pub(crate) type Ids = Vec<u32>;
+
+/// Exact-byte keys bucketed by length: a value probes one hash lookup per distinct
+/// prefix (or suffix) length, however many rules share the field.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AffixIndex {
+    lengths: Vec<usize>,
+    map: FxHashMap<Box<[u8]>, Ids>,
+}
+
+impl AffixIndex {
+    fn insert(&mut self, key: &[u8], id: u32) {
+        if let Err(at) = self.lengths.binary_search(&key.len()) {
+            self.lengths.insert(at, key.len());
+        }
+        self.map.entry(key.into()).or_default().push(id);
+    }
+
+    fn prefixes_of(&self, value: &[u8], mut f: impl FnMut(u32)) {
+        for &len in &self.lengths {
+            if len > value.len() {
+                break;
+            }
+            if let Some(ids) = self.map.get(&value[..len]) {
+                ids.iter().copied().for_each(&mut f);
+            }
+        }
+    }
+
+    fn suffixes_of(&self, value: &[u8], mut f: impl FnMut(u32)) {
+        for &len in &self.lengths {
+            if len > value.len() {
+                break;
+            }
+            if let Some(ids) = self.map.get(&value[value.len() - len..]) {
+                ids.iter().copied().for_each(&mut f);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FieldIndex {
+    exact: FxHashMap<Box<str>, Ids>,
+    number_keys: FxHashMap<u64, Ids>,
+    number_texts: FxHashMap<Box<str>, Ids>,
+    trues: Ids,
+    falses: Ids,
+    nulls: Ids,
+    prefix: AffixIndex,
+    prefix_folded: AffixIndex,
+    suffix: AffixIndex,
+    suffix_folded: AffixIndex,
+    folded: FxHashMap<Box<str>, Ids>,
+    wildcards: Vec<(Wildcard, u32)>,
+    /// Positions in `wildcards`, bucketed by their literal prefix.
+    wildcard_index: AffixIndex,
+    ranges: Vec<(Range, u32)>,
+    cidrs: Vec<(Cidr, u32)>,
+    anything_buts: Vec<(AnythingBut, u32)>,
+    exists: Ids,
+}
+
+impl FieldIndex {
+    fn needs_fold(&self) -> bool {
+        !self.folded.is_empty() || !self.prefix_folded.is_empty() || !self.suffix_folded.is_empty()
+    }
+
+    pub(crate) fn add(&mut self, test: &Test, cond: u32) {
+        match test {
+            Test::ExactString(s) => self.exact.entry(s.as_str().into()).or_default().push(cond),
+            Test::ExactNumber(n) => {
+                if let Some(key) = n.key {
+                    self.number_keys.entry(key).or_default().push(cond);
+                }
+                self.number_texts
+                    .entry(n.text.as_str().into())
+                    .or_default()
+                    .push(cond);
+            }
+            Test::True => self.trues.push(cond),
+            Test::False => self.falses.push(cond),
+            Test::Null => self.nulls.push(cond),
+            Test::Prefix(p) => self.prefix.insert(p.as_bytes(), cond),
+            Test::PrefixIgnoreCase(p) => self.prefix_folded.insert(p.as_bytes(), cond),
+            Test::Suffix(s) => self.suffix.insert(s.as_bytes(), cond),
+            Test::SuffixIgnoreCase(s) => self.suffix_folded.insert(s.as_bytes(), cond),
+            Test::EqualsIgnoreCase(s) => {
+                self.folded.entry(s.as_str().into()).or_default().push(cond)
+            }
+            Test::Wildcard(w) => {
+                self.wildcard_index
+                    .insert(&w.literal_prefix(), self.wildcards.len() as u32);
+                self.wildcards.push((w.clone(), cond));
+            }
+            Test::AnythingBut(a) => self.anything_buts.push((a.clone(), cond)),
+            // `["=", x]` is an exact lookup, not a range to scan.
+            Test::Numeric(Range {
+                low: Some((low, true)),
+                high: Some((high, true)),
+            }) if low == high => self.number_keys.entry(*low).or_default().push(cond),
+            Test::Numeric(r) => self.ranges.push((*r, cond)),
+            Test::Cidr(c) => self.cidrs.push((*c, cond)),
+            Test::Exists => self.exists.push(cond),
+        }
+    }
+
+    /// Calls `hit` for every condition the value satisfies (possibly more than once).
+    pub(crate) fn lookup(&self, value: &ValueView<'_>, hit: &mut impl FnMut(u32)) {
+        self.exists.iter().copied().for_each(&mut *hit);
+        match value {
+            ValueView::Str(s) => self.lookup_str(s, hit),
+            ValueView::Num { text, key } => {
+                if let Some(key) = key {
+                    if let Some(ids) = self.number_keys.get(key) {
+                        ids.iter().copied().for_each(&mut *hit);
+                    }
+                    for (range, id) in &self.ranges {
+                        if range.contains(*key) {
+                            hit(*id);
+                        }
+                    }
+                }
+                if let Some(ids) = self.number_texts.get(*text) {
+                    ids.iter().copied().for_each(&mut *hit);
+                }
+                self.anything_but(value, hit);
+            }
+            ValueView::True | ValueView::False | ValueView::Null => {
+                let ids = match value {
+                    ValueView::True => &self.trues,
+                    ValueView::False => &self.falses,
+                    _ => &self.nulls,
+                };
+                ids.iter().copied().for_each(&mut *hit);
+                self.anything_but(value, hit);
+            }
+        }
+    }
+
+    fn anything_but(&self, value: &ValueView<'_>, hit: &mut impl FnMut(u32)) {
+        for (ab, id) in &self.anything_buts {
+            if !excluded(ab, value) {
+                hit(*id);
+            }
+        }
+    }
+
+    fn lookup_str(&self, s: &str, hit: &mut impl FnMut(u32)) {
+        let bytes = s.as_bytes();
+        if let Some(ids) = self.exact.get(s) {
+            ids.iter().copied().for_each(&mut *hit);
+        }
+        self.prefix.prefixes_of(bytes, &mut *hit);
+        self.suffix.suffixes_of(bytes, &mut *hit);
+        if self.needs_fold() {
+            let f = fold(s);
+            if let Some(ids) = self.folded.get(f.as_ref()) {
+                ids.iter().copied().for_each(&mut *hit);
+            }
+            self.prefix_folded.prefixes_of(f.as_bytes(), &mut *hit);
+            self.suffix_folded.suffixes_of(f.as_bytes(), &mut *hit);
+        }
+        if !self.wildcards.is_empty() {
+            self.wildcard_index.prefixes_of(bytes, |at| {
+                let (w, id) = &self.wildcards[at as usize];
+                if w.is_match(bytes) {
+                    hit(*id);
+                }
+            });
+        }
+        if !self.cidrs.is_empty() {
+            if let Ok(ip) = s.parse::<IpAddr>() {
+                for (block, id) in &self.cidrs {
+                    if block.contains(ip) {
+                        hit(*id);
+                    }
+                }
+            }
+        }
+        self.anything_but(&ValueView::Str(s), hit);
+    }
+}
