@@ -4,11 +4,14 @@
 //! Everything here talks to AWS (or an AWS-compatible server such as moto); the decisions
 //! about *what* to change live in the `rules` crate and are pure.
 
+pub mod apply;
 pub mod client;
 pub mod objects;
+pub mod plan;
 pub mod policy;
 pub mod read;
 pub mod s3_notify;
+pub mod stack;
 pub mod write;
 
 pub use client::{AwsClients, AwsSettings};

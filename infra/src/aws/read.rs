@@ -88,9 +88,19 @@ pub struct BucketFacts {
     pub notifications: s3_notify::BucketNotifications,
 }
 
+/// An event bus (the `default` bus always exists and is nobody's to own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusFacts {
+    pub name: String,
+    pub arn: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// Everything relevant on one bus and in the account's queues and topics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountFacts {
+    /// `None` when the bus does not exist (then it has no rules either).
+    pub bus: Option<BusFacts>,
     pub rules: Vec<RuleFacts>,
     pub queues: Vec<QueueFacts>,
     pub topics: Vec<TopicFacts>,
@@ -118,12 +128,54 @@ pub async fn read_account(
             notifications: s3_notify::read(&aws.s3, name).await?,
         });
     }
+    let bus = read_bus(aws, scope.bus).await?;
+    let rules = match bus {
+        Some(_) => read_rules(aws, scope.bus).await?,
+        None => Vec::new(),
+    };
     Ok(AccountFacts {
-        rules: read_rules(aws, scope.bus).await?,
+        bus,
+        rules,
         queues: read_queues(aws).await?,
         topics: read_topics(aws).await?,
         buckets,
     })
+}
+
+/// Reads a bus and its tags; `None` when it does not exist.
+pub async fn read_bus(aws: &AwsClients, name: &str) -> Result<Option<BusFacts>, AwsError> {
+    let out = match aws.eventbridge.describe_event_bus().name(name).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(AwsError::call(
+                "DescribeEventBus",
+                format!("event bus {name}"),
+                e,
+            ))
+        }
+    };
+    let Some(arn) = out.arn().map(str::to_string) else {
+        return Err(AwsError::Invalid {
+            resource: format!("event bus {name}"),
+            message: "DescribeEventBus returned no Arn".into(),
+        });
+    };
+    let tags = if name == "default" {
+        BTreeMap::new()
+    } else {
+        rule_tags(aws, &arn).await?
+    };
+    Ok(Some(BusFacts {
+        name: name.to_string(),
+        arn,
+        tags,
+    }))
 }
 
 pub async fn read_rules(aws: &AwsClients, bus: &str) -> Result<Vec<RuleFacts>, AwsError> {

@@ -241,6 +241,48 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Creates a custom event bus with tags; returns its ARN.
+    pub async fn create_bus(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let mut call = self.aws.eventbridge.create_event_bus().name(name);
+        for (k, v) in tags {
+            let tag = aws_sdk_eventbridge::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::Invalid {
+                    resource: format!("event bus {name}"),
+                    message: format!("bad tag {k}: {e}"),
+                })?;
+            call = call.tags(tag);
+        }
+        self.count();
+        call.send()
+            .await
+            .map_err(|e| AwsError::call("CreateEventBus", format!("event bus {name}"), e))?
+            .event_bus_arn()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Invalid {
+                resource: format!("event bus {name}"),
+                message: "CreateEventBus returned no EventBusArn".into(),
+            })
+    }
+
+    pub async fn delete_bus(&self, name: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .eventbridge
+            .delete_event_bus()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeleteEventBus", format!("event bus {name}"), e))?;
+        Ok(())
+    }
+
     /// Creates or updates a rule; returns its ARN. Tags only take effect on creation
     /// (PutRule leaves an existing rule's tags alone), which is what ownership needs.
     pub async fn put_rule(

@@ -1,0 +1,1041 @@
+//! The diff between what a stack declares and what exists: an ordered list of steps,
+//! plain data with a readable (optionally coloured) rendering.
+//!
+//! Ownership decides everything here: a resource is the stack's only if it carries both
+//! `managed-by=bridge` and `bridge:stack=<stack>`. Anything else is never changed or
+//! deleted — the plan says so in a note instead.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde_json::Value;
+
+use super::policy::{self, Grant};
+use super::read::{AccountFacts, QueueFacts, RuleFacts, TargetFacts, TopicFacts};
+use super::stack::{DeadLetter, Destination, Endpoint, RuleSpec, StackSpec, TargetSpec};
+use super::write::owned_by;
+
+/// One attribute that changes: `key: from -> to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrChange {
+    pub key: String,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// A queue or topic whose policy carries a grant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PolicyResource {
+    Queue(String),
+    Topic(String),
+}
+
+/// Who a grant lets in: rules (by name, on the stack's bus) or topics (by name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    Rule(String),
+    Topic(String),
+}
+
+/// The service principals `bridge` grants.
+pub const EVENTS: &str = "events.amazonaws.com";
+pub const SNS: &str = "sns.amazonaws.com";
+
+/// One change, in the order it must be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    CreateBus {
+        name: String,
+    },
+    CreateQueue {
+        name: String,
+        attributes: BTreeMap<String, String>,
+        dead_letter: Option<DeadLetter>,
+    },
+    UpdateQueue {
+        name: String,
+        changes: Vec<AttrChange>,
+        /// `Some` when the redrive policy changes (to this dead-letter queue).
+        dead_letter: Option<DeadLetter>,
+    },
+    CreateTopic {
+        name: String,
+        attributes: BTreeMap<String, String>,
+    },
+    UpdateTopic {
+        name: String,
+        changes: Vec<AttrChange>,
+    },
+    /// Merge `bridge`'s statement for `service` into the resource policy (read-modify-write
+    /// at apply time; other statements are kept). Empty `sources` removes the statement.
+    Grant {
+        resource: PolicyResource,
+        service: &'static str,
+        sources: Vec<Source>,
+    },
+    /// Turn on EventBridge delivery for a bucket (read-modify-write of its notifications).
+    EnableBucketEventBridge {
+        bucket: String,
+    },
+    CreateRule {
+        rule: RuleSpec,
+    },
+    UpdateRule {
+        rule: RuleSpec,
+        changes: Vec<String>,
+    },
+    PutTargets {
+        rule: String,
+        targets: Vec<TargetSpec>,
+        /// Ids that are new (the others are updated in place).
+        new_ids: BTreeSet<String>,
+    },
+    RemoveTargets {
+        rule: String,
+        ids: Vec<String>,
+    },
+    Subscribe {
+        topic: String,
+        endpoint: Endpoint,
+        attributes: BTreeMap<String, String>,
+    },
+    Unsubscribe {
+        topic: String,
+        arn: String,
+        endpoint: String,
+    },
+    DeleteRule {
+        name: String,
+        target_ids: Vec<String>,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    DeleteQueue {
+        name: String,
+    },
+    DeleteBus {
+        name: String,
+    },
+}
+
+impl Step {
+    fn symbol(&self) -> char {
+        match self {
+            Step::CreateBus { .. }
+            | Step::CreateQueue { .. }
+            | Step::CreateTopic { .. }
+            | Step::CreateRule { .. }
+            | Step::Subscribe { .. } => '+',
+            Step::PutTargets {
+                targets, new_ids, ..
+            } if new_ids.len() == targets.len() => '+',
+            Step::RemoveTargets { .. }
+            | Step::Unsubscribe { .. }
+            | Step::DeleteRule { .. }
+            | Step::DeleteTopic { .. }
+            | Step::DeleteQueue { .. }
+            | Step::DeleteBus { .. } => '-',
+            _ => '~',
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CreateBus { name } => write!(f, "create event bus {name}"),
+            Step::CreateQueue {
+                name,
+                attributes,
+                dead_letter,
+            } => {
+                write!(f, "create queue {name}")?;
+                for (k, v) in attributes {
+                    write!(f, "\n      {k} = {v}")?;
+                }
+                if let Some(d) = dead_letter {
+                    write!(
+                        f,
+                        "\n      dead-letter queue {} after {} receives",
+                        d.queue, d.max_receive_count
+                    )?;
+                }
+                Ok(())
+            }
+            Step::UpdateQueue {
+                name,
+                changes,
+                dead_letter,
+            } => {
+                write!(f, "update queue {name}")?;
+                write_changes(f, changes)?;
+                if let Some(d) = dead_letter {
+                    write!(
+                        f,
+                        "\n      dead-letter queue -> {} after {} receives",
+                        d.queue, d.max_receive_count
+                    )?;
+                }
+                Ok(())
+            }
+            Step::CreateTopic { name, attributes } => {
+                write!(f, "create topic {name}")?;
+                for (k, v) in attributes {
+                    write!(f, "\n      {k} = {v}")?;
+                }
+                Ok(())
+            }
+            Step::UpdateTopic { name, changes } => {
+                write!(f, "update topic {name}")?;
+                write_changes(f, changes)
+            }
+            Step::Grant {
+                resource,
+                service,
+                sources,
+            } => {
+                let what = match resource {
+                    PolicyResource::Queue(q) => format!("queue {q}"),
+                    PolicyResource::Topic(t) => format!("topic {t}"),
+                };
+                if sources.is_empty() {
+                    write!(f, "policy of {what}: remove bridge's {service} statement")
+                } else {
+                    let from: Vec<String> = sources
+                        .iter()
+                        .map(|s| match s {
+                            Source::Rule(r) => format!("rule {r}"),
+                            Source::Topic(t) => format!("topic {t}"),
+                        })
+                        .collect();
+                    write!(
+                        f,
+                        "policy of {what}: allow {service} only from {} (other statements kept)",
+                        from.join(", ")
+                    )
+                }
+            }
+            Step::EnableBucketEventBridge { bucket } => write!(
+                f,
+                "bucket {bucket}: send S3 events to EventBridge (existing notifications kept)"
+            ),
+            Step::CreateRule { rule } => {
+                write!(f, "create rule {}", rule.name)?;
+                if !rule.enabled {
+                    write!(f, " (disabled)")?;
+                }
+                write!(f, "\n      pattern {}", compact_json(&rule.pattern))
+            }
+            Step::UpdateRule { rule, changes } => {
+                write!(f, "update rule {}: {}", rule.name, changes.join(", "))?;
+                if changes.iter().any(|c| c == "pattern") {
+                    write!(f, "\n      pattern {}", compact_json(&rule.pattern))?;
+                }
+                Ok(())
+            }
+            Step::PutTargets {
+                rule,
+                targets,
+                new_ids,
+            } => {
+                write!(f, "targets of rule {rule}:")?;
+                for t in targets {
+                    let verb = if new_ids.contains(&t.id) {
+                        "add"
+                    } else {
+                        "update"
+                    };
+                    write!(f, "\n      {verb} {} -> {}", t.id, t.destination)?;
+                    if let Some(dlq) = &t.dead_letter_queue {
+                        write!(f, " (dead-letter queue {dlq})")?;
+                    }
+                }
+                Ok(())
+            }
+            Step::RemoveTargets { rule, ids } => {
+                write!(f, "remove targets {} of rule {rule}", ids.join(", "))
+            }
+            Step::Subscribe {
+                topic, endpoint, ..
+            } => match endpoint {
+                Endpoint::Queue(q) => write!(f, "subscribe queue {q} to topic {topic}"),
+                Endpoint::Other { protocol, endpoint } => {
+                    write!(f, "subscribe {protocol} {endpoint} to topic {topic}")
+                }
+            },
+            Step::Unsubscribe {
+                topic, endpoint, ..
+            } => write!(f, "unsubscribe {endpoint} from topic {topic}"),
+            Step::DeleteRule { name, target_ids } => {
+                write!(f, "delete rule {name}")?;
+                if !target_ids.is_empty() {
+                    write!(f, " and its targets {}", target_ids.join(", "))?;
+                }
+                Ok(())
+            }
+            Step::DeleteTopic { name } => write!(f, "delete topic {name}"),
+            Step::DeleteQueue { name } => write!(f, "delete queue {name}"),
+            Step::DeleteBus { name } => write!(f, "delete event bus {name}"),
+        }
+    }
+}
+
+fn write_changes(f: &mut fmt::Formatter<'_>, changes: &[AttrChange]) -> fmt::Result {
+    for c in changes {
+        write!(
+            f,
+            "\n      {}: {} -> {}",
+            c.key,
+            c.from.as_deref().unwrap_or("(unset)"),
+            c.to
+        )?;
+    }
+    Ok(())
+}
+
+fn compact_json(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// Something the plan will not do, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// Exists with the declared name but is not this stack's: never changed or deleted.
+    NotOwned { kind: &'static str, name: String },
+    /// Owned and no longer declared: deleted only with `--prune`.
+    WouldPrune { kind: &'static str, name: String },
+    /// An unconfirmed subscription: neither recreated nor removable until confirmed.
+    Pending { topic: String, endpoint: String },
+    /// A destination that is neither declared nor found.
+    Missing {
+        kind: &'static str,
+        name: String,
+        by: String,
+    },
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::NotOwned { kind, name } => write!(
+                f,
+                "{kind} {name} exists but is not owned by this stack: left unchanged \
+                 (never modified or deleted by bridge)"
+            ),
+            Note::WouldPrune { kind, name } => write!(
+                f,
+                "{kind} {name} is owned by this stack but no longer declared: \
+                 deleted by `apply --prune`"
+            ),
+            Note::Pending { topic, endpoint } => write!(
+                f,
+                "subscription of {endpoint} to topic {topic} is pending confirmation \
+                 (left as is; confirm it from the message AWS sent)"
+            ),
+            Note::Missing { kind, name, by } => write!(
+                f,
+                "{kind} {name} (used by {by}) is neither declared nor found in the account"
+            ),
+        }
+    }
+}
+
+/// The whole plan for one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsPlan {
+    pub stack: String,
+    pub bus: String,
+    pub steps: Vec<Step>,
+    pub notes: Vec<Note>,
+}
+
+impl AwsPlan {
+    /// No step to apply (notes may remain).
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// `(add, change, destroy)` counts.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for s in &self.steps {
+            match s.symbol() {
+                '+' => counts.0 += 1,
+                '-' => counts.2 += 1,
+                _ => counts.1 += 1,
+            }
+        }
+        counts
+    }
+
+    /// The plan as text; with `color`, ANSI colours (green add, yellow change, red delete,
+    /// dim notes).
+    pub fn render(&self, color: bool) -> String {
+        let paint = |code: &str, text: String| {
+            if color {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text
+            }
+        };
+        let mut out = format!("Stack {} on event bus {}:\n", self.stack, self.bus);
+        for step in &self.steps {
+            let sym = step.symbol();
+            let code = match sym {
+                '+' => "32",
+                '-' => "31",
+                _ => "33",
+            };
+            out.push_str(&paint(code, format!("  {sym} {step}")));
+            out.push('\n');
+        }
+        for note in &self.notes {
+            out.push_str(&paint("2", format!("  ! {note}")));
+            out.push('\n');
+        }
+        if self.steps.is_empty() {
+            out.push_str("No changes. AWS matches the declared state.\n");
+        } else {
+            let (a, c, d) = self.counts();
+            out.push_str(&format!(
+                "Plan: {a} to add, {c} to change, {d} to destroy.\n"
+            ));
+        }
+        out
+    }
+}
+
+impl fmt::Display for AwsPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+/// The ARN of a rule on a bus, as AWS forms it (custom buses add the bus name).
+pub fn rule_arn(region: &str, account: &str, bus: &str, rule: &str) -> String {
+    if bus == "default" {
+        format!("arn:aws:events:{region}:{account}:rule/{rule}")
+    } else {
+        format!("arn:aws:events:{region}:{account}:rule/{bus}/{rule}")
+    }
+}
+
+/// The account id, from any ARN the facts hold (no STS call needed).
+pub fn account_of(facts: &AccountFacts) -> Option<String> {
+    let arns = facts
+        .queues
+        .iter()
+        .map(|q| q.arn.as_str())
+        .chain(facts.topics.iter().map(|t| t.arn.as_str()))
+        .chain(facts.rules.iter().map(|r| r.arn.as_str()))
+        .chain(facts.bus.iter().map(|b| b.arn.as_str()));
+    arns.filter_map(|a| a.split(':').nth(4))
+        .find(|a| !a.is_empty())
+        .map(str::to_string)
+}
+
+/// Computes the plan. `prune` deletes owned resources that are no longer declared.
+pub fn plan(spec: &StackSpec, facts: &AccountFacts, prune: bool) -> AwsPlan {
+    Planner {
+        spec,
+        facts,
+        prune,
+        steps: Vec::new(),
+        notes: Vec::new(),
+    }
+    .run()
+}
+
+struct Planner<'a> {
+    spec: &'a StackSpec,
+    facts: &'a AccountFacts,
+    prune: bool,
+    steps: Vec<Step>,
+    notes: Vec<Note>,
+}
+
+impl<'a> Planner<'a> {
+    fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        owned_by(tags, &self.spec.stack)
+    }
+
+    fn queue(&self, name: &str) -> Option<&'a QueueFacts> {
+        self.facts.queues.iter().find(|q| q.name == name)
+    }
+
+    fn topic(&self, name: &str) -> Option<&'a TopicFacts> {
+        self.facts.topics.iter().find(|t| t.name == name)
+    }
+
+    fn rule(&self, name: &str) -> Option<&'a RuleFacts> {
+        self.facts.rules.iter().find(|r| r.name == name)
+    }
+
+    fn run(mut self) -> AwsPlan {
+        self.bus();
+        self.queues();
+        self.topics();
+        self.grants();
+        self.buckets();
+        let managed_rules = self.rules();
+        self.targets(&managed_rules);
+        self.subscriptions();
+        self.prune_rules();
+        self.prune_topics_and_queues();
+        AwsPlan {
+            stack: self.spec.stack.clone(),
+            bus: self.spec.bus.clone(),
+            steps: self.steps,
+            notes: self.notes,
+        }
+    }
+
+    fn bus(&mut self) {
+        if self.spec.bus == "default" {
+            return;
+        }
+        match &self.facts.bus {
+            None => self.steps.push(Step::CreateBus {
+                name: self.spec.bus.clone(),
+            }),
+            Some(b) if !self.owns(&b.tags) => self.notes.push(Note::NotOwned {
+                kind: "event bus",
+                name: b.name.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+
+    /// Dead-letter queues first, so a redrive policy never points at a missing queue.
+    fn queues(&mut self) {
+        let dlqs: BTreeSet<&str> = self
+            .spec
+            .queues
+            .iter()
+            .filter_map(|q| q.dead_letter.as_ref().map(|d| d.queue.as_str()))
+            .collect();
+        let mut ordered: Vec<_> = self.spec.queues.iter().collect();
+        ordered.sort_by_key(|q| !dlqs.contains(q.name.as_str()));
+        for q in ordered {
+            match self.queue(&q.name) {
+                None => self.steps.push(Step::CreateQueue {
+                    name: q.name.clone(),
+                    attributes: q.attributes.clone(),
+                    dead_letter: q.dead_letter.clone(),
+                }),
+                Some(actual) if !self.owns(&actual.tags) => self.notes.push(Note::NotOwned {
+                    kind: "queue",
+                    name: q.name.clone(),
+                }),
+                Some(actual) => {
+                    let changes = attr_changes(&q.attributes, &actual.attributes);
+                    let redrive_changed = q.dead_letter.as_ref().is_some_and(|d| {
+                        !same_redrive(actual.attributes.get("RedrivePolicy"), d, |name| {
+                            self.queue(name).map(|f| f.arn.clone())
+                        })
+                    });
+                    if !changes.is_empty() || redrive_changed {
+                        self.steps.push(Step::UpdateQueue {
+                            name: q.name.clone(),
+                            changes,
+                            dead_letter: q.dead_letter.clone().filter(|_| redrive_changed),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn topics(&mut self) {
+        for t in &self.spec.topics {
+            match self.topic(&t.name) {
+                None => self.steps.push(Step::CreateTopic {
+                    name: t.name.clone(),
+                    attributes: t.attributes.clone(),
+                }),
+                Some(actual) if !self.owns(&actual.tags) => self.notes.push(Note::NotOwned {
+                    kind: "topic",
+                    name: t.name.clone(),
+                }),
+                Some(actual) => {
+                    let changes = attr_changes(&t.attributes, &actual.attributes);
+                    if !changes.is_empty() {
+                        self.steps.push(Step::UpdateTopic {
+                            name: t.name.clone(),
+                            changes,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a declared queue/topic is (or will be) the stack's to change.
+    fn queue_managed(&self, name: &str) -> bool {
+        self.spec.queues.iter().any(|q| q.name == name)
+            && self.queue(name).is_none_or(|f| self.owns(&f.tags))
+    }
+
+    fn topic_managed(&self, name: &str) -> bool {
+        self.spec.topics.iter().any(|t| t.name == name)
+            && self.topic(name).is_none_or(|f| self.owns(&f.tags))
+    }
+
+    /// Rules the stack may write: declared and either missing or owned.
+    fn rule_managed(&self, name: &str) -> bool {
+        self.spec.rules.iter().any(|r| r.name == name)
+            && self.rule(name).is_none_or(|f| self.owns(&f.tags))
+    }
+
+    /// The grants every managed queue and topic should carry, from the declarations.
+    fn desired_grants(&self) -> BTreeMap<(PolicyResource, &'static str), BTreeSet<Source>> {
+        let mut grants: BTreeMap<(PolicyResource, &'static str), BTreeSet<Source>> =
+            BTreeMap::new();
+        for q in &self.spec.queues {
+            if self.queue_managed(&q.name) {
+                grants.insert(
+                    (PolicyResource::Queue(q.name.clone()), EVENTS),
+                    BTreeSet::new(),
+                );
+            }
+        }
+        for t in &self.spec.topics {
+            if self.topic_managed(&t.name) {
+                grants.insert(
+                    (PolicyResource::Topic(t.name.clone()), EVENTS),
+                    BTreeSet::new(),
+                );
+            }
+        }
+        for rule in &self.spec.rules {
+            if !self.rule_managed(&rule.name) {
+                continue;
+            }
+            for t in &rule.targets {
+                let mut resources = Vec::new();
+                match &t.destination {
+                    Destination::Queue(q) => resources.push(PolicyResource::Queue(q.clone())),
+                    Destination::Topic(tp) => resources.push(PolicyResource::Topic(tp.clone())),
+                    Destination::Arn(_) => {}
+                }
+                if let Some(dlq) = &t.dead_letter_queue {
+                    resources.push(PolicyResource::Queue(dlq.clone()));
+                }
+                for r in resources {
+                    if let Some(set) = grants.get_mut(&(r, EVENTS)) {
+                        set.insert(Source::Rule(rule.name.clone()));
+                    }
+                }
+            }
+        }
+        for s in &self.spec.subscriptions {
+            if let Endpoint::Queue(q) = &s.endpoint {
+                if self.queue_managed(q) {
+                    grants
+                        .entry((PolicyResource::Queue(q.clone()), SNS))
+                        .or_default()
+                        .insert(Source::Topic(s.topic.clone()));
+                }
+            }
+        }
+        grants
+    }
+
+    fn grants(&mut self) {
+        for ((resource, service), sources) in self.desired_grants() {
+            let (existing, arn) = match &resource {
+                PolicyResource::Queue(q) => match self.queue(q) {
+                    Some(f) => (f.policy().map(str::to_string), Some(f.arn.clone())),
+                    None => (None, None),
+                },
+                PolicyResource::Topic(t) => match self.topic(t) {
+                    Some(f) => (f.policy().map(str::to_string), Some(f.arn.clone())),
+                    None => (None, None),
+                },
+            };
+            let sources: Vec<Source> = sources.into_iter().collect();
+            let needed = match (arn, self.source_arns(&sources)) {
+                (Some(arn), Some(source_arns)) => {
+                    let grant = Grant {
+                        sid: Grant::sid_for(&self.spec.stack, service),
+                        service: service.to_string(),
+                        action: action_for(&resource).to_string(),
+                        resource: arn,
+                        source_arns,
+                    };
+                    // An unreadable policy is left for apply to report, not overwritten.
+                    !matches!(policy::merge(existing.as_deref(), &grant), Ok(None))
+                }
+                // The resource or a source does not exist yet: it will after this apply.
+                _ => !sources.is_empty(),
+            };
+            if needed {
+                self.steps.push(Step::Grant {
+                    resource,
+                    service,
+                    sources,
+                });
+            }
+        }
+    }
+
+    /// ARNs of the sources, when all of them are known now.
+    fn source_arns(&self, sources: &[Source]) -> Option<Vec<String>> {
+        sources
+            .iter()
+            .map(|s| match s {
+                // A rule not created yet has no ARN to compare with: the grant is needed.
+                Source::Rule(r) => self.rule(r).map(|f| f.arn.clone()),
+                Source::Topic(t) => self.topic(t).map(|f| f.arn.clone()),
+            })
+            .collect()
+    }
+
+    fn buckets(&mut self) {
+        for bucket in &self.spec.buckets {
+            let on = self
+                .facts
+                .buckets
+                .iter()
+                .find(|b| &b.name == bucket)
+                .is_some_and(|b| b.notifications.eventbridge);
+            if !on {
+                self.steps.push(Step::EnableBucketEventBridge {
+                    bucket: bucket.clone(),
+                });
+            }
+        }
+    }
+
+    /// Creates/updates rules; returns the names whose targets the stack manages.
+    fn rules(&mut self) -> Vec<String> {
+        let mut managed = Vec::new();
+        for rule in &self.spec.rules {
+            match self.rule(&rule.name) {
+                None => {
+                    self.steps.push(Step::CreateRule { rule: rule.clone() });
+                    managed.push(rule.name.clone());
+                }
+                Some(actual) if !self.owns(&actual.tags) => self.notes.push(Note::NotOwned {
+                    kind: "rule",
+                    name: rule.name.clone(),
+                }),
+                Some(actual) => {
+                    let mut changes = Vec::new();
+                    if !same_json(actual.event_pattern.as_deref(), &rule.pattern) {
+                        changes.push("pattern".to_string());
+                    }
+                    if actual.enabled != rule.enabled {
+                        changes.push(if rule.enabled { "enable" } else { "disable" }.to_string());
+                    }
+                    let actual_description =
+                        actual.description.as_deref().filter(|d| !d.is_empty());
+                    if actual_description != rule.description.as_deref() {
+                        changes.push("description".to_string());
+                    }
+                    if !changes.is_empty() {
+                        self.steps.push(Step::UpdateRule {
+                            rule: rule.clone(),
+                            changes,
+                        });
+                    }
+                    managed.push(rule.name.clone());
+                }
+            }
+        }
+        managed
+    }
+
+    fn targets(&mut self, managed_rules: &[String]) {
+        for name in managed_rules {
+            let Some(rule) = self.spec.rules.iter().find(|r| &r.name == name) else {
+                continue;
+            };
+            let actual = self.rule(name).map(|r| r.targets.as_slice()).unwrap_or(&[]);
+            let mut put = Vec::new();
+            let mut new_ids = BTreeSet::new();
+            for t in &rule.targets {
+                self.check_destination(t, name);
+                match actual.iter().find(|a| a.id == t.id) {
+                    None => {
+                        new_ids.insert(t.id.clone());
+                        put.push(t.clone());
+                    }
+                    Some(a) => {
+                        if self.resolve_target(t).as_ref() != Some(a) {
+                            put.push(t.clone());
+                        }
+                    }
+                }
+            }
+            if !put.is_empty() {
+                self.steps.push(Step::PutTargets {
+                    rule: name.clone(),
+                    targets: put,
+                    new_ids,
+                });
+            }
+            let stale: Vec<String> = actual
+                .iter()
+                .filter(|a| !rule.targets.iter().any(|t| t.id == a.id))
+                .map(|a| a.id.clone())
+                .collect();
+            if !stale.is_empty() {
+                if self.prune {
+                    self.steps.push(Step::RemoveTargets {
+                        rule: name.clone(),
+                        ids: stale,
+                    });
+                } else {
+                    for id in stale {
+                        self.notes.push(Note::WouldPrune {
+                            kind: "target",
+                            name: format!("{id} of rule {name}"),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_destination(&mut self, t: &TargetSpec, rule: &str) {
+        let (kind, name, declared, found) = match &t.destination {
+            Destination::Queue(q) => (
+                "queue",
+                q,
+                self.spec.queues.iter().any(|d| &d.name == q),
+                self.queue(q).is_some(),
+            ),
+            Destination::Topic(tp) => (
+                "topic",
+                tp,
+                self.spec.topics.iter().any(|d| &d.name == tp),
+                self.topic(tp).is_some(),
+            ),
+            Destination::Arn(_) => return,
+        };
+        if !declared && !found {
+            self.notes.push(Note::Missing {
+                kind,
+                name: name.clone(),
+                by: format!("rule {rule}"),
+            });
+        }
+    }
+
+    /// The target as AWS would list it, when every ARN it needs is known now.
+    fn resolve_target(&self, t: &TargetSpec) -> Option<TargetFacts> {
+        let arn = match &t.destination {
+            Destination::Queue(q) => self.queue(q)?.arn.clone(),
+            Destination::Topic(tp) => self.topic(tp)?.arn.clone(),
+            Destination::Arn(a) => a.clone(),
+        };
+        let dead_letter_arn = match &t.dead_letter_queue {
+            Some(q) => Some(self.queue(q)?.arn.clone()),
+            None => None,
+        };
+        Some(TargetFacts {
+            id: t.id.clone(),
+            arn,
+            input: t.input.clone(),
+            input_path: t.input_path.clone(),
+            input_transformer: t.input_transformer.clone(),
+            dead_letter_arn,
+            message_group_id: t.message_group_id.clone(),
+            maximum_retry_attempts: t.maximum_retry_attempts,
+            maximum_event_age_seconds: t.maximum_event_age_seconds,
+        })
+    }
+
+    fn subscriptions(&mut self) {
+        for s in &self.spec.subscriptions {
+            let endpoint = match &s.endpoint {
+                Endpoint::Queue(q) => self.queue(q).map(|f| f.arn.clone()),
+                Endpoint::Other { endpoint, .. } => Some(endpoint.clone()),
+            };
+            let existing = self.topic(&s.topic).and_then(|topic| {
+                let endpoint = endpoint.as_deref()?;
+                topic
+                    .subscriptions
+                    .iter()
+                    .find(|x| x.protocol == s.endpoint.protocol() && x.endpoint == endpoint)
+            });
+            match existing {
+                Some(found) if found.pending => self.notes.push(Note::Pending {
+                    topic: s.topic.clone(),
+                    endpoint: found.endpoint.clone(),
+                }),
+                Some(_) => {}
+                None => self.steps.push(Step::Subscribe {
+                    topic: s.topic.clone(),
+                    endpoint: s.endpoint.clone(),
+                    attributes: s.attributes.clone(),
+                }),
+            }
+        }
+        // Undeclared subscriptions on the stack's own topics (deleting a topic removes
+        // its subscriptions, so only topics that stay are looked at).
+        for topic in &self.facts.topics {
+            if !self.owns(&topic.tags) || !self.spec.topics.iter().any(|t| t.name == topic.name) {
+                continue;
+            }
+            for sub in &topic.subscriptions {
+                let declared = self.spec.subscriptions.iter().any(|s| {
+                    s.topic == topic.name
+                        && s.endpoint.protocol() == sub.protocol
+                        && match &s.endpoint {
+                            Endpoint::Queue(q) => {
+                                self.queue(q).is_some_and(|f| f.arn == sub.endpoint)
+                            }
+                            Endpoint::Other { endpoint, .. } => endpoint == &sub.endpoint,
+                        }
+                });
+                if declared {
+                    continue;
+                }
+                match (&sub.arn, self.prune) {
+                    (Some(arn), true) => self.steps.push(Step::Unsubscribe {
+                        topic: topic.name.clone(),
+                        arn: arn.clone(),
+                        endpoint: format!("{} {}", sub.protocol, sub.endpoint),
+                    }),
+                    (None, _) => self.notes.push(Note::Pending {
+                        topic: topic.name.clone(),
+                        endpoint: sub.endpoint.clone(),
+                    }),
+                    (Some(_), false) => self.notes.push(Note::WouldPrune {
+                        kind: "subscription",
+                        name: format!("{} {} on topic {}", sub.protocol, sub.endpoint, topic.name),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn prune_rules(&mut self) {
+        for rule in &self.facts.rules {
+            if !self.owns(&rule.tags) || self.spec.rules.iter().any(|r| r.name == rule.name) {
+                continue;
+            }
+            if self.prune {
+                self.steps.push(Step::DeleteRule {
+                    name: rule.name.clone(),
+                    target_ids: rule.targets.iter().map(|t| t.id.clone()).collect(),
+                });
+            } else {
+                self.notes.push(Note::WouldPrune {
+                    kind: "rule",
+                    name: rule.name.clone(),
+                });
+            }
+        }
+    }
+
+    fn prune_topics_and_queues(&mut self) {
+        let mut doomed = Vec::new();
+        for t in &self.facts.topics {
+            if self.owns(&t.tags) && !self.spec.topics.iter().any(|d| d.name == t.name) {
+                doomed.push(("topic", t.name.clone()));
+            }
+        }
+        // Queues that are dead-letter targets of other doomed queues go last.
+        let mut queues: Vec<&QueueFacts> = self
+            .facts
+            .queues
+            .iter()
+            .filter(|q| self.owns(&q.tags) && !self.spec.queues.iter().any(|d| d.name == q.name))
+            .collect();
+        queues.sort_by_key(|q| !q.attributes.contains_key("RedrivePolicy"));
+        for q in queues {
+            doomed.push(("queue", q.name.clone()));
+        }
+        for (kind, name) in doomed {
+            if self.prune {
+                self.steps.push(if kind == "topic" {
+                    Step::DeleteTopic { name }
+                } else {
+                    Step::DeleteQueue { name }
+                });
+            } else {
+                self.notes.push(Note::WouldPrune { kind, name });
+            }
+        }
+        if self.prune && self.spec.bus != "default" && self.spec.rules.is_empty() {
+            if let Some(bus) = &self.facts.bus {
+                let foreign_rules = self.facts.rules.iter().any(|r| !self.owns(&r.tags));
+                if self.owns(&bus.tags) && !foreign_rules {
+                    self.steps.push(Step::DeleteBus {
+                        name: bus.name.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn action_for(resource: &PolicyResource) -> &'static str {
+    match resource {
+        PolicyResource::Queue(_) => "sqs:SendMessage",
+        PolicyResource::Topic(_) => "sns:Publish",
+    }
+}
+
+/// Declared attributes whose actual value differs. Values compare as JSON when both
+/// parse (AWS re-serializes JSON-valued attributes), else as text.
+fn attr_changes(
+    declared: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+) -> Vec<AttrChange> {
+    declared
+        .iter()
+        .filter(|(k, v)| {
+            !actual
+                .get(*k)
+                .is_some_and(|a| same_json(Some(a), v) || a == *v)
+        })
+        .map(|(k, v)| AttrChange {
+            key: k.clone(),
+            from: actual.get(k).cloned(),
+            to: v.clone(),
+        })
+        .collect()
+}
+
+/// JSON equality of two documents (text equality when either is not JSON).
+pub(crate) fn same_json(actual: Option<&str>, declared: &str) -> bool {
+    let Some(actual) = actual else {
+        return false;
+    };
+    match (
+        serde_json::from_str::<Value>(actual),
+        serde_json::from_str::<Value>(declared),
+    ) {
+        (Ok(a), Ok(d)) => a == d,
+        _ => actual == declared,
+    }
+}
+
+/// Whether an actual `RedrivePolicy` sends to the declared dead-letter queue with the
+/// declared count (AWS returns the count as a number or a string).
+fn same_redrive(
+    actual: Option<&String>,
+    declared: &DeadLetter,
+    arn_of: impl Fn(&str) -> Option<String>,
+) -> bool {
+    let Some(actual) = actual.and_then(|a| serde_json::from_str::<Value>(a).ok()) else {
+        return false;
+    };
+    let Some(dlq_arn) = arn_of(&declared.queue) else {
+        return false;
+    };
+    let count = match &actual["maxReceiveCount"] {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    actual["deadLetterTargetArn"].as_str() == Some(dlq_arn.as_str())
+        && count == Some(u64::from(declared.max_receive_count))
+}
