@@ -57,6 +57,9 @@ impl PathTrie {
     }
 
     fn step(&self, node: u32, key: &str) -> Option<u32> {
+        if !key.contains('.') {
+            return self.nodes[node as usize].children.get(key).copied();
+        }
         let mut node = node;
         for segment in key.split('.') {
             node = *self.nodes[node as usize].children.get(segment)?;
@@ -110,6 +113,7 @@ pub(crate) fn walk_text(
     visitor: &mut impl Visitor,
 ) -> Result<(), EventError> {
     let mut walker = TextWalker {
+        text,
         bytes: text.as_bytes(),
         pos: 0,
         arrays: Vec::new(),
@@ -174,6 +178,7 @@ pub(crate) fn walk_value(value: &Value, trie: &PathTrie, visitor: &mut impl Visi
 }
 
 struct TextWalker<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     arrays: Vec<ArrayPos>,
@@ -322,9 +327,9 @@ impl<'a> TextWalker<'a> {
         }
     }
 
+    /// Token boundaries are ASCII, hence char boundaries of the input: slicing is O(1).
     fn text(&self, start: usize) -> &'a str {
-        // The input came from a &str and token boundaries are ASCII, so this is valid UTF-8.
-        std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default()
+        self.text.get(start..self.pos).unwrap_or_default()
     }
 
     fn literal(
@@ -422,9 +427,10 @@ impl<'a> TextWalker<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, EventError> {
         let start = self.pos + 1;
         let escaped = self.skip_string()?;
-        let raw = &self.bytes[start..self.pos - 1];
         if !escaped {
-            return Ok(Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default()));
+            return Ok(Cow::Borrowed(
+                self.text.get(start..self.pos - 1).unwrap_or_default(),
+            ));
         }
         let quoted = &self.bytes[start - 1..self.pos];
         serde_json::from_slice::<String>(quoted)

@@ -30,18 +30,17 @@ pub(crate) fn key_of(value: f64) -> u64 {
 /// decimal) the shortest text that reads back as that double. Such text never has more
 /// than 17 significant digits, which lets everything live on the stack.
 fn is_exact(text: &str, value: f64) -> bool {
-    let Some(decimal) = Decimal::parse(text) else {
-        return false;
-    };
-    // Up to 15 significant digits always survive the round trip through a double.
-    if decimal.len <= 15 && value != 0.0 && value.abs() >= f64::MIN_POSITIVE {
-        return true;
-    }
-    // ryu prints the shortest text that reads back as the same double; serializers
-    // usually wrote exactly that, so compare the text first and decimals only if not.
+    // Serializers usually wrote the shortest form already: compare text first, and
+    // decimals (`300` against ryu's `300.0`) only when that fails.
     let mut buffer = ryu::Buffer::new();
     let shortest = buffer.format_finite(value);
-    shortest == text || Decimal::parse(shortest).is_some_and(|s| s == decimal)
+    if shortest == text {
+        return true;
+    }
+    match (Decimal::parse(text), Decimal::parse(shortest)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 const MAX_DIGITS: usize = 17;
