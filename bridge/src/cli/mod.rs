@@ -4,8 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod apply;
+pub mod destroy;
 pub mod dev;
 pub mod match_events;
+pub mod plan;
 pub mod put_event;
 pub mod test_pattern;
 
@@ -27,10 +30,19 @@ pub enum Command {
     TestPattern(test_pattern::Args),
     /// Stream JSONL events from stdin through a directory of patterns; print matches.
     Match(match_events::Args),
+    /// Show what `apply` would change in AWS (exit 2 with --detailed-exitcode if anything).
+    Plan(plan::Args),
+    /// Make AWS match the project: create, update and (with --prune) delete owned resources.
+    Apply(apply::Args),
+    /// Delete everything the stack owns in AWS.
+    Destroy(destroy::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Destroy(args) => destroy::run(args),
         Command::Dev(args) => dev::run(args),
         Command::PutEvent(args) => put_event::run(args),
         Command::TestPattern(args) => test_pattern::run(args),

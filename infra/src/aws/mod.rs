@@ -5,6 +5,7 @@
 //! about *what* to change live in the `rules` crate and are pure.
 
 pub mod apply;
+pub mod blocking;
 pub mod client;
 pub mod objects;
 pub mod plan;

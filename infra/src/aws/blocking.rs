@@ -1,0 +1,52 @@
+//! A synchronous front for the CLI: one private tokio runtime plus the clients.
+//!
+//! The binary stays free of async plumbing (and of a tokio dependency of its own); the
+//! SDK still runs on tokio underneath.
+
+use super::apply::{apply_plan, plan_stack, ApplyReport};
+use super::plan::AwsPlan;
+use super::read::AccountFacts;
+use super::stack::StackSpec;
+use super::{AwsClients, AwsError, AwsSettings};
+
+/// Clients plus the runtime they run on.
+#[derive(Debug)]
+pub struct BlockingAws {
+    runtime: tokio::runtime::Runtime,
+    aws: AwsClients,
+}
+
+impl BlockingAws {
+    /// Resolves the standard AWS configuration (plus `settings`) and builds the clients.
+    pub fn connect(settings: &AwsSettings) -> Result<BlockingAws, AwsError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| AwsError::Invalid {
+                resource: "runtime".into(),
+                message: format!("cannot start the async runtime: {e}"),
+            })?;
+        let aws = runtime.block_on(AwsClients::from_env(settings))?;
+        Ok(BlockingAws { runtime, aws })
+    }
+
+    pub fn clients(&self) -> &AwsClients {
+        &self.aws
+    }
+
+    /// Runs any SDK future to completion.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Reads AWS and plans `spec` against it.
+    pub fn plan(&self, spec: &StackSpec, prune: bool) -> Result<(AwsPlan, AccountFacts), AwsError> {
+        self.runtime.block_on(plan_stack(&self.aws, spec, prune))
+    }
+
+    /// Applies a plan computed by [`BlockingAws::plan`].
+    pub fn apply(&self, spec: &StackSpec, plan: &AwsPlan, facts: &AccountFacts) -> ApplyReport {
+        self.runtime
+            .block_on(apply_plan(&self.aws, spec, plan, facts))
+    }
+}

@@ -1,0 +1,214 @@
+//! `bridge plan / apply / destroy` driven as a user would, against a moto server.
+//!
+//! Needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`); fails with the fix when it
+//! is unset, unless `BRIDGE_SKIP_AWS_TESTS=1` skips it on purpose.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bridge_e2e::bridge_bin;
+
+fn endpoint() -> Option<String> {
+    if std::env::var("BRIDGE_SKIP_AWS_TESTS").as_deref() == Ok("1") {
+        eprintln!("BRIDGE_SKIP_AWS_TESTS=1: skipping a test that needs an AWS-compatible server");
+        return None;
+    }
+    match std::env::var("BRIDGE_TEST_ENDPOINT") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => panic!(
+            "BRIDGE_TEST_ENDPOINT is not set. The AWS tests need a local moto server:\n  \
+             scripts/moto-server.sh start 5000\n  \
+             export BRIDGE_TEST_ENDPOINT=http://127.0.0.1:5000\n\
+             (or set BRIDGE_SKIP_AWS_TESTS=1 to skip them on purpose)"
+        ),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+/// Runs `bridge` with dummy credentials for the test server (never real ones).
+fn bridge(endpoint: &str, project: &Path, stack: &str, args: &[&str]) -> Output {
+    Command::new(bridge_bin())
+        .args(args)
+        .arg("--project")
+        .arg(project)
+        .args(["--stack", stack, "--endpoint-url", endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", project.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            project.join("no-aws-credentials"),
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bridge")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write_pattern(project: &Path, name: &str, source: &str) {
+    let dir = project.join("patterns");
+    std::fs::create_dir_all(&dir).expect("mkdir patterns");
+    let pattern = serde_json::json!({ "source": [source] });
+    std::fs::write(dir.join(format!("{name}.json")), pattern.to_string()).expect("write pattern");
+}
+
+#[test]
+fn plan_apply_reapply_change_and_destroy() {
+    let Some(endpoint) = endpoint() else { return };
+    let project = tempfile::tempdir().expect("tempdir");
+    let stack = unique("cli");
+    let rule = unique("orders");
+    write_pattern(project.path(), &rule, "cli.orders");
+
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("create rule {rule}")),
+        "{}",
+        text(&out)
+    );
+
+    // No terminal and no --yes: refuse (exit 1) instead of hanging, and change nothing.
+    let out = bridge(&endpoint, project.path(), &stack, &["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("--yes"), "{}", text(&out));
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "refused apply changed something: {}",
+        text(&out)
+    );
+
+    let out = bridge(&endpoint, project.path(), &stack, &["apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Apply complete"), "{}", text(&out));
+
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("No changes"), "{}", text(&out));
+    let out = bridge(&endpoint, project.path(), &stack, &["apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("No changes"), "{}", text(&out));
+    assert!(
+        !text(&out).contains("done:"),
+        "a re-apply did something: {}",
+        text(&out)
+    );
+
+    write_pattern(project.path(), &rule, "cli.orders.v2");
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("update rule {rule}: pattern")),
+        "{}",
+        text(&out)
+    );
+    let out = bridge(&endpoint, project.path(), &stack, &["apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("(1 write calls)"), "{}", text(&out));
+
+    let out = bridge(&endpoint, project.path(), &stack, &["destroy"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "destroy without --yes: {}",
+        text(&out)
+    );
+    let out = bridge(&endpoint, project.path(), &stack, &["destroy", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("delete rule {rule}")),
+        "{}",
+        text(&out)
+    );
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "destroyed stack plans creates again: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains(&format!("create rule {rule}")),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn plan_reports_an_unreachable_endpoint_as_an_error() {
+    let Some(_) = endpoint() else { return };
+    let project = tempfile::tempdir().expect("tempdir");
+    write_pattern(project.path(), "r", "x");
+    // Port 9 (discard) on localhost: nothing listens there.
+    let out = bridge(
+        "http://127.0.0.1:9",
+        project.path(),
+        "unreachable",
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("error:"), "{}", text(&out));
+}
+
+#[test]
+fn an_invalid_pattern_file_is_named_in_the_error() {
+    let Some(endpoint) = endpoint() else { return };
+    let project = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(project.path().join("patterns")).expect("mkdir");
+    std::fs::write(
+        project.path().join("patterns/broken.json"),
+        "{\"source\": [",
+    )
+    .expect("write");
+    let out = bridge(&endpoint, project.path(), "broken", &["plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("broken.json"), "{}", text(&out));
+}
