@@ -1039,3 +1039,189 @@ fn same_redrive(
     actual["deadLetterTargetArn"].as_str() == Some(dlq_arn.as_str())
         && count == Some(u64::from(declared.max_receive_count))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::read::{BucketFacts, SubscriptionFacts};
+    use crate::aws::s3_notify::BucketNotifications;
+    use crate::aws::stack::{QueueSpec, SubscriptionSpec, TopicSpec};
+    use crate::aws::write::ownership_tags;
+
+    const ACCOUNT: &str = "111122223333";
+
+    fn queue(name: &str, tags: BTreeMap<String, String>) -> QueueFacts {
+        let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{name}");
+        QueueFacts {
+            name: name.into(),
+            url: format!("https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/{name}"),
+            attributes: BTreeMap::from([("QueueArn".to_string(), arn.clone())]),
+            arn,
+            tags,
+        }
+    }
+
+    fn topic(name: &str, subs: Vec<SubscriptionFacts>) -> TopicFacts {
+        TopicFacts {
+            name: name.into(),
+            arn: format!("arn:aws:sns:us-east-1:{ACCOUNT}:{name}"),
+            attributes: BTreeMap::new(),
+            tags: ownership_tags("shop"),
+            subscriptions: subs,
+        }
+    }
+
+    fn email_spec(topic: &str, address: &str) -> SubscriptionSpec {
+        SubscriptionSpec {
+            topic: topic.into(),
+            endpoint: Endpoint::Other {
+                protocol: "email".into(),
+                endpoint: address.into(),
+            },
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_pending_email_subscription_is_never_recreated() {
+        let pending = SubscriptionFacts {
+            arn: None,
+            protocol: "email".into(),
+            endpoint: "ops@example.com".into(),
+            pending: true,
+        };
+        let facts = AccountFacts {
+            topics: vec![topic("alerts", vec![pending])],
+            ..AccountFacts::default()
+        };
+        let spec = StackSpec {
+            topics: vec![TopicSpec {
+                name: "alerts".into(),
+                attributes: BTreeMap::new(),
+            }],
+            subscriptions: vec![email_spec("alerts", "ops@example.com")],
+            ..StackSpec::empty("shop", "default")
+        };
+        let plan = plan(&spec, &facts, true);
+        assert!(plan.is_empty(), "{plan}");
+        assert!(
+            plan.notes.iter().any(|n| matches!(n, Note::Pending { .. })),
+            "{plan}"
+        );
+        assert!(plan.render(false).contains("pending confirmation"));
+
+        // Undeclared and pending: cannot be removed either, even with prune.
+        let spec = StackSpec {
+            subscriptions: vec![],
+            ..spec
+        };
+        let plan = super::plan(&spec, &facts, true);
+        assert!(plan.is_empty(), "{plan}");
+        assert!(plan.notes.iter().any(|n| matches!(n, Note::Pending { .. })));
+    }
+
+    #[test]
+    fn unowned_and_other_stacks_resources_are_only_noted() {
+        let facts = AccountFacts {
+            queues: vec![
+                queue("theirs", BTreeMap::new()),
+                queue("other-stack", ownership_tags("billing")),
+                queue("ours-old", ownership_tags("shop")),
+            ],
+            ..AccountFacts::default()
+        };
+        let spec = StackSpec {
+            queues: vec![QueueSpec {
+                name: "theirs".into(),
+                attributes: BTreeMap::from([("VisibilityTimeout".into(), "5".into())]),
+                dead_letter: None,
+            }],
+            ..StackSpec::empty("shop", "default")
+        };
+        let pruned = plan(&spec, &facts, true);
+        assert_eq!(
+            pruned.steps,
+            vec![Step::DeleteQueue {
+                name: "ours-old".into()
+            }],
+            "{pruned}"
+        );
+        assert!(pruned.notes.contains(&Note::NotOwned {
+            kind: "queue",
+            name: "theirs".into()
+        }));
+        let kept = plan(&spec, &facts, false);
+        assert!(kept.is_empty(), "{kept}");
+        assert!(kept.notes.contains(&Note::WouldPrune {
+            kind: "queue",
+            name: "ours-old".into()
+        }));
+        assert!(kept.render(false).contains("apply --prune"));
+    }
+
+    #[test]
+    fn buckets_are_enabled_only_when_off_and_never_disabled() {
+        let bucket = |name: &str, on: bool| BucketFacts {
+            name: name.into(),
+            notifications: BucketNotifications {
+                eventbridge: on,
+                queue_configurations: 1,
+                ..BucketNotifications::default()
+            },
+        };
+        let facts = AccountFacts {
+            buckets: vec![bucket("on", true), bucket("off", false)],
+            ..AccountFacts::default()
+        };
+        let spec = StackSpec {
+            buckets: vec!["on".into(), "off".into()],
+            ..StackSpec::empty("shop", "default")
+        };
+        let p = plan(&spec, &facts, true);
+        assert_eq!(
+            p.steps,
+            vec![Step::EnableBucketEventBridge {
+                bucket: "off".into()
+            }]
+        );
+        // Undeclared buckets are not even read, so nothing can disable them.
+        let none = plan(&StackSpec::empty("shop", "default"), &facts, true);
+        assert!(none.is_empty(), "{none}");
+    }
+
+    #[test]
+    fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request() {
+        let rule_arn = format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/r");
+        let facts = AccountFacts {
+            rules: vec![RuleFacts {
+                name: "r".into(),
+                arn: rule_arn,
+                bus: "default".into(),
+                event_pattern: Some("{\"source\": [\"a\"],  \"detail-type\": [\"x\"]}".into()),
+                enabled: true,
+                description: None,
+                tags: ownership_tags("shop"),
+                targets: vec![],
+            }],
+            ..AccountFacts::default()
+        };
+        let mut spec = StackSpec {
+            rules: vec![RuleSpec {
+                name: "r".into(),
+                pattern: r#"{"detail-type":["x"],"source":["a"]}"#.into(),
+                enabled: true,
+                description: None,
+                targets: vec![],
+            }],
+            ..StackSpec::empty("shop", "default")
+        };
+        assert!(plan(&spec, &facts, false).is_empty());
+        spec.rules[0].pattern = r#"{"source":["b"]}"#.into();
+        let changed = plan(&spec, &facts, false);
+        assert_eq!(changed.counts(), (0, 1, 0));
+        let coloured = changed.render(true);
+        assert!(coloured.contains("\x1b[33m"), "{coloured:?}");
+        assert!(!changed.render(false).contains('\x1b'));
+        assert!(changed.to_string().contains("update rule r: pattern"));
+    }
+}
