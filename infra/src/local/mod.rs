@@ -35,7 +35,7 @@ pub use queue::{
 };
 pub use routing::{PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
 pub use sns::{FilterScope, PublishRequest, SubscriptionSpec, TopicSpec};
-pub use store::{Activity, Config, Store};
+pub use store::{Activity, Config, Durability, Store};
 
 /// The account id every local ARN carries (as LocalStack and moto do).
 pub const LOCAL_ACCOUNT: &str = "000000000000";

@@ -338,6 +338,27 @@ impl Store {
         })
     }
 
+    /// DeleteMessageBatch: deletes several messages in one transaction; per-handle results.
+    pub fn delete_messages(
+        &mut self,
+        queue: &str,
+        receipt_handles: &[String],
+    ) -> Result<Vec<Result<()>>> {
+        self.write(|tx, _| {
+            let q = load_queue(tx, queue)?;
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND receipt = ?2")?;
+            let mut out = Vec::with_capacity(receipt_handles.len());
+            for handle in receipt_handles {
+                out.push(match stmt.execute(params![q.name, handle])? {
+                    0 => Err(LocalError::InvalidReceipt(handle.clone())),
+                    _ => Ok(()),
+                });
+            }
+            Ok(out)
+        })
+    }
+
     /// ChangeMessageVisibility: the message becomes visible `secs` from now (0 releases it).
     pub fn change_visibility(
         &mut self,

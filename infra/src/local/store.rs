@@ -25,6 +25,8 @@ pub struct Config {
     pub region: String,
     /// Account id written into ARNs and events; `000000000000` unless a test says otherwise.
     pub account: String,
+    /// How hard a commit pushes to disk.
+    pub durability: Durability,
 }
 
 impl Default for Config {
@@ -32,8 +34,20 @@ impl Default for Config {
         Config {
             region: "us-east-1".into(),
             account: LOCAL_ACCOUNT.into(),
+            durability: Durability::Full,
         }
     }
+}
+
+/// SQLite's `synchronous` setting, i.e. what an accepted event survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync on every commit: survives process kills, OS crashes and power loss.
+    #[default]
+    Full,
+    /// fsync only at WAL checkpoints: survives process kills (`kill -9`), and may lose the
+    /// last commits on an OS crash or power loss.
+    Normal,
 }
 
 /// One delivery (or non-delivery) the backend made, for `bridge dev` to print as it happens.
@@ -247,7 +261,11 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
+        let synchronous = match config.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
