@@ -48,6 +48,15 @@ impl Store {
     /// Creates or updates everything in `desired`; with `prune`, removes undeclared rules
     /// (and their targets) and undeclared targets of declared rules.
     pub fn apply(&mut self, desired: &LocalDesired, prune: bool) -> Result<Vec<Applied>> {
+        self.sync(desired, prune, true)
+    }
+
+    /// What [`Store::apply`] would change, without changing anything (`plan --local`).
+    pub fn plan(&mut self, desired: &LocalDesired, prune: bool) -> Result<Vec<Applied>> {
+        self.sync(desired, prune, false)
+    }
+
+    fn sync(&mut self, desired: &LocalDesired, prune: bool, execute: bool) -> Result<Vec<Applied>> {
         let mut out = Vec::new();
         let mut note = |action, kind, name: &str| {
             out.push(Applied {
@@ -60,7 +69,9 @@ impl Store {
         let buses: BTreeSet<String> = self.list_buses()?.into_iter().collect();
         for bus in &desired.buses {
             if !buses.contains(bus) {
-                self.put_bus(bus)?;
+                if execute {
+                    self.put_bus(bus)?;
+                }
                 note('+', "bus", bus);
             }
         }
@@ -76,11 +87,15 @@ impl Store {
             match queues.iter().find(|e| e.name == q.name) {
                 Some(existing) if existing == q => {}
                 Some(_) => {
-                    self.put_queue(q)?;
+                    if execute {
+                        self.put_queue(q)?;
+                    }
                     note('~', "queue", &q.name);
                 }
                 None => {
-                    self.put_queue(q)?;
+                    if execute {
+                        self.put_queue(q)?;
+                    }
                     note('+', "queue", &q.name);
                 }
             }
@@ -90,11 +105,15 @@ impl Store {
             match topics.iter().find(|e| e.name == t.name) {
                 Some(existing) if existing == t => {}
                 Some(_) => {
-                    self.put_topic(t)?;
+                    if execute {
+                        self.put_topic(t)?;
+                    }
                     note('~', "topic", &t.name);
                 }
                 None => {
-                    self.put_topic(t)?;
+                    if execute {
+                        self.put_topic(t)?;
+                    }
                     note('+', "topic", &t.name);
                 }
             }
@@ -114,7 +133,9 @@ impl Store {
             match existing {
                 Some(e) if e.spec == normalized => {}
                 other => {
-                    self.subscribe(s)?;
+                    if execute {
+                        self.subscribe(s)?;
+                    }
                     note(
                         if other.is_some() { '~' } else { '+' },
                         "subscription",
@@ -132,7 +153,9 @@ impl Store {
             {
                 Some(existing) if *existing == d.rule => {}
                 other => {
-                    self.put_rule(&d.rule)?;
+                    if execute {
+                        self.put_rule(&d.rule)?;
+                    }
                     note(if other.is_some() { '~' } else { '+' }, "rule", &name);
                 }
             }
@@ -144,7 +167,9 @@ impl Store {
                 .cloned()
                 .collect();
             if !changed.is_empty() {
-                self.put_targets(&d.rule.bus, &d.rule.name, &changed)?;
+                if execute {
+                    self.put_targets(&d.rule.bus, &d.rule.name, &changed)?;
+                }
                 for t in &changed {
                     let action = if targets.iter().any(|e| e.id == t.id) {
                         '~'
@@ -161,7 +186,9 @@ impl Store {
                     .map(|e| e.id.clone())
                     .collect();
                 if !stale.is_empty() {
-                    self.remove_targets(&d.rule.bus, &d.rule.name, &stale)?;
+                    if execute {
+                        self.remove_targets(&d.rule.bus, &d.rule.name, &stale)?;
+                    }
                     for id in stale {
                         note('-', "target", &format!("{name} target {id}"));
                     }
@@ -183,9 +210,13 @@ impl Store {
                     .map(|t| t.id)
                     .collect();
                 if !ids.is_empty() {
-                    self.remove_targets(&e.bus, &e.name, &ids)?;
+                    if execute {
+                        self.remove_targets(&e.bus, &e.name, &ids)?;
+                    }
                 }
-                self.delete_rule(&e.bus, &e.name)?;
+                if execute {
+                    self.delete_rule(&e.bus, &e.name)?;
+                }
                 note('-', "rule", &format!("{}/{}", e.bus, e.name));
             }
         }
@@ -203,7 +234,9 @@ impl Store {
                         && e.eventbridge == b.eventbridge
                         && e.notifications == b.notifications => {}
                 other => {
-                    self.put_bucket(b)?;
+                    if execute {
+                        self.put_bucket(b)?;
+                    }
                     note(
                         if other.is_some() { '~' } else { '+' },
                         "bucket",

@@ -13,6 +13,7 @@
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`clock`]: injectable time and AWS timestamp formats.
+//! - [`apply`], [`stack`]: desired state (the AWS stack declaration) applied to the local state.
 
 pub mod apply;
 pub mod buckets;
@@ -21,6 +22,7 @@ pub mod events;
 pub mod queue;
 pub mod routing;
 pub mod sns;
+pub mod stack;
 pub mod store;
 pub mod transform;
 
