@@ -209,10 +209,8 @@ impl Store {
                     .into_iter()
                     .map(|t| t.id)
                     .collect();
-                if !ids.is_empty() {
-                    if execute {
-                        self.remove_targets(&e.bus, &e.name, &ids)?;
-                    }
+                if !ids.is_empty() && execute {
+                    self.remove_targets(&e.bus, &e.name, &ids)?;
                 }
                 if execute {
                     self.delete_rule(&e.bus, &e.name)?;
