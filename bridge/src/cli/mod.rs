@@ -10,7 +10,9 @@ pub mod dev;
 pub mod match_events;
 pub mod plan;
 pub mod put_event;
+pub mod schema;
 pub mod test_pattern;
+pub mod validate;
 
 /// Event-driven pipelines on AWS, from JSON files in your repo.
 #[derive(Debug, Parser)]
@@ -30,6 +32,10 @@ pub enum Command {
     TestPattern(test_pattern::Args),
     /// Stream JSONL events from stdin through a directory of patterns; print matches.
     Match(match_events::Args),
+    /// Check a project (bridge.json + rule files) and report every problem at once.
+    Validate(validate::Args),
+    /// Print the JSON Schema of the project file or of a rule file.
+    Schema(schema::Args),
     /// Show what `apply` would change in AWS (exit 2 with --detailed-exitcode if anything).
     Plan(plan::Args),
     /// Make AWS match the project: create, update and (with --prune) delete owned resources.
@@ -47,5 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PutEvent(args) => put_event::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Match(args) => match_events::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }

@@ -1,0 +1,27 @@
+//! `bridge schema`: the JSON Schema of the project file or of a rule file, for editors
+//! (`"$schema": "…"` in the files). The same schemas are committed under `schema/`.
+
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Which {
+    /// `bridge.json`
+    Project,
+    /// `rules/*.json`
+    Rule,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(value_enum, default_value = "project")]
+    pub which: Which,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let schema = match args.which {
+        Which::Project => rules::project_schema(),
+        Which::Rule => rules::rule_schema(),
+    };
+    println!("{}", serde_json::to_string_pretty(&schema)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,616 @@
+//! Loading a project: every file parsed, every reference resolved, every pattern compiled,
+//! and *all* problems reported together.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use patterns::Pattern;
+use serde::de::DeserializeOwned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::model::{ProjectFile, Protocol, QueueDecl, RuleFile, RuleState, TargetDecl, TopicDecl};
+use crate::names::{
+    bucket_name_problem, bus_name_problem, is_arn, queue_or_topic_problem, rule_name_problem,
+};
+use crate::transformer;
+
+/// The project file name looked for in a project directory.
+pub const PROJECT_FILE: &str = "bridge.json";
+
+/// A loaded, valid project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project file.
+    pub path: PathBuf,
+    pub file: ProjectFile,
+    /// Rules in file-name order.
+    pub rules: Vec<Rule>,
+}
+
+/// One rule, resolved: name and bus defaulted, pattern compiled.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub bus: String,
+    pub description: Option<String>,
+    pub state: RuleState,
+    pub pattern: Pattern,
+    pub targets: Vec<TargetDecl>,
+    /// The rule file.
+    pub source: PathBuf,
+}
+
+impl Project {
+    /// The directory holding the project file.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&QueueDecl> {
+        self.file.queues.iter().find(|q| q.name == name)
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&TopicDecl> {
+        self.file.topics.iter().find(|t| t.name == name)
+    }
+}
+
+/// Loads `path`: a project directory (holding `bridge.json`) or the project file itself.
+pub fn load(path: &Path) -> Result<Project, Diagnostics> {
+    let project_path = if path.is_dir() {
+        path.join(PROJECT_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let mut diags = Vec::new();
+    let Some(file) = parse_file::<ProjectFile>(&project_path, &mut diags) else {
+        return Err(Diagnostics(diags));
+    };
+    check_project(&project_path, &file, &mut diags);
+    let dir = project_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let rules_dir = dir.join(&file.rules_dir);
+    let mut rule_files: Vec<PathBuf> = match std::fs::read_dir(&rules_dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) => {
+            diags.push(
+                Diagnostic::new(
+                    &project_path,
+                    "$.rules_dir",
+                    format!("cannot read rules directory {}: {e}", rules_dir.display()),
+                )
+                .hint("create it, or point `rules_dir` at the directory holding your rule files"),
+            );
+            Vec::new()
+        }
+    };
+    rule_files.sort();
+    let mut rules = Vec::new();
+    let mut seen: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
+    for rule_path in &rule_files {
+        let Some(rule_file) = parse_file::<RuleFile>(rule_path, &mut diags) else {
+            continue;
+        };
+        if let Some(rule) = check_rule(rule_path, rule_file, &file, &mut diags) {
+            let key = (rule.bus.clone(), rule.name.clone());
+            if let Some(first) = seen.get(&key) {
+                diags.push(
+                    Diagnostic::new(
+                        rule_path,
+                        "$.name",
+                        format!(
+                            "rule `{}` on bus `{}` is already defined in {}",
+                            rule.name,
+                            rule.bus,
+                            first.display()
+                        ),
+                    )
+                    .hint("give one of them another name"),
+                );
+            } else {
+                seen.insert(key, rule_path.clone());
+                rules.push(rule);
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(Project {
+            path: project_path,
+            file,
+            rules,
+        })
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+/// Parses one JSON file into `T`; a syntax or shape error becomes one diagnostic with its
+/// line, column and JSON path.
+fn parse_file<T: DeserializeOwned>(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::new(path, "$", format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    let mut de = serde_json::Deserializer::from_str(&text);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let json_path = match e.path().to_string().as_str() {
+                "." | "" => "$".to_string(),
+                p => format!("$.{p}"),
+            };
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            let message = match message.rfind(" at line ") {
+                Some(at) => message[..at].to_string(),
+                None => message,
+            };
+            let hint = if message.starts_with("unknown field") {
+                "remove the field or fix its spelling (see `bridge schema`)"
+            } else if message.starts_with("missing field") {
+                "add the field"
+            } else if inner.is_syntax() || inner.is_eof() {
+                "fix the JSON syntax"
+            } else {
+                "see `bridge schema` for the expected shape"
+            };
+            diags.push(Diagnostic {
+                file: path.to_path_buf(),
+                path: json_path,
+                line: Some(inner.line()),
+                column: Some(inner.column()),
+                message,
+                hint: Some(hint.to_string()),
+            });
+            None
+        }
+    }
+}
+
+fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {
+    let mut push = |at: String, message: String, hint: &str| {
+        diags.push(Diagnostic::new(path, at, message).hint(hint))
+    };
+    if file.stack.is_empty()
+        || file.stack.len() > 64
+        || !file
+            .stack
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+    {
+        push(
+            "$.stack".into(),
+            format!("`{}` is not a valid stack name", file.stack),
+            "use 1–64 of A-Z a-z 0-9 - _",
+        );
+    }
+    if let Some(p) = bus_name_problem(&file.bus) {
+        push("$.bus".into(), p, "use `default` or your custom bus name");
+    }
+    let queue_names: BTreeSet<&str> = file.queues.iter().map(|q| q.name.as_str()).collect();
+    let topic_names: BTreeSet<&str> = file.topics.iter().map(|t| t.name.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    for (i, q) in file.queues.iter().enumerate() {
+        let at = format!("$.queues[{i}]");
+        if let Some(p) = queue_or_topic_problem("queue", &q.name, q.fifo, 80) {
+            push(format!("{at}.name"), p, "rename the queue");
+        }
+        if !seen.insert(q.name.as_str()) {
+            push(
+                format!("{at}.name"),
+                format!("queue `{}` is declared twice", q.name),
+                "remove one declaration",
+            );
+        }
+        let ranges = [
+            ("visibility_timeout", q.visibility_timeout, 0, 43_200),
+            ("message_retention", q.message_retention, 60, 1_209_600),
+            ("delay", q.delay, 0, 900),
+        ];
+        for (field, value, lo, hi) in ranges {
+            if let Some(v) = value {
+                if v < lo || v > hi {
+                    push(
+                        format!("{at}.{field}"),
+                        format!("{v} is out of range"),
+                        &format!("use {lo}–{hi} seconds"),
+                    );
+                }
+            }
+        }
+        if q.content_based_deduplication && !q.fifo {
+            push(
+                format!("{at}.content_based_deduplication"),
+                "content-based deduplication needs a FIFO queue".into(),
+                "set `\"fifo\": true` or remove it",
+            );
+        }
+        if let Some(dl) = &q.dead_letter {
+            if !(1..=1000).contains(&dl.max_receive_count) {
+                push(
+                    format!("{at}.dead_letter.max_receive_count"),
+                    format!("{} is out of range", dl.max_receive_count),
+                    "use 1–1000",
+                );
+            }
+            if dl.queue == q.name {
+                push(
+                    format!("{at}.dead_letter.queue"),
+                    "a queue cannot be its own dead-letter queue".into(),
+                    "declare a separate queue",
+                );
+            } else if !is_arn(&dl.queue) {
+                match file.queues.iter().find(|d| d.name == dl.queue) {
+                    None => push(
+                        format!("{at}.dead_letter.queue"),
+                        format!("unknown queue `{}`", dl.queue),
+                        "declare it under `queues`, or give an SQS ARN",
+                    ),
+                    Some(d) if d.fifo != q.fifo => push(
+                        format!("{at}.dead_letter.queue"),
+                        format!(
+                            "dead-letter queue `{}` must be {} like `{}`",
+                            d.name,
+                            if q.fifo { "FIFO" } else { "standard" },
+                            q.name
+                        ),
+                        "use a queue of the same type",
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, t) in file.topics.iter().enumerate() {
+        let at = format!("$.topics[{i}]");
+        if let Some(p) = queue_or_topic_problem("topic", &t.name, t.fifo, 256) {
+            push(format!("{at}.name"), p, "rename the topic");
+        }
+        if !seen.insert(t.name.as_str()) {
+            push(
+                format!("{at}.name"),
+                format!("topic `{}` is declared twice", t.name),
+                "remove one declaration",
+            );
+        }
+        for (j, s) in t.subscriptions.iter().enumerate() {
+            let at = format!("{at}.subscriptions[{j}]");
+            match s.protocol {
+                Protocol::Email => {
+                    let ok = s.endpoint.split_once('@').is_some_and(|(user, host)| {
+                        !user.is_empty() && host.contains('.') && !host.ends_with('.')
+                    });
+                    if !ok {
+                        push(
+                            format!("{at}.endpoint"),
+                            format!("`{}` is not an e-mail address", s.endpoint),
+                            "e.g. ops@example.com",
+                        );
+                    }
+                    if s.raw_message_delivery {
+                        push(
+                            format!("{at}.raw_message_delivery"),
+                            "raw delivery is not available for e-mail".into(),
+                            "remove it",
+                        );
+                    }
+                }
+                Protocol::Https => {
+                    if !s.endpoint.starts_with("https://") || s.endpoint.len() <= "https://".len() {
+                        push(
+                            format!("{at}.endpoint"),
+                            format!("`{}` is not an https:// URL", s.endpoint),
+                            "e.g. https://hooks.example.com/bridge",
+                        );
+                    }
+                }
+                Protocol::Sqs => {
+                    if !is_arn(&s.endpoint) && !queue_names.contains(s.endpoint.as_str()) {
+                        push(
+                            format!("{at}.endpoint"),
+                            format!("unknown queue `{}`", s.endpoint),
+                            "declare it under `queues`, or give an SQS ARN",
+                        );
+                    }
+                }
+            }
+            if let Some(policy) = &s.filter_policy {
+                if !policy.is_object() {
+                    push(
+                        format!("{at}.filter_policy"),
+                        "a filter policy must be a JSON object".into(),
+                        "e.g. {\"type\": [\"created\"]}",
+                    );
+                }
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, b) in file.buckets.iter().enumerate() {
+        let at = format!("$.buckets[{i}]");
+        if let Some(p) = bucket_name_problem(&b.name) {
+            push(format!("{at}.name"), p, "use the bucket's real name");
+        }
+        if !seen.insert(b.name.as_str()) {
+            push(
+                format!("{at}.name"),
+                format!("bucket `{}` is declared twice", b.name),
+                "merge the declarations",
+            );
+        }
+        let mut ids = BTreeSet::new();
+        for (j, n) in b.notifications.iter().enumerate() {
+            let at = format!("{at}.notifications[{j}]");
+            if !ids.insert(n.id.as_str()) {
+                push(
+                    format!("{at}.id"),
+                    format!("notification id `{}` is used twice", n.id),
+                    "ids must be unique within a bucket",
+                );
+            }
+            match (&n.queue, &n.topic) {
+                (Some(q), None) => {
+                    if !is_arn(q) && !queue_names.contains(q.as_str()) {
+                        push(
+                            format!("{at}.queue"),
+                            format!("unknown queue `{q}`"),
+                            "declare it under `queues`, or give an SQS ARN",
+                        );
+                    }
+                }
+                (None, Some(t)) => {
+                    if !is_arn(t) && !topic_names.contains(t.as_str()) {
+                        push(
+                            format!("{at}.topic"),
+                            format!("unknown topic `{t}`"),
+                            "declare it under `topics`, or give an SNS ARN",
+                        );
+                    }
+                }
+                _ => push(
+                    at.clone(),
+                    "give exactly one of `queue` and `topic`".into(),
+                    "a notification delivers to one destination",
+                ),
+            }
+            for (k, event) in n.events.iter().enumerate() {
+                if !event.starts_with("s3:") {
+                    push(
+                        format!("{at}.events[{k}]"),
+                        format!("`{event}` is not an S3 event type"),
+                        "e.g. s3:ObjectCreated:*",
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_rule(
+    path: &Path,
+    rule: RuleFile,
+    project: &ProjectFile,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Rule> {
+    let before = diags.len();
+    let mut push = |at: String, message: String, hint: String| {
+        diags.push(Diagnostic::new(path, at, message).hint(hint))
+    };
+    let name = rule.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    if let Some(p) = rule_name_problem(&name) {
+        let at = if rule.name.is_some() { "$.name" } else { "$" };
+        push(at.into(), p, "set `name`, or rename the file".into());
+    }
+    let bus = rule.bus.clone().unwrap_or_else(|| project.bus.clone());
+    if let Some(p) = bus_name_problem(&bus) {
+        push(
+            "$.bus".into(),
+            p,
+            "use `default` or your custom bus name".into(),
+        );
+    }
+    let pattern = match (&rule.event_pattern, &rule.pattern_file) {
+        (Some(value), None) => match Pattern::from_value(value) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let at = if e.path.is_empty() {
+                    "$.event_pattern".to_string()
+                } else {
+                    format!("$.event_pattern.{}", e.path)
+                };
+                push(
+                    at,
+                    format!("invalid event pattern: {}", e.message),
+                    "see the EventBridge event-pattern reference".into(),
+                );
+                None
+            }
+        },
+        (None, Some(file)) => {
+            let pattern_path = path.parent().unwrap_or(Path::new(".")).join(file);
+            match std::fs::read_to_string(&pattern_path) {
+                Err(e) => {
+                    push(
+                        "$.pattern_file".into(),
+                        format!("cannot read {}: {e}", pattern_path.display()),
+                        "the path is relative to this rule file".into(),
+                    );
+                    None
+                }
+                Ok(text) => match Pattern::parse(&text) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        let place = match (e.line, e.column) {
+                            (Some(l), Some(c)) => format!("{}:{l}:{c}", pattern_path.display()),
+                            _ if e.path.is_empty() => pattern_path.display().to_string(),
+                            _ => format!("{} at {}", pattern_path.display(), e.path),
+                        };
+                        push(
+                            "$.pattern_file".into(),
+                            format!("invalid event pattern in {place}: {}", e.message),
+                            "see the EventBridge event-pattern reference".into(),
+                        );
+                        None
+                    }
+                },
+            }
+        }
+        _ => {
+            push(
+                "$".into(),
+                "give exactly one of `event_pattern` and `pattern_file`".into(),
+                "inline the pattern, or point at a pattern file".into(),
+            );
+            None
+        }
+    };
+    if rule.targets.is_empty() || rule.targets.len() > 5 {
+        push(
+            "$.targets".into(),
+            format!("{} targets; a rule has 1–5", rule.targets.len()),
+            "split the rule, or add a target".into(),
+        );
+    }
+    let mut ids = BTreeSet::new();
+    for (i, t) in rule.targets.iter().enumerate() {
+        let at = format!("$.targets[{i}]");
+        if let Some(p) = rule_name_problem(&t.id) {
+            push(format!("{at}.id"), p, "rename the target".into());
+        }
+        if !ids.insert(t.id.as_str()) {
+            push(
+                format!("{at}.id"),
+                format!("target id `{}` is used twice", t.id),
+                "ids must be unique within a rule".into(),
+            );
+        }
+        // Whether the destination is FIFO; `None` when it is unknown (already reported).
+        let fifo = match (&t.queue, &t.topic) {
+            (Some(q), None) if is_arn(q) => Some(q.ends_with(".fifo")),
+            (Some(q), None) => match project.queues.iter().find(|d| &d.name == q) {
+                Some(d) => Some(d.fifo),
+                None => {
+                    push(
+                        format!("{at}.queue"),
+                        format!("unknown queue `{q}`"),
+                        "declare it under `queues` in the project file, or give an SQS ARN".into(),
+                    );
+                    None
+                }
+            },
+            (None, Some(topic)) if is_arn(topic) => Some(topic.ends_with(".fifo")),
+            (None, Some(topic)) => match project.topics.iter().find(|d| &d.name == topic) {
+                Some(d) => Some(d.fifo),
+                None => {
+                    push(
+                        format!("{at}.topic"),
+                        format!("unknown topic `{topic}`"),
+                        "declare it under `topics` in the project file, or give an SNS ARN".into(),
+                    );
+                    None
+                }
+            },
+            _ => {
+                push(
+                    at.clone(),
+                    "give exactly one of `queue` and `topic`".into(),
+                    "a target delivers to one destination".into(),
+                );
+                None
+            }
+        };
+        match (fifo, &t.message_group_id) {
+            (Some(true), None) => push(
+                format!("{at}.message_group_id"),
+                "FIFO destinations need a message group id".into(),
+                "add `\"message_group_id\": \"…\"`".into(),
+            ),
+            (Some(false), Some(_)) => push(
+                format!("{at}.message_group_id"),
+                "only FIFO destinations take a message group id".into(),
+                "remove it".into(),
+            ),
+            _ => {}
+        }
+        let inputs = [
+            t.input.is_some(),
+            t.input_path.is_some(),
+            t.input_transformer.is_some(),
+        ];
+        if inputs.iter().filter(|x| **x).count() > 1 {
+            push(
+                at.clone(),
+                "give at most one of `input`, `input_path` and `input_transformer`".into(),
+                "EventBridge applies one".into(),
+            );
+        }
+        if let Some(p) = &t.input_path {
+            if !p.starts_with('$') || jsonpath_rust::parser::parse_json_path(p).is_err() {
+                push(
+                    format!("{at}.input_path"),
+                    format!("`{p}` is not a valid JSONPath"),
+                    "e.g. `$.detail`".into(),
+                );
+            }
+        }
+        if let Some(tr) = &t.input_transformer {
+            for (key, message, hint) in
+                transformer::problems(&tr.input_paths_map, &tr.input_template)
+            {
+                push(format!("{at}.input_transformer.{key}"), message, hint);
+            }
+        }
+        if let Some(r) = &t.retry_policy {
+            if r.maximum_retry_attempts.is_some_and(|n| n > 185) {
+                push(
+                    format!("{at}.retry_policy.maximum_retry_attempts"),
+                    "out of range".into(),
+                    "use 0–185".into(),
+                );
+            }
+            if r.maximum_event_age_seconds
+                .is_some_and(|n| !(60..=86_400).contains(&n))
+            {
+                push(
+                    format!("{at}.retry_policy.maximum_event_age_seconds"),
+                    "out of range".into(),
+                    "use 60–86400".into(),
+                );
+            }
+        }
+        if let Some(dlq) = &t.dead_letter_queue {
+            if !is_arn(dlq) && !project.queues.iter().any(|q| &q.name == dlq) {
+                push(
+                    format!("{at}.dead_letter_queue"),
+                    format!("unknown queue `{dlq}`"),
+                    "declare it under `queues`, or give an SQS ARN".into(),
+                );
+            }
+        }
+    }
+    if diags.len() > before {
+        return None;
+    }
+    Some(Rule {
+        name,
+        bus,
+        description: rule.description,
+        state: rule.state,
+        pattern: pattern?,
+        targets: rule.targets,
+        source: path.to_path_buf(),
+    })
+}

@@ -1,0 +1,269 @@
+//! The file formats: a project file (`bridge.json`) and one file per rule (`rules/*.json`).
+//!
+//! Field names are snake_case; every struct rejects unknown fields so a typo is an error,
+//! not a silently ignored setting. The JSON Schemas (`bridge schema project|rule`) are
+//! generated from these types.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `bridge.json`: the stack, the resources it declares, and where its rules live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    /// Optional `$schema` reference for editors.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Stack name: tagged (`bridge:stack`) on everything bridge creates, so that several
+    /// projects can share an account without touching each other's resources.
+    pub stack: String,
+    /// AWS region; default: the standard AWS configuration (`AWS_REGION`, profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Event bus for rules that do not name one. Default `default`.
+    #[serde(default = "default_bus")]
+    pub bus: String,
+    /// Directory of rule files, relative to this file. Default `rules`.
+    #[serde(default = "default_rules_dir")]
+    pub rules_dir: String,
+    /// Extra tags for every resource bridge creates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<BucketDecl>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueDecl>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<TopicDecl>,
+}
+
+fn default_bus() -> String {
+    "default".to_string()
+}
+
+fn default_rules_dir() -> String {
+    "rules".to_string()
+}
+
+/// A bucket whose object changes bridge routes. The bucket itself is not created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BucketDecl {
+    pub name: String,
+    /// Turn on S3 → EventBridge delivery (kept alongside existing notification settings).
+    #[serde(default)]
+    pub eventbridge: bool,
+    /// Native S3 notifications (`Records[]` messages) to declared queues or topics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationDecl>,
+}
+
+/// One native S3 notification configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationDecl {
+    /// Configuration id, unique within the bucket.
+    pub id: String,
+    /// A declared queue name (or an SQS ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// A declared topic name (or an SNS ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// S3 event types, e.g. `s3:ObjectCreated:*`. Default: all created and removed events.
+    #[serde(default = "default_notification_events")]
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+}
+
+fn default_notification_events() -> Vec<String> {
+    vec![
+        "s3:ObjectCreated:*".to_string(),
+        "s3:ObjectRemoved:*".to_string(),
+    ]
+}
+
+/// An SQS queue bridge creates and owns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueDecl {
+    /// 1–80 of `A-Z a-z 0-9 - _`; FIFO queues end in `.fifo`.
+    pub name: String,
+    #[serde(default)]
+    pub fifo: bool,
+    /// Seconds, 0–43200. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_timeout: Option<u32>,
+    /// Seconds, 60–1209600. Default 345600 (4 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_retention: Option<u32>,
+    /// Seconds, 0–900. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u32>,
+    /// Server-side encryption: `sqs` (SQS-managed, the default), `none`, or a KMS key id/alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
+    /// FIFO only: deduplicate by content.
+    #[serde(default)]
+    pub content_based_deduplication: bool,
+    /// Redrive to a dead-letter queue after this many receives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter: Option<DeadLetterDecl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterDecl {
+    /// A declared queue name (or an SQS ARN).
+    pub queue: String,
+    /// 1–1000.
+    pub max_receive_count: u32,
+}
+
+/// An SNS topic bridge creates and owns, with its subscriptions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopicDecl {
+    /// 1–256 of `A-Z a-z 0-9 - _`; FIFO topics end in `.fifo`.
+    pub name: String,
+    #[serde(default)]
+    pub fifo: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<SubscriptionDecl>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Email,
+    Sqs,
+    Https,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Email => "email",
+            Protocol::Sqs => "sqs",
+            Protocol::Https => "https",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionDecl {
+    pub protocol: Protocol,
+    /// An e-mail address, a declared queue name (or SQS ARN), or an `https://` URL.
+    pub endpoint: String,
+    /// SNS filter policy (a JSON object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_policy: Option<Value>,
+    /// What the filter policy applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_policy_scope: Option<FilterPolicyScope>,
+    /// Deliver the message without the SNS envelope (SQS and HTTPS only).
+    #[serde(default)]
+    pub raw_message_delivery: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FilterPolicyScope {
+    MessageAttributes,
+    MessageBody,
+}
+
+/// `rules/<name>.json`: one EventBridge rule and its targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// 1–64 of `A-Z a-z 0-9 . - _`. Default: the file name without `.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Event bus; default: the project's `bus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub state: RuleState,
+    /// The event pattern, inline. Exactly one of `event_pattern` and `pattern_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<Value>,
+    /// A file holding the event pattern, relative to this rule file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern_file: Option<String>,
+    /// 1–5 targets (AWS's limit per rule).
+    pub targets: Vec<TargetDecl>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RuleState {
+    #[default]
+    Enabled,
+    Disabled,
+}
+
+/// Where a rule sends matching events, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDecl {
+    /// 1–64 of `A-Z a-z 0-9 . - _`, unique within the rule.
+    pub id: String,
+    /// A declared queue name (or an SQS ARN). Exactly one of `queue`, `topic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// A declared topic name (or an SNS ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Required for FIFO queues and topics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_group_id: Option<String>,
+    /// Constant JSON sent instead of the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    /// JSONPath selecting the part of the event to send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_transformer: Option<InputTransformerDecl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<RetryPolicyDecl>,
+    /// A declared queue name (or SQS ARN) for events EventBridge could not deliver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputTransformerDecl {
+    /// Placeholder name → JSONPath into the event (at most 100).
+    pub input_paths_map: BTreeMap<String, String>,
+    /// Text with `<placeholder>`s; each must be a key of `input_paths_map` or one of AWS's
+    /// reserved `<aws.events.*>` variables.
+    pub input_template: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicyDecl {
+    /// 0–185.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<u32>,
+    /// 60–86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_event_age_seconds: Option<u32>,
+}
