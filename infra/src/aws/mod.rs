@@ -35,6 +35,10 @@ pub enum AwsError {
     },
     #[error("{resource}: {message}")]
     Invalid { resource: String, message: String },
+    /// The resource was deleted while it was being read (someone else, or a concurrent
+    /// apply). Readers skip it: it no longer exists.
+    #[error("{resource} no longer exists")]
+    Gone { resource: String },
 }
 
 impl AwsError {

@@ -169,7 +169,10 @@ pub async fn read_bus(aws: &AwsClients, name: &str) -> Result<Option<BusFacts>, 
     let tags = if name == "default" {
         BTreeMap::new()
     } else {
-        rule_tags(aws, &arn).await?
+        match rule_tags(aws, &arn).await {
+            Err(AwsError::Gone { .. }) => return Ok(None),
+            other => other?,
+        }
     };
     Ok(Some(BusFacts {
         name: name.to_string(),
@@ -194,6 +197,14 @@ pub async fn read_rules(aws: &AwsClients, bus: &str) -> Result<Vec<RuleFacts>, A
             let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
                 continue;
             };
+            // A rule deleted between the listing and these reads is simply not there.
+            let (tags, targets) = match (
+                rule_tags(aws, arn).await,
+                read_targets(aws, bus, name).await,
+            ) {
+                (Err(AwsError::Gone { .. }), _) | (_, Err(AwsError::Gone { .. })) => continue,
+                (tags, targets) => (tags?, targets?),
+            };
             rules.push(RuleFacts {
                 name: name.to_string(),
                 arn: arn.to_string(),
@@ -203,8 +214,8 @@ pub async fn read_rules(aws: &AwsClients, bus: &str) -> Result<Vec<RuleFacts>, A
                     .state()
                     .is_none_or(|s| *s == aws_sdk_eventbridge::types::RuleState::Enabled),
                 description: rule.description().map(str::to_string),
-                tags: rule_tags(aws, arn).await?,
-                targets: read_targets(aws, bus, name).await?,
+                tags,
+                targets,
             });
         }
         next_token = page.next_token().map(str::to_string);
@@ -221,7 +232,17 @@ async fn rule_tags(aws: &AwsClients, arn: &str) -> Result<BTreeMap<String, Strin
         .resource_arn(arn)
         .send()
         .await
-        .map_err(|e| AwsError::call("ListTagsForResource", arn, e))?;
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                AwsError::Gone {
+                    resource: arn.to_string(),
+                }
+            } else {
+                AwsError::call("ListTagsForResource", arn, e)
+            }
+        })?;
     Ok(out
         .tags()
         .iter()
@@ -245,7 +266,17 @@ pub async fn read_targets(
             .set_next_token(next_token)
             .send()
             .await
-            .map_err(|e| AwsError::call("ListTargetsByRule", format!("rule {rule}"), e))?;
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception())
+                {
+                    AwsError::Gone {
+                        resource: format!("rule {rule}"),
+                    }
+                } else {
+                    AwsError::call("ListTargetsByRule", format!("rule {rule}"), e)
+                }
+            })?;
         for t in page.targets() {
             targets.push(TargetFacts {
                 id: t.id().to_string(),
@@ -336,16 +367,19 @@ pub async fn read_queue(aws: &AwsClients, url: &str) -> Result<Option<QueueFacts
             message: "GetQueueAttributes returned no QueueArn".into(),
         });
     };
-    let tags = aws
-        .sqs
-        .list_queue_tags()
-        .queue_url(url)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("ListQueueTags", url, e))?
-        .tags()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let tags = match aws.sqs.list_queue_tags().queue_url(url).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_queue_does_not_exist()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(AwsError::call("ListQueueTags", url, e)),
+    }
+    .tags()
+    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    .unwrap_or_default();
     Ok(Some(QueueFacts {
         name: arn.rsplit(':').next().unwrap_or_default().to_string(),
         url: url.to_string(),
@@ -389,7 +423,12 @@ pub async fn read_topics(aws: &AwsClients) -> Result<Vec<TopicFacts>, AwsError> 
     }
     let mut topics = Vec::new();
     for arn in arns {
-        topics.push(read_topic(aws, &arn).await?);
+        match read_topic(aws, &arn).await {
+            Ok(topic) => topics.push(topic),
+            // Deleted between the listing and the read.
+            Err(AwsError::Gone { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(topics)
 }
@@ -401,7 +440,17 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
         .topic_arn(arn)
         .send()
         .await
-        .map_err(|e| AwsError::call("GetTopicAttributes", arn, e))?
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception())
+            {
+                AwsError::Gone {
+                    resource: arn.to_string(),
+                }
+            } else {
+                AwsError::call("GetTopicAttributes", arn, e)
+            }
+        })?
         .attributes()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
@@ -411,7 +460,17 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
         .resource_arn(arn)
         .send()
         .await
-        .map_err(|e| AwsError::call("ListTagsForResource", arn, e))?
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                AwsError::Gone {
+                    resource: arn.to_string(),
+                }
+            } else {
+                AwsError::call("ListTagsForResource", arn, e)
+            }
+        })?
         .tags()
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
@@ -426,7 +485,17 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
             .set_next_token(next_token)
             .send()
             .await
-            .map_err(|e| AwsError::call("ListSubscriptionsByTopic", arn, e))?;
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception())
+                {
+                    AwsError::Gone {
+                        resource: arn.to_string(),
+                    }
+                } else {
+                    AwsError::call("ListSubscriptionsByTopic", arn, e)
+                }
+            })?;
         for s in page.subscriptions() {
             let sub_arn = s.subscription_arn().unwrap_or_default();
             let pending = sub_arn == "PendingConfirmation" || sub_arn.is_empty();
