@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bridge_e2e::bridge_bin;
+use bridge_e2e::{bridge_bin, repo_root};
 use infra::local::{
     PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec, RuleState, Store, TargetSpec,
 };
@@ -145,4 +145,87 @@ fn kill_9_loses_no_accepted_event() {
         missing.first()
     );
     assert!(received.len() >= acknowledged.len());
+}
+
+/// `kill -9` of `bridge dev` while files keep arriving in a local bucket: after a restart,
+/// every file has produced its Object Created event (the remembered listing and the delivered
+/// events commit together, so a change is either fully handled or seen again).
+#[test]
+fn kill_9_of_dev_misses_no_bucket_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let project = repo_root().join("examples");
+    let dev = |extra: &[&str]| {
+        let mut cmd = Command::new(bridge_bin());
+        cmd.arg("dev")
+            .arg("--project")
+            .arg(&project)
+            .arg("--local")
+            .arg(&state)
+            .args(extra);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        cmd
+    };
+    let status = dev(&["--once"]).status().expect("first dev run");
+    assert!(status.success());
+    let uploads = state.join("buckets").join("raw-data").join("uploads");
+    std::fs::create_dir_all(&uploads).expect("uploads dir");
+
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1;
+    eprintln!("kill-moment seed: {seed}");
+    let mut rng = Rng(seed);
+    let mut written = Vec::new();
+    for round in 0..5 {
+        let mut child = dev(&["--for", "30", "--interval-ms", "5"])
+            .spawn()
+            .expect("spawn dev");
+        let deadline = std::time::Instant::now() + Duration::from_millis(150 + rng.next() % 400);
+        while std::time::Instant::now() < deadline {
+            let key = format!("f{round}-{}.png", written.len());
+            std::fs::write(uploads.join(&key), key.as_bytes()).expect("write file");
+            written.push(format!("uploads/{key}"));
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+    }
+    let status = dev(&["--once"]).status().expect("final dev run");
+    assert!(status.success(), "dev starts cleanly after the kills");
+
+    let mut s = Store::open(&state).expect("open");
+    let mut created: HashSet<String> = HashSet::new();
+    loop {
+        let got = s
+            .receive_messages("example-events", ReceiveRequest::default())
+            .expect("receive");
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            let event: Value = serde_json::from_str(&m.body).expect("event");
+            if event["detail-type"] == "Object Created" {
+                created.insert(
+                    event["detail"]["object"]["key"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+            s.delete_message("example-events", &m.receipt_handle)
+                .expect("delete");
+        }
+    }
+    let missing: Vec<&String> = written.iter().filter(|k| !created.contains(*k)).collect();
+    assert!(!written.is_empty());
+    assert!(
+        missing.is_empty(),
+        "{} of {} files produced no event, e.g. {:?}",
+        missing.len(),
+        written.len(),
+        missing.first()
+    );
 }

@@ -226,3 +226,32 @@ fn put_event_local_reports_per_entry_failures_and_reads_jsonl() {
         "{err}"
     );
 }
+
+#[test]
+fn dev_reports_project_problems_with_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bridge.json"),
+        r#"{"stack": "s", "queues": [{"name": "q", "visibilty_timeout": 5}]}"#,
+    )
+    .expect("write project");
+    let state = dir.path().join("state");
+    let (code, out, err) = run(
+        &[
+            "dev",
+            "--once",
+            "--project",
+            ".",
+            "--local",
+            state.to_str().expect("utf-8"),
+        ],
+        dir.path(),
+        None,
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("bridge.json"), "names the file: {err}");
+    assert!(
+        err.contains("visibilty_timeout"),
+        "names the bad field: {err}"
+    );
+}

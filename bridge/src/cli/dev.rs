@@ -6,9 +6,8 @@
 //! a few demo events itself (files written to and removed from a local bucket, a Quilt
 //! package-revision event), so a newcomer sees events flowing without any setup.
 //!
-//! Until the `rules` crate's project model is wired in, a project is read by convention: each
-//! `patterns/*.json` file is a rule (named after the file) on the default bus whose target is
-//! the local queue `events`.
+//! The project is the same `bridge.json` + `rules/*.json` that `plan`/`apply` use for AWS,
+//! loaded and validated by the `rules` crate.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,11 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use infra::local::clock::rfc3339_seconds;
-use infra::local::{
-    Activity, BucketSpec, DesiredRule, InputTransformer, LocalDesired, NotificationSpec,
-    PutEventsEntry, QueueSpec, Redrive, RuleSpec, RuleState, Store, SubscriptionSpec, TargetSpec,
-    TopicSpec,
-};
+use infra::local::{Activity, Clock, Config, PutEventsEntry, Store};
 
 use super::put_event::entry_from_json;
 
@@ -46,25 +41,44 @@ pub struct Args {
     pub interval_ms: u64,
 }
 
-const EXAMPLE_QUEUE: &str = "example-events";
 const EXAMPLE_BUCKET: &str = "raw-data";
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let project_dir = if args.example {
+        examples_dir()?
+    } else {
+        args.project.clone().unwrap_or_else(|| PathBuf::from("."))
+    };
+    let project = match rules::load(&project_dir) {
+        Ok(p) => p,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            bail!(
+                "the project in {} has problems (listed above)",
+                project_dir.display()
+            );
+        }
+    };
+    println!(
+        "bridge dev: project {} (stack {})",
+        project.path.display(),
+        project.file.stack
+    );
     let state_dir = args
         .local
         .clone()
         .unwrap_or_else(|| PathBuf::from(infra::local::DEFAULT_STATE_DIR));
-    let mut store = Store::open(&state_dir)
-        .with_context(|| format!("opening local state in {}", state_dir.display()))?;
-    let desired = if args.example {
-        let examples = examples_dir()?;
-        println!("bridge dev: example project {}", examples.display());
-        example_project(&examples, store.dir())?
-    } else {
-        let project = args.project.clone().unwrap_or_else(|| PathBuf::from("."));
-        println!("bridge dev: project {}", project.display());
-        conventional_project(&project)?
+    let config = Config {
+        region: project
+            .file
+            .region
+            .clone()
+            .unwrap_or_else(|| Config::default().region),
+        ..Config::default()
     };
+    let mut store = Store::open_with(&state_dir, config, Clock::System)
+        .with_context(|| format!("opening local state in {}", state_dir.display()))?;
+    let desired = store.desired_from_project(&project)?;
     println!(
         "local state: {} (delete the directory to start over)",
         store.database_path().display()
@@ -155,13 +169,13 @@ fn render(a: &Activity) -> String {
 /// `examples/` of the working directory, or of the source tree this binary was built from.
 fn examples_dir() -> anyhow::Result<PathBuf> {
     let here = PathBuf::from("examples");
-    if here.join("patterns").is_dir() {
+    if here.join("bridge.json").is_file() {
         return Ok(here);
     }
     let built = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("examples");
-    if built.join("patterns").is_dir() {
+    if built.join("bridge.json").is_file() {
         return Ok(std::fs::canonicalize(&built).unwrap_or(built));
     }
     bail!(
@@ -170,143 +184,13 @@ fn examples_dir() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// Every `patterns/*.json` of `dir` as (rule name, pattern text), sorted by name.
-fn pattern_rules(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    let patterns = dir.join("patterns");
-    let entries =
-        std::fs::read_dir(&patterns).with_context(|| format!("reading {}", patterns.display()))?;
-    let mut out = Vec::new();
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("reading {}", patterns.display()))?
-            .path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        patterns::Pattern::parse(&text)
-            .map_err(|e| anyhow::anyhow!("{}: invalid event pattern: {e}", path.display()))?;
-        out.push((name, text));
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn rule(name: &str, pattern: &str) -> RuleSpec {
-    RuleSpec {
-        bus: "default".into(),
-        name: name.into(),
-        pattern: pattern.into(),
-        state: RuleState::Enabled,
-        description: None,
-    }
-}
-
-/// A project by convention: `patterns/*.json` → rules → the queue `events`.
-fn conventional_project(dir: &Path) -> anyhow::Result<LocalDesired> {
-    let queue = QueueSpec::new("events");
-    let arn = format!(
-        "arn:aws:sqs:us-east-1:{}:events",
-        infra::local::LOCAL_ACCOUNT
-    );
-    let rules = pattern_rules(dir)?
-        .into_iter()
-        .map(|(name, text)| DesiredRule {
-            rule: rule(&name, &text),
-            targets: vec![TargetSpec::new("events", &arn)],
-        })
-        .collect();
-    Ok(LocalDesired {
-        queues: vec![queue],
-        rules,
-        ..LocalDesired::default()
-    })
-}
-
-/// The example project: the example patterns as rules, a queue with a DLQ, a topic with an
-/// e-mail subscription fed through an input transformer, and a local bucket with EventBridge
-/// delivery on and a native notification.
-fn example_project(examples: &Path, state_dir: &Path) -> anyhow::Result<LocalDesired> {
-    let arn = |service: &str, name: &str| {
-        format!(
-            "arn:aws:{service}:us-east-1:{}:{name}",
-            infra::local::LOCAL_ACCOUNT
-        )
-    };
-    let dlq = QueueSpec::new(format!("{EXAMPLE_QUEUE}-dlq"));
-    let queue = QueueSpec {
-        redrive: Some(Redrive {
-            dead_letter_target_arn: arn("sqs", &dlq.name),
-            max_receive_count: 3,
-        }),
-        ..QueueSpec::new(EXAMPLE_QUEUE)
-    };
-    let uploads = QueueSpec::new("raw-data-uploads");
-    let topic = TopicSpec::new("package-alerts");
-    let mut rules = Vec::new();
-    for (name, text) in pattern_rules(examples)? {
-        let mut targets = vec![TargetSpec::new("queue", arn("sqs", EXAMPLE_QUEUE))];
-        if name.contains("quilt") {
-            targets.push(TargetSpec {
-                input_transformer: Some(InputTransformer {
-                    input_paths_map: [
-                        ("handle", "$.detail.handle"),
-                        ("bucket", "$.detail.bucket"),
-                        ("hash", "$.detail.topHash"),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                    input_template: "Package <handle> has a new revision <hash> in s3://<bucket>"
-                        .into(),
-                }),
-                ..TargetSpec::new("alerts", arn("sns", &topic.name))
-            });
-        }
-        rules.push(DesiredRule {
-            rule: rule(&name, &text),
-            targets,
-        });
-    }
-    let bucket = BucketSpec {
-        name: EXAMPLE_BUCKET.into(),
-        dir: state_dir.join("buckets").join(EXAMPLE_BUCKET),
-        eventbridge: true,
-        notifications: vec![NotificationSpec {
-            id: "uploads".into(),
-            target_arn: arn("sqs", &uploads.name),
-            events: vec!["s3:ObjectCreated:*".into()],
-            prefix: Some("uploads/".into()),
-            suffix: None,
-        }],
-    };
-    Ok(LocalDesired {
-        queues: vec![dlq, queue, uploads],
-        topics: vec![topic.clone()],
-        subscriptions: vec![SubscriptionSpec::new(
-            arn("sns", &topic.name),
-            "email",
-            "data-team@example.com",
-        )],
-        rules,
-        buckets: vec![bucket],
-        ..LocalDesired::default()
-    })
-}
-
 /// Makes events happen: an upload, a non-matching file, a deletion, a Quilt package revision.
 fn demo_events(store: &mut Store, last_id: &mut i64) -> anyhow::Result<()> {
     let bucket = store
         .list_buckets()?
         .into_iter()
         .find(|b| b.name == EXAMPLE_BUCKET)
-        .context("the example bucket is missing")?;
+        .context("the example project declares no bucket raw-data")?;
     let stamp = store.clock().now_ms();
     let write = |key: &str, body: &str| -> anyhow::Result<()> {
         let path = bucket.dir.join(key);

@@ -19,6 +19,7 @@ pub mod apply;
 pub mod buckets;
 pub mod clock;
 pub mod events;
+pub mod project;
 pub mod queue;
 pub mod routing;
 pub mod sns;
