@@ -12,6 +12,7 @@ use crate::ast::{AnythingBut, Range, Test};
 use crate::cidr::Cidr;
 use crate::eval::{excluded, ValueView};
 use crate::fold::fold;
+use crate::number::comparable_key;
 use crate::wildcard::Wildcard;
 
 pub(crate) type Ids = Vec<u32>;
@@ -158,9 +159,19 @@ impl FieldIndex {
         }
     }
 
+    /// `value` may carry a tentative number key (see `number::tentative_key`): an
+    /// exclusion by number is only trusted once the key is known to be exact, so that no
+    /// candidate is ever missed.
     fn anything_but(&self, value: &ValueView<'_>, hit: &mut impl FnMut(u32)) {
         for (ab, id) in &self.anything_buts {
-            if !excluded(ab, value) {
+            let excluded = excluded(ab, value)
+                && match (ab, value) {
+                    (AnythingBut::Numbers(_), ValueView::Num { text, .. }) => {
+                        comparable_key(text).is_some()
+                    }
+                    _ => true,
+                };
+            if !excluded {
                 hit(*id);
             }
         }

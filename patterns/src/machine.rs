@@ -20,7 +20,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::comparable_key;
+use crate::number::{key_is_exact, tentative_key};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -349,7 +349,7 @@ impl Matcher {
             let mut v = s.field_head(cond.field);
             while let Some(value) = v {
                 any_value = true;
-                let stored = s.values[value as usize];
+                let stored = s.settle_exactness(value);
                 let view = s.view(&stored);
                 if cond.tests.iter().any(|t| test_matches(t, &view)) {
                     if stored.arrays.1 == 0 {
@@ -400,9 +400,19 @@ struct Scratch {
 struct StoredValue {
     kind: Kind,
     text: (u32, u32),
+    /// Tentative number key: the index uses it to find candidates; verification uses it
+    /// only once `exact` says the double holds the text exactly.
     key: Option<u64>,
+    exact: Exactness,
     arrays: (u32, u32),
     next_in_field: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exactness {
+    Unknown,
+    Exact,
+    Inexact,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,11 +453,29 @@ impl Scratch {
         (epoch == self.epoch).then_some(value)
     }
 
+    /// Decides (once) whether a number's tentative key is exact, and returns the value.
+    fn settle_exactness(&mut self, value: u32) -> StoredValue {
+        let stored = &mut self.values[value as usize];
+        if let (Some(key), Exactness::Unknown) = (stored.key, stored.exact) {
+            let text = &self.text[stored.text.0 as usize..(stored.text.0 + stored.text.1) as usize];
+            stored.exact = if key_is_exact(text, key) {
+                Exactness::Exact
+            } else {
+                Exactness::Inexact
+            };
+        }
+        *stored
+    }
+
+    /// The value as tests see it; call [`Scratch::settle_exactness`] first for numbers.
     fn view(&self, v: &StoredValue) -> ValueView<'_> {
         let text = &self.text[v.text.0 as usize..(v.text.0 + v.text.1) as usize];
         match v.kind {
             Kind::Str => ValueView::Str(text),
-            Kind::Num => ValueView::Num { text, key: v.key },
+            Kind::Num => ValueView::Num {
+                text,
+                key: v.key.filter(|_| v.exact == Exactness::Exact),
+            },
             Kind::True => ValueView::True,
             Kind::False => ValueView::False,
             Kind::Null => ValueView::Null,
@@ -482,7 +510,7 @@ impl Visitor for Collector<'_, '_> {
             Scalar::Null => (Kind::Null, ""),
         };
         let key = if kind == Kind::Num && meta.numeric {
-            comparable_key(text)
+            tentative_key(text)
         } else {
             None
         };
@@ -495,6 +523,7 @@ impl Visitor for Collector<'_, '_> {
             kind,
             text: (text_at, text.len() as u32),
             key,
+            exact: Exactness::Unknown,
             arrays: (arrays_at, arrays.len() as u32),
             next_in_field: s.field_head(field),
         });

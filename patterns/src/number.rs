@@ -9,11 +9,30 @@
 /// The order-preserving key of a comparable number, or `None` when the text is not a
 /// finite number that a double represents exactly.
 pub(crate) fn comparable_key(text: &str) -> Option<u64> {
+    tentative_key(text).filter(|&key| key_is_exact(text, key))
+}
+
+/// The key of the double nearest to `text`, without checking that the double holds the
+/// text exactly: cheap, and enough to find candidates, which are then checked with
+/// [`key_is_exact`].
+pub(crate) fn tentative_key(text: &str) -> Option<u64> {
     let value: f64 = text.parse().ok()?;
-    if !value.is_finite() || !is_exact(text, value) {
-        return None;
-    }
-    Some(key_of(value))
+    value.is_finite().then(|| key_of(value))
+}
+
+/// Whether the double behind `key` (from [`tentative_key`]) represents `text` exactly.
+pub(crate) fn key_is_exact(text: &str, key: u64) -> bool {
+    is_exact(text, value_of(key))
+}
+
+/// Inverse of [`key_of`].
+fn value_of(key: u64) -> f64 {
+    let bits = if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    };
+    f64::from_bits(bits)
 }
 
 /// Maps a finite double to a `u64` whose unsigned order is the numeric order.
@@ -149,6 +168,21 @@ mod tests {
         ];
         let keys: Vec<u64> = texts.iter().map(|t| comparable_key(t).unwrap()).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        for v in [
+            0.0,
+            -0.0,
+            1.5,
+            -122.42916360922355,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            -1e-300,
+        ] {
+            assert_eq!(value_of(key_of(v)).to_bits(), v.to_bits());
+        }
     }
 
     #[test]
