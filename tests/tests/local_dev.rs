@@ -57,6 +57,12 @@ fn dev_example_shows_events_flowing_and_is_idempotent() {
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
+    let position = |needle: &str| out.find(needle).unwrap_or(usize::MAX);
+    assert!(
+        position("rule default/quilt-package-revision → sns:package-alerts")
+            < position("topic sns:package-alerts → data-team@example.com"),
+        "a delivery is listed before the fan-out it causes:\n{out}"
+    );
     let emails: Vec<_> = std::fs::read_dir(state.join("outbox"))
         .expect("outbox")
         .collect();

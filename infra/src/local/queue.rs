@@ -9,7 +9,7 @@
 //!   its messages is in flight. Deduplication ids (explicit, or the body's SHA-256 when
 //!   content-based deduplication is on — here MD5, a documented difference) drop repeats for
 //!   five minutes.
-//! - Messages older than the retention period disappear at the next receive.
+//! - Messages older than the retention period are dropped when a receive reaches them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -524,8 +524,6 @@ fn receive_tx(
     req: ReceiveRequest,
 ) -> Result<Vec<ReceivedMessage>> {
     let q = load_queue(tx, queue)?;
-    tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND sent_ms + ?2 * 1000 <= ?3")?
-        .execute(params![q.name, q.retention_seconds, ctx.now_ms])?;
     let blocked: HashSet<String> = if q.fifo {
         let mut stmt = tx.prepare_cached(
             "SELECT DISTINCT group_id FROM messages
@@ -573,6 +571,13 @@ fn receive_tx(
         }
         for c in page {
             after_id = c.id;
+            // Retention is enforced lazily, when an expired message would be handed out: a
+            // sweep of the whole queue on every receive would cost O(queue length).
+            if c.sent_ms + q.retention_seconds * 1000 <= ctx.now_ms {
+                tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?
+                    .execute([c.id])?;
+                continue;
+            }
             if let Some(g) = &c.group_id {
                 if blocked.contains(g) {
                     continue;

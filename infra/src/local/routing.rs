@@ -15,7 +15,7 @@ use super::clock::{parse_rfc3339, rfc3339_seconds};
 use super::events::{load_rules, load_targets, RuleState, TargetSpec};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{counter, record_activity, Ctx, Store};
+use super::store::{begin_activity, counter, set_activity_outcome, Ctx, Store};
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
 
@@ -349,6 +349,8 @@ pub(crate) fn route_event(
                 rule_arn: &rule.arn,
                 ingestion_time: &ingestion_time,
             };
+            let activity =
+                begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
             let outcome = match target_input(target, event, &event_json, &route) {
                 Ok(body) => deliver(tx, ctx, target, event_id, body)?,
                 Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
@@ -383,14 +385,7 @@ pub(crate) fn route_event(
                     text
                 }
             };
-            record_activity(
-                tx,
-                ctx,
-                event_id,
-                &format!("rule {origin}"),
-                &target.arn,
-                &outcome,
-            )?;
+            set_activity_outcome(tx, activity, &outcome)?;
             routed.push(Routed {
                 event_id: event_id.to_string(),
                 rule: origin.clone(),

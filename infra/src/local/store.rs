@@ -443,6 +443,25 @@ pub(crate) fn record_activity(
     Ok(())
 }
 
+/// Appends an activity row whose outcome is filled in later with [`set_activity_outcome`], so
+/// that a delivery is listed before the fan-out it causes (rule → topic before topic → queue).
+pub(crate) fn begin_activity(
+    tx: &Transaction,
+    ctx: &Ctx,
+    message_id: &str,
+    origin: &str,
+    target: &str,
+) -> Result<i64> {
+    record_activity(tx, ctx, message_id, origin, target, "pending")?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub(crate) fn set_activity_outcome(tx: &Transaction, id: i64, outcome: &str) -> Result<()> {
+    tx.prepare_cached("UPDATE activity SET outcome = ?1 WHERE id = ?2")?
+        .execute(params![outcome, id])?;
+    Ok(())
+}
+
 /// Increments and returns a counter in `meta`.
 pub(crate) fn next_counter(tx: &Transaction, key: &str) -> Result<i64> {
     tx.execute("UPDATE meta SET value = value + 1 WHERE key = ?1", [key])?;
