@@ -66,11 +66,18 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn write_pattern(project: &Path, name: &str, source: &str) {
-    let dir = project.join("patterns");
-    std::fs::create_dir_all(&dir).expect("mkdir patterns");
-    let pattern = serde_json::json!({ "source": [source] });
-    std::fs::write(dir.join(format!("{name}.json")), pattern.to_string()).expect("write pattern");
+/// A project: `bridge.json` with one queue, and `rules/<rule>.json` matching `source`.
+fn write_project(project: &Path, stack: &str, rule: &str, source: &str) {
+    let queue = format!("{stack}-events");
+    let file = serde_json::json!({ "stack": stack, "queues": [{ "name": queue }] });
+    std::fs::write(project.join("bridge.json"), file.to_string()).expect("write bridge.json");
+    let dir = project.join("rules");
+    std::fs::create_dir_all(&dir).expect("mkdir rules");
+    let rule_file = serde_json::json!({
+        "event_pattern": { "source": [source] },
+        "targets": [{ "id": "events", "queue": queue }]
+    });
+    std::fs::write(dir.join(format!("{rule}.json")), rule_file.to_string()).expect("write rule");
 }
 
 #[test]
@@ -79,7 +86,7 @@ fn plan_apply_reapply_change_and_destroy() {
     let project = tempfile::tempdir().expect("tempdir");
     let stack = unique("cli");
     let rule = unique("orders");
-    write_pattern(project.path(), &rule, "cli.orders");
+    write_project(project.path(), &stack, &rule, "cli.orders");
 
     let out = bridge(
         &endpoint,
@@ -132,7 +139,7 @@ fn plan_apply_reapply_change_and_destroy() {
         text(&out)
     );
 
-    write_pattern(project.path(), &rule, "cli.orders.v2");
+    write_project(project.path(), &stack, &rule, "cli.orders.v2");
     let out = bridge(
         &endpoint,
         project.path(),
@@ -186,7 +193,7 @@ fn plan_apply_reapply_change_and_destroy() {
 fn plan_reports_an_unreachable_endpoint_as_an_error() {
     let Some(_) = endpoint() else { return };
     let project = tempfile::tempdir().expect("tempdir");
-    write_pattern(project.path(), "r", "x");
+    write_project(project.path(), "unreachable", "r", "x");
     // Port 9 (discard) on localhost: nothing listens there.
     let out = bridge(
         "http://127.0.0.1:9",
@@ -199,16 +206,17 @@ fn plan_reports_an_unreachable_endpoint_as_an_error() {
 }
 
 #[test]
-fn an_invalid_pattern_file_is_named_in_the_error() {
+fn an_invalid_rule_file_is_named_in_the_error_and_nothing_is_planned() {
     let Some(endpoint) = endpoint() else { return };
     let project = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(project.path().join("patterns")).expect("mkdir");
-    std::fs::write(
-        project.path().join("patterns/broken.json"),
-        "{\"source\": [",
-    )
-    .expect("write");
+    write_project(project.path(), "broken", "fine", "x");
+    let broken = serde_json::json!({
+        "event_pattern": { "source": "not-a-list" },
+        "targets": [{ "id": "events", "queue": "broken-events" }]
+    });
+    std::fs::write(project.path().join("rules/broken.json"), broken.to_string()).expect("write");
     let out = bridge(&endpoint, project.path(), "broken", &["plan"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("broken.json"), "{}", text(&out));
+    assert!(text(&out).contains("nothing was planned"), "{}", text(&out));
 }

@@ -17,8 +17,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let spec = load_stack(&args.target)?;
-    let aws = args.target.connect()?;
+    let (spec, region) = load_stack(&args.target)?;
+    let aws = args.target.connect(region)?;
     let (plan, facts) = aws.plan(&spec, args.prune)?;
     print!("{}", plan.render(use_color()));
     if plan.is_empty() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use infra::aws::stack::StackSpec;
 
-use super::plan::{confirm, use_color, Target};
+use super::plan::{confirm, load_stack, use_color, Target};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,10 +17,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    // Only the stack name matters: destroy works even when the project files are gone.
-    let stack = args.target.stack_name()?;
-    let nothing = StackSpec::empty(&stack, "default");
-    let aws = args.target.connect()?;
+    // Only the stack (and its bus) matter: with --stack, destroy works even when the
+    // project files are gone.
+    let (stack, bus, region) = match (&args.target.stack, load_stack(&args.target)) {
+        (_, Ok((spec, region))) => (
+            args.target.stack.clone().unwrap_or(spec.stack),
+            spec.bus,
+            region,
+        ),
+        (Some(stack), Err(e)) => {
+            eprintln!("warning: {e:#}; destroying stack {stack} on the default bus");
+            (stack.clone(), "default".to_string(), None)
+        }
+        (None, Err(e)) => return Err(e),
+    };
+    let nothing = StackSpec::empty(&stack, &bus);
+    let aws = args.target.connect(region)?;
     let (plan, facts) = aws.plan(&nothing, true)?;
     print!("{}", plan.render(use_color()));
     if plan.is_empty() {

@@ -3,18 +3,16 @@
 //! Also home of what `plan`, `apply` and `destroy` share: the AWS connection options, the
 //! project → stack loading, and the confirmation prompt.
 //!
-//! Until the `rules` crate's project model is wired in, a project is read by convention
-//! (as `bridge dev` does): each `patterns/*.json` is a rule on the default bus, named after
-//! the file, whose target is the queue `<stack>-events`. [`load_stack`] is the one place
-//! to replace with the real model.
+//! The project is `bridge.json` plus `rules/*.json` (see `bridge validate`).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use infra::aws::blocking::BlockingAws;
-use infra::aws::stack::{Destination, QueueSpec, RuleSpec, StackSpec, TargetSpec};
+use infra::aws::project::stack_from_project;
+use infra::aws::stack::StackSpec;
 use infra::aws::AwsSettings;
 
 /// Where the project is and which AWS account/endpoint to talk to.
@@ -23,7 +21,7 @@ pub struct Target {
     /// The project directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
-    /// The stack name stored in the `bridge:stack` tag (default: the project directory's name).
+    /// The stack name stored in the `bridge:stack` tag (default: the project's `stack`).
     #[arg(long, value_name = "NAME")]
     pub stack: Option<String>,
     /// A local AWS-compatible server (moto, LocalStack); overrides AWS_ENDPOINT_URL.
@@ -42,33 +40,11 @@ impl Target {
         self.project.clone().unwrap_or_else(|| PathBuf::from("."))
     }
 
-    pub(crate) fn stack_name(&self) -> anyhow::Result<String> {
-        if let Some(stack) = &self.stack {
-            return valid_name(stack, "--stack").map(|_| stack.clone());
-        }
-        let dir = self.project_dir();
-        let dir = std::fs::canonicalize(&dir)
-            .with_context(|| format!("project directory {}", dir.display()))?;
-        let name: String = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("bridge")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        Ok(name)
-    }
-
-    pub(crate) fn connect(&self) -> anyhow::Result<BlockingAws> {
+    /// Connects with the standard chain; `--region` wins over the project's region.
+    pub(crate) fn connect(&self, project_region: Option<String>) -> anyhow::Result<BlockingAws> {
         let settings = AwsSettings {
             endpoint_url: self.endpoint_url.clone(),
-            region: self.region.clone(),
+            region: self.region.clone().or(project_region),
             profile: self.profile.clone(),
         };
         Ok(BlockingAws::connect(&settings)?)
@@ -88,8 +64,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let spec = load_stack(&args.target)?;
-    let aws = args.target.connect()?;
+    let (spec, region) = load_stack(&args.target)?;
+    let aws = args.target.connect(region)?;
     let (plan, _) = aws.plan(&spec, args.prune)?;
     print!("{}", plan.render(use_color()));
     Ok(if args.detailed_exitcode && !plan.is_empty() {
@@ -126,66 +102,36 @@ pub(crate) fn confirm(what: &str, yes: bool) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// The project's declared state for AWS (by convention until the `rules` model lands).
-pub(crate) fn load_stack(target: &Target) -> anyhow::Result<StackSpec> {
-    let dir = target.project_dir();
-    let stack = target.stack_name()?;
-    let queue = format!("{stack}-events");
-    let rules = pattern_rules(&dir)?
-        .into_iter()
-        .map(|(name, pattern)| RuleSpec {
-            name,
-            pattern,
-            enabled: true,
-            description: Some(format!("bridge stack {stack}")),
-            targets: vec![TargetSpec::new("events", Destination::Queue(queue.clone()))],
-        })
-        .collect();
-    Ok(StackSpec {
-        bus: "default".into(),
-        queues: vec![QueueSpec {
-            name: queue,
-            ..QueueSpec::default()
-        }],
-        rules,
-        ..StackSpec::empty(&stack, "default")
-    })
-}
-
-/// Every `patterns/*.json` as (rule name, pattern text), validated, sorted by name.
-fn pattern_rules(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    let patterns = dir.join("patterns");
-    let entries = std::fs::read_dir(&patterns).with_context(|| {
-        format!(
-            "reading {} (a project keeps its event patterns there, one rule per file)",
-            patterns.display()
-        )
-    })?;
-    let mut out = Vec::new();
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("reading {}", patterns.display()))?
-            .path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        valid_name(&name, &path.display().to_string())?;
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        patterns::Pattern::parse(&text)
-            .map_err(|e| anyhow::anyhow!("{}: invalid event pattern: {e}", path.display()))?;
-        out.push((name, text));
+/// The project's declared state for AWS: `bridge.json` + `rules/*.json`, loaded and
+/// validated by the `rules` crate (every problem reported at once), then translated.
+///
+/// Returns the stack and the project's `region` (used when `--region` is not given).
+pub(crate) fn load_stack(target: &Target) -> anyhow::Result<(StackSpec, Option<String>)> {
+    if let Some(stack) = &target.stack {
+        valid_name(stack, "--stack")?;
     }
-    out.sort();
-    Ok(out)
+    let dir = target.project_dir();
+    let project = match rules::load(&dir) {
+        Ok(project) => project,
+        Err(diagnostics) => {
+            for d in &diagnostics.0 {
+                eprintln!("error: {d}");
+            }
+            bail!(
+                "{} problem(s) in the project at {}; nothing was planned",
+                diagnostics.0.len(),
+                dir.display()
+            );
+        }
+    };
+    let converted = stack_from_project(&project, target.stack.as_deref())?;
+    for w in &converted.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok((converted.spec, project.file.region.clone()))
 }
 
-/// EventBridge rule and stack names: 1-64 of letters, digits, `.`, `-`, `_`.
+/// Stack names: 1-64 of letters, digits, `.`, `-`, `_` (they end up in rule tags and Sids).
 fn valid_name(name: &str, origin: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -194,8 +140,8 @@ fn valid_name(name: &str, origin: &str) -> anyhow::Result<()> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if !ok {
         bail!(
-            "{origin}: name {name:?} is not a valid rule/stack name \
-             (1-64 letters, digits, '.', '-', '_'); rename it"
+            "{origin}: {name:?} is not a valid stack name \
+             (1-64 letters, digits, '.', '-', '_')"
         );
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod client;
 pub mod objects;
 pub mod plan;
 pub mod policy;
+pub mod project;
 pub mod read;
 pub mod s3_notify;
 pub mod stack;
