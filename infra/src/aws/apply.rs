@@ -164,6 +164,15 @@ impl Names {
         self.queues.get(name).ok_or_else(|| missing("queue", name))
     }
 
+    /// A queue's ARN from its name, or the reference itself when it already is an ARN
+    /// (a queue outside the project).
+    fn queue_arn(&self, reference: &str) -> Result<String, AwsError> {
+        if reference.starts_with("arn:") {
+            return Ok(reference.to_string());
+        }
+        Ok(self.queue(reference)?.1.clone())
+    }
+
     fn topic(&self, name: &str) -> Result<&String, AwsError> {
         self.topics.get(name).ok_or_else(|| missing("topic", name))
     }
@@ -347,7 +356,7 @@ impl Executor<'_> {
             Destination::Arn(a) => a.clone(),
         };
         let dead_letter_arn = match &t.dead_letter_queue {
-            Some(q) => Some(self.names.queue(q)?.1.clone()),
+            Some(q) => Some(self.names.queue_arn(q)?),
             None => None,
         };
         Ok(TargetFacts {

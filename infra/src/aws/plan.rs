@@ -534,7 +534,11 @@ impl<'a> Planner<'a> {
                     let changes = attr_changes(&q.attributes, &actual.attributes);
                     let redrive_changed = q.dead_letter.as_ref().is_some_and(|d| {
                         !same_redrive(actual.attributes.get("RedrivePolicy"), d, |name| {
-                            self.queue(name).map(|f| f.arn.clone())
+                            if name.starts_with("arn:") {
+                                Some(name.to_string())
+                            } else {
+                                self.queue(name).map(|f| f.arn.clone())
+                            }
                         })
                     });
                     if !changes.is_empty() || redrive_changed {
@@ -834,6 +838,7 @@ impl<'a> Planner<'a> {
             Destination::Arn(a) => a.clone(),
         };
         let dead_letter_arn = match &t.dead_letter_queue {
+            Some(q) if q.starts_with("arn:") => Some(q.clone()),
             Some(q) => Some(self.queue(q)?.arn.clone()),
             None => None,
         };
