@@ -125,12 +125,13 @@ fn dev_picks_up_events_put_from_another_process() {
         None,
     );
     assert_eq!(code, 0, "{out}{err}");
-    let child = Command::new(bridge_bin())
+    let mut child = Command::new(bridge_bin())
         .args([
             "dev",
-            "--example",
+            "--project",
+            "examples",
             "--for",
-            "4",
+            "6",
             "--interval-ms",
             "50",
             "--local",
@@ -140,7 +141,30 @@ fn dev_picks_up_events_put_from_another_process() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn dev");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Wait until dev is watching (it prints the routing header), then send from outside.
+    let stdout = child.stdout.take().expect("dev stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("dev prints its routing header");
+        if line.starts_with("routing (rule → target):") {
+            break;
+        }
+    }
     let detail = r#"{"type": "created", "handle": "analytics/from-outside", "bucket": "b", "topHash": "abc"}"#;
     let (code, ids, err) = run(
         &[
@@ -159,8 +183,8 @@ fn dev_picks_up_events_put_from_another_process() {
     );
     assert_eq!(code, 0, "{err}");
     let id = ids.trim().to_string();
-    let out = child.wait_with_output().expect("dev output");
-    let out = String::from_utf8_lossy(&out.stdout);
+    child.wait().expect("dev exits after --for");
+    let out = reader.join().expect("reader thread");
     assert!(
         out.lines().any(
             |l| l.contains("rule default/quilt-package-revision → sqs:example-events")
