@@ -548,3 +548,41 @@ async fn foreign_policy_statements_survive_and_a_partial_failure_converges() {
         "{policy}"
     );
 }
+
+#[tokio::test]
+async fn changed_subscription_attributes_are_updated_in_place() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = clients(&endpoint).await;
+    let n = names();
+    let mut spec = spec(&n);
+    apply(&aws, &spec, false).await;
+
+    let filter = serde_json::json!({ "severity": ["high"] }).to_string();
+    spec.subscriptions[0]
+        .attributes
+        .insert("FilterPolicy".into(), filter.clone());
+    let (steps, writes) = apply(&aws, &spec, false).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(
+        matches!(&steps[0], Step::UpdateSubscription { changes, .. } if changes[0].key == "FilterPolicy"),
+        "{steps:?}"
+    );
+    assert_eq!(writes, 1);
+    assert_converged(&aws, &spec).await;
+
+    let topic = read::read_topics(&aws)
+        .await
+        .expect("topics")
+        .into_iter()
+        .find(|t| t.name == n.alerts)
+        .expect("topic");
+    let arn = topic.subscriptions[0].arn.clone().expect("confirmed");
+    let attrs = read::subscription_attributes(&aws, &arn)
+        .await
+        .expect("attributes");
+    let stored: Value = serde_json::from_str(&attrs["FilterPolicy"]).expect("json");
+    assert_eq!(
+        stored,
+        serde_json::from_str::<Value>(&filter).expect("json")
+    );
+}

@@ -74,6 +74,7 @@ fn first_line(s: &str) -> &str {
 /// The read scope for a stack: its bus and its buckets.
 pub fn scope(spec: &StackSpec) -> ReadScope<'_> {
     ReadScope {
+        stack: &spec.stack,
         bus: &spec.bus,
         buckets: spec.buckets.iter().map(String::as_str).collect(),
     }
@@ -322,6 +323,13 @@ impl Executor<'_> {
                 self.writer
                     .subscribe(&topic_arn, &protocol, &endpoint, attributes)
                     .await?;
+            }
+            Step::UpdateSubscription { arn, changes, .. } => {
+                for c in changes {
+                    self.writer
+                        .set_subscription_attribute(arn, &c.key, &c.to)
+                        .await?;
+                }
             }
             Step::Unsubscribe { arn, .. } => self.writer.unsubscribe(arn).await?,
             Step::DeleteRule { name, target_ids } => {

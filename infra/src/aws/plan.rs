@@ -99,6 +99,13 @@ pub enum Step {
         endpoint: Endpoint,
         attributes: BTreeMap<String, String>,
     },
+    /// Declared subscription attributes that differ (raw delivery, filter policy…).
+    UpdateSubscription {
+        topic: String,
+        endpoint: String,
+        arn: String,
+        changes: Vec<AttrChange>,
+    },
     Unsubscribe {
         topic: String,
         arn: String,
@@ -264,6 +271,15 @@ impl fmt::Display for Step {
                     write!(f, "subscribe {protocol} {endpoint} to topic {topic}")
                 }
             },
+            Step::UpdateSubscription {
+                topic,
+                endpoint,
+                changes,
+                ..
+            } => {
+                write!(f, "update subscription {endpoint} of topic {topic}")?;
+                write_changes(f, changes)
+            }
             Step::Unsubscribe {
                 topic, endpoint, ..
             } => write!(f, "unsubscribe {endpoint} from topic {topic}"),
@@ -873,7 +889,19 @@ impl<'a> Planner<'a> {
                     topic: s.topic.clone(),
                     endpoint: found.endpoint.clone(),
                 }),
-                Some(_) => {}
+                Some(found) => {
+                    // Attributes are read only on the stack's own topics.
+                    let owned = self.topic(&s.topic).is_some_and(|t| self.owns(&t.tags));
+                    let changes = attr_changes(&s.attributes, &found.attributes);
+                    if let (true, Some(arn), false) = (owned, &found.arn, changes.is_empty()) {
+                        self.steps.push(Step::UpdateSubscription {
+                            topic: s.topic.clone(),
+                            endpoint: format!("{} {}", found.protocol, found.endpoint),
+                            arn: arn.clone(),
+                            changes,
+                        });
+                    }
+                }
                 None => self.steps.push(Step::Subscribe {
                     topic: s.topic.clone(),
                     endpoint: s.endpoint.clone(),
@@ -1094,6 +1122,7 @@ mod tests {
             protocol: "email".into(),
             endpoint: "ops@example.com".into(),
             pending: true,
+            attributes: BTreeMap::new(),
         };
         let facts = AccountFacts {
             topics: vec![topic("alerts", vec![pending])],

@@ -79,6 +79,9 @@ pub struct SubscriptionFacts {
     pub protocol: String,
     pub endpoint: String,
     pub pending: bool,
+    /// `RawMessageDelivery`, `FilterPolicy`…; read only for confirmed subscriptions of
+    /// the stack's own topics (empty otherwise).
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// A bucket's notification settings.
@@ -111,6 +114,8 @@ pub struct AccountFacts {
 /// listed: `bridge` only ever touches the notification settings of declared buckets).
 #[derive(Debug, Clone)]
 pub struct ReadScope<'a> {
+    /// Subscription attributes are read only on this stack's topics.
+    pub stack: &'a str,
     pub bus: &'a str,
     pub buckets: Vec<&'a str>,
 }
@@ -133,11 +138,21 @@ pub async fn read_account(
         Some(_) => read_rules(aws, scope.bus).await?,
         None => Vec::new(),
     };
+    let mut topics = read_topics(aws).await?;
+    for topic in &mut topics {
+        if super::write::owned_by(&topic.tags, scope.stack) {
+            for sub in &mut topic.subscriptions {
+                if let Some(arn) = &sub.arn {
+                    sub.attributes = subscription_attributes(aws, arn).await?;
+                }
+            }
+        }
+    }
     Ok(AccountFacts {
         bus,
         rules,
         queues: read_queues(aws).await?,
-        topics: read_topics(aws).await?,
+        topics,
         buckets,
     })
 }
@@ -504,6 +519,7 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
                 protocol: s.protocol().unwrap_or_default().to_string(),
                 endpoint: s.endpoint().unwrap_or_default().to_string(),
                 pending,
+                attributes: BTreeMap::new(),
             });
         }
         next_token = page.next_token().map(str::to_string);
@@ -518,4 +534,30 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
         tags,
         subscriptions,
     })
+}
+
+/// A confirmed subscription's attributes (empty when it vanished meanwhile).
+pub async fn subscription_attributes(
+    aws: &AwsClients,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    match aws
+        .sns
+        .get_subscription_attributes()
+        .subscription_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .attributes()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            Ok(BTreeMap::new())
+        }
+        Err(e) => Err(AwsError::call("GetSubscriptionAttributes", arn, e)),
+    }
 }

@@ -229,6 +229,25 @@ impl<'a> Writer<'a> {
         Ok(arn.filter(|a| a != "PendingConfirmation" && a != "pending confirmation"))
     }
 
+    pub async fn set_subscription_attribute(
+        &self,
+        subscription_arn: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .sns
+            .set_subscription_attributes()
+            .subscription_arn(subscription_arn)
+            .attribute_name(name)
+            .attribute_value(value)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("SetSubscriptionAttributes", subscription_arn, e))?;
+        Ok(())
+    }
+
     pub async fn unsubscribe(&self, subscription_arn: &str) -> Result<(), AwsError> {
         self.count();
         self.aws
