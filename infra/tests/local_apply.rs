@@ -144,3 +144,45 @@ fn plan_then_apply_then_nothing_to_do() {
     assert_eq!(removed, ["- rule default/big-orders"]);
     assert!(store.list_rules(None).expect("rules").is_empty());
 }
+
+#[test]
+fn the_example_project_plans_then_applies_then_converges() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples");
+    let project = rules::load(&root).expect("example project loads");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = infra::local::project::sync_project(dir.path(), &project, false).expect("plan");
+    let lines: Vec<String> = plan.iter().map(ToString::to_string).collect();
+    for expected in [
+        "+ queue example-events",
+        "+ topic package-alerts",
+        "+ rule default/quilt-package-revision",
+    ] {
+        assert!(
+            lines.contains(&expected.to_string()),
+            "{expected} missing from {lines:#?}"
+        );
+    }
+    let applied = infra::local::project::sync_project(dir.path(), &project, true).expect("apply");
+    assert_eq!(applied, plan);
+    let again =
+        infra::local::project::sync_project(dir.path(), &project, false).expect("plan again");
+    assert!(again.is_empty(), "{again:?}");
+    let mut store = Store::open(dir.path()).expect("open");
+    let example = store
+        .list_queues()
+        .expect("queues")
+        .into_iter()
+        .find(|q| q.name == "example-events")
+        .expect("queue");
+    assert_eq!(example.visibility_timeout_secs, 60);
+    let targets = store
+        .list_targets("default", "quilt-package-revision")
+        .expect("targets");
+    let alerts = targets
+        .iter()
+        .find(|t| t.id == "alerts")
+        .expect("alerts target");
+    assert!(alerts.input_transformer.is_some());
+}

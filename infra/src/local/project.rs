@@ -143,3 +143,28 @@ impl Store {
         Ok(out)
     }
 }
+
+/// `plan --local` (`execute = false`) and `apply --local` (`execute = true`) in one call: opens
+/// the state in `state_dir` with the project's region, and plans or applies the project, pruning
+/// rules and targets the project no longer declares. Returns the changes, in order.
+pub fn sync_project(
+    state_dir: &std::path::Path,
+    project: &Project,
+    execute: bool,
+) -> Result<Vec<super::Applied>> {
+    let config = super::Config {
+        region: project
+            .file
+            .region
+            .clone()
+            .unwrap_or_else(|| super::Config::default().region),
+        ..super::Config::default()
+    };
+    let mut store = Store::open_with(state_dir, config, super::Clock::System)?;
+    let desired = store.desired_from_project(project)?;
+    if execute {
+        store.apply(&desired, true)
+    } else {
+        store.plan(&desired, true)
+    }
+}
