@@ -873,6 +873,11 @@ impl<'a> Planner<'a> {
 
     fn subscriptions(&mut self) {
         for s in &self.spec.subscriptions {
+            // A subscription changes its topic: never on a topic the stack does not own
+            // (the topic's own note already says it is left unchanged).
+            if self.topic(&s.topic).is_some_and(|t| !self.owns(&t.tags)) {
+                continue;
+            }
             let endpoint = match &s.endpoint {
                 Endpoint::Queue(q) => self.queue(q).map(|f| f.arn.clone()),
                 Endpoint::Other { endpoint, .. } => Some(endpoint.clone()),
@@ -1191,6 +1196,30 @@ mod tests {
             name: "ours-old".into()
         }));
         assert!(kept.render(false).contains("apply --prune"));
+    }
+
+    #[test]
+    fn no_subscription_is_added_to_a_topic_the_stack_does_not_own() {
+        let mut foreign = topic("alerts", vec![]);
+        foreign.tags = BTreeMap::new();
+        let facts = AccountFacts {
+            topics: vec![foreign],
+            ..AccountFacts::default()
+        };
+        let spec = StackSpec {
+            topics: vec![TopicSpec {
+                name: "alerts".into(),
+                attributes: BTreeMap::new(),
+            }],
+            subscriptions: vec![email_spec("alerts", "ops@example.com")],
+            ..StackSpec::empty("shop", "default")
+        };
+        let p = plan(&spec, &facts, true);
+        assert!(p.is_empty(), "{p}");
+        assert!(p.notes.contains(&Note::NotOwned {
+            kind: "topic",
+            name: "alerts".into()
+        }));
     }
 
     #[test]
