@@ -150,3 +150,33 @@ fn thousands_of_rules_sharing_a_field_still_match_exactly() {
     let miss = r#"{"source": "aws.s3", "detail": {"bucket": {"name": "b1717"}, "object": {"key": "out/x"}}}"#;
     assert!(m.matches_str(miss).unwrap().is_empty());
 }
+
+#[test]
+fn matchers_and_patterns_are_shareable_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Matcher>();
+    shareable::<Pattern>();
+    let mut m = Matcher::new();
+    m.add("a", &Pattern::parse(r#"{"x": [{"prefix": "a"}]}"#).unwrap());
+    let m = std::sync::Arc::new(m);
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                (0..1000)
+                    .filter(|j| {
+                        !m.matches_str(&format!(
+                            r#"{{"x": "{}{i}{j}"}}"#,
+                            if j % 2 == 0 { "a" } else { "b" }
+                        ))
+                        .unwrap()
+                        .is_empty()
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 500);
+    }
+}
