@@ -134,6 +134,8 @@ fn plan_then_apply_then_nothing_to_do() {
     // Dropping the rule from the declaration removes it (and its targets) with prune.
     let mut smaller = stack();
     smaller.rules.clear();
+    smaller.subscriptions.truncate(1);
+    smaller.buckets.clear();
     let desired = store.desired_from_stack(&smaller).expect("translate");
     let removed: Vec<String> = store
         .apply(&desired, true)
@@ -141,7 +143,16 @@ fn plan_then_apply_then_nothing_to_do() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(removed, ["- rule default/big-orders"]);
+    assert_eq!(
+        removed,
+        [
+            "- subscription arn:aws:sns:us-east-1:000000000000:order-topic → email:ops@example.com",
+            "- rule default/big-orders",
+            "- bucket uploads (its directory is kept)"
+        ]
+    );
+    assert_eq!(store.list_subscriptions(None).expect("subs").len(), 1);
+    assert!(store.list_buckets().expect("buckets").is_empty());
     assert!(store.list_rules(None).expect("rules").is_empty());
 }
 

@@ -83,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "local state: {} (delete the directory to start over)",
         store.database_path().display()
     );
+    store.prune_activity(10_000)?;
     let mut last_id = store.last_activity_id()?;
     let applied = store
         .apply(&desired, true)

@@ -2,7 +2,8 @@
 //!
 //! [`LocalDesired`] lists everything a project wants (queues, topics, subscriptions, rules with
 //! their targets, buckets). [`Store::apply`] creates or updates each item and, with `prune`,
-//! removes rules and targets the project no longer declares, all reported as [`Applied`] lines.
+//! removes the rules, targets, subscriptions and buckets the project no longer declares, all
+//! reported as [`Applied`] lines.
 //! Queues and topics are never pruned: deleting them would drop messages.
 
 use std::collections::BTreeSet;
@@ -144,6 +145,25 @@ impl Store {
                 }
             }
         }
+        if prune {
+            for e in &subs {
+                let declared = desired.subscriptions.iter().any(|s| {
+                    self.topic_arn(super::name_from_arn(&s.topic)) == e.spec.topic
+                        && s.protocol == e.spec.protocol
+                        && s.endpoint == e.spec.endpoint
+                });
+                if !declared {
+                    if execute {
+                        self.unsubscribe(&e.arn)?;
+                    }
+                    note(
+                        '-',
+                        "subscription",
+                        &format!("{} → {}:{}", e.spec.topic, e.spec.protocol, e.spec.endpoint),
+                    );
+                }
+            }
+        }
         let rules = self.list_rules(None)?;
         for d in &desired.rules {
             let name = format!("{}/{}", d.rule.bus, d.rule.name);
@@ -239,6 +259,20 @@ impl Store {
                         if other.is_some() { '~' } else { '+' },
                         "bucket",
                         &format!("{} ({})", b.name, b.dir.display()),
+                    );
+                }
+            }
+        }
+        if prune {
+            for e in &buckets {
+                if !desired.buckets.iter().any(|b| b.name == e.name) {
+                    if execute {
+                        self.delete_bucket(&e.name)?;
+                    }
+                    note(
+                        '-',
+                        "bucket",
+                        &format!("{} (its directory is kept)", e.name),
                     );
                 }
             }

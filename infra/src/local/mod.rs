@@ -13,7 +13,19 @@
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`clock`]: injectable time and AWS timestamp formats.
-//! - [`apply`], [`stack`]: desired state (the AWS stack declaration) applied to the local state.
+//! - [`apply`], [`project`], [`stack`]: a project (or the AWS stack declaration) planned and
+//!   applied against the local state.
+//!
+//! Known differences from AWS (deliberate or not yet done):
+//! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
+//! - `http`/`https`/`lambda` endpoints and non-SQS/SNS rule targets are not called; the
+//!   activity log records them as not deliverable locally. E-mail goes to `outbox/*.eml`.
+//! - Subscriptions need no confirmation. Retry policies and maximum event age are ignored
+//!   (local delivery either succeeds at once or fails for good, then goes to the target DLQ).
+//! - FIFO content-based deduplication hashes with MD5 (SQS uses SHA-256); only the id differs.
+//! - Retention is enforced when a receive reaches an expired message.
+//! - Bucket scans use size + modification time: a rewrite that keeps both is not seen, and a
+//!   file caught mid-write yields two Object Created events (S3 objects appear atomically).
 
 pub mod apply;
 pub mod buckets;

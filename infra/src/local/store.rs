@@ -364,6 +364,16 @@ impl Store {
         })
     }
 
+    /// Keeps only the newest `keep` activity rows (the log is for watching, not an archive).
+    pub fn prune_activity(&mut self, keep: i64) -> Result<usize> {
+        self.write(|tx, _| {
+            Ok(tx.execute(
+                "DELETE FROM activity WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM activity) - ?1",
+                [keep],
+            )?)
+        })
+    }
+
     /// The id of the newest activity row (0 if none), so a tail can start "from now".
     pub fn last_activity_id(&mut self) -> Result<i64> {
         self.read(|tx, _| {
