@@ -519,3 +519,123 @@ fn bucket_changes_emit_eventbridge_and_native_events_once() {
     let mut again = Store::open(s.dir()).expect("reopen");
     assert!(again.scan_buckets().expect("scan").is_empty());
 }
+
+#[test]
+fn filter_policies_compare_number_attributes_as_numbers() {
+    let (_d, mut s) = store();
+    let topic = s.put_topic(&TopicSpec::new("prices")).expect("topic");
+    let q = s.put_queue(&QueueSpec::new("expensive")).expect("queue");
+    s.subscribe(&SubscriptionSpec {
+        raw_message_delivery: true,
+        filter_policy: Some(
+            r#"{"price": [{"numeric": [">=", 100]}], "sku": [{"prefix": "A-"}]}"#.into(),
+        ),
+        ..SubscriptionSpec::new(&topic, "sqs", &q)
+    })
+    .expect("sub");
+    let publish = |s: &mut Store, price: &str, sku: &str| {
+        let attrs = BTreeMap::from([
+            (
+                "price".to_string(),
+                MessageAttribute {
+                    data_type: "Number".into(),
+                    string_value: price.into(),
+                },
+            ),
+            ("sku".to_string(), MessageAttribute::string(sku)),
+        ]);
+        s.publish(
+            &topic,
+            &PublishRequest {
+                attributes: attrs,
+                ..PublishRequest::message(format!("{sku}@{price}"))
+            },
+        )
+        .expect("publish");
+    };
+    publish(&mut s, "150", "A-1");
+    publish(&mut s, "99.5", "A-2");
+    publish(&mut s, "1e3", "B-3");
+    publish(&mut s, "1e3", "A-4");
+    let bodies: Vec<String> = drain(&mut s, "expensive")
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, ["A-1@150", "A-4@1e3"]);
+}
+
+#[test]
+fn constant_input_and_input_path_targets() {
+    let (_d, mut s) = store();
+    let q = s.put_queue(&QueueSpec::new("shaped")).expect("queue");
+    rule(
+        &mut s,
+        "r",
+        r#"{"source": ["app"]}"#,
+        &[
+            TargetSpec {
+                input: Some(r#"{"fixed": true}"#.into()),
+                ..TargetSpec::new("a", &q)
+            },
+            TargetSpec {
+                input_path: Some("$.detail.order".into()),
+                ..TargetSpec::new("b", &q)
+            },
+        ],
+    );
+    s.put_events(&[PutEventsEntry::new("app", "x", r#"{"order": {"id": 7}}"#)])
+        .expect("put");
+    let mut bodies: Vec<String> = drain(&mut s, "shaped")
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, [r#"{"fixed": true}"#, r#"{"id":7}"#]);
+    let bad = s.put_targets(
+        "default",
+        "r",
+        &[TargetSpec {
+            input: Some("not json".into()),
+            ..TargetSpec::new("c", &q)
+        }],
+    );
+    assert!(bad.is_err(), "Input must be JSON");
+    let missing_rule = s.put_targets("default", "nope", &[TargetSpec::new("c", &q)]);
+    assert!(missing_rule.is_err());
+    let bad_pattern = s.put_rule(&RuleSpec {
+        bus: "default".into(),
+        name: "bad".into(),
+        pattern: r#"{"source": []}"#.into(),
+        state: RuleState::Enabled,
+        description: None,
+    });
+    assert!(bad_pattern.is_err(), "patterns are validated by the engine");
+}
+
+#[test]
+fn custom_bus_events_only_match_that_bus() {
+    let (_d, mut s) = store();
+    s.put_bus("orders").expect("bus");
+    let q = s.put_queue(&QueueSpec::new("q")).expect("queue");
+    s.put_rule(&RuleSpec {
+        bus: "orders".into(),
+        name: "r".into(),
+        pattern: r#"{"source": ["app"]}"#.into(),
+        state: RuleState::Enabled,
+        description: None,
+    })
+    .expect("rule");
+    s.put_targets("orders", "r", &[TargetSpec::new("q", &q)])
+        .expect("targets");
+    let on_custom = PutEventsEntry {
+        event_bus_name: Some("arn:aws:events:us-east-1:000000000000:event-bus/orders".into()),
+        ..PutEventsEntry::new("app", "x", "{}")
+    };
+    let out = s
+        .put_events(&[PutEventsEntry::new("app", "x", "{}"), on_custom])
+        .expect("put");
+    assert_eq!(out.failed_entry_count, 0);
+    assert_eq!(out.routed.len(), 1);
+    assert_eq!(out.routed[0].rule, "orders/r");
+    assert_eq!(drain(&mut s, "q").len(), 1);
+}
