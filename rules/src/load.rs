@@ -558,7 +558,7 @@ fn check_rule(
             );
         }
         if let Some(p) = &t.input_path {
-            if !p.starts_with('$') || jsonpath_rust::parser::parse_json_path(p).is_err() {
+            if !p.starts_with('$') || transformer::check_jsonpath(p).is_err() {
                 push(
                     format!("{at}.input_path"),
                     format!("`{p}` is not a valid JSONPath"),

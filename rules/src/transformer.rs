@@ -48,7 +48,7 @@ pub fn problems(map: &BTreeMap<String, String>, template: &str) -> Vec<(String, 
                 format!("`{path}` is not a JSONPath"),
                 "start it with `$`, e.g. `$.detail.bucket`".into(),
             ));
-        } else if let Err(e) = jsonpath_rust::parser::parse_json_path(path) {
+        } else if let Err(e) = check_jsonpath(path) {
             out.push((
                 at,
                 format!("`{path}` is not a valid JSONPath: {e}"),
@@ -66,6 +66,88 @@ pub fn problems(map: &BTreeMap<String, String>, template: &str) -> Vec<(String, 
         }
     }
     out
+}
+
+/// Checks a JSONPath as EventBridge accepts it (see [`to_rfc9535`]).
+pub fn check_jsonpath(path: &str) -> Result<(), String> {
+    jsonpath_rust::parser::parse_json_path(&to_rfc9535(path))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Rewrites EventBridge's JSONPath dialect into RFC 9535, which `jsonpath-rust` implements.
+///
+/// EventBridge accepts dotted names with `-` (AWS's own examples use
+/// `$.detail.instance-id`, and S3 events have `source-ip-address`, `deletion-type`), but
+/// RFC 9535 only allows letters, digits and `_` after a dot. Such segments become
+/// bracketed names (`$.detail['instance-id']`); everything else is left as written.
+/// Evaluators (the local backend) should query the rewritten path too.
+pub fn to_rfc9535(path: &str) -> std::borrow::Cow<'_, str> {
+    // Only the hyphen is added to RFC 9535's name characters; anything else stays as
+    // written, so that `$.a%b` is still rejected.
+    let needs_quoting = |name: &str| {
+        name.contains('-')
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || !c.is_ascii())
+    };
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut changed = false;
+    let mut i = 0;
+    // Inside `[...]`, names are already quoted (or are indexes/filters): copy verbatim,
+    // tracking quotes so a `]` inside a string does not end the bracket.
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote {
+            if c == b'\\' && i + 1 < bytes.len() {
+                out.push_str(&path[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+        } else if depth > 0 {
+            match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'[' => depth += 1,
+                b']' => depth -= 1,
+                _ => {}
+            }
+        } else if c == b'[' {
+            depth = 1;
+        } else if c == b'.' {
+            let dots = if path[i..].starts_with("..") { 2 } else { 1 };
+            let start = i + dots;
+            let end = path[start..]
+                .find(['.', '['])
+                .map_or(path.len(), |n| start + n);
+            let name = &path[start..end];
+            if needs_quoting(name) {
+                changed = true;
+                out.push_str(if dots == 2 { ".." } else { "" });
+                out.push_str("['");
+                out.push_str(name);
+                out.push_str("']");
+                i = end;
+                continue;
+            }
+            out.push_str(&path[i..end]);
+            i = end;
+            continue;
+        }
+        let len = path[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&path[i..i + len]);
+        i += len;
+    }
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
 }
 
 /// `<name>` occurrences, where `name` is made of placeholder characters (so `a < b` or
@@ -104,6 +186,35 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn hyphenated_names_are_bracketed_for_rfc_9535() {
+        assert_eq!(to_rfc9535("$.detail.bucket.name"), "$.detail.bucket.name");
+        assert_eq!(
+            to_rfc9535("$.detail.source-ip-address"),
+            "$.detail['source-ip-address']"
+        );
+        assert_eq!(to_rfc9535("$.detail-type"), "$['detail-type']");
+        assert_eq!(
+            to_rfc9535("$..instance-id[0].a-b"),
+            "$..['instance-id'][0]['a-b']"
+        );
+        assert_eq!(to_rfc9535("$['a.b-c'].x-y"), "$['a.b-c']['x-y']");
+        assert_eq!(to_rfc9535("$.a[*].b"), "$.a[*].b");
+        assert_eq!(to_rfc9535("$.it's-odd"), "$.it's-odd");
+        for ok in [
+            "$.detail-type",
+            "$.detail.instance-id",
+            "$.detail.object.key",
+            "$.a[0]",
+            "$",
+        ] {
+            assert_eq!(check_jsonpath(ok), Ok(()), "{ok}");
+        }
+        for bad in ["$.[", "$.a[", "$.a..", "$.a%b", "$.it's-odd"] {
+            assert!(check_jsonpath(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

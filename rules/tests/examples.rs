@@ -1,0 +1,119 @@
+//! Every example project under `examples/` validates, and its sample events reach exactly
+//! the rules listed in its `events/expected.json` (file name → rule names). Input
+//! transformers of the matched rules find a value for every path, so the examples' messages
+//! are complete, not just well-formed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use jsonpath_rust::JsonPath;
+use patterns::Matcher;
+use serde_json::Value;
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// `examples/` itself and each sub-directory holding a `bridge.json`.
+fn example_projects() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(examples())
+        .expect("examples/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(rules::PROJECT_FILE).is_file())
+        .collect();
+    dirs.sort();
+    dirs.push(examples());
+    dirs
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_issue_s_examples_exist() {
+    let names: Vec<String> = example_projects()
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    for wanted in ["s3-routing", "deletion-alerts", "quilt"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
+    }
+}
+
+#[test]
+fn every_example_project_validates() {
+    for dir in example_projects() {
+        let project = rules::load(&dir).unwrap_or_else(|e| panic!("{}:\n{e}", dir.display()));
+        assert!(!project.rules.is_empty(), "{}", dir.display());
+    }
+}
+
+#[test]
+fn sample_events_reach_exactly_the_expected_rules() {
+    let mut checked = 0;
+    for dir in example_projects() {
+        let expected_path = dir.join("events/expected.json");
+        if !expected_path.is_file() {
+            continue;
+        }
+        let project = rules::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut matcher = Matcher::new();
+        for rule in &project.rules {
+            matcher.add(rule.name.clone(), &rule.pattern);
+        }
+        let expected: BTreeMap<String, Vec<String>> =
+            serde_json::from_value(read_json(&expected_path)).expect("file → [rule]");
+        // Every sample event is listed, so none is silently unchecked.
+        let on_disk: Vec<String> = std::fs::read_dir(dir.join("events"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "expected.json")
+            .collect();
+        for name in &on_disk {
+            assert!(
+                expected.contains_key(name),
+                "{name} missing from {}",
+                expected_path.display()
+            );
+        }
+        for (file, want) in &expected {
+            let path = dir.join("events").join(file);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut got: Vec<&str> = matcher.matches_str(&text).expect("valid event");
+            got.sort_unstable();
+            let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+            want.sort_unstable();
+            assert_eq!(got, want, "{}", path.display());
+            let event: Value = serde_json::from_str(&text).unwrap();
+            for rule in project
+                .rules
+                .iter()
+                .filter(|r| want.contains(&r.name.as_str()))
+            {
+                for target in &rule.targets {
+                    let Some(t) = &target.input_transformer else {
+                        continue;
+                    };
+                    for (key, jsonpath) in &t.input_paths_map {
+                        let found = event
+                            .query(&rules::transformer::to_rfc9535(jsonpath))
+                            .unwrap_or_else(|e| panic!("{jsonpath}: {e}"));
+                        assert!(
+                            !found.is_empty(),
+                            "{}: rule {} target {} path {key} = {jsonpath} finds nothing",
+                            path.display(),
+                            rule.name,
+                            target.id
+                        );
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} sample events checked");
+}
