@@ -57,8 +57,13 @@ impl PathTrie {
     }
 
     fn step(&self, node: u32, key: &str) -> Option<u32> {
-        if !key.contains('.') {
-            return self.nodes[node as usize].children.get(key).copied();
+        // Trie segments never contain dots, so a direct hit is the answer, and only a miss
+        // on a dotted key needs splitting.
+        if let Some(&child) = self.nodes[node as usize].children.get(key) {
+            return Some(child);
+        }
+        if !key.as_bytes().contains(&b'.') {
+            return None;
         }
         let mut node = node;
         for segment in key.split('.') {
@@ -350,42 +355,49 @@ impl<'a> TextWalker<'a> {
         Ok(())
     }
 
+    /// Validates a number's grammar and moves past it.
+    #[inline]
     fn number(&mut self) -> Result<(), EventError> {
-        let digits = |w: &mut Self| {
-            let start = w.pos;
-            while let Some(b'0'..=b'9') = w.peek() {
-                w.pos += 1;
+        let bytes = self.bytes;
+        let mut i = self.pos;
+        let digits = |i: &mut usize| {
+            let start = *i;
+            while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
             }
-            w.pos > start
+            *i > start
         };
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
         }
-        if self.peek() == Some(b'0') {
-            self.pos += 1;
-        } else if !digits(self) {
-            return Err(self.error("malformed number"));
+        let ok = if bytes.get(i) == Some(&b'0') {
+            i += 1;
+            true
+        } else {
+            digits(&mut i)
+        };
+        let ok =
+            ok && (bytes.get(i) != Some(&b'.') || {
+                i += 1;
+                digits(&mut i)
+            }) && (!matches!(bytes.get(i), Some(b'e' | b'E')) || {
+                i += 1;
+                if matches!(bytes.get(i), Some(b'+' | b'-')) {
+                    i += 1;
+                }
+                digits(&mut i)
+            });
+        self.pos = i;
+        if ok {
+            Ok(())
+        } else {
+            Err(self.error("malformed number"))
         }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !digits(self) {
-                return Err(self.error("malformed number"));
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if !digits(self) {
-                return Err(self.error("malformed number"));
-            }
-        }
-        Ok(())
     }
 
     /// Skips a string, checking escapes and control characters. Returns whether it had
     /// escapes (so the caller knows whether the raw bytes are the value).
+    #[inline]
     fn skip_string(&mut self) -> Result<bool, EventError> {
         self.pos += 1; // opening quote
         let mut escaped = false;
@@ -501,6 +513,15 @@ mod tests {
             r#"{"b":tru}"#,
             r#"{"a":1} x"#,
             "{\"b\":\"\u{1}\"}",
+            r#"{"b":{"c" 1}}"#,
+            r#"{"b":{"c":1,}}"#,
+            r#"{"b":[1 2]}"#,
+            r#"{"b":{1:2}}"#,
+            r#"{"b":[{"c":[}]}"#,
+            r#"{"b":[-]}"#,
+            r#"{"b":"\x"}"#,
+            r#"{"b":[1.]}"#,
+            r#"{"b":[1]]}"#,
         ] {
             assert!(
                 walk_text(bad, &t, &mut Collect::default()).is_err(),

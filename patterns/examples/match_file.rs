@@ -1,0 +1,52 @@
+//! Matches every line of a JSONL file (plain or `.gz`) against a directory of pattern
+//! files, `REPEAT` times, and prints the match count: a fixed workload for instruction
+//! counting (`valgrind --tool=callgrind`), which, unlike wall time, is repeatable on a
+//! busy machine.
+//!
+//!     cargo run --release -p bridge-patterns --example match_file -- PATTERN_DIR EVENTS [LIMIT] [REPEAT]
+
+use std::io::{BufRead, BufReader, Read};
+
+use patterns::{Matcher, Pattern};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        return Err("usage: match_file PATTERN_DIR EVENTS [LIMIT] [REPEAT]".into());
+    }
+    let limit: usize = args.get(3).map_or(Ok(usize::MAX), |s| s.parse())?;
+    let repeat: usize = args.get(4).map_or(Ok(1), |s| s.parse())?;
+    let mut matcher = Matcher::new();
+    let mut paths: Vec<_> = std::fs::read_dir(&args[1])?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.sort();
+    for path in paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+    {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        matcher.add(name, &Pattern::parse(&std::fs::read_to_string(path)?)?);
+    }
+    let file = std::fs::File::open(&args[2])?;
+    let reader: Box<dyn Read> = if args[2].ends_with(".gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let events: Vec<String> = BufReader::new(reader)
+        .lines()
+        .take(limit)
+        .collect::<Result<_, _>>()?;
+    let mut matches = 0usize;
+    for _ in 0..repeat {
+        for event in &events {
+            matches += matcher.matches_str(event)?.len();
+        }
+    }
+    println!("{} events x {repeat}: {matches} matches", events.len());
+    Ok(())
+}
