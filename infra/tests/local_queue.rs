@@ -266,3 +266,10 @@ fn state_survives_reopen() {
     assert_eq!(m.body, "kept");
     assert!(dir.path().join("state.sqlite3").exists());
 }
+
+#[test]
+fn store_can_move_between_threads() {
+    // Consumers share one store behind a mutex across worker threads.
+    fn assert_send<T: Send>() {}
+    assert_send::<Store>();
+}
