@@ -14,6 +14,10 @@ use crate::names::{
 };
 use crate::transformer;
 
+/// The AWS managed SQS key: its key policy cannot grant `events.amazonaws.com`, so
+/// EventBridge deliveries to a queue encrypted with it fail.
+const AWS_MANAGED_SQS_KEY: &str = "alias/aws/sqs";
+
 /// The project file name looked for in a project directory.
 pub const PROJECT_FILE: &str = "bridge.json";
 
@@ -226,6 +230,20 @@ fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {
                 }
             }
         }
+        if let Some(enc) = &q.encryption {
+            let uuid = enc.len() == 36 && enc.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            let known = matches!(enc.as_str(), "sqs" | "none")
+                || enc.starts_with("alias/")
+                || enc.starts_with("arn:aws:kms:")
+                || uuid;
+            if !known {
+                push(
+                    format!("{at}.encryption"),
+                    format!("`{enc}` is not an encryption setting"),
+                    "use `sqs`, `none`, or a KMS key id, `alias/…` or key ARN",
+                );
+            }
+        }
         if q.content_based_deduplication && !q.fifo {
             push(
                 format!("{at}.content_based_deduplication"),
@@ -284,6 +302,34 @@ fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {
         }
         for (j, s) in t.subscriptions.iter().enumerate() {
             let at = format!("{at}.subscriptions[{j}]");
+            if t.fifo && s.protocol != Protocol::Sqs {
+                push(
+                    format!("{at}.protocol"),
+                    format!(
+                        "FIFO topic `{}` cannot deliver by {}",
+                        t.name,
+                        s.protocol.as_str()
+                    ),
+                    "FIFO topics deliver to SQS queues only; use a standard topic",
+                );
+            }
+            if s.protocol == Protocol::Sqs && !t.fifo {
+                let fifo_queue = if is_arn(&s.endpoint) {
+                    s.endpoint.ends_with(".fifo")
+                } else {
+                    file.queues.iter().any(|q| q.name == s.endpoint && q.fifo)
+                };
+                if fifo_queue {
+                    push(
+                        format!("{at}.endpoint"),
+                        format!(
+                            "standard topic `{}` cannot deliver to FIFO queue `{}`",
+                            t.name, s.endpoint
+                        ),
+                        "subscribe a standard queue, or make the topic FIFO",
+                    );
+                }
+            }
             match s.protocol {
                 Protocol::Email => {
                     let ok = s.endpoint.split_once('@').is_some_and(|(user, host)| {
@@ -357,6 +403,19 @@ fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {
                     "ids must be unique within a bucket",
                 );
             }
+            let fifo_destination = match (&n.queue, &n.topic) {
+                (Some(name), None) | (None, Some(name)) if is_arn(name) => name.ends_with(".fifo"),
+                (Some(q), None) => file.queues.iter().any(|d| &d.name == q && d.fifo),
+                (None, Some(t)) => file.topics.iter().any(|d| &d.name == t && d.fifo),
+                _ => false,
+            };
+            if fifo_destination {
+                push(
+                    at.clone(),
+                    "S3 cannot send notifications to a FIFO queue or topic".into(),
+                    "use a standard queue or topic, or route through EventBridge (`eventbridge: true` and a rule)",
+                );
+            }
             match (&n.queue, &n.topic) {
                 (Some(q), None) => {
                     if !is_arn(q) && !queue_names.contains(q.as_str()) {
@@ -415,7 +474,8 @@ fn check_rule(
         push(at.into(), p, "set `name`, or rename the file".into());
     }
     let bus = rule.bus.clone().unwrap_or_else(|| project.bus.clone());
-    if let Some(p) = bus_name_problem(&bus) {
+    // An inherited bus is the project file's problem, reported there once.
+    if let Some(p) = rule.bus.as_deref().and_then(bus_name_problem) {
         push(
             "$.bus".into(),
             p,
@@ -532,6 +592,19 @@ fn check_rule(
                 None
             }
         };
+        if let Some(q) = t
+            .queue
+            .as_ref()
+            .and_then(|q| project.queues.iter().find(|d| &d.name == q))
+        {
+            if q.encryption.as_deref() == Some(AWS_MANAGED_SQS_KEY) {
+                push(
+                    format!("{at}.queue"),
+                    format!("queue `{}` is encrypted with the AWS managed key {AWS_MANAGED_SQS_KEY}, which EventBridge cannot use", q.name),
+                    "set its `encryption` to `sqs` (SSE-SQS) or a customer managed KMS key".into(),
+                );
+            }
+        }
         match (fifo, &t.message_group_id) {
             (Some(true), None) => push(
                 format!("{at}.message_group_id"),
@@ -592,11 +665,18 @@ fn check_rule(
             }
         }
         if let Some(dlq) = &t.dead_letter_queue {
-            if !is_arn(dlq) && !project.queues.iter().any(|q| &q.name == dlq) {
+            let declared = project.queues.iter().find(|q| &q.name == dlq);
+            if !is_arn(dlq) && declared.is_none() {
                 push(
                     format!("{at}.dead_letter_queue"),
                     format!("unknown queue `{dlq}`"),
                     "declare it under `queues`, or give an SQS ARN".into(),
+                );
+            } else if declared.map_or(dlq.ends_with(".fifo"), |q| q.fifo) {
+                push(
+                    format!("{at}.dead_letter_queue"),
+                    format!("`{dlq}` is a FIFO queue; EventBridge dead-letter queues are standard queues"),
+                    "declare a standard queue for undeliverable events".into(),
                 );
             }
         }

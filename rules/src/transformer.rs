@@ -23,8 +23,14 @@ pub fn problems(map: &BTreeMap<String, String>, template: &str) -> Vec<(String, 
         ));
     }
     for (key, path) in map {
-        let at = format!("input_paths_map.{key}");
-        if key.is_empty()
+        let at = format!("input_paths_map{}", member(key));
+        if RESERVED_PLACEHOLDERS.contains(&key.as_str()) || key.starts_with("aws.") {
+            out.push((
+                at.clone(),
+                format!("`{key}` is reserved by EventBridge"),
+                "pick a name that does not start with `aws.`".into(),
+            ));
+        } else if key.is_empty()
             || !key
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
@@ -33,13 +39,6 @@ pub fn problems(map: &BTreeMap<String, String>, template: &str) -> Vec<(String, 
                 at.clone(),
                 format!("`{key}` is not a valid placeholder name"),
                 "use A-Z a-z 0-9 _ -".into(),
-            ));
-        }
-        if RESERVED_PLACEHOLDERS.contains(&key.as_str()) || key.starts_with("aws.") {
-            out.push((
-                at.clone(),
-                format!("`{key}` is reserved by EventBridge"),
-                "pick another name".into(),
             ));
         }
         if !path.starts_with('$') {
@@ -68,11 +67,40 @@ pub fn problems(map: &BTreeMap<String, String>, template: &str) -> Vec<(String, 
     out
 }
 
-/// Checks a JSONPath as EventBridge accepts it (see [`to_rfc9535`]).
+/// How `key` is written after an object in a diagnostic's JSON path: `.key` when it is a
+/// plain name, `['a.b c']` otherwise, so that the path stays unambiguous.
+pub fn member(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        format!(".{key}")
+    } else {
+        format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// Checks a JSONPath as EventBridge accepts it (see [`to_rfc9535`]). The error is one
+/// line: where the parser stopped and what it expected.
 pub fn check_jsonpath(path: &str) -> Result<(), String> {
     jsonpath_rust::parser::parse_json_path(&to_rfc9535(path))
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| one_line(&e.to_string()))
+}
+
+/// Condenses a multi-line parser report (`--> 1:5`, a caret drawing, `= expected …`) into
+/// `at character 5: expected …`; other messages are returned as they are.
+fn one_line(report: &str) -> String {
+    let column = report
+        .lines()
+        .find_map(|l| l.split_once("--> ").map(|(_, pos)| pos.trim()))
+        .and_then(|pos| pos.split(':').nth(1));
+    let expected = report.lines().find_map(|l| l.trim().strip_prefix("= "));
+    match (column, expected) {
+        (Some(c), Some(e)) => format!("at character {c}: {e}"),
+        _ => report.lines().next().unwrap_or(report).trim().to_string(),
+    }
 }
 
 /// Rewrites EventBridge's JSONPath dialect into RFC 9535, which `jsonpath-rust` implements.
@@ -213,8 +241,23 @@ mod tests {
             assert_eq!(check_jsonpath(ok), Ok(()), "{ok}");
         }
         for bad in ["$.[", "$.a[", "$.a..", "$.a%b", "$.it's-odd"] {
-            assert!(check_jsonpath(bad).is_err(), "{bad}");
+            let message = check_jsonpath(bad).expect_err(bad);
+            assert!(!message.contains('\n'), "{bad}: one line, got {message:?}");
         }
+        assert!(
+            check_jsonpath("$.a%b").is_err_and(|m| m.starts_with("at character 4: expected")),
+            "{:?}",
+            check_jsonpath("$.a%b")
+        );
+    }
+
+    #[test]
+    fn odd_keys_are_bracketed_in_diagnostic_paths() {
+        assert_eq!(member("bucket"), ".bucket");
+        assert_eq!(member("ok-key_1"), ".ok-key_1");
+        assert_eq!(member("aws.mine"), "['aws.mine']");
+        assert_eq!(member("it's"), "['it\\'s']");
+        assert_eq!(member(""), "['']");
     }
 
     #[test]

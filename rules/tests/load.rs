@@ -34,54 +34,60 @@ fn the_example_project_loads() {
         .is_some_and(|q| q.dead_letter.is_some()));
 }
 
-#[test]
-fn an_invalid_project_reports_every_problem_with_file_and_path() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
-    let errors = load(&dir).expect_err("the fixture is invalid").0;
-    let got: Vec<(String, String, String)> = errors
+/// `file | JSON path | message` for every diagnostic, as listed in `expected-errors.txt`.
+fn listing(errors: &[rules::Diagnostic]) -> String {
+    errors
         .iter()
         .map(|d| {
-            (
-                d.file.file_name().unwrap().to_string_lossy().into_owned(),
-                d.path.clone(),
-                d.message.clone(),
+            format!(
+                "{} | {} | {}\n",
+                d.file.file_name().unwrap().to_string_lossy(),
+                d.path,
+                d.message
             )
         })
+        .collect()
+}
+
+/// Each `tests/fixtures/invalid*/` project fails with exactly the diagnostics in its
+/// `expected-errors.txt` (one `file | JSON path | message` per line, in report order).
+#[test]
+fn invalid_fixtures_report_exactly_the_expected_problems() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("invalid"))
+        })
         .collect();
-    let expected: &[(&str, &str, &str)] = &[
-        ("bridge.json", "$.stack", "`bad stack` is not a valid stack name"),
-        ("bridge.json", "$.queues[0].dead_letter.max_receive_count", "0 is out of range"),
-        ("bridge.json", "$.queues[0].dead_letter.queue", "dead-letter queue `plain-dlq` must be FIFO like `jobs.fifo`"),
-        ("bridge.json", "$.queues[1].visibility_timeout", "50000 is out of range"),
-        ("bridge.json", "$.queues[2].name", "queue `plain-dlq` is declared twice"),
-        ("bridge.json", "$.topics[0].subscriptions[0].endpoint", "`not-an-address` is not an e-mail address"),
-        ("bridge.json", "$.topics[0].subscriptions[1].endpoint", "`http://insecure.example.com` is not an https:// URL"),
-        ("bridge.json", "$.topics[0].subscriptions[2].endpoint", "unknown queue `missing-queue`"),
-        ("bridge.json", "$.buckets[0].name", "`Raw_Data` is not a valid bucket name: use 3–63 lowercase letters, digits, `.` and `-`"),
-        ("bridge.json", "$.buckets[0].notifications[0].queue", "unknown queue `nope`"),
-        ("a-bad-pattern.json", "$.event_pattern.detail.size[0].numeric[3]", "invalid event pattern: Value of < must be numeric"),
-        ("a-bad-pattern.json", "$.targets[0].message_group_id", "FIFO destinations need a message group id"),
-        ("a-bad-pattern.json", "$.targets[1].id", "target id `q` is used twice"),
-        ("a-bad-pattern.json", "$.targets[1].topic", "unknown topic `unknown-topic`"),
-        ("b-transformer.json", "$.name", "`transformer rule` is not a valid name: use 1–64 of A-Z a-z 0-9 . - _"),
-        ("b-transformer.json", "$.targets[0].input_transformer.input_paths_map.key", "`detail.key` is not a JSONPath"),
-        ("b-transformer.json", "$.targets[0].input_transformer.input_template", "placeholder `<who>` is not defined"),
-        ("b-transformer.json", "$.targets[0].retry_policy.maximum_retry_attempts", "out of range"),
-        ("c-typo.json", "$.targets[0].input_transformr", "unknown field `input_transformr`, expected one of `id`, `queue`, `topic`, `message_group_id`, `input`, `input_path`, `input_transformer`, `retry_policy`, `dead_letter_queue`"),
-        ("d-syntax.json", "$.targets[0]", "expected value"),
-    ];
-    let expected: Vec<(String, String, String)> = expected
-        .iter()
-        .map(|(f, p, m)| (f.to_string(), p.to_string(), m.to_string()))
-        .collect();
-    assert_eq!(
-        got,
-        expected,
-        "\nall diagnostics:\n{}",
-        rules::Diagnostics(errors.clone())
-    );
-    // Every problem says how to fix it, and syntax/shape errors say where.
-    assert!(errors.iter().all(|d| d.hint.is_some()));
+    dirs.sort();
+    assert!(dirs.len() >= 2, "{dirs:?}");
+    for dir in dirs {
+        let errors = load(&dir).expect_err("the fixture is invalid").0;
+        let got = listing(&errors);
+        let expected_path = dir.join("expected-errors.txt");
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        // Paths in messages are relative to where the test runs; compare file names only.
+        let got = got.replace(&format!("{}/", dir.display()), "");
+        assert_eq!(
+            got,
+            expected,
+            "{}: diagnostics differ from {}; all diagnostics:\n{}",
+            dir.display(),
+            expected_path.display(),
+            rules::Diagnostics(errors.clone())
+        );
+        // Every problem says how to fix it.
+        assert!(errors.iter().all(|d| d.hint.is_some()), "{}", dir.display());
+    }
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let errors = load(&dir).expect_err("the fixture is invalid").0;
     let syntax = errors
         .iter()
         .find(|d| d.file.ends_with("d-syntax.json"))
@@ -93,6 +99,29 @@ fn an_invalid_project_reports_every_problem_with_file_and_path() {
         ),
         "{syntax}"
     );
+}
+
+/// Limits reached but not exceeded, ARNs instead of declared names, reserved
+/// placeholders, inherited and overridden buses: all accepted.
+#[test]
+fn edge_cases_within_the_limits_load() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid-edge");
+    let project = load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(project.rules.len(), 1);
+    let rule = &project.rules[0];
+    assert_eq!(rule.name, "no-name", "the name defaults to the file stem");
+    assert_eq!(
+        rule.bus, "default",
+        "the rule's bus overrides the project's"
+    );
+    assert_eq!(rule.state, RuleState::Disabled);
+    assert_eq!(rule.targets.len(), 4);
+    let transformer = rule.targets[0].input_transformer.as_ref().unwrap();
+    assert_eq!(transformer.input_paths_map.len(), 100);
+    assert!(rule
+        .pattern
+        .matches_str(r#"{"source": "x", "detail-type": "abc"}"#)
+        .unwrap());
 }
 
 #[test]

@@ -24,6 +24,75 @@ fn the_examples_validate() {
 }
 
 #[test]
+fn each_example_project_validates_given_as_a_directory() {
+    for (dir, summary) in [
+        (
+            "examples/s3-routing",
+            "stack `s3-routing`, 3 rule(s), 3 target(s), 5 queue(s)",
+        ),
+        (
+            "examples/deletion-alerts",
+            "stack `deletion-alerts`, 1 rule(s), 1 target(s), 1 queue(s), 1 topic(s)",
+        ),
+        (
+            "examples/quilt",
+            "stack `quilt-packages`, 3 rule(s), 4 target(s), 6 queue(s), 2 topic(s), 1 bucket(s)",
+        ),
+    ] {
+        let out = Command::new(bridge_bin())
+            .current_dir(repo_root())
+            .args(["validate", dir])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{dir}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(summary), "{dir}: {stdout}");
+    }
+}
+
+#[test]
+fn a_second_invalid_project_reports_aws_limits_with_json_paths() {
+    let out = Command::new(bridge_bin())
+        .current_dir(repo_root())
+        .args(["validate", "rules/tests/fixtures/invalid-limits"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = std::fs::read_to_string(
+        repo_root().join("rules/tests/fixtures/invalid-limits/expected-errors.txt"),
+    )
+    .unwrap();
+    let count = expected.lines().count();
+    assert!(
+        stderr.contains(&format!("{count} problem(s) found")),
+        "{stderr}"
+    );
+    for line in [
+        "bridge.json: $.topics[1].subscriptions[0].endpoint: standard topic `plain` cannot deliver to FIFO queue `jobs.fifo` (fix: ",
+        "b-empty-array.json: $.event_pattern.source: invalid event pattern: Empty arrays are not allowed (fix: ",
+        "g-transformer.json: $.targets[0].input_transformer.input_paths_map['aws.mine']: `aws.mine` is reserved by EventBridge (fix: ",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in\n{stderr}");
+    }
+}
+
+#[test]
+fn project_flag_and_directory_cannot_both_be_given() {
+    let out = Command::new(bridge_bin())
+        .current_dir(repo_root())
+        .args(["validate", "--project", "examples", "examples/quilt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+}
+
+#[test]
 fn an_invalid_project_lists_every_problem_and_fails() {
     let out = Command::new(bridge_bin())
         .current_dir(repo_root())

@@ -6,12 +6,19 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The project directory or its `bridge.json` (default: the current directory).
-    #[arg(long, default_value = ".")]
-    pub project: PathBuf,
+    #[arg(long, conflicts_with = "dir")]
+    pub project: Option<PathBuf>,
+    /// The same, given positionally: `bridge validate examples/quilt`.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match rules::load(&args.project) {
+    let path = args
+        .project
+        .or(args.dir)
+        .unwrap_or_else(|| PathBuf::from("."));
+    match rules::load(&path) {
         Ok(project) => {
             let targets: usize = project.rules.iter().map(|r| r.targets.len()).sum();
             println!(
