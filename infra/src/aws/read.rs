@@ -345,13 +345,64 @@ pub async fn read_queues(aws: &AwsClients) -> Result<Vec<QueueFacts>, AwsError> 
             break;
         }
     }
+    let results = read_all(
+        aws,
+        urls,
+        |aws, url| async move { read_queue(&aws, &url).await },
+    )
+    .await;
     let mut queues = Vec::new();
-    for url in urls {
-        if let Some(queue) = read_queue(aws, &url).await? {
+    for result in results {
+        if let Some(queue) = result? {
             queues.push(queue);
         }
     }
     Ok(queues)
+}
+
+/// How many per-resource reads run at once: the account-wide listing reads every queue's
+/// attributes and tags, and one at a time that is a round trip per queue.
+const READ_CONCURRENCY: usize = 16;
+
+/// Runs `read` for every item, at most [`READ_CONCURRENCY`] at a time; results keep the
+/// order of `items`.
+async fn read_all<T, O, F, Fut>(
+    aws: &AwsClients,
+    items: Vec<T>,
+    read: F,
+) -> Vec<Result<O, AwsError>>
+where
+    T: Send + 'static,
+    O: Send + 'static,
+    F: Fn(AwsClients, T) -> Fut,
+    Fut: std::future::Future<Output = Result<O, AwsError>> + Send + 'static,
+{
+    let total = items.len();
+    let mut results: Vec<Option<Result<O, AwsError>>> = (0..total).map(|_| None).collect();
+    let mut pending = items.into_iter().enumerate();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < READ_CONCURRENCY {
+            let Some((index, item)) = pending.next() else {
+                break;
+            };
+            let future = read(aws.clone(), item);
+            running.spawn(async move { (index, future.await) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok((index, result)) => results[index] = Some(result),
+            Err(e) => {
+                return vec![Err(AwsError::Invalid {
+                    resource: "account".into(),
+                    message: format!("a read task failed: {e}"),
+                })]
+            }
+        }
+    }
+    results.into_iter().flatten().collect()
 }
 
 /// Reads one queue by URL; `None` when it vanished between listing and reading.
@@ -437,8 +488,14 @@ pub async fn read_topics(aws: &AwsClients) -> Result<Vec<TopicFacts>, AwsError> 
         }
     }
     let mut topics = Vec::new();
-    for arn in arns {
-        match read_topic(aws, &arn).await {
+    let results = read_all(
+        aws,
+        arns,
+        |aws, arn| async move { read_topic(&aws, &arn).await },
+    )
+    .await;
+    for result in results {
+        match result {
             Ok(topic) => topics.push(topic),
             // Deleted between the listing and the read.
             Err(AwsError::Gone { .. }) => {}
