@@ -8,7 +8,9 @@ use patterns::Pattern;
 use serde::de::DeserializeOwned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::{ProjectFile, Protocol, QueueDecl, RuleFile, RuleState, TargetDecl, TopicDecl};
+use crate::model::{
+    FilterPolicyScope, ProjectFile, Protocol, QueueDecl, RuleFile, RuleState, TargetDecl, TopicDecl,
+};
 use crate::names::{
     bucket_name_problem, bus_name_problem, is_arn, queue_or_topic_problem, rule_name_problem,
 };
@@ -376,6 +378,32 @@ fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {
                         "a filter policy must be a JSON object".into(),
                         "e.g. {\"type\": [\"created\"]}",
                     );
+                } else if let Err(e) = Pattern::from_value(policy) {
+                    // SNS's filter language is a subset of EventBridge's pattern language,
+                    // and the local backend matches filter policies with the same engine.
+                    let place = if e.path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{}", e.path)
+                    };
+                    push(
+                        format!("{at}.filter_policy{place}"),
+                        format!("invalid filter policy: {}", e.message),
+                        "see the SNS subscription filter policy reference",
+                    );
+                } else if s.filter_policy_scope != Some(FilterPolicyScope::MessageBody) {
+                    if let Some((key, _)) = policy
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .find(|(k, v)| v.is_object() && k.as_str() != "$or")
+                    {
+                        push(
+                            format!("{at}.filter_policy{}", transformer::member(key)),
+                            "message attributes are flat: a nested filter only applies to the message body".into(),
+                            "set `\"filter_policy_scope\": \"MessageBody\"`, or flatten the policy",
+                        );
+                    }
                 }
             }
         }
