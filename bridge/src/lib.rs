@@ -1,1 +1,3 @@
 //! The bridge library: the normalized event type and the consumer runtime.
+
+pub mod event;

@@ -1,0 +1,152 @@
+//! EventBridge events: S3 changes from `aws.s3`, the `package-revision` custom event, and any
+//! other custom event.
+//!
+//! The envelope is read through `aws_lambda_events`' `EventBridgeEvent<Value>`. S3 detail
+//! field names follow AWS (`object.etag`, `object.version-id`, `reason`, `deletion-type`,
+//! `request-id`, `requester`, `source-ip-address`); moto's spellings (`object.eTag`,
+//! `reason: ObjectCreated`) are accepted too. EventBridge keys are not URL-encoded.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{
+    id, size_at, str_at, CustomEvent, DeletionType, Event, Kind, NormalizeError, PackageRevision,
+    Path,
+};
+
+const SHAPE: &str = "EventBridge event";
+
+pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Event, NormalizeError> {
+    let original = Value::Object(obj);
+    let typed = EventBridgeEvent::<Value>::deserialize(&original)
+        .map_err(|e| NormalizeError::malformed(SHAPE, e.to_string()))?;
+    let mut event = if typed.source == "aws.s3" {
+        s3_change(&typed, &original)?
+    } else if typed.detail_type == "package-revision" {
+        package_revision(&typed)?
+    } else {
+        let mut event = Event::new(Kind::Custom, Path::Eventbridge, Value::Null);
+        event.custom = Some(CustomEvent {
+            source: typed.source.clone(),
+            detail_type: typed.detail_type.clone(),
+            detail: typed.detail.clone(),
+        });
+        event.id = custom_id(&typed, &original);
+        event
+    };
+    event.time = str_at(&original, &["time"]).map(str::to_owned);
+    event.region = typed.region.clone();
+    event.account = typed.account.clone();
+    event.provenance.source = Some(typed.source.clone());
+    event.provenance.resources = typed.resources.clone().unwrap_or_default();
+    if event.kind != Kind::Custom && event.kind != Kind::PackageRevision {
+        event.id = id::s3_change_id(&event);
+    }
+    event.original = original;
+    Ok(event)
+}
+
+/// The EventBridge `id` when present; otherwise a hash of the whole event (canonical JSON).
+fn custom_id(typed: &EventBridgeEvent<Value>, original: &Value) -> String {
+    match typed.id.as_deref() {
+        Some(id) if !id.is_empty() => format!("eb-{id}"),
+        _ => id::hashed("ebhash", &[&original.to_string()]),
+    }
+}
+
+fn package_revision(typed: &EventBridgeEvent<Value>) -> Result<Event, NormalizeError> {
+    let detail = &typed.detail;
+    let field = |name: &str| {
+        str_at(detail, &[name]).map(str::to_owned).ok_or_else(|| {
+            NormalizeError::malformed(
+                "EventBridge package-revision event",
+                format!("`detail.{name}` must be a string"),
+            )
+        })
+    };
+    let package = PackageRevision {
+        revision_type: str_at(detail, &["type"]).map(str::to_owned),
+        bucket: field("bucket")?,
+        handle: field("handle")?,
+        top_hash: field("topHash")?,
+    };
+    let mut event = Event::new(Kind::PackageRevision, Path::Eventbridge, Value::Null);
+    event.bucket = Some(package.bucket.clone());
+    event.package = Some(package);
+    event.custom = Some(CustomEvent {
+        source: typed.source.clone(),
+        detail_type: typed.detail_type.clone(),
+        detail: typed.detail.clone(),
+    });
+    event.id = match typed.id.as_deref() {
+        Some(id) if !id.is_empty() => format!("eb-{id}"),
+        _ => id::hashed("ebhash", &[&typed.detail.to_string()]),
+    };
+    Ok(event)
+}
+
+fn s3_change(typed: &EventBridgeEvent<Value>, _original: &Value) -> Result<Event, NormalizeError> {
+    let d = &typed.detail;
+    let text = |path: &[&str]| str_at(d, path).map(str::to_owned);
+    let reason = str_at(d, &["reason"]);
+    let deletion_type = match str_at(d, &["deletion-type"]) {
+        Some("Permanently Deleted") => Some(DeletionType::PermanentlyDeleted),
+        Some("Delete Marker Created") => Some(DeletionType::DeleteMarkerCreated),
+        _ => None,
+    };
+    let (kind, reason) = match typed.detail_type.as_str() {
+        "Object Created" => (Kind::ObjectCreated, reason.and_then(created_reason)),
+        "Object Deleted" if reason == Some("Lifecycle Expiration") => {
+            (Kind::LifecycleExpiration, None)
+        }
+        "Object Deleted" => (Kind::ObjectRemoved, None),
+        "Object Restore Initiated" => (Kind::ObjectRestoreInitiated, None),
+        "Object Restore Completed" => (Kind::ObjectRestoreCompleted, None),
+        "Object Restore Expired" => (Kind::ObjectRestoreExpired, None),
+        "Object Tags Added" => (Kind::ObjectTagsAdded, None),
+        "Object Tags Deleted" => (Kind::ObjectTagsDeleted, None),
+        "Object ACL Updated" => (Kind::ObjectAclUpdated, None),
+        "Object Storage Class Changed" => (Kind::StorageClassChanged, None),
+        "Object Access Tier Changed" => (Kind::AccessTierChanged, None),
+        other => (Kind::OtherS3, Some(other.to_owned())),
+    };
+    let mut event = Event::new(kind, Path::Eventbridge, Value::Null);
+    event.reason = reason;
+    event.deletion_type = deletion_type;
+    event.bucket = text(&["bucket", "name"]);
+    if event.bucket.is_none() {
+        return Err(NormalizeError::malformed(
+            "EventBridge aws.s3 event",
+            "`detail.bucket.name` must be a string",
+        ));
+    }
+    event.key = text(&["object", "key"]);
+    event.version_id = text(&["object", "version-id"]).filter(|v| !v.is_empty());
+    event.size = size_at(d, &["object", "size"]);
+    event.etag = text(&["object", "etag"])
+        .or_else(|| text(&["object", "eTag"]))
+        .filter(|v| !v.is_empty());
+    event.sequencer = text(&["object", "sequencer"]);
+    event.request_id = text(&["request-id"]);
+    event.source_ip = text(&["source-ip-address"]);
+    event.requester = text(&["requester"]);
+    event.storage_class =
+        text(&["destination-storage-class"]).or_else(|| text(&["source-storage-class"]));
+    event.access_tier = text(&["destination-access-tier"]);
+    event.restore_expiry_time = text(&["restore-expiry-time"]);
+    Ok(event)
+}
+
+/// AWS's EventBridge reasons, in the native event names' words (`PutObject` -> `Put`), so
+/// both paths give the same reason. moto's `ObjectCreated` says nothing: no reason.
+fn created_reason(reason: &str) -> Option<String> {
+    match reason {
+        "PutObject" => Some("Put".into()),
+        "POST Object" | "PostObject" => Some("Post".into()),
+        "CopyObject" => Some("Copy".into()),
+        "CompleteMultipartUpload" => Some("CompleteMultipartUpload".into()),
+        "ObjectCreated" => None,
+        other => Some(other.to_owned()),
+    }
+}

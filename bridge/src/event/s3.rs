@@ -1,0 +1,181 @@
+//! Native S3 event notifications (`Records[]`, eventVersion 2.1–2.3) and `s3:TestEvent`.
+//!
+//! Records are read through `aws_lambda_events`' typed `S3EventRecord`; what it does not
+//! model (`glacierEventData`, `lifecycleEventData`, `intelligentTieringEventData`,
+//! `replicationEventData`) is read from the record's JSON, which is kept as `original`.
+
+use aws_lambda_events::event::s3::S3EventRecord;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{
+    decode_form_key, id, size_at, str_at, DeletionType, Event, Kind, NormalizeError, Path,
+};
+
+const SHAPE: &str = "S3 event notification";
+
+pub(crate) fn normalize_records(mut obj: Map<String, Value>) -> Result<Vec<Event>, NormalizeError> {
+    let records = match obj.remove("Records") {
+        Some(Value::Array(records)) => records,
+        Some(other) => {
+            return Err(NormalizeError::malformed(
+                SHAPE,
+                format!(
+                    "`Records` must be an array, found {}",
+                    super::json_type(&other)
+                ),
+            ))
+        }
+        None => Vec::new(),
+    };
+    if records.is_empty() {
+        return Err(NormalizeError::malformed(SHAPE, "`Records` is empty"));
+    }
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| {
+            normalize_record(record)
+                .map_err(|m| NormalizeError::malformed(SHAPE, format!("Records[{i}]: {m}")))
+        })
+        .collect()
+}
+
+fn normalize_record(record: Value) -> Result<Event, String> {
+    let typed = typed_record(&record)?;
+    let event_name = typed.event_name.as_deref().ok_or("missing `eventName`")?;
+    let (kind, reason, deletion_type) = classify(event_name);
+    let mut event = Event::new(kind, Path::S3, Value::Null);
+    event.reason = reason;
+    event.deletion_type = deletion_type;
+    event.bucket = typed.s3.bucket.name.clone();
+    event.key = typed.s3.object.key.as_deref().map(decode_form_key);
+    event.version_id = typed.s3.object.version_id.clone().filter(|v| !v.is_empty());
+    event.size = typed.s3.object.size.and_then(|s| u64::try_from(s).ok());
+    event.etag = typed.s3.object.e_tag.clone().filter(|v| !v.is_empty());
+    event.sequencer = typed.s3.object.sequencer.clone();
+    // Verbatim, not chrono's re-rendering: handlers compare it with the other path's string.
+    event.time = str_at(&record, &["eventTime"]).map(str::to_owned);
+    event.region = typed.aws_region.clone();
+    event.request_id = typed.response_elements.get("x-amz-request-id").cloned();
+    event.source_ip = typed.request_parameters.source_ip_address.clone();
+    event.requester = typed.principal_id.principal_id.clone();
+    event.provenance.source = typed.event_source.clone();
+    event.provenance.rule = typed.s3.configuration_id.clone();
+    event.storage_class = str_at(
+        &record,
+        &[
+            "lifecycleEventData",
+            "transitionEventData",
+            "destinationStorageClass",
+        ],
+    )
+    .or_else(|| {
+        str_at(
+            &record,
+            &[
+                "glacierEventData",
+                "restoreEventData",
+                "lifecycleRestoreStorageClass",
+            ],
+        )
+    })
+    .map(str::to_owned);
+    event.access_tier = str_at(
+        &record,
+        &["intelligentTieringEventData", "destinationAccessTier"],
+    )
+    .map(str::to_owned);
+    event.restore_expiry_time = str_at(
+        &record,
+        &[
+            "glacierEventData",
+            "restoreEventData",
+            "lifecycleRestorationExpiryTime",
+        ],
+    )
+    .map(str::to_owned);
+    if event.size.is_none() {
+        event.size = size_at(&record, &["s3", "object", "size"]);
+    }
+    event.original = record;
+    event.id = id::s3_change_id(&event);
+    Ok(event)
+}
+
+/// The record through `aws_lambda_events`' typed `S3EventRecord`.
+///
+/// That type insists on a zoned `eventTime` and on `userIdentity` / `requestParameters`
+/// objects. S3-compatible servers leave those out or write a zoneless time (moto:
+/// `"2026-11-23T00:49:43.793203"`), so when the strict parse fails the record is retried
+/// with placeholders for exactly those fields. Nothing is lost: the time is read verbatim
+/// from the JSON, and a placeholder identity or request carries no values.
+fn typed_record(record: &Value) -> Result<S3EventRecord, String> {
+    let strict_error = match S3EventRecord::deserialize(record) {
+        Ok(typed) => return Ok(typed),
+        Err(e) => e.to_string(),
+    };
+    let Value::Object(fields) = record else {
+        return Err(format!(
+            "a record must be an object, found {}",
+            super::json_type(record)
+        ));
+    };
+    let mut lenient = fields.clone();
+    lenient.insert("eventTime".into(), Value::from("1970-01-01T00:00:00Z"));
+    for name in ["userIdentity", "requestParameters"] {
+        if !lenient.get(name).is_some_and(Value::is_object) {
+            lenient.insert(name.into(), Value::Object(Map::new()));
+        }
+    }
+    S3EventRecord::deserialize(&Value::Object(lenient)).map_err(|_| strict_error)
+}
+
+/// Maps a native `eventName` to the kind, reason and deletion type.
+pub(crate) fn classify(event_name: &str) -> (Kind, Option<String>, Option<DeletionType>) {
+    let (family, detail) = match event_name.split_once(':') {
+        Some((family, detail)) => (family, Some(detail)),
+        None => (event_name, None),
+    };
+    let deletion = |d: Option<&str>| match d {
+        Some("Delete") => Some(DeletionType::PermanentlyDeleted),
+        Some("DeleteMarkerCreated") => Some(DeletionType::DeleteMarkerCreated),
+        _ => None,
+    };
+    match (family, detail) {
+        ("ObjectCreated", d) => (Kind::ObjectCreated, d.map(str::to_owned), None),
+        ("ObjectRemoved", d) => (Kind::ObjectRemoved, None, deletion(d)),
+        ("LifecycleExpiration", d) => (Kind::LifecycleExpiration, None, deletion(d)),
+        ("ObjectRestore", Some("Post")) => (Kind::ObjectRestoreInitiated, None, None),
+        ("ObjectRestore", Some("Completed")) => (Kind::ObjectRestoreCompleted, None, None),
+        ("ObjectRestore", Some("Delete")) => (Kind::ObjectRestoreExpired, None, None),
+        ("ReducedRedundancyLostObject", _) => (Kind::ReducedRedundancyLostObject, None, None),
+        ("Replication", d) => (Kind::Replication, d.map(str::to_owned), None),
+        ("LifecycleTransition", _) => (Kind::StorageClassChanged, None, None),
+        ("IntelligentTiering", _) => (Kind::AccessTierChanged, None, None),
+        ("ObjectTagging", Some("Put")) => (Kind::ObjectTagsAdded, None, None),
+        ("ObjectTagging", Some("Delete")) => (Kind::ObjectTagsDeleted, None, None),
+        ("ObjectAcl", Some("Put")) => (Kind::ObjectAclUpdated, None, None),
+        _ => (Kind::OtherS3, Some(event_name.to_owned()), None),
+    }
+}
+
+/// `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":...,"Bucket":...,"RequestId":...,"HostId":...}`
+pub(crate) fn test_event(obj: Map<String, Value>) -> Event {
+    let original = Value::Object(obj);
+    let mut event = Event::new(Kind::TestEvent, Path::S3, Value::Null);
+    event.bucket = str_at(&original, &["Bucket"]).map(str::to_owned);
+    event.time = str_at(&original, &["Time"]).map(str::to_owned);
+    event.request_id = str_at(&original, &["RequestId"]).map(str::to_owned);
+    event.provenance.source = str_at(&original, &["Service"]).map(str::to_owned);
+    event.id = id::hashed(
+        "s3test",
+        &[
+            event.bucket.as_deref().unwrap_or(""),
+            event.time.as_deref().unwrap_or(""),
+            event.request_id.as_deref().unwrap_or(""),
+        ],
+    );
+    event.original = original;
+    event
+}
