@@ -565,6 +565,17 @@ fn check_rule(
             None
         }
     };
+    if let Some(d) = rule
+        .description
+        .as_deref()
+        .filter(|d| d.chars().count() > 512)
+    {
+        push(
+            "$.description".into(),
+            format!("{} characters; EventBridge allows 512", d.chars().count()),
+            "shorten the description".into(),
+        );
+    }
     if rule.targets.is_empty() || rule.targets.len() > 5 {
         push(
             "$.targets".into(),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `bridge.json`: the stack, the resources it declares, and where its rules live.
+/// Field names are snake_case; unknown fields are errors, so a typo is never ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {
@@ -32,10 +33,14 @@ pub struct ProjectFile {
     /// Extra tags for every resource bridge creates.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Existing buckets whose object events bridge routes (bridge never creates buckets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buckets: Vec<BucketDecl>,
+    /// SQS queues bridge creates and owns; rules, subscriptions and notifications refer to
+    /// them by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queues: Vec<QueueDecl>,
+    /// SNS topics bridge creates and owns, with their subscriptions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<TopicDecl>,
 }
@@ -52,6 +57,7 @@ fn default_rules_dir() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BucketDecl {
+    /// The bucket's name (3–63 of a-z 0-9 . -).
     pub name: String,
     /// Turn on S3 → EventBridge delivery (kept alongside existing notification settings).
     #[serde(default)]
@@ -95,6 +101,8 @@ fn default_notification_events() -> Vec<String> {
 pub struct QueueDecl {
     /// 1–80 of `A-Z a-z 0-9 - _`; FIFO queues end in `.fifo`.
     pub name: String,
+    /// A FIFO queue (ordered, exactly-once); its name must end in `.fifo`, and rules
+    /// targeting it must give a `message_group_id`.
     #[serde(default)]
     pub fifo: bool,
     /// Seconds, 0–43200. Default 30.
@@ -117,6 +125,7 @@ pub struct QueueDecl {
     pub dead_letter: Option<DeadLetterDecl>,
 }
 
+/// The queue's redrive policy: where messages go after too many failed receives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterDecl {
@@ -132,10 +141,15 @@ pub struct DeadLetterDecl {
 pub struct TopicDecl {
     /// 1–256 of `A-Z a-z 0-9 - _`; FIFO topics end in `.fifo`.
     pub name: String,
+    /// A FIFO topic: delivers to SQS queues only, and rules targeting it must give a
+    /// `message_group_id`.
     #[serde(default)]
     pub fifo: bool,
+    /// The sender name shown in e-mail and SMS deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// E-mail subscriptions stay pending until the recipient confirms them; bridge never
+    /// recreates a pending one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscriptions: Vec<SubscriptionDecl>,
 }
@@ -144,6 +158,7 @@ pub struct TopicDecl {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+/// How a subscription delivers: `email`, `sqs` or `https`.
 pub enum Protocol {
     Email,
     Sqs,
@@ -160,16 +175,19 @@ impl Protocol {
     }
 }
 
+/// One subscription of a topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionDecl {
     pub protocol: Protocol,
     /// An e-mail address, a declared queue name (or SQS ARN), or an `https://` URL.
     pub endpoint: String,
-    /// SNS filter policy (a JSON object).
+    /// SNS filter policy (a JSON object in SNS's filter language, checked by the pattern
+    /// engine). Nested objects need `filter_policy_scope: MessageBody`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_policy: Option<Value>,
-    /// What the filter policy applies to.
+    /// What the filter policy applies to: `MessageAttributes` (SNS's default; events from
+    /// EventBridge carry none) or `MessageBody`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_policy_scope: Option<FilterPolicyScope>,
     /// Deliver the message without the SNS envelope (SQS and HTTPS only).
@@ -184,6 +202,7 @@ pub enum FilterPolicyScope {
 }
 
 /// `rules/<name>.json`: one EventBridge rule and its targets.
+/// Field names are snake_case; unknown fields are errors, so a typo is never ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFile {
@@ -195,8 +214,10 @@ pub struct RuleFile {
     /// Event bus; default: the project's `bus`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bus: Option<String>,
+    /// Free text shown in the AWS console (at most 512 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `ENABLED` (the default) or `DISABLED`.
     #[serde(default)]
     pub state: RuleState,
     /// The event pattern, inline. Exactly one of `event_pattern` and `pattern_file`.
@@ -247,6 +268,7 @@ pub struct TargetDecl {
     pub dead_letter_queue: Option<String>,
 }
 
+/// Builds the message from parts of the event (EventBridge's InputTransformer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputTransformerDecl {
@@ -257,6 +279,8 @@ pub struct InputTransformerDecl {
     pub input_template: String,
 }
 
+/// How long and how often EventBridge retries a failed delivery (AWS default: 185
+/// attempts over 24 hours).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicyDecl {
