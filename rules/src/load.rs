@@ -31,6 +31,9 @@ pub struct Project {
     pub file: ProjectFile,
     /// Rules in file-name order.
     pub rules: Vec<Rule>,
+    /// Settings that are valid but almost certainly not what was meant (`bridge validate`
+    /// prints them and still succeeds).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// One rule, resolved: name and bus defaulted, pattern compiled.
@@ -125,14 +128,52 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
         }
     }
     if diags.is_empty() {
+        let warnings = warnings(&project_path, &file, &rules);
         Ok(Project {
             path: project_path,
             file,
             rules,
+            warnings,
         })
     } else {
         Err(Diagnostics(diags))
     }
+}
+
+/// Valid settings that defeat themselves.
+///
+/// EventBridge publishes to SNS without message attributes, so a filter policy on message
+/// attributes (SNS's default scope) drops every event a rule sends to the topic.
+fn warnings(path: &Path, file: &ProjectFile, rules: &[Rule]) -> Vec<Diagnostic> {
+    let targeted: BTreeSet<&str> = rules
+        .iter()
+        .flat_map(|r| r.targets.iter())
+        .filter_map(|t| t.topic.as_deref())
+        .collect();
+    let mut out = Vec::new();
+    for (i, topic) in file.topics.iter().enumerate() {
+        if !targeted.contains(topic.name.as_str()) {
+            continue;
+        }
+        for (j, s) in topic.subscriptions.iter().enumerate() {
+            if s.filter_policy.is_some()
+                && s.filter_policy_scope != Some(FilterPolicyScope::MessageBody)
+            {
+                out.push(
+                    Diagnostic::new(
+                        path,
+                        format!("$.topics[{i}].subscriptions[{j}].filter_policy"),
+                        format!(
+                            "rules publish to `{}` without message attributes, so this message-attribute filter drops all their events",
+                            topic.name
+                        ),
+                    )
+                    .hint("set `\"filter_policy_scope\": \"MessageBody\"` to filter on the event itself"),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Parses one JSON file into `T`; a syntax or shape error becomes one diagnostic with its

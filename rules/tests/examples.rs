@@ -47,6 +47,12 @@ fn every_example_project_validates() {
     for dir in example_projects() {
         let project = rules::load(&dir).unwrap_or_else(|e| panic!("{}:\n{e}", dir.display()));
         assert!(!project.rules.is_empty(), "{}", dir.display());
+        assert!(
+            project.warnings.is_empty(),
+            "{}: {:?}",
+            dir.display(),
+            project.warnings
+        );
     }
 }
 

@@ -107,6 +107,7 @@ fn syntax_errors_carry_line_and_column() {
 fn edge_cases_within_the_limits_load() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid-edge");
     let project = load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert!(project.warnings.is_empty(), "{:?}", project.warnings);
     assert_eq!(project.rules.len(), 1);
     let rule = &project.rules[0];
     assert_eq!(rule.name, "no-name", "the name defaults to the file stem");
@@ -122,6 +123,38 @@ fn edge_cases_within_the_limits_load() {
         .pattern
         .matches_str(r#"{"source": "x", "detail-type": "abc"}"#)
         .unwrap());
+}
+
+/// A message-attribute filter on a topic that rules publish to drops every event (rules
+/// send no attributes): loaded, with a warning; a message-body filter is fine.
+#[test]
+fn attribute_filters_on_rule_fed_topics_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bridge.json"),
+        r#"{"stack": "s", "topics": [
+            {"name": "fed", "subscriptions": [
+                {"protocol": "https", "endpoint": "https://a.example.com", "filter_policy": {"type": ["x"]}},
+                {"protocol": "https", "endpoint": "https://b.example.com", "filter_policy": {"detail": {"type": ["x"]}}, "filter_policy_scope": "MessageBody"}
+            ]},
+            {"name": "other", "subscriptions": [
+                {"protocol": "https", "endpoint": "https://c.example.com", "filter_policy": {"type": ["x"]}}
+            ]}
+        ]}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/r.json"),
+        r#"{"event_pattern": {"source": ["x"]}, "targets": [{"id": "t", "topic": "fed"}]}"#,
+    )
+    .unwrap();
+    let project = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<&str> = project.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(warnings, ["$.topics[0].subscriptions[0].filter_policy"]);
+    assert!(project.warnings[0]
+        .message
+        .contains("without message attributes"));
 }
 
 #[test]

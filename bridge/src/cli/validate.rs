@@ -20,6 +20,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("."));
     match rules::load(&path) {
         Ok(project) => {
+            for w in &project.warnings {
+                eprintln!("warning: {w}");
+            }
             let targets: usize = project.rules.iter().map(|r| r.targets.len()).sum();
             println!(
                 "{}: valid — stack `{}`, {} rule(s), {} target(s), {} queue(s), {} topic(s), {} bucket(s)",
