@@ -8,6 +8,7 @@ pub mod apply;
 pub mod destroy;
 pub mod dev;
 pub mod match_events;
+pub mod normalize;
 pub mod plan;
 pub mod put_event;
 pub mod schema;
@@ -32,6 +33,8 @@ pub enum Command {
     TestPattern(test_pattern::Args),
     /// Stream JSONL events from stdin through a directory of patterns; print matches.
     Match(match_events::Args),
+    /// Normalize SQS message bodies (JSONL on stdin) into events, one JSON object per line.
+    Normalize(normalize::Args),
     /// Check a project (bridge.json + rule files) and report every problem at once.
     Validate(validate::Args),
     /// Print the JSON Schema of the project file or of a rule file.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PutEvent(args) => put_event::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Match(args) => match_events::run(args),
+        Command::Normalize(args) => normalize::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
     }
