@@ -2,7 +2,7 @@
 //! golden outputs, native-vs-EventBridge equivalence, and property tests.
 //!
 //! Fixtures: `<name>.body.json` is an SQS message body exactly as received; `<name>.expected.json`
-//! is the golden output (`{"events": [...]}` or `{"error": "..."}`). `aws-*` bodies follow the AWS
+//! is the golden output (`{"events": [...]}` or `{"error": "..."}`). `error-*` bodies are malformed on purpose. `aws-*` bodies follow the AWS
 //! documentation's examples; `moto-*` bodies were captured from a moto server by
 //! `scripts/capture-moto-fixtures.py`. Run with `BLESS=1` to rewrite the goldens deliberately.
 
@@ -91,6 +91,13 @@ fn every_fixture_normalizes_and_every_event_round_trips_through_json() {
         let Some(name) = name.strip_suffix(".body.json") else {
             continue;
         };
+        if name.starts_with("error-") {
+            assert!(
+                normalize(&body(name)).is_err(),
+                "{name} is a malformed body"
+            );
+            continue;
+        }
         for event in events(name) {
             let text = serde_json::to_string(&event).expect("serializes");
             let back: Event = serde_json::from_str(&text).expect("reads back");
