@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod apply;
+pub mod consume;
 pub mod destroy;
 pub mod dev;
 pub mod match_events;
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the project on the embedded local backend and print events as they are routed.
     Dev(dev::Args),
+    /// Read a queue, normalize each message into events, and hand them to a handler.
+    Consume(consume::Args),
     /// Send custom events to an event bus (PutEvents).
     PutEvent(put_event::Args),
     /// Test one event against one event pattern (exit 0 match, 1 no match, 2 error).
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy(args) => destroy::run(args),
         Command::Dev(args) => dev::run(args),
         Command::PutEvent(args) => put_event::run(args),
+        Command::Consume(args) => consume::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Match(args) => match_events::run(args),
         Command::Normalize(args) => normalize::run(args),

@@ -1,0 +1,443 @@
+//! The receive loop, per-message processing, heartbeats, batched deletes and shutdown.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::dedup::Dedup;
+use super::handler::Handler;
+use super::metrics::{Counters, Metrics};
+use super::source::{Message, MessageSource};
+use super::{ConsumerOptions, OnUnparseable};
+
+/// Where the run is: receiving; stopping (no new handler starts); aborting (the grace
+/// period is over: running handlers are abandoned and their messages released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Running,
+    Stopping,
+    Abort,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Handled (or deliberately skipped) and queued for deletion.
+    Acked,
+    /// The handler failed: left for redelivery.
+    Failed,
+    /// Released unfinished at shutdown.
+    Released,
+    /// Did not normalize: dead-lettered, or left.
+    Poison,
+}
+
+struct Shared<S, H> {
+    source: Arc<S>,
+    handler: Arc<H>,
+    opts: ConsumerOptions,
+    counters: Arc<Counters>,
+    dedup: Option<Dedup>,
+    handlers: Semaphore,
+    phase: watch::Receiver<Phase>,
+    acks: mpsc::Sender<String>,
+}
+
+const LOG: &str = "bridge consume:";
+
+pub(crate) async fn run<S, H, F>(
+    source: Arc<S>,
+    handler: Arc<H>,
+    opts: ConsumerOptions,
+    shutdown: F,
+) -> Metrics
+where
+    S: MessageSource,
+    H: Handler,
+    F: Future<Output = ()>,
+{
+    let started = Instant::now();
+    let counters = Arc::new(Counters::default());
+    let batch = opts.batch_size.clamp(1, 10);
+    let concurrency = opts.concurrency.max(1);
+    let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+    let (ack_tx, ack_rx) = mpsc::channel::<String>(1024);
+    let deleter = tokio::spawn(delete_loop(source.clone(), ack_rx, counters.clone()));
+    let progress = opts.progress_every.map(|every| {
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                eprintln!("{LOG} {}", counters.snapshot(started.elapsed()));
+            }
+        })
+    });
+    let shared = Arc::new(Shared {
+        source: source.clone(),
+        handler,
+        dedup: opts.dedup_window.map(Dedup::new),
+        handlers: Semaphore::new(concurrency),
+        phase: phase_rx,
+        acks: ack_tx,
+        counters: counters.clone(),
+        opts,
+    });
+    let opts = &shared.opts;
+
+    // In flight: `concurrency` being handled plus at most one prefetched batch waiting.
+    let inflight = Arc::new(Semaphore::new(concurrency + batch as usize));
+    let mut tasks = JoinSet::new();
+    let mut received_total = 0u64;
+    let mut last_message = Instant::now();
+    let mut signalled = false;
+    let fifo = source.is_fifo();
+    tokio::pin!(shutdown);
+    loop {
+        let remaining = match opts.max_messages {
+            Some(max) if received_total >= max => break,
+            Some(max) => max - received_total,
+            None => u64::MAX,
+        };
+        let wait = match opts.idle_exit {
+            Some(idle) => {
+                let left = idle.saturating_sub(last_message.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                opts.wait_secs.min(left.as_secs_f64().ceil() as u32)
+            }
+            None => opts.wait_secs,
+        };
+        let first = tokio::select! {
+            p = inflight.clone().acquire_owned() => p,
+            () = &mut shutdown => { signalled = true; break; }
+        };
+        let Ok(first) = first else { break };
+        let want = remaining.min(batch as u64) as usize;
+        let mut permits = vec![first];
+        while permits.len() < want {
+            match inflight.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
+        // Dropping a receive mid-poll at shutdown can only delay the messages it would
+        // have returned by one visibility timeout; it never loses them.
+        let got = tokio::select! {
+            r = source.receive(permits.len() as u32, wait, Some(opts.visibility_secs)) => r,
+            () = &mut shutdown => { signalled = true; break; }
+        };
+        while tasks.try_join_next().is_some() {}
+        let messages = match got {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("{LOG} receive failed: {e}; retrying in 1 s");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    () = &mut shutdown => { signalled = true; break; }
+                }
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        last_message = Instant::now();
+        received_total += messages.len() as u64;
+        Counters::add(&counters.received, messages.len() as u64);
+        let permits: Vec<_> = permits.drain(..messages.len()).collect();
+        if fifo {
+            tasks.spawn(process_fifo_batch(shared.clone(), messages, permits));
+        } else {
+            for (message, permit) in messages.into_iter().zip(permits) {
+                tasks.spawn(process_one(shared.clone(), message, permit));
+            }
+        }
+    }
+
+    if signalled {
+        let _ = phase_tx.send(Phase::Stopping);
+        eprintln!(
+            "{LOG} shutting down: waiting up to {:?} for {} running task(s)",
+            opts.shutdown_grace,
+            tasks.len()
+        );
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(opts.shutdown_grace, drain)
+            .await
+            .is_err()
+        {
+            let _ = phase_tx.send(Phase::Abort);
+            while tasks.join_next().await.is_some() {}
+        }
+    } else {
+        while tasks.join_next().await.is_some() {}
+    }
+    // Every task is done: dropping the last sender lets the deleter flush and finish.
+    drop(shared);
+    if let Err(e) = deleter.await {
+        eprintln!("{LOG} the delete task failed: {e}");
+    }
+    if let Some(p) = progress {
+        p.abort();
+    }
+    counters.snapshot(started.elapsed())
+}
+
+/// One message on its own task (standard queues).
+async fn process_one<S: MessageSource, H: Handler>(
+    shared: Arc<Shared<S, H>>,
+    message: Message,
+    _permit: OwnedSemaphorePermit,
+) {
+    let pending = Mutex::new(vec![message.receipt.clone()]);
+    tokio::select! {
+        _ = process(&shared, &message) => {}
+        () = heartbeat(&shared, &pending) => {}
+    }
+}
+
+/// A FIFO batch, in order, on one task. After a message of a group is not acked, the rest
+/// of that group in this batch is released unhandled so that nothing overtakes it.
+async fn process_fifo_batch<S: MessageSource, H: Handler>(
+    shared: Arc<Shared<S, H>>,
+    messages: Vec<Message>,
+    permits: Vec<OwnedSemaphorePermit>,
+) {
+    let pending: Mutex<Vec<String>> =
+        Mutex::new(messages.iter().map(|m| m.receipt.clone()).collect());
+    let work = async {
+        let mut blocked: HashSet<Option<String>> = HashSet::new();
+        for (message, permit) in messages.iter().zip(permits) {
+            let outcome = if blocked.contains(&message.group_id) {
+                release(&shared, message).await;
+                Outcome::Released
+            } else {
+                process(&shared, message).await
+            };
+            if outcome != Outcome::Acked {
+                blocked.insert(message.group_id.clone());
+            }
+            lock(&pending).retain(|r| r != &message.receipt);
+            drop(permit);
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = heartbeat(&shared, &pending) => {}
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Normalize, filter, de-duplicate, handle, then ack / leave / release.
+async fn process<S: MessageSource, H: Handler>(
+    shared: &Shared<S, H>,
+    message: &Message,
+) -> Outcome {
+    let opts = &shared.opts;
+    let counters = &shared.counters;
+    let events = match (opts.normalize)(&message.body) {
+        Ok(events) => events,
+        Err(why) => {
+            poison(shared, message, &why).await;
+            return Outcome::Poison;
+        }
+    };
+    let mut todo: Vec<Value> = Vec::with_capacity(events.len());
+    for event in events {
+        if let Some(pattern) = &opts.pattern {
+            if !pattern.matches_value(&event) {
+                Counters::add(&counters.filtered, 1);
+                continue;
+            }
+        }
+        todo.push(event);
+    }
+    let outcome = if todo.is_empty() {
+        Outcome::Acked
+    } else {
+        tokio::select! {
+            o = handle_all(shared, message, &todo) => o,
+            () = wait_phase(&shared.phase, Phase::Abort) => Outcome::Released,
+        }
+    };
+    match outcome {
+        Outcome::Acked => {
+            if shared.acks.send(message.receipt.clone()).await.is_err() {
+                eprintln!(
+                    "{LOG} message {} handled but the delete queue is closed; it will be redelivered",
+                    message.id
+                );
+            }
+        }
+        Outcome::Released => release(shared, message).await,
+        Outcome::Failed => Counters::add(&counters.failed, 1),
+        Outcome::Poison => {}
+    }
+    outcome
+}
+
+/// Waits for a handler slot (unless stopping), then handles every event in order.
+async fn handle_all<S: MessageSource, H: Handler>(
+    shared: &Shared<S, H>,
+    message: &Message,
+    events: &[Value],
+) -> Outcome {
+    let permit = tokio::select! {
+        p = shared.handlers.acquire() => p.ok(),
+        () = wait_phase(&shared.phase, Phase::Stopping) => None,
+    };
+    let Some(_permit) = permit else {
+        return Outcome::Released;
+    };
+    for event in events {
+        // Checked only now, with a handler slot held, so that a copy handled just before
+        // (e.g. the previous message with one handler) is seen. Copies handled at the same
+        // moment on different slots can both run: de-duplication is best effort.
+        if let (Some(dedup), Some(id)) = (&shared.dedup, event_id(event)) {
+            if dedup.seen(id) {
+                Counters::add(&shared.counters.duplicates, 1);
+                continue;
+            }
+        }
+        let result =
+            tokio::time::timeout(shared.opts.handler_timeout, shared.handler.handle(event)).await;
+        let error = match result {
+            Ok(Ok(())) => {
+                Counters::add(&shared.counters.events, 1);
+                if let (Some(dedup), Some(id)) = (&shared.dedup, event_id(event)) {
+                    dedup.record(id);
+                }
+                continue;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("timed out after {:?}", shared.opts.handler_timeout),
+        };
+        eprintln!(
+            "{LOG} message {} (receive {}) failed: {error}; left for redelivery",
+            message.id, message.receive_count
+        );
+        return Outcome::Failed;
+    }
+    Outcome::Acked
+}
+
+/// A body that does not normalize: dead-letter it, or leave it — never delete it.
+async fn poison<S: MessageSource, H: Handler>(shared: &Shared<S, H>, message: &Message, why: &str) {
+    let counters = &shared.counters;
+    if shared.opts.on_unparseable == OnUnparseable::Leave {
+        Counters::add(&counters.unparseable_left, 1);
+        eprintln!(
+            "{LOG} message {} does not normalize ({why}); left for redelivery",
+            message.id
+        );
+        return;
+    }
+    let reason = format!("does not normalize: {why}");
+    match shared.source.dead_letter(message, &reason).await {
+        Ok(()) => {
+            Counters::add(&counters.dead_lettered, 1);
+            eprintln!(
+                "{LOG} message {} does not normalize ({why}); moved to the dead-letter queue",
+                message.id
+            );
+        }
+        Err(e) => {
+            Counters::add(&counters.unparseable_left, 1);
+            eprintln!(
+                "{LOG} message {} does not normalize ({why}) and was not dead-lettered: {e}; left for redelivery",
+                message.id
+            );
+        }
+    }
+}
+
+/// Makes an unfinished message receivable again at once.
+async fn release<S: MessageSource, H: Handler>(shared: &Shared<S, H>, message: &Message) {
+    match shared.source.change_visibility(&message.receipt, 0).await {
+        Ok(()) => Counters::add(&shared.counters.released, 1),
+        Err(e) => eprintln!(
+            "{LOG} could not release message {} ({e}); it returns after its visibility timeout",
+            message.id
+        ),
+    }
+}
+
+/// Extends the visibility of every receipt in `pending` every `visibility / 2`, forever
+/// (the caller stops it by finishing first). A no-op future when heartbeats are off.
+async fn heartbeat<S: MessageSource, H: Handler>(
+    shared: &Shared<S, H>,
+    pending: &Mutex<Vec<String>>,
+) {
+    let visibility = shared.opts.visibility_secs;
+    if !shared.opts.heartbeat || visibility == 0 {
+        return std::future::pending().await;
+    }
+    let every = Duration::from_millis(u64::from(visibility) * 500);
+    loop {
+        tokio::time::sleep(every).await;
+        let receipts: Vec<String> = lock(pending).clone();
+        for receipt in receipts {
+            match shared.source.change_visibility(&receipt, visibility).await {
+                Ok(()) => Counters::add(&shared.counters.heartbeats, 1),
+                Err(e) => eprintln!("{LOG} heartbeat failed: {e}"),
+            }
+        }
+    }
+}
+
+async fn wait_phase(phase: &watch::Receiver<Phase>, at_least: Phase) {
+    let mut rx = phase.clone();
+    if rx.wait_for(|p| *p >= at_least).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn event_id(event: &Value) -> Option<&str> {
+    event.get("id").and_then(Value::as_str)
+}
+
+/// Deletes acked messages in batches of up to 10: whatever has queued up since the last
+/// call goes in the next one, so batches grow with load and latency stays low when idle.
+async fn delete_loop<S: MessageSource>(
+    source: Arc<S>,
+    mut acks: mpsc::Receiver<String>,
+    counters: Arc<Counters>,
+) {
+    while let Some(first) = acks.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 10 {
+            match acks.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        match source.delete_batch(&batch).await {
+            Ok(results) => {
+                for result in results {
+                    match result {
+                        Ok(()) => Counters::add(&counters.handled, 1),
+                        Err(e) => {
+                            Counters::add(&counters.delete_errors, 1);
+                            eprintln!("{LOG} delete failed ({e}); the message will be redelivered");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                Counters::add(&counters.delete_errors, batch.len() as u64);
+                eprintln!(
+                    "{LOG} delete of {} message(s) failed ({e}); they will be redelivered",
+                    batch.len()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The consumer runtime against the embedded local backend: real SQS semantics (visibility,
+//! receive counts, redrive) without a server.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bridge::consumer::{
+    handler_fn, Consumer, ConsumerOptions, HandlerError, LocalSource, Metrics, OnUnparseable,
+    DEAD_LETTER_REASON_ATTRIBUTE,
+};
+use infra::local::{QueueSpec, ReceiveRequest, Redrive, SendRequest, Store};
+use serde_json::{json, Value};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<Mutex<Store>>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open local store");
+        Fixture {
+            _dir: dir,
+            store: Arc::new(Mutex::new(store)),
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().expect("store lock")
+    }
+
+    fn queue(&self, name: &str, redrive: Option<(&str, u32)>) {
+        let mut spec = QueueSpec::new(name);
+        if let Some((dlq, max)) = redrive {
+            self.store()
+                .put_queue(&QueueSpec::new(dlq))
+                .expect("create DLQ");
+            spec.redrive = Some(Redrive {
+                dead_letter_target_arn: self.store().queue_arn(dlq),
+                max_receive_count: max,
+            });
+        }
+        self.store().put_queue(&spec).expect("create queue");
+    }
+
+    fn send(&self, queue: &str, body: &str) {
+        self.store()
+            .send_message(queue, &SendRequest::body(body))
+            .expect("send");
+    }
+
+    fn source(&self, queue: &str) -> LocalSource {
+        LocalSource::shared(self.store.clone(), queue).expect("local source")
+    }
+
+    fn drain(&self, queue: &str) -> Vec<infra::local::ReceivedMessage> {
+        self.store()
+            .receive_messages(queue, ReceiveRequest::default())
+            .expect("receive")
+    }
+}
+
+/// A custom EventBridge event, as a rule target puts it on a queue.
+fn event(id: &str, source: &str, n: u64) -> String {
+    json!({
+        "version": "0", "id": id, "detail-type": "test", "source": source,
+        "account": "000000000000", "time": "2026-11-23T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": { "n": n }
+    })
+    .to_string()
+}
+
+fn n_of(event: &Value) -> u64 {
+    event["custom"]["detail"]["n"].as_u64().expect("detail.n")
+}
+
+fn fast_options() -> ConsumerOptions {
+    ConsumerOptions {
+        wait_secs: 1,
+        visibility_secs: 1,
+        idle_exit: Some(Duration::from_secs(3)),
+        ..ConsumerOptions::default()
+    }
+}
+
+async fn never() {
+    std::future::pending::<()>().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_failing_n_times_gets_n_plus_one_deliveries_and_nothing_is_lost() {
+    let fx = Fixture::new();
+    fx.queue("work", None);
+    for n in 0..20 {
+        fx.send("work", &event(&format!("id-{n}"), "test", n));
+    }
+    let calls: Arc<Mutex<HashMap<u64, u32>>> = Arc::default();
+    let seen = calls.clone();
+    let handler = handler_fn(move |event: Value| {
+        let calls = seen.clone();
+        async move {
+            let n = n_of(&event);
+            let mut calls = calls.lock().expect("lock");
+            let count = calls.entry(n).or_default();
+            *count += 1;
+            if *count <= 2 {
+                Err(HandlerError::new(format!(
+                    "attempt {count} fails on purpose"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    });
+    let options = ConsumerOptions {
+        max_messages: Some(60),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("work"), options)
+        .run(handler, never())
+        .await;
+    let calls = calls.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 20, "every event delivered: {calls:?}");
+    assert!(calls.values().all(|&c| c == 3), "{calls:?}");
+    assert_eq!(metrics.received, 60, "{metrics}");
+    assert_eq!(metrics.failed, 40, "{metrics}");
+    assert_eq!(metrics.handled, 20, "{metrics}");
+    assert!(fx.drain("work").is_empty(), "handled messages are deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_normalize_goes_to_the_dlq_with_the_reason() {
+    let fx = Fixture::new();
+    fx.queue("in", Some(("in-dlq", 5)));
+    fx.send("in", "this is not json");
+    fx.send("in", &event("good", "test", 1));
+    let handled = Arc::new(AtomicU32::new(0));
+    let h = handled.clone();
+    let handler = handler_fn(move |_| {
+        let h = h.clone();
+        async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let options = ConsumerOptions {
+        max_messages: Some(2),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("in"), options)
+        .run(handler, never())
+        .await;
+    assert_eq!(metrics.dead_lettered, 1, "{metrics}");
+    assert_eq!(metrics.handled, 1, "{metrics}");
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+    let dead = fx.drain("in-dlq");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "this is not json");
+    let reason = &dead[0].message_attributes[DEAD_LETTER_REASON_ATTRIBUTE].string_value;
+    assert!(reason.contains("not JSON"), "{reason}");
+    assert!(fx.drain("in").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_without_a_dlq_or_with_leave_is_never_deleted() {
+    for (queue, on_unparseable) in [
+        ("no-dlq", OnUnparseable::DeadLetter),
+        ("leave", OnUnparseable::Leave),
+    ] {
+        let fx = Fixture::new();
+        let redrive = (on_unparseable == OnUnparseable::Leave).then_some(("leave-dlq", 10));
+        fx.queue(queue, redrive);
+        fx.send(queue, "{ broken");
+        let options = ConsumerOptions {
+            max_messages: Some(1),
+            on_unparseable,
+            ..fast_options()
+        };
+        let metrics = Consumer::new(fx.source(queue), options)
+            .run(handler_fn(|_| async { Ok(()) }), never())
+            .await;
+        assert_eq!(metrics.unparseable_left, 1, "{queue}: {metrics}");
+        assert_eq!(metrics.dead_lettered, 0, "{queue}: {metrics}");
+        std::thread::sleep(Duration::from_millis(1100));
+        let again = fx.drain(queue);
+        assert_eq!(again.len(), 1, "{queue}: the poison message is still there");
+        assert_eq!(again[0].receive_count(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_keeps_failing_is_moved_by_the_redrive_policy() {
+    let fx = Fixture::new();
+    fx.queue("flaky", Some(("flaky-dlq", 2)));
+    fx.send("flaky", &event("x", "test", 7));
+    let options = ConsumerOptions {
+        max_messages: Some(2),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("flaky"), options)
+        .run(
+            handler_fn(|_| async { Err(HandlerError::new("always")) }),
+            never(),
+        )
+        .await;
+    assert_eq!(metrics.failed, 2, "{metrics}");
+    std::thread::sleep(Duration::from_millis(1100));
+    // The third receive finds maxReceiveCount reached and moves it, as SQS does.
+    assert!(fx.drain("flaky").is_empty());
+    assert_eq!(fx.drain("flaky-dlq").len(), 1);
+}
+
+/// One message, a handler three times longer than the visibility timeout, and room to
+/// handle a second copy: only the heartbeat keeps the message from being delivered twice.
+async fn long_handler_calls(heartbeat: bool) -> (u32, Metrics) {
+    let fx = Fixture::new();
+    fx.queue("slow", None);
+    fx.send("slow", &event("slow-1", "test", 1));
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let handler = handler_fn(move |_| {
+        let c = c.clone();
+        async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(3200)).await;
+            Ok(())
+        }
+    });
+    let options = ConsumerOptions {
+        concurrency: 2,
+        heartbeat,
+        // Without the heartbeat, every redelivery supersedes the previous receipt: stop
+        // receiving after the second copy so that one can finish and be deleted.
+        max_messages: Some(2),
+        idle_exit: Some(Duration::from_secs(5)),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("slow"), options)
+        .run(handler, never())
+        .await;
+    (calls.load(Ordering::SeqCst), metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_keeps_a_long_handlers_message_invisible() {
+    let (calls, metrics) = long_handler_calls(true).await;
+    assert_eq!(calls, 1, "{metrics}");
+    assert_eq!(metrics.received, 1, "{metrics}");
+    assert_eq!(metrics.handled, 1, "{metrics}");
+    assert!(metrics.heartbeats >= 3, "{metrics}");
+    // Control: without the heartbeat the same run delivers the message again.
+    let (calls, metrics) = long_handler_calls(false).await;
+    assert!(calls >= 2, "without heartbeat: {calls} call(s), {metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_releases_unfinished_messages_at_once() {
+    let fx = Fixture::new();
+    fx.queue("stop", None);
+    fx.send("stop", &event("s-1", "test", 1));
+    fx.send("stop", &event("s-2", "test", 2));
+    let handler = handler_fn(|event: Value| async move {
+        if n_of(&event) == 1 {
+            Ok(())
+        } else {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(())
+        }
+    });
+    let options = ConsumerOptions {
+        visibility_secs: 60,
+        shutdown_grace: Duration::from_millis(300),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("stop"), options)
+        .run(handler, tokio::time::sleep(Duration::from_millis(800)))
+        .await;
+    assert_eq!(metrics.handled, 1, "{metrics}");
+    assert_eq!(metrics.released, 1, "{metrics}");
+    // Visible again immediately, not after the 60 s visibility timeout.
+    let again = fx.drain("stop");
+    assert_eq!(again.len(), 1);
+    assert!(again[0].body.contains("\"n\":2"));
+    assert_eq!(again[0].receive_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_matching_events_are_acknowledged_and_counted() {
+    let fx = Fixture::new();
+    fx.queue("mixed", None);
+    for n in 0..5 {
+        let source = if n % 2 == 0 { "keep" } else { "drop" };
+        fx.send("mixed", &event(&format!("m-{n}"), source, n));
+    }
+    let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let s = seen.clone();
+    let handler = handler_fn(move |event: Value| {
+        let s = s.clone();
+        async move {
+            s.lock().expect("lock").push(n_of(&event));
+            Ok(())
+        }
+    });
+    let pattern = patterns::Pattern::parse(r#"{"custom": {"source": ["keep"]}}"#).expect("pattern");
+    let options = ConsumerOptions {
+        pattern: Some(pattern),
+        max_messages: Some(5),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("mixed"), options)
+        .run(handler, never())
+        .await;
+    let mut seen = seen.lock().expect("lock").clone();
+    seen.sort();
+    assert_eq!(seen, vec![0, 2, 4]);
+    assert_eq!(metrics.filtered_events, 2, "{metrics}");
+    assert_eq!(metrics.handled, 5, "{metrics}");
+    assert!(fx.drain("mixed").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dedup_window_skips_an_event_id_already_handled() {
+    let fx = Fixture::new();
+    fx.queue("dups", None);
+    fx.send("dups", &event("same", "test", 1));
+    fx.send("dups", &event("same", "test", 1));
+    fx.send("dups", &event("other", "test", 2));
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let handler = handler_fn(move |_| {
+        let c = c.clone();
+        async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let options = ConsumerOptions {
+        concurrency: 1,
+        batch_size: 1,
+        dedup_window: Some(Duration::from_secs(60)),
+        max_messages: Some(3),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("dups"), options)
+        .run(handler, never())
+        .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "{metrics}");
+    assert_eq!(metrics.duplicate_events, 1, "{metrics}");
+    assert_eq!(metrics.handled, 3, "{metrics}");
+}
