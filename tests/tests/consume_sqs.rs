@@ -1,0 +1,386 @@
+//! `bridge consume` against a moto server: at-least-once with a failing command, poison
+//! messages to the DLQ, kill -9 mid-batch loses nothing, SIGTERM releases in-flight work.
+//!
+//! Needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`); fails with the fix when it
+//! is unset, unless `BRIDGE_SKIP_AWS_TESTS=1` skips it on purpose.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bridge_e2e::bridge_bin;
+use infra::aws::blocking::BlockingAws;
+use infra::aws::AwsSettings;
+
+fn endpoint() -> Option<String> {
+    if std::env::var("BRIDGE_SKIP_AWS_TESTS").as_deref() == Ok("1") {
+        eprintln!("BRIDGE_SKIP_AWS_TESTS=1: skipping a test that needs an AWS-compatible server");
+        return None;
+    }
+    match std::env::var("BRIDGE_TEST_ENDPOINT") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => panic!(
+            "BRIDGE_TEST_ENDPOINT is not set. The AWS tests need a local moto server:\n  \
+             scripts/moto-server.sh start 5000\n  \
+             export BRIDGE_TEST_ENDPOINT=http://127.0.0.1:5000\n\
+             (or set BRIDGE_SKIP_AWS_TESTS=1 to skip them on purpose)"
+        ),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+/// An SDK client for setting up and inspecting queues, with dummy credentials (the test
+/// process's environment is set once, before any client is built, to the same values).
+fn aws(endpoint: &str) -> BlockingAws {
+    static ENV: Once = Once::new();
+    ENV.call_once(|| {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    });
+    BlockingAws::connect(&AwsSettings {
+        endpoint_url: Some(endpoint.to_string()),
+        region: Some("us-east-1".into()),
+        profile: None,
+    })
+    .expect("connect to moto")
+}
+
+fn create_queue(aws: &BlockingAws, name: &str, dlq_arn: Option<&str>) -> String {
+    let mut req = aws.clients().sqs.create_queue().queue_name(name);
+    if let Some(arn) = dlq_arn {
+        let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": 5 });
+        req = req.attributes("RedrivePolicy".into(), policy.to_string());
+    }
+    let out = aws.block_on(req.send()).expect("create queue");
+    out.queue_url().expect("queue url").to_string()
+}
+
+fn queue_arn(aws: &BlockingAws, url: &str) -> String {
+    let out = aws
+        .block_on(
+            aws.clients()
+                .sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names("QueueArn".into())
+                .send(),
+        )
+        .expect("queue attributes");
+    out.attributes()
+        .and_then(|a| a.get(&"QueueArn".into()))
+        .expect("QueueArn")
+        .clone()
+}
+
+fn send(aws: &BlockingAws, url: &str, body: &str) {
+    aws.block_on(
+        aws.clients()
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send(),
+    )
+    .expect("send");
+}
+
+/// Receives what is visible right now (no wait), with message attributes.
+fn receive_now(aws: &BlockingAws, url: &str) -> Vec<(String, Option<String>)> {
+    let out = aws
+        .block_on(
+            aws.clients()
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .wait_time_seconds(0)
+                .send(),
+        )
+        .expect("receive");
+    out.messages()
+        .iter()
+        .map(|m| {
+            let reason = m
+                .message_attributes()
+                .and_then(|a| a.get("bridge-dead-letter-reason"))
+                .and_then(|v| v.string_value())
+                .map(str::to_string);
+            (m.body().unwrap_or_default().to_string(), reason)
+        })
+        .collect()
+}
+
+fn event(n: u64) -> String {
+    serde_json::json!({
+        "version": "0", "id": format!("ev-{n}"), "detail-type": "test", "source": "consume.test",
+        "account": "123456789012", "time": "2026-11-23T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": { "n": n }
+    })
+    .to_string()
+}
+
+fn consume_cmd(endpoint: &str, dir: &Path, queue: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bridge_bin());
+    cmd.args(["consume", "--queue", queue, "--endpoint-url", endpoint])
+        .args(["--wait", "1", "--progress", "0", "--metrics"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The number after `name ` in the `--metrics` summary line.
+fn counter(stderr: &str, name: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("summary:"))
+        .unwrap_or_else(|| panic!("no summary in:\n{stderr}"));
+    let after = line
+        .split(&format!(" {name} "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in {line}"));
+    after
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("bad {name} in {line}"))
+}
+
+#[test]
+fn a_command_failing_twice_gets_three_deliveries_and_nothing_is_lost() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = aws(&endpoint);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = unique("consume-retry");
+    let url = create_queue(&aws, &name, None);
+    for n in 0..5 {
+        send(&aws, &url, &event(n));
+    }
+    // One counter file per event; the command fails until its third delivery.
+    let script = dir.path().join("handler.sh");
+    std::fs::write(
+        &script,
+        "n=$(grep -o '\"n\":[0-9]*' | head -1 | tr -dc 0-9)\n\
+         f=\"$(dirname \"$0\")/count-$n\"\n\
+         c=$(cat \"$f\" 2>/dev/null || echo 0)\n\
+         c=$((c+1)); echo $c > \"$f\"\n\
+         [ $c -ge 3 ]\n",
+    )
+    .expect("write script");
+    let exec = format!("sh {}", script.display());
+    let out = consume_cmd(
+        &endpoint,
+        dir.path(),
+        &name,
+        &[
+            "--exec",
+            &exec,
+            "--visibility-timeout",
+            "1",
+            "--max-messages",
+            "15",
+            "--idle-exit",
+            "20",
+        ],
+    )
+    .output()
+    .expect("run bridge consume");
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    for n in 0..5 {
+        let count = std::fs::read_to_string(dir.path().join(format!("count-{n}")))
+            .unwrap_or_else(|_| panic!("event {n} never handled\n{report}"));
+        assert_eq!(count.trim(), "3", "event {n}\n{report}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(counter(&stderr, "handled"), 5, "{report}");
+    assert_eq!(counter(&stderr, "failed"), 10, "{report}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        receive_now(&aws, &url).is_empty(),
+        "queue drained\n{report}"
+    );
+}
+
+#[test]
+fn a_poison_message_goes_to_the_dead_letter_queue() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = aws(&endpoint);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = unique("consume-poison");
+    let dlq_url = create_queue(&aws, &format!("{name}-dlq"), None);
+    let dlq_arn = queue_arn(&aws, &dlq_url);
+    let url = create_queue(&aws, &name, Some(&dlq_arn));
+    send(&aws, &url, "definitely not json");
+    let out = consume_cmd(
+        &endpoint,
+        dir.path(),
+        &name,
+        &["--max-messages", "1", "--idle-exit", "10"],
+    )
+    .output()
+    .expect("run bridge consume");
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert_eq!(
+        counter(&String::from_utf8_lossy(&out.stderr), "dead-lettered"),
+        1,
+        "{report}"
+    );
+    let dead = receive_now(&aws, &dlq_url);
+    assert_eq!(dead.len(), 1, "{report}");
+    assert_eq!(dead[0].0, "definitely not json");
+    let reason = dead[0].1.clone().unwrap_or_default();
+    assert!(reason.contains("not JSON"), "reason {reason:?}");
+    assert!(receive_now(&aws, &url).is_empty());
+}
+
+fn wait_until_in_flight(aws: &BlockingAws, url: &str, expected: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = aws
+            .block_on(
+                aws.clients()
+                    .sqs
+                    .get_queue_attributes()
+                    .queue_url(url)
+                    .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
+                    .send(),
+            )
+            .expect("queue attributes");
+        let in_flight: u64 = out
+            .attributes()
+            .and_then(|a| a.get(&"ApproximateNumberOfMessagesNotVisible".into()))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if in_flight >= expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "consumer never took {expected} messages"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn spawn_slow_consumer(endpoint: &str, dir: &Path, name: &str, visibility: &str) -> Child {
+    consume_cmd(
+        endpoint,
+        dir,
+        name,
+        &[
+            "--exec",
+            "sleep 8",
+            "--concurrency",
+            "10",
+            "--visibility-timeout",
+            visibility,
+            "--shutdown-grace",
+            "1",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn bridge consume")
+}
+
+#[test]
+fn kill_9_mid_batch_loses_nothing() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = aws(&endpoint);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = unique("consume-kill");
+    let url = create_queue(&aws, &name, None);
+    for n in 0..10 {
+        send(&aws, &url, &event(n));
+    }
+    let mut child = spawn_slow_consumer(&endpoint, dir.path(), &name, "2");
+    wait_until_in_flight(&aws, &url, 10);
+    child.kill().expect("SIGKILL the consumer");
+    let _ = child.wait();
+    // A fresh consumer gets every message once the visibility timeout runs out.
+    let out = consume_cmd(
+        &endpoint,
+        dir.path(),
+        &name,
+        &[
+            "--exec",
+            "cat > /dev/null",
+            "--max-messages",
+            "10",
+            "--idle-exit",
+            "20",
+        ],
+    )
+    .output()
+    .expect("run bridge consume");
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert_eq!(
+        counter(&String::from_utf8_lossy(&out.stderr), "handled"),
+        10,
+        "{report}"
+    );
+}
+
+#[test]
+fn sigterm_releases_in_flight_messages_and_exits_0() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = aws(&endpoint);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = unique("consume-term");
+    let url = create_queue(&aws, &name, None);
+    for n in 0..3 {
+        send(&aws, &url, &event(n));
+    }
+    let child = spawn_slow_consumer(&endpoint, dir.path(), &name, "300");
+    wait_until_in_flight(&aws, &url, 3);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait for bridge consume");
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(
+        counter(&String::from_utf8_lossy(&out.stderr), "released"),
+        3,
+        "{report}"
+    );
+    // Receivable at once, not after the 300 s visibility timeout.
+    let again = receive_now(&aws, &url);
+    assert_eq!(again.len(), 3, "{report}");
+}
