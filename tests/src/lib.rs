@@ -1,5 +1,7 @@
 //! Support for the end-to-end tests in `tests/tests/`: they drive the real `bridge` binary.
 
+pub mod moto;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;

@@ -6,53 +6,11 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Once;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bridge_e2e::bridge_bin;
+use bridge_e2e::moto::{client as aws, dummy_credentials, endpoint, text, unique};
 use infra::aws::blocking::BlockingAws;
-use infra::aws::AwsSettings;
-
-fn endpoint() -> Option<String> {
-    if std::env::var("BRIDGE_SKIP_AWS_TESTS").as_deref() == Ok("1") {
-        eprintln!("BRIDGE_SKIP_AWS_TESTS=1: skipping a test that needs an AWS-compatible server");
-        return None;
-    }
-    match std::env::var("BRIDGE_TEST_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => panic!(
-            "BRIDGE_TEST_ENDPOINT is not set. The AWS tests need a local moto server:\n  \
-             scripts/moto-server.sh start 5000\n  \
-             export BRIDGE_TEST_ENDPOINT=http://127.0.0.1:5000\n\
-             (or set BRIDGE_SKIP_AWS_TESTS=1 to skip them on purpose)"
-        ),
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
-}
-
-/// An SDK client for setting up and inspecting queues, with dummy credentials (the test
-/// process's environment is set once, before any client is built, to the same values).
-fn aws(endpoint: &str) -> BlockingAws {
-    static ENV: Once = Once::new();
-    ENV.call_once(|| {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    });
-    BlockingAws::connect(&AwsSettings {
-        endpoint_url: Some(endpoint.to_string()),
-        region: Some("us-east-1".into()),
-        profile: None,
-    })
-    .expect("connect to moto")
-}
 
 fn create_queue(aws: &BlockingAws, name: &str, dlq_arn: Option<&str>) -> String {
     let mut req = aws.clients().sqs.create_queue().queue_name(name);
@@ -131,32 +89,13 @@ fn event(n: u64) -> String {
 
 fn consume_cmd(endpoint: &str, dir: &Path, queue: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(bridge_bin());
+    dummy_credentials(&mut cmd, dir);
     cmd.args(["consume", "--queue", queue, "--endpoint-url", endpoint])
         .args(["--wait", "1", "--progress", "0", "--metrics"])
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
         .current_dir(dir)
         .stdin(Stdio::null());
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The number after `name ` in the `--metrics` summary line.
@@ -383,4 +322,81 @@ fn sigterm_releases_in_flight_messages_and_exits_0() {
     // Receivable at once, not after the 300 s visibility timeout.
     let again = receive_now(&aws, &url);
     assert_eq!(again.len(), 3, "{report}");
+}
+
+/// Starts a consumer whose handler takes 6 s on a 2 s visibility timeout, and watches the
+/// queue from outside while it runs: returns what another reader could receive meanwhile,
+/// and the consumer's output.
+fn watch_long_handler(heartbeat: bool) -> (Vec<String>, Output, tempfile::TempDir) {
+    let endpoint = endpoint().expect("checked by the caller");
+    let aws = aws(&endpoint);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = unique(if heartbeat {
+        "consume-beat"
+    } else {
+        "consume-nobeat"
+    });
+    let url = create_queue(&aws, &name, None);
+    send(&aws, &url, &event(7));
+    let mut args = vec![
+        "--exec",
+        "sleep 6; cat >> handled.jsonl",
+        "--visibility-timeout",
+        "2",
+        "--max-messages",
+        "1",
+        "--handler-timeout",
+        "30",
+    ];
+    if !heartbeat {
+        args.push("--no-heartbeat");
+    }
+    let child = consume_cmd(&endpoint, dir.path(), &name, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn bridge consume");
+    wait_until_in_flight(&aws, &url, 1);
+    // Well past the 2 s timeout, while the handler still runs. A message received here is
+    // left in flight (30 s default visibility): it cannot reach the consumer again.
+    let mut seen = Vec::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        seen.extend(receive_now(&aws, &url).into_iter().map(|(body, _)| body));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().expect("wait for bridge consume");
+    (seen, out, dir)
+}
+
+#[test]
+fn the_heartbeat_keeps_a_long_handler_s_message_invisible() {
+    if endpoint().is_none() {
+        return;
+    }
+    let (seen, out, dir) = watch_long_handler(true);
+    let report = text(&out);
+    assert!(
+        seen.is_empty(),
+        "redelivered while handled: {seen:?}\n{report}"
+    );
+    assert!(out.status.success(), "{report}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(counter(&stderr, "handled"), 1, "{report}");
+    assert!(counter(&stderr, "heartbeats") >= 2, "{report}");
+    let handled = std::fs::read_to_string(dir.path().join("handled.jsonl")).expect("output");
+    assert_eq!(handled.lines().count(), 1, "{handled}");
+}
+
+/// The control: without the heartbeat the same message does come back mid-handler, so
+/// the test above would notice a heartbeat that does not work.
+#[test]
+fn without_the_heartbeat_a_long_handler_s_message_is_redelivered() {
+    if endpoint().is_none() {
+        return;
+    }
+    let (seen, out, _dir) = watch_long_handler(false);
+    let report = text(&out);
+    assert_eq!(seen.len(), 1, "{report}");
+    assert!(seen[0].contains("\"ev-7\""), "{seen:?}");
 }
