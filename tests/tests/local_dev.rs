@@ -285,3 +285,136 @@ fn dev_reports_project_problems_with_the_file() {
         "names the bad field: {err}"
     );
 }
+
+#[test]
+fn plan_and_apply_local_sync_the_example_project_and_converge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let examples = repo_root().join("examples");
+    let project = examples.to_str().expect("utf-8 path");
+    let plan = [
+        "plan",
+        "--project",
+        project,
+        "--detailed-exitcode",
+        "--local",
+        state_arg,
+    ];
+    let (code, out, err) = run(&plan, dir.path(), None);
+    assert_eq!(code, 2, "changes planned\nstdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("+ rule default/png-uploads"), "{out}");
+    assert!(
+        !state.join("state.sqlite3").exists() || {
+            // Planning writes nothing: no rule exists yet.
+            let mut s = Store::open(&state).expect("open state");
+            s.list_rules(None).expect("rules").is_empty()
+        }
+    );
+    let apply = ["apply", "--project", project, "--local", state_arg];
+    let (code, out, err) = run(&apply, dir.path(), None);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("+ queue example-events"), "{out}");
+    let mut s = Store::open(&state).expect("open state");
+    let rules: Vec<String> = s
+        .list_rules(None)
+        .expect("rules")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert!(
+        rules.contains(&"quilt-package-revision".to_string()),
+        "{rules:?}"
+    );
+    drop(s);
+    let (code, out, err) = run(&plan, dir.path(), None);
+    assert_eq!(code, 0, "converged\nstdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("No changes"), "{out}");
+}
+
+#[test]
+fn tail_local_shows_matching_events_and_removes_its_rule_and_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().expect("utf-8 path");
+    std::fs::write(
+        dir.path().join("pattern.json"),
+        r#"{"source": ["com.quiltdata"], "detail": {"handle": [{"prefix": "analytics/"}]}}"#,
+    )
+    .expect("write pattern");
+    let child = Command::new(bridge_bin())
+        .args(["tail", "--local", state_arg, "--pattern", "pattern.json"])
+        .args(["--normalize", "--max-events", "1"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn bridge tail");
+    // Ready once its rule exists.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let name = loop {
+        if state.join("state.sqlite3").exists() {
+            let mut s = Store::open(&state).expect("open state");
+            if let Some(r) = s.list_rules(Some("default")).expect("rules").pop() {
+                break r.name;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tail never created its rule"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(name.starts_with("bridge-tail-"), "{name}");
+    let put = |handle: &str| {
+        let detail = format!(
+            r#"{{"type": "package-revision", "bucket": "b", "handle": "{handle}", "topHash": "h"}}"#
+        );
+        let (code, out, err) = run(
+            &[
+                "put-event",
+                "--local",
+                state_arg,
+                "--source",
+                "com.quiltdata",
+                "--detail-type",
+                "package-revision",
+                "--detail",
+                &detail,
+            ],
+            dir.path(),
+            None,
+        );
+        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    };
+    put("marketing/a");
+    put("analytics/b");
+    let out = child.wait_with_output().expect("tail output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(events.len(), 1, "{stdout}");
+    assert_eq!(events[0]["kind"], "package_revision", "{stdout}");
+    assert_eq!(events[0]["package"]["handle"], "analytics/b", "{stdout}");
+    assert!(
+        stdout.contains("analytics/b") && !stdout.contains("marketing/a"),
+        "{stdout}"
+    );
+    let mut s = Store::open(&state).expect("open state");
+    assert!(s.list_rules(None).expect("rules").is_empty(), "{stderr}");
+    assert!(
+        !s.list_queues()
+            .expect("queues")
+            .iter()
+            .any(|q| q.name == name),
+        "{stderr}"
+    );
+}

@@ -15,34 +15,11 @@ use bridge::consumer::{
     pass_through, Consumer, ConsumerOptions, Exec, Http, JsonlStdout, LocalSource, MessageSource,
     Metrics, OnUnparseable, SqsSource,
 };
-use infra::aws::{AwsClients, AwsSettings};
+use infra::aws::AwsClients;
 use infra::local::Store;
 
-use super::put_event::LocalArg;
-
-/// Which AWS account/endpoint to talk to (ignored with `--local`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct AwsArgs {
-    /// A local AWS-compatible server (moto, LocalStack); overrides AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// AWS region (default: AWS_REGION or the profile's region).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// AWS profile (default: AWS_PROFILE).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-}
-
-impl AwsArgs {
-    pub(crate) fn settings(&self) -> AwsSettings {
-        AwsSettings {
-            endpoint_url: self.endpoint_url.clone(),
-            region: self.region.clone(),
-            profile: self.profile.clone(),
-        }
-    }
-}
+use super::args::{AwsArgs, LocalArg};
+use super::shutdown_signal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Unparseable {
@@ -210,28 +187,5 @@ async fn consume<S: MessageSource>(source: S, options: ConsumerOptions, chosen: 
         Chosen::Jsonl => consumer.run(JsonlStdout, shutdown_signal()).await,
         Chosen::Exec(exec) => consumer.run(exec, shutdown_signal()).await,
         Chosen::Http(http) => consumer.run(http, shutdown_signal()).await,
-    }
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

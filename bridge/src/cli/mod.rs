@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod apply;
+pub mod args;
 pub mod consume;
 pub mod destroy;
 pub mod dev;
@@ -13,6 +14,7 @@ pub mod normalize;
 pub mod plan;
 pub mod put_event;
 pub mod schema;
+pub mod tail;
 pub mod test_pattern;
 pub mod validate;
 
@@ -32,6 +34,8 @@ pub enum Command {
     Consume(consume::Args),
     /// Send custom events to an event bus (PutEvents).
     PutEvent(put_event::Args),
+    /// Stream the events on a bus that match a pattern (a temporary rule and queue).
+    Tail(tail::Args),
     /// Test one event against one event pattern (exit 0 match, 1 no match, 2 error).
     TestPattern(test_pattern::Args),
     /// Stream JSONL events from stdin through a directory of patterns; print matches.
@@ -57,11 +61,35 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy(args) => destroy::run(args),
         Command::Dev(args) => dev::run(args),
         Command::PutEvent(args) => put_event::run(args),
+        Command::Tail(args) => tail::run(args),
         Command::Consume(args) => consume::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Match(args) => match_events::run(args),
         Command::Normalize(args) => normalize::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -13,7 +13,8 @@ use anyhow::{bail, Context};
 use infra::aws::blocking::BlockingAws;
 use infra::aws::project::stack_from_project;
 use infra::aws::stack::StackSpec;
-use infra::aws::AwsSettings;
+
+use super::args::{AwsArgs, LocalArg};
 
 /// Where the project is and which AWS account/endpoint to talk to.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,15 +25,8 @@ pub struct Target {
     /// The stack name stored in the `bridge:stack` tag (default: the project's `stack`).
     #[arg(long, value_name = "NAME")]
     pub stack: Option<String>,
-    /// A local AWS-compatible server (moto, LocalStack); overrides AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// AWS region (default: AWS_REGION or the profile's region).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// AWS profile (default: AWS_PROFILE).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 impl Target {
@@ -42,11 +36,8 @@ impl Target {
 
     /// Connects with the standard chain; `--region` wins over the project's region.
     pub(crate) fn connect(&self, project_region: Option<String>) -> anyhow::Result<BlockingAws> {
-        let settings = AwsSettings {
-            endpoint_url: self.endpoint_url.clone(),
-            region: self.region.clone().or(project_region),
-            profile: self.profile.clone(),
-        };
+        let mut settings = self.aws.settings();
+        settings.region = settings.region.or(project_region);
         Ok(BlockingAws::connect(&settings)?)
     }
 }
@@ -61,9 +52,22 @@ pub struct Args {
     /// Also plan deleting what the stack owns but no longer declares.
     #[arg(long)]
     pub prune: bool,
+    /// Plan against the embedded local backend instead of AWS. Local state belongs to
+    /// the project alone, so undeclared resources are always listed for removal.
+    #[command(flatten)]
+    pub local: LocalArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(state_dir) = &args.local.local {
+        let changes = sync_local(&args.target, state_dir, false)?;
+        let changed = args.detailed_exitcode && !changes.is_empty();
+        return Ok(if changed {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let (spec, region) = load_stack(&args.target)?;
     let aws = args.target.connect(region)?;
     let (plan, _) = aws.plan(&spec, args.prune)?;
@@ -102,17 +106,11 @@ pub(crate) fn confirm(what: &str, yes: bool) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// The project's declared state for AWS: `bridge.json` + `rules/*.json`, loaded and
-/// validated by the `rules` crate (every problem reported at once), then translated.
-///
-/// Returns the stack and the project's `region` (used when `--region` is not given).
-pub(crate) fn load_stack(target: &Target) -> anyhow::Result<(StackSpec, Option<String>)> {
-    if let Some(stack) = &target.stack {
-        valid_name(stack, "--stack")?;
-    }
+/// Loads and validates the project (every problem reported at once).
+fn load_project(target: &Target) -> anyhow::Result<rules::Project> {
     let dir = target.project_dir();
-    let project = match rules::load(&dir) {
-        Ok(project) => project,
+    match rules::load(&dir) {
+        Ok(project) => Ok(project),
         Err(diagnostics) => {
             for d in &diagnostics.0 {
                 eprintln!("error: {d}");
@@ -123,7 +121,38 @@ pub(crate) fn load_stack(target: &Target) -> anyhow::Result<(StackSpec, Option<S
                 dir.display()
             );
         }
-    };
+    }
+}
+
+/// Plans (or, with `execute`, applies) the project against the local backend in
+/// `state_dir`, printing one line per change; returns the changes.
+pub(crate) fn sync_local(
+    target: &Target,
+    state_dir: &std::path::Path,
+    execute: bool,
+) -> anyhow::Result<Vec<infra::local::Applied>> {
+    let project = load_project(target)?;
+    let changes = infra::local::project::sync_project(state_dir, &project, execute)
+        .with_context(|| format!("local state in {}", state_dir.display()))?;
+    println!("local state: {}", state_dir.display());
+    if changes.is_empty() {
+        println!("No changes. The local state matches the project.");
+    }
+    for change in &changes {
+        println!("  {change}");
+    }
+    Ok(changes)
+}
+
+/// The project's declared state for AWS: `bridge.json` + `rules/*.json`, loaded and
+/// validated by the `rules` crate (every problem reported at once), then translated.
+///
+/// Returns the stack and the project's `region` (used when `--region` is not given).
+pub(crate) fn load_stack(target: &Target) -> anyhow::Result<(StackSpec, Option<String>)> {
+    if let Some(stack) = &target.stack {
+        valid_name(stack, "--stack")?;
+    }
+    let project = load_project(target)?;
     let converted = stack_from_project(&project, target.stack.as_deref())?;
     for w in &converted.warnings {
         eprintln!("warning: {w}");

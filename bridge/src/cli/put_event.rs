@@ -12,21 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use infra::local::{PutEventsEntry, Store};
+use infra::aws::AwsClients;
+use infra::local::{PutEventsEntry, PutEventsResultEntry, Store};
 use serde_json::Value;
 
-/// `--local [DIR]`: use the embedded backend, with its state in DIR (default `.bridge`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct LocalArg {
-    /// Use the embedded local backend instead of AWS; state lives in DIR (default `.bridge`).
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = infra::local::DEFAULT_STATE_DIR)]
-    pub local: Option<PathBuf>,
-}
+use super::args::{AwsArgs, LocalArg};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub target: LocalArg,
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// The event's source, e.g. `com.example.orders`.
     #[arg(long, conflicts_with = "file")]
     pub source: Option<String>,
@@ -51,27 +48,35 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Some(dir) = args.target.local.clone() else {
-        bail!("put-event to AWS is not available in this build yet; pass --local [DIR] to use the embedded backend");
-    };
-    let mut store =
-        Store::open(&dir).with_context(|| format!("opening local state in {}", dir.display()))?;
-    let mut sender = LocalSender {
-        store: &mut store,
-        failed: 0,
-        accepted: 0,
-    };
-    match &args.file {
-        Some(path) => send_lines(&args, path, &mut sender)?,
-        None => {
-            let entry = entry_from_flags(&args)?;
-            sender.send(&[entry], &["command line".to_string()])?;
+    let (accepted, failed) = match args.target.local.clone() {
+        Some(dir) => {
+            let mut store = Store::open(&dir)
+                .with_context(|| format!("opening local state in {}", dir.display()))?;
+            let mut sender = LocalSender {
+                store: &mut store,
+                report: Report::default(),
+            };
+            send_all(&args, &mut sender)?;
+            (sender.report.accepted, sender.report.failed)
         }
-    }
-    let failed = sender.failed;
+        None => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let clients = runtime.block_on(AwsClients::from_env(&args.aws.settings()))?;
+            let mut sender = AwsSender {
+                runtime: &runtime,
+                clients: &clients,
+                report: Report::default(),
+            };
+            send_all(&args, &mut sender)?;
+            (sender.report.accepted, sender.report.failed)
+        }
+    };
     if failed > 0 {
         eprintln!(
-            "{failed} entr{} failed",
+            "{failed} entr{} failed, {accepted} accepted",
             if failed == 1 { "y" } else { "ies" }
         );
         return Ok(ExitCode::from(1));
@@ -79,29 +84,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Sends batches to the local store and reports each entry.
-pub struct LocalSender<'a> {
-    pub store: &'a mut Store,
-    pub failed: usize,
-    pub accepted: usize,
+fn send_all(args: &Args, sender: &mut dyn Sender) -> anyhow::Result<()> {
+    match &args.file {
+        Some(path) => send_lines(args, path, sender),
+        None => {
+            let entry = entry_from_flags(args)?;
+            sender.send(&[entry], &["command line".to_string()])
+        }
+    }
 }
 
-impl LocalSender<'_> {
-    /// Sends up to ten entries; `places` names each entry's origin for error messages.
-    pub fn send(&mut self, entries: &[PutEventsEntry], places: &[String]) -> anyhow::Result<()> {
-        let out = self
-            .store
-            .put_events(entries)
-            .context("PutEvents on the local backend")?;
+/// Where a batch of at most ten entries goes.
+trait Sender {
+    /// Sends the entries; `places` names each entry's origin for error messages.
+    fn send(&mut self, entries: &[PutEventsEntry], places: &[String]) -> anyhow::Result<()>;
+}
+
+/// Counts, and prints each entry's outcome: the id on stdout, a failure on stderr.
+#[derive(Debug, Default)]
+struct Report {
+    failed: usize,
+    accepted: usize,
+}
+
+impl Report {
+    fn record(
+        &mut self,
+        results: &[PutEventsResultEntry],
+        places: &[String],
+    ) -> anyhow::Result<()> {
         let stdout = std::io::stdout();
         let mut stdout = stdout.lock();
-        for (result, place) in out.entries.iter().zip(places) {
+        for (result, place) in results.iter().zip(places) {
             match (&result.event_id, &result.error_code) {
-                (Some(id), _) => {
+                (Some(id), None) => {
                     writeln!(stdout, "{id}")?;
                     self.accepted += 1;
                 }
-                (None, code) => {
+                (_, code) => {
                     self.failed += 1;
                     eprintln!(
                         "{place}: {}: {}",
@@ -112,10 +132,55 @@ impl LocalSender<'_> {
             }
         }
         stdout.flush()?;
+        Ok(())
+    }
+}
+
+/// Sends batches to the local store, and shows where each event was routed.
+struct LocalSender<'a> {
+    store: &'a mut Store,
+    report: Report,
+}
+
+impl Sender for LocalSender<'_> {
+    fn send(&mut self, entries: &[PutEventsEntry], places: &[String]) -> anyhow::Result<()> {
+        let out = self
+            .store
+            .put_events(entries)
+            .context("PutEvents on the local backend")?;
+        self.report.record(&out.entries, places)?;
         for r in &out.routed {
             eprintln!("  {} → {} ({})", r.rule, r.target, r.outcome);
         }
         Ok(())
+    }
+}
+
+/// Sends batches to EventBridge; throttled entries are retried (see `infra::aws::events`).
+struct AwsSender<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    clients: &'a AwsClients,
+    report: Report,
+}
+
+impl Sender for AwsSender<'_> {
+    fn send(&mut self, entries: &[PutEventsEntry], places: &[String]) -> anyhow::Result<()> {
+        let results = self
+            .runtime
+            .block_on(infra::aws::events::put_events(self.clients, entries))
+            .with_context(|| {
+                format!(
+                    "{} (after {} entr{} had been accepted)",
+                    places.first().map(String::as_str).unwrap_or("PutEvents"),
+                    self.report.accepted,
+                    if self.report.accepted == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
+                )
+            })?;
+        self.report.record(&results, places)
     }
 }
 
@@ -138,7 +203,7 @@ fn entry_from_flags(args: &Args) -> anyhow::Result<PutEventsEntry> {
     })
 }
 
-fn send_lines(args: &Args, path: &Path, sender: &mut LocalSender) -> anyhow::Result<()> {
+fn send_lines(args: &Args, path: &Path, sender: &mut dyn Sender) -> anyhow::Result<()> {
     let (name, reader): (String, Box<dyn BufRead>) = if path.as_os_str() == "-" {
         ("standard input".into(), Box::new(std::io::stdin().lock()))
     } else {
@@ -159,7 +224,7 @@ fn send_lines(args: &Args, path: &Path, sender: &mut LocalSender) -> anyhow::Res
         let entry = entry_from_json(&line, &args.bus).with_context(|| place.clone())?;
         batch.push(entry);
         places.push(place);
-        if batch.len() == infra::local::routing::MAX_ENTRIES {
+        if batch.len() == infra::aws::events::MAX_ENTRIES {
             sender.send(&batch, &places)?;
             batch.clear();
             places.clear();

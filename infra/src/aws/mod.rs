@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod blocking;
 pub mod client;
+pub mod events;
 pub mod objects;
 pub mod plan;
 pub mod policy;
@@ -14,6 +15,7 @@ pub mod project;
 pub mod read;
 pub mod s3_notify;
 pub mod stack;
+pub mod tail;
 pub mod write;
 
 pub use client::{AwsClients, AwsSettings};

@@ -217,11 +217,11 @@ impl Store {
         }
         if prune {
             for e in &rules {
-                if desired
+                let declared = desired
                     .rules
                     .iter()
-                    .any(|d| d.rule.bus == e.bus && d.rule.name == e.name)
-                {
+                    .any(|d| d.rule.bus == e.bus && d.rule.name == e.name);
+                if declared || e.name.starts_with(crate::TAIL_PREFIX) {
                     continue;
                 }
                 let ids: Vec<String> = self
