@@ -1,0 +1,161 @@
+//! Consumer throughput: messages/s through normalize + dispatch to a no-op handler, from an
+//! in-memory source (the runtime's own cost) and from the local SQLite store (receive, batch
+//! delete), against a parse-only baseline over the same bodies in the same run.
+//!
+//! `cargo bench -p bridge --bench consumer`; compare the `elem/s` of the three lines.
+
+use std::collections::VecDeque;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bridge::consumer::{
+    handler_fn, Consumer, ConsumerOptions, LocalSource, Message, MessageSource, SourceError,
+};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use infra::local::{Clock, Config, Durability, QueueSpec, SendRequest, Store};
+
+const MESSAGES: usize = 2_000;
+
+fn bodies() -> Vec<String> {
+    (0..MESSAGES)
+        .map(|n| {
+            serde_json::json!({
+                "version": "0", "id": format!("id-{n}"), "detail-type": "Object Created",
+                "source": "aws.s3", "account": "123456789012", "time": "2026-11-23T00:00:00Z",
+                "region": "us-east-1", "resources": ["arn:aws:s3:::bucket"],
+                "detail": { "version": "0", "bucket": { "name": "bucket" },
+                    "object": { "key": format!("data/{n}.json"), "size": 1024, "etag": "abc", "sequencer": format!("{n:016X}") },
+                    "request-id": "r", "requester": "123456789012", "reason": "PutObject" }
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// A queue in memory: the runtime's cost without any storage.
+struct MemorySource(Mutex<VecDeque<Message>>);
+
+impl MessageSource for MemorySource {
+    async fn receive(&self, max: u32, _: u32, _: Option<u32>) -> Result<Vec<Message>, SourceError> {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = (max as usize).min(q.len());
+        Ok(q.drain(..n).collect())
+    }
+    async fn delete_batch(
+        &self,
+        r: &[String],
+    ) -> Result<Vec<Result<(), SourceError>>, SourceError> {
+        Ok(r.iter().map(|_| Ok(())).collect())
+    }
+    async fn change_visibility(&self, _: &str, _: u32) -> Result<(), SourceError> {
+        Ok(())
+    }
+    async fn dead_letter(&self, _: &Message, _: &str) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn is_fifo(&self) -> bool {
+        false
+    }
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
+fn options() -> ConsumerOptions {
+    ConsumerOptions {
+        wait_secs: 0,
+        max_messages: Some(MESSAGES as u64),
+        idle_exit: Some(Duration::from_secs(5)),
+        ..ConsumerOptions::default()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let bodies = bodies();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("consumer");
+    group.throughput(Throughput::Elements(MESSAGES as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+
+    group.bench_function("parse-only baseline", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                black_box(serde_json::from_str::<serde_json::Value>(body).ok());
+            }
+        })
+    });
+
+    group.bench_function("normalize+dispatch, memory source", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let queue = bodies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, body)| Message {
+                        id: i.to_string(),
+                        receipt: i.to_string(),
+                        body: body.clone(),
+                        receive_count: 1,
+                        group_id: None,
+                    })
+                    .collect();
+                let source = MemorySource(Mutex::new(queue));
+                let start = Instant::now();
+                let m = runtime.block_on(Consumer::new(source, options()).run(
+                    handler_fn(|_| async { Ok(()) }),
+                    std::future::pending::<()>(),
+                ));
+                total += start.elapsed();
+                assert_eq!(m.handled, MESSAGES as u64, "{m}");
+            }
+            total
+        })
+    });
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        durability: Durability::Normal,
+        ..Config::default()
+    };
+    let store = Store::open_with(dir.path(), config, Clock::System).expect("store");
+    let store = Arc::new(Mutex::new(store));
+    store
+        .lock()
+        .expect("lock")
+        .put_queue(&QueueSpec::new("bench"))
+        .expect("queue");
+    group.bench_function("normalize+dispatch, local store", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                {
+                    let mut s = store.lock().expect("lock");
+                    for body in &bodies {
+                        s.send_message("bench", &SendRequest::body(body.clone()))
+                            .expect("send");
+                    }
+                }
+                let source = LocalSource::shared(store.clone(), "bench").expect("source");
+                let start = Instant::now();
+                let m = runtime.block_on(Consumer::new(source, options()).run(
+                    handler_fn(|_| async { Ok(()) }),
+                    std::future::pending::<()>(),
+                ));
+                total += start.elapsed();
+                assert_eq!(m.handled, MESSAGES as u64, "{m}");
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
