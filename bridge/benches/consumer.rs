@@ -2,6 +2,9 @@
 //! in-memory source (the runtime's own cost) and from the local SQLite store (receive, batch
 //! delete), against a parse-only baseline over the same bodies in the same run.
 //!
+//! Then memory under a backlog (peak RSS growth while consuming 10,000 vs 100,000 queued
+//! messages), printed after the criterion results.
+//!
 //! `cargo bench -p bridge --bench consumer`; compare the `elem/s` of the three lines.
 
 use std::collections::VecDeque;
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 use bridge::consumer::{
     handler_fn, Consumer, ConsumerOptions, LocalSource, Message, MessageSource, SourceError,
 };
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use infra::local::{Clock, Config, Durability, QueueSpec, SendRequest, Store};
 
 const MESSAGES: usize = 2_000;
@@ -157,5 +160,70 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// Peak resident memory of this process so far, in KiB (Linux; 0 elsewhere).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Memory under a backlog: consumes backlogs of 10,000 and then 100,000 messages from the
+/// local store and prints how much the process's peak memory grew during each. Bounded
+/// in-flight work means the larger backlog needs no more memory than the smaller one.
+fn backlog_memory() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let body = bodies().swap_remove(0);
+    for backlog in [10_000u64, 100_000] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            durability: Durability::Normal,
+            ..Config::default()
+        };
+        let mut store = Store::open_with(dir.path(), config, Clock::System).expect("store");
+        store.put_queue(&QueueSpec::new("backlog")).expect("queue");
+        for _ in 0..backlog {
+            store
+                .send_message("backlog", &SendRequest::body(body.clone()))
+                .expect("send");
+        }
+        // Resets the peak to the current size (Linux), so filling the queue is not counted.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = peak_rss_kib();
+        let source = LocalSource::new(store, "backlog").expect("source");
+        let options = ConsumerOptions {
+            wait_secs: 0,
+            max_messages: Some(backlog),
+            idle_exit: Some(Duration::from_secs(5)),
+            ..ConsumerOptions::default()
+        };
+        let start = Instant::now();
+        let m = runtime.block_on(Consumer::new(source, options).run(
+            handler_fn(|_| async { Ok(()) }),
+            std::future::pending::<()>(),
+        ));
+        assert_eq!(m.handled, backlog, "{m}");
+        println!(
+            "consumer/backlog {backlog}: peak memory grew {} KiB while consuming ({:.0} msg/s)",
+            peak_rss_kib().saturating_sub(before),
+            backlog as f64 / start.elapsed().as_secs_f64()
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    backlog_memory();
+    Criterion::default().configure_from_args().final_summary();
+}

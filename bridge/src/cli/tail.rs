@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use bridge::consumer::{
     normalized, pass_through, Consumer, ConsumerOptions, JsonlStdout, LocalSource, MessageSource,
-    SqsSource,
+    SourceError, SqsSource,
 };
 use infra::aws::{tail, AwsClients};
 use infra::local::{QueueSpec, RuleSpec, RuleState, Store, TargetSpec};
@@ -111,7 +111,15 @@ async fn stop_when(for_secs: Option<u64>) {
     }
 }
 
-async fn stream<S: MessageSource>(source: S, args: &Args) {
+/// Streams until told to stop; `false` when the queue could not be read at all.
+async fn stream<S: MessageSource>(source: Result<S, SourceError>, args: &Args) -> bool {
+    let source = match source {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return false;
+        }
+    };
     let metrics = Consumer::new(source, options(args))
         .run(JsonlStdout, stop_when(args.for_secs))
         .await;
@@ -119,6 +127,7 @@ async fn stream<S: MessageSource>(source: S, args: &Args) {
         "bridge tail: {} event(s) shown, {} message(s) could not be read",
         metrics.handled, metrics.dead_lettered
     );
+    true
 }
 
 async fn tail_aws(args: &Args) -> anyhow::Result<ExitCode> {
@@ -163,16 +172,11 @@ async fn tail_aws(args: &Args) -> anyhow::Result<ExitCode> {
         "bridge tail: rule {name} on bus {} → queue {name}; waiting for events (Ctrl-C to stop)",
         args.bus
     );
-    let streamed = match SqsSource::connect(aws.sqs.clone(), &made.queue_url).await {
-        Ok(source) => {
-            stream(source, args).await;
-            true
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            false
-        }
-    };
+    let streamed = stream(
+        SqsSource::connect(aws.sqs.clone(), &made.queue_url).await,
+        args,
+    )
+    .await;
     let errors = tail::delete(&aws, &made).await;
     for e in &errors {
         eprintln!("error: {e}");
@@ -231,16 +235,7 @@ async fn tail_local(args: &Args, mut store: Store) -> anyhow::Result<ExitCode> {
         args.bus
     );
     let store = Arc::new(Mutex::new(store));
-    let streamed = match LocalSource::shared(store.clone(), &name) {
-        Ok(source) => {
-            stream(source, args).await;
-            true
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            false
-        }
-    };
+    let streamed = stream(LocalSource::shared(store.clone(), &name), args).await;
     let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
     remove_local(&mut store, &args.bus, &name)?;
     eprintln!("bridge tail: removed rule and queue {name}");
