@@ -55,6 +55,13 @@ impl Project {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
+    /// The embedded backend's state directory: `local_state_dir` (default `.bridge`),
+    /// relative to the project file, so it does not depend on where `bridge` runs.
+    pub fn local_state_dir(&self) -> PathBuf {
+        self.dir()
+            .join(self.file.local_state_dir.as_deref().unwrap_or(".bridge"))
+    }
+
     pub fn queue(&self, name: &str) -> Option<&QueueDecl> {
         self.file.queues.iter().find(|q| q.name == name)
     }

@@ -30,6 +30,13 @@ pub struct ProjectFile {
     /// Directory of rule files, relative to this file. Default `rules`.
     #[serde(default = "default_rules_dir")]
     pub rules_dir: String,
+    /// Where `bridge plan`, `apply` and `destroy` go when neither `--local` nor `--aws` is
+    /// given: `aws` (default) or `local`, the embedded backend (no AWS account needed).
+    #[serde(default, skip_serializing_if = "Backend::is_aws")]
+    pub backend: Backend,
+    /// State directory of the embedded backend, relative to this file. Default `.bridge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_state_dir: Option<String>,
     /// Extra tags for every resource bridge creates.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
@@ -43,6 +50,23 @@ pub struct ProjectFile {
     /// SNS topics bridge creates and owns, with their subscriptions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<TopicDecl>,
+}
+
+/// The backend a project is planned and applied against by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The AWS account from the standard configuration chain.
+    #[default]
+    Aws,
+    /// The embedded local backend (SQLite state in `local_state_dir`).
+    Local,
+}
+
+impl Backend {
+    fn is_aws(&self) -> bool {
+        *self == Backend::Aws
+    }
 }
 
 fn default_bus() -> String {

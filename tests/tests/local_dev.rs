@@ -418,3 +418,61 @@ fn tail_local_shows_matching_events_and_removes_its_rule_and_queue() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_project_with_backend_local_plans_applies_and_destroys_locally_without_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("rules")).expect("mkdir");
+    std::fs::write(
+        project.join("bridge.json"),
+        r#"{"stack": "local-only", "backend": "local", "local_state_dir": "state",
+            "queues": [{"name": "jobs"}]}"#,
+    )
+    .expect("write bridge.json");
+    std::fs::write(
+        project.join("rules/jobs.json"),
+        r#"{"event_pattern": {"source": ["jobs"]}, "targets": [{"id": "q", "queue": "jobs"}]}"#,
+    )
+    .expect("write rule");
+    let p = project.to_str().expect("utf-8 path");
+    // Run from elsewhere: the state directory is relative to bridge.json, not the cwd.
+    let (code, out, err) = run(&["apply", "--project", p], dir.path(), None);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("+ rule default/jobs"), "{out}");
+    let state = project.join("state");
+    let mut s = Store::open(&state).expect("open state");
+    assert_eq!(s.list_rules(None).expect("rules").len(), 1);
+    drop(s);
+    let (code, out, err) = run(
+        &["plan", "--project", p, "--detailed-exitcode"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("No changes"), "{out}");
+
+    // --aws overrides the project's backend (and so needs an AWS region).
+    let mut cmd = Command::new(bridge_bin());
+    let out = cmd
+        .args(["plan", "--project", p, "--aws"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run bridge");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no AWS region configured"), "{err}");
+
+    // Destroy asks without a terminal, then removes the state with --yes.
+    let (code, _, err) = run(&["destroy", "--project", p], dir.path(), None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert!(state.join("state.sqlite3").exists());
+    let (code, out, err) = run(&["destroy", "--project", p, "--yes"], dir.path(), None);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(!state.join("state.sqlite3").exists(), "{out}");
+}

@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::args::LocalArg;
-use super::plan::{confirm, load_stack, sync_local, use_color, Target};
+use super::plan::{confirm, load_project, load_stack, sync_local, use_color, Backend, Target};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,18 +14,16 @@ pub struct Args {
     /// Also delete what the stack owns but no longer declares.
     #[arg(long)]
     pub prune: bool,
-    /// Apply to the embedded local backend instead of AWS, without asking: local state
-    /// is the developer's own sandbox.
-    #[command(flatten)]
-    pub local: LocalArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(state_dir) = &args.local.local {
-        sync_local(&args.target, state_dir, true)?;
+    let project = load_project(&args.target)?;
+    if let Backend::Local(state_dir) = args.target.backend(&project) {
+        // No confirmation: local state is the developer's own sandbox.
+        sync_local(&project, &state_dir, true)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let (spec, region) = load_stack(&args.target)?;
+    let (spec, region) = load_stack(&args.target, &project)?;
     let aws = args.target.connect(region)?;
     let (plan, facts) = aws.plan(&spec, args.prune)?;
     print!("{}", plan.render(use_color()));

@@ -14,7 +14,7 @@ use infra::aws::blocking::BlockingAws;
 use infra::aws::project::stack_from_project;
 use infra::aws::stack::StackSpec;
 
-use super::args::{AwsArgs, LocalArg};
+use super::args::AwsArgs;
 
 /// Where the project is and which AWS account/endpoint to talk to.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,11 +27,36 @@ pub struct Target {
     pub stack: Option<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Use the embedded local backend (state in DIR; default: the project's
+    /// `local_state_dir`, else `.bridge` beside `bridge.json`).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["endpoint_url", "force_aws"])]
+    pub local: Option<PathBuf>,
+    /// Use AWS even when the project's `backend` is `local`.
+    #[arg(long = "aws")]
+    pub force_aws: bool,
+}
+
+/// Where a project command goes.
+pub(crate) enum Backend {
+    Aws,
+    /// The embedded backend, with its state directory.
+    Local(PathBuf),
 }
 
 impl Target {
     pub(crate) fn project_dir(&self) -> PathBuf {
         self.project.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// `--local [DIR]` or `--aws` when given, else the project's `backend`.
+    pub(crate) fn backend(&self, project: &rules::Project) -> Backend {
+        match (&self.local, self.force_aws, project.file.backend) {
+            (Some(dir), _, _) if !dir.as_os_str().is_empty() => Backend::Local(dir.clone()),
+            (Some(_), _, _) | (None, false, rules::model::Backend::Local) => {
+                Backend::Local(project.local_state_dir())
+            }
+            _ => Backend::Aws,
+        }
     }
 
     /// Connects with the standard chain; `--region` wins over the project's region.
@@ -52,15 +77,13 @@ pub struct Args {
     /// Also plan deleting what the stack owns but no longer declares.
     #[arg(long)]
     pub prune: bool,
-    /// Plan against the embedded local backend instead of AWS. Local state belongs to
-    /// the project alone, so undeclared resources are always listed for removal.
-    #[command(flatten)]
-    pub local: LocalArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(state_dir) = &args.local.local {
-        let changes = sync_local(&args.target, state_dir, false)?;
+    let project = load_project(&args.target)?;
+    if let Backend::Local(state_dir) = args.target.backend(&project) {
+        // Local state belongs to the project alone: undeclared rules are always pruned.
+        let changes = sync_local(&project, &state_dir, false)?;
         let changed = args.detailed_exitcode && !changes.is_empty();
         return Ok(if changed {
             ExitCode::from(2)
@@ -68,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    let (spec, region) = load_stack(&args.target)?;
+    let (spec, region) = load_stack(&args.target, &project)?;
     let aws = args.target.connect(region)?;
     let (plan, _) = aws.plan(&spec, args.prune)?;
     print!("{}", plan.render(use_color()));
@@ -107,7 +130,7 @@ pub(crate) fn confirm(what: &str, yes: bool) -> anyhow::Result<bool> {
 }
 
 /// Loads and validates the project (every problem reported at once).
-fn load_project(target: &Target) -> anyhow::Result<rules::Project> {
+pub(crate) fn load_project(target: &Target) -> anyhow::Result<rules::Project> {
     let dir = target.project_dir();
     match rules::load(&dir) {
         Ok(project) => Ok(project),
@@ -127,12 +150,11 @@ fn load_project(target: &Target) -> anyhow::Result<rules::Project> {
 /// Plans (or, with `execute`, applies) the project against the local backend in
 /// `state_dir`, printing one line per change; returns the changes.
 pub(crate) fn sync_local(
-    target: &Target,
+    project: &rules::Project,
     state_dir: &std::path::Path,
     execute: bool,
 ) -> anyhow::Result<Vec<infra::local::Applied>> {
-    let project = load_project(target)?;
-    let changes = infra::local::project::sync_project(state_dir, &project, execute)
+    let changes = infra::local::project::sync_project(state_dir, project, execute)
         .with_context(|| format!("local state in {}", state_dir.display()))?;
     println!("local state: {}", state_dir.display());
     if changes.is_empty() {
@@ -148,12 +170,14 @@ pub(crate) fn sync_local(
 /// validated by the `rules` crate (every problem reported at once), then translated.
 ///
 /// Returns the stack and the project's `region` (used when `--region` is not given).
-pub(crate) fn load_stack(target: &Target) -> anyhow::Result<(StackSpec, Option<String>)> {
+pub(crate) fn load_stack(
+    target: &Target,
+    project: &rules::Project,
+) -> anyhow::Result<(StackSpec, Option<String>)> {
     if let Some(stack) = &target.stack {
         valid_name(stack, "--stack")?;
     }
-    let project = load_project(target)?;
-    let converted = stack_from_project(&project, target.stack.as_deref())?;
+    let converted = stack_from_project(project, target.stack.as_deref())?;
     for w in &converted.warnings {
         eprintln!("warning: {w}");
     }
