@@ -27,7 +27,7 @@ pub struct Args {
     /// Run the repository's `examples/` and generate demo events.
     #[arg(long)]
     pub example: bool,
-    /// Where local state lives (default `.bridge`).
+    /// Where local state lives (default: the project's `local_state_dir`, else `.bridge`).
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = infra::local::DEFAULT_STATE_DIR)]
     pub local: Option<PathBuf>,
     /// Scan once, print what was routed, and exit.
@@ -64,10 +64,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         project.path.display(),
         project.file.stack
     );
-    let state_dir = args
-        .local
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(infra::local::DEFAULT_STATE_DIR));
+    // --local, else the project's own `local_state_dir`, else `.bridge` here (where
+    // `put-event --local` and `consume --local` look by default).
+    let state_dir = match (&args.local, &project.file.local_state_dir) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(_)) => project.local_state_dir(),
+        (None, None) => PathBuf::from(infra::local::DEFAULT_STATE_DIR),
+    };
     let config = Config {
         region: project
             .file
