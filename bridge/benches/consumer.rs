@@ -2,7 +2,8 @@
 //! in-memory source (the runtime's own cost) and from the local SQLite store (receive, batch
 //! delete), against a parse-only baseline over the same bodies in the same run.
 //!
-//! Then memory under a backlog (peak RSS growth while consuming 10,000 vs 100,000 queued
+//! With `BRIDGE_TEST_ENDPOINT` set (a moto server, `scripts/moto-server.sh`), also through
+//! real SQS calls. Then memory under a backlog (peak RSS growth while consuming 10,000 vs 100,000 queued
 //! messages), printed after the criterion results.
 //!
 //! `cargo bench -p bridge --bench consumer`; compare the `elem/s` of the three lines.
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use bridge::consumer::{
     handler_fn, Consumer, ConsumerOptions, LocalSource, Message, MessageSource, SourceError,
+    SqsSource,
 };
 use criterion::{criterion_group, Criterion, Throughput};
 use infra::local::{Clock, Config, Durability, QueueSpec, SendRequest, Store};
@@ -157,7 +159,72 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    if let Ok(endpoint) = std::env::var("BRIDGE_TEST_ENDPOINT") {
+        bench_sqs(&mut group, &runtime, &bodies, &endpoint);
+    }
     group.finish();
+}
+
+/// Against an AWS-compatible server (moto, when `BRIDGE_TEST_ENDPOINT` is set): the same
+/// bodies through real SQS calls (SendMessageBatch to fill, then receive, normalize,
+/// dispatch, DeleteMessageBatch). Mostly measures the server.
+fn bench_sqs(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    bodies: &[String],
+    endpoint: &str,
+) {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    let settings = infra::aws::AwsSettings {
+        endpoint_url: Some(endpoint.to_string()),
+        region: Some("us-east-1".into()),
+        profile: None,
+    };
+    let clients = runtime
+        .block_on(infra::aws::AwsClients::from_env(&settings))
+        .expect("clients");
+    let name = format!("bench-consumer-{}", std::process::id());
+    let url = runtime
+        .block_on(clients.sqs.create_queue().queue_name(&name).send())
+        .expect("create queue")
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
+    group.bench_function("normalize+dispatch, SQS on moto", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                runtime.block_on(async {
+                    for (n, chunk) in bodies.chunks(10).enumerate() {
+                        let mut call = clients.sqs.send_message_batch().queue_url(&url);
+                        for (i, body) in chunk.iter().enumerate() {
+                            let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                                .id(format!("{n}-{i}"))
+                                .message_body(body)
+                                .build()
+                                .expect("entry");
+                            call = call.entries(entry);
+                        }
+                        call.send().await.expect("send batch");
+                    }
+                });
+                let source = runtime
+                    .block_on(SqsSource::connect(clients.sqs.clone(), &url))
+                    .expect("source");
+                let start = Instant::now();
+                let m = runtime.block_on(Consumer::new(source, options()).run(
+                    handler_fn(|_| async { Ok(()) }),
+                    std::future::pending::<()>(),
+                ));
+                total += start.elapsed();
+                assert_eq!(m.handled, MESSAGES as u64, "{m}");
+            }
+            total
+        })
+    });
+    let _ = runtime.block_on(clients.sqs.delete_queue().queue_url(&url).send());
 }
 
 /// Peak resident memory of this process so far, in KiB (Linux; 0 elsewhere).
