@@ -22,6 +22,9 @@ use infra::local::{Clock, Config, Durability, QueueSpec, SendRequest, Store};
 
 const MESSAGES: usize = 2_000;
 
+/// Fewer through moto, which handles about a hundred messages a second.
+const SQS_MESSAGES: usize = 200;
+
 fn bodies() -> Vec<String> {
     (0..MESSAGES)
         .map(|n| {
@@ -159,17 +162,17 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
-    if let Ok(endpoint) = std::env::var("BRIDGE_TEST_ENDPOINT") {
-        bench_sqs(&mut group, &runtime, &bodies, &endpoint);
-    }
     group.finish();
+    if let Ok(endpoint) = std::env::var("BRIDGE_TEST_ENDPOINT") {
+        bench_sqs(c, &runtime, &bodies[..SQS_MESSAGES], &endpoint);
+    }
 }
 
 /// Against an AWS-compatible server (moto, when `BRIDGE_TEST_ENDPOINT` is set): the same
 /// bodies through real SQS calls (SendMessageBatch to fill, then receive, normalize,
 /// dispatch, DeleteMessageBatch). Mostly measures the server.
 fn bench_sqs(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    c: &mut Criterion,
     runtime: &tokio::runtime::Runtime,
     bodies: &[String],
     endpoint: &str,
@@ -192,6 +195,9 @@ fn bench_sqs(
         .queue_url()
         .unwrap_or_default()
         .to_string();
+    let mut group = c.benchmark_group("consumer-sqs");
+    group.throughput(Throughput::Elements(SQS_MESSAGES as u64));
+    group.sample_size(10);
     group.bench_function("normalize+dispatch, SQS on moto", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
