@@ -219,17 +219,22 @@ fn bench_sqs(
                 let source = runtime
                     .block_on(SqsSource::connect(clients.sqs.clone(), &url))
                     .expect("source");
+                let options = ConsumerOptions {
+                    max_messages: Some(SQS_MESSAGES as u64),
+                    ..options()
+                };
                 let start = Instant::now();
-                let m = runtime.block_on(Consumer::new(source, options()).run(
+                let m = runtime.block_on(Consumer::new(source, options).run(
                     handler_fn(|_| async { Ok(()) }),
                     std::future::pending::<()>(),
                 ));
                 total += start.elapsed();
-                assert_eq!(m.handled, MESSAGES as u64, "{m}");
+                assert_eq!(m.handled, SQS_MESSAGES as u64, "{m}");
             }
             total
         })
     });
+    group.finish();
     let _ = runtime.block_on(clients.sqs.delete_queue().queue_url(&url).send());
 }
 

@@ -548,7 +548,8 @@ fn receive_tx(
             let mut stmt = tx.prepare_cached(
                 "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
                         receive_count, first_receive_ms
-                 FROM messages WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
+                 FROM messages INDEXED BY messages_in_order
+                 WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
                  ORDER BY id LIMIT 64",
             )?;
             let rows = stmt.query_map(params![q.name, ctx.now_ms, after_id], |r| {

@@ -102,10 +102,11 @@ impl Ctx<'_> {
 }
 
 /// Current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Migration `n` brings the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta VALUES ('rules_generation', 0), ('s3_sequencer', 0);
 
@@ -218,7 +219,13 @@ CREATE TABLE activity (
     target TEXT NOT NULL,
     outcome TEXT NOT NULL
 );
-"#];
+"#,
+    // 1 → 2: receives walk a queue in send order. With only (queue, visible_at_ms, id),
+    // SQLite had to collect and sort every visible message per receive: O(backlog).
+    r#"
+CREATE INDEX messages_in_order ON messages(queue, id);
+"#,
+];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
 pub struct Store {
