@@ -259,12 +259,12 @@ impl Matcher {
     /// Names of the patterns that match the event (JSON text), in the order they were
     /// added.
     pub fn matches_str(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(false, |m, c| walk_text(event, &m.trie, c))
+        self.run(false, |m, c, a| walk_text(event, &m.trie, c, a))
     }
 
     /// Names of the patterns that match an already-parsed event.
     pub fn matches_value(&self, event: &serde_json::Value) -> Vec<&str> {
-        self.run(false, |m, c| {
+        self.run(false, |m, c, _| {
             walk_value(event, &m.trie, c);
             Ok(())
         })
@@ -275,13 +275,17 @@ impl Matcher {
     /// index: slow, and the reference the index is tested against.
     #[doc(hidden)]
     pub fn matches_str_exhaustively(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(true, |m, c| walk_text(event, &m.trie, c))
+        self.run(true, |m, c, a| walk_text(event, &m.trie, c, a))
     }
 
     fn run(
         &self,
         exhaustive: bool,
-        walk: impl FnOnce(&Matcher, &mut Collector<'_, '_>) -> Result<(), EventError>,
+        walk: impl FnOnce(
+            &Matcher,
+            &mut Collector<'_, '_>,
+            &mut Vec<ArrayPos>,
+        ) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => self.run_with(&mut scratch, exhaustive, walk),
@@ -294,17 +298,25 @@ impl Matcher {
         &self,
         s: &mut Scratch,
         exhaustive: bool,
-        walk: impl FnOnce(&Matcher, &mut Collector<'_, '_>) -> Result<(), EventError>,
+        walk: impl FnOnce(
+            &Matcher,
+            &mut Collector<'_, '_>,
+            &mut Vec<ArrayPos>,
+        ) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
         s.begin(self);
-        walk(
+        let mut arrays = std::mem::take(&mut s.walk_arrays);
+        let walked = walk(
             self,
             &mut Collector {
                 m: self,
                 s,
                 exhaustive,
             },
-        )?;
+            &mut arrays,
+        );
+        s.walk_arrays = arrays;
+        walked?;
         let candidates = std::mem::take(&mut s.candidates);
         let all: Ids;
         let to_check: &[u32] = if exhaustive {
@@ -390,6 +402,8 @@ struct Scratch {
     /// Text of the kept string and number values.
     text: String,
     arena: Vec<ArrayPos>,
+    /// The walker's stack of array positions, kept for its allocation.
+    walk_arrays: Vec<ArrayPos>,
     candidates: Ids,
     /// Values chosen per condition during verification, and their ranges.
     chosen: Ids,
