@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::number::skip_digits;
 use crate::EventError;
 
 /// Field names of all patterns, split at dots: `{"detail": {"a.b": …}}` and
@@ -31,8 +32,9 @@ struct TrieNode {
 }
 
 /// Most trie nodes have a handful of children, and most event keys looked up in them
-/// are misses (fields no pattern names): comparing lengths first and then a few bytes
-/// beats hashing every key. Wide nodes switch to a hash map.
+/// are misses (fields no pattern names): comparing lengths, then bytes in a plain loop
+/// (names are short; a `memcmp` call costs more), beats hashing every key. Wide nodes
+/// switch to a hash map.
 #[derive(Debug, Clone)]
 enum Children {
     Few(Vec<(Box<str>, u32)>),
@@ -52,24 +54,29 @@ impl Children {
     #[inline]
     fn get(&self, key: &str) -> Option<u32> {
         match self {
-            Children::Few(list) => list
-                .iter()
-                .find(|(name, _)| name.len() == key.len() && name.as_bytes() == key.as_bytes())
-                .map(|&(_, child)| child),
+            Children::Few(list) => {
+                let key = key.as_bytes();
+                list.iter()
+                    .find(|(name, _)| {
+                        name.len() == key.len()
+                            && name.as_bytes().iter().zip(key).all(|(a, b)| a == b)
+                    })
+                    .map(|&(_, node)| node)
+            }
             Children::Many(map) => map.get(key).copied(),
         }
     }
 
-    fn insert(&mut self, key: &str, child: u32) {
+    fn insert(&mut self, key: &str, node: u32) {
         match self {
-            Children::Few(list) if list.len() < FEW_CHILDREN => list.push((key.into(), child)),
+            Children::Few(list) if list.len() < FEW_CHILDREN => list.push((key.into(), node)),
             Children::Few(list) => {
-                let mut map: FxHashMap<Box<str>, u32> = std::mem::take(list).into_iter().collect();
-                map.insert(key.into(), child);
+                let mut map: FxHashMap<Box<str>, u32> = list.drain(..).collect();
+                map.insert(key.into(), node);
                 *self = Children::Many(map);
             }
             Children::Many(map) => {
-                map.insert(key.into(), child);
+                map.insert(key.into(), node);
             }
         }
     }
@@ -200,34 +207,6 @@ fn find_string_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
         pos += 1;
     }
     None
-}
-
-/// Where the run of ASCII digits at `bytes[pos..]` ends.
-///
-/// Eight bytes at a time: coordinates carry 15 to 17 digits each, and a polygon has
-/// dozens of them. A byte is a digit when both its high nibble and that of the byte
-/// plus 6 are 3 (`0x30..=0x39`); valid UTF-8 has no byte above 0xF4, so adding 6 never
-/// carries into the next byte.
-#[inline(always)]
-fn skip_digits(bytes: &[u8], mut pos: usize) -> usize {
-    while let Some(chunk) = bytes.get(pos..pos + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let nibbles = LOW_BITS * 0xF0;
-        let threes = LOW_BITS * 0x30;
-        let off = ((x & nibbles) ^ threes) | ((x.wrapping_add(LOW_BITS * 6) & nibbles) ^ threes);
-        // High bit of each byte that is not a digit, without carries between bytes.
-        let not_digit = (((off & !HIGH_BITS).wrapping_add(!HIGH_BITS)) | off) & HIGH_BITS;
-        if not_digit != 0 {
-            return pos + (not_digit.trailing_zeros() / 8) as usize;
-        }
-        pos += 8;
-    }
-    while bytes.get(pos).is_some_and(u8::is_ascii_digit) {
-        pos += 1;
-    }
-    pos
 }
 
 /// Walks JSON text. The top level must be an object, as EventBridge events are.
