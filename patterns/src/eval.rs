@@ -58,8 +58,9 @@ pub(crate) fn excluded(ab: &AnythingBut, value: &ValueView<'_>) -> bool {
             list.iter().any(|p| s.ends_with(p.as_str()))
         }
         (AnythingBut::IgnoreCase(list), ValueView::Str(s)) => {
-            let f = fold_value(s);
-            list.iter().any(|x| x.as_str() == &*f)
+            let folded = fold_value(s);
+            let f: &str = &folded;
+            list.iter().any(|x| x == f)
         }
         (AnythingBut::Wildcards(list), ValueView::Str(s)) => {
             list.iter().any(|w| w.is_match(s.as_bytes()))

@@ -423,7 +423,9 @@ impl<'a> TextWalker<'a, '_> {
     /// Iterative, with the open containers as a bit stack, and without the trie or
     /// visitor: most of an event (every coordinate of a polygon, say) takes this path,
     /// so it is kept to a tight loop over the bytes. Reports the same errors, at the
-    /// same places, as [`TextWalker::value`] would.
+    /// same places, as [`TextWalker::value`] would. Not inlined: on its own it keeps
+    /// its state in registers.
+    #[inline(never)]
     fn skip_value(&mut self, pos: usize, depth: usize) -> Step<usize> {
         let bytes = self.bytes;
         let mut pos = pos;
@@ -498,7 +500,7 @@ impl<'a> TextWalker<'a, '_> {
     }
 
     /// Skips `"name" :` at `pos` (whitespace before it already skipped).
-    #[inline]
+    #[inline(always)]
     fn skip_key(&mut self, pos: usize) -> Step<usize> {
         if self.bytes.get(pos) != Some(&b'"') {
             return Err(self.fail(pos, "expected a field name in quotes"));
@@ -510,7 +512,7 @@ impl<'a> TextWalker<'a, '_> {
         Ok(pos + 1)
     }
 
-    #[inline]
+    #[inline(always)]
     fn skip_literal(&mut self, pos: usize, word: &[u8]) -> Step<usize> {
         if self.bytes.get(pos..pos + word.len()) == Some(word) {
             Ok(pos + word.len())
@@ -608,16 +610,23 @@ impl<'a> TextWalker<'a, '_> {
 
     /// Reads the value of the string at `pos`, borrowed unless it has escapes, and
     /// where it ends.
+    #[inline(always)]
     fn string(&mut self, pos: usize) -> Step<(Cow<'a, str>, usize)> {
         let (end, escaped) = self.skip_string(pos)?;
         if !escaped {
             let text = self.text.get(pos + 1..end - 1).unwrap_or_default();
             return Ok((Cow::Borrowed(text), end));
         }
-        match serde_json::from_slice::<String>(&self.bytes[pos..end]) {
-            Ok(s) => Ok((Cow::Owned(s), end)),
-            Err(e) => Err(self.fail(end, format!("invalid string: {e}"))),
-        }
+        Ok((Cow::Owned(self.unescape(pos, end)?), end))
+    }
+
+    /// The value of the escaped string at `pos..end`: rare in events, so kept out of
+    /// line.
+    #[cold]
+    #[inline(never)]
+    fn unescape(&mut self, pos: usize, end: usize) -> Step<String> {
+        serde_json::from_slice::<String>(&self.bytes[pos..end])
+            .map_err(|e| self.fail(end, format!("invalid string: {e}")))
     }
 }
 

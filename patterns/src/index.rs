@@ -190,8 +190,9 @@ impl FieldIndex {
         self.prefix.prefixes_of(bytes, &mut *hit);
         self.suffix.suffixes_of(bytes, &mut *hit);
         if self.needs_fold() {
-            let f = fold_value(s);
-            if let Some(ids) = self.folded.get(&*f) {
+            let folded = fold_value(s);
+            let f: &str = &folded;
+            if let Some(ids) = self.folded.get(f) {
                 ids.iter().copied().for_each(&mut *hit);
             }
             self.prefix_folded.prefixes_of(f.as_bytes(), &mut *hit);
