@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use crate::ast::{AnythingBut, Test};
-use crate::fold::fold;
+use crate::fold::fold_value;
 
 /// A leaf value of the event, as the tests see it.
 #[derive(Debug, Clone, Copy)]
@@ -34,9 +34,9 @@ pub(crate) fn test_matches(test: &Test, value: &ValueView<'_>) -> bool {
         (Test::ExactString(x), ValueView::Str(s)) => x == s,
         (Test::Prefix(p), ValueView::Str(s)) => s.starts_with(p.as_str()),
         (Test::Suffix(p), ValueView::Str(s)) => s.ends_with(p.as_str()),
-        (Test::PrefixIgnoreCase(p), ValueView::Str(s)) => fold(s).starts_with(p.as_str()),
-        (Test::SuffixIgnoreCase(p), ValueView::Str(s)) => fold(s).ends_with(p.as_str()),
-        (Test::EqualsIgnoreCase(x), ValueView::Str(s)) => fold(s) == x.as_str(),
+        (Test::PrefixIgnoreCase(p), ValueView::Str(s)) => fold_value(s).starts_with(p.as_str()),
+        (Test::SuffixIgnoreCase(p), ValueView::Str(s)) => fold_value(s).ends_with(p.as_str()),
+        (Test::EqualsIgnoreCase(x), ValueView::Str(s)) => &*fold_value(s) == x.as_str(),
         (Test::Wildcard(w), ValueView::Str(s)) => w.is_match(s.as_bytes()),
         (Test::Cidr(block), ValueView::Str(s)) => {
             s.parse::<IpAddr>().is_ok_and(|ip| block.contains(ip))
@@ -58,8 +58,9 @@ pub(crate) fn excluded(ab: &AnythingBut, value: &ValueView<'_>) -> bool {
             list.iter().any(|p| s.ends_with(p.as_str()))
         }
         (AnythingBut::IgnoreCase(list), ValueView::Str(s)) => {
-            let f = fold(s);
-            list.iter().any(|x| x == f.as_ref())
+            let folded = fold_value(s);
+            let f: &str = &folded;
+            list.iter().any(|x| x == f)
         }
         (AnythingBut::Wildcards(list), ValueView::Str(s)) => {
             list.iter().any(|w| w.is_match(s.as_bytes()))

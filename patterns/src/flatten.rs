@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::number::skip_digits;
 use crate::EventError;
 
 /// Field names of all patterns, split at dots: `{"detail": {"a.b": …}}` and
@@ -26,8 +27,59 @@ impl Default for PathTrie {
 
 #[derive(Debug, Clone, Default)]
 struct TrieNode {
-    children: FxHashMap<Box<str>, u32>,
+    children: Children,
     field: Option<u32>,
+}
+
+/// Most trie nodes have a handful of children, and most event keys looked up in them
+/// are misses (fields no pattern names): comparing lengths, then bytes in a plain loop
+/// (names are short; a `memcmp` call costs more), beats hashing every key. Wide nodes
+/// switch to a hash map.
+#[derive(Debug, Clone)]
+enum Children {
+    Few(Vec<(Box<str>, u32)>),
+    Many(FxHashMap<Box<str>, u32>),
+}
+
+impl Default for Children {
+    fn default() -> Self {
+        Children::Few(Vec::new())
+    }
+}
+
+/// Above this many children a node uses a hash map.
+const FEW_CHILDREN: usize = 8;
+
+impl Children {
+    #[inline]
+    fn get(&self, key: &str) -> Option<u32> {
+        match self {
+            Children::Few(list) => {
+                let key = key.as_bytes();
+                list.iter()
+                    .find(|(name, _)| {
+                        name.len() == key.len()
+                            && name.as_bytes().iter().zip(key).all(|(a, b)| a == b)
+                    })
+                    .map(|&(_, node)| node)
+            }
+            Children::Many(map) => map.get(key).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: &str, node: u32) {
+        match self {
+            Children::Few(list) if list.len() < FEW_CHILDREN => list.push((key.into(), node)),
+            Children::Few(list) => {
+                let mut map: FxHashMap<Box<str>, u32> = list.drain(..).collect();
+                map.insert(key.into(), node);
+                *self = Children::Many(map);
+            }
+            Children::Many(map) => {
+                map.insert(key.into(), node);
+            }
+        }
+    }
 }
 
 impl PathTrie {
@@ -42,13 +94,11 @@ impl PathTrie {
         let mut node = 0usize;
         for segment in path.split('.') {
             node = match self.nodes[node].children.get(segment) {
-                Some(&child) => child as usize,
+                Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
                     self.nodes.push(TrieNode::default());
-                    self.nodes[node]
-                        .children
-                        .insert(segment.into(), child as u32);
+                    self.nodes[node].children.insert(segment, child as u32);
                     child
                 }
             };
@@ -56,22 +106,25 @@ impl PathTrie {
         *self.nodes[node].field.get_or_insert(next_id)
     }
 
+    #[inline]
     fn step(&self, node: u32, key: &str) -> Option<u32> {
         // Trie segments never contain dots, so a direct hit is the answer, and only a miss
         // on a dotted key needs splitting.
-        if let Some(&child) = self.nodes[node as usize].children.get(key) {
+        let children = &self.nodes[node as usize].children;
+        if let Some(child) = children.get(key) {
             return Some(child);
         }
-        if !key.as_bytes().contains(&b'.') {
+        if !key.bytes().any(|b| b == b'.') {
             return None;
         }
         let mut node = node;
         for segment in key.split('.') {
-            node = *self.nodes[node as usize].children.get(segment)?;
+            node = self.nodes[node as usize].children.get(segment)?;
         }
         Some(node)
     }
 
+    #[inline]
     fn field(&self, node: u32) -> Option<u32> {
         self.nodes[node as usize].field
     }
@@ -111,29 +164,99 @@ static STRING_STOP: [bool; 256] = {
     table
 };
 
+/// JSON whitespace.
+static SPACE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b' ' as usize] = true;
+    table[b'\n' as usize] = true;
+    table[b'\t' as usize] = true;
+    table[b'\r' as usize] = true;
+    table
+};
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Offset of the first byte of `bytes[pos..]` that ends plain string content, if any.
+///
+/// Eight bytes at a time (SWAR): in each mask below, the lowest flagged byte is a true
+/// hit (a borrow can only flag bytes *above* a real one), so the lowest flag of their
+/// union is the first stop byte. Short keys pay about what a byte loop would; long
+/// values (URLs, messages, base64) are skipped several times faster.
+#[inline(always)]
+fn find_string_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let quote = x ^ (LOW_BITS * u64::from(b'"'));
+        let backslash = x ^ (LOW_BITS * u64::from(b'\\'));
+        let zero_byte = |v: u64| v.wrapping_sub(LOW_BITS) & !v & HIGH_BITS;
+        // Bytes below 0x20 (non-ASCII bytes have their top bit set and never flag).
+        let control = x.wrapping_sub(LOW_BITS * 0x20) & !x & HIGH_BITS;
+        let hits = zero_byte(quote) | zero_byte(backslash) | control;
+        if hits != 0 {
+            return Some(pos + (hits.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    while let Some(&b) = bytes.get(pos) {
+        if STRING_STOP[b as usize] {
+            return Some(pos);
+        }
+        pos += 1;
+    }
+    None
+}
+
 /// Walks JSON text. The top level must be an object, as EventBridge events are.
+///
+/// `arrays` is scratch space for the array positions of the current value; passing it
+/// in lets callers reuse its allocation across events.
 pub(crate) fn walk_text(
     text: &str,
     trie: &PathTrie,
     visitor: &mut impl Visitor,
+    arrays: &mut Vec<ArrayPos>,
 ) -> Result<(), EventError> {
+    arrays.clear();
     let mut walker = TextWalker {
         text,
         bytes: text.as_bytes(),
-        pos: 0,
-        arrays: Vec::new(),
+        arrays,
         next_array: 0,
+        failure: None,
     };
-    walker.ws();
-    if walker.peek() != Some(b'{') {
-        return Err(walker.error("an event must be a JSON object"));
+    let walked = (|| {
+        let pos = skip_ws(walker.bytes, 0);
+        if walker.bytes.get(pos) != Some(&b'{') {
+            return Err(walker.fail(pos, "an event must be a JSON object"));
+        }
+        let pos = walker.value(pos, 0, trie, visitor, 0)?;
+        let pos = skip_ws(walker.bytes, pos);
+        if pos != walker.bytes.len() {
+            return Err(walker.fail(pos, "trailing characters after the event"));
+        }
+        Ok(())
+    })();
+    match (walked, walker.failure) {
+        (Ok(()), _) => Ok(()),
+        (Err(Fail), Some((pos, message))) => Err(error_at(text.as_bytes(), pos, message)),
+        (Err(Fail), None) => Err(error_at(text.as_bytes(), 0, "malformed event".into())),
     }
-    walker.value(Some(0), trie, visitor, 0)?;
-    walker.ws();
-    if walker.pos != walker.bytes.len() {
-        return Err(walker.error("trailing characters after the event"));
+}
+
+/// An error at byte `pos`, with its 1-based line and column.
+#[cold]
+fn error_at(bytes: &[u8], pos: usize, message: Cow<'static, str>) -> EventError {
+    let upto = &bytes[..pos.min(bytes.len())];
+    let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = upto.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+    EventError {
+        message: message.into_owned(),
+        line,
+        column,
     }
-    Ok(())
 }
 
 /// Walks an already-parsed value.
@@ -182,273 +305,337 @@ pub(crate) fn walk_value(value: &Value, trie: &PathTrie, visitor: &mut impl Visi
     }
 }
 
-struct TextWalker<'a> {
+/// The walk failed; where and why is in [`TextWalker::failure`]. Keeping the error out
+/// of every `Result` lets each step return its position in registers.
+struct Fail;
+
+type Step<T> = Result<T, Fail>;
+
+/// Positions are passed and returned explicitly (`pos` in, the end of what was read
+/// out) rather than kept in the walker, so that the hot loops work on locals.
+struct TextWalker<'a, 's> {
     text: &'a str,
     bytes: &'a [u8],
-    pos: usize,
-    arrays: Vec<ArrayPos>,
+    arrays: &'s mut Vec<ArrayPos>,
     next_array: u32,
+    failure: Option<(usize, Cow<'static, str>)>,
 }
 
-impl<'a> TextWalker<'a> {
-    fn error(&self, message: &str) -> EventError {
-        let upto = &self.bytes[..self.pos.min(self.bytes.len())];
-        let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
-        let column = upto.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-        EventError {
-            message: message.to_string(),
-            line,
-            column,
-        }
+impl<'a> TextWalker<'a, '_> {
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, pos: usize, message: impl Into<Cow<'static, str>>) -> Fail {
+        self.failure = Some((pos, message.into()));
+        Fail
     }
 
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    fn expect(&mut self, byte: u8, what: &str) -> Result<(), EventError> {
-        self.ws();
-        if self.peek() == Some(byte) {
-            self.pos += 1;
-            Ok(())
-        } else {
-            Err(self.error(what))
-        }
-    }
-
-    /// `node`: the trie node for this value, `None` when no pattern looks inside it.
+    /// Reads the value at `pos` (whitespace before it allowed), some pattern may look
+    /// inside: `node` is its trie node. Subtrees no pattern names go to
+    /// [`TextWalker::skip_value`], which only validates.
     fn value(
         &mut self,
-        node: Option<u32>,
+        pos: usize,
+        node: u32,
         trie: &PathTrie,
         visitor: &mut impl Visitor,
         depth: usize,
-    ) -> Result<(), EventError> {
+    ) -> Step<usize> {
         if depth > MAX_DEPTH {
-            return Err(self.error("the event nests too deeply"));
+            return Err(self.fail(pos, "the event nests too deeply"));
         }
-        self.ws();
-        match self.peek() {
+        let bytes = self.bytes;
+        let mut pos = skip_ws(bytes, pos);
+        match bytes.get(pos) {
             Some(b'{') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(());
+                pos = skip_ws(bytes, pos + 1);
+                if bytes.get(pos) == Some(&b'}') {
+                    return Ok(pos + 1);
                 }
                 loop {
-                    self.ws();
-                    if self.peek() != Some(b'"') {
-                        return Err(self.error("expected a field name in quotes"));
+                    if bytes.get(pos) != Some(&b'"') {
+                        return Err(self.fail(pos, "expected a field name in quotes"));
                     }
-                    let child = match node {
-                        Some(n) => {
-                            let key = self.string()?;
-                            trie.step(n, &key)
-                        }
-                        None => {
-                            self.skip_string()?;
-                            None
-                        }
+                    let (key, end) = self.string(pos)?;
+                    let child = trie.step(node, &key);
+                    pos = skip_ws(bytes, end);
+                    if bytes.get(pos) != Some(&b':') {
+                        return Err(self.fail(pos, "expected ':' after the field name"));
+                    }
+                    pos = match child {
+                        Some(child) => self.value(pos + 1, child, trie, visitor, depth + 1)?,
+                        None => self.skip_value(pos + 1, depth + 1)?,
                     };
-                    self.expect(b':', "expected ':' after the field name")?;
-                    self.value(child, trie, visitor, depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b'}') => {
-                            self.pos += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(self.error("expected ',' or '}' in an object")),
+                    pos = skip_ws(bytes, pos);
+                    match bytes.get(pos) {
+                        Some(b',') => pos = skip_ws(bytes, pos + 1),
+                        Some(b'}') => return Ok(pos + 1),
+                        _ => return Err(self.fail(pos, "expected ',' or '}' in an object")),
                     }
                 }
             }
             Some(b'[') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(());
+                pos = skip_ws(bytes, pos + 1);
+                if bytes.get(pos) == Some(&b']') {
+                    return Ok(pos + 1);
                 }
                 let id = self.next_array;
                 self.next_array += 1;
                 let mut index = 0u32;
                 loop {
-                    if node.is_some() {
-                        self.arrays.push((id, index));
-                    }
-                    let result = self.value(node, trie, visitor, depth + 1);
-                    if node.is_some() {
-                        self.arrays.pop();
-                    }
-                    result?;
+                    self.arrays.push((id, index));
+                    let result = self.value(pos, node, trie, visitor, depth + 1);
+                    self.arrays.pop();
+                    pos = skip_ws(bytes, result?);
                     index += 1;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(self.error("expected ',' or ']' in an array")),
+                    match bytes.get(pos) {
+                        Some(b',') => pos += 1,
+                        Some(b']') => return Ok(pos + 1),
+                        _ => return Err(self.fail(pos, "expected ',' or ']' in an array")),
                     }
                 }
             }
-            Some(b'"') => {
-                let field = node.and_then(|n| trie.field(n));
-                match field {
-                    Some(f) => {
-                        let s = self.string()?;
-                        visitor.leaf(f, Scalar::Str(s), &self.arrays);
-                    }
-                    None => {
-                        self.skip_string()?;
-                    }
+            Some(b'"') => match trie.field(node) {
+                Some(f) => {
+                    let (s, end) = self.string(pos)?;
+                    visitor.leaf(f, Scalar::Str(s), self.arrays);
+                    Ok(end)
                 }
-                Ok(())
-            }
+                None => Ok(self.skip_string(pos)?.0),
+            },
             Some(b'-' | b'0'..=b'9') => {
-                let start = self.pos;
-                self.number()?;
-                if let Some(f) = node.and_then(|n| trie.field(n)) {
-                    let text = self.text(start);
-                    visitor.leaf(f, Scalar::Num(Cow::Borrowed(text)), &self.arrays);
+                let end = self.number(pos)?;
+                if let Some(f) = trie.field(node) {
+                    let text = self.text.get(pos..end).unwrap_or_default();
+                    visitor.leaf(f, Scalar::Num(Cow::Borrowed(text)), self.arrays);
                 }
-                Ok(())
+                Ok(end)
             }
-            Some(b't') => self.literal(b"true", node, trie, visitor, Scalar::True),
-            Some(b'f') => self.literal(b"false", node, trie, visitor, Scalar::False),
-            Some(b'n') => self.literal(b"null", node, trie, visitor, Scalar::Null),
-            _ => Err(self.error("expected a JSON value")),
+            Some(b't') => self.literal(pos, b"true", node, trie, visitor, Scalar::True),
+            Some(b'f') => self.literal(pos, b"false", node, trie, visitor, Scalar::False),
+            Some(b'n') => self.literal(pos, b"null", node, trie, visitor, Scalar::Null),
+            _ => Err(self.fail(pos, "expected a JSON value")),
         }
     }
 
-    /// Token boundaries are ASCII, hence char boundaries of the input: slicing is O(1).
-    fn text(&self, start: usize) -> &'a str {
-        self.text.get(start..self.pos).unwrap_or_default()
+    /// Validates and moves past the value at `pos`, nested `depth` deep, which no
+    /// pattern looks inside.
+    ///
+    /// Iterative, with the open containers as a bit stack, and without the trie or
+    /// visitor: most of an event (every coordinate of a polygon, say) takes this path,
+    /// so it is kept to a tight loop over the bytes. Reports the same errors, at the
+    /// same places, as [`TextWalker::value`] would. Not inlined: on its own it keeps
+    /// its state in registers.
+    #[inline(never)]
+    fn skip_value(&mut self, pos: usize, depth: usize) -> Step<usize> {
+        let bytes = self.bytes;
+        let mut pos = pos;
+        // Bit `level` set: the container open at that level is an object, else an array.
+        let mut objects = [0u64; MAX_DEPTH / 64 + 1];
+        let mut level = 0usize;
+        'value: loop {
+            // A value is expected at `pos`, nested `depth + level` deep.
+            if depth + level > MAX_DEPTH {
+                return Err(self.fail(pos, "the event nests too deeply"));
+            }
+            pos = skip_ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b'{') => {
+                    pos = skip_ws(bytes, pos + 1);
+                    if bytes.get(pos) == Some(&b'}') {
+                        pos += 1;
+                    } else {
+                        objects[level / 64] |= 1 << (level % 64);
+                        level += 1;
+                        pos = self.skip_key(pos)?;
+                        continue 'value;
+                    }
+                }
+                Some(b'[') => {
+                    pos = skip_ws(bytes, pos + 1);
+                    if bytes.get(pos) == Some(&b']') {
+                        pos += 1;
+                    } else {
+                        objects[level / 64] &= !(1 << (level % 64));
+                        level += 1;
+                        continue 'value;
+                    }
+                }
+                Some(b'"') => pos = self.skip_string(pos)?.0,
+                Some(b'-' | b'0'..=b'9') => pos = self.number(pos)?,
+                Some(b't') => pos = self.skip_literal(pos, b"true")?,
+                Some(b'f') => pos = self.skip_literal(pos, b"false")?,
+                Some(b'n') => pos = self.skip_literal(pos, b"null")?,
+                _ => return Err(self.fail(pos, "expected a JSON value")),
+            }
+            // A value ended at `pos`: close what it ends, or go on to the next one.
+            loop {
+                let Some(inner) = level.checked_sub(1) else {
+                    return Ok(pos);
+                };
+                pos = skip_ws(bytes, pos);
+                let in_object = objects[inner / 64] & (1 << (inner % 64)) != 0;
+                match bytes.get(pos) {
+                    Some(b',') => {
+                        pos += 1;
+                        if in_object {
+                            pos = self.skip_key(skip_ws(bytes, pos))?;
+                        }
+                        continue 'value;
+                    }
+                    Some(b'}') if in_object => {
+                        pos += 1;
+                        level = inner;
+                    }
+                    Some(b']') if !in_object => {
+                        pos += 1;
+                        level = inner;
+                    }
+                    _ if in_object => {
+                        return Err(self.fail(pos, "expected ',' or '}' in an object"))
+                    }
+                    _ => return Err(self.fail(pos, "expected ',' or ']' in an array")),
+                }
+            }
+        }
+    }
+
+    /// Skips `"name" :` at `pos` (whitespace before it already skipped).
+    #[inline(always)]
+    fn skip_key(&mut self, pos: usize) -> Step<usize> {
+        if self.bytes.get(pos) != Some(&b'"') {
+            return Err(self.fail(pos, "expected a field name in quotes"));
+        }
+        let pos = skip_ws(self.bytes, self.skip_string(pos)?.0);
+        if self.bytes.get(pos) != Some(&b':') {
+            return Err(self.fail(pos, "expected ':' after the field name"));
+        }
+        Ok(pos + 1)
+    }
+
+    #[inline(always)]
+    fn skip_literal(&mut self, pos: usize, word: &[u8]) -> Step<usize> {
+        if self.bytes.get(pos..pos + word.len()) == Some(word) {
+            Ok(pos + word.len())
+        } else {
+            Err(self.fail(pos, "expected a JSON value"))
+        }
     }
 
     fn literal(
         &mut self,
+        pos: usize,
         word: &[u8],
-        node: Option<u32>,
+        node: u32,
         trie: &PathTrie,
         visitor: &mut impl Visitor,
         scalar: Scalar<'static>,
-    ) -> Result<(), EventError> {
-        if !self.bytes[self.pos..].starts_with(word) {
-            return Err(self.error("expected a JSON value"));
+    ) -> Step<usize> {
+        let end = self.skip_literal(pos, word)?;
+        if let Some(f) = trie.field(node) {
+            visitor.leaf(f, scalar, self.arrays);
         }
-        self.pos += word.len();
-        if let Some(f) = node.and_then(|n| trie.field(n)) {
-            visitor.leaf(f, scalar, &self.arrays);
-        }
-        Ok(())
+        Ok(end)
     }
 
-    /// Validates a number's grammar and moves past it.
-    #[inline]
-    fn number(&mut self) -> Result<(), EventError> {
+    /// Validates the grammar of the number at `start`; returns where it ends.
+    #[inline(always)]
+    fn number(&mut self, start: usize) -> Step<usize> {
         let bytes = self.bytes;
-        let mut i = self.pos;
-        let digits = |i: &mut usize| {
-            let start = *i;
-            while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
-                *i += 1;
-            }
-            *i > start
-        };
+        let mut i = start;
         if bytes.get(i) == Some(&b'-') {
             i += 1;
         }
-        let ok = if bytes.get(i) == Some(&b'0') {
+        let mut ok = if bytes.get(i) == Some(&b'0') {
             i += 1;
             true
         } else {
-            digits(&mut i)
+            let first = i;
+            i = skip_digits(bytes, i);
+            i > first
         };
-        let ok =
-            ok && (bytes.get(i) != Some(&b'.') || {
+        if ok && bytes.get(i) == Some(&b'.') {
+            let first = i + 1;
+            i = skip_digits(bytes, first);
+            ok = i > first;
+        }
+        if ok && matches!(bytes.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(bytes.get(i), Some(b'+' | b'-')) {
                 i += 1;
-                digits(&mut i)
-            }) && (!matches!(bytes.get(i), Some(b'e' | b'E')) || {
-                i += 1;
-                if matches!(bytes.get(i), Some(b'+' | b'-')) {
-                    i += 1;
-                }
-                digits(&mut i)
-            });
-        self.pos = i;
+            }
+            let first = i;
+            i = skip_digits(bytes, i);
+            ok = i > first;
+        }
         if ok {
-            Ok(())
+            Ok(i)
         } else {
-            Err(self.error("malformed number"))
+            Err(self.fail(i, "malformed number"))
         }
     }
 
-    /// Skips a string, checking escapes and control characters. Returns whether it had
-    /// escapes (so the caller knows whether the raw bytes are the value).
-    #[inline]
-    fn skip_string(&mut self) -> Result<bool, EventError> {
-        self.pos += 1; // opening quote
+    /// Skips the string whose opening quote is at `pos`, checking escapes and control
+    /// characters. Returns where it ends and whether it had escapes (so the caller knows
+    /// whether the raw bytes are the value).
+    #[inline(always)]
+    fn skip_string(&mut self, pos: usize) -> Step<(usize, bool)> {
+        let bytes = self.bytes;
+        let mut pos = pos + 1;
         let mut escaped = false;
         loop {
-            let rest = &self.bytes[self.pos..];
-            let Some(offset) = rest.iter().position(|&b| STRING_STOP[b as usize]) else {
-                self.pos = self.bytes.len();
-                return Err(self.error("unterminated string"));
+            let Some(stop) = find_string_stop(bytes, pos) else {
+                return Err(self.fail(bytes.len(), "unterminated string"));
             };
-            self.pos += offset;
-            match self.bytes[self.pos] {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(escaped);
-                }
+            match bytes[stop] {
+                b'"' => return Ok((stop + 1, escaped)),
                 b'\\' => {
                     escaped = true;
-                    self.pos += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1
-                        }
+                    pos = stop + 1;
+                    match bytes.get(pos) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => pos += 1,
                         Some(b'u') => {
-                            let hex = self.bytes.get(self.pos + 1..self.pos + 5);
+                            let hex = bytes.get(pos + 1..pos + 5);
                             if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(self.error("malformed \\u escape"));
+                                return Err(self.fail(pos, "malformed \\u escape"));
                             }
-                            self.pos += 5;
+                            pos += 5;
                         }
-                        _ => return Err(self.error("invalid escape in string")),
+                        _ => return Err(self.fail(pos, "invalid escape in string")),
                     }
                 }
-                _ => return Err(self.error("control character in string")),
+                _ => return Err(self.fail(stop, "control character in string")),
             }
         }
     }
 
-    /// Reads a string's value; borrowed unless it has escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, EventError> {
-        let start = self.pos + 1;
-        let escaped = self.skip_string()?;
+    /// Reads the value of the string at `pos`, borrowed unless it has escapes, and
+    /// where it ends.
+    #[inline(always)]
+    fn string(&mut self, pos: usize) -> Step<(Cow<'a, str>, usize)> {
+        let (end, escaped) = self.skip_string(pos)?;
         if !escaped {
-            return Ok(Cow::Borrowed(
-                self.text.get(start..self.pos - 1).unwrap_or_default(),
-            ));
+            let text = self.text.get(pos + 1..end - 1).unwrap_or_default();
+            return Ok((Cow::Borrowed(text), end));
         }
-        let quoted = &self.bytes[start - 1..self.pos];
-        serde_json::from_slice::<String>(quoted)
-            .map(Cow::Owned)
-            .map_err(|e| self.error(&format!("invalid string: {e}")))
+        Ok((Cow::Owned(self.unescape(pos, end)?), end))
     }
+
+    /// The value of the escaped string at `pos..end`: rare in events, so kept out of
+    /// line.
+    #[cold]
+    #[inline(never)]
+    fn unescape(&mut self, pos: usize, end: usize) -> Step<String> {
+        serde_json::from_slice::<String>(&self.bytes[pos..end])
+            .map_err(|e| self.fail(end, format!("invalid string: {e}")))
+    }
+}
+
+#[inline(always)]
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while bytes.get(pos).is_some_and(|&b| SPACE[b as usize]) {
+        pos += 1;
+    }
+    pos
 }
 
 #[cfg(test)]
@@ -484,7 +671,7 @@ mod tests {
         let t = trie(&["a.b", "c", "d.e.f"]);
         let text = r#"{"a":{"b":["x",{"z":1},2.50]},"skip":{"deep":[1,{"a":"b"}]},"c":null,"d.e":{"f":"dot\u0041"}}"#;
         let mut from_text = Collect::default();
-        walk_text(text, &t, &mut from_text).unwrap();
+        walk_text(text, &t, &mut from_text, &mut Vec::new()).unwrap();
         assert_eq!(
             from_text.0,
             vec![
@@ -524,11 +711,178 @@ mod tests {
             r#"{"b":[1]]}"#,
         ] {
             assert!(
-                walk_text(bad, &t, &mut Collect::default()).is_err(),
+                walk_text(bad, &t, &mut Collect::default(), &mut Vec::new()).is_err(),
                 "{bad}"
             );
         }
-        let e = walk_text("{\n  \"a\": ?}", &t, &mut Collect::default()).unwrap_err();
+        let e = walk_text(
+            "{\n  \"a\": ?}",
+            &t,
+            &mut Collect::default(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert_eq!((e.line, e.column), (2, 8));
+    }
+
+    /// Paths the walk tests name: leaves at `a`, `a.b`, `c.d` and `x`, so that events
+    /// mix walked and skipped subtrees.
+    fn test_trie() -> PathTrie {
+        trie(&["a", "a.b", "c.d", "x"])
+    }
+
+    /// Whatever the text, the walk succeeds exactly when serde_json reads it as an
+    /// object, and then reports the leaves the value walk reports.
+    fn agrees_with_serde(text: &str) {
+        let t = test_trie();
+        let mut from_text = Collect::default();
+        let walked = walk_text(text, &t, &mut from_text, &mut Vec::new());
+        let parsed = serde_json::from_str::<Value>(text);
+        match (&walked, &parsed) {
+            (Ok(()), Ok(value)) if value.is_object() => {
+                let mut from_value = Collect::default();
+                walk_value(value, &t, &mut from_value);
+                // serde_json keeps the last of duplicate keys; compare only when unique.
+                if text.matches("\"a\"").count() < 2 && text.matches("\"x\"").count() < 2 {
+                    let strip = |c: &Collect| -> Vec<(u32, String)> {
+                        let mut v: Vec<_> = c.0.iter().map(|(f, v, _)| (*f, v.clone())).collect();
+                        v.sort();
+                        v
+                    };
+                    assert_eq!(strip(&from_text), strip(&from_value), "{text:?}");
+                }
+            }
+            (Err(_), Err(_)) => {}
+            // serde_json rejects numbers beyond f64's range; events may carry them.
+            (Ok(()), Err(e)) if e.to_string().contains("out of range") => {}
+            (Err(_), Ok(value)) if !value.is_object() => {}
+            _ => panic!("{text:?}: walk {walked:?}, serde_json {parsed:?}"),
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "\"a\"",
+        "\"b\"",
+        "\"c\"",
+        "\"x\"",
+        "\"a.b\"",
+        "\"c.d\"",
+        "1",
+        "-0",
+        "0.5",
+        "1e5",
+        "-1.5E-3",
+        "01",
+        "1.",
+        "-",
+        "1e",
+        "12345678901",
+        "true",
+        "tru",
+        "false",
+        "null",
+        "nul",
+        "\"s\\\"q\"",
+        "\"\\u00e9\"",
+        "\"\\u00g\"",
+        "\"\\x\"",
+        "\"\u{1}\"",
+        "\"open",
+        "\"a string longer than one 8-byte word\"",
+        "\"ünï\"",
+        "\"a\":",
+        "\"x\": [",
+        "{\"a\": ",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn walk_validates_like_serde_json(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..30)
+        ) {
+            agrees_with_serde(&format!("{{{}", parts.concat()));
+            agrees_with_serde(&parts.concat());
+        }
+
+        #[test]
+        fn walk_validates_edits_like_serde_json(
+            insert in "[ -~]{0,3}", at in 0usize..220, delete in 0usize..3
+        ) {
+            let base = r#"{"a": {"b": ["x", {"z": 1}, 2.50, true]}, "skip": {"deep": [1, {"a": "b"}, null, false, -0.5e3, "a\"b"]}, "c": null, "c.d": "dot\u0041", "x": [[1,[2]],{"q":[]},{}]}"#;
+            let at = at.min(base.len());
+            let rest = (at + delete).min(base.len());
+            let text = format!("{}{insert}{}", &base[..at], &base[rest..]);
+            agrees_with_serde(&text);
+        }
+    }
+
+    #[test]
+    fn string_and_digit_scans_stop_at_the_first_stop_byte() {
+        // Every position of the stop byte in and across 8-byte words, after ASCII and
+        // non-ASCII content.
+        for filler in ["a", "é", "~"] {
+            for len in 0..20 {
+                let body = filler.repeat(len);
+                for stop in ["\"", "\\", "\u{1f}", "\n"] {
+                    let text = format!("{body}{stop}tail\"");
+                    assert_eq!(
+                        find_string_stop(text.as_bytes(), 0),
+                        Some(body.len()),
+                        "{text:?}"
+                    );
+                }
+                assert_eq!(find_string_stop(body.as_bytes(), 0), None);
+            }
+        }
+        for len in 0..20 {
+            let digits = "7".repeat(len);
+            for stop in ["", ".", "e", "/", ":", " ", "\u{e9}"] {
+                let text = format!("{digits}{stop}123");
+                let expected = if stop.is_empty() { len + 3 } else { len };
+                assert_eq!(skip_digits(text.as_bytes(), 0), expected, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_limit_holds_in_walked_and_skipped_subtrees() {
+        for key in ["x", "skip"] {
+            for inner in ["1", "[]", "{}", "\"a\""] {
+                let nested = |depth: usize| {
+                    format!(
+                        "{{\"{key}\": {}{inner}{}}}",
+                        "[".repeat(depth),
+                        "]".repeat(depth)
+                    )
+                };
+                // The top-level object is depth 0, so the arrays end at depth `depth`.
+                assert!(walk_text(
+                    &nested(255),
+                    &test_trie(),
+                    &mut Collect::default(),
+                    &mut Vec::new()
+                )
+                .is_ok());
+                let e = walk_text(
+                    &nested(256),
+                    &test_trie(),
+                    &mut Collect::default(),
+                    &mut Vec::new(),
+                )
+                .unwrap_err();
+                assert_eq!(e.message, "the event nests too deeply");
+                assert_eq!(e.column, key.len() + 6 + 256);
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::ast::{AnythingBut, Range, Test};
 use crate::cidr::Cidr;
 use crate::eval::{excluded, ValueView};
-use crate::fold::fold;
+use crate::fold::fold_value;
 use crate::number::comparable_key;
 use crate::wildcard::Wildcard;
 
@@ -91,13 +91,16 @@ impl FieldIndex {
         match test {
             Test::ExactString(s) => self.exact.entry(s.as_str().into()).or_default().push(cond),
             Test::ExactNumber(n) => {
-                if let Some(key) = n.key {
-                    self.number_keys.entry(key).or_default().push(cond);
+                // A number a double holds exactly is found by its key: event text equal
+                // to it parses to the same key. Only the others need their text.
+                match n.key {
+                    Some(key) => self.number_keys.entry(key).or_default().push(cond),
+                    None => self
+                        .number_texts
+                        .entry(n.text.as_str().into())
+                        .or_default()
+                        .push(cond),
                 }
-                self.number_texts
-                    .entry(n.text.as_str().into())
-                    .or_default()
-                    .push(cond);
             }
             Test::True => self.trues.push(cond),
             Test::False => self.falses.push(cond),
@@ -142,8 +145,10 @@ impl FieldIndex {
                         }
                     }
                 }
-                if let Some(ids) = self.number_texts.get(*text) {
-                    ids.iter().copied().for_each(&mut *hit);
+                if !self.number_texts.is_empty() {
+                    if let Some(ids) = self.number_texts.get(*text) {
+                        ids.iter().copied().for_each(&mut *hit);
+                    }
                 }
                 self.anything_but(value, hit);
             }
@@ -159,7 +164,7 @@ impl FieldIndex {
         }
     }
 
-    /// `value` may carry a tentative number key (see `number::tentative_key`): an
+    /// `value` may carry a tentative number key (see `number::tentative`): an
     /// exclusion by number is only trusted once the key is known to be exact, so that no
     /// candidate is ever missed.
     fn anything_but(&self, value: &ValueView<'_>, hit: &mut impl FnMut(u32)) {
@@ -185,8 +190,9 @@ impl FieldIndex {
         self.prefix.prefixes_of(bytes, &mut *hit);
         self.suffix.suffixes_of(bytes, &mut *hit);
         if self.needs_fold() {
-            let f = fold(s);
-            if let Some(ids) = self.folded.get(f.as_ref()) {
+            let folded = fold_value(s);
+            let f: &str = &folded;
+            if let Some(ids) = self.folded.get(f) {
                 ids.iter().copied().for_each(&mut *hit);
             }
             self.prefix_folded.prefixes_of(f.as_bytes(), &mut *hit);

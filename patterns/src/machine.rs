@@ -20,7 +20,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, tentative_key};
+use crate::number::{key_is_exact, tentative};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -259,12 +259,12 @@ impl Matcher {
     /// Names of the patterns that match the event (JSON text), in the order they were
     /// added.
     pub fn matches_str(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(false, |m, c| walk_text(event, &m.trie, c))
+        self.run(false, |m, c, a| walk_text(event, &m.trie, c, a))
     }
 
     /// Names of the patterns that match an already-parsed event.
     pub fn matches_value(&self, event: &serde_json::Value) -> Vec<&str> {
-        self.run(false, |m, c| {
+        self.run(false, |m, c, _| {
             walk_value(event, &m.trie, c);
             Ok(())
         })
@@ -275,13 +275,17 @@ impl Matcher {
     /// index: slow, and the reference the index is tested against.
     #[doc(hidden)]
     pub fn matches_str_exhaustively(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(true, |m, c| walk_text(event, &m.trie, c))
+        self.run(true, |m, c, a| walk_text(event, &m.trie, c, a))
     }
 
     fn run(
         &self,
         exhaustive: bool,
-        walk: impl FnOnce(&Matcher, &mut Collector<'_, '_>) -> Result<(), EventError>,
+        walk: impl FnOnce(
+            &Matcher,
+            &mut Collector<'_, '_>,
+            &mut Vec<ArrayPos>,
+        ) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => self.run_with(&mut scratch, exhaustive, walk),
@@ -294,17 +298,25 @@ impl Matcher {
         &self,
         s: &mut Scratch,
         exhaustive: bool,
-        walk: impl FnOnce(&Matcher, &mut Collector<'_, '_>) -> Result<(), EventError>,
+        walk: impl FnOnce(
+            &Matcher,
+            &mut Collector<'_, '_>,
+            &mut Vec<ArrayPos>,
+        ) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
         s.begin(self);
-        walk(
+        let mut arrays = std::mem::take(&mut s.walk_arrays);
+        let walked = walk(
             self,
             &mut Collector {
                 m: self,
                 s,
                 exhaustive,
             },
-        )?;
+            &mut arrays,
+        );
+        s.walk_arrays = arrays;
+        walked?;
         let candidates = std::mem::take(&mut s.candidates);
         let all: Ids;
         let to_check: &[u32] = if exhaustive {
@@ -313,7 +325,8 @@ impl Matcher {
         } else {
             &candidates
         };
-        let mut matched: Ids = Vec::new();
+        let mut matched = std::mem::take(&mut s.matched);
+        matched.clear();
         for &a in to_check.iter().chain(if exhaustive {
             &[][..]
         } else {
@@ -330,10 +343,12 @@ impl Matcher {
         }
         s.candidates = candidates;
         matched.sort_unstable();
-        Ok(matched
-            .into_iter()
-            .map(|r| self.rules[r as usize].name.as_str())
-            .collect())
+        let names = matched
+            .iter()
+            .map(|&r| self.rules[r as usize].name.as_str())
+            .collect();
+        s.matched = matched;
+        Ok(names)
     }
 
     /// Checks every condition of a candidate against the event's kept values.
@@ -349,9 +364,8 @@ impl Matcher {
             let mut v = s.field_head(cond.field);
             while let Some(value) = v {
                 any_value = true;
-                let stored = s.settle_exactness(value);
-                let view = s.view(&stored);
-                if cond.tests.iter().any(|t| test_matches(t, &view)) {
+                let stored = s.values[value as usize];
+                if s.satisfies(value, &stored, &cond.tests) {
                     if stored.arrays.1 == 0 {
                         free = true;
                     }
@@ -390,7 +404,11 @@ struct Scratch {
     /// Text of the kept string and number values.
     text: String,
     arena: Vec<ArrayPos>,
+    /// The walker's stack of array positions, kept for its allocation.
+    walk_arrays: Vec<ArrayPos>,
     candidates: Ids,
+    /// Rules matched so far, kept for its allocation.
+    matched: Ids,
     /// Values chosen per condition during verification, and their ranges.
     chosen: Ids,
     choice_ranges: Vec<(u32, u32)>,
@@ -453,11 +471,37 @@ impl Scratch {
         (epoch == self.epoch).then_some(value)
     }
 
+    /// Whether the stored value passes any of `tests`.
+    ///
+    /// A number's tentative key is only checked for exactness (a shortest-form
+    /// conversion, the costliest step of matching numbers) when the answer depends on
+    /// it: if the tests say the same whether the key is trusted or the number is
+    /// compared as text, that is the answer. Most coordinates of a polygon fail a range
+    /// either way, and never pay for the check.
+    fn satisfies(&mut self, value: u32, stored: &StoredValue, tests: &[Test]) -> bool {
+        let any = |view: &ValueView<'_>| tests.iter().any(|t| test_matches(t, view));
+        if stored.kind != Kind::Num || stored.key.is_none() || stored.exact != Exactness::Unknown {
+            return any(&self.view(stored));
+        }
+        let text = self.text_of(stored);
+        let trusted = any(&ValueView::Num {
+            text,
+            key: stored.key,
+        });
+        let as_text = any(&ValueView::Num { text, key: None });
+        if trusted == as_text {
+            return trusted;
+        }
+        let settled = self.settle_exactness(value);
+        any(&self.view(&settled))
+    }
+
     /// Decides (once) whether a number's tentative key is exact, and returns the value.
     fn settle_exactness(&mut self, value: u32) -> StoredValue {
         let stored = &mut self.values[value as usize];
         if let (Some(key), Exactness::Unknown) = (stored.key, stored.exact) {
-            let text = &self.text[stored.text.0 as usize..(stored.text.0 + stored.text.1) as usize];
+            let (at, len) = stored.text;
+            let text = &self.text[at as usize..(at + len) as usize];
             stored.exact = if key_is_exact(text, key) {
                 Exactness::Exact
             } else {
@@ -467,9 +511,13 @@ impl Scratch {
         *stored
     }
 
+    fn text_of(&self, v: &StoredValue) -> &str {
+        &self.text[v.text.0 as usize..(v.text.0 + v.text.1) as usize]
+    }
+
     /// The value as tests see it; call [`Scratch::settle_exactness`] first for numbers.
     fn view(&self, v: &StoredValue) -> ValueView<'_> {
-        let text = &self.text[v.text.0 as usize..(v.text.0 + v.text.1) as usize];
+        let text = self.text_of(v);
         match v.kind {
             Kind::Str => ValueView::Str(text),
             Kind::Num => ValueView::Num {
@@ -509,10 +557,14 @@ impl Visitor for Collector<'_, '_> {
             Scalar::False => (Kind::False, ""),
             Scalar::Null => (Kind::Null, ""),
         };
-        let key = if kind == Kind::Num && meta.numeric {
-            tentative_key(text)
-        } else {
-            None
+        let (key, exact) = match (kind, meta.numeric) {
+            (Kind::Num, true) => match tentative(text) {
+                Some((key, Some(true))) => (Some(key), Exactness::Exact),
+                Some((key, Some(false))) => (Some(key), Exactness::Inexact),
+                Some((key, None)) => (Some(key), Exactness::Unknown),
+                None => (None, Exactness::Unknown),
+            },
+            _ => (None, Exactness::Unknown),
         };
         let text_at = s.text.len() as u32;
         s.text.push_str(text);
@@ -523,7 +575,7 @@ impl Visitor for Collector<'_, '_> {
             kind,
             text: (text_at, text.len() as u32),
             key,
-            exact: Exactness::Unknown,
+            exact,
             arrays: (arrays_at, arrays.len() as u32),
             next_in_field: s.field_head(field),
         });
@@ -533,7 +585,11 @@ impl Visitor for Collector<'_, '_> {
         }
         let view = match kind {
             Kind::Str => ValueView::Str(text),
-            Kind::Num => ValueView::Num { text, key },
+            // A number known to be inexact is only ever compared as text.
+            Kind::Num => ValueView::Num {
+                text,
+                key: key.filter(|_| exact != Exactness::Inexact),
+            },
             Kind::True => ValueView::True,
             Kind::False => ValueView::False,
             Kind::Null => ValueView::Null,
@@ -582,4 +638,85 @@ fn consistent(s: &Scratch) -> bool {
         false
     }
     search(s, 0, &mut Vec::with_capacity(s.choice_ranges.len()), &agree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(patterns: &[&str]) -> Matcher {
+        let mut m = Matcher::new();
+        for (i, p) in patterns.iter().enumerate() {
+            m.add(format!("p{i}"), &Pattern::parse(p).expect("valid pattern"));
+        }
+        m
+    }
+
+    /// Numbers whose nearest double passes a test, but whose text that double does not
+    /// hold exactly, are compared as text: the lazy exactness check must still run
+    /// whenever the answer depends on it, in the index and in verification.
+    #[test]
+    fn exactness_is_settled_whenever_it_matters() {
+        let m = matcher(&[
+            r#"{"n": [{"numeric": [">=", 0.1, "<", 0.2]}]}"#,
+            r#"{"n": [0.1]}"#,
+            r#"{"n": [{"anything-but": [0.1]}]}"#,
+            // Anchored elsewhere, so `n` is only checked in verification.
+            r#"{"k": ["x"], "n": [{"numeric": ["=", 0.1]}]}"#,
+            r#"{"k": ["x"], "n": [{"numeric": [">", 0.1]}]}"#,
+        ]);
+        let cases: &[(&str, &[&str])] = &[
+            // 0.1's double, written in 16 and 17 digits: not its shortest form.
+            (r#"{"k": "x", "n": 0.10000000000000001}"#, &["p2"]),
+            (
+                r#"{"k": "x", "n": 0.1000000000000000055511151231257827}"#,
+                &["p2"],
+            ),
+            (
+                r#"{"k": "x", "n": 0.1000000000000001}"#,
+                &["p0", "p2", "p4"],
+            ),
+            // The next double up, in its shortest (17-digit) form: exact.
+            (
+                r#"{"k": "x", "n": 0.10000000000000002}"#,
+                &["p0", "p2", "p4"],
+            ),
+            (
+                r#"{"k": "x", "n": 0.1000000000000000}"#,
+                &["p0", "p1", "p3"],
+            ),
+            (r#"{"k": "x", "n": 1e-1}"#, &["p0", "p1", "p3"]),
+            (
+                r#"{"k": "x", "n": [0.10000000000000001, 0.1]}"#,
+                &["p0", "p1", "p2", "p3"],
+            ),
+            (
+                r#"{"k": "x", "n": [0.10000000000000001, 0.3]}"#,
+                &["p2", "p4"],
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
+            assert_eq!(
+                m.matches_str_exhaustively(event).unwrap(),
+                *expected,
+                "{event}"
+            );
+        }
+    }
+
+    #[test]
+    fn signed_zeros_differ_on_every_path() {
+        let m = matcher(&[
+            r#"{"n": [0]}"#,
+            r#"{"n": [{"numeric": ["<", 0]}]}"#,
+            r#"{"k": ["x"], "n": [{"numeric": ["=", 0]}]}"#,
+        ]);
+        assert_eq!(
+            m.matches_str(r#"{"k": "x", "n": 0.0}"#).unwrap(),
+            ["p0", "p2"]
+        );
+        assert_eq!(m.matches_str(r#"{"k": "x", "n": -0}"#).unwrap(), ["p1"]);
+        assert_eq!(m.matches_str(r#"{"k": "x", "n": -0.0e3}"#).unwrap(), ["p1"]);
+    }
 }

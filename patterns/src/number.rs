@@ -9,20 +9,278 @@
 /// The order-preserving key of a comparable number, or `None` when the text is not a
 /// finite number that a double represents exactly.
 pub(crate) fn comparable_key(text: &str) -> Option<u64> {
-    tentative_key(text).filter(|&key| key_is_exact(text, key))
+    let (key, exact) = tentative(text)?;
+    let exact = match exact {
+        Some(known) => known,
+        None => key_is_exact(text, key),
+    };
+    exact.then_some(key)
 }
 
-/// The key of the double nearest to `text`, without checking that the double holds the
-/// text exactly: cheap, and enough to find candidates, which are then checked with
-/// [`key_is_exact`].
-pub(crate) fn tentative_key(text: &str) -> Option<u64> {
+/// The key of the double nearest to `text` (cheap, and enough to find candidates), and
+/// whether that double holds the text exactly when the digits alone tell (`None`: ask [`key_is_exact`]).
+///
+/// Events carry numbers by the dozen (every coordinate of a polygon), so the common
+/// shapes (at most 19 significant digits, a decimal exponent within ±22) are converted
+/// with integer arithmetic by [`FastNumber`]; anything else takes the standard library's
+/// parser, and exactness its careful check.
+pub(crate) fn tentative(text: &str) -> Option<(u64, Option<bool>)> {
+    if let Some(fast) = FastNumber::parse(text) {
+        if let Some(value) = fast.value() {
+            return Some((key_of(value), fast.exact()));
+        }
+    }
     let value: f64 = text.parse().ok()?;
-    value.is_finite().then(|| key_of(value))
+    value.is_finite().then(|| (key_of(value), None))
 }
 
-/// Whether the double behind `key` (from [`tentative_key`]) represents `text` exactly.
+/// Whether the double behind `key` (from [`tentative`]) represents `text` exactly.
 pub(crate) fn key_is_exact(text: &str, key: u64) -> bool {
     is_exact(text, value_of(key))
+}
+
+/// A JSON number read as `±mantissa × 10^exponent`, with at most 19 significant digits
+/// (so the mantissa fits a `u64`) and no trailing zeros in the mantissa.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FastNumber {
+    negative: bool,
+    mantissa: u64,
+    exponent: i32,
+    /// Significant digits of the mantissa (0 for zero).
+    digits: u32,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const TOPS: u64 = 0x8080_8080_8080_8080;
+
+/// Where the run of ASCII digits at `bytes[pos..]` ends.
+///
+/// Eight bytes at a time: coordinates carry 15 to 17 digits each, and a polygon has
+/// dozens of them. A byte is a digit when both its high nibble and that of the byte
+/// plus 6 are 3 (`0x30..=0x39`); valid UTF-8 has no byte above 0xF4, so adding 6 never
+/// carries into the next byte.
+#[inline(always)]
+pub(crate) fn skip_digits(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let nibbles = ONES * 0xF0;
+        let threes = ONES * 0x30;
+        let off = ((x & nibbles) ^ threes) | ((x.wrapping_add(ONES * 6) & nibbles) ^ threes);
+        // High bit of each byte that is not a digit, without carries between bytes.
+        let not_digit = (((off & !TOPS).wrapping_add(!TOPS)) | off) & TOPS;
+        if not_digit != 0 {
+            return pos + (not_digit.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while bytes.get(pos).is_some_and(u8::is_ascii_digit) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Exact powers of ten as doubles (10^22 is the largest one a double holds).
+static POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// 10^k for k in 0..=38, all below 2^128.
+static POW10_U128: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut k = 1;
+    while k < 39 {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
+
+impl FastNumber {
+    /// Reads strict JSON number syntax; `None` for anything else or for more than 19
+    /// significant digits (the careful path handles those).
+    fn parse(text: &str) -> Option<FastNumber> {
+        let bytes = text.as_bytes();
+        let negative = bytes.first() == Some(&b'-');
+        let mut i = usize::from(negative);
+        let digits_from = |i: usize| skip_digits(bytes, i);
+        let int_end = match bytes.get(i) {
+            Some(b'0') => i + 1,
+            Some(b'1'..=b'9') => digits_from(i),
+            _ => return None,
+        };
+        let mut int = &bytes[i..int_end];
+        i = int_end;
+        let mut frac: &[u8] = &[];
+        if bytes.get(i) == Some(&b'.') {
+            let end = digits_from(i + 1);
+            if end == i + 1 {
+                return None;
+            }
+            frac = &bytes[i + 1..end];
+            i = end;
+        }
+        let mut exponent: i64 = 0;
+        if let Some(b'e' | b'E') = bytes.get(i) {
+            i += 1;
+            let minus = bytes.get(i) == Some(&b'-');
+            if matches!(bytes.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let end = digits_from(i);
+            if end == i {
+                return None;
+            }
+            for &b in &bytes[i..end] {
+                // Saturate: anything this large is far outside the fast range anyway.
+                exponent = (exponent * 10 + i64::from(b - b'0')).min(1 << 40);
+            }
+            if minus {
+                exponent = -exponent;
+            }
+            i = end;
+        }
+        if i != bytes.len() {
+            return None;
+        }
+        // The digits of int ++ frac, scaled by 10^(exponent - frac.len()), without
+        // leading or trailing zeros.
+        exponent -= frac.len() as i64;
+        while let [b'0', rest @ ..] = int {
+            int = rest;
+        }
+        if int.is_empty() {
+            while let [b'0', rest @ ..] = frac {
+                frac = rest;
+            }
+        }
+        while let [rest @ .., b'0'] = frac {
+            frac = rest;
+            exponent += 1;
+        }
+        if frac.is_empty() {
+            while let [rest @ .., b'0'] = int {
+                int = rest;
+                exponent += 1;
+            }
+        }
+        let digits = int.len() + frac.len();
+        if digits > 19 {
+            return None;
+        }
+        let mantissa = accumulate(accumulate(0, int), frac);
+        Some(FastNumber {
+            negative,
+            mantissa,
+            exponent: i32::try_from(exponent).ok()?,
+            digits: digits as u32,
+        })
+    }
+
+    /// The nearest double, correctly rounded (ties to even), or `None` outside the
+    /// fast range (mantissa × 10^exponent with the exponent in -22..=19, or any
+    /// exponent up to 22 for mantissas a double holds).
+    fn value(&self) -> Option<f64> {
+        let magnitude = if self.mantissa == 0 {
+            0.0
+        } else if self.mantissa <= 1 << 53 && self.exponent.unsigned_abs() <= 22 {
+            // Both operands are exact doubles, so one IEEE operation rounds correctly.
+            let m = self.mantissa as f64;
+            let p = POW10_F64[self.exponent.unsigned_abs() as usize];
+            if self.exponent >= 0 {
+                m * p
+            } else {
+                m / p
+            }
+        } else if (0..=19).contains(&self.exponent) {
+            // mantissa < 2^64 and 10^19 < 2^64: the product is exact in 128 bits.
+            let product = u128::from(self.mantissa) * POW10_U128[self.exponent as usize];
+            round_to_double(product, false, 0)?
+        } else if (-22..0).contains(&self.exponent) {
+            // Shift the mantissa to the top of 128 bits, so that the quotient keeps at
+            // least 54 bits (2^127 / 10^22 > 2^53.9), and the remainder says whether
+            // anything nonzero lies below them.
+            let shift = self.mantissa.leading_zeros() + 64;
+            let numerator = u128::from(self.mantissa) << shift;
+            let divisor = POW10_U128[self.exponent.unsigned_abs() as usize];
+            let quotient = numerator / divisor;
+            let inexact = quotient * divisor != numerator;
+            round_to_double(quotient, inexact, -(shift as i32))?
+        } else {
+            return None;
+        };
+        Some(if self.negative { -magnitude } else { magnitude })
+    }
+
+    /// Whether the nearest double holds this decimal exactly, when the digit count
+    /// tells: up to 15 significant digits always round-trip through a double in its
+    /// normal range (which every fast-path value lies in), so such text is the shortest
+    /// form of its double; 18 or more never are, because the shortest form of a double
+    /// has at most 17. With 16 or 17 it depends on the value.
+    fn exact(&self) -> Option<bool> {
+        match self.digits {
+            0..=15 => Some(true),
+            16 | 17 => None,
+            _ => Some(false),
+        }
+    }
+}
+
+/// `mantissa` followed by the ASCII `digits` (at most 19 digits in all), as a number.
+///
+/// Eight digits at a time: subtracting '0' from each byte of a little-endian word
+/// leaves eight values 0-9; three multiply-and-shift steps merge neighbours into pairs
+/// (×10), quads (×100) and the whole (×10^4).
+#[inline]
+fn accumulate(mut mantissa: u64, mut digits: &[u8]) -> u64 {
+    while let Some((chunk, rest)) = digits.split_first_chunk::<8>() {
+        let v = u64::from_le_bytes(*chunk).wrapping_sub(0x3030_3030_3030_3030);
+        let pairs = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+        let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
+        let eight = quads.wrapping_mul(10_000).wrapping_add(quads >> 32) & 0xffff_ffff;
+        mantissa = mantissa * 100_000_000 + eight;
+        digits = rest;
+    }
+    for &b in digits {
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    mantissa
+}
+
+/// `(value + fraction) × 2^exp2` rounded to the nearest double (ties to even), where
+/// `value > 0` and `inexact` says whether a nonzero fraction below `value`'s last bit
+/// was dropped. `None` if the result would be subnormal or infinite (never in the fast
+/// range; the careful path handles them).
+fn round_to_double(value: u128, inexact: bool, exp2: i32) -> Option<f64> {
+    let bits = 128 - value.leading_zeros() as i32;
+    // Keep 54 bits: the 53 of the significand and one for rounding.
+    let shift = bits - 54;
+    let (top, sticky) = if shift > 0 {
+        let lost = value & ((1u128 << shift) - 1) != 0;
+        (value >> shift, inexact || lost)
+    } else {
+        (value << -shift, inexact)
+    };
+    let top = top as u64;
+    let mut significand = top >> 1;
+    if top & 1 == 1 && (sticky || significand & 1 == 1) {
+        significand += 1;
+    }
+    // The value is significand × 2^exp.
+    let mut exp = exp2 + shift + 1;
+    if significand == 1 << 53 {
+        significand >>= 1;
+        exp += 1;
+    }
+    let biased = exp + 52 + 1023;
+    if !(1..=2046).contains(&biased) {
+        return None;
+    }
+    Some(f64::from_bits(
+        ((biased as u64) << 52) | (significand & ((1 << 52) - 1)),
+    ))
 }
 
 /// Inverse of [`key_of`].
@@ -200,5 +458,226 @@ mod tests {
         assert_eq!(comparable_key("1200"), comparable_key("1.2E+3"));
         assert_eq!(comparable_key("0.1000000000000000055511151231257827"), None);
         assert_eq!(comparable_key("abc"), None);
+    }
+
+    /// The reference: the standard library's conversion and the shortest-form check.
+    fn careful(text: &str) -> Option<(u64, bool)> {
+        let value: f64 = text.parse().ok()?;
+        value
+            .is_finite()
+            .then(|| (key_of(value), is_exact(text, value)))
+    }
+
+    /// The fast path agrees with the careful one: same key, and exactness (when the
+    /// digits tell) the same as the shortest-form check.
+    fn agrees(text: &str) {
+        let reference = careful(text);
+        let fast = tentative(text);
+        assert_eq!(
+            fast.map(|(k, _)| k),
+            reference.map(|(k, _)| k),
+            "key of {text:?}"
+        );
+        if let (Some((_, Some(known))), Some((_, exact))) = (fast, reference) {
+            assert_eq!(known, exact, "exactness of {text:?}");
+        }
+        assert_eq!(
+            comparable_key(text),
+            reference.and_then(|(k, e)| e.then_some(k)),
+            "{text:?}"
+        );
+    }
+
+    fn fast_value(text: &str) -> Option<f64> {
+        FastNumber::parse(text)?.value()
+    }
+
+    #[test]
+    fn fast_conversion_agrees_on_edge_cases() {
+        let cases = [
+            // zeros, signs, leading and trailing zeros
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "0e5",
+            "-0e-5",
+            "0.000",
+            "100",
+            "100.000",
+            "1200",
+            "0.00012",
+            "1.2e-4",
+            "1.2E+3",
+            "120e-1",
+            "01",
+            "-01.5",
+            "00",
+            "1.",
+            // around 2^53, where integers stop being exact; ties round to even
+            "9007199254740991",
+            "9007199254740992",
+            "9007199254740993",
+            "9007199254740994",
+            "9007199254740995",
+            "9007199254740997",
+            "18014398509481985",
+            "9007199254740993e3",
+            "9007199254740993.0",
+            "900719925474099.3",
+            "90071992547409930",
+            "-9007199254740993",
+            // 15 to 19 significant digits
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234567",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678901234567890",
+            "9999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "0.1000000000000000055511151231257827",
+            "0.1",
+            "0.2",
+            "0.3",
+            "0.30000000000000004",
+            "0.1234567890123456789",
+            // coordinates as the benchmark's events carry them
+            "-122.42916360922355",
+            "37.80629491453747",
+            "-122.38419533600236",
+            "37.77608007304251",
+            "-122.384195336002361",
+            "37.776080073042514",
+            // the edges of the fast exponent range and beyond
+            "1e22",
+            "1e23",
+            "1e-22",
+            "1e-23",
+            "123456789012345678e-22",
+            "123456789012345678e-23",
+            "9999999999999999999e19",
+            "9999999999999999999e20",
+            "1e19",
+            "12345678901234567e19",
+            "4.9e-324",
+            "5e-324",
+            "2e-324",
+            "2.2250738585072014e-308",
+            "2.2250738585072011e-308",
+            "1.7976931348623157e308",
+            "1.7976931348623159e308",
+            "1e308",
+            "1e309",
+            "-1e309",
+            "1e400",
+            "1e-400",
+            "1e+0",
+            "1E-0",
+            "123e",
+            "1e+",
+            "-",
+            "",
+            "+1",
+            "abc",
+            "1.5.5",
+            "1e99999999999999999999",
+            "1e-99999999999999999999",
+            "0.5e2147483648",
+        ];
+        for text in cases {
+            agrees(text);
+        }
+        // The fast path really handles the common shapes (or these tests prove nothing).
+        for text in [
+            "-122.42916360922355",
+            "37.77608007304251",
+            "9007199254740993",
+            "0",
+            "-0",
+            "1e-22",
+            "12345678901234567e19",
+        ] {
+            assert!(fast_value(text).is_some(), "{text:?} took the careful path");
+        }
+        assert_eq!(
+            fast_value("-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_ne!(tentative("-0"), tentative("0"));
+        for text in ["1e23", "1e309", "123456789012345678901", "01", "+1"] {
+            assert!(
+                fast_value(text).is_none(),
+                "{text:?} is outside the fast range"
+            );
+        }
+    }
+
+    #[test]
+    fn eight_digit_accumulation() {
+        for text in [
+            "",
+            "0",
+            "7",
+            "12345678",
+            "123456789",
+            "99999999",
+            "00000001",
+            "1234567890123456789",
+        ] {
+            let expected = if text.is_empty() {
+                0
+            } else {
+                text.parse::<u64>().unwrap()
+            };
+            assert_eq!(accumulate(0, text.as_bytes()), expected, "{text:?}");
+        }
+        assert_eq!(accumulate(12, b"34567890"), 1_234_567_890);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        /// Random digit strings, decimal points and exponents, around every boundary
+        /// of the fast path (digit counts 1-22, exponents -30..30).
+        #[test]
+        fn fast_conversion_agrees_with_the_careful_path(
+            negative in proptest::bool::ANY,
+            digits in "[0-9]{1,22}",
+            point in 0usize..23,
+            exponent in proptest::option::of(-30i32..30),
+        ) {
+            let digits = digits.trim_start_matches('0');
+            let digits = if digits.is_empty() { "0" } else { digits };
+            let point = point.min(digits.len());
+            let mut text = String::from(if negative { "-" } else { "" });
+            if point == 0 || point == digits.len() {
+                text.push_str(digits);
+            } else {
+                text.push_str(&digits[..point]);
+                text.push('.');
+                text.push_str(&digits[point..]);
+            }
+            if let Some(e) = exponent {
+                text.push_str(&format!("e{e}"));
+            }
+            agrees(&text);
+        }
+
+        /// Shortest forms of random doubles are always exact, and their neighbours
+        /// one digit longer never are (unless they denote the same double).
+        #[test]
+        fn shortest_forms_are_exact(bits in proptest::num::u64::ANY) {
+            let value = f64::from_bits(bits);
+            if value.is_finite() {
+                let mut buffer = ryu::Buffer::new();
+                let text = buffer.format_finite(value).to_string();
+                agrees(&text);
+                proptest::prop_assert_eq!(comparable_key(&text), Some(key_of(value)));
+                let longer = if text.contains('e') { text.replacen('e', "1e", 1) } else { format!("{text}1") };
+                agrees(&longer);
+            }
+        }
     }
 }
