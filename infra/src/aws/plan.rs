@@ -810,6 +810,31 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        // Without prune the stack's undeclared notifications stay, and keep delivering.
+        if !self.prune {
+            for b in &self.facts.buckets {
+                for (_, c) in b.notifications.owned(&self.spec.stack) {
+                    let resource = match c.kind {
+                        NotificationKind::Queue => self
+                            .facts
+                            .queues
+                            .iter()
+                            .find(|q| q.arn == c.arn)
+                            .map(|q| PolicyResource::Queue(q.name.clone())),
+                        NotificationKind::Topic => self
+                            .facts
+                            .topics
+                            .iter()
+                            .find(|t| t.arn == c.arn)
+                            .map(|t| PolicyResource::Topic(t.name.clone())),
+                        NotificationKind::Lambda => None,
+                    };
+                    if let Some(set) = resource.and_then(|r| grants.get_mut(&(r, S3))) {
+                        set.insert(Source::Bucket(b.name.clone()));
+                    }
+                }
+            }
+        }
         for rule in &self.spec.rules {
             if !self.rule_managed(&rule.name) {
                 continue;
@@ -1832,6 +1857,13 @@ mod tests {
         let spec = notifying_spec("in/");
         let kept = plan(&spec, &facts, false);
         assert!(kept.is_empty(), "{kept}");
+        // Nothing declared on the bucket any more: without prune the configuration stays,
+        // and so does the grant it needs.
+        let mut bare = spec.clone();
+        bare.buckets.clear();
+        let bare_plan = plan(&bare, &facts, false);
+        assert!(bare_plan.is_empty(), "{bare_plan}");
+        assert_eq!(bare_plan.notes.len(), 2, "{bare_plan}");
         assert_eq!(
             kept.notes,
             vec![Note::WouldPrune {
