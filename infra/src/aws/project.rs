@@ -86,7 +86,13 @@ pub fn stack_from_project(
             });
         }
     }
-    for b in &file.buckets {
+    // A bucket declared with neither is not read (it may exist only locally); the stack's
+    // old configurations on it are still found through its S3 grants.
+    for b in file
+        .buckets
+        .iter()
+        .filter(|b| b.eventbridge || !b.notifications.is_empty())
+    {
         spec.buckets.push(BucketSpec {
             name: b.name.clone(),
             eventbridge: b.eventbridge,
