@@ -67,7 +67,8 @@ async fn enabling_eventbridge_keeps_a_foreign_queue_configuration() {
 
     let after = s3_notify::read(&aws.s3, &bucket).await.expect("read back");
     assert_eq!(
-        after.queue_configurations, 1,
+        after.count(s3_notify::NotificationKind::Queue),
+        1,
         "the foreign queue configuration was lost"
     );
     let raw = aws

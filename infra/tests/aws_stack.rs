@@ -97,6 +97,7 @@ fn spec(n: &Names) -> StackSpec {
             },
         ],
         buckets: vec![],
+        tags: BTreeMap::new(),
     }
 }
 

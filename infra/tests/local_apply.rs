@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use infra::aws::stack::{
-    DeadLetter, Destination, Endpoint, QueueSpec, RuleSpec, StackSpec, SubscriptionSpec,
-    TargetSpec, TopicSpec,
+    BucketSpec, DeadLetter, Destination, Endpoint, QueueSpec, RuleSpec, StackSpec,
+    SubscriptionSpec, TargetSpec, TopicSpec,
 };
 use infra::local::{PutEventsEntry, ReceiveRequest, Store};
 
@@ -68,7 +68,8 @@ fn stack() -> StackSpec {
                 TargetSpec::new("to-topic", Destination::Topic("order-topic".into())),
             ],
         }],
-        buckets: vec!["uploads".into()],
+        buckets: vec![BucketSpec::eventbridge("uploads")],
+        tags: BTreeMap::new(),
     }
 }
 

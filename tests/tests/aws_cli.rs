@@ -220,3 +220,107 @@ fn an_invalid_rule_file_is_named_in_the_error_and_nothing_is_planned() {
     assert!(text(&out).contains("broken.json"), "{}", text(&out));
     assert!(text(&out).contains("nothing was planned"), "{}", text(&out));
 }
+
+/// Clients for checking what the binary did (dummy credentials, the test server).
+fn aws(endpoint: &str) -> infra::aws::blocking::BlockingAws {
+    static ENV: std::sync::Once = std::sync::Once::new();
+    ENV.call_once(|| {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    });
+    infra::aws::blocking::BlockingAws::connect(&infra::aws::AwsSettings {
+        endpoint_url: Some(endpoint.to_string()),
+        region: Some("us-east-1".into()),
+        profile: None,
+    })
+    .expect("connect")
+}
+
+/// A project with extra tags, one queue and a bucket notifying it natively.
+fn write_notifying_project(project: &Path, stack: &str, bucket: &str, team: &str) -> String {
+    let queue = format!("{stack}-uploads");
+    let file = serde_json::json!({
+        "stack": stack,
+        "tags": { "team": team },
+        "queues": [{ "name": queue }],
+        "buckets": [{
+            "name": bucket,
+            "notifications": [{
+                "id": "uploads", "queue": queue, "events": ["s3:ObjectCreated:*"], "prefix": "in/"
+            }]
+        }]
+    });
+    std::fs::write(project.join("bridge.json"), file.to_string()).expect("write bridge.json");
+    std::fs::create_dir_all(project.join("rules")).expect("mkdir rules");
+    queue
+}
+
+#[test]
+fn native_notifications_and_tags_apply_converge_retag_and_destroy() {
+    let Some(endpoint) = endpoint() else { return };
+    let project = tempfile::tempdir().expect("tempdir");
+    let stack = unique("cli-s3");
+    let bucket = unique("cli-bucket").to_lowercase();
+    let client = aws(&endpoint);
+    client
+        .block_on(client.clients().s3.create_bucket().bucket(&bucket).send())
+        .expect("CreateBucket");
+    let queue = write_notifying_project(project.path(), &stack, &bucket, "data");
+
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(&format!(
+            "add uploads: queue {queue} on s3:ObjectCreated:* (prefix in/)"
+        )),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("allow s3.amazonaws.com only from bucket {bucket}")),
+        "{all}"
+    );
+    assert!(
+        !all.contains("warning"),
+        "notifications and tags are managed now: {all}"
+    );
+
+    let out = bridge(&endpoint, project.path(), &stack, &["apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    write_notifying_project(project.path(), &stack, &bucket, "platform");
+    let out = bridge(&endpoint, project.path(), &stack, &["apply", "--yes"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains(&format!("tags of queue {queue}")), "{all}");
+    assert!(all.contains("(1 write calls)"), "{all}");
+    let out = bridge(
+        &endpoint,
+        project.path(),
+        &stack,
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = bridge(&endpoint, project.path(), &stack, &["destroy", "--yes"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("remove uploads"), "{all}");
+    let left = client
+        .block_on(infra::aws::s3_notify::read(&client.clients().s3, &bucket))
+        .expect("read notifications");
+    assert!(left.configurations.is_empty(), "{left:?}");
+}

@@ -9,10 +9,16 @@ use std::fmt;
 
 use serde_json::json;
 
-use super::plan::{account_of, action_for, rule_arn, AwsPlan, PolicyResource, Source, Step};
+use super::plan::{
+    account_of, action_for, bucket_arn, partition_of, rule_arn, AwsPlan, NotificationChange,
+    PolicyResource, Source, Step, Tagged, S3,
+};
 use super::policy::{self, Grant};
 use super::read::{self, AccountFacts, ReadScope, TargetFacts};
-use super::stack::{DeadLetter, Destination, Endpoint, StackSpec, TargetSpec};
+use super::s3_notify::{notification_id, BucketUpdate, NotificationFacts, NotificationKind};
+use super::stack::{
+    DeadLetter, Destination, Endpoint, NotificationDestination, StackSpec, TargetSpec,
+};
 use super::write::{ownership_tags, Writer};
 use super::{AwsClients, AwsError};
 
@@ -76,7 +82,7 @@ pub fn scope(spec: &StackSpec) -> ReadScope<'_> {
     ReadScope {
         stack: &spec.stack,
         bus: &spec.bus,
-        buckets: spec.buckets.iter().map(String::as_str).collect(),
+        buckets: spec.buckets.iter().map(|b| b.name.as_str()).collect(),
     }
 }
 
@@ -129,6 +135,7 @@ struct Names {
     queues: BTreeMap<String, (String, String)>,
     topics: BTreeMap<String, String>,
     rules: BTreeMap<String, String>,
+    bus_arn: Option<String>,
 }
 
 impl Names {
@@ -152,6 +159,7 @@ impl Names {
                 .iter()
                 .map(|r| (r.name.clone(), r.arn.clone()))
                 .collect(),
+            bus_arn: facts.bus.as_ref().map(|b| b.arn.clone()),
         }
     }
 
@@ -209,8 +217,12 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// The project's extra tags plus the ownership tags (which win on a clash, though
+    /// the project translation already refuses one).
     fn tags(&self) -> BTreeMap<String, String> {
-        ownership_tags(&self.spec.stack)
+        let mut tags = self.spec.tags.clone();
+        tags.extend(ownership_tags(&self.spec.stack));
+        tags
     }
 
     async fn step(&mut self, step: &Step) -> Result<(), AwsError> {
@@ -219,6 +231,7 @@ impl Executor<'_> {
             Step::CreateBus { name } => {
                 let arn = self.writer.create_bus(name, &self.tags()).await?;
                 self.names.learn_account(&arn);
+                self.names.bus_arn = Some(arn);
             }
             Step::CreateQueue {
                 name,
@@ -270,8 +283,56 @@ impl Executor<'_> {
                 service,
                 sources,
             } => self.grant(resource, service, sources).await?,
-            Step::EnableBucketEventBridge { bucket } => {
-                self.writer.set_bucket_eventbridge(bucket, true).await?;
+            Step::ConfigureBucket {
+                bucket,
+                enable_eventbridge,
+                put,
+                remove,
+            } => {
+                let update = BucketUpdate {
+                    enable_eventbridge: *enable_eventbridge,
+                    put: put
+                        .iter()
+                        .map(|p| self.resolve_notification(p))
+                        .collect::<Result<_, _>>()?,
+                    remove: remove
+                        .iter()
+                        .map(|id| notification_id(&self.spec.stack, id))
+                        .collect(),
+                };
+                self.writer
+                    .update_bucket_notifications(bucket, &update)
+                    .await?;
+            }
+            Step::Retag {
+                resource,
+                set,
+                unset,
+            } => {
+                let set: BTreeMap<String, String> =
+                    set.iter().map(|c| (c.key.clone(), c.to.clone())).collect();
+                match resource {
+                    Tagged::Queue(q) => {
+                        let url = self.names.queue(q)?.0.clone();
+                        self.writer.tag_queue(&url, &set, unset).await?;
+                    }
+                    Tagged::Topic(t) => {
+                        let arn = self.names.topic(t)?.clone();
+                        self.writer.tag_topic(&arn, &set, unset).await?;
+                    }
+                    Tagged::Rule(r) => {
+                        let arn = self.names.rule(r)?;
+                        self.writer.tag_eventbridge(&arn, &set, unset).await?;
+                    }
+                    Tagged::Bus(b) => {
+                        let arn = self
+                            .names
+                            .bus_arn
+                            .clone()
+                            .ok_or_else(|| missing("event bus", b))?;
+                        self.writer.tag_eventbridge(&arn, &set, unset).await?;
+                    }
+                }
             }
             Step::CreateRule { rule } => {
                 let arn = self
@@ -357,6 +418,30 @@ impl Executor<'_> {
         )
     }
 
+    /// A declared notification with its destination's ARN and the stack's S3 `Id`.
+    fn resolve_notification(&self, p: &NotificationChange) -> Result<NotificationFacts, AwsError> {
+        let n = &p.spec;
+        let (kind, arn) = match &n.destination {
+            NotificationDestination::Queue(q) => {
+                (NotificationKind::Queue, self.names.queue_arn(q)?)
+            }
+            NotificationDestination::Topic(t) if t.starts_with("arn:") => {
+                (NotificationKind::Topic, t.clone())
+            }
+            NotificationDestination::Topic(t) => {
+                (NotificationKind::Topic, self.names.topic(t)?.clone())
+            }
+        };
+        Ok(NotificationFacts {
+            id: Some(notification_id(&self.spec.stack, &n.id)),
+            kind,
+            arn,
+            events: n.events.clone(),
+            prefix: n.prefix.clone(),
+            suffix: n.suffix.clone(),
+        })
+    }
+
     fn resolve_target(&self, t: &TargetSpec) -> Result<TargetFacts, AwsError> {
         let arn = match &t.destination {
             Destination::Queue(q) => self.names.queue(q)?.1.clone(),
@@ -388,13 +473,6 @@ impl Executor<'_> {
         service: &str,
         sources: &[Source],
     ) -> Result<(), AwsError> {
-        let source_arns = sources
-            .iter()
-            .map(|s| match s {
-                Source::Rule(r) => self.names.rule(r),
-                Source::Topic(t) => self.names.topic(t).cloned(),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let (arn, current) = match resource {
             PolicyResource::Queue(q) => {
                 let (url, arn) = self.names.queue(q)?;
@@ -412,12 +490,34 @@ impl Executor<'_> {
                 (arn.clone(), current)
             }
         };
+        let source_arns = sources
+            .iter()
+            .map(|s| match s {
+                Source::Rule(r) => self.names.rule(r),
+                Source::Topic(t) => self.names.topic(t).cloned(),
+                Source::Bucket(b) => Ok(bucket_arn(partition_of(&arn), b)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let source_account = if service == S3 {
+            Some(
+                self.names
+                    .account
+                    .clone()
+                    .ok_or_else(|| AwsError::Invalid {
+                        resource: arn.clone(),
+                        message: "cannot pin aws:SourceAccount: the account id is unknown".into(),
+                    })?,
+            )
+        } else {
+            None
+        };
         let grant = Grant {
             sid: Grant::sid_for(&self.spec.stack, service),
             service: service.to_string(),
             action: action_for(resource).to_string(),
             resource: arn.clone(),
             source_arns,
+            source_account,
         };
         let merged = policy::merge(current.as_deref(), &grant).map_err(|e| AwsError::Invalid {
             resource: arn.clone(),

@@ -11,9 +11,13 @@ use std::fmt;
 use serde_json::Value;
 
 use super::policy::{self, Grant};
-use super::read::{AccountFacts, QueueFacts, RuleFacts, TargetFacts, TopicFacts};
-use super::stack::{DeadLetter, Destination, Endpoint, RuleSpec, StackSpec, TargetSpec};
-use super::write::owned_by;
+use super::read::{bucket_of_arn, AccountFacts, QueueFacts, RuleFacts, TargetFacts, TopicFacts};
+use super::s3_notify::{notification_id, NotificationFacts, NotificationKind};
+use super::stack::{
+    DeadLetter, Destination, Endpoint, NotificationDestination, NotificationSpec, RuleSpec,
+    StackSpec, TargetSpec,
+};
+use super::write::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 
 /// One attribute that changes: `key: from -> to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,16 +34,47 @@ pub enum PolicyResource {
     Topic(String),
 }
 
-/// Who a grant lets in: rules (by name, on the stack's bus) or topics (by name).
+/// Who a grant lets in: rules (by name, on the stack's bus), topics or buckets (by name).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
     Rule(String),
     Topic(String),
+    Bucket(String),
 }
 
 /// The service principals `bridge` grants.
 pub const EVENTS: &str = "events.amazonaws.com";
 pub const SNS: &str = "sns.amazonaws.com";
+pub const S3: &str = "s3.amazonaws.com";
+
+/// A resource whose tags the stack keeps in line with the project's `tags`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tagged {
+    Queue(String),
+    Topic(String),
+    Rule(String),
+    Bus(String),
+}
+
+impl fmt::Display for Tagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tagged::Queue(n) => write!(f, "queue {n}"),
+            Tagged::Topic(n) => write!(f, "topic {n}"),
+            Tagged::Rule(n) => write!(f, "rule {n}"),
+            Tagged::Bus(n) => write!(f, "event bus {n}"),
+        }
+    }
+}
+
+/// One of the stack's native notifications to create (`new`) or replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationChange {
+    pub spec: NotificationSpec,
+    pub new: bool,
+    /// What differs from the configuration on the bucket, readably (empty when new).
+    pub changes: Vec<String>,
+}
 
 /// One change, in the order it must be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +108,24 @@ pub enum Step {
         service: &'static str,
         sources: Vec<Source>,
     },
-    /// Turn on EventBridge delivery for a bucket (read-modify-write of its notifications).
-    EnableBucketEventBridge {
+    /// Read-modify-write of a bucket's notification document: re-read at apply time, and
+    /// every configuration the stack does not own, Lambda ones and the EventBridge flag
+    /// are kept.
+    ConfigureBucket {
         bucket: String,
+        /// Turn on EventBridge delivery (never turned off).
+        enable_eventbridge: bool,
+        /// The stack's notifications to create or replace.
+        put: Vec<NotificationChange>,
+        /// Declared ids of the stack's notifications to delete.
+        remove: Vec<String>,
+    },
+    /// Bring the project's extra tags of an owned resource in line (the ownership tags
+    /// are never part of this).
+    Retag {
+        resource: Tagged,
+        set: Vec<AttrChange>,
+        unset: Vec<String>,
     },
     CreateRule {
         rule: RuleSpec,
@@ -143,6 +193,18 @@ impl Step {
             | Step::DeleteTopic { .. }
             | Step::DeleteQueue { .. }
             | Step::DeleteBus { .. } => '-',
+            Step::ConfigureBucket {
+                enable_eventbridge: false,
+                put,
+                remove,
+                ..
+            } if put.is_empty() => '-',
+            Step::ConfigureBucket {
+                enable_eventbridge: false,
+                put,
+                remove,
+                ..
+            } if remove.is_empty() && put.iter().all(|p| p.new) => '+',
             _ => '~',
         }
     }
@@ -214,6 +276,7 @@ impl fmt::Display for Step {
                         .map(|s| match s {
                             Source::Rule(r) => format!("rule {r}"),
                             Source::Topic(t) => format!("topic {t}"),
+                            Source::Bucket(b) => format!("bucket {b}"),
                         })
                         .collect();
                     write!(
@@ -223,10 +286,43 @@ impl fmt::Display for Step {
                     )
                 }
             }
-            Step::EnableBucketEventBridge { bucket } => write!(
-                f,
-                "bucket {bucket}: send S3 events to EventBridge (existing notifications kept)"
-            ),
+            Step::ConfigureBucket {
+                bucket,
+                enable_eventbridge,
+                put,
+                remove,
+            } => {
+                write!(
+                    f,
+                    "bucket {bucket}: notification settings (configurations of others kept)"
+                )?;
+                if *enable_eventbridge {
+                    write!(f, "\n      send S3 events to EventBridge")?;
+                }
+                for p in put {
+                    let verb = if p.new { "add" } else { "update" };
+                    write!(f, "\n      {verb} {}: {}", p.spec.id, describe(&p.spec))?;
+                    if !p.changes.is_empty() {
+                        write!(f, " (was: {})", p.changes.join("; "))?;
+                    }
+                }
+                for id in remove {
+                    write!(f, "\n      remove {id}")?;
+                }
+                Ok(())
+            }
+            Step::Retag {
+                resource,
+                set,
+                unset,
+            } => {
+                write!(f, "tags of {resource}")?;
+                write_changes(f, set)?;
+                for k in unset {
+                    write!(f, "\n      {k}: remove")?;
+                }
+                Ok(())
+            }
             Step::CreateRule { rule } => {
                 write!(f, "create rule {}", rule.name)?;
                 if !rule.enabled {
@@ -308,6 +404,23 @@ fn write_changes(f: &mut fmt::Formatter<'_>, changes: &[AttrChange]) -> fmt::Res
         )?;
     }
     Ok(())
+}
+
+/// `queue uploads on s3:ObjectCreated:* (prefix in/, suffix .csv)`.
+fn describe(n: &NotificationSpec) -> String {
+    let mut out = format!("{} on {}", n.destination, n.events.join(", "));
+    let filters: Vec<String> = [("prefix", &n.prefix), ("suffix", &n.suffix)]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k} {v}"))
+        })
+        .collect();
+    if !filters.is_empty() {
+        out.push_str(&format!(" ({})", filters.join(", ")));
+    }
+    out
 }
 
 fn compact_json(text: &str) -> String {
@@ -494,8 +607,11 @@ impl<'a> Planner<'a> {
         self.bus();
         self.queues();
         self.topics();
-        self.grants();
+        // S3 grants that drop a bucket wait until the bucket no longer names the
+        // destination: S3 validates every destination of a document it is given.
+        let narrowing = self.grants();
         self.buckets();
+        self.steps.extend(narrowing);
         let managed_rules = self.rules();
         self.targets(&managed_rules);
         self.subscriptions();
@@ -521,7 +637,52 @@ impl<'a> Planner<'a> {
                 kind: "event bus",
                 name: b.name.clone(),
             }),
-            Some(_) => {}
+            Some(b) => self.retag(Tagged::Bus(b.name.clone()), &b.tags),
+        }
+    }
+
+    /// Plans the project's extra tags on an owned resource that stays: declared tags that
+    /// differ are set in place; other tags (never the ownership tags or AWS's own `aws:`
+    /// ones) are removed only with prune, like anything else no longer declared.
+    fn retag(&mut self, resource: Tagged, actual: &BTreeMap<String, String>) {
+        let set: Vec<AttrChange> = self
+            .spec
+            .tags
+            .iter()
+            .filter(|(k, v)| actual.get(*k) != Some(*v))
+            .map(|(k, v)| AttrChange {
+                key: k.clone(),
+                from: actual.get(k).cloned(),
+                to: v.clone(),
+            })
+            .collect();
+        let stale: Vec<String> = actual
+            .keys()
+            .filter(|k| {
+                !self.spec.tags.contains_key(*k)
+                    && k.as_str() != MANAGED_BY_KEY
+                    && k.as_str() != STACK_KEY
+                    && !k.starts_with("aws:")
+            })
+            .cloned()
+            .collect();
+        let unset = if self.prune {
+            stale
+        } else {
+            for k in stale {
+                self.notes.push(Note::WouldPrune {
+                    kind: "tag",
+                    name: format!("{k} of {resource}"),
+                });
+            }
+            Vec::new()
+        };
+        if !set.is_empty() || !unset.is_empty() {
+            self.steps.push(Step::Retag {
+                resource,
+                set,
+                unset,
+            });
         }
     }
 
@@ -564,6 +725,7 @@ impl<'a> Planner<'a> {
                             dead_letter: q.dead_letter.clone().filter(|_| redrive_changed),
                         });
                     }
+                    self.retag(Tagged::Queue(q.name.clone()), &actual.tags);
                 }
             }
         }
@@ -588,6 +750,7 @@ impl<'a> Planner<'a> {
                             changes,
                         });
                     }
+                    self.retag(Tagged::Topic(t.name.clone()), &actual.tags);
                 }
             }
         }
@@ -628,6 +791,48 @@ impl<'a> Planner<'a> {
                     (PolicyResource::Topic(t.name.clone()), EVENTS),
                     BTreeSet::new(),
                 );
+                grants.insert((PolicyResource::Topic(t.name.clone()), S3), BTreeSet::new());
+            }
+        }
+        for q in &self.spec.queues {
+            if self.queue_managed(&q.name) {
+                grants.insert((PolicyResource::Queue(q.name.clone()), S3), BTreeSet::new());
+            }
+        }
+        for b in &self.spec.buckets {
+            for n in &b.notifications {
+                let resource = match &n.destination {
+                    NotificationDestination::Queue(q) => PolicyResource::Queue(q.clone()),
+                    NotificationDestination::Topic(t) => PolicyResource::Topic(t.clone()),
+                };
+                if let Some(set) = grants.get_mut(&(resource, S3)) {
+                    set.insert(Source::Bucket(b.name.clone()));
+                }
+            }
+        }
+        // Without prune the stack's undeclared notifications stay, and keep delivering.
+        if !self.prune {
+            for b in &self.facts.buckets {
+                for (_, c) in b.notifications.owned(&self.spec.stack) {
+                    let resource = match c.kind {
+                        NotificationKind::Queue => self
+                            .facts
+                            .queues
+                            .iter()
+                            .find(|q| q.arn == c.arn)
+                            .map(|q| PolicyResource::Queue(q.name.clone())),
+                        NotificationKind::Topic => self
+                            .facts
+                            .topics
+                            .iter()
+                            .find(|t| t.arn == c.arn)
+                            .map(|t| PolicyResource::Topic(t.name.clone())),
+                        NotificationKind::Lambda => None,
+                    };
+                    if let Some(set) = resource.and_then(|r| grants.get_mut(&(r, S3))) {
+                        set.insert(Source::Bucket(b.name.clone()));
+                    }
+                }
             }
         }
         for rule in &self.spec.rules {
@@ -664,7 +869,12 @@ impl<'a> Planner<'a> {
         grants
     }
 
-    fn grants(&mut self) {
+    /// Plans the grants; returns the S3 grants that drop buckets, to run after the bucket
+    /// settings. A grant that both adds and drops buckets is split: the union now, the
+    /// final set afterwards.
+    fn grants(&mut self) -> Vec<Step> {
+        let account = account_of(self.facts);
+        let mut narrowing = Vec::new();
         for ((resource, service), sources) in self.desired_grants() {
             let (existing, arn) = match &resource {
                 PolicyResource::Queue(q) => match self.queue(q) {
@@ -676,15 +886,46 @@ impl<'a> Planner<'a> {
                     None => (None, None),
                 },
             };
+            let sid = Grant::sid_for(&self.spec.stack, service);
+            if service == S3 {
+                let had: BTreeSet<Source> = policy::source_arns(existing.as_deref(), &sid)
+                    .iter()
+                    .filter_map(|a| bucket_of_arn(a))
+                    .map(|b| Source::Bucket(b.to_string()))
+                    .collect();
+                let widen = !sources.is_subset(&had);
+                let narrow = !had.is_subset(&sources);
+                if widen {
+                    self.steps.push(Step::Grant {
+                        resource: resource.clone(),
+                        service,
+                        sources: sources.union(&had).cloned().collect(),
+                    });
+                }
+                if narrow {
+                    narrowing.push(Step::Grant {
+                        resource: resource.clone(),
+                        service,
+                        sources: sources.iter().cloned().collect(),
+                    });
+                }
+                if widen || narrow {
+                    continue;
+                }
+            }
             let sources: Vec<Source> = sources.into_iter().collect();
             let needed = match (arn, self.source_arns(&sources)) {
                 (Some(arn), Some(source_arns)) => {
                     let grant = Grant {
-                        sid: Grant::sid_for(&self.spec.stack, service),
+                        sid,
                         service: service.to_string(),
                         action: action_for(&resource).to_string(),
+                        source_arns: source_arns
+                            .into_iter()
+                            .map(|a| a.in_partition(partition_of(&arn)))
+                            .collect(),
+                        source_account: if service == S3 { account.clone() } else { None },
                         resource: arn,
-                        source_arns,
                     };
                     // An unreadable policy is left for apply to report, not overwritten.
                     !matches!(policy::merge(existing.as_deref(), &grant), Ok(None))
@@ -700,33 +941,156 @@ impl<'a> Planner<'a> {
                 });
             }
         }
+        narrowing
     }
 
     /// ARNs of the sources, when all of them are known now.
-    fn source_arns(&self, sources: &[Source]) -> Option<Vec<String>> {
+    fn source_arns(&self, sources: &[Source]) -> Option<Vec<SourceArn>> {
         sources
             .iter()
             .map(|s| match s {
                 // A rule not created yet has no ARN to compare with: the grant is needed.
-                Source::Rule(r) => self.rule(r).map(|f| f.arn.clone()),
-                Source::Topic(t) => self.topic(t).map(|f| f.arn.clone()),
+                Source::Rule(r) => self.rule(r).map(|f| SourceArn::Known(f.arn.clone())),
+                Source::Topic(t) => self.topic(t).map(|f| SourceArn::Known(f.arn.clone())),
+                Source::Bucket(b) => Some(SourceArn::Bucket(b.clone())),
             })
             .collect()
     }
 
+    /// The notification as S3 would hold it, when its destination's ARN is known now.
+    fn resolve_notification(&self, n: &NotificationSpec) -> Option<NotificationFacts> {
+        let (kind, arn) = match &n.destination {
+            NotificationDestination::Queue(q) if q.starts_with("arn:") => {
+                (NotificationKind::Queue, q.clone())
+            }
+            NotificationDestination::Queue(q) => {
+                (NotificationKind::Queue, self.queue(q)?.arn.clone())
+            }
+            NotificationDestination::Topic(t) if t.starts_with("arn:") => {
+                (NotificationKind::Topic, t.clone())
+            }
+            NotificationDestination::Topic(t) => {
+                (NotificationKind::Topic, self.topic(t)?.arn.clone())
+            }
+        };
+        Some(NotificationFacts {
+            id: Some(notification_id(&self.spec.stack, &n.id)),
+            kind,
+            arn,
+            events: n.events.clone(),
+            prefix: n.prefix.clone(),
+            suffix: n.suffix.clone(),
+        })
+    }
+
+    /// Declared notifications are created or replaced by id; the stack's undeclared ones
+    /// are removed with prune (noted otherwise), also on buckets no longer declared.
     fn buckets(&mut self) {
-        for bucket in &self.spec.buckets {
-            let on = self
+        let stack = self.spec.stack.as_str();
+        for b in &self.spec.buckets {
+            let actual = self
                 .facts
                 .buckets
                 .iter()
-                .find(|b| &b.name == bucket)
-                .is_some_and(|b| b.notifications.eventbridge);
-            if !on {
-                self.steps.push(Step::EnableBucketEventBridge {
-                    bucket: bucket.clone(),
+                .find(|f| f.name == b.name)
+                .map(|f| &f.notifications);
+            let enable = b.eventbridge && !actual.is_some_and(|a| a.eventbridge);
+            let owned: BTreeMap<&str, &NotificationFacts> =
+                actual.map(|a| a.owned(stack).collect()).unwrap_or_default();
+            let mut put = Vec::new();
+            for n in &b.notifications {
+                self.check_notification_destination(n, &b.name);
+                match owned.get(n.id.as_str()) {
+                    None => put.push(NotificationChange {
+                        spec: n.clone(),
+                        new: true,
+                        changes: Vec::new(),
+                    }),
+                    Some(current) => {
+                        let changes =
+                            notification_changes(current, n, self.resolve_notification(n).as_ref());
+                        if !changes.is_empty() {
+                            put.push(NotificationChange {
+                                spec: n.clone(),
+                                new: false,
+                                changes,
+                            });
+                        }
+                    }
+                }
+            }
+            let stale: Vec<String> = owned
+                .keys()
+                .filter(|id| !b.notifications.iter().any(|n| n.id == **id))
+                .map(|id| id.to_string())
+                .collect();
+            let remove = self.prune_notifications(stale, &b.name);
+            if enable || !put.is_empty() || !remove.is_empty() {
+                self.steps.push(Step::ConfigureBucket {
+                    bucket: b.name.clone(),
+                    enable_eventbridge: enable,
+                    put,
+                    remove,
                 });
             }
+        }
+        // Buckets found through the stack's own S3 grants but no longer declared.
+        for f in &self.facts.buckets {
+            if self.spec.buckets.iter().any(|b| b.name == f.name) {
+                continue;
+            }
+            let stale: Vec<String> = f
+                .notifications
+                .owned(stack)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            let remove = self.prune_notifications(stale, &f.name);
+            if !remove.is_empty() {
+                self.steps.push(Step::ConfigureBucket {
+                    bucket: f.name.clone(),
+                    enable_eventbridge: false,
+                    put: Vec::new(),
+                    remove,
+                });
+            }
+        }
+    }
+
+    fn prune_notifications(&mut self, stale: Vec<String>, bucket: &str) -> Vec<String> {
+        if self.prune {
+            return stale;
+        }
+        for id in stale {
+            self.notes.push(Note::WouldPrune {
+                kind: "notification",
+                name: format!("{id} of bucket {bucket}"),
+            });
+        }
+        Vec::new()
+    }
+
+    fn check_notification_destination(&mut self, n: &NotificationSpec, bucket: &str) {
+        let (kind, name, declared, found) = match &n.destination {
+            NotificationDestination::Queue(q) if !q.starts_with("arn:") => (
+                "queue",
+                q,
+                self.spec.queues.iter().any(|d| &d.name == q),
+                self.queue(q).is_some(),
+            ),
+            NotificationDestination::Topic(t) if !t.starts_with("arn:") => (
+                "topic",
+                t,
+                self.spec.topics.iter().any(|d| &d.name == t),
+                self.topic(t).is_some(),
+            ),
+            _ => return,
+        };
+        if !declared && !found {
+            self.notes.push(Note::Missing {
+                kind,
+                name: name.clone(),
+                by: format!("notification {} of bucket {bucket}", n.id),
+            });
         }
     }
 
@@ -762,6 +1126,7 @@ impl<'a> Planner<'a> {
                             changes,
                         });
                     }
+                    self.retag(Tagged::Rule(rule.name.clone()), &actual.tags);
                     managed.push(rule.name.clone());
                 }
             }
@@ -1014,6 +1379,71 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// A grant source's ARN: known, or a bucket's (formed in the resource's partition).
+enum SourceArn {
+    Known(String),
+    Bucket(String),
+}
+
+impl SourceArn {
+    fn in_partition(self, partition: &str) -> String {
+        match self {
+            SourceArn::Known(arn) => arn,
+            SourceArn::Bucket(name) => bucket_arn(partition, &name),
+        }
+    }
+}
+
+/// `arn:<partition>:s3:::<bucket>`.
+pub(crate) fn bucket_arn(partition: &str, bucket: &str) -> String {
+    format!("arn:{partition}:s3:::{bucket}")
+}
+
+/// The partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`).
+pub(crate) fn partition_of(arn: &str) -> &str {
+    arn.split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+}
+
+/// What differs between the stack's configuration on the bucket and the declaration, as
+/// the old values (empty when the same). An unknown destination ARN (a queue still to be
+/// created) counts as a change.
+fn notification_changes(
+    current: &NotificationFacts,
+    declared: &NotificationSpec,
+    resolved: Option<&NotificationFacts>,
+) -> Vec<String> {
+    let Some(resolved) = resolved else {
+        return vec![format!("destination {}", current.arn)];
+    };
+    if current.same_as(resolved) {
+        return Vec::new();
+    }
+    let mut changes = Vec::new();
+    if current.kind != resolved.kind || current.arn != resolved.arn {
+        changes.push(format!("destination {}", current.arn));
+    }
+    let set = |e: &[String]| e.iter().cloned().collect::<BTreeSet<_>>();
+    if set(&current.events) != set(&declared.events) {
+        changes.push(format!("events {}", current.events.join(", ")));
+    }
+    let norm = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    for (name, old, new) in [
+        ("prefix", &current.prefix, &declared.prefix),
+        ("suffix", &current.suffix, &declared.suffix),
+    ] {
+        if norm(old) != norm(new) {
+            changes.push(format!(
+                "{name} {}",
+                norm(old).unwrap_or_else(|| "(none)".into())
+            ));
+        }
+    }
+    changes
+}
+
 pub(crate) fn action_for(resource: &PolicyResource) -> &'static str {
     match resource {
         PolicyResource::Queue(_) => "sqs:SendMessage",
@@ -1083,7 +1513,7 @@ mod tests {
     use super::*;
     use crate::aws::read::{BucketFacts, SubscriptionFacts};
     use crate::aws::s3_notify::BucketNotifications;
-    use crate::aws::stack::{QueueSpec, SubscriptionSpec, TopicSpec};
+    use crate::aws::stack::{BucketSpec, QueueSpec, SubscriptionSpec, TopicSpec};
     use crate::aws::write::ownership_tags;
 
     const ACCOUNT: &str = "111122223333";
@@ -1228,8 +1658,7 @@ mod tests {
             name: name.into(),
             notifications: BucketNotifications {
                 eventbridge: on,
-                queue_configurations: 1,
-                ..BucketNotifications::default()
+                configurations: vec![foreign_config()],
             },
         };
         let facts = AccountFacts {
@@ -1237,19 +1666,355 @@ mod tests {
             ..AccountFacts::default()
         };
         let spec = StackSpec {
-            buckets: vec!["on".into(), "off".into()],
+            buckets: vec![
+                BucketSpec::eventbridge("on"),
+                BucketSpec::eventbridge("off"),
+            ],
             ..StackSpec::empty("shop", "default")
         };
         let p = plan(&spec, &facts, true);
         assert_eq!(
             p.steps,
-            vec![Step::EnableBucketEventBridge {
-                bucket: "off".into()
+            vec![Step::ConfigureBucket {
+                bucket: "off".into(),
+                enable_eventbridge: true,
+                put: vec![],
+                remove: vec![],
             }]
         );
-        // Undeclared buckets are not even read, so nothing can disable them.
+        assert!(p.render(false).contains("send S3 events to EventBridge"));
+        // A bucket holding none of the stack's configurations is never changed.
         let none = plan(&StackSpec::empty("shop", "default"), &facts, true);
         assert!(none.is_empty(), "{none}");
+    }
+
+    const UPLOADS_ARN: &str = "arn:aws:sqs:us-east-1:111122223333:uploads";
+
+    fn foreign_config() -> NotificationFacts {
+        NotificationFacts {
+            id: Some("theirs".into()),
+            kind: NotificationKind::Queue,
+            arn: "arn:aws:sqs:us-east-1:111122223333:theirs".into(),
+            events: vec!["s3:ObjectRemoved:*".into()],
+            prefix: None,
+            suffix: None,
+        }
+    }
+
+    fn uploads_spec(prefix: &str) -> NotificationSpec {
+        NotificationSpec {
+            id: "uploads".into(),
+            destination: NotificationDestination::Queue("uploads".into()),
+            events: vec!["s3:ObjectCreated:*".into(), "s3:ObjectRemoved:*".into()],
+            prefix: Some(prefix.into()),
+            suffix: None,
+        }
+    }
+
+    /// The configuration as AWS hands it back: rule name `Prefix`, events reordered.
+    fn uploads_config(id: &str, prefix: &str) -> NotificationFacts {
+        NotificationFacts {
+            id: Some(id.into()),
+            kind: NotificationKind::Queue,
+            arn: UPLOADS_ARN.into(),
+            events: vec!["s3:ObjectRemoved:*".into(), "s3:ObjectCreated:*".into()],
+            prefix: Some(prefix.into()),
+            suffix: Some(String::new()),
+        }
+    }
+
+    /// The stack's uploads queue, with an S3 grant for `buckets`.
+    fn uploads_queue(buckets: &[&str]) -> QueueFacts {
+        let mut q = queue("uploads", ownership_tags("shop"));
+        if !buckets.is_empty() {
+            let grant = Grant {
+                sid: Grant::sid_for("shop", S3),
+                service: S3.into(),
+                action: "sqs:SendMessage".into(),
+                resource: UPLOADS_ARN.into(),
+                source_arns: buckets.iter().map(|b| bucket_arn("aws", b)).collect(),
+                source_account: Some(ACCOUNT.into()),
+            };
+            let doc = policy::merge(None, &grant).unwrap().unwrap();
+            q.attributes.insert("Policy".into(), doc);
+        }
+        q
+    }
+
+    fn notifying_spec(prefix: &str) -> StackSpec {
+        StackSpec {
+            queues: vec![QueueSpec {
+                name: "uploads".into(),
+                ..QueueSpec::default()
+            }],
+            buckets: vec![BucketSpec {
+                name: "raw".into(),
+                eventbridge: false,
+                notifications: vec![uploads_spec(prefix)],
+            }],
+            ..StackSpec::empty("shop", "default")
+        }
+    }
+
+    fn bucket_with(configs: Vec<NotificationFacts>) -> BucketFacts {
+        BucketFacts {
+            name: "raw".into(),
+            notifications: BucketNotifications {
+                eventbridge: false,
+                configurations: configs,
+            },
+        }
+    }
+
+    #[test]
+    fn a_new_notification_is_granted_before_the_bucket_is_written() {
+        let facts = AccountFacts {
+            queues: vec![uploads_queue(&[])],
+            buckets: vec![bucket_with(vec![foreign_config()])],
+            ..AccountFacts::default()
+        };
+        let p = plan(&notifying_spec("in/"), &facts, false);
+        assert_eq!(
+            p.steps,
+            vec![
+                Step::Grant {
+                    resource: PolicyResource::Queue("uploads".into()),
+                    service: S3,
+                    sources: vec![Source::Bucket("raw".into())],
+                },
+                Step::ConfigureBucket {
+                    bucket: "raw".into(),
+                    enable_eventbridge: false,
+                    put: vec![NotificationChange {
+                        spec: uploads_spec("in/"),
+                        new: true,
+                        changes: vec![],
+                    }],
+                    remove: vec![],
+                },
+            ],
+            "{p}"
+        );
+        let text = p.render(false);
+        assert!(
+            text.contains("allow s3.amazonaws.com only from bucket raw"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "add uploads: queue uploads on s3:ObjectCreated:*, s3:ObjectRemoved:* (prefix in/)"
+            ),
+            "{text}"
+        );
+        assert_eq!(p.counts(), (1, 1, 0));
+    }
+
+    #[test]
+    fn an_equivalent_notification_is_no_change_and_a_new_prefix_is_an_update() {
+        let ours = notification_id("shop", "uploads");
+        let facts = AccountFacts {
+            queues: vec![uploads_queue(&["raw"])],
+            buckets: vec![bucket_with(vec![
+                foreign_config(),
+                uploads_config(&ours, "in/"),
+            ])],
+            ..AccountFacts::default()
+        };
+        let same = plan(&notifying_spec("in/"), &facts, true);
+        assert!(same.is_empty(), "{same}");
+
+        let changed = plan(&notifying_spec("incoming/"), &facts, true);
+        assert_eq!(changed.steps.len(), 1, "{changed}");
+        let Step::ConfigureBucket { put, remove, .. } = &changed.steps[0] else {
+            panic!("{changed}");
+        };
+        assert!(remove.is_empty());
+        assert_eq!(put[0].changes, vec!["prefix in/".to_string()]);
+        assert!(!put[0].new);
+        assert!(
+            changed.render(false).contains("update uploads:"),
+            "{changed}"
+        );
+        assert!(
+            changed.render(false).contains("(was: prefix in/)"),
+            "{changed}"
+        );
+    }
+
+    #[test]
+    fn only_the_stacks_undeclared_notifications_are_pruned() {
+        let facts = AccountFacts {
+            queues: vec![uploads_queue(&["raw"])],
+            buckets: vec![bucket_with(vec![
+                foreign_config(),
+                uploads_config(&notification_id("shop", "uploads"), "in/"),
+                uploads_config(&notification_id("shop", "old"), "old/"),
+                uploads_config(&notification_id("shop-eu", "old"), "old/"),
+                uploads_config("bridge-shop-old", "old/"),
+            ])],
+            ..AccountFacts::default()
+        };
+        let spec = notifying_spec("in/");
+        let kept = plan(&spec, &facts, false);
+        assert!(kept.is_empty(), "{kept}");
+        // Nothing declared on the bucket any more: without prune the configuration stays,
+        // and so does the grant it needs.
+        let mut bare = spec.clone();
+        bare.buckets.clear();
+        let bare_plan = plan(&bare, &facts, false);
+        assert!(bare_plan.is_empty(), "{bare_plan}");
+        assert_eq!(bare_plan.notes.len(), 2, "{bare_plan}");
+        assert_eq!(
+            kept.notes,
+            vec![Note::WouldPrune {
+                kind: "notification",
+                name: "old of bucket raw".into()
+            }]
+        );
+        let pruned = plan(&spec, &facts, true);
+        assert_eq!(
+            pruned.steps,
+            vec![Step::ConfigureBucket {
+                bucket: "raw".into(),
+                enable_eventbridge: false,
+                put: vec![],
+                remove: vec!["old".into()],
+            }],
+            "{pruned}"
+        );
+        assert_eq!(pruned.counts(), (0, 0, 1));
+    }
+
+    #[test]
+    fn destroy_removes_notifications_before_the_queue_and_dropped_buckets_lose_the_grant_after() {
+        let ours = notification_id("shop", "uploads");
+        let facts = AccountFacts {
+            queues: vec![uploads_queue(&["raw"])],
+            // Found through the grant: no longer declared.
+            buckets: vec![bucket_with(vec![
+                foreign_config(),
+                uploads_config(&ours, "in/"),
+            ])],
+            ..AccountFacts::default()
+        };
+        let destroy = plan(&StackSpec::empty("shop", "default"), &facts, true);
+        assert_eq!(
+            destroy.steps,
+            vec![
+                Step::ConfigureBucket {
+                    bucket: "raw".into(),
+                    enable_eventbridge: false,
+                    put: vec![],
+                    remove: vec!["uploads".into()],
+                },
+                Step::DeleteQueue {
+                    name: "uploads".into()
+                },
+            ],
+            "{destroy}"
+        );
+
+        // The bucket is swapped for another: grant both, write both buckets, then grant
+        // only the new one.
+        let mut spec = notifying_spec("in/");
+        spec.buckets[0].name = "fresh".into();
+        let swap = plan(&spec, &facts, true);
+        let kinds: Vec<String> = swap
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Grant { sources, .. } => format!("grant {sources:?}"),
+                Step::ConfigureBucket { bucket, .. } => format!("bucket {bucket}"),
+                other => other.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                r#"grant [Bucket("fresh"), Bucket("raw")]"#.to_string(),
+                "bucket fresh".into(),
+                "bucket raw".into(),
+                r#"grant [Bucket("fresh")]"#.into(),
+            ],
+            "{swap}"
+        );
+    }
+
+    #[test]
+    fn project_tags_drift_is_set_in_place_and_undeclared_tags_go_only_with_prune() {
+        let mut tags = ownership_tags("shop");
+        tags.insert("team".into(), "web".into());
+        tags.insert("cost-center".into(), "42".into());
+        tags.insert("aws:cloudformation:stack-name".into(), "x".into());
+        let facts = AccountFacts {
+            queues: vec![queue("orders", tags.clone())],
+            ..AccountFacts::default()
+        };
+        let spec = StackSpec {
+            queues: vec![QueueSpec {
+                name: "orders".into(),
+                ..QueueSpec::default()
+            }],
+            tags: BTreeMap::from([
+                ("team".to_string(), "data".to_string()),
+                ("env".to_string(), "prod".to_string()),
+            ]),
+            ..StackSpec::empty("shop", "default")
+        };
+        let p = plan(&spec, &facts, false);
+        let retag: Vec<&Step> = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Retag { .. }))
+            .collect();
+        assert_eq!(
+            retag,
+            vec![&Step::Retag {
+                resource: Tagged::Queue("orders".into()),
+                set: vec![
+                    AttrChange {
+                        key: "env".into(),
+                        from: None,
+                        to: "prod".into()
+                    },
+                    AttrChange {
+                        key: "team".into(),
+                        from: Some("web".into()),
+                        to: "data".into()
+                    },
+                ],
+                unset: vec![],
+            }],
+            "{p}"
+        );
+        assert!(p.notes.contains(&Note::WouldPrune {
+            kind: "tag",
+            name: "cost-center of queue orders".into()
+        }));
+        assert!(p.render(false).contains("team: web -> data"), "{p}");
+        let pruned = plan(&spec, &facts, true);
+        assert!(pruned.steps.iter().any(|s| matches!(
+            s,
+            Step::Retag { unset, .. } if unset == &["cost-center".to_string()]
+        )));
+
+        // In line: nothing to do; a foreign queue's tags are never planned.
+        let mut inline = ownership_tags("shop");
+        inline.extend(spec.tags.clone());
+        let facts = AccountFacts {
+            queues: vec![queue("orders", inline), queue("theirs", BTreeMap::new())],
+            ..AccountFacts::default()
+        };
+        let mut spec = spec;
+        spec.queues.push(QueueSpec {
+            name: "theirs".into(),
+            ..QueueSpec::default()
+        });
+        let p = plan(&spec, &facts, true);
+        assert!(
+            !p.steps.iter().any(|s| matches!(s, Step::Retag { .. })),
+            "{p}"
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Resource policies on queues and topics: the one statement `bridge` owns, merged into
 //! whatever else the policy says.
 //!
-//! Least privilege: a statement lets one service principal (`events.amazonaws.com` or
-//! `sns.amazonaws.com`) perform one action on one resource, and only for the listed
-//! source ARNs (`aws:SourceArn`) — without that condition any rule or topic in any
-//! account could write to the queue. Statements `bridge` did not write (other Sids) are
+//! Least privilege: a statement lets one service principal (`events.amazonaws.com`,
+//! `sns.amazonaws.com` or `s3.amazonaws.com`) perform one action on one resource, and only
+//! for the listed source ARNs (`aws:SourceArn`) — without that condition any rule, topic
+//! or bucket in any account could write to the queue. Bucket ARNs carry no account, so
+//! S3 grants also pin `aws:SourceAccount`. Statements `bridge` did not write (other Sids) are
 //! kept as they are, in order.
 
 use serde_json::{json, Value};
@@ -20,8 +21,11 @@ pub struct Grant {
     pub action: String,
     /// The queue or topic ARN.
     pub resource: String,
-    /// Rule or topic ARNs allowed to send. Empty means the statement is removed.
+    /// Rule, topic or bucket ARNs allowed to send. Empty means the statement is removed.
     pub source_arns: Vec<String>,
+    /// The account the sources must belong to (`aws:SourceAccount`); set for S3, whose
+    /// bucket ARNs name no account.
+    pub source_account: Option<String>,
 }
 
 impl Grant {
@@ -44,15 +48,51 @@ impl Grant {
         } else {
             json!(arns)
         };
+        let mut condition = json!({ "ArnEquals": { "aws:SourceArn": source } });
+        if let Some(account) = &self.source_account {
+            condition["StringEquals"] = json!({ "aws:SourceAccount": account });
+        }
         json!({
             "Sid": self.sid,
             "Effect": "Allow",
             "Principal": { "Service": self.service },
             "Action": self.action,
             "Resource": self.resource,
-            "Condition": { "ArnEquals": { "aws:SourceArn": source } }
+            "Condition": condition
         })
     }
+}
+
+/// The `aws:SourceArn` values of the statement `sid` in a policy document (empty when the
+/// statement or the document is missing or unreadable).
+pub fn source_arns(policy: Option<&str>, sid: &str) -> Vec<String> {
+    let Some(doc) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+        return Vec::new();
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(single @ Value::Object(_)) => vec![single.clone()],
+        _ => return Vec::new(),
+    };
+    let Some(ours) = statements
+        .iter()
+        .find(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
+    else {
+        return Vec::new();
+    };
+    let mut arns = Vec::new();
+    if let Some(Value::Object(ops)) = ours.get("Condition") {
+        for keys in ops.values() {
+            match keys.get("aws:SourceArn") {
+                Some(Value::String(a)) => arns.push(a.clone()),
+                Some(Value::Array(list)) => {
+                    arns.extend(list.iter().filter_map(Value::as_str).map(str::to_string))
+                }
+                _ => {}
+            }
+        }
+    }
+    arns
 }
 
 /// Error for a policy that is not a JSON object with a `Statement` list.
@@ -177,6 +217,7 @@ mod tests {
             action: "sqs:SendMessage".into(),
             resource: "arn:aws:sqs:us-east-1:111122223333:orders".into(),
             source_arns: arns.iter().map(|s| s.to_string()).collect(),
+            source_account: None,
         }
     }
 
@@ -253,6 +294,44 @@ mod tests {
             Some(String::new())
         );
         assert_eq!(merge(None, &grant(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn an_s3_grant_pins_the_bucket_and_the_account() {
+        let grant = Grant {
+            sid: Grant::sid_for("shop", "s3.amazonaws.com"),
+            service: "s3.amazonaws.com".into(),
+            action: "sqs:SendMessage".into(),
+            resource: "arn:aws:sqs:us-east-1:111122223333:uploads".into(),
+            source_arns: vec!["arn:aws:s3:::raw-data".into()],
+            source_account: Some("111122223333".into()),
+        };
+        let out = merge(None, &grant).unwrap().expect("a write");
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        let st = &doc["Statement"][0];
+        assert_eq!(st["Sid"], "bridge-shop-s3");
+        assert_eq!(st["Principal"]["Service"], "s3.amazonaws.com");
+        assert_eq!(
+            st["Condition"]["ArnEquals"]["aws:SourceArn"],
+            "arn:aws:s3:::raw-data"
+        );
+        assert_eq!(
+            st["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "111122223333"
+        );
+        assert_eq!(merge(Some(&out), &grant).unwrap(), None);
+        assert_eq!(
+            source_arns(Some(&out), "bridge-shop-s3"),
+            vec!["arn:aws:s3:::raw-data".to_string()]
+        );
+        assert!(source_arns(Some(&out), "bridge-other-s3").is_empty());
+        assert!(source_arns(Some("{not json"), "bridge-shop-s3").is_empty());
+        // Losing the account pin is a change.
+        let unpinned = Grant {
+            source_account: None,
+            ..grant
+        };
+        assert!(merge(Some(&out), &unpinned).unwrap().is_some());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! Names of declared queues and topics stay names (their ARNs are only known once they
 //! exist); references that are already ARNs stay ARNs and are delivered to, never granted
-//! or changed. What the AWS backend cannot manage yet is returned as warnings, never
-//! silently dropped.
+//! or changed. What the AWS backend cannot manage is returned as warnings, never silently
+//! dropped.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +12,10 @@ use rules::names::is_arn;
 use rules::Project;
 
 use super::stack::{
-    DeadLetter, Destination, Endpoint, QueueSpec, RuleSpec, StackSpec, SubscriptionSpec,
-    TargetSpec, TopicSpec,
+    BucketSpec, DeadLetter, Destination, Endpoint, NotificationDestination, NotificationSpec,
+    QueueSpec, RuleSpec, StackSpec, SubscriptionSpec, TargetSpec, TopicSpec,
 };
+use super::write::{MANAGED_BY_KEY, STACK_KEY};
 
 /// The stack, plus what of the project it does not cover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,14 +38,12 @@ pub fn stack_from_project(
     stack: Option<&str>,
 ) -> Result<ProjectStack, ProjectError> {
     let file = &project.file;
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
     let mut spec = StackSpec::empty(stack.unwrap_or(&file.stack), &file.bus);
-    if !file.tags.is_empty() {
-        warnings.push(format!(
-            "{}: extra `tags` are not applied on AWS yet (only the ownership tags are)",
-            project.path.display()
-        ));
-    }
+    spec.tags = extra_tags(&file.tags).map_err(|message| ProjectError {
+        file: project.path.display().to_string(),
+        message,
+    })?;
     spec.queues = file.queues.iter().map(queue).collect();
     for t in &file.topics {
         let mut attributes = BTreeMap::new();
@@ -87,18 +86,33 @@ pub fn stack_from_project(
             });
         }
     }
-    for b in &file.buckets {
-        if b.eventbridge {
-            spec.buckets.push(b.name.clone());
-        }
-        if !b.notifications.is_empty() {
-            warnings.push(format!(
-                "{}: native S3 notifications of bucket {} are not managed on AWS yet \
-                 (existing ones are always kept); configure them in S3 or use eventbridge",
-                project.path.display(),
-                b.name
-            ));
-        }
+    // A bucket declared with neither is not read (it may exist only locally); the stack's
+    // old configurations on it are still found through its S3 grants.
+    for b in file
+        .buckets
+        .iter()
+        .filter(|b| b.eventbridge || !b.notifications.is_empty())
+    {
+        spec.buckets.push(BucketSpec {
+            name: b.name.clone(),
+            eventbridge: b.eventbridge,
+            notifications: b
+                .notifications
+                .iter()
+                .map(|n| NotificationSpec {
+                    id: n.id.clone(),
+                    // The loader guarantees exactly one of queue/topic.
+                    destination: match (&n.queue, &n.topic) {
+                        (Some(q), _) => NotificationDestination::Queue(q.clone()),
+                        (None, Some(t)) => NotificationDestination::Topic(t.clone()),
+                        (None, None) => NotificationDestination::Queue(String::new()),
+                    },
+                    events: n.events.clone(),
+                    prefix: n.prefix.clone(),
+                    suffix: n.suffix.clone(),
+                })
+                .collect(),
+        });
     }
     for r in &project.rules {
         if r.bus != file.bus {
@@ -120,6 +134,38 @@ pub fn stack_from_project(
         });
     }
     Ok(ProjectStack { spec, warnings })
+}
+
+/// AWS allows 50 tags per queue, topic, rule and bus; the ownership tags take two.
+const MAX_EXTRA_TAGS: usize = 48;
+
+/// The project's extra tags, checked against what AWS and ownership allow: the ownership
+/// keys and AWS's `aws:` prefix are reserved, keys are 1-128 and values 0-256 characters.
+fn extra_tags(tags: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    if tags.len() > MAX_EXTRA_TAGS {
+        return Err(format!(
+            "{} tags: AWS allows 50 per resource and bridge's ownership tags take 2, so at \
+             most {MAX_EXTRA_TAGS}",
+            tags.len()
+        ));
+    }
+    for (k, v) in tags {
+        if k == MANAGED_BY_KEY || k == STACK_KEY {
+            return Err(format!(
+                "tag `{k}` is bridge's ownership tag and cannot be set in `tags`"
+            ));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(format!("tag `{k}`: the `aws:` prefix is reserved by AWS"));
+        }
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(format!("tag `{k}`: keys are 1-128 characters"));
+        }
+        if v.chars().count() > 256 {
+            return Err(format!("tag `{k}`: values are at most 256 characters"));
+        }
+    }
+    Ok(tags.clone())
 }
 
 fn queue(q: &QueueDecl) -> QueueSpec {
@@ -216,7 +262,20 @@ mod tests {
                 max_receive_count: 3
             })
         );
-        assert_eq!(spec.buckets, vec!["raw-data".to_string()]);
+        assert_eq!(spec.buckets.len(), 1);
+        let raw = &spec.buckets[0];
+        assert_eq!(raw.name, "raw-data");
+        assert!(raw.eventbridge);
+        assert_eq!(
+            raw.notifications,
+            vec![NotificationSpec {
+                id: "uploads".into(),
+                destination: NotificationDestination::Queue("raw-data-uploads".into()),
+                events: vec!["s3:ObjectCreated:*".into()],
+                prefix: Some("uploads/".into()),
+                suffix: None,
+            }]
+        );
         assert!(spec.subscriptions.iter().any(|s| matches!(
             &s.endpoint,
             Endpoint::Other { protocol, endpoint } if protocol == "email" && endpoint == "data-team@example.com"
@@ -239,12 +298,33 @@ mod tests {
             Destination::Topic("package-alerts".into())
         );
         assert!(alerts.input_transformer.is_some());
-        // The example's native notification is reported, not silently dropped.
-        assert!(
-            out.warnings.iter().any(|w| w.contains("raw-data")),
-            "{:?}",
-            out.warnings
-        );
+        // Everything the example declares is managed on AWS: nothing to warn about.
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    }
+
+    #[test]
+    fn extra_tags_are_carried_and_reserved_keys_refused() {
+        let mut project = example();
+        project.file.tags = BTreeMap::from([("team".to_string(), "data".to_string())]);
+        let out = stack_from_project(&project, None).expect("converts");
+        assert_eq!(out.spec.tags["team"], "data");
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+
+        for (key, value) in [
+            (MANAGED_BY_KEY, "someone"),
+            (STACK_KEY, "other"),
+            ("aws:cloudformation:stack-name", "x"),
+            ("", "x"),
+        ] {
+            project.file.tags = BTreeMap::from([(key.to_string(), value.to_string())]);
+            let err = stack_from_project(&project, None).expect_err(key);
+            assert!(err.to_string().contains("bridge.json"), "{err}");
+        }
+        project.file.tags = (0..49)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
+        let err = stack_from_project(&project, None).expect_err("too many");
+        assert!(err.to_string().contains("at most 48"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::{s3_notify, AwsClients, AwsError};
+use super::{policy, s3_notify, AwsClients, AwsError};
 
 /// An EventBridge rule as it exists, with its tags and targets.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +111,8 @@ pub struct AccountFacts {
 }
 
 /// What to read: the bus, and the buckets the desired state mentions (buckets are never
-/// listed: `bridge` only ever touches the notification settings of declared buckets).
+/// listed: `bridge` only ever touches the notification settings of declared buckets, and
+/// of buckets its own queue and topic policies still grant — see [`read_account`]).
 #[derive(Debug, Clone)]
 pub struct ReadScope<'a> {
     /// Subscription attributes are read only on this stack's topics.
@@ -121,18 +122,14 @@ pub struct ReadScope<'a> {
 }
 
 /// Reads rules on the bus, all queues and topics (with tags, to find what a stack owns),
-/// and the notification settings of the given buckets.
+/// and the notification settings of the declared buckets plus those named in the stack's
+/// S3 grants on its own queues and topics. The latter is how `destroy` and `--prune` find
+/// the stack's notifications on a bucket that is no longer declared; such a bucket that no
+/// longer exists is skipped.
 pub async fn read_account(
     aws: &AwsClients,
     scope: &ReadScope<'_>,
 ) -> Result<AccountFacts, AwsError> {
-    let mut buckets = Vec::new();
-    for name in &scope.buckets {
-        buckets.push(BucketFacts {
-            name: name.to_string(),
-            notifications: s3_notify::read(&aws.s3, name).await?,
-        });
-    }
     let bus = read_bus(aws, scope.bus).await?;
     let rules = match bus {
         Some(_) => read_rules(aws, scope.bus).await?,
@@ -148,13 +145,72 @@ pub async fn read_account(
             }
         }
     }
+    let queues = read_queues(aws).await?;
+    let mut buckets = Vec::new();
+    for name in &scope.buckets {
+        buckets.push(BucketFacts {
+            name: name.to_string(),
+            notifications: s3_notify::read(&aws.s3, name).await?,
+        });
+    }
+    for name in granted_buckets(scope.stack, &queues, &topics) {
+        if scope.buckets.contains(&name.as_str()) {
+            continue;
+        }
+        if let Some(notifications) = s3_notify::read_if_exists(&aws.s3, &name).await? {
+            buckets.push(BucketFacts {
+                name,
+                notifications,
+            });
+        }
+    }
     Ok(AccountFacts {
         bus,
         rules,
-        queues: read_queues(aws).await?,
+        queues,
         topics,
         buckets,
     })
+}
+
+/// Buckets named in the stack's `s3.amazonaws.com` statements on its own queues and topics.
+fn granted_buckets(stack: &str, queues: &[QueueFacts], topics: &[TopicFacts]) -> Vec<String> {
+    let sid = policy::Grant::sid_for(stack, "s3.amazonaws.com");
+    let policies = queues
+        .iter()
+        .filter(|q| super::write::owned_by(&q.tags, stack))
+        .map(QueueFacts::policy)
+        .chain(
+            topics
+                .iter()
+                .filter(|t| super::write::owned_by(&t.tags, stack))
+                .map(TopicFacts::policy),
+        );
+    let mut names = std::collections::BTreeSet::new();
+    for policy in policies {
+        for arn in policy::source_arns(policy, &sid) {
+            if let Some(name) = bucket_of_arn(&arn) {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// `arn:<partition>:s3:::<bucket>` -> `<bucket>`.
+pub fn bucket_of_arn(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("s3"), Some(""), Some(""), Some(name)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
 /// Reads a bus and its tags; `None` when it does not exist.

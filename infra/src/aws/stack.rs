@@ -17,8 +17,10 @@ pub struct StackSpec {
     pub topics: Vec<TopicSpec>,
     pub subscriptions: Vec<SubscriptionSpec>,
     pub rules: Vec<RuleSpec>,
-    /// Buckets whose S3 events should reach EventBridge.
-    pub buckets: Vec<String>,
+    /// Existing buckets whose notification settings the stack manages (never created).
+    pub buckets: Vec<BucketSpec>,
+    /// Extra tags for everything the stack creates, beside the ownership tags.
+    pub tags: BTreeMap<String, String>,
 }
 
 impl StackSpec {
@@ -28,6 +30,59 @@ impl StackSpec {
             stack: stack.to_string(),
             bus: bus.to_string(),
             ..StackSpec::default()
+        }
+    }
+}
+
+/// A bucket's notification settings as the stack declares them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketSpec {
+    pub name: String,
+    /// Turn on S3 -> EventBridge delivery (never turned off: a bucket has no tags to prove
+    /// `bridge` turned it on).
+    pub eventbridge: bool,
+    /// Native notifications (`Records[]` messages), stored on the bucket under
+    /// [`notification_id`](super::s3_notify::notification_id) so they can be told apart
+    /// from everyone else's.
+    pub notifications: Vec<NotificationSpec>,
+}
+
+impl BucketSpec {
+    /// A bucket that only sends its events to EventBridge.
+    pub fn eventbridge(name: impl Into<String>) -> BucketSpec {
+        BucketSpec {
+            name: name.into(),
+            eventbridge: true,
+            notifications: Vec::new(),
+        }
+    }
+}
+
+/// One native S3 notification configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationSpec {
+    /// The declared id, unique within the bucket (S3 stores it prefixed with the stack).
+    pub id: String,
+    pub destination: NotificationDestination,
+    /// S3 event types, e.g. `s3:ObjectCreated:*` (compared as a set).
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
+
+/// Where a native notification delivers: a declared queue or topic by name (its policy
+/// gets an `s3.amazonaws.com` grant), or an ARN (delivered to, never granted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationDestination {
+    Queue(String),
+    Topic(String),
+}
+
+impl std::fmt::Display for NotificationDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotificationDestination::Queue(q) => write!(f, "queue {q}"),
+            NotificationDestination::Topic(t) => write!(f, "topic {t}"),
         }
     }
 }

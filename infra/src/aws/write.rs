@@ -468,6 +468,140 @@ impl<'a> Writer<'a> {
     }
 }
 
+impl Writer<'_> {
+    /// Applies the stack's changes to a bucket's notification document (read-modify-write,
+    /// see [`s3_notify::update`]). Counts a write only when one was needed.
+    pub async fn update_bucket_notifications(
+        &self,
+        bucket: &str,
+        update: &s3_notify::BucketUpdate,
+    ) -> Result<bool, AwsError> {
+        let wrote = s3_notify::update(&self.aws.s3, bucket, update).await;
+        let attempted_put = matches!(
+            wrote,
+            Ok(true)
+                | Err(AwsError::Call {
+                    operation: "PutBucketNotificationConfiguration",
+                    ..
+                })
+        );
+        if attempted_put {
+            self.count();
+        }
+        wrote
+    }
+
+    /// Sets and removes tags on a queue: one call for each non-empty half.
+    pub async fn tag_queue(
+        &self,
+        url: &str,
+        set: &BTreeMap<String, String>,
+        unset: &[String],
+    ) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            self.count();
+            self.aws
+                .sqs
+                .tag_queue()
+                .queue_url(url)
+                .set_tags(Some(set.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("TagQueue", url, e))?;
+        }
+        if !unset.is_empty() {
+            self.count();
+            self.aws
+                .sqs
+                .untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(unset.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("UntagQueue", url, e))?;
+        }
+        Ok(())
+    }
+
+    /// Sets and removes tags on a topic: one call for each non-empty half.
+    pub async fn tag_topic(
+        &self,
+        arn: &str,
+        set: &BTreeMap<String, String>,
+        unset: &[String],
+    ) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            let mut call = self.aws.sns.tag_resource().resource_arn(arn);
+            for (k, v) in set {
+                let tag = aws_sdk_sns::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| AwsError::Invalid {
+                        resource: arn.to_string(),
+                        message: format!("bad tag {k}: {e}"),
+                    })?;
+                call = call.tags(tag);
+            }
+            self.count();
+            call.send()
+                .await
+                .map_err(|e| AwsError::call("TagResource", arn, e))?;
+        }
+        if !unset.is_empty() {
+            self.count();
+            self.aws
+                .sns
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(unset.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("UntagResource", arn, e))?;
+        }
+        Ok(())
+    }
+
+    /// Sets and removes tags on a rule or bus: one call for each non-empty half.
+    pub async fn tag_eventbridge(
+        &self,
+        arn: &str,
+        set: &BTreeMap<String, String>,
+        unset: &[String],
+    ) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            let mut call = self.aws.eventbridge.tag_resource().resource_arn(arn);
+            for (k, v) in set {
+                let tag = aws_sdk_eventbridge::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| AwsError::Invalid {
+                        resource: arn.to_string(),
+                        message: format!("bad tag {k}: {e}"),
+                    })?;
+                call = call.tags(tag);
+            }
+            self.count();
+            call.send()
+                .await
+                .map_err(|e| AwsError::call("TagResource", arn, e))?;
+        }
+        if !unset.is_empty() {
+            self.count();
+            self.aws
+                .eventbridge
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(unset.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("UntagResource", arn, e))?;
+        }
+        Ok(())
+    }
+}
+
 fn sdk_target(t: &TargetFacts) -> Result<Target, String> {
     let mut b = Target::builder()
         .id(&t.id)

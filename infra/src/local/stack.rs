@@ -2,16 +2,16 @@
 //! `plan --local` / `apply --local` take exactly the input `plan` / `apply` take for AWS.
 //!
 //! Names become local ARNs (account `000000000000`, the store's region); declared buckets
-//! become directories under `<state dir>/buckets/<name>` with EventBridge delivery on.
+//! become directories under `<state dir>/buckets/<name>`.
 
 use std::collections::BTreeMap;
 
-use crate::aws::stack::{Destination, Endpoint, StackSpec};
+use crate::aws::stack::{Destination, Endpoint, NotificationDestination, StackSpec};
 
 use super::apply::{DesiredRule, LocalDesired};
 use super::{
-    BucketSpec, FilterScope, InputTransformer, LocalError, QueueSpec, Redrive, Result, RuleSpec,
-    RuleState, Store, SubscriptionSpec, TargetSpec, TopicSpec,
+    BucketSpec, FilterScope, InputTransformer, LocalError, NotificationSpec, QueueSpec, Redrive,
+    Result, RuleSpec, RuleState, Store, SubscriptionSpec, TargetSpec, TopicSpec,
 };
 
 fn attr_u32(attrs: &BTreeMap<String, String>, key: &str, what: &str, default: u32) -> Result<u32> {
@@ -136,10 +136,25 @@ impl Store {
         }
         for b in &spec.buckets {
             out.buckets.push(BucketSpec {
-                name: b.clone(),
-                dir: self.dir().join("buckets").join(b),
-                eventbridge: true,
-                notifications: Vec::new(),
+                name: b.name.clone(),
+                dir: self.dir().join("buckets").join(&b.name),
+                eventbridge: b.eventbridge,
+                notifications: b
+                    .notifications
+                    .iter()
+                    .map(|n| NotificationSpec {
+                        id: n.id.clone(),
+                        target_arn: match &n.destination {
+                            NotificationDestination::Queue(q) if q.starts_with("arn:") => q.clone(),
+                            NotificationDestination::Queue(q) => queue_arn(q),
+                            NotificationDestination::Topic(t) if t.starts_with("arn:") => t.clone(),
+                            NotificationDestination::Topic(t) => topic_arn(t),
+                        },
+                        events: n.events.clone(),
+                        prefix: n.prefix.clone(),
+                        suffix: n.suffix.clone(),
+                    })
+                    .collect(),
             });
         }
         Ok(out)
