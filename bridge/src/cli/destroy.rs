@@ -1,5 +1,7 @@
 //! `bridge destroy`: delete everything the stack owns (tagged `bridge:stack=<stack>`).
-//! Nothing else is touched; bucket notification settings are left as they are.
+//! Nothing else is touched: on buckets, only the stack's own notification configurations
+//! (ids `bridge:<stack>:…`, found through the stack's S3 grants) are removed; EventBridge
+//! delivery and everyone else's configurations stay.
 //!
 //! On the local backend the whole state goes (queues with their messages, topics, rules,
 //! the outbox): it belongs to the project alone. Bucket directories are the user's files

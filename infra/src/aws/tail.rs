@@ -127,6 +127,8 @@ async fn finish(aws: &AwsClients, made: &mut TailResources, pattern: &str) -> Re
         action: "sqs:SendMessage".into(),
         resource: made.queue_arn.clone(),
         source_arns: vec![made.rule_arn.clone()],
+        // The rule ARN names the account already.
+        source_account: None,
     };
     let policy = merge(None, &grant)
         .map_err(|e| AwsError::Invalid {
