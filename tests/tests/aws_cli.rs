@@ -5,65 +5,22 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bridge_e2e::bridge_bin;
-
-fn endpoint() -> Option<String> {
-    if std::env::var("BRIDGE_SKIP_AWS_TESTS").as_deref() == Ok("1") {
-        eprintln!("BRIDGE_SKIP_AWS_TESTS=1: skipping a test that needs an AWS-compatible server");
-        return None;
-    }
-    match std::env::var("BRIDGE_TEST_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => panic!(
-            "BRIDGE_TEST_ENDPOINT is not set. The AWS tests need a local moto server:\n  \
-             scripts/moto-server.sh start 5000\n  \
-             export BRIDGE_TEST_ENDPOINT=http://127.0.0.1:5000\n\
-             (or set BRIDGE_SKIP_AWS_TESTS=1 to skip them on purpose)"
-        ),
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
-}
+use bridge_e2e::moto::{dummy_credentials, endpoint, text, unique};
 
 /// Runs `bridge` with dummy credentials for the test server (never real ones).
 fn bridge(endpoint: &str, project: &Path, stack: &str, args: &[&str]) -> Output {
-    Command::new(bridge_bin())
+    let mut cmd = Command::new(bridge_bin());
+    dummy_credentials(&mut cmd, project)
         .args(args)
         .arg("--project")
         .arg(project)
         .args(["--stack", stack, "--endpoint-url", endpoint])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", project.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            project.join("no-aws-credentials"),
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
         .expect("run bridge")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A project: `bridge.json` with one queue, and `rules/<rule>.json` matching `source`.
