@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::number::skip_digits;
+use crate::skip::find_string_stop;
 use crate::EventError;
 
 /// Field names of all patterns, split at dots: `{"detail": {"a.b": …}}` and
@@ -151,19 +152,6 @@ pub(crate) trait Visitor {
 
 const MAX_DEPTH: usize = 256;
 
-/// Bytes that end a run of plain string content: quote, backslash, control characters.
-static STRING_STOP: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 /// JSON whitespace.
 static SPACE: [bool; 256] = {
     let mut table = [false; 256];
@@ -173,41 +161,6 @@ static SPACE: [bool; 256] = {
     table[b'\r' as usize] = true;
     table
 };
-
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// Offset of the first byte of `bytes[pos..]` that ends plain string content, if any.
-///
-/// Eight bytes at a time (SWAR): in each mask below, the lowest flagged byte is a true
-/// hit (a borrow can only flag bytes *above* a real one), so the lowest flag of their
-/// union is the first stop byte. Short keys pay about what a byte loop would; long
-/// values (URLs, messages, base64) are skipped several times faster.
-#[inline(always)]
-fn find_string_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
-    while let Some(chunk) = bytes.get(pos..pos + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let quote = x ^ (LOW_BITS * u64::from(b'"'));
-        let backslash = x ^ (LOW_BITS * u64::from(b'\\'));
-        let zero_byte = |v: u64| v.wrapping_sub(LOW_BITS) & !v & HIGH_BITS;
-        // Bytes below 0x20 (non-ASCII bytes have their top bit set and never flag).
-        let control = x.wrapping_sub(LOW_BITS * 0x20) & !x & HIGH_BITS;
-        let hits = zero_byte(quote) | zero_byte(backslash) | control;
-        if hits != 0 {
-            return Some(pos + (hits.trailing_zeros() / 8) as usize);
-        }
-        pos += 8;
-    }
-    while let Some(&b) = bytes.get(pos) {
-        if STRING_STOP[b as usize] {
-            return Some(pos);
-        }
-        pos += 1;
-    }
-    None
-}
 
 /// Walks JSON text. The top level must be an object, as EventBridge events are.
 ///
@@ -425,8 +378,19 @@ impl<'a> TextWalker<'a, '_> {
     /// so it is kept to a tight loop over the bytes. Reports the same errors, at the
     /// same places, as [`TextWalker::value`] would. Not inlined: on its own it keeps
     /// its state in registers.
-    #[inline(never)]
+    #[inline(always)]
     fn skip_value(&mut self, pos: usize, depth: usize) -> Step<usize> {
+        match crate::skip::skip(self.bytes, pos, depth, MAX_DEPTH) {
+            Some(end) => Ok(end),
+            None => self.skip_value_carefully(pos, depth),
+        }
+    }
+
+    /// [`TextWalker::skip_value`] for input the fast path refused: finds the error and
+    /// where it is (or, near the depth limit, the end of a valid value).
+    #[cold]
+    #[inline(never)]
+    fn skip_value_carefully(&mut self, pos: usize, depth: usize) -> Step<usize> {
         let bytes = self.bytes;
         let mut pos = pos;
         // Bit `level` set: the container open at that level is an object, else an array.

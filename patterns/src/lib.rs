@@ -38,6 +38,7 @@ mod index;
 mod machine;
 mod number;
 mod parse;
+mod skip;
 mod wildcard;
 
 pub use machine::Matcher;
