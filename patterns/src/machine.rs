@@ -7,7 +7,10 @@
 //! of rules, is never the anchor when a bucket name is there). Only anchors go into the
 //! per-field indexes ([`crate::index`]). While the event is walked, each leaf value of a
 //! named field is kept and looked up; alternatives whose anchor it satisfies become
-//! candidates. Each candidate is then verified against the kept values: every condition,
+//! candidates. Other conditions that few others share are indexed too, as *filters*: a
+//! value satisfying one only marks it hit, and a candidate with an unhit filter is
+//! dropped without looking at its values. Each remaining candidate is then verified
+//! against the kept values: every condition,
 //! `exists: false`, and array consistency (fields from different elements of one array
 //! never combine, as in event-ruler). Anchors are re-chosen whenever the rule set has
 //! doubled, so the choice tracks the rules actually present.
@@ -73,8 +76,21 @@ struct CondInfo {
     field: u32,
     alt: u32,
     absent_ok: bool,
+    /// The index lists this condition: values satisfying it make its alternative a
+    /// candidate.
+    anchor: bool,
+    /// The index lists this condition, though it is not the anchor: values satisfying
+    /// it only mark it hit, so that verifying a candidate rejects it at once when a
+    /// filter was not hit (the index finds a superset of the satisfying values).
+    /// Without filters, an anchor shared by most events (`"type": ["Feature"]`) makes
+    /// every event a candidate whose other conditions all need scanning.
+    filter: bool,
     tests: Vec<Test>,
 }
+
+/// A condition whose tests more than this many conditions share is not a filter: each
+/// value satisfying it would mark them all.
+const MAX_FILTER_SHARE: u32 = 16;
 
 /// Identifies a test for popularity counting, with a penalty for tests that match most
 /// values (they make poor anchors whatever their popularity).
@@ -162,10 +178,13 @@ impl Matcher {
         let alt = self.alts.len() as u32;
         let mut conds = Vec::with_capacity(alternative.len());
         let mut anchor: Option<(u64, u32)> = None;
+        // Conditions that also go into the index, as filters (see `CondInfo::filter`).
+        let mut filters = Vec::new();
         for condition in alternative {
             let field = self.field_of(&condition.path);
             let cond = self.conds.len() as u32;
             let mut cost: u64 = 0;
+            let mut filter = !condition.absent_ok;
             for test in &condition.tests {
                 let (key, penalty) = test_key(field, test);
                 let count = if self.frozen {
@@ -176,7 +195,12 @@ impl Matcher {
                     *c
                 };
                 cost += u64::from(count) + u64::from(penalty);
+                filter &= count <= MAX_FILTER_SHARE
+                    && !matches!(test, Test::AnythingBut(_) | Test::Exists);
                 self.fields[field as usize].numeric |= reads_numbers(test);
+            }
+            if filter {
+                filters.push(cond);
             }
             // Ties go to the later condition: deeper fields tend to be more specific.
             if !condition.absent_ok && anchor.is_none_or(|(best, _)| cost <= best) {
@@ -186,19 +210,25 @@ impl Matcher {
                 field,
                 alt,
                 absent_ok: condition.absent_ok,
+                anchor: false,
+                filter: false,
                 tests: condition.tests.clone(),
             });
             conds.push(cond);
         }
+        let anchor = anchor.map(|(_, cond)| cond);
         match anchor {
-            Some((_, cond)) => {
-                let info = &self.conds[cond as usize];
-                let index = &mut self.fields[info.field as usize].index;
-                for test in &info.tests {
-                    index.add(test, cond);
-                }
-            }
+            Some(cond) => self.conds[cond as usize].anchor = true,
             None => self.always.push(alt),
+        }
+        filters.retain(|&c| Some(c) != anchor);
+        for cond in anchor.into_iter().chain(filters) {
+            let info = &mut self.conds[cond as usize];
+            info.filter = !info.anchor;
+            let index = &mut self.fields[info.field as usize].index;
+            for test in &info.tests {
+                index.add(test, cond);
+            }
         }
         self.alts.push(AltInfo {
             rule,
@@ -259,12 +289,12 @@ impl Matcher {
     /// Names of the patterns that match the event (JSON text), in the order they were
     /// added.
     pub fn matches_str(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(false, |m, c, a| walk_text(event, &m.trie, c, a))
+        self.run(event, false, |m, c, a| walk_text(event, &m.trie, c, a))
     }
 
     /// Names of the patterns that match an already-parsed event.
     pub fn matches_value(&self, event: &serde_json::Value) -> Vec<&str> {
-        self.run(false, |m, c, _| {
+        self.run("", false, |m, c, _| {
             walk_value(event, &m.trie, c);
             Ok(())
         })
@@ -275,32 +305,36 @@ impl Matcher {
     /// index: slow, and the reference the index is tested against.
     #[doc(hidden)]
     pub fn matches_str_exhaustively(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(true, |m, c, a| walk_text(event, &m.trie, c, a))
+        self.run(event, true, |m, c, a| walk_text(event, &m.trie, c, a))
     }
 
-    fn run(
+    /// `event`: the event's JSON text when walking text (kept values point into it),
+    /// or empty.
+    fn run<'e>(
         &self,
+        event: &'e str,
         exhaustive: bool,
         walk: impl FnOnce(
             &Matcher,
-            &mut Collector<'_, '_>,
+            &mut Collector<'_, '_, 'e>,
             &mut Vec<ArrayPos>,
         ) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.run_with(&mut scratch, exhaustive, walk),
+            Ok(mut scratch) => self.run_with(&mut scratch, event, exhaustive, walk),
             // Only reachable if matching re-entered itself; stay correct regardless.
-            Err(_) => self.run_with(&mut Scratch::default(), exhaustive, walk),
+            Err(_) => self.run_with(&mut Scratch::default(), event, exhaustive, walk),
         })
     }
 
-    fn run_with(
+    fn run_with<'e>(
         &self,
         s: &mut Scratch,
+        event: &'e str,
         exhaustive: bool,
         walk: impl FnOnce(
             &Matcher,
-            &mut Collector<'_, '_>,
+            &mut Collector<'_, '_, 'e>,
             &mut Vec<ArrayPos>,
         ) -> Result<(), EventError>,
     ) -> Result<Vec<&str>, EventError> {
@@ -311,6 +345,7 @@ impl Matcher {
             &mut Collector {
                 m: self,
                 s,
+                event,
                 exhaustive,
             },
             &mut arrays,
@@ -336,7 +371,7 @@ impl Matcher {
             if !alt.live || s.rule_epoch[alt.rule as usize] == s.epoch {
                 continue;
             }
-            if self.verify(alt, s) {
+            if self.verify(alt, s, event, !exhaustive) {
                 s.rule_epoch[alt.rule as usize] = s.epoch;
                 matched.push(alt.rule);
             }
@@ -352,7 +387,16 @@ impl Matcher {
     }
 
     /// Checks every condition of a candidate against the event's kept values.
-    fn verify(&self, alt: &AltInfo, s: &mut Scratch) -> bool {
+    /// `filtered`: the walk marked filter conditions hit (not so when matching
+    /// exhaustively).
+    fn verify(&self, alt: &AltInfo, s: &mut Scratch, event: &str, filtered: bool) -> bool {
+        let missed = |c: &u32| {
+            let cond = &self.conds[*c as usize];
+            cond.filter && s.cond_epoch[*c as usize] != s.epoch
+        };
+        if filtered && alt.conds.iter().any(missed) {
+            return false;
+        }
         s.chosen.clear();
         s.choice_ranges.clear();
         let mut needs_arrays = false;
@@ -365,7 +409,7 @@ impl Matcher {
             while let Some(value) = v {
                 any_value = true;
                 let stored = s.values[value as usize];
-                if s.satisfies(value, &stored, &cond.tests) {
+                if s.satisfies(event, value, &stored, &cond.tests) {
                     if stored.arrays.1 == 0 {
                         free = true;
                     }
@@ -397,6 +441,8 @@ impl Matcher {
 struct Scratch {
     epoch: u32,
     alt_epoch: Vec<u32>,
+    /// Per filter condition: the epoch it was last hit in.
+    cond_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     /// Per field: (epoch, last value) — the head of that field's value list.
     field_heads: Vec<(u32, u32)>,
@@ -447,6 +493,9 @@ impl Scratch {
         if self.alt_epoch.len() < m.alts.len() {
             self.alt_epoch.resize(m.alts.len(), 0);
         }
+        if self.cond_epoch.len() < m.conds.len() {
+            self.cond_epoch.resize(m.conds.len(), 0);
+        }
         if self.rule_epoch.len() < m.rules.len() {
             self.rule_epoch.resize(m.rules.len(), 0);
         }
@@ -455,6 +504,7 @@ impl Scratch {
         }
         if self.epoch == u32::MAX {
             self.alt_epoch.iter_mut().for_each(|e| *e = 0);
+            self.cond_epoch.iter_mut().for_each(|e| *e = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
             self.field_heads.iter_mut().for_each(|e| e.0 = 0);
             self.epoch = 0;
@@ -478,12 +528,12 @@ impl Scratch {
     /// it: if the tests say the same whether the key is trusted or the number is
     /// compared as text, that is the answer. Most coordinates of a polygon fail a range
     /// either way, and never pay for the check.
-    fn satisfies(&mut self, value: u32, stored: &StoredValue, tests: &[Test]) -> bool {
+    fn satisfies(&mut self, event: &str, value: u32, stored: &StoredValue, tests: &[Test]) -> bool {
         let any = |view: &ValueView<'_>| tests.iter().any(|t| test_matches(t, view));
         if stored.kind != Kind::Num || stored.key.is_none() || stored.exact != Exactness::Unknown {
-            return any(&self.view(stored));
+            return any(&self.view(event, stored));
         }
-        let text = self.text_of(stored);
+        let text = self.text_of(event, stored);
         let trusted = any(&ValueView::Num {
             text,
             key: stored.key,
@@ -492,32 +542,40 @@ impl Scratch {
         if trusted == as_text {
             return trusted;
         }
-        let settled = self.settle_exactness(value);
-        any(&self.view(&settled))
+        let settled = self.settle_exactness(event, value);
+        any(&self.view(event, &settled))
     }
 
     /// Decides (once) whether a number's tentative key is exact, and returns the value.
-    fn settle_exactness(&mut self, value: u32) -> StoredValue {
-        let stored = &mut self.values[value as usize];
+    fn settle_exactness(&mut self, event: &str, value: u32) -> StoredValue {
+        let stored = self.values[value as usize];
         if let (Some(key), Exactness::Unknown) = (stored.key, stored.exact) {
-            let (at, len) = stored.text;
-            let text = &self.text[at as usize..(at + len) as usize];
-            stored.exact = if key_is_exact(text, key) {
+            let exact = if key_is_exact(self.text_of(event, &stored), key) {
                 Exactness::Exact
             } else {
                 Exactness::Inexact
             };
+            self.values[value as usize].exact = exact;
         }
-        *stored
+        self.values[value as usize]
     }
 
-    fn text_of(&self, v: &StoredValue) -> &str {
-        &self.text[v.text.0 as usize..(v.text.0 + v.text.1) as usize]
+    /// A kept value's text: a slice of the event, or of [`Scratch::text`] for values
+    /// that are not (escaped strings, numbers of a parsed event).
+    fn text_of<'a>(&'a self, event: &'a str, v: &StoredValue) -> &'a str {
+        let (at, len) = v.text;
+        let source = if at & IN_SCRATCH != 0 {
+            &self.text
+        } else {
+            event
+        };
+        let at = (at & !IN_SCRATCH) as usize;
+        source.get(at..at + len as usize).unwrap_or_default()
     }
 
     /// The value as tests see it; call [`Scratch::settle_exactness`] first for numbers.
-    fn view(&self, v: &StoredValue) -> ValueView<'_> {
-        let text = self.text_of(v);
+    fn view<'a>(&'a self, event: &'a str, v: &StoredValue) -> ValueView<'a> {
+        let text = self.text_of(event, v);
         match v.kind {
             Kind::Str => ValueView::Str(text),
             Kind::Num => ValueView::Num {
@@ -530,6 +588,10 @@ impl Scratch {
         }
     }
 
+    fn positions(&self, (start, len): (u32, u32)) -> &[ArrayPos] {
+        &self.arena[start as usize..(start + len) as usize]
+    }
+
     fn membership(&self, value: u32) -> &[ArrayPos] {
         let (start, len) = self.values[value as usize].arrays;
         &self.arena[start as usize..(start + len) as usize]
@@ -540,13 +602,18 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-struct Collector<'m, 's> {
+/// Set in a kept value's text offset when the text is in [`Scratch::text`].
+const IN_SCRATCH: u32 = 1 << 31;
+
+struct Collector<'m, 's, 'e> {
     m: &'m Matcher,
     s: &'s mut Scratch,
+    /// The event text being walked (empty when walking a parsed event).
+    event: &'e str,
     exhaustive: bool,
 }
 
-impl Visitor for Collector<'_, '_> {
+impl Visitor for Collector<'_, '_, '_> {
     fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
         let s = &mut *self.s;
         let meta = &self.m.fields[field as usize];
@@ -566,10 +633,27 @@ impl Visitor for Collector<'_, '_> {
             },
             _ => (None, Exactness::Unknown),
         };
-        let text_at = s.text.len() as u32;
-        s.text.push_str(text);
-        let arrays_at = s.arena.len() as u32;
-        s.arena.extend_from_slice(arrays);
+        // Text borrowed from the event is kept as its place there; anything else
+        // (unescaped strings) is copied.
+        let offset = (text.as_ptr() as usize).wrapping_sub(self.event.as_ptr() as usize);
+        let text_at = if offset < IN_SCRATCH as usize && offset + text.len() <= self.event.len() {
+            offset as u32
+        } else {
+            let at = s.text.len() as u32 | IN_SCRATCH;
+            s.text.push_str(text);
+            at
+        };
+        // Neighbouring values often sit in the same array elements (`x`, `y`, `z` of
+        // one point): they share one copy of the positions.
+        let arrays_at = match s.values.last() {
+            _ if arrays.is_empty() => 0,
+            Some(last) if s.positions(last.arrays) == arrays => last.arrays.0,
+            _ => {
+                let at = s.arena.len() as u32;
+                s.arena.extend_from_slice(arrays);
+                at
+            }
+        };
         let id = s.values.len() as u32;
         s.values.push(StoredValue {
             kind,
@@ -597,7 +681,12 @@ impl Visitor for Collector<'_, '_> {
         let m = self.m;
         let epoch = s.epoch;
         meta.index.lookup(&view, &mut |cond| {
-            let alt = m.conds[cond as usize].alt;
+            let info = &m.conds[cond as usize];
+            if !info.anchor {
+                s.cond_epoch[cond as usize] = epoch;
+                return;
+            }
+            let alt = info.alt;
             let seen = &mut s.alt_epoch[alt as usize];
             if *seen != epoch {
                 *seen = epoch;
@@ -694,6 +783,38 @@ mod tests {
                 r#"{"k": "x", "n": [0.10000000000000001, 0.3]}"#,
                 &["p2", "p4"],
             ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
+            assert_eq!(
+                m.matches_str_exhaustively(event).unwrap(),
+                *expected,
+                "{event}"
+            );
+        }
+    }
+
+    /// Filters reject candidates whose other conditions no value hit, and a hit filter
+    /// still leaves array consistency to verification.
+    #[test]
+    fn filters_only_reject() {
+        let m = matcher(&[
+            r#"{"t": ["F"], "p": {"x": [{"numeric": [">", 5]}], "y": [{"numeric": ["<", 0]}]}}"#,
+            r#"{"t": ["F"], "q": [{"prefix": "a"}]}"#,
+        ]);
+        assert!(m.conds.iter().any(|c| c.filter));
+        let cases: &[(&str, &[&str])] = &[
+            (
+                r#"{"t": "F", "p": [{"x": 6, "y": 1}, {"x": 1, "y": -1}]}"#,
+                &[],
+            ),
+            (
+                r#"{"t": "F", "p": [{"x": 6, "y": -1}, {"x": 1, "y": 1}]}"#,
+                &["p0"],
+            ),
+            (r#"{"t": "F", "p": {"x": 6, "y": 0}, "q": "ba"}"#, &[]),
+            (r#"{"t": "F", "q": ["b", "ab"]}"#, &["p1"]),
+            (r#"{"t": "G", "p": {"x": 6, "y": -1}, "q": "a"}"#, &[]),
         ];
         for (event, expected) in cases {
             assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
