@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::number::skip_digits;
-use crate::skip::find_string_stop;
+use crate::skip::{self, find_string_stop};
 use crate::EventError;
 
 /// Field names of all patterns, split at dots: `{"detail": {"a.b": …}}` and
@@ -151,16 +151,6 @@ pub(crate) trait Visitor {
 }
 
 const MAX_DEPTH: usize = 256;
-
-/// JSON whitespace.
-static SPACE: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b' ' as usize] = true;
-    table[b'\n' as usize] = true;
-    table[b'\t' as usize] = true;
-    table[b'\r' as usize] = true;
-    table
-};
 
 /// Walks JSON text. The top level must be an object, as EventBridge events are.
 ///
@@ -380,7 +370,15 @@ impl<'a> TextWalker<'a, '_> {
     /// its state in registers.
     #[inline(always)]
     fn skip_value(&mut self, pos: usize, depth: usize) -> Step<usize> {
-        match crate::skip::skip(self.bytes, pos, depth, MAX_DEPTH) {
+        let bytes = self.bytes;
+        let start = skip::ws(bytes, pos);
+        // Scalars (most unnamed fields of a walked object) without the call.
+        let fast = match skip::at(bytes, start) {
+            b'"' if depth <= MAX_DEPTH => skip::string(bytes, start + 1),
+            b'-' | b'0'..=b'9' if depth <= MAX_DEPTH => skip::number(bytes, start),
+            _ => skip::skip(bytes, start, depth, MAX_DEPTH),
+        };
+        match fast {
             Some(end) => Ok(end),
             None => self.skip_value_carefully(pos, depth),
         }
@@ -595,11 +593,8 @@ impl<'a> TextWalker<'a, '_> {
 }
 
 #[inline(always)]
-fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-    while bytes.get(pos).is_some_and(|&b| SPACE[b as usize]) {
-        pos += 1;
-    }
-    pos
+fn skip_ws(bytes: &[u8], pos: usize) -> usize {
+    skip::ws(bytes, pos)
 }
 
 #[cfg(test)]
@@ -814,6 +809,31 @@ mod tests {
                 let text = format!("{digits}{stop}123");
                 let expected = if stop.is_empty() { len + 3 } else { len };
                 assert_eq!(skip_digits(text.as_bytes(), 0), expected, "{text:?}");
+            }
+        }
+    }
+
+    /// An unnamed scalar just past the limit, below a walked subtree: the scalar fast
+    /// path must not accept it.
+    #[test]
+    fn nesting_limit_holds_for_unnamed_scalars_in_walked_objects() {
+        for (arrays, ok) in [(254, true), (255, false)] {
+            for scalar in ["1", "\"s\""] {
+                let text = format!(
+                    "{{\"x\": {}{{\"q\": {scalar}}}{}}}",
+                    "[".repeat(arrays),
+                    "]".repeat(arrays)
+                );
+                let walked = walk_text(
+                    &text,
+                    &trie(&["x"]),
+                    &mut Collect::default(),
+                    &mut Vec::new(),
+                );
+                assert_eq!(walked.is_ok(), ok, "{arrays} arrays, {scalar}");
+                if let Err(e) = walked {
+                    assert_eq!(e.message, "the event nests too deeply");
+                }
             }
         }
     }

@@ -69,7 +69,7 @@ pub(crate) fn find_string_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
 
 /// The end of the string whose content starts at `pos` (just after the opening quote).
 #[inline(always)]
-fn string(bytes: &[u8], mut pos: usize) -> Option<usize> {
+pub(crate) fn string(bytes: &[u8], mut pos: usize) -> Option<usize> {
     loop {
         let stop = find_string_stop(bytes, pos)?;
         match bytes[stop] {
@@ -137,6 +137,9 @@ fn key(bytes: &[u8], pos: usize) -> Option<usize> {
 /// Where the value at `pos` (whitespace before it allowed), nested `depth` deep, ends,
 /// or `None` if it is not valid JSON (or nests close to `max_depth`).
 pub(crate) fn skip(bytes: &[u8], mut pos: usize, depth: usize, max_depth: usize) -> Option<usize> {
+    if depth > max_depth {
+        return None;
+    }
     // Bit `l` set: the container open at level `l` is an object.
     let mut objects = [0u64; 8];
     let mut level = 0usize;
