@@ -79,6 +79,9 @@ struct CondInfo {
     /// The index lists this condition: values satisfying it make its alternative a
     /// candidate.
     anchor: bool,
+    /// The anchor is its alternative's only condition: a hit by a value the index
+    /// judges exactly (anything but a number, whose key may be tentative) is a match.
+    sole: bool,
     /// The index lists this condition, though it is not the anchor: values satisfying
     /// it only mark it hit, so that verifying a candidate rejects it at once when a
     /// filter was not hit (the index finds a superset of the satisfying values).
@@ -87,6 +90,9 @@ struct CondInfo {
     filter: bool,
     tests: Vec<Test>,
 }
+
+/// Set on a candidate that needs no verification (see `CondInfo::sole`).
+const CONFIRMED: u32 = 1 << 31;
 
 /// A condition whose tests more than this many conditions share is not a filter: each
 /// value satisfying it would mark them all.
@@ -211,6 +217,7 @@ impl Matcher {
                 alt,
                 absent_ok: condition.absent_ok,
                 anchor: false,
+                sole: false,
                 filter: false,
                 tests: condition.tests.clone(),
             });
@@ -218,7 +225,11 @@ impl Matcher {
         }
         let anchor = anchor.map(|(_, cond)| cond);
         match anchor {
-            Some(cond) => self.conds[cond as usize].anchor = true,
+            Some(cond) => {
+                let info = &mut self.conds[cond as usize];
+                info.anchor = true;
+                info.sole = conds.len() == 1;
+            }
             None => self.always.push(alt),
         }
         filters.retain(|&c| Some(c) != anchor);
@@ -367,11 +378,12 @@ impl Matcher {
         } else {
             &self.always[..]
         }) {
-            let alt = &self.alts[a as usize];
+            let confirmed = a & CONFIRMED != 0;
+            let alt = &self.alts[(a & !CONFIRMED) as usize];
             if !alt.live || s.rule_epoch[alt.rule as usize] == s.epoch {
                 continue;
             }
-            if self.verify(alt, s, event, !exhaustive) {
+            if confirmed || self.verify(alt, s, event, !exhaustive) {
                 s.rule_epoch[alt.rule as usize] = s.epoch;
                 matched.push(alt.rule);
             }
@@ -690,7 +702,9 @@ impl Visitor for Collector<'_, '_, '_> {
             let seen = &mut s.alt_epoch[alt as usize];
             if *seen != epoch {
                 *seen = epoch;
-                s.candidates.push(alt);
+                let confirmed = info.sole && kind != Kind::Num;
+                s.candidates
+                    .push(if confirmed { alt | CONFIRMED } else { alt });
             }
         });
     }
