@@ -1,5 +1,6 @@
-//! Any event text against a fixed rule set: a result or an error, never a panic, and the
-//! index always agrees with exhaustive verification.
+//! Any event text against a fixed rule set: a result or an error, never a panic, the
+//! index always agrees with exhaustive verification, and the event is accepted exactly
+//! when serde_json reads it as an object (the walker validates even the parts it skips).
 #![no_main]
 
 use std::sync::OnceLock;
@@ -32,5 +33,13 @@ fuzz_target!(|data: &[u8]| {
         let indexed = m.matches_str(text);
         let exhaustive = m.matches_str_exhaustively(text);
         assert_eq!(indexed, exhaustive);
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) => assert_eq!(indexed.is_ok(), value.is_object(), "{text:?}"),
+            // Numbers beyond a double's range are valid event text.
+            Err(e) if e.to_string().contains("out of range") => {}
+            // serde_json stops at 128 levels; events may nest 256 deep.
+            Err(e) if e.to_string().contains("recursion limit") => {}
+            Err(e) => assert!(indexed.is_err(), "{text:?} accepted, serde_json: {e}"),
+        }
     }
 });
