@@ -130,7 +130,12 @@ fn key(bytes: &[u8], pos: usize) -> Option<usize> {
     if at(bytes, pos) != b'"' {
         return None;
     }
-    let pos = ws(bytes, string(bytes, pos + 1)?);
+    let end = string(bytes, pos + 1)?;
+    // The usual separator, `": "`, in one comparison.
+    if bytes.get(end..end + 2) == Some(b": ") {
+        return Some(end + 2);
+    }
+    let pos = ws(bytes, end);
     (at(bytes, pos) == b':').then_some(pos + 1)
 }
 
