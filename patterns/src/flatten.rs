@@ -604,7 +604,7 @@ fn skip_ws(bytes: &[u8], pos: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[derive(Default)]
@@ -725,7 +725,7 @@ mod tests {
         }
     }
 
-    const PIECES: &[&str] = &[
+    pub(crate) const PIECES: &[&str] = &[
         "{",
         "}",
         "[",
@@ -749,6 +749,7 @@ mod tests {
         "1.",
         "-",
         "1e",
+        "1e+",
         "12345678901",
         "true",
         "tru",

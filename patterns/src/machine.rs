@@ -600,13 +600,14 @@ impl Scratch {
         }
     }
 
+    /// The array positions stored at `(start, len)` in the arena.
     fn positions(&self, (start, len): (u32, u32)) -> &[ArrayPos] {
         &self.arena[start as usize..(start + len) as usize]
     }
 
+    /// The array elements a kept value sits in.
     fn membership(&self, value: u32) -> &[ArrayPos] {
-        let (start, len) = self.values[value as usize].arrays;
-        &self.arena[start as usize..(start + len) as usize]
+        self.positions(self.values[value as usize].arrays)
     }
 }
 

@@ -211,6 +211,8 @@ fn literal(bytes: &[u8], pos: usize, word: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The walker's pieces: valid and broken tokens of every kind.
+    use crate::flatten::tests::PIECES;
 
     /// The fast path accepts exactly what serde_json accepts (the careful path has the
     /// final word, but a fast path that accepted invalid JSON would never ask it).
@@ -236,44 +238,6 @@ mod tests {
             (None, Err(_)) => {}
         }
     }
-
-    const PIECES: &[&str] = &[
-        "{",
-        "}",
-        "[",
-        "]",
-        ",",
-        ":",
-        " ",
-        "\n",
-        "\"a\"",
-        "\"b\"",
-        "1",
-        "-0",
-        "0.5",
-        "1e5",
-        "-1.5E-3",
-        "01",
-        "1.",
-        "-",
-        "1e",
-        "1e+",
-        "12345678901",
-        "true",
-        "tru",
-        "false",
-        "null",
-        "nul",
-        "\"s\\\"q\"",
-        "\"\\u00e9\"",
-        "\"\\u00g\"",
-        "\"\\x\"",
-        "\"\u{1}\"",
-        "\"open",
-        "\"a string longer than one 8-byte word\"",
-        "\"ünï\"",
-        "\"a\":",
-    ];
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
