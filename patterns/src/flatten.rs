@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::number::skip_digits;
-use crate::skip::{self, find_string_stop};
+use crate::skip::{self, find_string_stop, ws as skip_ws};
 use crate::EventError;
 
 /// Field names of all patterns, split at dots: `{"detail": {"a.b": …}}` and
@@ -367,22 +367,21 @@ impl<'a> TextWalker<'a, '_> {
     }
 
     /// Validates and moves past the value at `pos`, nested `depth` deep, which no
-    /// pattern looks inside.
-    ///
-    /// Iterative, with the open containers as a bit stack, and without the trie or
-    /// visitor: most of an event (every coordinate of a polygon, say) takes this path,
-    /// so it is kept to a tight loop over the bytes. Reports the same errors, at the
-    /// same places, as [`TextWalker::value`] would. Not inlined: on its own it keeps
-    /// its state in registers.
+    /// pattern looks inside: by the fast path ([`crate::skip`]), and only when that
+    /// refuses, by [`TextWalker::skip_value_carefully`] for the error.
     #[inline(always)]
     fn skip_value(&mut self, pos: usize, depth: usize) -> Step<usize> {
         let bytes = self.bytes;
-        let start = skip::ws(bytes, pos);
-        // Scalars (most unnamed fields of a walked object) without the call.
-        let fast = match skip::at(bytes, start) {
-            b'"' if depth <= MAX_DEPTH => skip::string(bytes, start + 1),
-            b'-' | b'0'..=b'9' if depth <= MAX_DEPTH => skip::number(bytes, start),
-            _ => skip::skip(bytes, start, depth, MAX_DEPTH),
+        let start = skip_ws(bytes, pos);
+        let fast = if depth > MAX_DEPTH {
+            None
+        } else {
+            // Scalars (most unnamed fields of a walked object) without the call.
+            match skip::at(bytes, start) {
+                b'"' => skip::string(bytes, start + 1),
+                b'-' | b'0'..=b'9' => skip::number(bytes, start),
+                _ => skip::skip(bytes, start, depth, MAX_DEPTH),
+            }
         };
         match fast {
             Some(end) => Ok(end),
@@ -392,6 +391,10 @@ impl<'a> TextWalker<'a, '_> {
 
     /// [`TextWalker::skip_value`] for input the fast path refused: finds the error and
     /// where it is (or, near the depth limit, the end of a valid value).
+    ///
+    /// Iterative, with the open containers as a bit stack, and without the trie or
+    /// visitor. Reports the same errors, at the same places, as [`TextWalker::value`]
+    /// would.
     #[cold]
     #[inline(never)]
     fn skip_value_carefully(&mut self, pos: usize, depth: usize) -> Step<usize> {
@@ -596,11 +599,6 @@ impl<'a> TextWalker<'a, '_> {
         serde_json::from_slice::<String>(&self.bytes[pos..end])
             .map_err(|e| self.fail(end, format!("invalid string: {e}")))
     }
-}
-
-#[inline(always)]
-fn skip_ws(bytes: &[u8], pos: usize) -> usize {
-    skip::ws(bytes, pos)
 }
 
 #[cfg(test)]

@@ -184,12 +184,11 @@ impl Matcher {
         let alt = self.alts.len() as u32;
         let mut conds = Vec::with_capacity(alternative.len());
         let mut anchor: Option<(u64, u32)> = None;
-        // Conditions that also go into the index, as filters (see `CondInfo::filter`).
-        let mut filters = Vec::new();
         for condition in alternative {
             let field = self.field_of(&condition.path);
             let cond = self.conds.len() as u32;
             let mut cost: u64 = 0;
+            // Whether it can be a filter (see `CondInfo::filter`), unless it is the anchor.
             let mut filter = !condition.absent_ok;
             for test in &condition.tests {
                 let (key, penalty) = test_key(field, test);
@@ -205,9 +204,6 @@ impl Matcher {
                     && !matches!(test, Test::AnythingBut(_) | Test::Exists);
                 self.fields[field as usize].numeric |= reads_numbers(test);
             }
-            if filter {
-                filters.push(cond);
-            }
             // Ties go to the later condition: deeper fields tend to be more specific.
             if !condition.absent_ok && anchor.is_none_or(|(best, _)| cost <= best) {
                 anchor = Some((cost, cond));
@@ -218,27 +214,27 @@ impl Matcher {
                 absent_ok: condition.absent_ok,
                 anchor: false,
                 sole: false,
-                filter: false,
+                filter,
                 tests: condition.tests.clone(),
             });
             conds.push(cond);
         }
-        let anchor = anchor.map(|(_, cond)| cond);
         match anchor {
-            Some(cond) => {
+            Some((_, cond)) => {
                 let info = &mut self.conds[cond as usize];
                 info.anchor = true;
+                info.filter = false;
                 info.sole = conds.len() == 1;
             }
             None => self.always.push(alt),
         }
-        filters.retain(|&c| Some(c) != anchor);
-        for cond in anchor.into_iter().chain(filters) {
-            let info = &mut self.conds[cond as usize];
-            info.filter = !info.anchor;
-            let index = &mut self.fields[info.field as usize].index;
-            for test in &info.tests {
-                index.add(test, cond);
+        for &cond in &conds {
+            let info = &self.conds[cond as usize];
+            if info.anchor || info.filter {
+                let index = &mut self.fields[info.field as usize].index;
+                for test in &info.tests {
+                    index.add(test, cond);
+                }
             }
         }
         self.alts.push(AltInfo {
