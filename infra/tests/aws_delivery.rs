@@ -37,19 +37,29 @@ async fn put_events_reaches_the_queue_through_a_rule() {
         .expect("create queue");
     let source = unique("app.orders");
     let rule = unique("orders-rule");
+    // A bus of its own: moto iterates a bus's rules unlocked while it delivers, so the
+    // other tests' rules on `default` could fail this PutEvents mid-way (and the SDK's
+    // retry would then deliver twice).
+    let bus = unique("orders-bus");
+    aws.eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("create bus");
     let pattern = serde_json::json!({ "source": [source], "detail-type": ["OrderPlaced"] });
     let rule_arn = writer
-        .put_rule("default", &rule, &pattern.to_string(), true, None, &tags)
+        .put_rule(&bus, &rule, &pattern.to_string(), true, None, &tags)
         .await
         .expect("put rule");
     writer
-        .put_targets("default", &rule, &[sqs_target("q", &queue_arn)])
+        .put_targets(&bus, &rule, &[sqs_target("q", &queue_arn)])
         .await
         .expect("put targets");
     assert_eq!(writer.write_calls(), 3);
 
     // The readers see what was written, including the ownership tags.
-    let rules = read::read_rules(&aws, "default").await.expect("read rules");
+    let rules = read::read_rules(&aws, &bus).await.expect("read rules");
     let seen = rules
         .iter()
         .find(|r| r.name == rule)
@@ -72,11 +82,13 @@ async fn put_events_reaches_the_queue_through_a_rule() {
         .source(&source)
         .detail_type("OrderPlaced")
         .detail(r#"{"order":"o-1"}"#)
+        .event_bus_name(&bus)
         .build();
     let other = PutEventsRequestEntry::builder()
         .source(&source)
         .detail_type("OrderCancelled")
         .detail(r#"{"order":"o-2"}"#)
+        .event_bus_name(&bus)
         .build();
     let out = aws
         .eventbridge

@@ -93,7 +93,19 @@ fn put_event_sends_jsonl_in_batches_and_reports_each_rejected_line() {
     let aws = client(&endpoint);
     let dir = tempfile::tempdir().expect("temp dir");
     let name = unique("put-event");
-    let url = rule_to_queue(&aws, "default", &name, &name);
+    // A bus of its own: moto iterates a bus's rules unlocked while it delivers, so a rule
+    // that the tail tests add to `default` meanwhile can fail the call with a 500 after
+    // part of the batch was delivered, and the SDK's retry then delivers that part twice.
+    let bus = unique("put-event-jsonl");
+    aws.block_on(
+        aws.clients()
+            .eventbridge
+            .create_event_bus()
+            .name(&bus)
+            .send(),
+    )
+    .expect("create bus");
+    let url = rule_to_queue(&aws, &bus, &name, &name);
     // 23 lines in both accepted shapes; line 12 has a detail that is not JSON.
     let mut lines = Vec::new();
     for n in 0..23 {
@@ -111,7 +123,7 @@ fn put_event_sends_jsonl_in_batches_and_reports_each_rejected_line() {
     let out = bridge(
         &endpoint,
         dir.path(),
-        &["put-event", "--file", "events.jsonl"],
+        &["put-event", "--file", "events.jsonl", "--bus", &bus],
     )
     .output()
     .expect("run bridge put-event");
