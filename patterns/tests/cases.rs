@@ -180,3 +180,30 @@ fn matchers_and_patterns_are_shareable_across_threads() {
         assert_eq!(h.join().unwrap(), 500);
     }
 }
+
+/// A pattern's number is read correctly rounded (serde_json's `float_roundtrip`): read
+/// one double off, `[-122.42916360922355]` would not match the very same text in an event.
+#[test]
+fn seventeen_digit_pattern_numbers_match_their_own_text() {
+    for number in [
+        "-122.42916360922355",
+        "37.80629491453747",
+        "-122.38419533600236",
+    ] {
+        let event = format!(r#"{{"x": {number}}}"#);
+        for pattern in [
+            format!(r#"{{"x": [{number}]}}"#),
+            format!(r#"{{"x": [{{"numeric": ["=", {number}]}}]}}"#),
+            format!(r#"{{"x": [{{"numeric": [">=", {number}]}}]}}"#),
+            format!(r#"{{"x": [{{"numeric": ["<=", {number}]}}]}}"#),
+        ] {
+            let p = Pattern::parse(&pattern).unwrap();
+            assert!(p.matches_str(&event).unwrap(), "{pattern} vs {event}");
+            let strict = pattern.replace(">=", ">").replace("<=", "<");
+            if strict != pattern {
+                let p = Pattern::parse(&strict).unwrap();
+                assert!(!p.matches_str(&event).unwrap(), "{strict} vs {event}");
+            }
+        }
+    }
+}
