@@ -79,4 +79,40 @@ impl Range {
         };
         above && below
     }
+
+    /// Whether some key in `low..=high` is in the range.
+    pub(crate) fn overlaps(&self, low: u64, high: u64) -> bool {
+        let reaches_low = match self.high {
+            None => true,
+            Some((bound, inclusive)) => low < bound || (inclusive && low == bound),
+        };
+        let reaches_high = match self.low {
+            None => true,
+            Some((bound, inclusive)) => high > bound || (inclusive && high == bound),
+        };
+        low <= high && reaches_low && reaches_high
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Range;
+
+    proptest::proptest! {
+        /// A window overlaps a range whenever one of its keys is in it, and a window of
+        /// one key overlaps exactly when the range contains that key.
+        #[test]
+        fn overlaps_agrees_with_contains(
+            low in proptest::option::of((0u64..64, proptest::bool::ANY)),
+            high in proptest::option::of((0u64..64, proptest::bool::ANY)),
+            from in 0u64..64,
+            width in 0u64..8,
+        ) {
+            let range = Range { low, high };
+            let to = from + width;
+            let any = (from..=to).any(|k| range.contains(k));
+            proptest::prop_assert!(!any || range.overlaps(from, to));
+            proptest::prop_assert_eq!(range.overlaps(from, from), range.contains(from));
+        }
+    }
 }

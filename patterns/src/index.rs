@@ -64,6 +64,9 @@ impl AffixIndex {
 pub(crate) struct FieldIndex {
     exact: FxHashMap<Box<str>, Ids>,
     number_keys: FxHashMap<u64, Ids>,
+    /// The keys of `number_keys`, sorted: an estimated key (see `number::near_key`)
+    /// probes the few keys within its slack.
+    sorted_number_keys: Vec<u64>,
     number_texts: FxHashMap<Box<str>, Ids>,
     trues: Ids,
     falses: Ids,
@@ -94,7 +97,7 @@ impl FieldIndex {
                 // A number a double holds exactly is found by its key: event text equal
                 // to it parses to the same key. Only the others need their text.
                 match n.key {
-                    Some(key) => self.number_keys.entry(key).or_default().push(cond),
+                    Some(key) => self.add_number_key(key, cond),
                     None => self
                         .number_texts
                         .entry(n.text.as_str().into())
@@ -122,25 +125,49 @@ impl FieldIndex {
             Test::Numeric(Range {
                 low: Some((low, true)),
                 high: Some((high, true)),
-            }) if low == high => self.number_keys.entry(*low).or_default().push(cond),
+            }) if low == high => self.add_number_key(*low, cond),
             Test::Numeric(r) => self.ranges.push((*r, cond)),
             Test::Cidr(c) => self.cidrs.push((*c, cond)),
             Test::Exists => self.exists.push(cond),
         }
     }
 
+    fn add_number_key(&mut self, key: u64, cond: u32) {
+        if let Err(at) = self.sorted_number_keys.binary_search(&key) {
+            self.sorted_number_keys.insert(at, key);
+        }
+        self.number_keys.entry(key).or_default().push(cond);
+    }
+
     /// Calls `hit` for every condition the value satisfies (possibly more than once).
-    pub(crate) fn lookup(&self, value: &ValueView<'_>, hit: &mut impl FnMut(u32)) {
+    ///
+    /// A number's key may be an estimate, at most `slack` doubles from the nearest one
+    /// (see `number::near_key`): then every condition it *may* satisfy is hit, and
+    /// verification decides. Non-numbers ignore `slack`.
+    pub(crate) fn lookup(&self, value: &ValueView<'_>, slack: u64, hit: &mut impl FnMut(u32)) {
         self.exists.iter().copied().for_each(&mut *hit);
         match value {
             ValueView::Str(s) => self.lookup_str(s, hit),
             ValueView::Num { text, key } => {
-                if let Some(key) = key {
-                    if let Some(ids) = self.number_keys.get(key) {
-                        ids.iter().copied().for_each(&mut *hit);
+                if let Some(key) = *key {
+                    let (low, high) = (key.saturating_sub(slack), key.saturating_add(slack));
+                    if slack == 0 {
+                        if let Some(ids) = self.number_keys.get(&key) {
+                            ids.iter().copied().for_each(&mut *hit);
+                        }
+                    } else if !self.sorted_number_keys.is_empty() {
+                        let from = self.sorted_number_keys.partition_point(|&k| k < low);
+                        for k in self.sorted_number_keys[from..]
+                            .iter()
+                            .take_while(|&&k| k <= high)
+                        {
+                            if let Some(ids) = self.number_keys.get(k) {
+                                ids.iter().copied().for_each(&mut *hit);
+                            }
+                        }
                     }
                     for (range, id) in &self.ranges {
-                        if range.contains(*key) {
+                        if range.overlaps(low, high) {
                             hit(*id);
                         }
                     }
@@ -150,7 +177,12 @@ impl FieldIndex {
                         ids.iter().copied().for_each(&mut *hit);
                     }
                 }
-                self.anything_but(value, hit);
+                if slack == 0 {
+                    self.anything_but(value, hit);
+                } else {
+                    // Whether an estimated number is excluded is not known: hit all.
+                    self.anything_buts.iter().for_each(|&(_, id)| hit(id));
+                }
             }
             ValueView::True | ValueView::False | ValueView::Null => {
                 let ids = match value {

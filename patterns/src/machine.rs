@@ -23,7 +23,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, tentative};
+use crate::number::{key_is_exact, near_key, tentative};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -482,9 +482,22 @@ struct StoredValue {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exactness {
+    /// The key is the nearest double's; whether that double holds the text is not known.
     Unknown,
     Exact,
     Inexact,
+    /// The key is only near the nearest double's (see `number::near_key`).
+    Estimated,
+}
+
+impl Exactness {
+    fn from_digits(known: Option<bool>) -> Exactness {
+        match known {
+            Some(true) => Exactness::Exact,
+            Some(false) => Exactness::Inexact,
+            None => Exactness::Unknown,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -537,6 +550,11 @@ impl Scratch {
     /// compared as text, that is the answer. Most coordinates of a polygon fail a range
     /// either way, and never pay for the check.
     fn satisfies(&mut self, event: &str, value: u32, stored: &StoredValue, tests: &[Test]) -> bool {
+        let stored = &if stored.exact == Exactness::Estimated {
+            self.settle_key(event, value)
+        } else {
+            *stored
+        };
         let any = |view: &ValueView<'_>| tests.iter().any(|t| test_matches(t, view));
         if stored.kind != Kind::Num || stored.key.is_none() || stored.exact != Exactness::Unknown {
             return any(&self.view(event, stored));
@@ -552,6 +570,20 @@ impl Scratch {
         }
         let settled = self.settle_exactness(event, value);
         any(&self.view(event, &settled))
+    }
+
+    /// Replaces (once) an estimated key by the nearest double's, and returns the value.
+    fn settle_key(&mut self, event: &str, value: u32) -> StoredValue {
+        let stored = self.values[value as usize];
+        if stored.exact == Exactness::Estimated {
+            let (key, exact) = match tentative(self.text_of(event, &stored)) {
+                Some((key, known)) => (Some(key), Exactness::from_digits(known)),
+                None => (None, Exactness::Unknown),
+            };
+            let settled = &mut self.values[value as usize];
+            (settled.key, settled.exact) = (key, exact);
+        }
+        self.values[value as usize]
     }
 
     /// Decides (once) whether a number's tentative key is exact, and returns the value.
@@ -633,14 +665,13 @@ impl Visitor for Collector<'_, '_, '_> {
             Scalar::False => (Kind::False, ""),
             Scalar::Null => (Kind::Null, ""),
         };
-        let (key, exact) = match (kind, meta.numeric) {
-            (Kind::Num, true) => match tentative(text) {
-                Some((key, Some(true))) => (Some(key), Exactness::Exact),
-                Some((key, Some(false))) => (Some(key), Exactness::Inexact),
-                Some((key, None)) => (Some(key), Exactness::Unknown),
-                None => (None, Exactness::Unknown),
+        let (key, exact, slack) = match (kind, meta.numeric) {
+            (Kind::Num, true) => match near_key(text) {
+                Some(near) if near.slack > 0 => (Some(near.key), Exactness::Estimated, near.slack),
+                Some(near) => (Some(near.key), Exactness::from_digits(near.exact), 0),
+                None => (None, Exactness::Unknown, 0),
             },
-            _ => (None, Exactness::Unknown),
+            _ => (None, Exactness::Unknown, 0),
         };
         // Text borrowed from the event is kept as its place there; anything else
         // (unescaped strings) is copied.
@@ -689,7 +720,7 @@ impl Visitor for Collector<'_, '_, '_> {
         };
         let m = self.m;
         let epoch = s.epoch;
-        meta.index.lookup(&view, &mut |cond| {
+        meta.index.lookup(&view, slack, &mut |cond| {
             let info = &m.conds[cond as usize];
             if !info.anchor {
                 s.cond_epoch[cond as usize] = epoch;
@@ -750,6 +781,51 @@ mod tests {
             m.add(format!("p{i}"), &Pattern::parse(p).expect("valid pattern"));
         }
         m
+    }
+
+    /// Coordinates (17 significant digits, negative exponent) are looked up by an
+    /// estimated key: one double either side of a bound, and the bound itself written
+    /// with more digits, must still find exactly the candidates that direct evaluation
+    /// finds, for equality, each kind of range bound, and `anything-but`.
+    #[test]
+    fn estimated_keys_find_every_candidate() {
+        let bound = -122.42916360922355f64;
+        let m = matcher(&[
+            r#"{"x": [-122.42916360922355]}"#,
+            r#"{"x": [{"numeric": ["=", -122.42916360922355]}]}"#,
+            r#"{"x": [{"numeric": ["<", -122.42916360922355]}]}"#,
+            r#"{"x": [{"numeric": ["<=", -122.42916360922355]}]}"#,
+            r#"{"x": [{"numeric": [">", -122.42916360922355]}]}"#,
+            r#"{"x": [{"numeric": [">=", -122.42916360922355, "<", -122.4291636092235]}]}"#,
+            r#"{"x": [{"anything-but": [-122.42916360922355]}]}"#,
+        ]);
+        let below = f64::from_bits(bound.to_bits() + 1);
+        let above = f64::from_bits(bound.to_bits() - 1);
+        let mut texts = vec![
+            "-122.42916360922355".to_string(),
+            "-122.429163609223550".to_string(),
+            "-122.42916360922356".to_string(),
+            "-122.42916360922354".to_string(),
+            "-122.4291636092235500001".to_string(),
+            "-12242916360922355e-14".to_string(),
+        ];
+        texts.extend([below, above].map(|v| format!("{v:?}")));
+        assert!(
+            crate::number::near_key(&texts[0]).is_some_and(|n| n.slack > 0),
+            "coordinates take the estimate path (or this test proves nothing)"
+        );
+        for text in &texts {
+            let event = format!(r#"{{"x": {text}}}"#);
+            assert_eq!(
+                m.matches_str(&event).unwrap(),
+                m.matches_str_exhaustively(&event).unwrap(),
+                "{event}"
+            );
+        }
+        let hits = |text: &str| m.matches_str(&format!(r#"{{"x": {text}}}"#)).unwrap();
+        assert_eq!(hits("-122.42916360922355"), ["p0", "p1", "p3", "p5"]);
+        assert_eq!(hits(&format!("{below:?}")), ["p2", "p3", "p6"]);
+        assert_eq!(hits(&format!("{above:?}")), ["p4", "p5", "p6"]);
     }
 
     /// Numbers whose nearest double passes a test, but whose text that double does not

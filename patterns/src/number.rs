@@ -34,6 +34,59 @@ pub(crate) fn tentative(text: &str) -> Option<(u64, Option<bool>)> {
     value.is_finite().then(|| (key_of(value), None))
 }
 
+/// Where the double nearest to a number's text lies, as cheaply as that can be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NearKey {
+    /// The key of the nearest double, or with `slack`, a key at most `slack` doubles
+    /// away from it.
+    pub key: u64,
+    pub slack: u64,
+    /// With no slack: whether that double holds the text exactly, when the digits
+    /// alone tell (as in [`tentative`]).
+    pub exact: Option<bool>,
+}
+
+/// How far (in doubles) [`near_key`]'s estimate may be from the nearest double: two
+/// roundings of at most half a unit each put it within about two units of the exact
+/// value, and so within three of the nearest double; crossing a power of two can double
+/// the count below it. Eight is a safe margin that still leaves the window far narrower
+/// than any gap between the numbers rules name.
+pub(crate) const NEAR_SLACK: u64 = 8;
+
+/// [`tentative`] without its costliest step: a decimal with more significant digits than
+/// a double holds and a negative exponent (a coordinate such as `-122.42916360922355`)
+/// needs a 128-bit division to round correctly. Here it is estimated with two floating
+/// point operations instead, which is enough for an index to find (a superset of) the
+/// conditions the number may satisfy; verification settles the exact key only for the
+/// few candidates that need it.
+#[inline]
+pub(crate) fn near_key(text: &str) -> Option<NearKey> {
+    if let Some(fast) = FastNumber::parse(text) {
+        if fast.mantissa > 1 << 53 && (-22..0).contains(&fast.exponent) {
+            let magnitude = fast.mantissa as f64 / POW10_F64[fast.exponent.unsigned_abs() as usize];
+            let value = if fast.negative { -magnitude } else { magnitude };
+            return Some(NearKey {
+                key: key_of(value),
+                slack: NEAR_SLACK,
+                exact: None,
+            });
+        }
+        if let Some(value) = fast.value() {
+            return Some(NearKey {
+                key: key_of(value),
+                slack: 0,
+                exact: fast.exact(),
+            });
+        }
+    }
+    let value: f64 = text.parse().ok()?;
+    value.is_finite().then(|| NearKey {
+        key: key_of(value),
+        slack: 0,
+        exact: None,
+    })
+}
+
 /// Whether the double behind `key` (from [`tentative`]) represents `text` exactly.
 pub(crate) fn key_is_exact(text: &str, key: u64) -> bool {
     is_exact(text, value_of(key))
@@ -488,6 +541,25 @@ mod tests {
         );
     }
 
+    /// The estimate is within its slack of the nearest double; without slack it is
+    /// [`tentative`] itself.
+    fn near_is_near(text: &str) {
+        let Some(near) = near_key(text) else {
+            assert_eq!(tentative(text), None, "{text:?}");
+            return;
+        };
+        let (key, exact) = tentative(text).expect("a near key implies a key");
+        assert!(
+            near.key.abs_diff(key) <= near.slack,
+            "{text:?}: estimate {} is {} keys from {key}",
+            near.key,
+            near.key.abs_diff(key)
+        );
+        if near.slack == 0 {
+            assert_eq!((near.key, near.exact), (key, exact), "{text:?}");
+        }
+    }
+
     fn fast_value(text: &str) -> Option<f64> {
         FastNumber::parse(text)?.value()
     }
@@ -588,7 +660,13 @@ mod tests {
         ];
         for text in cases {
             agrees(text);
+            near_is_near(text);
         }
+        let coordinate = near_key("-122.42916360922355").expect("a number");
+        assert_eq!(
+            coordinate.slack, NEAR_SLACK,
+            "coordinates take the estimate"
+        );
         // The fast path really handles the common shapes (or these tests prove nothing).
         for text in [
             "-122.42916360922355",
@@ -663,6 +741,24 @@ mod tests {
                 text.push_str(&format!("e{e}"));
             }
             agrees(&text);
+            near_is_near(&text);
+        }
+
+        /// 16 to 19 significant digits and negative exponents (the estimated range),
+        /// with the mantissa near powers of two, where the spacing of doubles changes.
+        #[test]
+        fn estimates_stay_within_their_slack(
+            negative in proptest::bool::ANY,
+            bits in 53u32..64,
+            offset in -4096i64..4096,
+            scale in 1u32..23,
+        ) {
+            let mantissa = (1u64 << bits).saturating_add_signed(offset);
+            let digits = mantissa.to_string();
+            let text = format!("{}{digits}e-{scale}", if negative { "-" } else { "" });
+            near_is_near(&text);
+            let point = digits.len().saturating_sub(scale as usize).max(1);
+            near_is_near(&format!("{}.{}", &digits[..point], &digits[point..]));
         }
 
         /// Shortest forms of random doubles are always exact, and their neighbours
@@ -674,6 +770,7 @@ mod tests {
                 let mut buffer = ryu::Buffer::new();
                 let text = buffer.format_finite(value).to_string();
                 agrees(&text);
+                near_is_near(&text);
                 proptest::prop_assert_eq!(comparable_key(&text), Some(key_of(value)));
                 let longer = if text.contains('e') { text.replacen('e', "1e", 1) } else { format!("{text}1") };
                 agrees(&longer);
