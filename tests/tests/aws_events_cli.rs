@@ -24,6 +24,20 @@ fn bridge(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// A new event bus with a unique name starting with `prefix`; returns its name.
+fn new_bus(aws: &BlockingAws, prefix: &str) -> String {
+    let bus = unique(prefix);
+    aws.block_on(
+        aws.clients()
+            .eventbridge
+            .create_event_bus()
+            .name(&bus)
+            .send(),
+    )
+    .expect("create bus");
+    bus
+}
+
 /// A queue and a rule on `bus` that sends events with `source` to it; returns the queue URL.
 fn rule_to_queue(aws: &BlockingAws, bus: &str, name: &str, source: &str) -> String {
     let c = aws.clients();
@@ -96,15 +110,7 @@ fn put_event_sends_jsonl_in_batches_and_reports_each_rejected_line() {
     // A bus of its own: moto iterates a bus's rules unlocked while it delivers, so a rule
     // that the tail tests add to `default` meanwhile can fail the call with a 500 after
     // part of the batch was delivered, and the SDK's retry then delivers that part twice.
-    let bus = unique("put-event-jsonl");
-    aws.block_on(
-        aws.clients()
-            .eventbridge
-            .create_event_bus()
-            .name(&bus)
-            .send(),
-    )
-    .expect("create bus");
+    let bus = new_bus(&aws, "put-event-jsonl");
     let url = rule_to_queue(&aws, &bus, &name, &name);
     // 23 lines in both accepted shapes; line 12 has a detail that is not JSON.
     let mut lines = Vec::new();
@@ -166,15 +172,7 @@ fn put_event_from_flags_reaches_a_custom_bus() {
     let Some(endpoint) = endpoint() else { return };
     let aws = client(&endpoint);
     let dir = tempfile::tempdir().expect("temp dir");
-    let bus = unique("put-event-bus");
-    aws.block_on(
-        aws.clients()
-            .eventbridge
-            .create_event_bus()
-            .name(&bus)
-            .send(),
-    )
-    .expect("create bus");
+    let bus = new_bus(&aws, "put-event-bus");
     let url = rule_to_queue(&aws, &bus, &unique("put-event-q"), "com.quiltdata");
     std::fs::write(
         dir.path().join("detail.json"),
@@ -397,12 +395,8 @@ fn tail_cleanup_removes_what_a_killed_tail_left_on_its_bus_only() {
     let Some(endpoint) = endpoint() else { return };
     let aws = client(&endpoint);
     let dir = tempfile::tempdir().expect("temp dir");
-    let bus = unique("tail-bus");
-    let other_bus = unique("tail-other");
-    for b in [&bus, &other_bus] {
-        aws.block_on(aws.clients().eventbridge.create_event_bus().name(b).send())
-            .expect("create bus");
-    }
+    let bus = new_bus(&aws, "tail-bus");
+    let other_bus = new_bus(&aws, "tail-other");
     let mut killed = Tail::spawn(&endpoint, dir.path(), &["--bus", &bus]);
     let killed_name = killed.ready();
     killed.child.kill().expect("SIGKILL the tail");
