@@ -55,6 +55,65 @@ struct FieldMeta {
     index: FieldIndex,
     /// Some test on this field reads numbers by value.
     numeric: bool,
+    screen: NumberScreen,
+}
+
+/// Which numbers some test on a field may be satisfied by. A number no test can take is
+/// not kept at all: verification could never choose it. This is what spares the dozens
+/// of coordinates per event that no rule's number or range comes near.
+#[derive(Debug, Clone, Default)]
+struct NumberScreen {
+    /// Some condition takes (almost) any number: `exists`, `anything-but`, or one
+    /// satisfied by the field's absence (which needs to know whether any value is there).
+    keep_all: bool,
+    /// Keys of exact numbers, sorted.
+    keys: Vec<u64>,
+    /// Exact numbers a double does not hold, compared as text.
+    texts: Vec<Box<str>>,
+    ranges: Vec<Range>,
+}
+
+impl NumberScreen {
+    fn add(&mut self, test: &Test) {
+        match test {
+            Test::ExactNumber(n) => match n.key {
+                Some(key) => {
+                    if let Err(at) = self.keys.binary_search(&key) {
+                        self.keys.insert(at, key);
+                    }
+                }
+                None => {
+                    if !self.texts.iter().any(|t| **t == *n.text) {
+                        self.texts.push(n.text.as_str().into());
+                    }
+                }
+            },
+            Test::Numeric(range) => {
+                if !self.ranges.contains(range) {
+                    self.ranges.push(*range);
+                }
+            }
+            Test::AnythingBut(_) | Test::Exists => self.keep_all = true,
+            // The other tests only ever take strings, booleans or null.
+            _ => {}
+        }
+    }
+
+    /// Whether a number (its key, at most `slack` doubles off, and its text) may
+    /// satisfy some test.
+    #[inline]
+    fn may_take(&self, key: Option<u64>, slack: u64, text: &str) -> bool {
+        if self.keep_all || self.texts.iter().any(|t| **t == *text) {
+            return true;
+        }
+        let Some(key) = key else {
+            return false;
+        };
+        let (low, high) = (key.saturating_sub(slack), key.saturating_add(slack));
+        let from = self.keys.partition_point(|&k| k < low);
+        self.keys.get(from).is_some_and(|&k| k <= high)
+            || self.ranges.iter().any(|r| r.overlaps(low, high))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -202,8 +261,11 @@ impl Matcher {
                 cost += u64::from(count) + u64::from(penalty);
                 filter &= count <= MAX_FILTER_SHARE
                     && !matches!(test, Test::AnythingBut(_) | Test::Exists);
-                self.fields[field as usize].numeric |= reads_numbers(test);
+                let meta = &mut self.fields[field as usize];
+                meta.numeric |= reads_numbers(test);
+                meta.screen.add(test);
             }
+            self.fields[field as usize].screen.keep_all |= condition.absent_ok;
             // Ties go to the later condition: deeper fields tend to be more specific.
             if !condition.absent_ok && anchor.is_none_or(|(best, _)| cost <= best) {
                 anchor = Some((cost, cond));
@@ -673,6 +735,9 @@ impl Visitor for Collector<'_, '_, '_> {
             },
             _ => (None, Exactness::Unknown, 0),
         };
+        if kind == Kind::Num && !self.exhaustive && !meta.screen.may_take(key, slack, text) {
+            return;
+        }
         // Text borrowed from the event is kept as its place there; anything else
         // (unescaped strings) is copied.
         let offset = (text.as_ptr() as usize).wrapping_sub(self.event.as_ptr() as usize);
@@ -781,6 +846,49 @@ mod tests {
             m.add(format!("p{i}"), &Pattern::parse(p).expect("valid pattern"));
         }
         m
+    }
+
+    /// Numbers that no test of their field can take are not kept; fields with a test
+    /// that takes any number (or that needs to know whether any value is there) keep all.
+    #[test]
+    fn screened_numbers_never_change_results() {
+        let m = matcher(&[
+            r#"{"w": [{"exists": false}]}"#,
+            r#"{"x": [{"exists": true}]}"#,
+            r#"{"y": [{"anything-but": [1]}]}"#,
+            r#"{"k": ["v"], "n": [{"numeric": [">", 10]}]}"#,
+            r#"{"k": ["v"], "n": [3]}"#,
+            r#"{"p": {"a": [5], "b": ["s"]}}"#,
+            r#"{"q": [12345678901234567890]}"#,
+        ]);
+        let cases: &[(&str, &[&str])] = &[
+            (r#"{"w": 5}"#, &[]),
+            (r#"{"w": [1, 2.5e3]}"#, &[]),
+            (r#"{"x": 5}"#, &["p0", "p1"]),
+            (r#"{"x": null, "y": 2}"#, &["p0", "p1", "p2"]),
+            (r#"{"x": "s", "y": 1}"#, &["p0", "p1"]),
+            (r#"{"k": "v", "n": [1, 2, 11]}"#, &["p0", "p3"]),
+            (r#"{"k": "v", "n": [1, 2]}"#, &["p0"]),
+            (r#"{"k": "v", "n": [1, 3.0]}"#, &["p0", "p4"]),
+            (
+                r#"{"p": [{"a": 5, "b": "t"}, {"a": 6, "b": "s"}]}"#,
+                &["p0"],
+            ),
+            (
+                r#"{"p": [{"a": 6, "b": "t"}, {"a": 5, "b": "s"}]}"#,
+                &["p0", "p5"],
+            ),
+            (r#"{"q": 12345678901234567890}"#, &["p0", "p6"]),
+            (r#"{"q": 12345678901234567891}"#, &["p0"]),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
+            assert_eq!(
+                m.matches_str_exhaustively(event).unwrap(),
+                *expected,
+                "{event}"
+            );
+        }
     }
 
     /// Coordinates (17 significant digits, negative exponent) are looked up by an
