@@ -88,11 +88,7 @@ impl NumberScreen {
                     }
                 }
             },
-            Test::Numeric(range) => {
-                if !self.ranges.contains(range) {
-                    self.ranges.push(*range);
-                }
-            }
+            Test::Numeric(range) if !self.ranges.contains(range) => self.ranges.push(*range),
             Test::AnythingBut(_) | Test::Exists => self.keep_all = true,
             // The other tests only ever take strings, booleans or null.
             _ => {}
