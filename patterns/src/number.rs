@@ -61,6 +61,13 @@ pub(crate) const NEAR_SLACK: u64 = 8;
 /// few candidates that need it.
 #[inline]
 pub(crate) fn near_key(text: &str) -> Option<NearKey> {
+    if let Some(value) = estimate_decimal(text.as_bytes()) {
+        return Some(NearKey {
+            key: key_of(value),
+            slack: NEAR_SLACK,
+            exact: None,
+        });
+    }
     if let Some(fast) = FastNumber::parse(text) {
         if fast.mantissa > 1 << 53 && (-22..0).contains(&fast.exponent) {
             let magnitude = fast.mantissa as f64 / POW10_F64[fast.exponent.unsigned_abs() as usize];
@@ -85,6 +92,83 @@ pub(crate) fn near_key(text: &str) -> Option<NearKey> {
         slack: 0,
         exact: None,
     })
+}
+
+/// The value of a plain decimal (`-?digits.digits`, no exponent) with 16 to 19
+/// significant digits, within [`NEAR_SLACK`] doubles of the nearest: the shape of every
+/// coordinate, read without trimming zeros or rounding exactly, since whether such text
+/// is exact is never known from its digits anyway. `None` for any other shape.
+#[inline]
+fn estimate_decimal(bytes: &[u8]) -> Option<f64> {
+    let negative = bytes.first() == Some(&b'-');
+    let int_start = usize::from(negative);
+    let int_end = skip_digits(bytes, int_start);
+    if bytes.get(int_end) != Some(&b'.') || int_end == int_start {
+        return None;
+    }
+    let frac = int_end + 1;
+    let digits = int_end - int_start + bytes.len() - frac;
+    // At least 16 digits (fewer take the exact path), at most 19 (the mantissa fits a
+    // u64), and nothing after the fraction's digits.
+    if !(16..=19).contains(&digits)
+        || frac == bytes.len()
+        || skip_digits(bytes, frac) != bytes.len()
+    {
+        return None;
+    }
+    let mut int = 0u64;
+    for &b in &bytes[int_start..int_end] {
+        int = int * 10 + u64::from(b - b'0');
+    }
+    let frac_len = bytes.len() - frac;
+    let mantissa = int * POW10_U64[frac_len] + digits_value(bytes, frac);
+    let magnitude = mantissa as f64 / POW10_F64[frac_len];
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// 10^k for k in 0..=19, all below 2^64.
+static POW10_U64: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
+
+/// The value of the ASCII digits `bytes[from..]` (at most 19, at least 8 bytes in
+/// `bytes` in all): eight at a time, and the last partial group as the final eight
+/// bytes with those before the group masked to '0'.
+#[inline]
+fn digits_value(bytes: &[u8], from: usize) -> u64 {
+    let mut value = 0u64;
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        value = value * 100_000_000
+            + eight_digits(u64::from_le_bytes(chunk.try_into().unwrap_or([b'0'; 8])));
+        at += 8;
+    }
+    let rest = bytes.len() - at;
+    if rest > 0 {
+        let window = &bytes[bytes.len() - 8..];
+        let word = u64::from_le_bytes(window.try_into().unwrap_or([b'0'; 8]));
+        // Little-endian: the bytes before the group are the word's low ones.
+        let before = u64::MAX >> (8 * rest);
+        let word = (word & !before) | (0x3030_3030_3030_3030 & before);
+        value = value * POW10_U64[rest] + eight_digits(word);
+    }
+    value
+}
+
+/// Eight ASCII digits in a little-endian word (first digit in the lowest byte) as a
+/// number: three multiply-and-shift steps merge neighbours into pairs, quads, and all.
+#[inline(always)]
+fn eight_digits(word: u64) -> u64 {
+    let v = word.wrapping_sub(0x3030_3030_3030_3030);
+    let pairs = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
+    quads.wrapping_mul(10_000).wrapping_add(quads >> 32) & 0xffff_ffff
 }
 
 /// Whether the double behind `key` (from [`tentative`]) represents `text` exactly.
@@ -289,11 +373,7 @@ impl FastNumber {
 #[inline]
 fn accumulate(mut mantissa: u64, mut digits: &[u8]) -> u64 {
     while let Some((chunk, rest)) = digits.split_first_chunk::<8>() {
-        let v = u64::from_le_bytes(*chunk).wrapping_sub(0x3030_3030_3030_3030);
-        let pairs = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
-        let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
-        let eight = quads.wrapping_mul(10_000).wrapping_add(quads >> 32) & 0xffff_ffff;
-        mantissa = mantissa * 100_000_000 + eight;
+        mantissa = mantissa * 100_000_000 + eight_digits(u64::from_le_bytes(*chunk));
         digits = rest;
     }
     for &b in digits {
