@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::number::skip_digits;
+use crate::number::{scan_number, skip_digits};
 use crate::skip::{self, find_string_stop, ws as skip_ws};
 use crate::EventError;
 
@@ -135,8 +135,9 @@ impl PathTrie {
 #[derive(Debug, Clone)]
 pub(crate) enum Scalar<'a> {
     Str(Cow<'a, str>),
-    /// The number's JSON text.
-    Num(Cow<'a, str>),
+    /// The number's JSON text, and for a plain decimal of 16 to 19 digits its value
+    /// within `number::NEAR_SLACK` doubles (see `number::scan_number`).
+    Num(Cow<'a, str>, Option<f64>),
     True,
     False,
     Null,
@@ -233,7 +234,7 @@ pub(crate) fn walk_value(value: &Value, trie: &PathTrie, visitor: &mut impl Visi
                 if let Some(field) = trie.field(node) {
                     let s = match scalar {
                         Value::String(s) => Scalar::Str(Cow::Borrowed(s)),
-                        Value::Number(n) => Scalar::Num(Cow::Owned(n.to_string())),
+                        Value::Number(n) => Scalar::Num(Cow::Owned(n.to_string()), None),
                         Value::Bool(true) => Scalar::True,
                         Value::Bool(false) => Scalar::False,
                         _ => Scalar::Null,
@@ -351,14 +352,10 @@ impl<'a> TextWalker<'a, '_> {
                 }
                 None => Ok(self.skip_string(pos)?.0),
             },
-            Some(b'-' | b'0'..=b'9') => {
-                let end = self.number(pos)?;
-                if let Some(f) = trie.field(node) {
-                    let text = self.text.get(pos..end).unwrap_or_default();
-                    visitor.leaf(f, Scalar::Num(Cow::Borrowed(text)), self.arrays);
-                }
-                Ok(end)
-            }
+            Some(b'-' | b'0'..=b'9') => match trie.field(node) {
+                Some(f) => self.named_number(pos, f, visitor),
+                None => self.number(pos),
+            },
             Some(b't') => self.literal(pos, b"true", node, trie, visitor, Scalar::True),
             Some(b'f') => self.literal(pos, b"false", node, trie, visitor, Scalar::False),
             Some(b'n') => self.literal(pos, b"null", node, trie, visitor, Scalar::Null),
@@ -508,6 +505,19 @@ impl<'a> TextWalker<'a, '_> {
         Ok(end)
     }
 
+    /// Reads the number at `pos` of field `f` and hands it to the visitor. Out of line:
+    /// inlined, its locals would enlarge every frame of the recursive [`TextWalker::value`].
+    #[inline(never)]
+    fn named_number(&mut self, pos: usize, f: u32, visitor: &mut impl Visitor) -> Step<usize> {
+        let Some((end, estimate)) = scan_number(self.bytes, pos) else {
+            // Only to find the error and its place.
+            return self.number(pos);
+        };
+        let text = self.text.get(pos..end).unwrap_or_default();
+        visitor.leaf(f, Scalar::Num(Cow::Borrowed(text), estimate), self.arrays);
+        Ok(end)
+    }
+
     /// Validates the grammar of the number at `start`; returns where it ends.
     #[inline(always)]
     fn number(&mut self, start: usize) -> Step<usize> {
@@ -612,7 +622,7 @@ pub(crate) mod tests {
         fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
             let v = match value {
                 Scalar::Str(s) => format!("s:{s}"),
-                Scalar::Num(n) => format!("n:{n}"),
+                Scalar::Num(n, _) => format!("n:{n}"),
                 Scalar::True => "true".into(),
                 Scalar::False => "false".into(),
                 Scalar::Null => "null".into(),

@@ -23,7 +23,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, near_key, tentative};
+use crate::number::{key_is_exact, key_of, near_key, tentative, NearKey, NEAR_SLACK};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -716,15 +716,24 @@ impl Visitor for Collector<'_, '_, '_> {
     fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
         let s = &mut *self.s;
         let meta = &self.m.fields[field as usize];
-        let (kind, text) = match &value {
-            Scalar::Str(t) => (Kind::Str, t.as_ref()),
-            Scalar::Num(t) => (Kind::Num, t.as_ref()),
-            Scalar::True => (Kind::True, ""),
-            Scalar::False => (Kind::False, ""),
-            Scalar::Null => (Kind::Null, ""),
+        let (kind, text, estimate) = match &value {
+            Scalar::Str(t) => (Kind::Str, t.as_ref(), None),
+            Scalar::Num(t, estimate) => (Kind::Num, t.as_ref(), *estimate),
+            Scalar::True => (Kind::True, "", None),
+            Scalar::False => (Kind::False, "", None),
+            Scalar::Null => (Kind::Null, "", None),
+        };
+        let near = match estimate {
+            Some(value) => Some(NearKey {
+                key: key_of(value),
+                slack: NEAR_SLACK,
+                exact: None,
+            }),
+            None if kind == Kind::Num && meta.numeric => near_key(text),
+            None => None,
         };
         let (key, exact, slack) = match (kind, meta.numeric) {
-            (Kind::Num, true) => match near_key(text) {
+            (Kind::Num, true) => match near {
                 Some(near) if near.slack > 0 => (Some(near.key), Exactness::Estimated, near.slack),
                 Some(near) => (Some(near.key), Exactness::from_digits(near.exact), 0),
                 None => (None, Exactness::Unknown, 0),

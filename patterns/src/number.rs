@@ -100,30 +100,70 @@ pub(crate) fn near_key(text: &str) -> Option<NearKey> {
 /// is exact is never known from its digits anyway. `None` for any other shape.
 #[inline]
 fn estimate_decimal(bytes: &[u8]) -> Option<f64> {
-    let negative = bytes.first() == Some(&b'-');
-    let int_start = usize::from(negative);
+    let int_start = usize::from(bytes.first() == Some(&b'-'));
     let int_end = skip_digits(bytes, int_start);
     if bytes.get(int_end) != Some(&b'.') || int_end == int_start {
         return None;
     }
+    if skip_digits(bytes, int_end + 1) != bytes.len() {
+        return None;
+    }
+    estimate_plain(bytes, int_start, int_end)
+}
+
+/// [`estimate_decimal`] of `bytes` read as `-?digits.digits` with the integer digits at
+/// `int_start..int_end` (so `int_start` is 1 exactly when there is a minus sign), a dot,
+/// and fraction digits up to the end of `bytes` (all checked by the caller).
+#[inline(always)]
+fn estimate_plain(bytes: &[u8], int_start: usize, int_end: usize) -> Option<f64> {
     let frac = int_end + 1;
-    let digits = int_end - int_start + bytes.len() - frac;
+    let frac_len = bytes.len().checked_sub(frac)?;
+    let digits = int_end - int_start + frac_len;
     // At least 16 digits (fewer take the exact path), at most 19 (the mantissa fits a
-    // u64), and nothing after the fraction's digits.
-    if !(16..=19).contains(&digits)
-        || frac == bytes.len()
-        || skip_digits(bytes, frac) != bytes.len()
-    {
+    // u64), and some after the dot.
+    if !(16..=19).contains(&digits) || frac_len == 0 {
         return None;
     }
     let mut int = 0u64;
     for &b in &bytes[int_start..int_end] {
         int = int * 10 + u64::from(b - b'0');
     }
-    let frac_len = bytes.len() - frac;
     let mantissa = int * POW10_U64[frac_len] + digits_value(bytes, frac);
     let magnitude = mantissa as f64 / POW10_F64[frac_len];
-    Some(if negative { -magnitude } else { magnitude })
+    Some(if int_start == 1 {
+        -magnitude
+    } else {
+        magnitude
+    })
+}
+
+/// Validates the JSON number at `pos` (as `skip::number` does) and, when it is a plain
+/// decimal that [`estimate_decimal`] reads, estimates it in the same pass: the walker
+/// hands named numbers over with their estimate, so coordinates are scanned once.
+#[inline(always)]
+pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<f64>)> {
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let int_start = pos + usize::from(at(pos) == b'-');
+    let int_end = match at(int_start) {
+        b'0' => int_start + 1,
+        b'1'..=b'9' => skip_digits(bytes, int_start + 1),
+        _ => return None,
+    };
+    if at(int_end) != b'.' {
+        return crate::skip::number(bytes, pos).map(|end| (end, None));
+    }
+    let frac_end = skip_digits(bytes, int_end + 1);
+    if frac_end == int_end + 1 {
+        return None;
+    }
+    if at(frac_end) | 0x20 == b'e' {
+        return crate::skip::number(bytes, pos).map(|end| (end, None));
+    }
+    let number = &bytes[pos..frac_end];
+    Some((
+        frac_end,
+        estimate_plain(number, int_start - pos, int_end - pos),
+    ))
 }
 
 /// 10^k for k in 0..=19, all below 2^64.
@@ -640,6 +680,24 @@ mod tests {
         }
     }
 
+    /// The walker's scan ends where `skip::number` ends (or fails where it fails), with
+    /// or without what follows the number, and its estimate is within the slack.
+    fn scan_agrees(text: &str) {
+        for follow in ["", ",", "}", " ", "e", ".5"] {
+            let event = format!("{text}{follow}");
+            let scanned = scan_number(event.as_bytes(), 0);
+            assert_eq!(
+                scanned.map(|(end, _)| end),
+                crate::skip::number(event.as_bytes(), 0),
+                "{event:?}"
+            );
+            if let Some((end, Some(estimate))) = scanned {
+                let (key, _) = tentative(&event[..end]).expect("a number");
+                assert!(key_of(estimate).abs_diff(key) <= NEAR_SLACK, "{event:?}");
+            }
+        }
+    }
+
     fn fast_value(text: &str) -> Option<f64> {
         FastNumber::parse(text)?.value()
     }
@@ -741,7 +799,12 @@ mod tests {
         for text in cases {
             agrees(text);
             near_is_near(text);
+            scan_agrees(text);
         }
+        assert!(
+            matches!(scan_number(b"-122.42916360922355,", 0), Some((19, Some(_)))),
+            "coordinates are estimated while scanned"
+        );
         let coordinate = near_key("-122.42916360922355").expect("a number");
         assert_eq!(
             coordinate.slack, NEAR_SLACK,
@@ -822,6 +885,7 @@ mod tests {
             }
             agrees(&text);
             near_is_near(&text);
+            scan_agrees(&text);
         }
 
         /// 16 to 19 significant digits and negative exponents (the estimated range),
@@ -837,8 +901,11 @@ mod tests {
             let digits = mantissa.to_string();
             let text = format!("{}{digits}e-{scale}", if negative { "-" } else { "" });
             near_is_near(&text);
+            scan_agrees(&text);
             let point = digits.len().saturating_sub(scale as usize).max(1);
-            near_is_near(&format!("{}.{}", &digits[..point], &digits[point..]));
+            let plain = format!("{}.{}", &digits[..point], &digits[point..]);
+            near_is_near(&plain);
+            scan_agrees(&plain);
         }
 
         /// Shortest forms of random doubles are always exact, and their neighbours
