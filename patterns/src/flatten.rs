@@ -505,9 +505,13 @@ impl<'a> TextWalker<'a, '_> {
         Ok(end)
     }
 
-    /// Reads the number at `pos` of field `f` and hands it to the visitor. Out of line:
-    /// inlined, its locals would enlarge every frame of the recursive [`TextWalker::value`].
-    #[inline(never)]
+    /// Reads the number at `pos` of field `f` and hands it to the visitor. Inlined in
+    /// optimized builds (it is on the hot path of every named coordinate); out of line in
+    /// debug builds, whose unoptimized locals would otherwise enlarge every frame of the
+    /// recursive [`TextWalker::value`] enough to overflow a test thread's stack at the
+    /// nesting limit.
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn named_number(&mut self, pos: usize, f: u32, visitor: &mut impl Visitor) -> Step<usize> {
         let Some((end, estimate)) = scan_number(self.bytes, pos) else {
             // Only to find the error and its place.
