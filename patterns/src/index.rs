@@ -12,7 +12,7 @@ use crate::ast::{AnythingBut, Range, Test};
 use crate::cidr::Cidr;
 use crate::eval::{excluded, ValueView};
 use crate::fold::fold_value;
-use crate::number::comparable_key;
+use crate::number::{comparable_key, keys_within, window};
 use crate::wildcard::Wildcard;
 
 pub(crate) type Ids = Vec<u32>;
@@ -150,17 +150,13 @@ impl FieldIndex {
             ValueView::Str(s) => self.lookup_str(s, hit),
             ValueView::Num { text, key } => {
                 if let Some(key) = *key {
-                    let (low, high) = (key.saturating_sub(slack), key.saturating_add(slack));
+                    let (low, high) = window(key, slack);
                     if slack == 0 {
                         if let Some(ids) = self.number_keys.get(&key) {
                             ids.iter().copied().for_each(&mut *hit);
                         }
-                    } else if !self.sorted_number_keys.is_empty() {
-                        let from = self.sorted_number_keys.partition_point(|&k| k < low);
-                        for k in self.sorted_number_keys[from..]
-                            .iter()
-                            .take_while(|&&k| k <= high)
-                        {
+                    } else {
+                        for k in keys_within(&self.sorted_number_keys, (low, high)) {
                             if let Some(ids) = self.number_keys.get(k) {
                                 ids.iter().copied().for_each(&mut *hit);
                             }

@@ -23,7 +23,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, key_of, near_key, tentative, NearKey, NEAR_SLACK};
+use crate::number::{key_is_exact, keys_within, near_key, tentative, window, NearKey};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -105,9 +105,8 @@ impl NumberScreen {
         let Some(key) = key else {
             return false;
         };
-        let (low, high) = (key.saturating_sub(slack), key.saturating_add(slack));
-        let from = self.keys.partition_point(|&k| k < low);
-        self.keys.get(from).is_some_and(|&k| k <= high)
+        let (low, high) = window(key, slack);
+        !keys_within(&self.keys, (low, high)).is_empty()
             || self.ranges.iter().any(|r| r.overlaps(low, high))
     }
 }
@@ -724,21 +723,14 @@ impl Visitor for Collector<'_, '_, '_> {
             Scalar::Null => (Kind::Null, "", None),
         };
         let near = match estimate {
-            Some(value) => Some(NearKey {
-                key: key_of(value),
-                slack: NEAR_SLACK,
-                exact: None,
-            }),
-            None if kind == Kind::Num && meta.numeric => near_key(text),
-            None => None,
+            _ if kind != Kind::Num || !meta.numeric => None,
+            Some(value) => Some(NearKey::estimated(value)),
+            None => near_key(text),
         };
-        let (key, exact, slack) = match (kind, meta.numeric) {
-            (Kind::Num, true) => match near {
-                Some(near) if near.slack > 0 => (Some(near.key), Exactness::Estimated, near.slack),
-                Some(near) => (Some(near.key), Exactness::from_digits(near.exact), 0),
-                None => (None, Exactness::Unknown, 0),
-            },
-            _ => (None, Exactness::Unknown, 0),
+        let (key, exact, slack) = match near {
+            Some(near) if near.slack > 0 => (Some(near.key), Exactness::Estimated, near.slack),
+            Some(near) => (Some(near.key), Exactness::from_digits(near.exact), 0),
+            None => (None, Exactness::Unknown, 0),
         };
         if kind == Kind::Num && !self.exhaustive && !meta.screen.may_take(key, slack, text) {
             return;

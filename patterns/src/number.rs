@@ -53,6 +53,29 @@ pub(crate) struct NearKey {
 /// than any gap between the numbers rules name.
 pub(crate) const NEAR_SLACK: u64 = 8;
 
+impl NearKey {
+    /// The key of an estimate of the value (see [`near_key`]).
+    pub(crate) fn estimated(value: f64) -> NearKey {
+        NearKey {
+            key: key_of(value),
+            slack: NEAR_SLACK,
+            exact: None,
+        }
+    }
+}
+
+/// The keys within `slack` of `key`: where the nearest double's key may be.
+pub(crate) fn window(key: u64, slack: u64) -> (u64, u64) {
+    (key.saturating_sub(slack), key.saturating_add(slack))
+}
+
+/// The part of a sorted key list within `low..=high`.
+pub(crate) fn keys_within(sorted: &[u64], (low, high): (u64, u64)) -> &[u64] {
+    let from = sorted.partition_point(|&k| k < low);
+    let to = from + sorted[from..].partition_point(|&k| k <= high);
+    &sorted[from..to]
+}
+
 /// [`tentative`] without its costliest step: a decimal with more significant digits than
 /// a double holds and a negative exponent (a coordinate such as `-122.42916360922355`)
 /// needs a 128-bit division to round correctly. Here it is estimated with two floating
@@ -62,21 +85,16 @@ pub(crate) const NEAR_SLACK: u64 = 8;
 #[inline]
 pub(crate) fn near_key(text: &str) -> Option<NearKey> {
     if let Some(value) = estimate_decimal(text.as_bytes()) {
-        return Some(NearKey {
-            key: key_of(value),
-            slack: NEAR_SLACK,
-            exact: None,
-        });
+        return Some(NearKey::estimated(value));
     }
     if let Some(fast) = FastNumber::parse(text) {
         if fast.mantissa > 1 << 53 && (-22..0).contains(&fast.exponent) {
             let magnitude = fast.mantissa as f64 / POW10_F64[fast.exponent.unsigned_abs() as usize];
-            let value = if fast.negative { -magnitude } else { magnitude };
-            return Some(NearKey {
-                key: key_of(value),
-                slack: NEAR_SLACK,
-                exact: None,
-            });
+            return Some(NearKey::estimated(if fast.negative {
+                -magnitude
+            } else {
+                magnitude
+            }));
         }
         if let Some(value) = fast.value() {
             return Some(NearKey {
