@@ -23,7 +23,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, keys_within, near_key, tentative, window, NearKey};
+use crate::number::{key_is_exact, near_key, tentative, window, NearKey};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -66,33 +66,65 @@ struct NumberScreen {
     /// Some condition takes (almost) any number: `exists`, `anything-but`, or one
     /// satisfied by the field's absence (which needs to know whether any value is there).
     keep_all: bool,
-    /// Keys of exact numbers, sorted.
-    keys: Vec<u64>,
+    /// The keys of exact numbers and numeric ranges, as sorted, disjoint, non-adjacent
+    /// inclusive intervals: one binary search per number however many rules name the
+    /// field.
+    intervals: Vec<(u64, u64)>,
     /// Exact numbers a double does not hold, compared as text.
     texts: Vec<Box<str>>,
-    ranges: Vec<Range>,
 }
 
 impl NumberScreen {
     fn add(&mut self, test: &Test) {
         match test {
             Test::ExactNumber(n) => match n.key {
-                Some(key) => {
-                    if let Err(at) = self.keys.binary_search(&key) {
-                        self.keys.insert(at, key);
-                    }
-                }
+                Some(key) => self.add_interval(key, key),
                 None => {
                     if !self.texts.iter().any(|t| **t == *n.text) {
                         self.texts.push(n.text.as_str().into());
                     }
                 }
             },
-            Test::Numeric(range) if !self.ranges.contains(range) => self.ranges.push(*range),
+            Test::Numeric(Range { low, high }) => {
+                // Keys are integers: an exclusive bound is the next key inside it.
+                let from = match *low {
+                    None => Some(0),
+                    Some((key, true)) => Some(key),
+                    Some((key, false)) => key.checked_add(1),
+                };
+                let to = match *high {
+                    None => Some(u64::MAX),
+                    Some((key, true)) => Some(key),
+                    Some((key, false)) => key.checked_sub(1),
+                };
+                if let (Some(from), Some(to)) = (from, to) {
+                    self.add_interval(from, to);
+                }
+            }
             Test::AnythingBut(_) | Test::Exists => self.keep_all = true,
             // The other tests only ever take strings, booleans or null.
             _ => {}
         }
+    }
+
+    /// Adds `from..=to`, merging it with the intervals it overlaps or touches.
+    fn add_interval(&mut self, from: u64, to: u64) {
+        if from > to {
+            return;
+        }
+        let first = self
+            .intervals
+            .partition_point(|&(_, end)| end.saturating_add(1) < from);
+        let mut last = first;
+        let (mut from, mut to) = (from, to);
+        while let Some(&(start, end)) = self.intervals.get(last) {
+            if start > to.saturating_add(1) {
+                break;
+            }
+            (from, to) = (from.min(start), to.max(end));
+            last += 1;
+        }
+        self.intervals.splice(first..last, [(from, to)]);
     }
 
     /// Whether a number (its key, at most `slack` doubles off, and its text) may
@@ -106,8 +138,10 @@ impl NumberScreen {
             return false;
         };
         let (low, high) = window(key, slack);
-        !keys_within(&self.keys, (low, high)).is_empty()
-            || self.ranges.iter().any(|r| r.overlaps(low, high))
+        let at = self.intervals.partition_point(|&(_, end)| end < low);
+        self.intervals
+            .get(at)
+            .is_some_and(|&(start, _)| start <= high)
     }
 }
 
@@ -843,6 +877,41 @@ mod tests {
             m.add(format!("p{i}"), &Pattern::parse(p).expect("valid pattern"));
         }
         m
+    }
+
+    proptest::proptest! {
+        /// The screen's merged intervals take exactly the keys some range or exact
+        /// number takes, and a window whenever one of its keys is taken.
+        #[test]
+        fn screen_intervals_take_exactly_the_covered_keys(
+            ranges in proptest::collection::vec(
+                (
+                    proptest::option::of((0u64..64, proptest::bool::ANY)),
+                    proptest::option::of((0u64..64, proptest::bool::ANY)),
+                ),
+                0..6,
+            ),
+            points in proptest::collection::vec(0u64..64, 0..4),
+            slack in 0u64..3,
+        ) {
+            let ranges: Vec<Range> = ranges.into_iter().map(|(low, high)| Range { low, high }).collect();
+            let mut screen = NumberScreen::default();
+            for r in &ranges {
+                screen.add(&Test::Numeric(*r));
+            }
+            for &p in &points {
+                screen.add(&Test::Numeric(Range { low: Some((p, true)), high: Some((p, true)) }));
+            }
+            let taken = |k: u64| points.contains(&k) || ranges.iter().any(|r| r.contains(k));
+            for k in 0..70u64 {
+                proptest::prop_assert_eq!(screen.may_take(Some(k), 0, ""), taken(k), "key {}", k);
+                let (low, high) = window(k, slack);
+                if (low..=high).any(taken) {
+                    proptest::prop_assert!(screen.may_take(Some(k), slack, ""), "window at {}", k);
+                }
+            }
+            proptest::prop_assert!(screen.intervals.windows(2).all(|w| w[0].1.saturating_add(1) < w[1].0));
+        }
     }
 
     /// Numbers that no test of their field can take are not kept; fields with a test
