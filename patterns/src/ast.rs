@@ -80,17 +80,20 @@ impl Range {
         above && below
     }
 
-    /// Whether some key in `low..=high` is in the range.
-    pub(crate) fn overlaps(&self, low: u64, high: u64) -> bool {
-        let reaches_low = match self.high {
-            None => true,
-            Some((bound, inclusive)) => low < bound || (inclusive && low == bound),
-        };
-        let reaches_high = match self.low {
-            None => true,
-            Some((bound, inclusive)) => high > bound || (inclusive && high == bound),
-        };
-        low <= high && reaches_low && reaches_high
+    /// The range as an inclusive interval of keys, `None` if no key is in it. Keys are
+    /// integers, so an exclusive bound is the next key inside it.
+    pub(crate) fn keys(&self) -> Option<(u64, u64)> {
+        let from = match self.low {
+            None => Some(0),
+            Some((key, true)) => Some(key),
+            Some((key, false)) => key.checked_add(1),
+        }?;
+        let to = match self.high {
+            None => Some(u64::MAX),
+            Some((key, true)) => Some(key),
+            Some((key, false)) => key.checked_sub(1),
+        }?;
+        (from <= to).then_some((from, to))
     }
 }
 
@@ -99,20 +102,19 @@ mod tests {
     use super::Range;
 
     proptest::proptest! {
-        /// A window overlaps a range whenever one of its keys is in it, and a window of
-        /// one key overlaps exactly when the range contains that key.
+        /// A range's key interval holds exactly the keys the range contains.
         #[test]
-        fn overlaps_agrees_with_contains(
+        fn keys_agree_with_contains(
             low in proptest::option::of((0u64..64, proptest::bool::ANY)),
             high in proptest::option::of((0u64..64, proptest::bool::ANY)),
             from in 0u64..64,
             width in 0u64..8,
         ) {
             let range = Range { low, high };
-            let to = from + width;
-            let any = (from..=to).any(|k| range.contains(k));
-            proptest::prop_assert!(!any || range.overlaps(from, to));
-            proptest::prop_assert_eq!(range.overlaps(from, from), range.contains(from));
+            for k in from..=from + width {
+                let inside = range.keys().is_some_and(|(a, b)| a <= k && k <= b);
+                proptest::prop_assert_eq!(inside, range.contains(k), "key {}", k);
+            }
         }
     }
 }

@@ -60,6 +60,56 @@ impl AffixIndex {
     }
 }
 
+/// Numeric ranges as inclusive key intervals sorted by where they start, with the
+/// largest end in each block of [`RANGE_BLOCK`]: a number visits the blocks of ranges
+/// starting at or below it and scans only those whose largest end reaches it, so
+/// thousands of disjoint ranges on one field cost a few hundred steps, not thousands.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RangeIndex {
+    /// `(from, to, condition)`, sorted by `from`.
+    entries: Vec<(u64, u64, u32)>,
+    block_ends: Vec<u64>,
+}
+
+const RANGE_BLOCK: usize = 32;
+
+impl RangeIndex {
+    fn insert(&mut self, range: &Range, cond: u32) {
+        // A range no key is in is satisfied by nothing.
+        let Some((from, to)) = range.keys() else {
+            return;
+        };
+        let at = self.entries.partition_point(|e| e.0 <= from);
+        self.entries.insert(at, (from, to, cond));
+        // Entries from `at` on moved: their blocks' ends are recomputed.
+        let first = at / RANGE_BLOCK;
+        self.block_ends.truncate(first);
+        for block in self.entries[first * RANGE_BLOCK..].chunks(RANGE_BLOCK) {
+            self.block_ends
+                .push(block.iter().map(|e| e.1).max().unwrap_or_default());
+        }
+    }
+
+    /// Calls `hit` for every range holding some key in `low..=high`.
+    fn hits(&self, (low, high): (u64, u64), hit: &mut impl FnMut(u32)) {
+        let starting = self.entries.partition_point(|e| e.0 <= high);
+        for (block, &end) in self.block_ends.iter().enumerate() {
+            let start = block * RANGE_BLOCK;
+            if start >= starting {
+                break;
+            }
+            if end < low {
+                continue;
+            }
+            for &(_, to, cond) in &self.entries[start..starting.min(start + RANGE_BLOCK)] {
+                if to >= low {
+                    hit(cond);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FieldIndex {
     exact: FxHashMap<Box<str>, Ids>,
@@ -79,7 +129,7 @@ pub(crate) struct FieldIndex {
     wildcards: Vec<(Wildcard, u32)>,
     /// Positions in `wildcards`, bucketed by their literal prefix.
     wildcard_index: AffixIndex,
-    ranges: Vec<(Range, u32)>,
+    ranges: RangeIndex,
     cidrs: Vec<(Cidr, u32)>,
     anything_buts: Vec<(AnythingBut, u32)>,
     exists: Ids,
@@ -126,7 +176,7 @@ impl FieldIndex {
                 low: Some((low, true)),
                 high: Some((high, true)),
             }) if low == high => self.add_number_key(*low, cond),
-            Test::Numeric(r) => self.ranges.push((*r, cond)),
+            Test::Numeric(r) => self.ranges.insert(r, cond),
             Test::Cidr(c) => self.cidrs.push((*c, cond)),
             Test::Exists => self.exists.push(cond),
         }
@@ -162,11 +212,7 @@ impl FieldIndex {
                             }
                         }
                     }
-                    for (range, id) in &self.ranges {
-                        if range.overlaps(low, high) {
-                            hit(*id);
-                        }
-                    }
+                    self.ranges.hits((low, high), hit);
                 }
                 if !self.number_texts.is_empty() {
                     if let Some(ids) = self.number_texts.get(*text) {
@@ -244,5 +290,42 @@ impl FieldIndex {
             }
         }
         self.anything_but(&ValueView::Str(s), hit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The range index hits exactly the ranges holding a key of the window, however
+        /// the ranges were inserted (more of them than one block, so that blocks are
+        /// skipped and recomputed).
+        #[test]
+        fn range_index_hits_exactly_the_overlapping_ranges(
+            ranges in proptest::collection::vec(
+                (
+                    proptest::option::of((0u64..200, proptest::bool::ANY)),
+                    proptest::option::of((0u64..200, proptest::bool::ANY)),
+                ),
+                0..80,
+            ),
+            low in 0u64..210,
+            width in 0u64..4,
+        ) {
+            let ranges: Vec<Range> = ranges.into_iter().map(|(low, high)| Range { low, high }).collect();
+            let mut index = RangeIndex::default();
+            for (id, r) in ranges.iter().enumerate() {
+                index.insert(r, id as u32);
+            }
+            let high = low + width;
+            let mut got = Vec::new();
+            index.hits((low, high), &mut |id| got.push(id));
+            got.sort_unstable();
+            let expected: Vec<u32> = (0..ranges.len() as u32)
+                .filter(|&id| (low..=high).any(|k| ranges[id as usize].contains(k)))
+                .collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 }

@@ -85,19 +85,8 @@ impl NumberScreen {
                     }
                 }
             },
-            Test::Numeric(Range { low, high }) => {
-                // Keys are integers: an exclusive bound is the next key inside it.
-                let from = match *low {
-                    None => Some(0),
-                    Some((key, true)) => Some(key),
-                    Some((key, false)) => key.checked_add(1),
-                };
-                let to = match *high {
-                    None => Some(u64::MAX),
-                    Some((key, true)) => Some(key),
-                    Some((key, false)) => key.checked_sub(1),
-                };
-                if let (Some(from), Some(to)) = (from, to) {
+            Test::Numeric(range) => {
+                if let Some((from, to)) = range.keys() {
                     self.add_interval(from, to);
                 }
             }
@@ -107,11 +96,9 @@ impl NumberScreen {
         }
     }
 
-    /// Adds `from..=to`, merging it with the intervals it overlaps or touches.
+    /// Adds `from..=to` (`from <= to`), merging it with the intervals it overlaps or
+    /// touches.
     fn add_interval(&mut self, from: u64, to: u64) {
-        if from > to {
-            return;
-        }
         let first = self
             .intervals
             .partition_point(|&(_, end)| end.saturating_add(1) < from);
