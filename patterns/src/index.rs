@@ -127,8 +127,11 @@ pub(crate) struct FieldIndex {
     suffix_folded: AffixIndex,
     folded: FxHashMap<Box<str>, Ids>,
     wildcards: Vec<(Wildcard, u32)>,
-    /// Positions in `wildcards`, bucketed by their literal prefix.
+    /// Positions in `wildcards`, bucketed by their literal prefix, or for those that
+    /// start with `*`, by their literal suffix (only `*…*` shapes are in the empty
+    /// bucket every value visits).
     wildcard_index: AffixIndex,
+    wildcard_suffix_index: AffixIndex,
     ranges: RangeIndex,
     cidrs: Vec<(Cidr, u32)>,
     anything_buts: Vec<(AnythingBut, u32)>,
@@ -166,8 +169,13 @@ impl FieldIndex {
                 self.folded.entry(s.as_str().into()).or_default().push(cond)
             }
             Test::Wildcard(w) => {
-                self.wildcard_index
-                    .insert(&w.literal_prefix(), self.wildcards.len() as u32);
+                let at = self.wildcards.len() as u32;
+                match (w.literal_prefix(), w.literal_suffix()) {
+                    (prefix, suffix) if prefix.is_empty() && !suffix.is_empty() => {
+                        self.wildcard_suffix_index.insert(&suffix, at)
+                    }
+                    (prefix, _) => self.wildcard_index.insert(&prefix, at),
+                }
                 self.wildcards.push((w.clone(), cond));
             }
             Test::AnythingBut(a) => self.anything_buts.push((a.clone(), cond)),
@@ -273,12 +281,14 @@ impl FieldIndex {
             self.suffix_folded.suffixes_of(f.as_bytes(), &mut *hit);
         }
         if !self.wildcards.is_empty() {
-            self.wildcard_index.prefixes_of(bytes, |at| {
+            let mut check = |at: u32| {
                 let (w, id) = &self.wildcards[at as usize];
                 if w.is_match(bytes) {
                     hit(*id);
                 }
-            });
+            };
+            self.wildcard_index.prefixes_of(bytes, &mut check);
+            self.wildcard_suffix_index.suffixes_of(bytes, &mut check);
         }
         if !self.cidrs.is_empty() {
             if let Ok(ip) = s.parse::<IpAddr>() {
@@ -298,6 +308,31 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// Wildcards are found through their prefix or suffix bucket exactly when they
+        /// match (shapes `ab*`, `*ab`, `*a*b`, `a*b`, `*`, `*a*` and no star at all).
+        #[test]
+        fn wildcard_buckets_find_every_match(
+            globs in proptest::collection::vec("[ab*]{0,5}", 1..12),
+            value in "[ab]{0,6}",
+        ) {
+            let mut index = FieldIndex::default();
+            let mut parsed = Vec::new();
+            for glob in &globs {
+                if let Ok(w) = Wildcard::parse(glob) {
+                    index.add(&Test::Wildcard(w.clone()), parsed.len() as u32);
+                    parsed.push(w);
+                }
+            }
+            let mut got = Vec::new();
+            index.lookup(&ValueView::Str(&value), 0, &mut |id| got.push(id));
+            got.sort_unstable();
+            got.dedup();
+            let expected: Vec<u32> = (0..parsed.len() as u32)
+                .filter(|&id| parsed[id as usize].is_match(value.as_bytes()))
+                .collect();
+            proptest::prop_assert_eq!(got, expected, "{:?} vs {:?}", globs, value);
+        }
+
         /// The range index hits exactly the ranges holding a key of the window, however
         /// the ranges were inserted (more of them than one block, so that blocks are
         /// skipped and recomputed).

@@ -52,6 +52,22 @@ impl Wildcard {
             .collect()
     }
 
+    /// The literal bytes after the last `*` (all of them without one): for wildcards
+    /// that start with `*`, the index key instead of the empty prefix.
+    pub(crate) fn literal_suffix(&self) -> Vec<u8> {
+        let mut suffix: Vec<u8> = self
+            .tokens
+            .iter()
+            .rev()
+            .map_while(|t| match t {
+                Token::Byte(b) => Some(*b),
+                Token::Star => None,
+            })
+            .collect();
+        suffix.reverse();
+        suffix
+    }
+
     /// Glob match with the classic single-backtrack algorithm: linear for one `*`,
     /// O(n·m) at worst, never exponential.
     pub(crate) fn is_match(&self, value: &[u8]) -> bool {
