@@ -47,6 +47,53 @@ impl Cidr {
         let (v6, value) = to_bits(ip);
         v6 == self.v6 && self.low <= value && value <= self.high
     }
+
+    /// `(v6, host bits, network)`: the block is every address whose bits above the
+    /// host bits equal the network's.
+    fn network(&self) -> (bool, u32, u128) {
+        (self.v6, (self.high ^ self.low).count_ones(), self.low)
+    }
+}
+
+/// CIDR blocks by family and prefix length: an address probes one hash lookup per
+/// distinct prefix length, however many blocks rules name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CidrIndex {
+    /// Distinct `(v6, host bits)`, sorted.
+    lengths: Vec<(bool, u32)>,
+    blocks: rustc_hash::FxHashMap<(bool, u32, u128), Vec<u32>>,
+}
+
+impl CidrIndex {
+    pub(crate) fn insert(&mut self, block: &Cidr, id: u32) {
+        let (v6, host, network) = block.network();
+        if let Err(at) = self.lengths.binary_search(&(v6, host)) {
+            self.lengths.insert(at, (v6, host));
+        }
+        self.blocks.entry((v6, host, network)).or_default().push(id);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+
+    /// Calls `hit` for every block holding `ip`.
+    pub(crate) fn hits(&self, ip: IpAddr, hit: &mut impl FnMut(u32)) {
+        let (v6, value) = to_bits(ip);
+        for &(family, host) in &self.lengths {
+            if family != v6 {
+                continue;
+            }
+            let mask = if host == 128 {
+                u128::MAX
+            } else {
+                (1u128 << host) - 1
+            };
+            if let Some(ids) = self.blocks.get(&(v6, host, value & !mask)) {
+                ids.iter().copied().for_each(&mut *hit);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -65,6 +112,52 @@ mod tests {
         assert!(Cidr::parse("0.0.0.0/0")
             .unwrap()
             .contains("255.1.2.3".parse().unwrap()));
+        let mut index = CidrIndex::default();
+        for (id, block) in ["2001:db8::/32", "::/0", "10.0.0.0/8", "0.0.0.0/0"]
+            .iter()
+            .enumerate()
+        {
+            index.insert(&Cidr::parse(block).unwrap(), id as u32);
+        }
+        let hits = |ip: &str| {
+            let mut got = Vec::new();
+            index.hits(ip.parse().unwrap(), &mut |id| got.push(id));
+            got.sort_unstable();
+            got
+        };
+        assert_eq!(hits("2001:db8:1::1"), [0, 1]);
+        assert_eq!(hits("2001:db9::1"), [1]);
+        assert_eq!(hits("10.1.2.3"), [2, 3]);
+        assert_eq!(hits("11.1.2.3"), [3]);
+    }
+
+    proptest::proptest! {
+        /// The index finds exactly the blocks that contain an address.
+        #[test]
+        fn index_hits_exactly_the_containing_blocks(
+            blocks in proptest::collection::vec((proptest::num::u32::ANY, 0u32..=32), 1..20),
+            near in 0usize..20,
+            offset in proptest::num::u32::ANY,
+            bits in 0u32..=32,
+        ) {
+            let cidrs: Vec<Cidr> = blocks
+                .iter()
+                .map(|&(a, b)| Cidr::parse(&format!("{}/{b}", std::net::Ipv4Addr::from(a))).unwrap())
+                .collect();
+            let mut index = CidrIndex::default();
+            for (id, c) in cidrs.iter().enumerate() {
+                index.insert(c, id as u32);
+            }
+            // An address inside or near one of the blocks, so that hits are common.
+            let base = blocks[near % blocks.len()].0;
+            let keep = if bits == 32 { 0 } else { u32::MAX >> bits };
+            let ip = IpAddr::from(std::net::Ipv4Addr::from((base & !keep) | (offset & keep)));
+            let mut got = Vec::new();
+            index.hits(ip, &mut |id| got.push(id));
+            got.sort_unstable();
+            let expected: Vec<u32> = (0..cidrs.len() as u32).filter(|&id| cidrs[id as usize].contains(ip)).collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 
     #[test]

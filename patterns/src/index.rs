@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use crate::ast::{AnythingBut, Range, Test};
-use crate::cidr::Cidr;
+use crate::cidr::CidrIndex;
 use crate::eval::{excluded, ValueView};
 use crate::fold::fold_value;
 use crate::number::{comparable_key, keys_within, window};
@@ -133,7 +133,7 @@ pub(crate) struct FieldIndex {
     wildcard_index: AffixIndex,
     wildcard_suffix_index: AffixIndex,
     ranges: RangeIndex,
-    cidrs: Vec<(Cidr, u32)>,
+    cidrs: CidrIndex,
     anything_buts: Vec<(AnythingBut, u32)>,
     exists: Ids,
 }
@@ -185,7 +185,7 @@ impl FieldIndex {
                 high: Some((high, true)),
             }) if low == high => self.add_number_key(*low, cond),
             Test::Numeric(r) => self.ranges.insert(r, cond),
-            Test::Cidr(c) => self.cidrs.push((*c, cond)),
+            Test::Cidr(c) => self.cidrs.insert(c, cond),
             Test::Exists => self.exists.push(cond),
         }
     }
@@ -292,11 +292,7 @@ impl FieldIndex {
         }
         if !self.cidrs.is_empty() {
             if let Ok(ip) = s.parse::<IpAddr>() {
-                for (block, id) in &self.cidrs {
-                    if block.contains(ip) {
-                        hit(*id);
-                    }
-                }
+                self.cidrs.hits(ip, hit);
             }
         }
         self.anything_but(&ValueView::Str(s), hit);
