@@ -40,7 +40,8 @@ start() {
         "$python" -m pip install --quiet 'moto[server]'
     fi
     mkdir -p "$state_dir"
-    nohup "$python" -m moto.server -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 &
+    # moto.server with a thread-safety fix for concurrent tests (see moto_server.py).
+    nohup "$python" "$(dirname "${BASH_SOURCE[0]}")/moto_server.py" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 &
     echo $! >"$pid_file"
     for _ in $(seq 1 150); do
         if answers; then
