@@ -858,6 +858,19 @@ fn consistent(s: &Scratch) -> bool {
 mod tests {
     use super::*;
 
+    /// Each event matches exactly the expected patterns, through the index and
+    /// exhaustively.
+    fn assert_cases(m: &Matcher, cases: &[(&str, &[&str])]) {
+        for (event, expected) in cases {
+            assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
+            assert_eq!(
+                m.matches_str_exhaustively(event).unwrap(),
+                *expected,
+                "{event}"
+            );
+        }
+    }
+
     fn matcher(patterns: &[&str]) -> Matcher {
         let mut m = Matcher::new();
         for (i, p) in patterns.iter().enumerate() {
@@ -934,14 +947,7 @@ mod tests {
             (r#"{"q": 12345678901234567890}"#, &["p0", "p6"]),
             (r#"{"q": 12345678901234567891}"#, &["p0"]),
         ];
-        for (event, expected) in cases {
-            assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
-            assert_eq!(
-                m.matches_str_exhaustively(event).unwrap(),
-                *expected,
-                "{event}"
-            );
-        }
+        assert_cases(&m, cases);
     }
 
     /// Coordinates (17 significant digits, negative exponent) are looked up by an
@@ -1032,14 +1038,7 @@ mod tests {
                 &["p2", "p4"],
             ),
         ];
-        for (event, expected) in cases {
-            assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
-            assert_eq!(
-                m.matches_str_exhaustively(event).unwrap(),
-                *expected,
-                "{event}"
-            );
-        }
+        assert_cases(&m, cases);
     }
 
     /// Filters reject candidates whose other conditions no value hit, and a hit filter
@@ -1064,14 +1063,7 @@ mod tests {
             (r#"{"t": "F", "q": ["b", "ab"]}"#, &["p1"]),
             (r#"{"t": "G", "p": {"x": 6, "y": -1}, "q": "a"}"#, &[]),
         ];
-        for (event, expected) in cases {
-            assert_eq!(m.matches_str(event).unwrap(), *expected, "{event}");
-            assert_eq!(
-                m.matches_str_exhaustively(event).unwrap(),
-                *expected,
-                "{event}"
-            );
-        }
+        assert_cases(&m, cases);
     }
 
     #[test]

@@ -146,7 +146,7 @@ fn estimate_plain(bytes: &[u8], int_start: usize, int_end: usize) -> Option<f64>
     for &b in &bytes[int_start..int_end] {
         int = int * 10 + u64::from(b - b'0');
     }
-    let mantissa = int * POW10_U64[frac_len] + digits_value(bytes, frac);
+    let mantissa = int * POW10_U128[frac_len] as u64 + digits_value(bytes, frac);
     let magnitude = mantissa as f64 / POW10_F64[frac_len];
     Some(if int_start == 1 {
         -magnitude
@@ -184,17 +184,6 @@ pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<f64
     ))
 }
 
-/// 10^k for k in 0..=19, all below 2^64.
-static POW10_U64: [u64; 20] = {
-    let mut table = [1u64; 20];
-    let mut k = 1;
-    while k < 20 {
-        table[k] = table[k - 1] * 10;
-        k += 1;
-    }
-    table
-};
-
 /// The value of the ASCII digits `bytes[from..]` (at most 19, at least 8 bytes in
 /// `bytes` in all): eight at a time, and the last partial group as the final eight
 /// bytes with those before the group masked to '0'.
@@ -214,7 +203,7 @@ fn digits_value(bytes: &[u8], from: usize) -> u64 {
         // Little-endian: the bytes before the group are the word's low ones.
         let before = u64::MAX >> (8 * rest);
         let word = (word & !before) | (0x3030_3030_3030_3030 & before);
-        value = value * POW10_U64[rest] + eight_digits(word);
+        value = value * POW10_U128[rest] as u64 + eight_digits(word);
     }
     value
 }
