@@ -334,17 +334,10 @@ mod tests {
         /// skipped and recomputed).
         #[test]
         fn range_index_hits_exactly_the_overlapping_ranges(
-            ranges in proptest::collection::vec(
-                (
-                    proptest::option::of((0u64..200, proptest::bool::ANY)),
-                    proptest::option::of((0u64..200, proptest::bool::ANY)),
-                ),
-                0..80,
-            ),
+            ranges in proptest::collection::vec(crate::ast::tests::ranges_below(200), 0..80),
             low in 0u64..210,
             width in 0u64..4,
         ) {
-            let ranges: Vec<Range> = ranges.into_iter().map(|(low, high)| Range { low, high }).collect();
             let mut index = RangeIndex::default();
             for (id, r) in ranges.iter().enumerate() {
                 index.insert(r, id as u32);

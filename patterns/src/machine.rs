@@ -884,17 +884,10 @@ mod tests {
         /// number takes, and a window whenever one of its keys is taken.
         #[test]
         fn screen_intervals_take_exactly_the_covered_keys(
-            ranges in proptest::collection::vec(
-                (
-                    proptest::option::of((0u64..64, proptest::bool::ANY)),
-                    proptest::option::of((0u64..64, proptest::bool::ANY)),
-                ),
-                0..6,
-            ),
+            ranges in proptest::collection::vec(crate::ast::tests::ranges_below(64), 0..6),
             points in proptest::collection::vec(0u64..64, 0..4),
             slack in 0u64..3,
         ) {
-            let ranges: Vec<Range> = ranges.into_iter().map(|(low, high)| Range { low, high }).collect();
             let mut screen = NumberScreen::default();
             for r in &ranges {
                 screen.add(&Test::Numeric(*r));
