@@ -30,6 +30,49 @@ impl Default for PathTrie {
 struct TrieNode {
     children: Children,
     field: Option<u32>,
+    /// The children whose names are short and plain, as the raw bytes of `"name":`.
+    quick: Vec<QuickKey>,
+    /// Every child is in `quick`.
+    all_quick: bool,
+}
+
+/// A child's name as it appears raw in an event: `"name":`, compared in one 16-byte
+/// load instead of scanning the string and then looking it up. Keys of a polygon's
+/// points (`"x": `, `"y": `) are most of the keys a walk over named fields reads.
+#[derive(Debug, Clone, Copy)]
+struct QuickKey {
+    pattern: u128,
+    mask: u128,
+    /// Bytes of `"name":`.
+    len: u8,
+    child: u32,
+}
+
+impl QuickKey {
+    /// `None` for names that do not fit, or that an event could only write escaped
+    /// (whose raw form may then continue past a quote that is not the closing one).
+    fn new(name: &str, child: u32) -> Option<QuickKey> {
+        let len = name.len() + 3;
+        if len > 16 || name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            return None;
+        }
+        let mut raw = [0u8; 16];
+        raw[0] = b'"';
+        raw[1..=name.len()].copy_from_slice(name.as_bytes());
+        raw[name.len() + 1] = b'"';
+        raw[name.len() + 2] = b':';
+        let mask = if len == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (8 * len)) - 1
+        };
+        Some(QuickKey {
+            pattern: u128::from_le_bytes(raw),
+            mask,
+            len: len as u8,
+            child,
+        })
+    }
 }
 
 /// Most trie nodes have a handful of children, and most event keys looked up in them
@@ -68,6 +111,13 @@ impl Children {
         }
     }
 
+    fn len(&self) -> usize {
+        match self {
+            Children::Few(list) => list.len(),
+            Children::Many(map) => map.len(),
+        }
+    }
+
     fn insert(&mut self, key: &str, node: u32) {
         match self {
             Children::Few(list) if list.len() < FEW_CHILDREN => list.push((key.into(), node)),
@@ -99,7 +149,12 @@ impl PathTrie {
                 None => {
                     let child = self.nodes.len();
                     self.nodes.push(TrieNode::default());
-                    self.nodes[node].children.insert(segment, child as u32);
+                    let parent = &mut self.nodes[node];
+                    parent.children.insert(segment, child as u32);
+                    if let Some(quick) = QuickKey::new(segment, child as u32) {
+                        parent.quick.push(quick);
+                    }
+                    parent.all_quick = parent.quick.len() == parent.children.len();
                     child
                 }
             };
@@ -115,6 +170,12 @@ impl PathTrie {
         if let Some(child) = children.get(key) {
             return Some(child);
         }
+        self.step_dotted(node, key)
+    }
+
+    /// [`PathTrie::step`] for a key known not to be a child's whole name.
+    #[inline]
+    fn step_dotted(&self, node: u32, key: &str) -> Option<u32> {
         if !key.bytes().any(|b| b == b'.') {
             return None;
         }
@@ -123,6 +184,29 @@ impl PathTrie {
             node = self.nodes[node as usize].children.get(segment)?;
         }
         Some(node)
+    }
+
+    /// The child named by the key at `pos` (its opening quote) and where the value
+    /// starts, when the key is written raw as `"name":`; `None` means "look it up the
+    /// long way", not "no such child".
+    #[inline(always)]
+    fn quick_step(&self, node: u32, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
+        let quick = &self.nodes[node as usize].quick;
+        if quick.is_empty() {
+            return None;
+        }
+        let word = u128::from_le_bytes(bytes.get(pos..pos + 16)?.try_into().ok()?);
+        quick
+            .iter()
+            .find(|q| word & q.mask == q.pattern)
+            .map(|q| (q.child, pos + usize::from(q.len)))
+    }
+
+    /// Whether every child of `node` is found by [`PathTrie::quick_step`], so that a
+    /// raw key it missed can only be a child if it has dots.
+    #[inline(always)]
+    fn all_quick(&self, node: u32) -> bool {
+        self.nodes[node as usize].all_quick
     }
 
     #[inline]
@@ -299,17 +383,10 @@ impl<'a> TextWalker<'a, '_> {
                     if bytes.get(pos) != Some(&b'"') {
                         return Err(self.fail(pos, "expected a field name in quotes"));
                     }
-                    let (key, end) = self.string(pos)?;
-                    let child = trie.step(node, &key);
-                    // The usual separator, `": "`, in one comparison.
-                    pos = if bytes.get(end..end + 2) == Some(b": ") {
-                        end + 2
-                    } else {
-                        pos = skip_ws(bytes, end);
-                        if bytes.get(pos) != Some(&b':') {
-                            return Err(self.fail(pos, "expected ':' after the field name"));
-                        }
-                        pos + 1
+                    let child;
+                    (child, pos) = match trie.quick_step(node, bytes, pos) {
+                        Some((child, after)) => (Some(child), after),
+                        None => self.key(pos, node, trie)?,
                     };
                     pos = match child {
                         Some(child) => self.value(pos, child, trie, visitor, depth + 1)?,
@@ -361,6 +438,37 @@ impl<'a> TextWalker<'a, '_> {
             Some(b'n') => self.literal(pos, b"null", node, trie, visitor, Scalar::Null),
             _ => Err(self.fail(pos, "expected a JSON value")),
         }
+    }
+
+    /// Reads the key at `pos` (its opening quote) and the `:` after it: the child of
+    /// `node` it names, if any, and where the value starts.
+    #[inline(always)]
+    fn key(&mut self, pos: usize, node: u32, trie: &PathTrie) -> Step<(Option<u32>, usize)> {
+        let bytes = self.bytes;
+        let (key, end) = self.string(pos)?;
+        let child = match key {
+            // A raw key `quick_step` missed (it had the 16 bytes to look at), followed
+            // at once by the colon, is no child unless it is dotted.
+            Cow::Borrowed(raw)
+                if bytes.get(end) == Some(&b':')
+                    && pos + 16 <= bytes.len()
+                    && trie.all_quick(node) =>
+            {
+                trie.step_dotted(node, raw)
+            }
+            key => trie.step(node, &key),
+        };
+        // The usual separator, `": "`, in one comparison.
+        let pos = if bytes.get(end..end + 2) == Some(b": ") {
+            end + 2
+        } else {
+            let pos = skip_ws(bytes, end);
+            if bytes.get(pos) != Some(&b':') {
+                return Err(self.fail(pos, "expected ':' after the field name"));
+            }
+            pos + 1
+        };
+        Ok((child, pos))
     }
 
     /// Validates and moves past the value at `pos`, nested `depth` deep, which no
@@ -839,6 +947,52 @@ pub(crate) mod tests {
 
     /// An unnamed scalar just past the limit, below a walked subtree: the scalar fast
     /// path must not accept it.
+    /// Keys are found whatever way they are written: raw (the quick path, for names up
+    /// to 13 bytes), escaped, dotted, with any spacing around the colon, and near the end
+    /// of the text where no 16-byte load fits.
+    #[test]
+    fn keys_are_found_however_they_are_written() {
+        // Every name quick, and one too long to be.
+        keys_found_however_written(&["x", "ü", "thirteen_char", "p.q", "r"]);
+        keys_found_however_written(&["x", "ü", "thirteen_char", "fourteen_chars", "p.q", "r"]);
+    }
+
+    fn keys_found_however_written(names: &[&str]) {
+        let t = trie(names);
+        // (the key as written, the field it names, if any)
+        let mut keys: Vec<(String, Option<u32>)> = Vec::new();
+        for (field, name) in names.iter().enumerate() {
+            let field = Some(field as u32);
+            keys.push((format!("\"{name}\""), field));
+            let escaped = format!(
+                "\\u{:04x}{}",
+                name.chars().next().map_or(0, u32::from),
+                &name[name.chars().next().map_or(0, char::len_utf8)..]
+            );
+            keys.push((format!("\"{escaped}\""), field));
+            keys.push((format!("\"{name}z\""), None));
+            keys.push((format!("\"z{name}\""), None));
+        }
+        keys.push(("\"p\"".into(), None));
+        for (key, field) in &keys {
+            for separator in [":", ": ", " :", " : "] {
+                for padding in ["", "                    "] {
+                    let text = format!("{{\"w\":1,{key}{separator}7{padding}}}");
+                    let mut seen = Collect::default();
+                    walk_text(&text, &t, &mut seen, &mut Vec::new()).unwrap();
+                    let expected: Vec<_> = field
+                        .iter()
+                        .map(|&f| (f, "n:7".to_string(), vec![]))
+                        .collect();
+                    assert_eq!(seen.0, expected, "{text}");
+                    let mut from_value = Collect::default();
+                    walk_value(&serde_json::from_str(&text).unwrap(), &t, &mut from_value);
+                    assert_eq!(from_value.0, expected, "{text}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn nesting_limit_holds_for_unnamed_scalars_in_walked_objects() {
         for (arrays, ok) in [(254, true), (255, false)] {
