@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::number::{scan_number, skip_digits};
+use crate::number::{scan_number, skip_digits, NearKey};
 use crate::skip::{self, find_string_stop, ws as skip_ws};
 use crate::EventError;
 
@@ -219,9 +219,9 @@ impl PathTrie {
 #[derive(Debug, Clone)]
 pub(crate) enum Scalar<'a> {
     Str(Cow<'a, str>),
-    /// The number's JSON text, and for a plain decimal of 16 to 19 digits its value
-    /// within `number::NEAR_SLACK` doubles (see `number::scan_number`).
-    Num(Cow<'a, str>, Option<f64>),
+    /// The number's JSON text, and where its double is when the walker could tell
+    /// while scanning it (see `number::scan_number`).
+    Num(Cow<'a, str>, Option<NearKey>),
     True,
     False,
     Null,

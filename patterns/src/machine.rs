@@ -23,7 +23,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, near_key, tentative, window, NearKey};
+use crate::number::{key_is_exact, near_key, tentative, window};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -745,7 +745,7 @@ impl Visitor for Collector<'_, '_, '_> {
         };
         let near = match estimate {
             _ if kind != Kind::Num || !meta.numeric => None,
-            Some(value) => Some(NearKey::estimated(value)),
+            Some(near) => Some(near),
             None => near_key(text),
         };
         let (key, exact, slack) = match near {

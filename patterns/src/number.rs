@@ -159,7 +159,7 @@ fn estimate_plain(bytes: &[u8], int_start: usize, int_end: usize) -> Option<f64>
 /// decimal that [`estimate_decimal`] reads, estimates it in the same pass: the walker
 /// hands named numbers over with their estimate, so coordinates are scanned once.
 #[inline(always)]
-pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<f64>)> {
+pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<NearKey>)> {
     let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let int_start = pos + usize::from(at(pos) == b'-');
     let int_end = match at(int_start) {
@@ -168,6 +168,26 @@ pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<f64
         _ => return None,
     };
     if at(int_end) != b'.' {
+        // Integers below 10^15 (`0`, counts, sizes) are doubles exactly.
+        if at(int_end) | 0x20 != b'e' && int_end - int_start <= 15 {
+            let mut magnitude = 0u64;
+            for &b in &bytes[int_start..int_end] {
+                magnitude = magnitude * 10 + u64::from(b - b'0');
+            }
+            let value = if int_start > pos {
+                -(magnitude as f64)
+            } else {
+                magnitude as f64
+            };
+            return Some((
+                int_end,
+                Some(NearKey {
+                    key: key_of(value),
+                    slack: 0,
+                    exact: Some(true),
+                }),
+            ));
+        }
         return crate::skip::number(bytes, pos).map(|end| (end, None));
     }
     let frac_end = skip_digits(bytes, int_end + 1);
@@ -180,7 +200,7 @@ pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<f64
     let number = &bytes[pos..frac_end];
     Some((
         frac_end,
-        estimate_plain(number, int_start - pos, int_end - pos),
+        estimate_plain(number, int_start - pos, int_end - pos).map(NearKey::estimated),
     ))
 }
 
@@ -698,9 +718,12 @@ mod tests {
                 crate::skip::number(event.as_bytes(), 0),
                 "{event:?}"
             );
-            if let Some((end, Some(estimate))) = scanned {
-                let (key, _) = tentative(&event[..end]).expect("a number");
-                assert!(key_of(estimate).abs_diff(key) <= NEAR_SLACK, "{event:?}");
+            if let Some((end, Some(near))) = scanned {
+                let (key, exact) = tentative(&event[..end]).expect("a number");
+                assert!(near.key.abs_diff(key) <= near.slack, "{event:?}");
+                if near.slack == 0 {
+                    assert_eq!((near.key, near.exact), (key, exact), "{event:?}");
+                }
             }
         }
     }
