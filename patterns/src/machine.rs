@@ -23,7 +23,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, near_key, tentative, window};
+use crate::number::{key_is_exact, near_key, tentative, window, NearKey};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -116,7 +116,7 @@ impl NumberScreen {
 
     /// Whether a number (its key, at most `slack` doubles off, and its text) may
     /// satisfy some test.
-    #[inline]
+    #[inline(always)]
     fn may_take(&self, key: Option<u64>, slack: u64, text: &str) -> bool {
         if self.keep_all || self.texts.iter().any(|t| **t == *text) {
             return true;
@@ -125,7 +125,15 @@ impl NumberScreen {
             return false;
         };
         let (low, high) = window(key, slack);
-        let at = self.intervals.partition_point(|&(_, end)| end < low);
+        // A few intervals (the usual case) are cheaper to walk than to bisect.
+        let at = if self.intervals.len() <= 8 {
+            self.intervals
+                .iter()
+                .take_while(|&&(_, end)| end < low)
+                .count()
+        } else {
+            self.intervals.partition_point(|&(_, end)| end < low)
+        };
         self.intervals
             .get(at)
             .is_some_and(|&(start, _)| start <= high)
@@ -733,29 +741,51 @@ struct Collector<'m, 's, 'e> {
 }
 
 impl Visitor for Collector<'_, '_, '_> {
+    /// Inlined into the walker: most numbers of a polygon stop at the screen, and pay
+    /// for no more than reading it.
+    #[inline(always)]
     fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
-        let s = &mut *self.s;
         let meta = &self.m.fields[field as usize];
-        let (kind, text, estimate) = match &value {
+        let (kind, text, near) = match &value {
+            Scalar::Num(t, near) => {
+                let near = match near {
+                    _ if !meta.numeric => None,
+                    Some(near) => Some(*near),
+                    None => near_key(t),
+                };
+                let (key, slack) = near.map_or((None, 0), |n| (Some(n.key), n.slack));
+                if !self.exhaustive && !meta.screen.may_take(key, slack, t) {
+                    return;
+                }
+                (Kind::Num, t.as_ref(), near)
+            }
             Scalar::Str(t) => (Kind::Str, t.as_ref(), None),
-            Scalar::Num(t, estimate) => (Kind::Num, t.as_ref(), *estimate),
             Scalar::True => (Kind::True, "", None),
             Scalar::False => (Kind::False, "", None),
             Scalar::Null => (Kind::Null, "", None),
         };
-        let near = match estimate {
-            _ if kind != Kind::Num || !meta.numeric => None,
-            Some(near) => Some(near),
-            None => near_key(text),
-        };
+        self.keep(field, kind, text, near, arrays);
+    }
+}
+
+impl Collector<'_, '_, '_> {
+    /// Stores a leaf value and looks it up in its field's index.
+    #[inline(never)]
+    fn keep(
+        &mut self,
+        field: u32,
+        kind: Kind,
+        text: &str,
+        near: Option<NearKey>,
+        arrays: &[ArrayPos],
+    ) {
+        let s = &mut *self.s;
+        let meta = &self.m.fields[field as usize];
         let (key, exact, slack) = match near {
             Some(near) if near.slack > 0 => (Some(near.key), Exactness::Estimated, near.slack),
             Some(near) => (Some(near.key), Exactness::from_digits(near.exact), 0),
             None => (None, Exactness::Unknown, 0),
         };
-        if kind == Kind::Num && !self.exhaustive && !meta.screen.may_take(key, slack, text) {
-            return;
-        }
         // Text borrowed from the event is kept as its place there; anything else
         // (unescaped strings) is copied.
         let offset = (text.as_ptr() as usize).wrapping_sub(self.event.as_ptr() as usize);
