@@ -382,55 +382,79 @@ impl Matcher {
     /// Names of the patterns that match the event (JSON text), in the order they were
     /// added.
     pub fn matches_str(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(event, false, |m, c, a| walk_text(event, &m.trie, c, a))
+        let mut names = Vec::new();
+        self.matches_str_into(event, &mut names)?;
+        Ok(names)
+    }
+
+    /// Like [`Matcher::matches_str`], but replaces the contents of `names` instead of
+    /// allocating a new vector: for loops over many events, which can keep one.
+    pub fn matches_str_into<'m>(
+        &'m self,
+        event: &str,
+        names: &mut Vec<&'m str>,
+    ) -> Result<(), EventError> {
+        self.run(event, false, names, |m, c, a| {
+            walk_text(event, &m.trie, c, a)
+        })
     }
 
     /// Names of the patterns that match an already-parsed event.
     pub fn matches_value(&self, event: &serde_json::Value) -> Vec<&str> {
-        self.run("", false, |m, c, _| {
+        let mut names = Vec::new();
+        let walked = self.run("", false, &mut names, |m, c, _| {
             walk_value(event, &m.trie, c);
             Ok(())
-        })
-        .unwrap_or_default()
+        });
+        // Walking a parsed value cannot fail.
+        debug_assert!(walked.is_ok());
+        names
     }
 
     /// Like [`Matcher::matches_str`], but verifies every pattern instead of using the
     /// index: slow, and the reference the index is tested against.
     #[doc(hidden)]
     pub fn matches_str_exhaustively(&self, event: &str) -> Result<Vec<&str>, EventError> {
-        self.run(event, true, |m, c, a| walk_text(event, &m.trie, c, a))
+        let mut names = Vec::new();
+        self.run(event, true, &mut names, |m, c, a| {
+            walk_text(event, &m.trie, c, a)
+        })?;
+        Ok(names)
     }
 
     /// `event`: the event's JSON text when walking text (kept values point into it),
     /// or empty.
-    fn run<'e>(
-        &self,
+    fn run<'m, 'e>(
+        &'m self,
         event: &'e str,
         exhaustive: bool,
+        names: &mut Vec<&'m str>,
         walk: impl FnOnce(
             &Matcher,
             &mut Collector<'_, '_, 'e>,
             &mut Vec<ArrayPos>,
         ) -> Result<(), EventError>,
-    ) -> Result<Vec<&str>, EventError> {
+    ) -> Result<(), EventError> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.run_with(&mut scratch, event, exhaustive, walk),
+            Ok(mut scratch) => self.run_with(&mut scratch, event, exhaustive, names, walk),
             // Only reachable if matching re-entered itself; stay correct regardless.
-            Err(_) => self.run_with(&mut Scratch::default(), event, exhaustive, walk),
+            Err(_) => self.run_with(&mut Scratch::default(), event, exhaustive, names, walk),
         })
     }
 
-    fn run_with<'e>(
-        &self,
+    fn run_with<'m, 'e>(
+        &'m self,
         s: &mut Scratch,
         event: &'e str,
         exhaustive: bool,
+        names: &mut Vec<&'m str>,
         walk: impl FnOnce(
             &Matcher,
             &mut Collector<'_, '_, 'e>,
             &mut Vec<ArrayPos>,
         ) -> Result<(), EventError>,
-    ) -> Result<Vec<&str>, EventError> {
+    ) -> Result<(), EventError> {
+        names.clear();
         s.begin(self);
         let mut arrays = std::mem::take(&mut s.walk_arrays);
         let walked = walk(
@@ -472,12 +496,13 @@ impl Matcher {
         }
         s.candidates = candidates;
         matched.sort_unstable();
-        let names = matched
-            .iter()
-            .map(|&r| self.rules[r as usize].name.as_str())
-            .collect();
+        names.extend(
+            matched
+                .iter()
+                .map(|&r| self.rules[r as usize].name.as_str()),
+        );
         s.matched = matched;
-        Ok(names)
+        Ok(())
     }
 
     /// Checks every condition of a candidate against the event's kept values.
@@ -907,6 +932,34 @@ mod tests {
             m.add(format!("p{i}"), &Pattern::parse(p).expect("valid pattern"));
         }
         m
+    }
+
+    /// One names vector serves many events: each call replaces what the last left,
+    /// including after an invalid event.
+    #[test]
+    fn matches_into_replaces_the_names() {
+        let m = matcher(&[r#"{"a": ["x"]}"#, r#"{"b": [{"exists": true}]}"#]);
+        let mut names = vec!["stale"];
+        for event in [
+            r#"{"a": "x", "b": 1}"#,
+            r#"{"a": "y"}"#,
+            r#"{"b": 2}"#,
+            "{",
+            r#"{"a": "x"}"#,
+        ] {
+            let into = m.matches_str_into(event, &mut names);
+            match m.matches_str(event) {
+                Ok(expected) => {
+                    assert!(into.is_ok(), "{event}");
+                    assert_eq!(names, expected, "{event}");
+                }
+                Err(_) => {
+                    assert!(into.is_err(), "{event}");
+                    assert!(names.is_empty(), "{event}");
+                }
+            }
+        }
+        assert_eq!(names, ["p0"]);
     }
 
     proptest::proptest! {
