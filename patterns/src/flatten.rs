@@ -233,6 +233,14 @@ pub(crate) type ArrayPos = (u32, u32);
 pub(crate) trait Visitor {
     /// `arrays`: the array elements this value sits in, outermost first.
     fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]);
+
+    /// A number read from event text: `leaf` with `Scalar::Num`, unless the visitor
+    /// takes it apart itself (which spares building the enum in memory for every
+    /// coordinate).
+    #[inline(always)]
+    fn number(&mut self, field: u32, text: &str, near: Option<NearKey>, arrays: &[ArrayPos]) {
+        self.leaf(field, Scalar::Num(Cow::Borrowed(text), near), arrays);
+    }
 }
 
 const MAX_DEPTH: usize = 256;
@@ -626,7 +634,7 @@ impl<'a> TextWalker<'a, '_> {
             return self.number(pos);
         };
         let text = self.text.get(pos..end).unwrap_or_default();
-        visitor.leaf(f, Scalar::Num(Cow::Borrowed(text), estimate), self.arrays);
+        visitor.number(f, text, estimate, self.arrays);
         Ok(end)
     }
 

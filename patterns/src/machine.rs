@@ -769,27 +769,32 @@ impl Visitor for Collector<'_, '_, '_> {
     /// Inlined into the walker: most numbers of a polygon stop at the screen, and pay
     /// for no more than reading it.
     #[inline(always)]
-    fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
+    fn number(&mut self, field: u32, text: &str, near: Option<NearKey>, arrays: &[ArrayPos]) {
         let meta = &self.m.fields[field as usize];
-        let (kind, text, near) = match &value {
-            Scalar::Num(t, near) => {
-                let near = match near {
-                    _ if !meta.numeric => None,
-                    Some(near) => Some(*near),
-                    None => near_key(t),
-                };
-                let (key, slack) = near.map_or((None, 0), |n| (Some(n.key), n.slack));
-                if !self.exhaustive && !meta.screen.may_take(key, slack, t) {
-                    return;
-                }
-                (Kind::Num, t.as_ref(), near)
-            }
-            Scalar::Str(t) => (Kind::Str, t.as_ref(), None),
-            Scalar::True => (Kind::True, "", None),
-            Scalar::False => (Kind::False, "", None),
-            Scalar::Null => (Kind::Null, "", None),
+        let near = match near {
+            _ if !meta.numeric => None,
+            Some(near) => Some(near),
+            None => near_key(text),
         };
-        self.keep(field, kind, text, near, arrays);
+        let (key, slack) = match near {
+            Some(n) => (Some(n.key), n.slack),
+            None => (None, 0),
+        };
+        if !self.exhaustive && !meta.screen.may_take(key, slack, text) {
+            return;
+        }
+        self.keep(field, Kind::Num, text, near, arrays);
+    }
+
+    fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
+        let (kind, text) = match &value {
+            Scalar::Num(t, near) => return self.number(field, t, *near, arrays),
+            Scalar::Str(t) => (Kind::Str, t.as_ref()),
+            Scalar::True => (Kind::True, ""),
+            Scalar::False => (Kind::False, ""),
+            Scalar::Null => (Kind::Null, ""),
+        };
+        self.keep(field, kind, text, None, arrays);
     }
 }
 
