@@ -151,7 +151,10 @@ impl PathTrie {
                     self.nodes.push(TrieNode::default());
                     let parent = &mut self.nodes[node];
                     parent.children.insert(segment, child as u32);
-                    if let Some(quick) = QuickKey::new(segment, child as u32) {
+                    // Wide nodes are a hash lookup: a list of quick keys would be a scan.
+                    if parent.children.len() > FEW_CHILDREN {
+                        parent.quick.clear();
+                    } else if let Some(quick) = QuickKey::new(segment, child as u32) {
                         parent.quick.push(quick);
                     }
                     parent.all_quick = parent.quick.len() == parent.children.len();
@@ -960,13 +963,16 @@ pub(crate) mod tests {
     /// of the text where no 16-byte load fits.
     #[test]
     fn keys_are_found_however_they_are_written() {
-        // Every name quick, and one too long to be.
+        // Every name quick, one too long to be, and a node too wide for quick keys.
         keys_found_however_written(&["x", "ü", "thirteen_char", "p.q", "r"]);
         keys_found_however_written(&["x", "ü", "thirteen_char", "fourteen_chars", "p.q", "r"]);
+        keys_found_however_written(&["x", "ü", "a", "b", "c", "d", "e", "f", "p.q", "r"]);
     }
 
     fn keys_found_however_written(names: &[&str]) {
         let t = trie(names);
+        // Wide nodes keep no quick keys (scanning them would cost more than hashing).
+        assert_eq!(t.nodes[0].quick.is_empty(), names.len() > FEW_CHILDREN);
         // (the key as written, the field it names, if any)
         let mut keys: Vec<(String, Option<u32>)> = Vec::new();
         for (field, name) in names.iter().enumerate() {
