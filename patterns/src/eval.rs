@@ -50,21 +50,23 @@ pub(crate) fn test_matches(test: &Test, value: &ValueView<'_>) -> bool {
 pub(crate) fn excluded(ab: &AnythingBut, value: &ValueView<'_>) -> bool {
     match (ab, value) {
         (AnythingBut::Numbers(keys), ValueView::Num { key: Some(k), .. }) => keys.contains(k),
-        (AnythingBut::Strings(list), ValueView::Str(s)) => list.iter().any(|x| x == s),
-        (AnythingBut::Prefixes(list), ValueView::Str(s)) => {
-            list.iter().any(|p| s.starts_with(p.as_str()))
-        }
-        (AnythingBut::Suffixes(list), ValueView::Str(s)) => {
-            list.iter().any(|p| s.ends_with(p.as_str()))
-        }
-        (AnythingBut::IgnoreCase(list), ValueView::Str(s)) => {
-            let folded = fold_value(s);
-            let f: &str = &folded;
-            list.iter().any(|x| x == f)
-        }
-        (AnythingBut::Wildcards(list), ValueView::Str(s)) => {
-            list.iter().any(|w| w.is_match(s.as_bytes()))
-        }
+        (AnythingBut::IgnoreCase(_), ValueView::Str(s)) => string_excluded(ab, s, &fold_value(s)),
+        (_, ValueView::Str(s)) => string_excluded(ab, s, ""),
         _ => false,
+    }
+}
+
+/// Whether `anything-but` excludes the string `s`; `folded` is `s` case-folded (read
+/// only by the `equals-ignore-case` form, so that a caller checking many exclusions
+/// folds once).
+#[inline]
+pub(crate) fn string_excluded(ab: &AnythingBut, s: &str, folded: &str) -> bool {
+    match ab {
+        AnythingBut::Strings(list) => list.iter().any(|x| x == s),
+        AnythingBut::Prefixes(list) => list.iter().any(|p| s.starts_with(p.as_str())),
+        AnythingBut::Suffixes(list) => list.iter().any(|p| s.ends_with(p.as_str())),
+        AnythingBut::IgnoreCase(list) => list.iter().any(|x| x == folded),
+        AnythingBut::Wildcards(list) => list.iter().any(|w| w.is_match(s.as_bytes())),
+        AnythingBut::Numbers(_) => false,
     }
 }

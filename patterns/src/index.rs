@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 use crate::ast::{AnythingBut, Range, Test};
 use crate::cidr::CidrIndex;
-use crate::eval::{excluded, ValueView};
+use crate::eval::{excluded, string_excluded, ValueView};
 use crate::fold::fold_value;
 use crate::number::{comparable_key, keys_within, window};
 use crate::wildcard::Wildcard;
@@ -53,10 +53,6 @@ impl AffixIndex {
                 ids.iter().copied().for_each(&mut f);
             }
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.lengths.is_empty()
     }
 }
 
@@ -136,14 +132,19 @@ pub(crate) struct FieldIndex {
     cidrs: CidrIndex,
     anything_buts: Vec<(AnythingBut, u32)>,
     exists: Ids,
+    /// Some test compares case-folded text: string values are folded once, up front.
+    needs_fold: bool,
 }
 
 impl FieldIndex {
-    fn needs_fold(&self) -> bool {
-        !self.folded.is_empty() || !self.prefix_folded.is_empty() || !self.suffix_folded.is_empty()
-    }
-
     pub(crate) fn add(&mut self, test: &Test, cond: u32) {
+        self.needs_fold |= matches!(
+            test,
+            Test::EqualsIgnoreCase(_)
+                | Test::PrefixIgnoreCase(_)
+                | Test::SuffixIgnoreCase(_)
+                | Test::AnythingBut(AnythingBut::IgnoreCase(_))
+        );
         match test {
             Test::ExactString(s) => self.exact.entry(s.as_str().into()).or_default().push(cond),
             Test::ExactNumber(n) => {
@@ -271,9 +272,9 @@ impl FieldIndex {
         }
         self.prefix.prefixes_of(bytes, &mut *hit);
         self.suffix.suffixes_of(bytes, &mut *hit);
-        if self.needs_fold() {
-            let folded = fold_value(s);
-            let f: &str = &folded;
+        let folded = self.needs_fold.then(|| fold_value(s));
+        let f = folded.as_deref().unwrap_or_default();
+        if folded.is_some() {
             if let Some(ids) = self.folded.get(f) {
                 ids.iter().copied().for_each(&mut *hit);
             }
@@ -295,7 +296,11 @@ impl FieldIndex {
                 self.cidrs.hits(ip, hit);
             }
         }
-        self.anything_but(&ValueView::Str(s), hit);
+        for (ab, id) in &self.anything_buts {
+            if !string_excluded(ab, s, f) {
+                hit(*id);
+            }
+        }
     }
 }
 
@@ -327,6 +332,48 @@ mod tests {
                 .filter(|&id| parsed[id as usize].is_match(value.as_bytes()))
                 .collect();
             proptest::prop_assert_eq!(got, expected, "{:?} vs {:?}", globs, value);
+        }
+
+        /// For strings, the index hits exactly the tests that hold (as `test_matches`
+        /// says), whatever mix of exact, affix, case-folded, wildcard and `anything-but`
+        /// tests share the field, the empty string included.
+        #[test]
+        fn string_lookups_agree_with_the_tests(
+            tests in proptest::collection::vec((0usize..11, "[aBb]{0,2}"), 1..12),
+            value in "[aAbB]{0,3}",
+        ) {
+            let mut index = FieldIndex::default();
+            let mut parsed = Vec::new();
+            for (kind, text) in &tests {
+                let folded = text.to_lowercase();
+                let test = match kind {
+                    0 => Test::ExactString(text.clone()),
+                    1 => Test::Prefix(text.clone()),
+                    2 => Test::Suffix(text.clone()),
+                    3 => Test::EqualsIgnoreCase(folded),
+                    4 => Test::PrefixIgnoreCase(folded),
+                    5 => Test::SuffixIgnoreCase(folded),
+                    6 => Test::AnythingBut(AnythingBut::Strings(vec![text.clone()])),
+                    7 => Test::AnythingBut(AnythingBut::IgnoreCase(vec![folded])),
+                    8 => Test::AnythingBut(AnythingBut::Prefixes(vec![text.clone()])),
+                    9 => Test::AnythingBut(AnythingBut::Suffixes(vec![text.clone()])),
+                    _ => match Wildcard::parse(&format!("*{text}*")) {
+                        Ok(w) => Test::Wildcard(w),
+                        Err(_) => continue,
+                    },
+                };
+                index.add(&test, parsed.len() as u32);
+                parsed.push(test);
+            }
+            let view = ValueView::Str(&value);
+            let mut got = Vec::new();
+            index.lookup(&view, 0, &mut |id| got.push(id));
+            got.sort_unstable();
+            got.dedup();
+            let expected: Vec<u32> = (0..parsed.len() as u32)
+                .filter(|&id| crate::eval::test_matches(&parsed[id as usize], &view))
+                .collect();
+            proptest::prop_assert_eq!(got, expected, "{:?} on {:?}", parsed, value);
         }
 
         /// The range index hits exactly the ranges holding a key of the window, however
