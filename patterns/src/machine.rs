@@ -968,6 +968,56 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Numbers of 16 to 19 digits (estimated by the walker) against a range and an
+        /// exact number a few doubles either side of them: the result is what the exact
+        /// key and exactness say, whether verification settles the key or finds the
+        /// rules' numbers outside the estimate's whole window.
+        #[test]
+        fn estimated_numbers_match_as_their_exact_keys_say(
+            digits in "[1-9][0-9]{15,18}",
+            point in 1usize..4,
+            negative in proptest::bool::ANY,
+            low_offset in -24i64..24,
+            width in 1u64..12,
+            inclusive in (proptest::bool::ANY, proptest::bool::ANY),
+            exact_offset in -12i64..12,
+        ) {
+            let text = format!("{}{}.{}", if negative { "-" } else { "" }, &digits[..point], &digits[point..]);
+            let (key, _) = tentative(&text).expect("a number");
+            let exact = key_is_exact(&text, key);
+            let double = |k: u64| {
+                let bits = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
+                format!("{:?}", f64::from_bits(bits))
+            };
+            let low = key.saturating_add_signed(low_offset);
+            let high = low + width;
+            let (low_op, high_op) = match inclusive {
+                (true, true) => (">=", "<="),
+                (true, false) => (">=", "<"),
+                (false, true) => (">", "<="),
+                (false, false) => (">", "<"),
+            };
+            let in_range = (if inclusive.0 { key >= low } else { key > low })
+                && (if inclusive.1 { key <= high } else { key < high });
+            let point_key = key.saturating_add_signed(exact_offset);
+            let m = matcher(&[
+                &format!(r#"{{"x": [{{"numeric": ["{low_op}", {}, "{high_op}", {}]}}]}}"#, double(low), double(high)),
+                &format!(r#"{{"x": [{}]}}"#, double(point_key)),
+            ]);
+            let mut expected = Vec::new();
+            if exact && in_range {
+                expected.push("p0");
+            }
+            if exact && point_key == key {
+                expected.push("p1");
+            }
+            let event = format!(r#"{{"x": {text}}}"#);
+            proptest::prop_assert_eq!(m.matches_str(&event).unwrap(), expected.clone(), "{}", event);
+            proptest::prop_assert_eq!(m.matches_str_exhaustively(&event).unwrap(), expected, "{}", event);
+        }
+    }
+
+    proptest::proptest! {
         /// The screen's merged intervals take exactly the keys some range or exact
         /// number takes, and a window whenever one of its keys is taken.
         #[test]
