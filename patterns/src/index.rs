@@ -56,18 +56,18 @@ impl AffixIndex {
     }
 }
 
-/// Numeric ranges as inclusive key intervals sorted by where they start, with the
-/// largest end in each block of [`RANGE_BLOCK`]: a number visits the blocks of ranges
-/// starting at or below it and scans only those whose largest end reaches it, so
-/// thousands of disjoint ranges on one field cost a few hundred steps, not thousands.
+/// Numeric ranges as inclusive key intervals sorted by where they start, each with the
+/// largest end among it and those before it: a number walks back from the last range
+/// starting at or below it and stops as soon as no earlier range reaches it, so
+/// thousands of disjoint ranges on one field cost a binary search and the hits, not a
+/// scan.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RangeIndex {
     /// `(from, to, condition)`, sorted by `from`.
     entries: Vec<(u64, u64, u32)>,
-    block_ends: Vec<u64>,
+    /// `reach[i]`: the largest `to` of `entries[..=i]`.
+    reach: Vec<u64>,
 }
-
-const RANGE_BLOCK: usize = 32;
 
 impl RangeIndex {
     fn insert(&mut self, range: &Range, cond: u32) {
@@ -77,30 +77,25 @@ impl RangeIndex {
         };
         let at = self.entries.partition_point(|e| e.0 <= from);
         self.entries.insert(at, (from, to, cond));
-        // Entries from `at` on moved: their blocks' ends are recomputed.
-        let first = at / RANGE_BLOCK;
-        self.block_ends.truncate(first);
-        for block in self.entries[first * RANGE_BLOCK..].chunks(RANGE_BLOCK) {
-            self.block_ends
-                .push(block.iter().map(|e| e.1).max().unwrap_or_default());
+        // Entries from `at` on moved: their reach is recomputed.
+        self.reach.truncate(at);
+        let mut reach = at.checked_sub(1).map_or(0, |i| self.reach[i]);
+        for &(_, to, _) in &self.entries[at..] {
+            reach = reach.max(to);
+            self.reach.push(reach);
         }
     }
 
     /// Calls `hit` for every range holding some key in `low..=high`.
     fn hits(&self, (low, high): (u64, u64), hit: &mut impl FnMut(u32)) {
         let starting = self.entries.partition_point(|e| e.0 <= high);
-        for (block, &end) in self.block_ends.iter().enumerate() {
-            let start = block * RANGE_BLOCK;
-            if start >= starting {
+        for i in (0..starting).rev() {
+            if self.reach[i] < low {
                 break;
             }
-            if end < low {
-                continue;
-            }
-            for &(_, to, cond) in &self.entries[start..starting.min(start + RANGE_BLOCK)] {
-                if to >= low {
-                    hit(cond);
-                }
+            let (_, to, cond) = self.entries[i];
+            if to >= low {
+                hit(cond);
             }
         }
     }
@@ -377,8 +372,8 @@ mod tests {
         }
 
         /// The range index hits exactly the ranges holding a key of the window, however
-        /// the ranges were inserted (more of them than one block, so that blocks are
-        /// skipped and recomputed).
+        /// the ranges were inserted (in any order, so that reaches are recomputed, and
+        /// nested or disjoint, so that the walk back stops early or must not).
         #[test]
         fn range_index_hits_exactly_the_overlapping_ranges(
             ranges in proptest::collection::vec(crate::ast::tests::ranges_below(200), 0..80),
