@@ -4,8 +4,11 @@
 //! suffixes, literal-prefix buckets for wildcards, and short lists for numeric ranges,
 //! CIDR blocks and `anything-but`. Must agree with [`crate::eval::test_matches`].
 
+use std::cell::RefCell;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
 use crate::ast::{AnythingBut, Range, Test};
@@ -101,6 +104,97 @@ impl RangeIndex {
     }
 }
 
+/// Wildcards that start and end with `*` (`*error*`) have no prefix or suffix to
+/// bucket by, only a literal somewhere inside (the longest is kept). A few are simply
+/// tried on every value; past [`FEW_INFIXES`] literals, an Aho-Corasick automaton over
+/// them, built on the first lookup after a change, finds the literals a value contains,
+/// and only the wildcards needing those are tried, each once.
+#[derive(Debug, Clone, Default)]
+struct InfixWildcards {
+    /// Distinct literals, and per literal the positions (in `FieldIndex::wildcards`) of
+    /// the wildcards that contain it.
+    literals: Vec<Box<[u8]>>,
+    users: Vec<Ids>,
+    by_literal: FxHashMap<Box<[u8]>, u32>,
+    automaton: OnceLock<Option<AhoCorasick>>,
+}
+
+/// Up to this many literals, each value tries every infix wildcard.
+const FEW_INFIXES: usize = 16;
+
+thread_local! {
+    /// Per literal, the lookup that last tried its wildcards (so repeated occurrences
+    /// in one value try them once), and the current lookup's number.
+    static INFIX_SEEN: RefCell<(u32, Vec<u32>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+impl InfixWildcards {
+    fn insert(&mut self, literal: &[u8], at: u32) {
+        let id = match self.by_literal.get(literal) {
+            Some(&id) => id,
+            None => {
+                let id = self.literals.len() as u32;
+                self.literals.push(literal.into());
+                self.users.push(Ids::new());
+                self.by_literal.insert(literal.into(), id);
+                id
+            }
+        };
+        self.users[id as usize].push(at);
+        self.automaton = OnceLock::new();
+    }
+
+    /// Calls `try_wildcard` with the position of every wildcard whose literal `value`
+    /// contains (all of them while there are few).
+    fn candidates(&self, value: &[u8], try_wildcard: &mut impl FnMut(u32)) {
+        if self.literals.len() <= FEW_INFIXES {
+            for users in &self.users {
+                users.iter().copied().for_each(&mut *try_wildcard);
+            }
+            return;
+        }
+        let automaton = self.automaton.get_or_init(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&self.literals)
+                .ok()
+        });
+        let Some(automaton) = automaton else {
+            // Unbuildable (never expected): try them all.
+            self.users.iter().flatten().copied().for_each(try_wildcard);
+            return;
+        };
+        INFIX_SEEN.with(|seen| {
+            let mut guard = seen.try_borrow_mut();
+            let Ok((lookup, seen)) = guard.as_deref_mut() else {
+                // Re-entered (never expected): try each literal found, repeats and all.
+                for found in automaton.find_overlapping_iter(value) {
+                    self.users[found.pattern().as_usize()]
+                        .iter()
+                        .copied()
+                        .for_each(&mut *try_wildcard);
+                }
+                return;
+            };
+            if seen.len() < self.literals.len() {
+                seen.resize(self.literals.len(), 0);
+            }
+            *lookup = lookup.wrapping_add(1);
+            if *lookup == 0 {
+                seen.iter_mut().for_each(|s| *s = 0);
+                *lookup = 1;
+            }
+            for found in automaton.find_overlapping_iter(value) {
+                let id = found.pattern().as_usize();
+                if seen[id] != *lookup {
+                    seen[id] = *lookup;
+                    self.users[id].iter().copied().for_each(&mut *try_wildcard);
+                }
+            }
+        });
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FieldIndex {
     exact: FxHashMap<Box<str>, Ids>,
@@ -123,6 +217,7 @@ pub(crate) struct FieldIndex {
     /// bucket every value visits).
     wildcard_index: AffixIndex,
     wildcard_suffix_index: AffixIndex,
+    wildcard_infixes: InfixWildcards,
     ranges: RangeIndex,
     cidrs: CidrIndex,
     anything_buts: Vec<(AnythingBut, u32)>,
@@ -166,11 +261,14 @@ impl FieldIndex {
             }
             Test::Wildcard(w) => {
                 let at = self.wildcards.len() as u32;
-                match (w.literal_prefix(), w.literal_suffix()) {
-                    (prefix, suffix) if prefix.is_empty() && !suffix.is_empty() => {
+                match (w.literal_prefix(), w.literal_suffix(), w.longest_literal()) {
+                    (prefix, suffix, _) if prefix.is_empty() && !suffix.is_empty() => {
                         self.wildcard_suffix_index.insert(&suffix, at)
                     }
-                    (prefix, _) => self.wildcard_index.insert(&prefix, at),
+                    (prefix, _, infix) if prefix.is_empty() && !infix.is_empty() => {
+                        self.wildcard_infixes.insert(&infix, at)
+                    }
+                    (prefix, _, _) => self.wildcard_index.insert(&prefix, at),
                 }
                 self.wildcards.push((w.clone(), cond));
             }
@@ -285,6 +383,7 @@ impl FieldIndex {
             };
             self.wildcard_index.prefixes_of(bytes, &mut check);
             self.wildcard_suffix_index.suffixes_of(bytes, &mut check);
+            self.wildcard_infixes.candidates(bytes, &mut check);
         }
         if !self.cidrs.is_empty() {
             if let Ok(ip) = s.parse::<IpAddr>() {
@@ -302,6 +401,33 @@ impl FieldIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A wildcard added after lookups built the automaton is found too (the automaton
+    /// is rebuilt), and more literals than `FEW_INFIXES` really take the automaton.
+    #[test]
+    fn infix_automaton_follows_additions() {
+        let mut index = FieldIndex::default();
+        let add = |index: &mut FieldIndex, glob: &str, id: u32| {
+            index.add(&Test::Wildcard(Wildcard::parse(glob).expect("valid")), id);
+        };
+        for n in 0..=FEW_INFIXES as u32 {
+            add(&mut index, &format!("*x{n}y*"), n);
+        }
+        let hits = |index: &FieldIndex, value: &str| {
+            let mut got = Vec::new();
+            index.lookup(&ValueView::Str(value), 0, &mut |id| got.push(id));
+            got
+        };
+        assert_eq!(hits(&index, "ax3yx3y"), [3]);
+        assert!(index
+            .wildcard_infixes
+            .automaton
+            .get()
+            .is_some_and(|a| a.is_some()));
+        add(&mut index, "*zz*", 99);
+        assert!(index.wildcard_infixes.automaton.get().is_none());
+        assert_eq!(hits(&index, "x5yzz"), [5, 99]);
+    }
 
     proptest::proptest! {
         /// Wildcards are found through their prefix or suffix bucket exactly when they
@@ -369,6 +495,30 @@ mod tests {
                 .filter(|&id| crate::eval::test_matches(&parsed[id as usize], &view))
                 .collect();
             proptest::prop_assert_eq!(got, expected, "{:?} on {:?}", parsed, value);
+        }
+
+        /// Past `FEW_INFIXES` literals (the automaton's side), `*…*` wildcards are still
+        /// found exactly when they match, once each however often their literal occurs.
+        #[test]
+        fn infix_wildcards_are_found_through_the_automaton(
+            globs in proptest::collection::vec("\\*[abc]{1,3}(\\*[abc]{0,2})?\\*", 17..40),
+            value in "[abc]{0,12}",
+        ) {
+            let mut index = FieldIndex::default();
+            let mut parsed = Vec::new();
+            for glob in &globs {
+                if let Ok(w) = Wildcard::parse(glob) {
+                    index.add(&Test::Wildcard(w.clone()), parsed.len() as u32);
+                    parsed.push(w);
+                }
+            }
+            let mut got = Vec::new();
+            index.lookup(&ValueView::Str(&value), 0, &mut |id| got.push(id));
+            got.sort_unstable();
+            let expected: Vec<u32> = (0..parsed.len() as u32)
+                .filter(|&id| parsed[id as usize].is_match(value.as_bytes()))
+                .collect();
+            proptest::prop_assert_eq!(got, expected, "{:?} vs {:?}", globs, value);
         }
 
         /// The range index hits exactly the ranges holding a key of the window, however

@@ -68,6 +68,23 @@ impl Wildcard {
         suffix
     }
 
+    /// The longest run of literal bytes (the first of equal ones): for wildcards that
+    /// start and end with `*`, what a value must contain somewhere.
+    pub(crate) fn longest_literal(&self) -> Vec<u8> {
+        self.tokens
+            .split(|t| *t == Token::Star)
+            .fold(
+                &[][..],
+                |best, run| if run.len() > best.len() { run } else { best },
+            )
+            .iter()
+            .filter_map(|t| match t {
+                Token::Byte(b) => Some(*b),
+                Token::Star => None,
+            })
+            .collect()
+    }
+
     /// Glob match with the classic single-backtrack algorithm: linear for one `*`,
     /// O(n·m) at worst, never exponential.
     pub(crate) fn is_match(&self, value: &[u8]) -> bool {
@@ -205,6 +222,16 @@ mod tests {
         assert!(m(r"a\\b", r"a\b"));
         assert!(m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/dir/doc.txt"));
         assert!(!m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/doc.txt"));
+    }
+
+    #[test]
+    fn longest_literal_is_the_longest_run_between_stars() {
+        let longest = |p: &str| Wildcard::parse(p).map(|w| w.longest_literal()).unwrap();
+        assert_eq!(longest("*ab*cde*f*"), b"cde");
+        assert_eq!(longest("*ab*cd*"), b"ab");
+        assert_eq!(longest(r"*a\*b*"), b"a*b");
+        assert_eq!(longest("*"), b"");
+        assert_eq!(longest("abc"), b"abc");
     }
 
     #[test]
