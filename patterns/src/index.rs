@@ -212,9 +212,9 @@ pub(crate) struct FieldIndex {
     suffix_folded: AffixIndex,
     folded: FxHashMap<Box<str>, Ids>,
     wildcards: Vec<(Wildcard, u32)>,
-    /// Positions in `wildcards`, bucketed by their literal prefix, or for those that
-    /// start with `*`, by their literal suffix (only `*…*` shapes are in the empty
-    /// bucket every value visits).
+    /// Positions in `wildcards`, bucketed by the longer of their literal prefix and
+    /// suffix; `*…*` shapes by a literal inside (see [`InfixWildcards`]). Only `*`
+    /// alone is in the empty bucket every value visits.
     wildcard_index: AffixIndex,
     wildcard_suffix_index: AffixIndex,
     wildcard_infixes: InfixWildcards,
@@ -261,8 +261,10 @@ impl FieldIndex {
             }
             Test::Wildcard(w) => {
                 let at = self.wildcards.len() as u32;
+                // Bucketed by the longer of the literal prefix and suffix (both must be
+                // there): `S*<n>` rules share a prefix but not a suffix.
                 match (w.literal_prefix(), w.literal_suffix(), w.longest_literal()) {
-                    (prefix, suffix, _) if prefix.is_empty() && !suffix.is_empty() => {
+                    (prefix, suffix, _) if suffix.len() > prefix.len() => {
                         self.wildcard_suffix_index.insert(&suffix, at)
                     }
                     (prefix, _, infix) if prefix.is_empty() && !infix.is_empty() => {
