@@ -1,8 +1,10 @@
 //! Per-field lookup structures: which anchor conditions does one value satisfy?
 //!
 //! Hash maps for exact and case-folded values, length-bucketed maps for prefixes and
-//! suffixes, literal-prefix buckets for wildcards, and short lists for numeric ranges,
-//! CIDR blocks and `anything-but`. Must agree with [`crate::eval::test_matches`].
+//! suffixes, literal prefix or suffix buckets for wildcards (an Aho-Corasick automaton
+//! for many `*…*` ones), numeric ranges sorted by start with their reach, CIDR blocks by
+//! prefix length, and a list for `anything-but` (every test a value does not exclude is
+//! a hit). Must agree with [`crate::eval::test_matches`].
 
 use std::cell::RefCell;
 use std::net::IpAddr;
