@@ -406,6 +406,26 @@ impl FieldIndex {
 mod tests {
     use super::*;
 
+    /// What a lookup of `value` hits in an index of the `globs` that parse (sorted,
+    /// repeats kept), and which of them match it by `Wildcard::is_match`.
+    fn wildcard_lookup(globs: &[String], value: &str) -> (Vec<u32>, Vec<u32>) {
+        let mut index = FieldIndex::default();
+        let mut parsed = Vec::new();
+        for glob in globs {
+            if let Ok(w) = Wildcard::parse(glob) {
+                index.add(&Test::Wildcard(w.clone()), parsed.len() as u32);
+                parsed.push(w);
+            }
+        }
+        let mut got = Vec::new();
+        index.lookup(&ValueView::Str(value), 0, &mut |id| got.push(id));
+        got.sort_unstable();
+        let expected = (0..parsed.len() as u32)
+            .filter(|&id| parsed[id as usize].is_match(value.as_bytes()))
+            .collect();
+        (got, expected)
+    }
+
     /// A wildcard added after lookups built the automaton is found too (the automaton
     /// is rebuilt), and more literals than `FEW_INFIXES` really take the automaton.
     #[test]
@@ -441,21 +461,8 @@ mod tests {
             globs in proptest::collection::vec("[ab*]{0,5}", 1..12),
             value in "[ab]{0,6}",
         ) {
-            let mut index = FieldIndex::default();
-            let mut parsed = Vec::new();
-            for glob in &globs {
-                if let Ok(w) = Wildcard::parse(glob) {
-                    index.add(&Test::Wildcard(w.clone()), parsed.len() as u32);
-                    parsed.push(w);
-                }
-            }
-            let mut got = Vec::new();
-            index.lookup(&ValueView::Str(&value), 0, &mut |id| got.push(id));
-            got.sort_unstable();
+            let (mut got, expected) = wildcard_lookup(&globs, &value);
             got.dedup();
-            let expected: Vec<u32> = (0..parsed.len() as u32)
-                .filter(|&id| parsed[id as usize].is_match(value.as_bytes()))
-                .collect();
             proptest::prop_assert_eq!(got, expected, "{:?} vs {:?}", globs, value);
         }
 
@@ -508,20 +515,7 @@ mod tests {
             globs in proptest::collection::vec("\\*[abc]{1,3}(\\*[abc]{0,2})?\\*", 17..40),
             value in "[abc]{0,12}",
         ) {
-            let mut index = FieldIndex::default();
-            let mut parsed = Vec::new();
-            for glob in &globs {
-                if let Ok(w) = Wildcard::parse(glob) {
-                    index.add(&Test::Wildcard(w.clone()), parsed.len() as u32);
-                    parsed.push(w);
-                }
-            }
-            let mut got = Vec::new();
-            index.lookup(&ValueView::Str(&value), 0, &mut |id| got.push(id));
-            got.sort_unstable();
-            let expected: Vec<u32> = (0..parsed.len() as u32)
-                .filter(|&id| parsed[id as usize].is_match(value.as_bytes()))
-                .collect();
+            let (got, expected) = wildcard_lookup(&globs, &value);
             proptest::prop_assert_eq!(got, expected, "{:?} vs {:?}", globs, value);
         }
 
