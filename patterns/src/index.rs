@@ -38,6 +38,9 @@ impl AffixIndex {
         self.map.entry(key.into()).or_default().push(id);
     }
 
+    /// Inlined: most fields have no prefixes (or suffixes) of some kind, and the call
+    /// cost more than finding that out.
+    #[inline(always)]
     fn prefixes_of(&self, value: &[u8], mut f: impl FnMut(u32)) {
         for &len in &self.lengths {
             if len > value.len() {
@@ -49,6 +52,7 @@ impl AffixIndex {
         }
     }
 
+    #[inline(always)]
     fn suffixes_of(&self, value: &[u8], mut f: impl FnMut(u32)) {
         for &len in &self.lengths {
             if len > value.len() {
