@@ -32,8 +32,6 @@ struct TrieNode {
     field: Option<u32>,
     /// The children whose names are short and plain, as the raw bytes of `"name":`.
     quick: Vec<QuickKey>,
-    /// Every child is in `quick`.
-    all_quick: bool,
 }
 
 /// A child's name as it appears raw in an event: `"name":`, compared in one 16-byte
@@ -157,7 +155,6 @@ impl PathTrie {
                     } else if let Some(quick) = QuickKey::new(segment, child as u32) {
                         parent.quick.push(quick);
                     }
-                    parent.all_quick = parent.quick.len() == parent.children.len();
                     child
                 }
             };
@@ -209,7 +206,8 @@ impl PathTrie {
     /// raw key it missed can only be a child if it has dots.
     #[inline(always)]
     fn all_quick(&self, node: u32) -> bool {
-        self.nodes[node as usize].all_quick
+        let node = &self.nodes[node as usize];
+        node.quick.len() == node.children.len()
     }
 
     #[inline]
@@ -956,8 +954,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// An unnamed scalar just past the limit, below a walked subtree: the scalar fast
-    /// path must not accept it.
     /// Keys are found whatever way they are written: raw (the quick path, for names up
     /// to 13 bytes), escaped, dotted, with any spacing around the colon, and near the end
     /// of the text where no 16-byte load fits.
@@ -1007,6 +1003,8 @@ pub(crate) mod tests {
         }
     }
 
+    /// An unnamed scalar just past the limit, below a walked subtree: the scalar fast
+    /// path must not accept it.
     #[test]
     fn nesting_limit_holds_for_unnamed_scalars_in_walked_objects() {
         for (arrays, ok) in [(254, true), (255, false)] {

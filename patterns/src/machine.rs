@@ -771,10 +771,10 @@ impl Visitor for Collector<'_, '_, '_> {
     #[inline(always)]
     fn number(&mut self, field: u32, text: &str, near: Option<NearKey>, arrays: &[ArrayPos]) {
         let meta = &self.m.fields[field as usize];
-        let near = match near {
-            _ if !meta.numeric => None,
-            Some(near) => Some(near),
-            None => near_key(text),
+        let near = if meta.numeric {
+            near.or_else(|| near_key(text))
+        } else {
+            None
         };
         let (key, slack) = match near {
             Some(n) => (Some(n.key), n.slack),
