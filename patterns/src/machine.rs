@@ -205,9 +205,12 @@ fn test_key(field: u32, test: &Test) -> (String, u32) {
         Test::PrefixIgnoreCase(p) => (format!("{field}^i{p}"), 10),
         Test::Suffix(p) => (format!("{field}${p}"), 10),
         Test::SuffixIgnoreCase(p) => (format!("{field}$i{p}"), 10),
-        Test::Wildcard(_) => (format!("{field}*"), 100),
-        Test::Cidr(_) => (format!("{field}/"), 100),
-        Test::Numeric(_) => (format!("{field}<>"), 1_000),
+        // Each wildcard, block and range is its own test: rules that share a field but
+        // not the wildcard (`data/*/part-<n>.*`) or the range (sizes in bands) are not
+        // popular, and make good anchors or filters.
+        Test::Wildcard(w) => (format!("{field}*{w:?}"), 100),
+        Test::Cidr(c) => (format!("{field}/{c:?}"), 100),
+        Test::Numeric(r) => (format!("{field}<>{r:?}"), 1_000),
         Test::AnythingBut(_) => (format!("{field}!"), 1_000_000),
         Test::Exists => (format!("{field}?"), 1_000_000),
     }
@@ -937,6 +940,57 @@ mod tests {
             m.add(format!("p{i}"), &Pattern::parse(p).expect("valid pattern"));
         }
         m
+    }
+
+    /// Rules that share a field but not the wildcard or range on it do not make those
+    /// tests popular: with 200 rules on one bucket (more than a wildcard's penalty),
+    /// each rule's own wildcard is its anchor (not the bucket, which would make 100
+    /// candidates of every event), and its own size band is a filter.
+    #[test]
+    fn distinct_wildcards_and_ranges_are_not_popular() {
+        let mut rules = Vec::new();
+        for i in 0..100 {
+            rules.push(format!(
+                r#"{{"bucket": ["b"], "key": [{{"wildcard": "data/*/part-{i}.*"}}]}}"#
+            ));
+            rules.push(format!(
+                r#"{{"bucket": ["b"], "size": [{{"numeric": [">=", {}, "<", {}]}}]}}"#,
+                i * 10,
+                i * 10 + 10
+            ));
+        }
+        let m = matcher(&rules.iter().map(String::as_str).collect::<Vec<_>>());
+        let key_field = m.trie.clone().insert("key", u32::MAX);
+        let size_field = m.trie.clone().insert("size", u32::MAX);
+        for cond in &m.conds {
+            if cond.field == key_field {
+                assert!(cond.anchor, "a wildcard is its rule's anchor");
+            }
+            if cond.field == size_field {
+                assert!(cond.filter, "a size band is a filter");
+            }
+        }
+        assert_cases(
+            &m,
+            &[
+                (
+                    r#"{"bucket": "b", "key": "data/x/part-7.csv", "size": 75}"#,
+                    &["p14", "p15"],
+                ),
+                (
+                    r#"{"bucket": "c", "key": "data/x/part-7.csv", "size": 75}"#,
+                    &[],
+                ),
+                (
+                    r#"{"bucket": "b", "key": "data/x/part-77.csv", "size": 400}"#,
+                    &["p81", "p154"],
+                ),
+                (
+                    r#"{"bucket": "b", "key": "data/x/part-777.csv", "size": 4000}"#,
+                    &[],
+                ),
+            ],
+        );
     }
 
     /// One names vector serves many events: each call replaces what the last left,
