@@ -110,8 +110,8 @@ impl RangeIndex {
     }
 }
 
-/// Wildcards that start and end with `*` (`*error*`) have no prefix or suffix to
-/// bucket by, only a literal somewhere inside (the longest is kept). A few are simply
+/// Wildcards whose longest literal is inside (`*error*`, `data/*/part-7.*`) are indexed
+/// by that literal, which a matching value holds somewhere. A few are simply
 /// tried on every value; past [`FEW_INFIXES`] literals, an Aho-Corasick automaton over
 /// them, built on the first lookup after a change, finds the literals a value contains,
 /// and only the wildcards needing those are tried, each once.
@@ -218,9 +218,9 @@ pub(crate) struct FieldIndex {
     suffix_folded: AffixIndex,
     folded: FxHashMap<Box<str>, Ids>,
     wildcards: Vec<(Wildcard, u32)>,
-    /// Positions in `wildcards`, bucketed by the longer of their literal prefix and
-    /// suffix; `*…*` shapes by a literal inside (see [`InfixWildcards`]). Only `*`
-    /// alone is in the empty bucket every value visits.
+    /// Positions in `wildcards`, bucketed by the longest literal each must hold: its
+    /// prefix, its suffix, or one inside (see [`InfixWildcards`]). Only `*` alone is in
+    /// the empty bucket every value visits.
     wildcard_index: AffixIndex,
     wildcard_suffix_index: AffixIndex,
     wildcard_infixes: InfixWildcards,
@@ -267,16 +267,17 @@ impl FieldIndex {
             }
             Test::Wildcard(w) => {
                 let at = self.wildcards.len() as u32;
-                // Bucketed by the longer of the literal prefix and suffix (both must be
-                // there): `S*<n>` rules share a prefix but not a suffix.
-                match (w.literal_prefix(), w.literal_suffix(), w.longest_literal()) {
-                    (prefix, suffix, _) if suffix.len() > prefix.len() => {
-                        self.wildcard_suffix_index.insert(&suffix, at)
-                    }
-                    (prefix, _, infix) if prefix.is_empty() && !infix.is_empty() => {
-                        self.wildcard_infixes.insert(&infix, at)
-                    }
-                    (prefix, _, _) => self.wildcard_index.insert(&prefix, at),
+                // Bucketed by the longest literal the value must hold (the longer, the
+                // fewer rules share it): `S*<n>` rules share a prefix but not a
+                // suffix, `data/*/part-<n>.*` ones share both but not the middle.
+                let (prefix, suffix, inside) =
+                    (w.literal_prefix(), w.literal_suffix(), w.longest_literal());
+                if inside.len() > prefix.len().max(suffix.len()) {
+                    self.wildcard_infixes.insert(&inside, at);
+                } else if suffix.len() > prefix.len() {
+                    self.wildcard_suffix_index.insert(&suffix, at);
+                } else {
+                    self.wildcard_index.insert(&prefix, at);
                 }
                 self.wildcards.push((w.clone(), cond));
             }
@@ -512,11 +513,12 @@ mod tests {
             proptest::prop_assert_eq!(got, expected, "{:?} on {:?}", parsed, value);
         }
 
-        /// Past `FEW_INFIXES` literals (the automaton's side), `*…*` wildcards are still
-        /// found exactly when they match, once each however often their literal occurs.
+        /// Past `FEW_INFIXES` literals (the automaton's side), wildcards whose longest
+        /// literal is inside (with or without a literal prefix or suffix) are still found
+        /// exactly when they match, once each however often their literal occurs.
         #[test]
         fn infix_wildcards_are_found_through_the_automaton(
-            globs in proptest::collection::vec("\\*[abc]{1,3}(\\*[abc]{0,2})?\\*", 17..40),
+            globs in proptest::collection::vec("[ab]?\\*[abc]{1,3}(\\*[abc]{0,2})?\\*[ab]?", 17..40),
             value in "[abc]{0,12}",
         ) {
             let (got, expected) = wildcard_lookup(&globs, &value);
