@@ -210,7 +210,16 @@ fn test_key(field: u32, test: &Test) -> (String, u32) {
         // popular, and make good anchors or filters.
         Test::Wildcard(w) => (format!("{field}*{w:?}"), 100),
         Test::Cidr(c) => (format!("{field}/{c:?}"), 100),
-        Test::Numeric(r) => (format!("{field}<>{r:?}"), 1_000),
+        // A band between two bounds is as selective as a wildcard; a half-open range
+        // (`> 0`) may take most values.
+        Test::Numeric(r) => (
+            format!("{field}<>{r:?}"),
+            if r.low.is_some() && r.high.is_some() {
+                100
+            } else {
+                1_000
+            },
+        ),
         Test::AnythingBut(_) => (format!("{field}!"), 1_000_000),
         Test::Exists => (format!("{field}?"), 1_000_000),
     }
@@ -943,9 +952,9 @@ mod tests {
     }
 
     /// Rules that share a field but not the wildcard or range on it do not make those
-    /// tests popular: with 200 rules on one bucket (more than a wildcard's penalty),
-    /// each rule's own wildcard is its anchor (not the bucket, which would make 100
-    /// candidates of every event), and its own size band is a filter.
+    /// tests popular: with 200 rules on one bucket (more than the penalty of a wildcard
+    /// or a band between two bounds), each rule's own wildcard or size band is its
+    /// anchor, not the bucket, which would make 100 candidates of every event.
     #[test]
     fn distinct_wildcards_and_ranges_are_not_popular() {
         let mut rules = Vec::new();
@@ -967,7 +976,7 @@ mod tests {
                 assert!(cond.anchor, "a wildcard is its rule's anchor");
             }
             if cond.field == size_field {
-                assert!(cond.filter, "a size band is a filter");
+                assert!(cond.anchor, "a size band is its rule's anchor");
             }
         }
         assert_cases(
