@@ -117,6 +117,156 @@ impl Wildcard {
     /// of `patterns` (each quoted, as event-ruler's byte machine sees them). Stops
     /// counting at `cap`.
     pub(crate) fn complexity(patterns: &[&Wildcard], cap: usize) -> usize {
+        use std::collections::BTreeSet;
+
+        use rustc_hash::FxHashSet;
+        let machines: Vec<Vec<Token>> = patterns.iter().map(|w| w.quoted()).collect();
+        // A set of NFA positions is a bitset per machine (bit `i`: at token `i`; bit
+        // `len`: accepted), all machines' words in one vector: cheap to step, hash and
+        // compare, which is what loading thousands of wildcard rules spends its time on.
+        let mut offsets = Vec::with_capacity(machines.len() + 1);
+        offsets.push(0);
+        for m in &machines {
+            offsets.push(offsets[offsets.len() - 1] + m.len() / 64 + 1);
+        }
+        let words = offsets[machines.len()];
+        let has = |set: &[u64], i: usize| set[i / 64] & (1 << (i % 64)) != 0;
+        let put = |set: &mut [u64], i: usize| set[i / 64] |= 1 << (i % 64);
+        // Moves every position at a star on past it too (stars match the empty string);
+        // one pass upwards follows runs of them.
+        let closure = |m: &[Token], set: &mut [u64]| {
+            for (i, token) in m.iter().enumerate() {
+                if *token == Token::Star && has(set, i) {
+                    put(set, i + 1);
+                }
+            }
+        };
+        let mut alphabet: BTreeSet<u8> = BTreeSet::new();
+        for m in &machines {
+            for t in m {
+                if let Token::Byte(b) = t {
+                    alphabet.insert(*b);
+                }
+            }
+        }
+        // A byte that occurs in no pattern only feeds the stars.
+        let other = (0u8..=255).find(|b| !alphabet.contains(b));
+        alphabet.extend(other);
+        let mut start = vec![0u64; words];
+        for (k, m) in machines.iter().enumerate() {
+            let set = &mut start[offsets[k]..offsets[k + 1]];
+            put(set, 0);
+            closure(m, set);
+        }
+        let mut seen: FxHashSet<Vec<u64>> = FxHashSet::default();
+        seen.insert(start.clone());
+        let mut queue = vec![start];
+        let mut next = vec![0u64; words];
+        let mut best = 0;
+        while let Some(subset) = queue.pop() {
+            let live: usize = machines
+                .iter()
+                .enumerate()
+                .map(|(k, m)| {
+                    let set = &subset[offsets[k]..offsets[k + 1]];
+                    let all: u32 = set.iter().map(|w| w.count_ones()).sum();
+                    all as usize - usize::from(has(set, m.len()))
+                })
+                .sum();
+            best = best.max(live);
+            if best >= cap || seen.len() > 20_000 {
+                return best.min(cap);
+            }
+            for &byte in &alphabet {
+                next.fill(0);
+                for (k, m) in machines.iter().enumerate() {
+                    let (from, to) = (
+                        &subset[offsets[k]..offsets[k + 1]],
+                        offsets[k]..offsets[k + 1],
+                    );
+                    let set = &mut next[to];
+                    for (i, token) in m.iter().enumerate() {
+                        if !has(from, i) {
+                            continue;
+                        }
+                        match token {
+                            Token::Star => put(set, i),
+                            Token::Byte(b) if *b == byte => put(set, i + 1),
+                            Token::Byte(_) => {}
+                        }
+                    }
+                    closure(m, set);
+                }
+                if !seen.contains(next.as_slice()) {
+                    seen.insert(next.clone());
+                    queue.push(next.clone());
+                }
+            }
+        }
+        best
+    }
+
+    /// The pattern between quotes, as event-ruler's byte machine sees it.
+    fn quoted(&self) -> Vec<Token> {
+        let mut t = vec![Token::Byte(b'"')];
+        t.extend_from_slice(&self.tokens);
+        t.push(Token::Byte(b'"'));
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, v: &str) -> bool {
+        Wildcard::parse(p).unwrap().is_match(v.as_bytes())
+    }
+
+    #[test]
+    fn matches_like_a_glob() {
+        assert!(m("*.png", "a.png"));
+        assert!(m("*.png", ".png"));
+        assert!(!m("*.png", "a.jpg"));
+        assert!(m("a*b*c", "abc"));
+        assert!(m("a*b*c", "axxbyyc"));
+        assert!(!m("a*b*c", "axxbyy"));
+        assert!(m("", ""));
+        assert!(!m("", "x"));
+        assert!(m("*", ""));
+        assert!(m(r"a\*b", "a*b"));
+        assert!(!m(r"a\*b", "axb"));
+        assert!(m(r"a\\b", r"a\b"));
+        assert!(m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/dir/doc.txt"));
+        assert!(!m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/doc.txt"));
+    }
+
+    #[test]
+    fn longest_literal_is_the_longest_run_between_stars() {
+        let longest = |p: &str| Wildcard::parse(p).map(|w| w.longest_literal()).unwrap();
+        assert_eq!(longest("*ab*cde*f*"), b"cde");
+        assert_eq!(longest("*ab*cd*"), b"ab");
+        assert_eq!(longest(r"*a\*b*"), b"a*b");
+        assert_eq!(longest("*"), b"");
+        assert_eq!(longest("abc"), b"abc");
+    }
+
+    #[test]
+    fn rejects_what_aws_rejects() {
+        assert_eq!(
+            Wildcard::parse("a**b").unwrap_err(),
+            "Consecutive wildcard characters at pos 2"
+        );
+        assert_eq!(
+            Wildcard::parse(r"a\b").unwrap_err(),
+            "Invalid escape character at pos 2"
+        );
+        assert!(Wildcard::parse(r"a\").is_err());
+    }
+
+    /// The first implementation (sets of positions as `BTreeSet`s): the reference the
+    /// bitset one must agree with.
+    fn complexity_reference(patterns: &[&Wildcard], cap: usize) -> usize {
         use std::collections::{BTreeSet, HashSet};
         let machines: Vec<Vec<Token>> = patterns
             .iter()
@@ -196,55 +346,28 @@ impl Wildcard {
         }
         best
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn m(p: &str, v: &str) -> bool {
-        Wildcard::parse(p).unwrap().is_match(v.as_bytes())
-    }
-
-    #[test]
-    fn matches_like_a_glob() {
-        assert!(m("*.png", "a.png"));
-        assert!(m("*.png", ".png"));
-        assert!(!m("*.png", "a.jpg"));
-        assert!(m("a*b*c", "abc"));
-        assert!(m("a*b*c", "axxbyyc"));
-        assert!(!m("a*b*c", "axxbyy"));
-        assert!(m("", ""));
-        assert!(!m("", "x"));
-        assert!(m("*", ""));
-        assert!(m(r"a\*b", "a*b"));
-        assert!(!m(r"a\*b", "axb"));
-        assert!(m(r"a\\b", r"a\b"));
-        assert!(m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/dir/doc.txt"));
-        assert!(!m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/doc.txt"));
-    }
-
-    #[test]
-    fn longest_literal_is_the_longest_run_between_stars() {
-        let longest = |p: &str| Wildcard::parse(p).map(|w| w.longest_literal()).unwrap();
-        assert_eq!(longest("*ab*cde*f*"), b"cde");
-        assert_eq!(longest("*ab*cd*"), b"ab");
-        assert_eq!(longest(r"*a\*b*"), b"a*b");
-        assert_eq!(longest("*"), b"");
-        assert_eq!(longest("abc"), b"abc");
-    }
-
-    #[test]
-    fn rejects_what_aws_rejects() {
-        assert_eq!(
-            Wildcard::parse("a**b").unwrap_err(),
-            "Consecutive wildcard characters at pos 2"
-        );
-        assert_eq!(
-            Wildcard::parse(r"a\b").unwrap_err(),
-            "Invalid escape character at pos 2"
-        );
-        assert!(Wildcard::parse(r"a\").is_err());
+    proptest::proptest! {
+        /// The bitset search finds what the reference finds, for sets of up to three
+        /// wildcards, with and without a cap that stops the search early.
+        #[test]
+        fn complexity_agrees_with_the_reference(
+            globs in proptest::collection::vec("[ab*:]{0,9}", 1..4),
+            cap in 1usize..20,
+        ) {
+            let parsed: Vec<Wildcard> = globs.iter().filter_map(|g| Wildcard::parse(g).ok()).collect();
+            let refs: Vec<&Wildcard> = parsed.iter().collect();
+            proptest::prop_assert_eq!(
+                Wildcard::complexity(&refs, cap),
+                complexity_reference(&refs, cap),
+                "{:?} cap {}", globs, cap
+            );
+            proptest::prop_assert_eq!(
+                Wildcard::complexity(&refs, 1_000),
+                complexity_reference(&refs, 1_000),
+                "{:?}", globs
+            );
+        }
     }
 
     #[test]
