@@ -208,12 +208,12 @@ fn test_key(field: u32, test: &Test) -> (String, u32) {
         // Each wildcard, block and range is its own test: rules that share a field but
         // not the wildcard (`data/*/part-<n>.*`) or the range (sizes in bands) are not
         // popular, and make good anchors or filters.
-        Test::Wildcard(w) => (format!("{field}*{w:?}"), 100),
+        Test::Wildcard(w) => (format!("{field}*{w}"), 100),
         Test::Cidr(c) => (format!("{field}/{c:?}"), 100),
         // A band between two bounds is as selective as a wildcard; a half-open range
         // (`> 0`) may take most values.
         Test::Numeric(r) => (
-            format!("{field}<>{r:?}"),
+            format!("{field}<>{:?}{:?}", r.low, r.high),
             if r.low.is_some() && r.high.is_some() {
                 100
             } else {

@@ -12,6 +12,21 @@ enum Token {
     Byte(u8),
 }
 
+/// The pattern as written (with `\*` and `\\` for literal stars and backslashes).
+impl std::fmt::Display for Wildcard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = Vec::with_capacity(self.tokens.len());
+        for token in &self.tokens {
+            match token {
+                Token::Star => text.push(b'*'),
+                Token::Byte(b @ (b'*' | b'\\')) => text.extend([b'\\', *b]),
+                Token::Byte(b) => text.push(*b),
+            }
+        }
+        f.write_str(&String::from_utf8_lossy(&text))
+    }
+}
+
 impl Wildcard {
     /// Parses with event-ruler's rules and wording; positions count the bytes of the
     /// quoted value, as AWS reports them.
@@ -239,6 +254,13 @@ mod tests {
         assert!(m(r"a\\b", r"a\b"));
         assert!(m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/dir/doc.txt"));
         assert!(!m("/Users/*/dir/dir/doc.txt", "/Users/x/dir/doc.txt"));
+    }
+
+    #[test]
+    fn displays_as_written() {
+        for text in ["*.png", r"a\*b*", r"a\\b", "", "*", "ünï*"] {
+            assert_eq!(Wildcard::parse(text).unwrap().to_string(), text);
+        }
     }
 
     #[test]
