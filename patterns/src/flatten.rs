@@ -189,7 +189,8 @@ impl PathTrie {
     /// The child named by the key at `pos` (its opening quote) and where the value
     /// starts, when the key is written raw as `"name":`; `None` means "look it up the
     /// long way", not "no such child".
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn quick_step(&self, node: u32, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
         let quick = &self.nodes[node as usize].quick;
         if quick.is_empty() {
@@ -220,7 +221,11 @@ impl PathTrie {
 /// written `"name":` within 16 bytes and the name has no backslash, control character
 /// or dot: a key [`PathTrie::quick_step`] then missed is no child of a node whose
 /// children are all quick. `None` for any other key (the long way decides).
-#[inline(always)]
+///
+/// Out of line in debug builds, like [`TextWalker::named_number`], so that the
+/// recursive walk's frames stay small enough for the nesting limit.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn plain_key_end(bytes: &[u8], pos: usize) -> Option<usize> {
     const ONES: u128 = u128::from_le_bytes([1; 16]);
     const TOPS: u128 = ONES << 7;
@@ -391,6 +396,11 @@ impl<'a> TextWalker<'a, '_> {
     /// Reads the value at `pos` (whitespace before it allowed), some pattern may look
     /// inside: `node` is its trie node. Subtrees no pattern names go to
     /// [`TextWalker::skip_value`], which only validates.
+    ///
+    /// Its helpers are inlined in optimized builds and out of line in debug builds,
+    /// whose unoptimized locals would otherwise swell every frame of this recursion
+    /// past a test thread's stack at the nesting limit (the limit's tests pass with
+    /// half the default stack).
     fn value(
         &mut self,
         pos: usize,
@@ -477,7 +487,8 @@ impl<'a> TextWalker<'a, '_> {
 
     /// Reads the key at `pos` (its opening quote) and the `:` after it: the child of
     /// `node` it names, if any, and where the value starts.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn key(&mut self, pos: usize, node: u32, trie: &PathTrie) -> Step<(Option<u32>, usize)> {
         let bytes = self.bytes;
         let (key, end) = self.string(pos)?;
@@ -509,7 +520,8 @@ impl<'a> TextWalker<'a, '_> {
     /// Validates and moves past the value at `pos`, nested `depth` deep, which no
     /// pattern looks inside: by the fast path ([`crate::skip`]), and only when that
     /// refuses, by [`TextWalker::skip_value_carefully`] for the error.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn skip_value(&mut self, pos: usize, depth: usize) -> Step<usize> {
         let bytes = self.bytes;
         let start = skip_ws(bytes, pos);
@@ -738,7 +750,8 @@ impl<'a> TextWalker<'a, '_> {
 
     /// Reads the value of the string at `pos`, borrowed unless it has escapes, and
     /// where it ends.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn string(&mut self, pos: usize) -> Step<(Cow<'a, str>, usize)> {
         let (end, escaped) = self.skip_string(pos)?;
         if !escaped {
