@@ -273,11 +273,11 @@ impl FieldIndex {
                 let (prefix, suffix, inside) =
                     (w.literal_prefix(), w.literal_suffix(), w.longest_literal());
                 if inside.len() > prefix.len().max(suffix.len()) {
-                    self.wildcard_infixes.insert(inside, at);
+                    self.wildcard_infixes.insert(&inside, at);
                 } else if suffix.len() > prefix.len() {
-                    self.wildcard_suffix_index.insert(suffix, at);
+                    self.wildcard_suffix_index.insert(&suffix, at);
                 } else {
-                    self.wildcard_index.insert(prefix, at);
+                    self.wildcard_index.insert(&prefix, at);
                 }
                 self.wildcards.push((w.clone(), cond));
             }

@@ -84,29 +84,47 @@ impl Wildcard {
     }
 
     /// The literal bytes before the first `*`: an index key for many wildcard rules.
-    pub(crate) fn literal_prefix(&self) -> &[u8] {
-        self.runs.first().map_or(&[], |run| run)
+    pub(crate) fn literal_prefix(&self) -> Vec<u8> {
+        self.tokens
+            .iter()
+            .map_while(|t| match t {
+                Token::Byte(b) => Some(*b),
+                Token::Star => None,
+            })
+            .collect()
     }
 
     /// The literal bytes after the last `*` (all of them without one): for wildcards
     /// that start with `*`, the index key instead of the empty prefix.
-    pub(crate) fn literal_suffix(&self) -> &[u8] {
-        self.runs.last().map_or(&[], |run| run)
+    pub(crate) fn literal_suffix(&self) -> Vec<u8> {
+        let mut suffix: Vec<u8> = self
+            .tokens
+            .iter()
+            .rev()
+            .map_while(|t| match t {
+                Token::Byte(b) => Some(*b),
+                Token::Star => None,
+            })
+            .collect();
+        suffix.reverse();
+        suffix
     }
 
     /// The longest run of literal bytes (the first of equal ones): for wildcards that
     /// start and end with `*`, what a value must contain somewhere.
-    pub(crate) fn longest_literal(&self) -> &[u8] {
-        self.runs.iter().fold(
-            &[][..],
-            |best, run| {
-                if run.len() > best.len() {
-                    run
-                } else {
-                    best
-                }
-            },
-        )
+    pub(crate) fn longest_literal(&self) -> Vec<u8> {
+        self.tokens
+            .split(|t| *t == Token::Star)
+            .fold(
+                &[][..],
+                |best, run| if run.len() > best.len() { run } else { best },
+            )
+            .iter()
+            .filter_map(|t| match t {
+                Token::Byte(b) => Some(*b),
+                Token::Star => None,
+            })
+            .collect()
     }
 
     /// Glob match: the first run of literals must start the value and the last end it
@@ -332,11 +350,7 @@ mod tests {
 
     #[test]
     fn longest_literal_is_the_longest_run_between_stars() {
-        let longest = |p: &str| {
-            Wildcard::parse(p)
-                .map(|w| w.longest_literal().to_vec())
-                .unwrap()
-        };
+        let longest = |p: &str| Wildcard::parse(p).map(|w| w.longest_literal()).unwrap();
         assert_eq!(longest("*ab*cde*f*"), b"cde");
         assert_eq!(longest("*ab*cd*"), b"ab");
         assert_eq!(longest(r"*a\*b*"), b"a*b");
