@@ -13,7 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use patterns::{Matcher, Pattern};
+
+mod common;
+use common::{count_matches, matcher_of, parse_only};
 
 fn data_dir() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -131,27 +133,6 @@ const CATEGORIES: [&str; 9] = [
     "COMPLEX_ARRAYS",
 ];
 
-fn matcher_of(sources: &[&str]) -> Matcher {
-    let mut m = Matcher::new();
-    for (i, s) in sources.iter().enumerate() {
-        m.add(format!("r{i}"), &Pattern::parse(s).expect("bench rule"));
-    }
-    m
-}
-
-/// Through `matches_str_into`, as a consumer matching a stream of events would: the
-/// names vector is kept across events.
-fn count_matches(m: &Matcher, events: &[String]) -> usize {
-    let mut names = Vec::new();
-    events
-        .iter()
-        .map(|e| {
-            m.matches_str_into(e, &mut names).expect("valid event");
-            names.len()
-        })
-        .sum()
-}
-
 /// Rules spread over many fields and operators, each distinct, so that no two are the
 /// same entry in the index.
 fn generated_rules(n: usize) -> Vec<String> {
@@ -196,19 +177,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(4));
-    group.bench_function("parse-only", |b| {
-        b.iter(|| {
-            events
-                .iter()
-                .map(|e| {
-                    serde_json::from_str::<serde_json::Value>(e)
-                        .expect("valid")
-                        .as_object()
-                        .map_or(0, |o| o.len())
-                })
-                .sum::<usize>()
-        })
-    });
+    group.bench_function("parse-only", |b| b.iter(|| parse_only(&events)));
     let mut all = Vec::new();
     for category in CATEGORIES {
         let sources = rules(category);

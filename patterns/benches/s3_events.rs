@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use patterns::{Matcher, Pattern};
+
+mod common;
+use common::{count_matches, matcher_of, parse_only};
 
 const EVENTS: usize = 20_000;
 const BUCKETS: usize = 50;
@@ -98,17 +100,6 @@ fn rules(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn count_matches(m: &Matcher, events: &[String]) -> usize {
-    let mut names = Vec::new();
-    events
-        .iter()
-        .map(|e| {
-            m.matches_str_into(e, &mut names).expect("valid event");
-            names.len()
-        })
-        .sum()
-}
-
 fn bench(c: &mut Criterion) {
     let events = events();
     let mut group = c.benchmark_group("s3-events");
@@ -116,26 +107,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(4));
-    group.bench_function("parse-only", |b| {
-        b.iter(|| {
-            events
-                .iter()
-                .map(|e| {
-                    serde_json::from_str::<serde_json::Value>(e)
-                        .map(|v| v.is_object() as usize)
-                        .unwrap_or(0)
-                })
-                .sum::<usize>()
-        })
-    });
+    group.bench_function("parse-only", |b| b.iter(|| parse_only(&events)));
     for count in [10usize, 1_000, 10_000] {
-        let mut m = Matcher::new();
-        for (i, source) in rules(count).iter().enumerate() {
-            m.add(
-                format!("r{i}"),
-                &Pattern::parse(source).expect("valid rule"),
-            );
-        }
+        let m = matcher_of(&rules(count));
         eprintln!(
             "{count} rules: {} matches in {} events",
             count_matches(&m, &events),

@@ -1,5 +1,7 @@
 //! Wildcard patterns: `*` matches any run of characters, `\*` and `\\` are literals.
 
+use std::collections::BTreeSet;
+
 /// One compiled wildcard pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Wildcard {
@@ -25,6 +27,22 @@ impl std::fmt::Display for Wildcard {
         }
         f.write_str(&String::from_utf8_lossy(&text))
     }
+}
+
+/// The bytes that can move the machines differently: those the patterns name, and one
+/// they do not (which only feeds the stars).
+fn alphabet(machines: &[Vec<Token>]) -> BTreeSet<u8> {
+    let mut alphabet: BTreeSet<u8> = machines
+        .iter()
+        .flatten()
+        .filter_map(|t| match t {
+            Token::Byte(b) => Some(*b),
+            Token::Star => None,
+        })
+        .collect();
+    let other = (0u8..=255).find(|b| !alphabet.contains(b));
+    alphabet.extend(other);
+    alphabet
 }
 
 impl Wildcard {
@@ -132,8 +150,6 @@ impl Wildcard {
     /// of `patterns` (each quoted, as event-ruler's byte machine sees them). Stops
     /// counting at `cap`.
     pub(crate) fn complexity(patterns: &[&Wildcard], cap: usize) -> usize {
-        use std::collections::BTreeSet;
-
         use rustc_hash::FxHashSet;
         let machines: Vec<Vec<Token>> = patterns.iter().map(|w| w.quoted()).collect();
         // A set of NFA positions is a bitset per machine (bit `i`: at token `i`; bit
@@ -156,17 +172,7 @@ impl Wildcard {
                 }
             }
         };
-        let mut alphabet: BTreeSet<u8> = BTreeSet::new();
-        for m in &machines {
-            for t in m {
-                if let Token::Byte(b) = t {
-                    alphabet.insert(*b);
-                }
-            }
-        }
-        // A byte that occurs in no pattern only feeds the stars.
-        let other = (0u8..=255).find(|b| !alphabet.contains(b));
-        alphabet.extend(other);
+        let alphabet = alphabet(&machines);
         let mut start = vec![0u64; words];
         for (k, m) in machines.iter().enumerate() {
             let set = &mut start[offsets[k]..offsets[k + 1]];
@@ -307,17 +313,7 @@ mod tests {
                 }
             }
         };
-        let mut alphabet: BTreeSet<u8> = BTreeSet::new();
-        for m in &machines {
-            for t in m {
-                if let Token::Byte(b) = t {
-                    alphabet.insert(*b);
-                }
-            }
-        }
-        // A byte that occurs in no pattern only feeds the stars.
-        let other = (0u8..=255).find(|b| !alphabet.contains(b));
-        alphabet.extend(other);
+        let alphabet = alphabet(&machines);
         type Subset = Vec<BTreeSet<usize>>;
         let start: Subset = machines
             .iter()
