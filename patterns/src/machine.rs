@@ -118,7 +118,9 @@ impl NumberScreen {
     /// satisfy some test.
     #[inline(always)]
     fn may_take(&self, key: Option<u64>, slack: u64, text: &str) -> bool {
-        if self.keep_all || self.texts.iter().any(|t| **t == *text) {
+        // (Checked for emptiness first: the search is a call, and most fields have no
+        // such numbers.)
+        if self.keep_all || (!self.texts.is_empty() && self.texts.iter().any(|t| **t == *text)) {
             return true;
         }
         let Some(key) = key else {
