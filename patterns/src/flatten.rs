@@ -196,7 +196,17 @@ impl PathTrie {
         if quick.is_empty() {
             return None;
         }
-        let word = u128::from_le_bytes(bytes.get(pos..pos + 16)?.try_into().ok()?);
+        let word = match bytes.get(pos..pos + 16) {
+            Some(chunk) => u128::from_le_bytes(chunk.try_into().ok()?),
+            // The last keys of an event (`"z": 0}}}`): zeros past the end never match a
+            // masked byte, since every name is followed by `":` inside the mask.
+            None => {
+                let rest = bytes.get(pos..)?;
+                let mut padded = [0u8; 16];
+                padded[..rest.len()].copy_from_slice(rest);
+                u128::from_le_bytes(padded)
+            }
+        };
         quick
             .iter()
             .find(|q| word & q.mask == q.pattern)
