@@ -14,6 +14,16 @@ enum Token {
     Byte(u8),
 }
 
+impl Token {
+    /// The literal byte, if this is one.
+    fn byte(&self) -> Option<u8> {
+        match self {
+            Token::Byte(b) => Some(*b),
+            Token::Star => None,
+        }
+    }
+}
+
 /// The pattern as written (with `\*` and `\\` for literal stars and backslashes).
 impl std::fmt::Display for Wildcard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,14 +42,7 @@ impl std::fmt::Display for Wildcard {
 /// The bytes that can move the machines differently: those the patterns name, and one
 /// they do not (which only feeds the stars).
 fn alphabet(machines: &[Vec<Token>]) -> BTreeSet<u8> {
-    let mut alphabet: BTreeSet<u8> = machines
-        .iter()
-        .flatten()
-        .filter_map(|t| match t {
-            Token::Byte(b) => Some(*b),
-            Token::Star => None,
-        })
-        .collect();
+    let mut alphabet: BTreeSet<u8> = machines.iter().flatten().filter_map(Token::byte).collect();
     let other = (0u8..=255).find(|b| !alphabet.contains(b));
     alphabet.extend(other);
     alphabet
@@ -76,27 +79,13 @@ impl Wildcard {
 
     /// The literal bytes before the first `*`: an index key for many wildcard rules.
     pub(crate) fn literal_prefix(&self) -> Vec<u8> {
-        self.tokens
-            .iter()
-            .map_while(|t| match t {
-                Token::Byte(b) => Some(*b),
-                Token::Star => None,
-            })
-            .collect()
+        self.tokens.iter().map_while(Token::byte).collect()
     }
 
     /// The literal bytes after the last `*` (all of them without one): for wildcards
     /// that start with `*`, the index key instead of the empty prefix.
     pub(crate) fn literal_suffix(&self) -> Vec<u8> {
-        let mut suffix: Vec<u8> = self
-            .tokens
-            .iter()
-            .rev()
-            .map_while(|t| match t {
-                Token::Byte(b) => Some(*b),
-                Token::Star => None,
-            })
-            .collect();
+        let mut suffix: Vec<u8> = self.tokens.iter().rev().map_while(Token::byte).collect();
         suffix.reverse();
         suffix
     }
@@ -111,10 +100,7 @@ impl Wildcard {
                 |best, run| if run.len() > best.len() { run } else { best },
             )
             .iter()
-            .filter_map(|t| match t {
-                Token::Byte(b) => Some(*b),
-                Token::Star => None,
-            })
+            .filter_map(Token::byte)
             .collect()
     }
 
