@@ -503,13 +503,9 @@ impl<'a> TextWalker<'a, '_> {
         let bytes = self.bytes;
         let (key, end) = self.string(pos)?;
         let child = match key {
-            // A raw key `quick_step` missed (it had the 16 bytes to look at), followed
-            // at once by the colon, is no child unless it is dotted.
-            Cow::Borrowed(raw)
-                if bytes.get(end) == Some(&b':')
-                    && pos + 16 <= bytes.len()
-                    && trie.all_quick(node) =>
-            {
+            // A raw key `quick_step` missed (it looks at every key, padding the last
+            // ones), followed at once by the colon, is no child unless it is dotted.
+            Cow::Borrowed(raw) if bytes.get(end) == Some(&b':') && trie.all_quick(node) => {
                 trie.step_dotted(node, raw)
             }
             key => trie.step(node, &key),
@@ -1007,7 +1003,7 @@ pub(crate) mod tests {
 
     /// Keys are found whatever way they are written: raw (the quick path, for names up
     /// to 13 bytes), escaped, dotted, with any spacing around the colon, and near the end
-    /// of the text where no 16-byte load fits.
+    /// of the text, where the 16-byte load is padded.
     #[test]
     fn keys_are_found_however_they_are_written() {
         // Every name quick, one too long to be, and a node too wide for quick keys.
