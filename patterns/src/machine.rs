@@ -23,7 +23,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::number::{key_is_exact, near_key, tentative, window, NearKey};
+use crate::number::{key_is_exact, near_key, settle_plain, tentative, window, NearKey};
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -701,9 +701,15 @@ impl Scratch {
     fn settle_key(&mut self, event: &str, value: u32) -> StoredValue {
         let stored = self.values[value as usize];
         if stored.exact == Exactness::Estimated {
-            let (key, exact) = match tentative(self.text_of(event, &stored)) {
-                Some((key, known)) => (Some(key), Exactness::from_digits(known)),
-                None => (None, Exactness::Unknown),
+            let text = self.text_of(event, &stored);
+            let settled = stored.key.and_then(|estimate| settle_plain(text, estimate));
+            let (key, exact) = match settled {
+                Some((key, true)) => (Some(key), Exactness::Exact),
+                Some((key, false)) => (Some(key), Exactness::Inexact),
+                None => match tentative(text) {
+                    Some((key, known)) => (Some(key), Exactness::from_digits(known)),
+                    None => (None, Exactness::Unknown),
+                },
             };
             let settled = &mut self.values[value as usize];
             (settled.key, settled.exact) = (key, exact);

@@ -134,19 +134,7 @@ fn estimate_decimal(bytes: &[u8]) -> Option<f64> {
 /// and fraction digits up to the end of `bytes` (all checked by the caller).
 #[inline(always)]
 fn estimate_plain(bytes: &[u8], int_start: usize, int_end: usize) -> Option<f64> {
-    let frac = int_end + 1;
-    let frac_len = bytes.len().checked_sub(frac)?;
-    let digits = int_end - int_start + frac_len;
-    // At least 16 digits (fewer take the exact path), at most 19 (the mantissa fits a
-    // u64), and some after the dot.
-    if !(16..=19).contains(&digits) || frac_len == 0 {
-        return None;
-    }
-    let mut int = 0u64;
-    for &b in &bytes[int_start..int_end] {
-        int = int * 10 + u64::from(b - b'0');
-    }
-    let mantissa = int * POW10_U128[frac_len] as u64 + digits_value(bytes, frac);
+    let (mantissa, frac_len) = plain_digits(bytes, int_start, int_end)?;
     // A multiplication by the (rounded) reciprocal instead of a division, and a signed
     // conversion when the mantissa allows: both much quicker, at the cost of one more
     // rounding (see `NEAR_SLACK`).
@@ -160,6 +148,108 @@ fn estimate_plain(bytes: &[u8], int_start: usize, int_end: usize) -> Option<f64>
     } else {
         magnitude
     })
+}
+
+/// The digits of a plain decimal laid out as [`estimate_plain`] reads it, as an
+/// integer, and how many of them follow the dot: the text is `mantissa × 10^-frac_len`.
+/// `None` unless there are 16 to 19 digits (fewer take the exact path; more do not fit
+/// a `u64`), some after the dot.
+#[inline(always)]
+fn plain_digits(bytes: &[u8], int_start: usize, int_end: usize) -> Option<(u64, usize)> {
+    let frac = int_end + 1;
+    let frac_len = bytes.len().checked_sub(frac)?;
+    let digits = int_end - int_start + frac_len;
+    if !(16..=19).contains(&digits) || frac_len == 0 {
+        return None;
+    }
+    let mut int = 0u64;
+    for &b in &bytes[int_start..int_end] {
+        int = int * 10 + u64::from(b - b'0');
+    }
+    Some((
+        int * POW10_U128[frac_len] as u64 + digits_value(bytes, frac),
+        frac_len,
+    ))
+}
+
+/// The key of the double nearest to the plain decimal `text` (`-?digits.digits`, as
+/// [`estimate_decimal`] reads it) and whether that double holds it exactly, given
+/// `estimate`, a key within [`NEAR_SLACK`] of the nearest double's.
+///
+/// This is how verification settles a coordinate, so it avoids the two costly steps of
+/// [`tentative`] and [`key_is_exact`] (a 128-bit division, a shortest-form conversion).
+/// With `text = D × 10^-k` and a candidate double `m × 2^-f`, both scaled by
+/// `2^(f+1) × 10^k` are integers: `D << (f+1)` and `2m × 10^k`, half a unit of the
+/// double is `10^k`, and a unit of the text's last digit is `1 << (f+1)`. So exact
+/// integer comparisons move the candidate to the nearest double, then tell whether
+/// `text` is its shortest form: the shortest form has the fewest digits within half a
+/// unit of the double and, among those, is the closest to it. `text` (whose last
+/// digit is not zero) is that exactly when no multiple of ten units lies within half a
+/// unit of the double, and no other decimal of its length lies closer.
+///
+/// `None` for other shapes and for the cases these comparisons leave open (a tie at
+/// any boundary, a power of two, a trailing zero, numbers out of range): the careful
+/// path decides those.
+pub(crate) fn settle_plain(text: &str, estimate: u64) -> Option<(u64, bool)> {
+    let bytes = text.as_bytes();
+    let negative = bytes.first() == Some(&b'-');
+    let int_start = usize::from(negative);
+    let int_end = skip_digits(bytes, int_start);
+    if int_end == int_start
+        || bytes.get(int_end) != Some(&b'.')
+        || skip_digits(bytes, int_end + 1) != bytes.len()
+    {
+        return None;
+    }
+    let (decimal, scale) = plain_digits(bytes, int_start, int_end)?;
+    if decimal % 10 == 0 {
+        return None;
+    }
+    let estimate = value_of(estimate);
+    let bits = estimate.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if (bits >> 63 == 1) != negative || biased == 0 || biased == 0x7ff {
+        return None;
+    }
+    // The estimate is m × 2^-f, with m's leading bit at 2^52.
+    let mut m = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let f = 1075 - biased;
+    if !(1..=63).contains(&f) {
+        return None;
+    }
+    let shift = (f + 1) as u32;
+    let target = u128::from(decimal) << shift;
+    let half = POW10_U128[scale];
+    let mut candidate = 2 * u128::from(m) * half;
+    for _ in 0..=NEAR_SLACK {
+        if target > candidate + half {
+            m += 1;
+            candidate += 2 * half;
+        } else if target + half < candidate {
+            m -= 1;
+            candidate -= 2 * half;
+        } else {
+            break;
+        }
+    }
+    // A power of two has a narrower half-unit below it; outside (1 << 52, 1 << 53)
+    // the steps crossed into another binade.
+    let off = target.abs_diff(candidate);
+    if off >= half || !((1 << 52) + 1..1 << 53).contains(&m) {
+        return None;
+    }
+    let unit = 1u128 << shift;
+    let below = u128::from(decimal - decimal % 10) << shift;
+    let above = below + (10 << shift);
+    let (low, high) = (candidate - half, candidate + half);
+    if off * 2 == unit || below == low || above == high {
+        return None;
+    }
+    let closest = off * 2 < unit;
+    let shorter = below > low || above < high;
+    let magnitude = f64::from_bits((bits & (0x7ff << 52)) | (m & ((1 << 52) - 1)));
+    let value = if negative { -magnitude } else { magnitude };
+    Some((key_of(value), closest && !shorter))
 }
 
 /// Validates the JSON number at `pos` (as `skip::number` does) and, when it is a plain
@@ -207,8 +297,32 @@ pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<Nea
     let number = &bytes[pos..frac_end];
     Some((
         frac_end,
-        estimate_plain(number, int_start - pos, int_end - pos).map(NearKey::estimated),
+        plain_near_key(number, int_start - pos, int_end - pos),
     ))
+}
+
+/// [`NearKey`] of a plain decimal laid out as [`estimate_plain`] reads it: with at
+/// most 15 digits (a coordinate printed short), exact at once, since the digits and
+/// the power of ten are both doubles and one division rounds correctly; with 16 to 19,
+/// the estimate.
+#[inline(always)]
+fn plain_near_key(bytes: &[u8], int_start: usize, int_end: usize) -> Option<NearKey> {
+    let frac = int_end + 1;
+    let digits = (int_end - int_start) + bytes.len().saturating_sub(frac);
+    if digits > 15 {
+        return estimate_plain(bytes, int_start, int_end).map(NearKey::estimated);
+    }
+    let mantissa = accumulate(accumulate(0, &bytes[int_start..int_end]), &bytes[frac..]);
+    let magnitude = mantissa as f64 / POW10_F64[bytes.len() - frac];
+    Some(NearKey {
+        key: key_of(if int_start == 1 {
+            -magnitude
+        } else {
+            magnitude
+        }),
+        slack: 0,
+        exact: Some(true),
+    })
 }
 
 /// The value of the ASCII digits `bytes[from..]` (at most 19, at least 8 bytes in
@@ -878,6 +992,71 @@ mod tests {
         }
     }
 
+    /// [`settle_plain`], from any estimate within the slack, agrees with the careful
+    /// path on key and exactness, or leaves the number to it.
+    fn settles_like_the_careful_path(text: &str) -> Option<bool> {
+        let (key, exact) = careful(text)?;
+        let mut decided = None;
+        for estimate in key.saturating_sub(NEAR_SLACK)..=key.saturating_add(NEAR_SLACK) {
+            if let Some(settled) = settle_plain(text, estimate) {
+                assert_eq!(settled, (key, exact), "{text:?} from {estimate}");
+                decided = Some(exact);
+            }
+        }
+        decided
+    }
+
+    #[test]
+    fn plain_decimals_settle_without_the_careful_path() {
+        // The benchmark's coordinates, exact, and one digit changed or added.
+        for text in [
+            "-122.42916360922355",
+            "37.80629491453747",
+            "-122.38419533600236",
+            "37.77608007304251",
+            "-122.4291636092235",
+        ] {
+            assert_eq!(settles_like_the_careful_path(text), Some(true), "{text:?}");
+        }
+        for text in [
+            "-122.429163609223551",
+            "37.806294914537471",
+            "0.100000000000000005",
+        ] {
+            assert_eq!(settles_like_the_careful_path(text), Some(false), "{text:?}");
+        }
+        // Shapes it leaves to the careful path.
+        for (text, estimate) in [
+            ("-122.42916360922350", "-122.4291636092235"),
+            ("1.2345678901234567e-3", "0.0012345678901234567"),
+            ("12345678901234567", "12345678901234567"),
+        ] {
+            let key = careful(estimate).expect("a number").0;
+            assert_eq!(settle_plain(text, key), None, "{text:?}");
+        }
+        // Most shortest forms of doubles in the plain range are decided here.
+        let mut decided = 0;
+        let mut total = 0;
+        let mut bits = 0x4040_0000_0000_0000u64; // 32.0
+        for _ in 0..2000 {
+            bits = bits
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Magnitudes 1 to 2^32, as coordinates, prices and sizes have.
+            let value = f64::from_bits(((0x3ff + (bits >> 59)) << 52) | (bits >> 12));
+            let mut buffer = ryu::Buffer::new();
+            let text = buffer.format_finite(value).to_string();
+            if !text.contains('e') && text.len() >= 17 {
+                total += 1;
+                decided += usize::from(settles_like_the_careful_path(&text).is_some());
+            }
+        }
+        assert!(
+            total > 1000 && decided * 10 > total * 9,
+            "{decided} of {total}"
+        );
+    }
+
     #[test]
     fn eight_digit_accumulation() {
         for text in [
@@ -949,6 +1128,7 @@ mod tests {
             let plain = format!("{}.{}", &digits[..point], &digits[point..]);
             near_is_near(&plain);
             scan_agrees(&plain);
+            settles_like_the_careful_path(&format!("{}{plain}", if negative { "-" } else { "" }));
         }
 
         /// Shortest forms of random doubles are always exact, and their neighbours
@@ -964,6 +1144,8 @@ mod tests {
                 proptest::prop_assert_eq!(comparable_key(&text), Some(key_of(value)));
                 let longer = if text.contains('e') { text.replacen('e', "1e", 1) } else { format!("{text}1") };
                 agrees(&longer);
+                settles_like_the_careful_path(&text);
+                settles_like_the_careful_path(&longer);
             }
         }
     }
