@@ -257,6 +257,9 @@ pub(crate) fn settle_plain(text: &str, estimate: u64) -> Option<(u64, bool)> {
 /// hands named numbers over with their estimate, so coordinates are scanned once.
 #[inline(always)]
 pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<NearKey>)> {
+    if let Some((end, near)) = scan_plain(bytes, pos) {
+        return Some((end, Some(near)));
+    }
     let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let int_start = pos + usize::from(at(pos) == b'-');
     let int_end = match at(int_start) {
@@ -299,6 +302,98 @@ pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<Nea
         frac_end,
         plain_near_key(number, int_start - pos, int_end - pos),
     ))
+}
+
+/// [`scan_number`] for the shape of a coordinate, `-?digits.digits` with at most 19
+/// digits and eight bytes to read past each group of fraction digits: the digits are
+/// accumulated as they are scanned (eight at a time after the dot), so each byte is read
+/// once, with no table larger than a register's worth of powers of ten. `None` for any
+/// other shape, which [`scan_number`] then reads the general way.
+#[inline(always)]
+fn scan_plain(bytes: &[u8], pos: usize) -> Option<(usize, NearKey)> {
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let negative = at(pos) == b'-';
+    let mut i = pos + usize::from(negative);
+    let mut mantissa = u64::from(at(i).wrapping_sub(b'0'));
+    if !(1..=9).contains(&mantissa) {
+        // A leading zero (`0.5`) or no digit at all: the general way.
+        return None;
+    }
+    i += 1;
+    let mut int_digits = 1;
+    loop {
+        let digit = at(i).wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if int_digits == 15 {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(digit);
+        int_digits += 1;
+        i += 1;
+    }
+    if at(i) != b'.' {
+        return None;
+    }
+    let frac = i + 1;
+    let mut digits = int_digits;
+    i = frac;
+    let end = loop {
+        let chunk = bytes.get(i..i + 8)?;
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let stops = not_digits(word);
+        let run = (stops.trailing_zeros() / 8) as usize;
+        if digits + run > 19 {
+            return None;
+        }
+        digits += run;
+        if run == 8 {
+            mantissa = mantissa * 100_000_000 + eight_digits(word);
+            i += 8;
+            continue;
+        }
+        if run > 0 {
+            // The run's digits to the top of the word, zeros ('0') below them.
+            let top = (word << (8 * (8 - run))) | (0x3030_3030_3030_3030 >> (8 * run));
+            mantissa = mantissa * POW10_U64[run & 7] + eight_digits(top);
+        }
+        break i + run;
+    };
+    let frac_len = end - frac;
+    if frac_len == 0 || at(end) | 0x20 == b'e' {
+        return None;
+    }
+    let near = if digits <= 15 {
+        // Both operands are doubles exactly: one division rounds correctly.
+        let magnitude = mantissa as f64 / POW10_F64[frac_len];
+        NearKey {
+            key: key_of(if negative { -magnitude } else { magnitude }),
+            slack: 0,
+            exact: Some(true),
+        }
+    } else {
+        // As `estimate_plain`: within `NEAR_SLACK` doubles.
+        let mantissa = match i64::try_from(mantissa) {
+            Ok(signed) => signed as f64,
+            Err(_) => mantissa as f64,
+        };
+        let magnitude = mantissa * NEG_POW10_F64[frac_len];
+        NearKey::estimated(if negative { -magnitude } else { magnitude })
+    };
+    Some((end, near))
+}
+
+/// 10^k for k in 0..8.
+const POW10_U64: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+/// The high bit of each byte of `word` that is not an ASCII digit (see [`skip_digits`]).
+#[inline(always)]
+fn not_digits(word: u64) -> u64 {
+    let nibbles = ONES * 0xF0;
+    let threes = ONES * 0x30;
+    let off = ((word & nibbles) ^ threes) | ((word.wrapping_add(ONES * 6) & nibbles) ^ threes);
+    (((off & !TOPS).wrapping_add(!TOPS)) | off) & TOPS
 }
 
 /// [`NearKey`] of a plain decimal laid out as [`estimate_plain`] reads it: with at
@@ -389,12 +484,7 @@ pub(crate) fn skip_digits(bytes: &[u8], mut pos: usize) -> usize {
     while let Some(chunk) = bytes.get(pos..pos + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let nibbles = ONES * 0xF0;
-        let threes = ONES * 0x30;
-        let off = ((x & nibbles) ^ threes) | ((x.wrapping_add(ONES * 6) & nibbles) ^ threes);
-        // High bit of each byte that is not a digit, without carries between bytes.
-        let not_digit = (((off & !TOPS).wrapping_add(!TOPS)) | off) & TOPS;
+        let not_digit = not_digits(u64::from_le_bytes(word));
         if not_digit != 0 {
             return pos + (not_digit.trailing_zeros() / 8) as usize;
         }
@@ -837,7 +927,17 @@ mod tests {
     /// The walker's scan ends where `skip::number` ends (or fails where it fails), with
     /// or without what follows the number, and its estimate is within the slack.
     fn scan_agrees(text: &str) {
-        for follow in ["", ",", "}", " ", "e", ".5"] {
+        for follow in [
+            "",
+            ",",
+            "}",
+            " ",
+            "e",
+            ".5",
+            ", \"y\": 1}",
+            "e5, \"y\": 1}",
+            "1234567890, 1}",
+        ] {
             let event = format!("{text}{follow}");
             let scanned = scan_number(event.as_bytes(), 0);
             assert_eq!(
