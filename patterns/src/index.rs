@@ -24,10 +24,46 @@ pub(crate) type Ids = Vec<u32>;
 
 /// Exact-byte keys bucketed by length: a value probes one hash lookup per distinct
 /// prefix (or suffix) length, however many rules share the field.
+///
+/// Keys of up to 7 bytes (most affixes: `AC`, `ING`, `.csv`) are kept as one word,
+/// their bytes and their length, so that a probe hashes and compares an integer rather
+/// than a slice.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AffixIndex {
     lengths: Vec<usize>,
-    map: FxHashMap<Box<[u8]>, Ids>,
+    short: FxHashMap<u64, Ids>,
+    long: FxHashMap<Box<[u8]>, Ids>,
+}
+
+/// The longest key [`AffixIndex`] keeps as a word.
+const SHORT_AFFIX: usize = 7;
+
+/// `bytes` (at most [`SHORT_AFFIX`] of them) little-endian in the low bytes of a
+/// word, and their count in the top byte.
+fn short_key(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word) | (bytes.len() as u64) << 56
+}
+
+/// [`short_key`] of `value[..len]`: one load when `value` has eight bytes.
+#[inline(always)]
+fn short_prefix_key(value: &[u8], len: usize) -> u64 {
+    match value.first_chunk::<8>() {
+        Some(chunk) if len > 0 => {
+            u64::from_le_bytes(*chunk) & (u64::MAX >> (64 - 8 * len)) | (len as u64) << 56
+        }
+        _ => short_key(&value[..len]),
+    }
+}
+
+/// [`short_key`] of the last `len` bytes of `value`: one load when it has eight.
+#[inline(always)]
+fn short_suffix_key(value: &[u8], len: usize) -> u64 {
+    match value.last_chunk::<8>() {
+        Some(chunk) if len > 0 => u64::from_le_bytes(*chunk) >> (64 - 8 * len) | (len as u64) << 56,
+        _ => short_key(&value[value.len() - len..]),
+    }
 }
 
 impl AffixIndex {
@@ -35,7 +71,11 @@ impl AffixIndex {
         if let Err(at) = self.lengths.binary_search(&key.len()) {
             self.lengths.insert(at, key.len());
         }
-        self.map.entry(key.into()).or_default().push(id);
+        if key.len() <= SHORT_AFFIX {
+            self.short.entry(short_key(key)).or_default().push(id);
+        } else {
+            self.long.entry(key.into()).or_default().push(id);
+        }
     }
 
     /// Inlined: most fields have no prefixes (or suffixes) of some kind, and the call
@@ -46,7 +86,12 @@ impl AffixIndex {
             if len > value.len() {
                 break;
             }
-            if let Some(ids) = self.map.get(&value[..len]) {
+            let ids = if len <= SHORT_AFFIX {
+                self.short.get(&short_prefix_key(value, len))
+            } else {
+                self.long.get(&value[..len])
+            };
+            if let Some(ids) = ids {
                 ids.iter().copied().for_each(&mut f);
             }
         }
@@ -58,7 +103,12 @@ impl AffixIndex {
             if len > value.len() {
                 break;
             }
-            if let Some(ids) = self.map.get(&value[value.len() - len..]) {
+            let ids = if len <= SHORT_AFFIX {
+                self.short.get(&short_suffix_key(value, len))
+            } else {
+                self.long.get(&value[value.len() - len..])
+            };
+            if let Some(ids) = ids {
                 ids.iter().copied().for_each(&mut f);
             }
         }
@@ -469,6 +519,44 @@ mod tests {
             let (mut got, expected) = wildcard_lookup(&globs, &value);
             got.dedup();
             proptest::prop_assert_eq!(got, expected, "{:?} vs {:?}", globs, value);
+        }
+
+        /// Affix buckets find exactly the keys a value starts (or ends) with, on both
+        /// sides of the word-sized keys (7 bytes) and of values too short for one load.
+        #[test]
+        fn affix_buckets_find_exactly_the_affixes(
+            value in "[ab\u{0}]{0,20}",
+            keys in proptest::collection::vec((proptest::bool::ANY, 0usize..12, "[ab\u{0}]{0,12}"), 1..16),
+        ) {
+            let bytes = value.as_bytes();
+            let keys: Vec<Vec<u8>> = keys
+                .into_iter()
+                .map(|(taken, len, other)| match (taken, bytes.get(..len), bytes.get(bytes.len().saturating_sub(len)..)) {
+                    (true, Some(head), _) if len % 2 == 0 => head.to_vec(),
+                    (true, _, Some(tail)) => tail.to_vec(),
+                    _ => other.into_bytes(),
+                })
+                .collect();
+            let mut index = AffixIndex::default();
+            for (id, key) in keys.iter().enumerate() {
+                index.insert(key, id as u32);
+            }
+            for prefixes in [true, false] {
+                let mut got = Vec::new();
+                if prefixes {
+                    index.prefixes_of(bytes, |id| got.push(id));
+                } else {
+                    index.suffixes_of(bytes, |id| got.push(id));
+                }
+                got.sort_unstable();
+                let expected: Vec<u32> = (0..keys.len() as u32)
+                    .filter(|&id| {
+                        let key = &keys[id as usize];
+                        if prefixes { bytes.starts_with(key) } else { bytes.ends_with(key) }
+                    })
+                    .collect();
+                proptest::prop_assert_eq!(got, expected, "{:?} in {:?}", keys, value);
+            }
         }
 
         /// For strings, the index hits exactly the tests that hold (as `test_matches`
