@@ -127,12 +127,14 @@ impl NumberScreen {
             return false;
         };
         let (low, high) = window(key, slack);
-        // A few intervals (the usual case) are cheaper to walk than to bisect.
+        // A few intervals (the usual case) are cheaper to count than to bisect, and
+        // counting (they are sorted and disjoint) has no branch on where the number
+        // falls, which varies from one coordinate to the next.
         let at = if self.intervals.len() <= 8 {
             self.intervals
                 .iter()
-                .take_while(|&&(_, end)| end < low)
-                .count()
+                .map(|&(_, end)| usize::from(end < low))
+                .sum()
         } else {
             self.intervals.partition_point(|&(_, end)| end < low)
         };
