@@ -135,19 +135,37 @@ fn estimate_decimal(bytes: &[u8]) -> Option<f64> {
 #[inline(always)]
 fn estimate_plain(bytes: &[u8], int_start: usize, int_end: usize) -> Option<f64> {
     let (mantissa, frac_len) = plain_digits(bytes, int_start, int_end)?;
-    // A multiplication by the (rounded) reciprocal instead of a division, and a signed
-    // conversion when the mantissa allows: both much quicker, at the cost of one more
-    // rounding (see `NEAR_SLACK`).
+    Some(estimate_of(mantissa, frac_len, int_start == 1))
+}
+
+/// `±mantissa × 10^-frac_len` within [`NEAR_SLACK`] doubles: a multiplication by the
+/// (rounded) reciprocal instead of a division, and a signed conversion when the
+/// mantissa allows, both much quicker at the cost of one more rounding.
+#[inline(always)]
+fn estimate_of(mantissa: u64, frac_len: usize, negative: bool) -> f64 {
     let mantissa = match i64::try_from(mantissa) {
         Ok(signed) => signed as f64,
         Err(_) => mantissa as f64,
     };
     let magnitude = mantissa * NEG_POW10_F64[frac_len];
-    Some(if int_start == 1 {
+    if negative {
         -magnitude
     } else {
         magnitude
-    })
+    }
+}
+
+/// The exact key of `±mantissa × 10^-frac_len` for at most 15 digits: both operands
+/// are doubles exactly, so one division rounds correctly, and such text is always the
+/// shortest form of its double.
+#[inline(always)]
+fn exact_plain(mantissa: u64, frac_len: usize, negative: bool) -> NearKey {
+    let magnitude = mantissa as f64 / POW10_F64[frac_len];
+    NearKey {
+        key: key_of(if negative { -magnitude } else { magnitude }),
+        slack: 0,
+        exact: Some(true),
+    }
 }
 
 /// The digits of a plain decimal laid out as [`estimate_plain`] reads it, as an
@@ -365,21 +383,9 @@ fn scan_plain(bytes: &[u8], pos: usize) -> Option<(usize, NearKey)> {
         return None;
     }
     let near = if digits <= 15 {
-        // Both operands are doubles exactly: one division rounds correctly.
-        let magnitude = mantissa as f64 / POW10_F64[frac_len];
-        NearKey {
-            key: key_of(if negative { -magnitude } else { magnitude }),
-            slack: 0,
-            exact: Some(true),
-        }
+        exact_plain(mantissa, frac_len, negative)
     } else {
-        // As `estimate_plain`: within `NEAR_SLACK` doubles.
-        let mantissa = match i64::try_from(mantissa) {
-            Ok(signed) => signed as f64,
-            Err(_) => mantissa as f64,
-        };
-        let magnitude = mantissa * NEG_POW10_F64[frac_len];
-        NearKey::estimated(if negative { -magnitude } else { magnitude })
+        NearKey::estimated(estimate_of(mantissa, frac_len, negative))
     };
     Some((end, near))
 }
@@ -397,9 +403,8 @@ fn not_digits(word: u64) -> u64 {
 }
 
 /// [`NearKey`] of a plain decimal laid out as [`estimate_plain`] reads it: with at
-/// most 15 digits (a coordinate printed short), exact at once, since the digits and
-/// the power of ten are both doubles and one division rounds correctly; with 16 to 19,
-/// the estimate.
+/// most 15 digits (a coordinate printed short), exact at once ([`exact_plain`]); with
+/// 16 to 19, the estimate.
 #[inline(always)]
 fn plain_near_key(bytes: &[u8], int_start: usize, int_end: usize) -> Option<NearKey> {
     let frac = int_end + 1;
@@ -408,16 +413,7 @@ fn plain_near_key(bytes: &[u8], int_start: usize, int_end: usize) -> Option<Near
         return estimate_plain(bytes, int_start, int_end).map(NearKey::estimated);
     }
     let mantissa = accumulate(accumulate(0, &bytes[int_start..int_end]), &bytes[frac..]);
-    let magnitude = mantissa as f64 / POW10_F64[bytes.len() - frac];
-    Some(NearKey {
-        key: key_of(if int_start == 1 {
-            -magnitude
-        } else {
-            magnitude
-        }),
-        slack: 0,
-        exact: Some(true),
-    })
+    Some(exact_plain(mantissa, bytes.len() - frac, int_start == 1))
 }
 
 /// The value of the ASCII digits `bytes[from..]` (at most 19, at least 8 bytes in
