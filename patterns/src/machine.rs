@@ -1043,8 +1043,8 @@ mod tests {
     proptest::proptest! {
         /// Numbers of 16 to 19 digits (estimated by the walker) against a range and an
         /// exact number a few doubles either side of them: the result is what the exact
-        /// key and exactness say, whether verification settles the key or finds the
-        /// rules' numbers outside the estimate's whole window.
+        /// key and exactness say, whether verification settles the key by integer
+        /// comparisons (`settle_plain`) or the careful path.
         #[test]
         fn estimated_numbers_match_as_their_exact_keys_say(
             digits in "[1-9][0-9]{15,18}",
@@ -1058,10 +1058,7 @@ mod tests {
             let text = format!("{}{}.{}", if negative { "-" } else { "" }, &digits[..point], &digits[point..]);
             let (key, _) = tentative(&text).expect("a number");
             let exact = key_is_exact(&text, key);
-            let double = |k: u64| {
-                let bits = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
-                format!("{:?}", f64::from_bits(bits))
-            };
+            let double = |k: u64| format!("{:?}", crate::number::value_of(k));
             let low = key.saturating_add_signed(low_offset);
             let high = low + width;
             let (low_op, high_op) = match inclusive {

@@ -697,7 +697,7 @@ fn round_to_double(value: u128, inexact: bool, exp2: i32) -> Option<f64> {
 }
 
 /// Inverse of [`key_of`].
-fn value_of(key: u64) -> f64 {
+pub(crate) fn value_of(key: u64) -> f64 {
     let bits = if key >> 63 == 1 {
         key & !(1 << 63)
     } else {

@@ -12,8 +12,8 @@ use crate::PatternError;
 /// Most alternatives one pattern may expand to through `$or`.
 pub const MAX_OR_COMBINATIONS: usize = 1000;
 /// Most wildcard NFA states one field of one pattern may keep alive at once (counted
-/// over the union of its wildcards, as event-ruler's byte machine would): calibrated so that AWS's recorded accepted and rejected
-/// wildcard patterns fall on the same sides.
+/// over the union of its wildcards, as event-ruler's byte machine would): calibrated so
+/// that AWS's recorded accepted and rejected wildcard patterns fall on the same sides.
 pub const MAX_WILDCARD_COMPLEXITY: usize = 12;
 
 const OR: &str = "$or";
