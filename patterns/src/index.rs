@@ -19,6 +19,7 @@ use crate::eval::{excluded, string_excluded, ValueView};
 use crate::fold::fold_value;
 use crate::number::{comparable_key, keys_within, window};
 use crate::wildcard::Wildcard;
+use crate::words::short_key;
 
 pub(crate) type Ids = Vec<u32>;
 
@@ -40,29 +41,29 @@ const SHORT_AFFIX: usize = 7;
 
 /// `bytes` (at most [`SHORT_AFFIX`] of them) little-endian in the low bytes of a
 /// word, and their count in the top byte.
-fn short_key(bytes: &[u8]) -> u64 {
+fn affix_word(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     word[..bytes.len()].copy_from_slice(bytes);
     u64::from_le_bytes(word) | (bytes.len() as u64) << 56
 }
 
-/// [`short_key`] of `value[..len]`: one load when `value` has eight bytes.
+/// [`affix_word`] of `value[..len]`: one load when `value` has eight bytes.
 #[inline(always)]
 fn short_prefix_key(value: &[u8], len: usize) -> u64 {
     match value.first_chunk::<8>() {
         Some(chunk) if len > 0 => {
             u64::from_le_bytes(*chunk) & (u64::MAX >> (64 - 8 * len)) | (len as u64) << 56
         }
-        _ => short_key(&value[..len]),
+        _ => affix_word(&value[..len]),
     }
 }
 
-/// [`short_key`] of the last `len` bytes of `value`: one load when it has eight.
+/// [`affix_word`] of the last `len` bytes of `value`: one load when it has eight.
 #[inline(always)]
 fn short_suffix_key(value: &[u8], len: usize) -> u64 {
     match value.last_chunk::<8>() {
         Some(chunk) if len > 0 => u64::from_le_bytes(*chunk) >> (64 - 8 * len) | (len as u64) << 56,
-        _ => short_key(&value[value.len() - len..]),
+        _ => affix_word(&value[value.len() - len..]),
     }
 }
 
@@ -72,7 +73,7 @@ impl AffixIndex {
             self.lengths.insert(at, key.len());
         }
         if key.len() <= SHORT_AFFIX {
-            self.short.entry(short_key(key)).or_default().push(id);
+            self.short.entry(affix_word(key)).or_default().push(id);
         } else {
             self.long.entry(key.into()).or_default().push(id);
         }
@@ -112,6 +113,36 @@ impl AffixIndex {
                 ids.iter().copied().for_each(&mut f);
             }
         }
+    }
+}
+
+/// Exact strings: those of up to 15 bytes (most enum-like values: `Feature`,
+/// `ObjectCreated`, `us-east-1`) keyed by one integer (see [`short_key`]), so that a
+/// probe hashes and compares integers; longer ones by their bytes.
+#[derive(Debug, Clone, Default)]
+struct ExactStrings {
+    short: FxHashMap<u128, Ids>,
+    long: FxHashMap<Box<[u8]>, Ids>,
+}
+
+impl ExactStrings {
+    fn insert(&mut self, key: &[u8], id: u32) {
+        match short_key(key) {
+            Some(short) => self.short.entry(short).or_default().push(id),
+            None => self.long.entry(key.into()).or_default().push(id),
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, value: &[u8]) -> Option<&Ids> {
+        match short_key(value) {
+            Some(short) => self.short.get(&short),
+            None => self.long.get(value),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
     }
 }
 
@@ -253,7 +284,7 @@ impl InfixWildcards {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FieldIndex {
-    exact: FxHashMap<Box<str>, Ids>,
+    exact: ExactStrings,
     number_keys: FxHashMap<u64, Ids>,
     /// The keys of `number_keys`, sorted: an estimated key (see `number::near_key`)
     /// probes the few keys within its slack.
@@ -266,7 +297,7 @@ pub(crate) struct FieldIndex {
     prefix_folded: AffixIndex,
     suffix: AffixIndex,
     suffix_folded: AffixIndex,
-    folded: FxHashMap<Box<str>, Ids>,
+    folded: ExactStrings,
     wildcards: Vec<(Wildcard, u32)>,
     /// Positions in `wildcards`, bucketed by the longest literal each must hold: its
     /// prefix, its suffix, or one inside (see [`InfixWildcards`]). Only `*` alone is in
@@ -292,7 +323,7 @@ impl FieldIndex {
                 | Test::AnythingBut(AnythingBut::IgnoreCase(_))
         );
         match test {
-            Test::ExactString(s) => self.exact.entry(s.as_str().into()).or_default().push(cond),
+            Test::ExactString(s) => self.exact.insert(s.as_bytes(), cond),
             Test::ExactNumber(n) => {
                 // A number a double holds exactly is found by its key: event text equal
                 // to it parses to the same key. Only the others need their text.
@@ -312,9 +343,7 @@ impl FieldIndex {
             Test::PrefixIgnoreCase(p) => self.prefix_folded.insert(p.as_bytes(), cond),
             Test::Suffix(s) => self.suffix.insert(s.as_bytes(), cond),
             Test::SuffixIgnoreCase(s) => self.suffix_folded.insert(s.as_bytes(), cond),
-            Test::EqualsIgnoreCase(s) => {
-                self.folded.entry(s.as_str().into()).or_default().push(cond)
-            }
+            Test::EqualsIgnoreCase(s) => self.folded.insert(s.as_bytes(), cond),
             Test::Wildcard(w) => {
                 let at = self.wildcards.len() as u32;
                 // Bucketed by the longest literal the value must hold (the longer, the
@@ -341,6 +370,34 @@ impl FieldIndex {
             Test::Cidr(c) => self.cidrs.insert(c, cond),
             Test::Exists => self.exists.push(cond),
         }
+    }
+
+    /// About how many probes and tests a string value's lookup costs: hash probes,
+    /// wildcards and exclusions tried, folding. Decides whether lookups are remembered
+    /// (see `crate::memo`).
+    pub(crate) fn string_lookup_cost(&self) -> usize {
+        let lengths = |a: &AffixIndex| a.lengths.len();
+        let folding = if self.needs_fold {
+            2 + usize::from(!self.folded.is_empty())
+                + lengths(&self.prefix_folded)
+                + lengths(&self.suffix_folded)
+        } else {
+            0
+        };
+        let infixes = match self.wildcard_infixes.literals.len() {
+            0 => 0,
+            n if n <= FEW_INFIXES => n,
+            _ => 3,
+        };
+        usize::from(!self.exact.is_empty())
+            + lengths(&self.prefix)
+            + lengths(&self.suffix)
+            + folding
+            + lengths(&self.wildcard_index)
+            + lengths(&self.wildcard_suffix_index)
+            + infixes
+            + self.anything_buts.len()
+            + if self.cidrs.is_empty() { 0 } else { 3 }
     }
 
     fn add_number_key(&mut self, key: u64, cond: u32) {
@@ -419,7 +476,7 @@ impl FieldIndex {
 
     fn lookup_str(&self, s: &str, hit: &mut impl FnMut(u32)) {
         let bytes = s.as_bytes();
-        if let Some(ids) = self.exact.get(s) {
+        if let Some(ids) = self.exact.get(bytes) {
             ids.iter().copied().for_each(&mut *hit);
         }
         self.prefix.prefixes_of(bytes, &mut *hit);
@@ -427,7 +484,7 @@ impl FieldIndex {
         let folded = self.needs_fold.then(|| fold_value(s));
         let f = folded.as_deref().unwrap_or_default();
         if folded.is_some() {
-            if let Some(ids) = self.folded.get(f) {
+            if let Some(ids) = self.folded.get(f.as_bytes()) {
                 ids.iter().copied().for_each(&mut *hit);
             }
             self.prefix_folded.prefixes_of(f.as_bytes(), &mut *hit);

@@ -36,10 +36,12 @@ mod flatten;
 mod fold;
 mod index;
 mod machine;
+mod memo;
 mod number;
 mod parse;
 mod skip;
 mod wildcard;
+mod words;
 
 pub use machine::Matcher;
 pub use parse::{MAX_OR_COMBINATIONS, MAX_WILDCARD_COMPLEXITY};

@@ -16,6 +16,7 @@
 //! doubled, so the choice tracks the rules actually present.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -23,6 +24,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
+use crate::memo::{LookupMemo, MemoKey, MEMO_HITS};
 use crate::number::{key_is_exact, near_key, settle_plain, tentative, window, NearKey};
 use crate::{EventError, Pattern};
 
@@ -48,7 +50,24 @@ pub struct Matcher {
     dead_alts: usize,
     /// Live alternatives at the last rebuild.
     anchored_at: usize,
+    /// Identifies the matcher's current index: every addition takes a new number, so that
+    /// per-thread state derived from it (remembered lookups, [`crate::memo`]) knows when
+    /// to forget. A removal leaves the index as it is (its rules are only marked dead, and
+    /// remembered hits on them are skipped like fresh ones); the rebuild that follows
+    /// many removals makes a new matcher, whose additions take new numbers.
+    generation: u64,
 }
+
+/// The next [`Matcher::generation`], unique in the process.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// String lookups estimated to cost at least this many probes (see
+/// [`FieldIndex::string_lookup_cost`]) are remembered per value ([`crate::memo`]); cheaper
+/// ones (an exact match or two) cost less than a remembered one.
+const MEMO_MIN_COST: usize = 2;
 
 #[derive(Debug, Clone, Default)]
 struct FieldMeta {
@@ -56,6 +75,8 @@ struct FieldMeta {
     /// Some test on this field reads numbers by value.
     numeric: bool,
     screen: NumberScreen,
+    /// String lookups on this field are remembered per value (see [`MEMO_MIN_COST`]).
+    memoized: bool,
 }
 
 /// Which numbers some test on a field may be satisfied by. A number no test can take is
@@ -254,6 +275,7 @@ impl Matcher {
     pub fn add(&mut self, name: impl Into<String>, pattern: &Pattern) {
         let name = name.into();
         self.remove(&name);
+        self.generation = next_generation();
         let rule = self.rules.len() as u32;
         let mut alt_ids = Vec::with_capacity(pattern.alternatives().len());
         for alternative in pattern.alternatives() {
@@ -333,10 +355,11 @@ impl Matcher {
         for &cond in &conds {
             let info = &self.conds[cond as usize];
             if info.anchor || info.filter {
-                let index = &mut self.fields[info.field as usize].index;
+                let meta = &mut self.fields[info.field as usize];
                 for test in &info.tests {
-                    index.add(test, cond);
+                    meta.index.add(test, cond);
                 }
+                meta.memoized = meta.index.string_lookup_cost() >= MEMO_MIN_COST;
             }
         }
         self.alts.push(AltInfo {
@@ -593,6 +616,8 @@ struct Scratch {
     /// Values chosen per condition during verification, and their ranges.
     chosen: Ids,
     choice_ranges: Vec<(u32, u32)>,
+    /// String lookups of memoized fields, remembered across events.
+    memo: LookupMemo,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -658,6 +683,7 @@ impl Scratch {
             self.epoch = 0;
         }
         self.epoch += 1;
+        self.memo.begin(m.generation);
         self.values.clear();
         self.text.clear();
         self.arena.clear();
@@ -885,21 +911,51 @@ impl Collector<'_, '_, '_> {
         };
         let m = self.m;
         let epoch = s.epoch;
-        meta.index.lookup(&view, slack, &mut |cond| {
+        let Scratch {
+            cond_epoch,
+            alt_epoch,
+            candidates,
+            memo,
+            ..
+        } = s;
+        let mut on_hit = |cond: u32| {
             let info = &m.conds[cond as usize];
             if !info.anchor {
-                s.cond_epoch[cond as usize] = epoch;
+                cond_epoch[cond as usize] = epoch;
                 return;
             }
             let alt = info.alt;
-            let seen = &mut s.alt_epoch[alt as usize];
+            let seen = &mut alt_epoch[alt as usize];
             if *seen != epoch {
                 *seen = epoch;
                 let confirmed = info.sole && kind != Kind::Num;
-                s.candidates
-                    .push(if confirmed { alt | CONFIRMED } else { alt });
+                candidates.push(if confirmed { alt | CONFIRMED } else { alt });
             }
+        };
+        let key = match kind {
+            Kind::Str if meta.memoized => MemoKey::new(field, text.as_bytes()),
+            _ => None,
+        };
+        let Some(key) = key else {
+            meta.index.lookup(&view, slack, &mut on_hit);
+            return;
+        };
+        if let Some(hits) = memo.get(&key) {
+            hits.iter().copied().for_each(on_hit);
+            return;
+        }
+        let mut hits = [0u32; MEMO_HITS + 1];
+        let mut count = 0;
+        meta.index.lookup(&view, slack, &mut |cond| {
+            if let Some(slot) = hits.get_mut(count) {
+                *slot = cond;
+            }
+            count += 1;
+            on_hit(cond);
         });
+        if let Some(hits) = hits.get(..count) {
+            memo.put(&key, hits);
+        }
     }
 }
 
@@ -1038,6 +1094,36 @@ mod tests {
             }
         }
         assert_eq!(names, ["p0"]);
+    }
+
+    /// String lookups of a field many tests share are remembered per value; adding,
+    /// replacing and removing rules, and matching with another matcher on the same
+    /// thread, must each be seen by the next match of the same value.
+    #[test]
+    fn remembered_lookups_follow_every_change() {
+        let street = |tests: &str| Pattern::parse(&format!(r#"{{"s": [{tests}]}}"#)).unwrap();
+        let event = r#"{"s": "FULTON"}"#;
+        let mut m = Matcher::new();
+        m.add("fu", &street(r#"{"prefix": "FU"}, {"suffix": "XX"}"#));
+        assert!(m.fields[0].memoized, "the test needs a remembered field");
+        let mut other = Matcher::new();
+        other.add("on", &street(r#"{"suffix": "ON"}, {"prefix": "XX"}"#));
+        assert_eq!(m.matches_str(event).unwrap(), ["fu"]);
+        assert_eq!(m.matches_str(event).unwrap(), ["fu"]);
+        assert_eq!(other.matches_str(event).unwrap(), ["on"]);
+        assert_eq!(m.matches_str(event).unwrap(), ["fu"]);
+        m.add("on", &street(r#"{"suffix": "ON"}, {"prefix": "XX"}"#));
+        assert_eq!(m.matches_str(event).unwrap(), ["fu", "on"]);
+        m.add("fu", &street(r#"{"prefix": "XX"}, {"suffix": "XX"}"#));
+        assert_eq!(m.matches_str(event).unwrap(), ["on"]);
+        m.remove("on");
+        assert_eq!(m.matches_str(event).unwrap(), Vec::<&str>::new());
+        // A clone shares the rules, then goes its own way.
+        let mut copy = m.clone();
+        assert_eq!(copy.matches_str(event).unwrap(), Vec::<&str>::new());
+        copy.add("fu", &street(r#"{"prefix": "F"}, {"suffix": "N"}"#));
+        assert_eq!(copy.matches_str(event).unwrap(), ["fu"]);
+        assert_eq!(m.matches_str(event).unwrap(), Vec::<&str>::new());
     }
 
     proptest::proptest! {

@@ -99,7 +99,58 @@ fn pattern() -> impl Strategy<Value = String> {
     )
 }
 
+/// A change to a matcher, or a match (by it and by a second matcher, on the same thread).
+#[derive(Debug, Clone)]
+enum Step {
+    Add(usize, String),
+    Remove(usize),
+    Match(Value),
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    let step = prop_oneof![
+        (0..4usize, pattern()).prop_map(|(i, p)| Step::Add(i, p)),
+        (0..4usize).prop_map(Step::Remove),
+        event().prop_map(Step::Match),
+        event().prop_map(Step::Match),
+    ];
+    prop::collection::vec(step, 1..24)
+}
+
 proptest! {
+    /// Lookups remembered across events (see `patterns::memo`) never outlive a change:
+    /// after every add, replace and remove, and between two matchers used in turn, the
+    /// index agrees with exhaustive verification, which looks nothing up.
+    #[test]
+    fn index_agrees_with_exhaustive_verification_through_changes(steps in steps(), others in prop::collection::vec(pattern(), 1..6)) {
+        let mut m = Matcher::new();
+        let mut other = Matcher::new();
+        for (i, p) in others.iter().enumerate() {
+            if let Ok(p) = Pattern::parse(p) {
+                other.add(format!("o{i}"), &p);
+            }
+        }
+        for step in steps {
+            match step {
+                Step::Add(i, p) => {
+                    if let Ok(p) = Pattern::parse(&p) {
+                        m.add(format!("p{i}"), &p);
+                    }
+                }
+                Step::Remove(i) => {
+                    m.remove(&format!("p{i}"));
+                }
+                Step::Match(event) => {
+                    let text = serde_json::to_string(&event).unwrap();
+                    for _ in 0..2 {
+                        prop_assert_eq!(m.matches_str(&text).unwrap(), m.matches_str_exhaustively(&text).unwrap(), "event {}", text);
+                        prop_assert_eq!(other.matches_str(&text).unwrap(), other.matches_str_exhaustively(&text).unwrap(), "event {}", text);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn index_agrees_with_exhaustive_verification(patterns in prop::collection::vec(pattern(), 1..40), events in prop::collection::vec(event(), 1..8)) {
         let mut m = Matcher::new();
