@@ -32,6 +32,9 @@ struct TrieNode {
     field: Option<u32>,
     /// The children whose names are short and plain, as the raw bytes of `"name":`.
     quick: Vec<QuickKey>,
+    /// Plain children whose raw `"name":` takes 17 to 32 bytes (`firstCoordinates`,
+    /// `requestParameters`): tried only when the short ones miss.
+    long_quick: Vec<LongQuickKey>,
 }
 
 /// A child's name as it appears raw in an event: `"name":`, compared in one 16-byte
@@ -70,6 +73,62 @@ impl QuickKey {
             len: len as u8,
             child,
         })
+    }
+}
+
+/// A [`QuickKey`] of 17 to 32 bytes: two 16-byte loads.
+#[derive(Debug, Clone, Copy)]
+struct LongQuickKey {
+    head: u128,
+    tail: u128,
+    tail_mask: u128,
+    len: u8,
+    child: u32,
+}
+
+impl LongQuickKey {
+    fn new(name: &str, child: u32) -> Option<LongQuickKey> {
+        let len = name.len() + 3;
+        if !(17..=32).contains(&len) || name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            return None;
+        }
+        let mut raw = [0u8; 32];
+        raw[0] = b'"';
+        raw[1..=name.len()].copy_from_slice(name.as_bytes());
+        raw[name.len() + 1] = b'"';
+        raw[name.len() + 2] = b':';
+        let half = |at: usize| {
+            let mut word = [0u8; 16];
+            word.copy_from_slice(&raw[at..at + 16]);
+            u128::from_le_bytes(word)
+        };
+        let tail_len = len - 16;
+        Some(LongQuickKey {
+            head: half(0),
+            tail: half(16),
+            tail_mask: if tail_len == 16 {
+                u128::MAX
+            } else {
+                (1u128 << (8 * tail_len)) - 1
+            },
+            len: len as u8,
+            child,
+        })
+    }
+}
+
+/// The 16 bytes at `pos` as a little-endian word, zeros past the end of `bytes` (which
+/// never match a masked byte of a key: every key's mask covers its closing `":`).
+#[inline(always)]
+fn sixteen_at(bytes: &[u8], pos: usize) -> Option<u128> {
+    match bytes.get(pos..pos + 16) {
+        Some(chunk) => Some(u128::from_le_bytes(chunk.try_into().ok()?)),
+        None => {
+            let rest = bytes.get(pos..)?;
+            let mut padded = [0u8; 16];
+            padded[..rest.len()].copy_from_slice(rest);
+            Some(u128::from_le_bytes(padded))
+        }
     }
 }
 
@@ -152,8 +211,11 @@ impl PathTrie {
                     // Wide nodes are a hash lookup: a list of quick keys would be a scan.
                     if parent.children.len() > FEW_CHILDREN {
                         parent.quick.clear();
+                        parent.long_quick.clear();
                     } else if let Some(quick) = QuickKey::new(segment, child as u32) {
                         parent.quick.push(quick);
+                    } else if let Some(long) = LongQuickKey::new(segment, child as u32) {
+                        parent.long_quick.push(long);
                     }
                     child
                 }
@@ -192,24 +254,34 @@ impl PathTrie {
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn quick_step(&self, node: u32, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
-        let quick = &self.nodes[node as usize].quick;
-        if quick.is_empty() {
+        let node = &self.nodes[node as usize];
+        if node.quick.is_empty() && node.long_quick.is_empty() {
             return None;
         }
-        let word = match bytes.get(pos..pos + 16) {
-            Some(chunk) => u128::from_le_bytes(chunk.try_into().ok()?),
-            // The last keys of an event (`"z": 0}}}`): zeros past the end never match a
-            // masked byte, since every name is followed by `":` inside the mask.
-            None => {
-                let rest = bytes.get(pos..)?;
-                let mut padded = [0u8; 16];
-                padded[..rest.len()].copy_from_slice(rest);
-                u128::from_le_bytes(padded)
-            }
-        };
-        quick
+        // The last keys of an event (`"z": 0}}}`) are read padded.
+        let word = sixteen_at(bytes, pos)?;
+        if let Some(q) = node.quick.iter().find(|q| word & q.mask == q.pattern) {
+            return Some((q.child, pos + usize::from(q.len)));
+        }
+        if node.long_quick.is_empty() {
+            return None;
+        }
+        self.long_quick_step(node, word, bytes, pos)
+    }
+
+    /// [`PathTrie::quick_step`] among the long keys, given the first 16 bytes.
+    #[inline(never)]
+    fn long_quick_step(
+        &self,
+        node: &TrieNode,
+        head: u128,
+        bytes: &[u8],
+        pos: usize,
+    ) -> Option<(u32, usize)> {
+        let tail = sixteen_at(bytes, pos + 16).unwrap_or(0);
+        node.long_quick
             .iter()
-            .find(|q| word & q.mask == q.pattern)
+            .find(|q| head == q.head && tail & q.tail_mask == q.tail)
             .map(|q| (q.child, pos + usize::from(q.len)))
     }
 
@@ -218,7 +290,7 @@ impl PathTrie {
     #[inline(always)]
     fn all_quick(&self, node: u32) -> bool {
         let node = &self.nodes[node as usize];
-        node.quick.len() == node.children.len()
+        node.quick.len() + node.long_quick.len() == node.children.len()
     }
 
     #[inline]
@@ -1001,14 +1073,22 @@ pub(crate) mod tests {
         }
     }
 
-    /// Keys are found whatever way they are written: raw (the quick path, for names up
-    /// to 13 bytes), escaped, dotted, with any spacing around the colon, and near the end
-    /// of the text, where the 16-byte load is padded.
+    /// Keys are found whatever way they are written: raw (the quick paths, for names up
+    /// to 13 bytes and up to 29), escaped, dotted, with any spacing around the colon, and
+    /// near the end of the text, where the 16-byte loads are padded.
     #[test]
     fn keys_are_found_however_they_are_written() {
-        // Every name quick, one too long to be, and a node too wide for quick keys.
+        // Every name quick (short, or long), one too long to be, and a node too wide
+        // for quick keys.
         keys_found_however_written(&["x", "ü", "thirteen_char", "p.q", "r"]);
         keys_found_however_written(&["x", "ü", "thirteen_char", "fourteen_chars", "p.q", "r"]);
+        keys_found_however_written(&["x", "firstCoordinates_of_29_bytesx", "fourteen_chars", "r"]);
+        keys_found_however_written(&[
+            "x",
+            "firstCoordinates_of_29_bytesx",
+            "firstCoordinates_of_29_bytesxq",
+            "r",
+        ]);
         keys_found_however_written(&["x", "ü", "a", "b", "c", "d", "e", "f", "p.q", "r"]);
     }
 
@@ -1016,6 +1096,11 @@ pub(crate) mod tests {
         let t = trie(names);
         // Wide nodes keep no quick keys (scanning them would cost more than hashing).
         assert_eq!(t.nodes[0].quick.is_empty(), names.len() > FEW_CHILDREN);
+        let long = names
+            .iter()
+            .filter(|n| (14..=29).contains(&n.len()))
+            .count();
+        assert_eq!(t.nodes[0].long_quick.len(), long);
         // (the key as written, the field it names, if any)
         let mut keys: Vec<(String, Option<u32>)> = Vec::new();
         for (field, name) in names.iter().enumerate() {
