@@ -24,7 +24,7 @@ use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
 use crate::index::{FieldIndex, Ids};
-use crate::memo::{LookupMemo, MemoKey, MEMO_HITS};
+use crate::memo::{LookupMemo, MemoKey, Recall, MEMO_HITS};
 use crate::number::{key_is_exact, near_key, settle_plain, tentative, window, NearKey};
 use crate::{EventError, Pattern};
 
@@ -50,11 +50,9 @@ pub struct Matcher {
     dead_alts: usize,
     /// Live alternatives at the last rebuild.
     anchored_at: usize,
-    /// Identifies the matcher's current index: every addition takes a new number, so that
-    /// per-thread state derived from it (remembered lookups, [`crate::memo`]) knows when
-    /// to forget. A removal leaves the index as it is (its rules are only marked dead, and
-    /// remembered hits on them are skipped like fresh ones); the rebuild that follows
-    /// many removals makes a new matcher, whose additions take new numbers.
+    /// Identifies the matcher's current rules: every addition and removal takes a new
+    /// number, so that per-thread state derived from them (remembered lookups, which
+    /// hold matched rules, [`crate::memo`]) knows when to forget.
     generation: u64,
 }
 
@@ -378,6 +376,7 @@ impl Matcher {
         let Some(rule) = self.by_name.remove(name) else {
             return false;
         };
+        self.generation = next_generation();
         let slot = &mut self.rules[rule as usize];
         slot.pattern = None;
         for &a in &slot.alts {
@@ -516,8 +515,8 @@ impl Matcher {
         } else {
             &candidates
         };
+        // Holds the rules remembered lookups confirmed already (see `Collector::keep`).
         let mut matched = std::mem::take(&mut s.matched);
-        matched.clear();
         for &a in to_check.iter().chain(if exhaustive {
             &[][..]
         } else {
@@ -688,6 +687,7 @@ impl Scratch {
         self.text.clear();
         self.arena.clear();
         self.candidates.clear();
+        self.matched.clear();
     }
 
     fn field_head(&self, field: u32) -> Option<u32> {
@@ -914,7 +914,9 @@ impl Collector<'_, '_, '_> {
         let Scratch {
             cond_epoch,
             alt_epoch,
+            rule_epoch,
             candidates,
+            matched,
             memo,
             ..
         } = s;
@@ -940,21 +942,46 @@ impl Collector<'_, '_, '_> {
             meta.index.lookup(&view, slack, &mut on_hit);
             return;
         };
-        if let Some(hits) = memo.get(&key) {
-            hits.iter().copied().for_each(on_hit);
-            return;
-        }
-        let mut hits = [0u32; MEMO_HITS + 1];
-        let mut count = 0;
-        meta.index.lookup(&view, slack, &mut |cond| {
-            if let Some(slot) = hits.get_mut(count) {
-                *slot = cond;
+        match memo.recall(&key) {
+            Recall::Hit(rules, conds) => {
+                for &rule in rules {
+                    let seen = &mut rule_epoch[rule as usize];
+                    if *seen != epoch {
+                        *seen = epoch;
+                        matched.push(rule);
+                    }
+                }
+                conds.iter().copied().for_each(on_hit);
+                return;
             }
-            count += 1;
+            Recall::Skip => {
+                meta.index.lookup(&view, slack, &mut on_hit);
+                return;
+            }
+            Recall::Miss => {}
+        }
+        // Remembered as two lists: the rules of confirmed matches, which a later hit
+        // marks matched at once, and the other conditions, replayed as hits.
+        let mut rules = [0u32; MEMO_HITS];
+        let mut conds = [0u32; MEMO_HITS];
+        let (mut r, mut c) = (0, 0);
+        let mut complete = true;
+        meta.index.lookup(&view, slack, &mut |cond| {
             on_hit(cond);
+            let info = &m.conds[cond as usize];
+            let alt = &m.alts[info.alt as usize];
+            if r + c == MEMO_HITS {
+                complete = false;
+            } else if info.anchor && info.sole && alt.live {
+                rules[r] = alt.rule;
+                r += 1;
+            } else {
+                conds[c] = cond;
+                c += 1;
+            }
         });
-        if let Some(hits) = hits.get(..count) {
-            memo.put(&key, hits);
+        if complete {
+            memo.put(&key, &rules[..r], &conds[..c]);
         }
     }
 }
@@ -1106,6 +1133,13 @@ mod tests {
         let mut m = Matcher::new();
         m.add("fu", &street(r#"{"prefix": "FU"}, {"suffix": "XX"}"#));
         assert!(m.fields[0].memoized, "the test needs a remembered field");
+        // Enough other rules that no removal below rebuilds the matcher.
+        for i in 0..8 {
+            m.add(
+                format!("other{i}"),
+                &Pattern::parse(r#"{"t": ["x"]}"#).unwrap(),
+            );
+        }
         let mut other = Matcher::new();
         other.add("on", &street(r#"{"suffix": "ON"}, {"prefix": "XX"}"#));
         assert_eq!(m.matches_str(event).unwrap(), ["fu"]);
@@ -1117,6 +1151,7 @@ mod tests {
         m.add("fu", &street(r#"{"prefix": "XX"}, {"suffix": "XX"}"#));
         assert_eq!(m.matches_str(event).unwrap(), ["on"]);
         m.remove("on");
+        assert!(m.dead_alts > 0, "the removal must not rebuild the matcher");
         assert_eq!(m.matches_str(event).unwrap(), Vec::<&str>::new());
         // A clone shares the rules, then goes its own way.
         let mut copy = m.clone();
