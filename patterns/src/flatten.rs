@@ -534,16 +534,22 @@ impl<'a> TextWalker<'a, '_> {
                 }
                 let id = self.next_array;
                 self.next_array += 1;
-                let mut index = 0u32;
+                // This array's position is the top one while its elements are read (an
+                // element's own arrays come and go above it); a failed walk leaves it.
+                self.arrays.push((id, 0));
                 loop {
-                    self.arrays.push((id, index));
-                    let result = self.value(pos, node, trie, visitor, depth + 1);
-                    self.arrays.pop();
-                    pos = skip_ws(bytes, result?);
-                    index += 1;
+                    pos = skip_ws(bytes, self.value(pos, node, trie, visitor, depth + 1)?);
                     match bytes.get(pos) {
-                        Some(b',') => pos += 1,
-                        Some(b']') => return Ok(pos + 1),
+                        Some(b',') => {
+                            pos += 1;
+                            if let Some((_, index)) = self.arrays.last_mut() {
+                                *index += 1;
+                            }
+                        }
+                        Some(b']') => {
+                            self.arrays.pop();
+                            return Ok(pos + 1);
+                        }
                         _ => return Err(self.fail(pos, "expected ',' or ']' in an array")),
                     }
                 }
