@@ -209,17 +209,7 @@ fn plain_digits(bytes: &[u8], int_start: usize, int_end: usize) -> Option<(u64, 
 /// any boundary, a power of two, a trailing zero, numbers out of range): the careful
 /// path decides those.
 pub(crate) fn settle_plain(text: &str, estimate: u64) -> Option<(u64, bool)> {
-    let bytes = text.as_bytes();
-    let negative = bytes.first() == Some(&b'-');
-    let int_start = usize::from(negative);
-    let int_end = skip_digits(bytes, int_start);
-    if int_end == int_start
-        || bytes.get(int_end) != Some(&b'.')
-        || skip_digits(bytes, int_end + 1) != bytes.len()
-    {
-        return None;
-    }
-    let (decimal, scale) = plain_digits(bytes, int_start, int_end)?;
+    let (decimal, scale, negative) = read_plain(text.as_bytes())?;
     if decimal % 10 == 0 {
         return None;
     }
@@ -237,8 +227,9 @@ pub(crate) fn settle_plain(text: &str, estimate: u64) -> Option<(u64, bool)> {
     }
     let shift = (f + 1) as u32;
     let target = u128::from(decimal) << shift;
-    let half = POW10_U128[scale];
-    let mut candidate = 2 * u128::from(m) * half;
+    let half = u128::from(POW10_U128[scale] as u64);
+    // (Widening products of 64-bit operands: one multiplication each.)
+    let mut candidate = u128::from(2 * m) * half;
     for _ in 0..=NEAR_SLACK {
         if target > candidate + half {
             m += 1;
@@ -268,6 +259,64 @@ pub(crate) fn settle_plain(text: &str, estimate: u64) -> Option<(u64, bool)> {
     let magnitude = f64::from_bits((bits & (0x7ff << 52)) | (m & ((1 << 52) - 1)));
     let value = if negative { -magnitude } else { magnitude };
     Some((key_of(value), closest && !shorter))
+}
+
+/// A plain decimal `-?digits.digits` of 16 to 19 digits, some after the dot, as
+/// `(D, k, negative)` with the text `±D × 10^-k`: checked and accumulated in one pass,
+/// the integer digits one at a time (a coordinate has two or three), the fraction eight
+/// at a time, its last partial group as the text's final eight bytes with the bytes
+/// before the group made '0'. `None` for any other text.
+#[inline(always)]
+fn read_plain(bytes: &[u8]) -> Option<(u64, usize, bool)> {
+    let negative = bytes.first() == Some(&b'-');
+    let int_start = usize::from(negative);
+    let mut i = int_start;
+    let mut int = 0u64;
+    while let Some(digit) = bytes.get(i).map(|b| b.wrapping_sub(b'0')) {
+        if digit > 9 {
+            break;
+        }
+        // (Too many digits wrap here, and are refused below.)
+        int = int.wrapping_mul(10).wrapping_add(u64::from(digit));
+        i += 1;
+    }
+    let int_len = i - int_start;
+    if int_len == 0 || bytes.get(i) != Some(&b'.') {
+        return None;
+    }
+    let frac = i + 1;
+    let frac_len = bytes.len() - frac;
+    if frac_len == 0 || !(16..=19).contains(&(int_len + frac_len)) {
+        return None;
+    }
+    let mut value = 0u64;
+    let mut at = frac;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        if not_digits(word) != 0 {
+            return None;
+        }
+        value = value * 100_000_000 + eight_digits(word);
+        at += 8;
+    }
+    let rest = bytes.len() - at;
+    if rest > 0 {
+        // At least 17 bytes: the final eight are there.
+        let window = bytes.get(bytes.len() - 8..)?;
+        let word = u64::from_le_bytes(window.try_into().ok()?);
+        // Little-endian: the bytes before the group are the word's low ones.
+        let before = u64::MAX >> (8 * rest);
+        let word = (word & !before) | (0x3030_3030_3030_3030 & before);
+        if not_digits(word) != 0 {
+            return None;
+        }
+        value = value * POW10_U64[rest] + eight_digits(word);
+    }
+    Some((
+        int * POW10_U128[frac_len] as u64 + value,
+        frac_len,
+        negative,
+    ))
 }
 
 /// Validates the JSON number at `pos` (as `skip::number` does) and, when it is a plain
@@ -1103,6 +1152,36 @@ mod tests {
     }
 
     #[test]
+    fn plain_decimals_are_read_in_one_pass() {
+        assert_eq!(
+            read_plain(b"-122.42916360922355"),
+            Some((12242916360922355, 14, true))
+        );
+        assert_eq!(
+            read_plain(b"37.77608007304251"),
+            Some((3777608007304251, 14, false))
+        );
+        assert_eq!(
+            read_plain(b"0.100000000000000005"),
+            Some((100000000000000005, 18, false))
+        );
+        for text in [
+            // Not digits in the last partial group, or in a full group.
+            "1.234567890123e-5",
+            "1.23456789012345e-3",
+            "1.2345678901234x67",
+            // Shapes: no integer digits, no dot, too few or too many digits.
+            "-.1234567890123456",
+            "12345678901234567",
+            "1.23456789012345",
+            "12345678901234567890.5",
+            "1.2345678901234567890",
+        ] {
+            assert_eq!(read_plain(text.as_bytes()), None, "{text:?}");
+        }
+    }
+
+    #[test]
     fn plain_decimals_settle_without_the_careful_path() {
         // The benchmark's coordinates, exact, and one digit changed or added.
         for text in [
@@ -1125,6 +1204,9 @@ mod tests {
         for (text, estimate) in [
             ("-122.42916360922350", "-122.4291636092235"),
             ("1.2345678901234567e-3", "0.0012345678901234567"),
+            // An exponent inside the last group of eight, and inside a full one.
+            ("1.234567890123e-5", "0.00001234567890123"),
+            ("1.23456789012345e-3", "0.00123456789012345"),
             ("12345678901234567", "12345678901234567"),
         ] {
             let key = careful(estimate).expect("a number").0;
