@@ -174,6 +174,9 @@ struct RuleSlot {
 struct AltInfo {
     rule: u32,
     conds: Ids,
+    /// The conditions of `conds` that are filters (see `CondInfo::filter`), so that a
+    /// candidate whose filter was not hit is dropped without reading its conditions.
+    filters: Ids,
     live: bool,
 }
 
@@ -360,9 +363,15 @@ impl Matcher {
                 meta.memoized = meta.index.string_lookup_cost() >= MEMO_MIN_COST;
             }
         }
+        let filters = conds
+            .iter()
+            .copied()
+            .filter(|&c| self.conds[c as usize].filter)
+            .collect();
         self.alts.push(AltInfo {
             rule,
             conds,
+            filters,
             live: true,
         });
         alt
@@ -527,7 +536,17 @@ impl Matcher {
             if !alt.live || s.rule_epoch[alt.rule as usize] == s.epoch {
                 continue;
             }
-            if confirmed || self.verify(alt, s, event, !exhaustive) {
+            // A candidate whose filter was not hit fails without the call (not so when
+            // matching exhaustively, where nothing was looked up).
+            let unfiltered = || {
+                alt.filters
+                    .iter()
+                    .any(|&c| s.cond_epoch[c as usize] != s.epoch)
+            };
+            if !confirmed && !exhaustive && unfiltered() {
+                continue;
+            }
+            if confirmed || self.verify(alt, s, event) {
                 s.rule_epoch[alt.rule as usize] = s.epoch;
                 matched.push(alt.rule);
             }
@@ -544,16 +563,7 @@ impl Matcher {
     }
 
     /// Checks every condition of a candidate against the event's kept values.
-    /// `filtered`: the walk marked filter conditions hit (not so when matching
-    /// exhaustively).
-    fn verify(&self, alt: &AltInfo, s: &mut Scratch, event: &str, filtered: bool) -> bool {
-        let missed = |c: &u32| {
-            let cond = &self.conds[*c as usize];
-            cond.filter && s.cond_epoch[*c as usize] != s.epoch
-        };
-        if filtered && alt.conds.iter().any(missed) {
-            return false;
-        }
+    fn verify(&self, alt: &AltInfo, s: &mut Scratch, event: &str) -> bool {
         s.chosen.clear();
         s.choice_ranges.clear();
         let mut needs_arrays = false;
