@@ -20,9 +20,9 @@
 use crate::words::three_words;
 
 /// Lookups hitting more conditions than this are not remembered.
-pub(crate) const MEMO_HITS: usize = 23;
+pub(crate) const MEMO_HITS: usize = 8;
 
-/// Entries in the table (a power of two): 256 KiB.
+/// Entries in the table (a power of two): 128 KiB.
 const SLOTS: usize = 2048;
 
 /// Lookups per field over which hits are counted.
@@ -52,21 +52,23 @@ pub(crate) enum Recall<'m> {
     Skip,
 }
 
-/// One remembered lookup: 128 bytes, two cache lines.
+/// One remembered lookup: one 64-byte cache line.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Entry {
     /// The value's bytes, zero-padded: values of up to 24 bytes are remembered.
     words: [u64; 3],
-    field: u32,
+    field: u16,
     /// The table's stamp when written; any other stamp is an empty slot.
-    stamp: u32,
+    stamp: u16,
     len: u8,
     hit_count: u8,
     /// How many of `hits` are in the first list.
     first_count: u8,
     hits: [u32; MEMO_HITS],
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
 
 const EMPTY: Entry = Entry {
     words: [0; 3],
@@ -86,7 +88,7 @@ pub(crate) struct LookupMemo {
     generation: u64,
     /// Entries written under another stamp are empty: forgetting everything is one
     /// increment, not a sweep over the table.
-    stamp: u32,
+    stamp: u16,
     /// Per field, how it uses the table.
     uses: Vec<FieldUse>,
 }
@@ -102,6 +104,8 @@ pub(crate) struct MemoKey {
 impl MemoKey {
     #[inline(always)]
     pub(crate) fn new(field: u32, text: &[u8]) -> Option<MemoKey> {
+        // Entries keep the field in 16 bits; fields past that are not remembered.
+        u16::try_from(field).ok()?;
         Some(MemoKey {
             words: three_words(text)?,
             len: text.len() as u8,
@@ -133,7 +137,7 @@ impl LookupMemo {
         self.uses.clear();
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
-            // Stamps wrapped: entries written 2^32 states ago would look current.
+            // Stamps wrapped: entries written 2^16 states ago would look current.
             self.entries.iter_mut().for_each(|e| *e = EMPTY);
             self.stamp = 1;
         }
@@ -157,7 +161,7 @@ impl LookupMemo {
                 if entry.stamp == self.stamp
                     && entry.words == key.words
                     && entry.len == key.len
-                    && entry.field == key.field =>
+                    && u32::from(entry.field) == key.field =>
             {
                 Some(entry)
             }
@@ -195,7 +199,7 @@ impl LookupMemo {
         }
         let entry = &mut self.entries[key.slot()];
         entry.words = key.words;
-        entry.field = key.field;
+        entry.field = key.field as u16;
         entry.stamp = self.stamp;
         entry.len = key.len;
         entry.first_count = first.len() as u8;
@@ -250,9 +254,12 @@ mod tests {
     }
 
     #[test]
-    fn long_values_and_many_hits_are_not_remembered() {
+    fn long_values_late_fields_and_many_hits_are_not_remembered() {
         assert!(MemoKey::new(0, &[b'a'; 24]).is_some());
         assert!(MemoKey::new(0, &[b'a'; 25]).is_none());
+        // Entries keep fields in 16 bits.
+        assert!(MemoKey::new(u32::from(u16::MAX), b"x").is_some());
+        assert!(MemoKey::new(1 << 16, b"x").is_none());
         let mut memo = LookupMemo::default();
         let many: Vec<u32> = (0..=MEMO_HITS as u32).collect();
         memo.put(&key(0, "x"), &many[..2], &many[2..]);
