@@ -841,7 +841,7 @@ impl Visitor for Collector<'_, '_, '_> {
         if !self.exhaustive && !meta.screen.may_take(key, slack, text) {
             return;
         }
-        self.keep(field, Kind::Num, text, near, arrays);
+        self.keep_number(field, text, near, arrays);
     }
 
     fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
@@ -857,8 +857,17 @@ impl Visitor for Collector<'_, '_, '_> {
 }
 
 impl Collector<'_, '_, '_> {
-    /// Stores a leaf value and looks it up in its field's index.
+    /// [`Collector::keep`] for numbers, out of line: the walker inlines
+    /// [`Visitor::number`], and most numbers never get here.
     #[inline(never)]
+    fn keep_number(&mut self, field: u32, text: &str, near: Option<NearKey>, arrays: &[ArrayPos]) {
+        self.keep(field, Kind::Num, text, near, arrays);
+    }
+
+    /// Stores a leaf value and looks it up in its field's index. Inlined into its two
+    /// callers ([`Collector::keep_number`] and `leaf`), each of which knows more of
+    /// what kind of value it keeps.
+    #[inline(always)]
     fn keep(
         &mut self,
         field: u32,
