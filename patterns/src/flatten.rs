@@ -49,27 +49,40 @@ struct QuickKey {
     child: u32,
 }
 
+/// A child's name as an event writes it raw, `"name":`, in 32 zero-padded bytes split into
+/// two little-endian words, and its length; `None` for names longer than 29 bytes, or that
+/// an event could only write escaped (whose raw form may then continue past a quote that is
+/// not the closing one).
+fn raw_key(name: &str) -> Option<([u128; 2], usize)> {
+    let len = name.len() + 3;
+    if len > 32 || name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return None;
+    }
+    let mut raw = [0u8; 32];
+    raw[0] = b'"';
+    raw[1..=name.len()].copy_from_slice(name.as_bytes());
+    raw[name.len() + 1] = b'"';
+    raw[name.len() + 2] = b':';
+    let half = |at: usize| {
+        let mut word = [0u8; 16];
+        word.copy_from_slice(&raw[at..at + 16]);
+        u128::from_le_bytes(word)
+    };
+    Some(([half(0), half(16)], len))
+}
+
+/// The mask of a word's first `len` (1 to 16) bytes.
+fn low_bytes(len: usize) -> u128 {
+    u128::MAX >> (8 * (16 - len))
+}
+
 impl QuickKey {
-    /// `None` for names that do not fit, or that an event could only write escaped
-    /// (whose raw form may then continue past a quote that is not the closing one).
+    /// `None` for names that do not fit in 16 bytes raw (see [`raw_key`]).
     fn new(name: &str, child: u32) -> Option<QuickKey> {
-        let len = name.len() + 3;
-        if len > 16 || name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-            return None;
-        }
-        let mut raw = [0u8; 16];
-        raw[0] = b'"';
-        raw[1..=name.len()].copy_from_slice(name.as_bytes());
-        raw[name.len() + 1] = b'"';
-        raw[name.len() + 2] = b':';
-        let mask = if len == 16 {
-            u128::MAX
-        } else {
-            (1u128 << (8 * len)) - 1
-        };
+        let ([pattern, _], len) = raw_key(name).filter(|&(_, len)| len <= 16)?;
         Some(QuickKey {
-            pattern: u128::from_le_bytes(raw),
-            mask,
+            pattern,
+            mask: low_bytes(len),
             len: len as u8,
             child,
         })
@@ -87,30 +100,13 @@ struct LongQuickKey {
 }
 
 impl LongQuickKey {
+    /// `None` for names of up to 16 bytes raw (quick keys) or past 32 (see [`raw_key`]).
     fn new(name: &str, child: u32) -> Option<LongQuickKey> {
-        let len = name.len() + 3;
-        if !(17..=32).contains(&len) || name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-            return None;
-        }
-        let mut raw = [0u8; 32];
-        raw[0] = b'"';
-        raw[1..=name.len()].copy_from_slice(name.as_bytes());
-        raw[name.len() + 1] = b'"';
-        raw[name.len() + 2] = b':';
-        let half = |at: usize| {
-            let mut word = [0u8; 16];
-            word.copy_from_slice(&raw[at..at + 16]);
-            u128::from_le_bytes(word)
-        };
-        let tail_len = len - 16;
+        let ([head, tail], len) = raw_key(name).filter(|&(_, len)| len > 16)?;
         Some(LongQuickKey {
-            head: half(0),
-            tail: half(16),
-            tail_mask: if tail_len == 16 {
-                u128::MAX
-            } else {
-                (1u128 << (8 * tail_len)) - 1
-            },
+            head,
+            tail,
+            tail_mask: low_bytes(len - 16),
             len: len as u8,
             child,
         })
