@@ -135,36 +135,21 @@ fn estimate_decimal(bytes: &[u8]) -> Option<f64> {
 #[inline(always)]
 fn estimate_plain(bytes: &[u8], int_start: usize, int_end: usize) -> Option<f64> {
     let (mantissa, frac_len) = plain_digits(bytes, int_start, int_end)?;
-    Some(estimate_of_unsigned(mantissa, frac_len, int_start == 1))
+    Some(estimate_of(mantissa as f64, frac_len, int_start == 1))
 }
 
 /// `±mantissa × 10^-frac_len` within [`NEAR_SLACK`] doubles: a multiplication by the
 /// (rounded) reciprocal instead of a division, much quicker at the cost of one more
-/// rounding. `mantissa` is signed (below 2^63) so that its conversion is one instruction;
-/// an unsigned one is five on x86-64, and LLVM turns a choice between the two into the
-/// unsigned one.
+/// rounding. The mantissa comes converted: callers that know it is below 2^63 convert it
+/// as signed, one instruction (an unsigned conversion is five on x86-64, and LLVM turns a
+/// choice between the two into the unsigned one).
 #[inline(always)]
-fn estimate_of(mantissa: i64, frac_len: usize, negative: bool) -> f64 {
-    let magnitude = mantissa as f64 * NEG_POW10_F64[frac_len];
+fn estimate_of(mantissa: f64, frac_len: usize, negative: bool) -> f64 {
+    let magnitude = mantissa * NEG_POW10_F64[frac_len];
     if negative {
         -magnitude
     } else {
         magnitude
-    }
-}
-
-/// [`estimate_of`] for any 64-bit mantissa.
-fn estimate_of_unsigned(mantissa: u64, frac_len: usize, negative: bool) -> f64 {
-    match i64::try_from(mantissa) {
-        Ok(signed) => estimate_of(signed, frac_len, negative),
-        Err(_) => {
-            let magnitude = mantissa as f64 * NEG_POW10_F64[frac_len];
-            if negative {
-                -magnitude
-            } else {
-                magnitude
-            }
-        }
     }
 }
 
@@ -185,7 +170,8 @@ fn exact_plain(mantissa: u64, frac_len: usize, negative: bool) -> NearKey {
 /// The digits of a plain decimal laid out as [`estimate_plain`] reads it, as an
 /// integer, and how many of them follow the dot: the text is `mantissa × 10^-frac_len`.
 /// `None` unless there are 16 to 19 digits (fewer take the exact path; more do not fit
-/// a `u64`), some after the dot.
+/// a `u64`), some after the dot, and all after the dot are digits (the integer digits
+/// the caller checked).
 #[inline(always)]
 fn plain_digits(bytes: &[u8], int_start: usize, int_end: usize) -> Option<(u64, usize)> {
     let frac = int_end + 1;
@@ -199,7 +185,7 @@ fn plain_digits(bytes: &[u8], int_start: usize, int_end: usize) -> Option<(u64, 
         int = int * 10 + u64::from(b - b'0');
     }
     Some((
-        int * POW10_U128[frac_len] as u64 + digits_value(bytes, frac),
+        int * POW10_U128[frac_len] as u64 + digits_value(bytes, frac)?,
         frac_len,
     ))
 }
@@ -276,61 +262,18 @@ pub(crate) fn settle_plain(text: &str, estimate: u64) -> Option<(u64, bool)> {
 }
 
 /// A plain decimal `-?digits.digits` of 16 to 19 digits, some after the dot, as
-/// `(D, k, negative)` with the text `±D × 10^-k`: checked and accumulated in one pass,
-/// the integer digits one at a time (a coordinate has two or three), the fraction eight
-/// at a time, its last partial group as the text's final eight bytes with the bytes
-/// before the group made '0'. `None` for any other text.
+/// `(D, k, negative)` with the text `±D × 10^-k` (see [`plain_digits`], whose digit
+/// check makes this a single pass over the fraction). `None` for any other text.
 #[inline(always)]
 fn read_plain(bytes: &[u8]) -> Option<(u64, usize, bool)> {
     let negative = bytes.first() == Some(&b'-');
     let int_start = usize::from(negative);
-    let mut i = int_start;
-    let mut int = 0u64;
-    while let Some(digit) = bytes.get(i).map(|b| b.wrapping_sub(b'0')) {
-        if digit > 9 {
-            break;
-        }
-        // (Too many digits wrap here, and are refused below.)
-        int = int.wrapping_mul(10).wrapping_add(u64::from(digit));
-        i += 1;
-    }
-    let int_len = i - int_start;
-    if int_len == 0 || bytes.get(i) != Some(&b'.') {
+    let int_end = skip_digits(bytes, int_start);
+    if int_end == int_start || bytes.get(int_end) != Some(&b'.') {
         return None;
     }
-    let frac = i + 1;
-    let frac_len = bytes.len() - frac;
-    if frac_len == 0 || !(16..=19).contains(&(int_len + frac_len)) {
-        return None;
-    }
-    let mut value = 0u64;
-    let mut at = frac;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        if not_digits(word) != 0 {
-            return None;
-        }
-        value = value * 100_000_000 + eight_digits(word);
-        at += 8;
-    }
-    let rest = bytes.len() - at;
-    if rest > 0 {
-        // At least 17 bytes: the final eight are there.
-        let window = bytes.get(bytes.len() - 8..)?;
-        let word = u64::from_le_bytes(window.try_into().ok()?);
-        // Little-endian: the bytes before the group are the word's low ones.
-        let before = u64::MAX >> (8 * rest);
-        let word = (word & !before) | (0x3030_3030_3030_3030 & before);
-        if not_digits(word) != 0 {
-            return None;
-        }
-        value = value * POW10_U64[rest] + eight_digits(word);
-    }
-    Some((
-        int * POW10_U128[frac_len] as u64 + value,
-        frac_len,
-        negative,
-    ))
+    let (decimal, scale) = plain_digits(bytes, int_start, int_end)?;
+    Some((decimal, scale, negative))
 }
 
 /// Validates the JSON number at `pos` (as `skip::number` does) and, when it is a plain
@@ -451,7 +394,7 @@ fn scan_plain(bytes: &[u8], pos: usize) -> Option<(usize, NearKey)> {
         exact_plain(mantissa, frac_len, negative)
     } else {
         // At most 18 digits: below 2^63.
-        NearKey::estimated(estimate_of(mantissa as i64, frac_len, negative))
+        NearKey::estimated(estimate_of(mantissa as i64 as f64, frac_len, negative))
     };
     Some((end, near))
 }
@@ -484,26 +427,32 @@ fn plain_near_key(bytes: &[u8], int_start: usize, int_end: usize) -> Option<Near
 
 /// The value of the ASCII digits `bytes[from..]` (at most 19, at least 8 bytes in
 /// `bytes` in all): eight at a time, and the last partial group as the final eight
-/// bytes with those before the group masked to '0'.
+/// bytes with those before the group made '0'. `None` if any byte there is not a digit.
 #[inline(always)]
-fn digits_value(bytes: &[u8], from: usize) -> u64 {
+fn digits_value(bytes: &[u8], from: usize) -> Option<u64> {
     let mut value = 0u64;
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
-        value = value * 100_000_000
-            + eight_digits(u64::from_le_bytes(chunk.try_into().unwrap_or([b'0'; 8])));
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        if not_digits(word) != 0 {
+            return None;
+        }
+        value = value * 100_000_000 + eight_digits(word);
         at += 8;
     }
     let rest = bytes.len() - at;
     if rest > 0 {
-        let window = &bytes[bytes.len() - 8..];
-        let word = u64::from_le_bytes(window.try_into().unwrap_or([b'0'; 8]));
+        let window = bytes.get(bytes.len().checked_sub(8)?..)?;
+        let word = u64::from_le_bytes(window.try_into().ok()?);
         // Little-endian: the bytes before the group are the word's low ones.
         let before = u64::MAX >> (8 * rest);
         let word = (word & !before) | (0x3030_3030_3030_3030 & before);
-        value = value * POW10_U128[rest] as u64 + eight_digits(word);
+        if not_digits(word) != 0 {
+            return None;
+        }
+        value = value * POW10_U64[rest] + eight_digits(word);
     }
-    value
+    Some(value)
 }
 
 /// Eight ASCII digits in a little-endian word (first digit in the lowest byte) as a
