@@ -200,7 +200,16 @@ struct CondInfo {
     tests: Vec<Test>,
 }
 
-/// Set on a candidate that needs no verification (see `CondInfo::sole`).
+impl CondInfo {
+    /// A hit on this condition by a value of `kind` is a match: it is its alternative's
+    /// only condition, indexed, and the index judges the value exactly (anything but a
+    /// number, whose key may be tentative).
+    fn confirmed_by(&self, kind: Kind) -> bool {
+        self.anchor && self.sole && kind != Kind::Num
+    }
+}
+
+/// Set on a candidate that needs no verification (see `CondInfo::confirmed_by`).
 const CONFIRMED: u32 = 1 << 31;
 
 /// A condition whose tests more than this many conditions share is not a filter: each
@@ -949,7 +958,7 @@ impl Collector<'_, '_, '_> {
             let seen = &mut alt_epoch[alt as usize];
             if *seen != epoch {
                 *seen = epoch;
-                let confirmed = info.sole && kind != Kind::Num;
+                let confirmed = info.confirmed_by(kind);
                 candidates.push(if confirmed { alt | CONFIRMED } else { alt });
             }
         };
@@ -991,7 +1000,7 @@ impl Collector<'_, '_, '_> {
             let alt = &m.alts[info.alt as usize];
             if r + c == MEMO_HITS {
                 complete = false;
-            } else if info.anchor && info.sole && alt.live {
+            } else if info.confirmed_by(kind) && alt.live {
                 rules[r] = alt.rule;
                 r += 1;
             } else {
