@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_support::{clients, endpoint, receive, unique};
 use infra::aws::read::{self, TargetFacts};
-use infra::aws::write::{owned_by, ownership_tags, Writer};
+use infra::aws::write::Writer;
+use rules::owner::{owned_by, ownership_tags};
 
 fn sqs_target(id: &str, arn: &str) -> TargetFacts {
     TargetFacts {

@@ -5,8 +5,8 @@ mod aws_support;
 
 use aws_support::{clients, endpoint, unique};
 use infra::aws::apply::{apply_plan, plan_stack};
-use infra::aws::plan::Step;
-use infra::aws::project::stack_from_project;
+use infra::plan::Step;
+use rules::desired::Desired;
 
 #[tokio::test]
 async fn the_example_project_applies_and_converges() {
@@ -14,8 +14,7 @@ async fn the_example_project_applies_and_converges() {
     let aws = clients(&endpoint).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let project = rules::load(&dir).expect("the example project is valid");
-    let converted = stack_from_project(&project, Some(&unique("example"))).expect("converts");
-    let spec = converted.spec;
+    let spec = Desired::from_project(&project, Some(&unique("example"))).expect("converts");
     // The example routes a bucket bridge does not create: it must exist.
     for bucket in &spec.buckets {
         aws.s3

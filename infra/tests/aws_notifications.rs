@@ -13,19 +13,18 @@ use aws_sdk_s3::types::{
 };
 use aws_support::{clients, endpoint, receive, unique, REGION};
 use infra::aws::apply::{apply_plan, plan_stack};
-use infra::aws::plan::{Note, Step, Tagged};
 use infra::aws::read;
 use infra::aws::s3_notify::{self, notification_id, NotificationKind};
-use infra::aws::stack::{
-    BucketSpec, Destination, NotificationDestination, NotificationSpec, QueueSpec, RuleSpec,
-    StackSpec, TargetSpec, TopicSpec,
-};
-use infra::aws::write::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 use infra::aws::AwsClients;
+use infra::plan::{Note, Step, Tagged};
+use rules::desired::{
+    Bucket, Desired, Destination, Notification, NotificationDestination, Queue, Rule, Target, Topic,
+};
+use rules::owner::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 use serde_json::Value;
 
 /// Plans and applies; asserts success; returns (steps, notes, write calls).
-async fn apply(aws: &AwsClients, spec: &StackSpec, prune: bool) -> (Vec<Step>, Vec<Note>, usize) {
+async fn apply(aws: &AwsClients, spec: &Desired, prune: bool) -> (Vec<Step>, Vec<Note>, usize) {
     let (plan, facts) = plan_stack(aws, spec, prune).await.expect("plan");
     let report = apply_plan(aws, spec, &plan, &facts).await;
     assert!(report.succeeded(), "apply failed:\n{plan}\n{report}");
@@ -33,7 +32,7 @@ async fn apply(aws: &AwsClients, spec: &StackSpec, prune: bool) -> (Vec<Step>, V
 }
 
 /// Plans with `prune`, expects no step, and applies anyway: zero write calls.
-async fn assert_no_op(aws: &AwsClients, spec: &StackSpec, prune: bool) {
+async fn assert_no_op(aws: &AwsClients, spec: &Desired, prune: bool) {
     let (plan, facts) = plan_stack(aws, spec, prune).await.expect("plan");
     assert!(plan.is_empty(), "expected no changes, got:\n{plan}");
     let report = apply_plan(aws, spec, &plan, &facts).await;
@@ -158,28 +157,28 @@ fn names() -> Names {
     }
 }
 
-fn spec(n: &Names, prefix: &str) -> StackSpec {
-    StackSpec {
-        queues: vec![QueueSpec {
+fn spec(n: &Names, prefix: &str) -> Desired {
+    Desired {
+        queues: vec![Queue {
             name: n.uploads.clone(),
-            ..QueueSpec::default()
+            ..Queue::default()
         }],
-        topics: vec![TopicSpec {
+        topics: vec![Topic {
             name: n.alerts.clone(),
             attributes: BTreeMap::new(),
         }],
-        buckets: vec![BucketSpec {
+        buckets: vec![Bucket {
             name: n.bucket.clone(),
             eventbridge: false,
             notifications: vec![
-                NotificationSpec {
+                Notification {
                     id: "uploads".into(),
                     destination: NotificationDestination::Queue(n.uploads.clone()),
                     events: vec!["s3:ObjectCreated:*".into()],
                     prefix: Some(prefix.into()),
                     suffix: Some(".csv".into()),
                 },
-                NotificationSpec {
+                Notification {
                     id: "deletions".into(),
                     destination: NotificationDestination::Topic(n.alerts.clone()),
                     events: vec!["s3:ObjectRemoved:Delete".into()],
@@ -188,7 +187,7 @@ fn spec(n: &Names, prefix: &str) -> StackSpec {
                 },
             ],
         }],
-        ..StackSpec::empty(&n.stack, "default")
+        ..Desired::empty(&n.stack, "default")
     }
 }
 
@@ -414,7 +413,7 @@ async fn a_changed_prefix_updates_and_prune_and_destroy_remove_only_the_stacks()
     assert_no_op(&aws, &spec, true).await;
 
     // Destroy: an empty declaration finds the bucket through the stack's topic grant.
-    let empty = StackSpec::empty(&n.stack, "default");
+    let empty = Desired::empty(&n.stack, "default");
     let (steps, _, _) = apply(&aws, &empty, true).await;
     assert!(
         steps.iter().any(|s| matches!(
@@ -445,11 +444,12 @@ async fn put_object_delivers_records_natively_and_eventbridge_still_gets_its_eve
     let events_queue = unique("s3-events");
     let mut spec = spec(&n, "in/");
     spec.buckets[0].eventbridge = true;
-    spec.queues.push(QueueSpec {
+    spec.queues.push(Queue {
         name: events_queue.clone(),
-        ..QueueSpec::default()
+        ..Queue::default()
     });
-    spec.rules.push(RuleSpec {
+    spec.rules.push(Rule {
+        bus: "default".into(),
         name: unique("s3-created"),
         pattern: serde_json::json!({
             "source": ["aws.s3"],
@@ -459,7 +459,7 @@ async fn put_object_delivers_records_natively_and_eventbridge_still_gets_its_eve
         .to_string(),
         enabled: true,
         description: None,
-        targets: vec![TargetSpec::new(
+        targets: vec![Target::new(
             "events",
             Destination::Queue(events_queue.clone()),
         )],
@@ -507,13 +507,13 @@ async fn put_object_delivers_records_natively_and_eventbridge_still_gets_its_eve
         "{events:?}"
     );
 
-    apply(&aws, &StackSpec::empty(&n.stack, "default"), true).await;
+    apply(&aws, &Desired::empty(&n.stack, "default"), true).await;
 }
 
 /// Tags of the queue, topic, rule and bus, as read for planning.
 async fn tags_of(
     aws: &AwsClients,
-    spec: &StackSpec,
+    spec: &Desired,
     queue: &str,
     topic: &str,
     rule: &str,
@@ -550,27 +550,28 @@ async fn project_tags_are_applied_and_drift_is_updated_in_place() {
     let queue = unique("tagged-q");
     let topic = unique("tagged-t");
     let rule = unique("tagged-r");
-    let mut spec = StackSpec {
-        queues: vec![QueueSpec {
+    let mut spec = Desired {
+        queues: vec![Queue {
             name: queue.clone(),
-            ..QueueSpec::default()
+            ..Queue::default()
         }],
-        topics: vec![TopicSpec {
+        topics: vec![Topic {
             name: topic.clone(),
             attributes: BTreeMap::new(),
         }],
-        rules: vec![RuleSpec {
+        rules: vec![Rule {
+            bus: bus.clone(),
             name: rule.clone(),
             pattern: serde_json::json!({ "source": [unique("tagged.src")] }).to_string(),
             enabled: true,
             description: None,
-            targets: vec![TargetSpec::new("q", Destination::Queue(queue.clone()))],
+            targets: vec![Target::new("q", Destination::Queue(queue.clone()))],
         }],
         tags: BTreeMap::from([
             ("team".to_string(), "data".to_string()),
             ("cost-center".to_string(), "42".to_string()),
         ]),
-        ..StackSpec::empty(&stack, &bus)
+        ..Desired::empty(&stack, &bus)
     };
     apply(&aws, &spec, false).await;
 
@@ -627,5 +628,5 @@ async fn project_tags_are_applied_and_drift_is_updated_in_place() {
     }
     assert_no_op(&aws, &spec, true).await;
 
-    apply(&aws, &StackSpec::empty(&stack, &bus), true).await;
+    apply(&aws, &Desired::empty(&stack, &bus), true).await;
 }

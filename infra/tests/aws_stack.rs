@@ -8,14 +8,13 @@ use std::collections::BTreeMap;
 
 use aws_support::{clients, endpoint, receive, unique};
 use infra::aws::apply::{apply_plan, plan_stack};
-use infra::aws::plan::{Note, Step};
 use infra::aws::read;
-use infra::aws::stack::{
-    DeadLetter, Destination, Endpoint, QueueSpec, RuleSpec, StackSpec, SubscriptionSpec,
-    TargetSpec, TopicSpec,
-};
-use infra::aws::write::owned_by;
 use infra::aws::AwsClients;
+use infra::plan::{Note, Step};
+use rules::desired::{
+    DeadLetter, Desired, Destination, Endpoint, Queue, Rule, Subscription, Target, Topic,
+};
+use rules::owner::owned_by;
 use serde_json::Value;
 
 struct Names {
@@ -42,16 +41,16 @@ fn names() -> Names {
     }
 }
 
-fn spec(n: &Names) -> StackSpec {
+fn spec(n: &Names) -> Desired {
     let pattern =
         |dt: &str| serde_json::json!({ "source": [n.source], "detail-type": [dt] }).to_string();
-    let mut orders_target = TargetSpec::new("orders", Destination::Queue(n.orders.clone()));
+    let mut orders_target = Target::new("orders", Destination::Queue(n.orders.clone()));
     orders_target.dead_letter_queue = Some(n.dlq.clone());
-    StackSpec {
+    Desired {
         stack: n.stack.clone(),
         bus: "default".into(),
         queues: vec![
-            QueueSpec {
+            Queue {
                 name: n.orders.clone(),
                 attributes: BTreeMap::from([("VisibilityTimeout".into(), "45".into())]),
                 dead_letter: Some(DeadLetter {
@@ -59,41 +58,40 @@ fn spec(n: &Names) -> StackSpec {
                     max_receive_count: 5,
                 }),
             },
-            QueueSpec {
+            Queue {
                 name: n.dlq.clone(),
-                ..QueueSpec::default()
+                ..Queue::default()
             },
-            QueueSpec {
+            Queue {
                 name: n.audit.clone(),
-                ..QueueSpec::default()
+                ..Queue::default()
             },
         ],
-        topics: vec![TopicSpec {
+        topics: vec![Topic {
             name: n.alerts.clone(),
             attributes: BTreeMap::from([("DisplayName".into(), "Shop alerts".into())]),
         }],
-        subscriptions: vec![SubscriptionSpec {
+        subscriptions: vec![Subscription {
             topic: n.alerts.clone(),
             endpoint: Endpoint::Queue(n.audit.clone()),
             attributes: BTreeMap::from([("RawMessageDelivery".into(), "true".into())]),
         }],
         rules: vec![
-            RuleSpec {
+            Rule {
+                bus: "default".into(),
                 name: n.placed.clone(),
                 pattern: pattern("OrderPlaced"),
                 enabled: true,
                 description: Some("orders to the queue".into()),
                 targets: vec![orders_target],
             },
-            RuleSpec {
+            Rule {
+                bus: "default".into(),
                 name: n.cancelled.clone(),
                 pattern: pattern("OrderCancelled"),
                 enabled: true,
                 description: None,
-                targets: vec![TargetSpec::new(
-                    "alerts",
-                    Destination::Topic(n.alerts.clone()),
-                )],
+                targets: vec![Target::new("alerts", Destination::Topic(n.alerts.clone()))],
             },
         ],
         buckets: vec![],
@@ -102,14 +100,14 @@ fn spec(n: &Names) -> StackSpec {
 }
 
 /// Plans and applies; asserts the apply succeeded; returns (plan steps, write calls).
-async fn apply(aws: &AwsClients, spec: &StackSpec, prune: bool) -> (Vec<Step>, usize) {
+async fn apply(aws: &AwsClients, spec: &Desired, prune: bool) -> (Vec<Step>, usize) {
     let (plan, facts) = plan_stack(aws, spec, prune).await.expect("plan");
     let report = apply_plan(aws, spec, &plan, &facts).await;
     assert!(report.succeeded(), "apply failed:\n{plan}\n{report}");
     (plan.steps, report.write_calls)
 }
 
-async fn assert_converged(aws: &AwsClients, spec: &StackSpec) {
+async fn assert_converged(aws: &AwsClients, spec: &Desired) {
     let (plan, facts) = plan_stack(aws, spec, true).await.expect("plan");
     assert!(plan.is_empty(), "expected no changes, got:\n{plan}");
     assert!(plan.render(false).contains("No changes"));
@@ -267,10 +265,9 @@ async fn adding_and_removing_a_target() {
     let mut spec = spec(&n);
     apply(&aws, &spec, false).await;
 
-    spec.rules[0].targets.push(TargetSpec::new(
-        "audit",
-        Destination::Queue(n.audit.clone()),
-    ));
+    spec.rules[0]
+        .targets
+        .push(Target::new("audit", Destination::Queue(n.audit.clone())));
     let (steps, _) = apply(&aws, &spec, false).await;
     assert!(
         steps
@@ -347,7 +344,7 @@ async fn prune_deletes_only_owned_resources_and_foreign_ones_are_untouched() {
         .expect("url")
         .to_string();
     // The stack declares the foreign queue (as if it wanted to own it).
-    spec.queues.push(QueueSpec {
+    spec.queues.push(Queue {
         name: foreign_queue.clone(),
         attributes: BTreeMap::from([("VisibilityTimeout".into(), "99".into())]),
         dead_letter: None,
@@ -415,7 +412,7 @@ async fn prune_deletes_only_owned_resources_and_foreign_ones_are_untouched() {
     assert!(foreign.policy().is_none(), "foreign queue got a policy");
 
     // Destroy: an empty declaration with prune removes everything the stack owns.
-    let empty = StackSpec::empty(&n.stack, "default");
+    let empty = Desired::empty(&n.stack, "default");
     apply(&aws, &empty, true).await;
     let facts = read::read_account(&aws, &infra::aws::apply::scope(&empty))
         .await
@@ -466,24 +463,22 @@ async fn foreign_policy_statements_survive_and_a_partial_failure_converges() {
     // queue. Apply creates the first queue, fails on the second, and does nothing after.
     let extra = unique("extra");
     let good_name = unique("renamed");
-    spec.queues.push(QueueSpec {
+    spec.queues.push(Queue {
         name: extra.clone(),
-        ..QueueSpec::default()
+        ..Queue::default()
     });
-    spec.queues.push(QueueSpec {
+    spec.queues.push(Queue {
         name: "bad name!".into(),
-        ..QueueSpec::default()
+        ..Queue::default()
     });
     let audit_rule = unique("audit-all");
-    spec.rules.push(RuleSpec {
+    spec.rules.push(Rule {
+        bus: "default".into(),
         name: audit_rule.clone(),
         pattern: serde_json::json!({ "source": [n.source] }).to_string(),
         enabled: true,
         description: None,
-        targets: vec![TargetSpec::new(
-            "audit",
-            Destination::Queue(n.audit.clone()),
-        )],
+        targets: vec![Target::new("audit", Destination::Queue(n.audit.clone()))],
     });
     let (plan, facts) = plan_stack(&aws, &spec, false).await.expect("plan");
     let report = apply_plan(&aws, &spec, &plan, &facts).await;

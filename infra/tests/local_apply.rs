@@ -1,28 +1,52 @@
-//! `plan --local` / `apply --local`: the AWS stack declaration applied to the local state.
+//! `plan --local` / `apply --local`: the one desired state planned and applied on the local
+//! state, with the same plan (steps and words) as on AWS.
 
 use std::collections::BTreeMap;
 
-use infra::aws::stack::{
-    BucketSpec, DeadLetter, Destination, Endpoint, QueueSpec, RuleSpec, StackSpec,
-    SubscriptionSpec, TargetSpec, TopicSpec,
+use infra::local::{LocalFacts, PutEventsEntry, ReceiveRequest, Resolver, Store};
+use infra::plan::Plan;
+use rules::desired::{
+    Bucket, DeadLetter, Desired, Destination, Endpoint, Queue, Rule, Subscription, Target, Topic,
 };
-use infra::local::{PutEventsEntry, ReceiveRequest, Store};
 
-fn stack() -> StackSpec {
-    let mut target = TargetSpec::new("to-queue", Destination::Queue("orders".into()));
+/// Plans `desired` against what `store` holds.
+fn plan(store: &mut Store, desired: &Desired, prune: bool) -> Plan {
+    let facts = LocalFacts::read(store).expect("read facts");
+    let config = store.config().clone();
+    let dir = store.dir().to_path_buf();
+    let resolver = Resolver {
+        config: &config,
+        state_dir: &dir,
+    };
+    infra::local::plan::plan(desired, &facts, resolver, prune).expect("plan")
+}
+
+/// Each step's first line, as the plan prints it (`+ create queue orders`).
+fn step_lines(plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            let text = format!("{} {s}", s.symbol());
+            text.lines().next().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+fn stack() -> Desired {
+    let mut target = Target::new("to-queue", Destination::Queue("orders".into()));
     target.input_transformer = Some((
         BTreeMap::from([("total".to_string(), "$.detail.total".to_string())]),
         r#"{"total": <total>}"#.to_string(),
     ));
-    StackSpec {
+    Desired {
         stack: "demo".into(),
         bus: "default".into(),
         queues: vec![
-            QueueSpec {
+            Queue {
                 name: "orders-dlq".into(),
-                ..QueueSpec::default()
+                ..Queue::default()
             },
-            QueueSpec {
+            Queue {
                 name: "orders".into(),
                 attributes: BTreeMap::from([("VisibilityTimeout".to_string(), "45".to_string())]),
                 dead_letter: Some(DeadLetter {
@@ -30,17 +54,17 @@ fn stack() -> StackSpec {
                     max_receive_count: 4,
                 }),
             },
-            QueueSpec {
+            Queue {
                 name: "fanout".into(),
-                ..QueueSpec::default()
+                ..Queue::default()
             },
         ],
-        topics: vec![TopicSpec {
+        topics: vec![Topic {
             name: "order-topic".into(),
             attributes: BTreeMap::new(),
         }],
         subscriptions: vec![
-            SubscriptionSpec {
+            Subscription {
                 topic: "order-topic".into(),
                 endpoint: Endpoint::Queue("fanout".into()),
                 attributes: BTreeMap::from([(
@@ -48,7 +72,7 @@ fn stack() -> StackSpec {
                     "true".to_string(),
                 )]),
             },
-            SubscriptionSpec {
+            Subscription {
                 topic: "order-topic".into(),
                 endpoint: Endpoint::Other {
                     protocol: "email".into(),
@@ -57,7 +81,8 @@ fn stack() -> StackSpec {
                 attributes: BTreeMap::new(),
             },
         ],
-        rules: vec![RuleSpec {
+        rules: vec![Rule {
+            bus: "default".into(),
             name: "big-orders".into(),
             pattern: r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">=", 100]}]}}"#
                 .into(),
@@ -65,10 +90,10 @@ fn stack() -> StackSpec {
             description: Some("orders of 100 or more".into()),
             targets: vec![
                 target,
-                TargetSpec::new("to-topic", Destination::Topic("order-topic".into())),
+                Target::new("to-topic", Destination::Topic("order-topic".into())),
             ],
         }],
-        buckets: vec![BucketSpec::eventbridge("uploads")],
+        buckets: vec![Bucket::eventbridge("uploads")],
         tags: BTreeMap::new(),
     }
 }
@@ -77,12 +102,15 @@ fn stack() -> StackSpec {
 fn plan_then_apply_then_nothing_to_do() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(dir.path()).expect("open");
-    let desired = store.desired_from_stack(&stack()).expect("translate");
-    let plan = store.plan(&desired, true).expect("plan");
-    let lines: Vec<String> = plan.iter().map(ToString::to_string).collect();
-    assert!(lines.contains(&"+ queue orders".to_string()), "{lines:#?}");
+    let desired = stack();
+    let first = plan(&mut store, &desired, true);
+    let lines = step_lines(&first);
     assert!(
-        lines.contains(&"+ rule default/big-orders".to_string()),
+        lines.contains(&"+ create queue orders".to_string()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"+ create rule big-orders".to_string()),
         "{lines:#?}"
     );
     assert!(
@@ -90,12 +118,13 @@ fn plan_then_apply_then_nothing_to_do() {
         "plan changes nothing"
     );
 
-    let applied = store.apply(&desired, true).expect("apply");
-    assert_eq!(applied, plan, "apply does what plan said");
-    assert!(
-        store.plan(&desired, true).expect("plan again").is_empty(),
-        "converged"
+    let applied = store.apply(&desired, &first).expect("apply");
+    assert_eq!(
+        applied.len(),
+        first.steps.len(),
+        "apply does what plan said"
     );
+    assert!(plan(&mut store, &desired, true).is_empty(), "converged");
     let orders = store
         .list_queues()
         .expect("queues")
@@ -137,21 +166,20 @@ fn plan_then_apply_then_nothing_to_do() {
     smaller.rules.clear();
     smaller.subscriptions.truncate(1);
     smaller.buckets.clear();
-    let desired = store.desired_from_stack(&smaller).expect("translate");
-    let removed: Vec<String> = store
-        .apply(&desired, true)
-        .expect("apply")
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    // Without prune, what is no longer declared is only noted, and nothing changes.
+    let kept = plan(&mut store, &smaller, false);
+    assert!(kept.is_empty(), "{kept}");
+    assert_eq!(kept.notes.len(), 3, "{kept}");
+    let removal = plan(&mut store, &smaller, true);
     assert_eq!(
-        removed,
+        step_lines(&removal),
         [
-            "- subscription arn:aws:sns:us-east-1:000000000000:order-topic → email:ops@example.com",
-            "- rule default/big-orders",
-            "- bucket uploads (its directory is kept)"
+            "- bucket uploads: notification settings (configurations of others kept)",
+            "- unsubscribe ops@example.com from topic order-topic",
+            "- delete rule big-orders and its targets to-queue, to-topic",
         ]
     );
+    store.apply(&smaller, &removal).expect("apply");
     assert_eq!(store.list_subscriptions(None).expect("subs").len(), 1);
     assert!(store.list_buckets().expect("buckets").is_empty());
     assert!(store.list_rules(None).expect("rules").is_empty());
@@ -164,24 +192,36 @@ fn the_example_project_plans_then_applies_then_converges() {
         .join("examples");
     let project = rules::load(&root).expect("example project loads");
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan = infra::local::project::sync_project(dir.path(), &project, false).expect("plan");
-    let lines: Vec<String> = plan.iter().map(ToString::to_string).collect();
+    let desired = Desired::from_project(&project, None).expect("desired");
+    let config = infra::local::Config::default();
+    let resolver = Resolver {
+        config: &config,
+        state_dir: dir.path(),
+    };
+    let facts = LocalFacts::read_dir(dir.path(), &config).expect("no state yet");
+    let first = infra::local::plan::plan(&desired, &facts, resolver, true).expect("plan");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "planning creates no files"
+    );
+    let lines = step_lines(&first);
     for expected in [
-        "+ queue example-events",
-        "+ topic package-alerts",
-        "+ rule default/quilt-package-revision",
+        "+ create queue example-events",
+        "+ create topic package-alerts",
+        "+ create rule quilt-package-revision",
     ] {
         assert!(
             lines.contains(&expected.to_string()),
             "{expected} missing from {lines:#?}"
         );
     }
-    let applied = infra::local::project::sync_project(dir.path(), &project, true).expect("apply");
-    assert_eq!(applied, plan);
-    let again =
-        infra::local::project::sync_project(dir.path(), &project, false).expect("plan again");
-    assert!(again.is_empty(), "{again:?}");
     let mut store = Store::open(dir.path()).expect("open");
+    let applied = store.apply(&desired, &first).expect("apply");
+    assert_eq!(applied.len(), first.steps.len());
+    let again = plan(&mut store, &desired, false);
+    assert!(again.is_empty(), "{again}");
+    assert!(again.notes.is_empty(), "{again}");
     let example = store
         .list_queues()
         .expect("queues")

@@ -6,12 +6,15 @@
 //! with its file, JSON path and a fix; patterns are compiled by the `patterns` engine, so
 //! an invalid pattern is caught here, not by AWS.
 //!
-//! The backends (`infra::aws`, `infra::local`) turn a [`Project`] into what they create.
+//! A loaded [`Project`] becomes one backend-neutral [`desired::Desired`]: the backends
+//! (`infra::aws`, `infra::local`) plan and apply that value, never the files.
 
+pub mod desired;
 mod diagnostic;
 mod load;
 pub mod model;
 pub mod names;
+pub mod owner;
 pub mod transformer;
 
 pub use diagnostic::{Diagnostic, Diagnostics};

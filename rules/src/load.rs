@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::names::{
     bucket_name_problem, bus_name_problem, is_arn, queue_or_topic_problem, rule_name_problem,
+    stack_name_problem,
 };
 use crate::transformer;
 
@@ -233,18 +234,8 @@ fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {
     let mut push = |at: String, message: String, hint: &str| {
         diags.push(Diagnostic::new(path, at, message).hint(hint))
     };
-    if file.stack.is_empty()
-        || file.stack.len() > 64
-        || !file
-            .stack
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-    {
-        push(
-            "$.stack".into(),
-            format!("`{}` is not a valid stack name", file.stack),
-            "use 1–64 of A-Z a-z 0-9 - _",
-        );
+    if let Some(p) = stack_name_problem(&file.stack) {
+        push("$.stack".into(), p, "use 1–64 of A-Z a-z 0-9 - _");
     }
     if let Some(p) = bus_name_problem(&file.bus) {
         push("$.bus".into(), p, "use `default` or your custom bus name");

@@ -4,6 +4,18 @@ fn all(name: &str, allowed: impl Fn(char) -> bool) -> bool {
     name.chars().all(allowed)
 }
 
+/// Stack names: 1–64 of `A-Z a-z 0-9 - _` (they end up in tags, notification ids and
+/// policy statement ids). The one rule for `bridge.json`'s `stack` and for `--stack`.
+pub fn stack_name_problem(name: &str) -> Option<String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !all(name, |c| c.is_ascii_alphanumeric() || "-_".contains(c))
+    {
+        return Some(format!("`{name}` is not a valid stack name"));
+    }
+    None
+}
+
 /// EventBridge rule names and target ids: 1–64 of `A-Z a-z 0-9 . - _`.
 pub fn rule_name_problem(name: &str) -> Option<String> {
     if name.is_empty()

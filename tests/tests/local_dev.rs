@@ -44,8 +44,8 @@ fn dev_example_shows_events_flowing_and_is_idempotent() {
     );
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     for expected in [
-        "+ rule default/png-uploads",
-        "+ bucket raw-data",
+        "+ create rule png-uploads",
+        "~ bucket raw-data: notification settings",
         "rule default/png-uploads → sqs:example-events  delivered",
         "bucket raw-data notification uploads → sqs:raw-data-uploads  delivered",
         "rule default/deletions → sqs:example-events  delivered",
@@ -303,18 +303,13 @@ fn plan_and_apply_local_sync_the_example_project_and_converge() {
     ];
     let (code, out, err) = run(&plan, dir.path(), None);
     assert_eq!(code, 2, "changes planned\nstdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("+ rule default/png-uploads"), "{out}");
-    assert!(
-        !state.join("state.sqlite3").exists() || {
-            // Planning writes nothing: no rule exists yet.
-            let mut s = Store::open(&state).expect("open state");
-            s.list_rules(None).expect("rules").is_empty()
-        }
-    );
+    assert!(out.contains("+ create rule png-uploads"), "{out}");
+    // Planning writes nothing, not even an empty state directory.
+    assert!(!state.exists(), "plan --local created {}", state.display());
     let apply = ["apply", "--project", project, "--local", state_arg];
     let (code, out, err) = run(&apply, dir.path(), None);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("+ queue example-events"), "{out}");
+    assert!(out.contains("+ create queue example-events"), "{out}");
     let mut s = Store::open(&state).expect("open state");
     let rules: Vec<String> = s
         .list_rules(None)
@@ -439,7 +434,7 @@ fn a_project_with_backend_local_plans_applies_and_destroys_locally_without_flags
     // Run from elsewhere: the state directory is relative to bridge.json, not the cwd.
     let (code, out, err) = run(&["apply", "--project", p], dir.path(), None);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("+ rule default/jobs"), "{out}");
+    assert!(out.contains("+ create rule jobs"), "{out}");
     let state = project.join("state");
     let mut s = Store::open(&state).expect("open state");
     assert_eq!(s.list_rules(None).expect("rules").len(), 1);

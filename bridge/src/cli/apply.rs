@@ -1,8 +1,13 @@
-//! `bridge apply`: make AWS match the project — plan, confirm, apply, report.
+//! `bridge apply`: make the backend match the project — plan, confirm, apply, report.
 
 use std::process::ExitCode;
 
-use super::plan::{confirm, load_project, load_stack, sync_local, use_color, Backend, Target};
+use anyhow::Context;
+use infra::local::{Clock, Store};
+
+use super::shared::{
+    confirm, load_desired, load_project, local_config, plan_local, use_color, Backend, Target,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,14 +23,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.target)?;
+    let desired = load_desired(&args.target, &project)?;
     if let Backend::Local(state_dir) = args.target.backend(&project) {
+        println!("local state: {}", state_dir.display());
+        let config = local_config(Some(&project));
+        let plan = plan_local(&state_dir, &config, &desired, args.prune)?;
+        print!("{}", plan.render(use_color()));
+        if plan.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
         // No confirmation: local state is the developer's own sandbox.
-        sync_local(&project, &state_dir, true)?;
+        let mut store = Store::open_with(&state_dir, config, Clock::System)
+            .with_context(|| format!("opening local state in {}", state_dir.display()))?;
+        let done = store
+            .apply(&desired, &plan)
+            .context("applying the project to the local state")?;
+        println!("Applied {} change(s) to the local state.", done.len());
         return Ok(ExitCode::SUCCESS);
     }
-    let (spec, region) = load_stack(&args.target, &project)?;
-    let aws = args.target.connect(region)?;
-    let (plan, facts) = aws.plan(&spec, args.prune)?;
+    let aws = args.target.connect(project.file.region.clone())?;
+    let (plan, facts) = aws.plan(&desired, args.prune)?;
     print!("{}", plan.render(use_color()));
     if plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -34,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("Apply cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
-    let report = aws.apply(&spec, &plan, &facts);
+    let report = aws.apply(&desired, &plan, &facts);
     print!("{report}");
     Ok(if report.succeeded() {
         ExitCode::SUCCESS

@@ -117,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let metrics = runtime.block_on(async {
-        match &args.local.local {
+        match &args.local.dir() {
             Some(dir) => {
                 let store = Store::open(dir)
                     .with_context(|| format!("opening local state in {}", dir.display()))?;

@@ -7,13 +7,12 @@
 //! the outbox): it belongs to the project alone. Bucket directories are the user's files
 //! and are kept.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use infra::aws::stack::StackSpec;
+use rules::desired::Desired;
 
-use std::path::{Path, PathBuf};
-
-use super::plan::{confirm, load_project, load_stack, use_color, Backend, Target};
+use super::shared::{confirm, load_desired, load_project, use_color, Backend, Target};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,34 +25,29 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.target);
-    let local = match (&args.target.local, &project) {
-        (Some(dir), _) if !dir.as_os_str().is_empty() => Some(dir.clone()),
-        (_, Ok(project)) => match args.target.backend(project) {
+    let local = match &project {
+        Ok(project) => match args.target.backend(project) {
             Backend::Local(dir) => Some(dir),
             Backend::Aws => None,
         },
-        (Some(_), Err(_)) => Some(PathBuf::from(infra::local::DEFAULT_STATE_DIR)),
-        (None, Err(_)) => None,
+        // Without a project, a bare `--local` means `.bridge` here.
+        Err(_) => args.target.local.dir(),
     };
     if let Some(dir) = local {
         return destroy_local(&dir, args.yes);
     }
     // Only the stack (and its bus) matter: with --stack, destroy works even when the
     // project files are gone.
-    let loaded = project.and_then(|p| load_stack(&args.target, &p));
+    let loaded = project.and_then(|p| Ok((load_desired(&args.target, &p)?, p.file.region.clone())));
     let (stack, bus, region) = match (&args.target.stack, loaded) {
-        (_, Ok((spec, region))) => (
-            args.target.stack.clone().unwrap_or(spec.stack),
-            spec.bus,
-            region,
-        ),
+        (_, Ok((spec, region))) => (spec.stack, spec.bus, region),
         (Some(stack), Err(e)) => {
             eprintln!("warning: {e:#}; destroying stack {stack} on the default bus");
             (stack.clone(), "default".to_string(), None)
         }
         (None, Err(e)) => return Err(e),
     };
-    let nothing = StackSpec::empty(&stack, &bus);
+    let nothing = Desired::empty(&stack, &bus);
     let aws = args.target.connect(region)?;
     let (plan, facts) = aws.plan(&nothing, true)?;
     print!("{}", plan.render(use_color()));
@@ -75,8 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Deletes the local state database and outbox in `dir`, after confirmation.
 fn destroy_local(dir: &Path, yes: bool) -> anyhow::Result<ExitCode> {
-    let database = dir.join("state.sqlite3");
-    if !database.exists() {
+    if !dir.join(infra::local::DATABASE_FILE).exists() {
         println!("No local state in {}; nothing to destroy.", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
@@ -91,19 +84,7 @@ fn destroy_local(dir: &Path, yes: bool) -> anyhow::Result<ExitCode> {
         println!("Destroy cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
-    for name in ["state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"] {
-        let path = dir.join(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => anyhow::bail!("removing {}: {e}", path.display()),
-        }
-    }
-    let outbox = dir.join("outbox");
-    if outbox.exists() {
-        std::fs::remove_dir_all(&outbox)
-            .map_err(|e| anyhow::anyhow!("removing {}: {e}", outbox.display()))?;
-    }
+    infra::local::destroy_state(dir)?;
     println!("Destroyed the local state in {}.", dir.display());
     Ok(ExitCode::SUCCESS)
 }

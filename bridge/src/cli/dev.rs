@@ -13,11 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use super::args::LocalArg;
 use anyhow::{bail, Context};
 use infra::local::clock::rfc3339_seconds;
 use infra::local::{Activity, Clock, Config, PutEventsEntry, Store};
-
-use super::put_event::entry_from_json;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,9 +26,8 @@ pub struct Args {
     /// Run the repository's `examples/` and generate demo events.
     #[arg(long)]
     pub example: bool,
-    /// Where local state lives (default: the project's `local_state_dir`, else `.bridge`).
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = infra::local::DEFAULT_STATE_DIR)]
-    pub local: Option<PathBuf>,
+    #[command(flatten)]
+    pub local: LocalArg,
     /// Scan once, print what was routed, and exit.
     #[arg(long, conflicts_with = "for_secs")]
     pub once: bool,
@@ -66,10 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     // --local, else the project's own `local_state_dir`, else `.bridge` here (where
     // `put-event --local` and `consume --local` look by default).
-    let state_dir = match (&args.local, &project.file.local_state_dir) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(_)) => project.local_state_dir(),
-        (None, None) => PathBuf::from(infra::local::DEFAULT_STATE_DIR),
+    // `dev` is always local: a bare `--local` is the same as none.
+    let state_dir = match (args.local.dir(), &project.file.local_state_dir) {
+        (Some(dir), _) if args.local.explicit_dir() => dir,
+        (_, Some(_)) => project.local_state_dir(),
+        _ => PathBuf::from(infra::local::DEFAULT_STATE_DIR),
     };
     let config = Config {
         region: project
@@ -81,20 +80,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut store = Store::open_with(&state_dir, config, Clock::System)
         .with_context(|| format!("opening local state in {}", state_dir.display()))?;
-    let desired = store.desired_from_project(&project)?;
+    let desired = rules::desired::Desired::from_project(&project, None)?;
     println!(
         "local state: {} (delete the directory to start over)",
         store.database_path().display()
     );
     store.prune_activity(10_000)?;
     let mut last_id = store.last_activity_id()?;
-    let applied = store
-        .apply(&desired, true)
+    // `dev` mirrors the project: what it no longer declares goes (prune).
+    let plan = store
+        .sync(&desired, true)
         .context("applying the project to the local state")?;
-    for change in &applied {
-        println!("  {change}");
+    for step in &plan.steps {
+        println!("  {} {step}", step.symbol());
     }
-    if applied.is_empty() {
+    if plan.is_empty() {
         println!("  (local state already matches the project)");
     }
     for bucket in store.list_buckets()? {
@@ -225,8 +225,8 @@ fn demo_events(store: &mut Store, last_id: &mut i64) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", event_file.display()))?;
     let compact: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", event_file.display()))?;
-    let mut entry: PutEventsEntry = entry_from_json(&compact.to_string(), "default")
-        .with_context(|| event_file.display().to_string())?;
+    let mut entry: PutEventsEntry = PutEventsEntry::from_json_line(&compact.to_string(), "default")
+        .map_err(|e| anyhow::anyhow!("{}: {e}", event_file.display()))?;
     entry.time = None;
     println!(
         "demo: put-event {} / {}",

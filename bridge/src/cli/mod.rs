@@ -14,6 +14,7 @@ pub mod normalize;
 pub mod plan;
 pub mod put_event;
 pub mod schema;
+pub mod shared;
 pub mod tail;
 pub mod test_pattern;
 pub mod validate;

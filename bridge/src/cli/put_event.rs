@@ -11,10 +11,9 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use infra::aws::AwsClients;
 use infra::local::{PutEventsEntry, PutEventsResultEntry, Store};
-use serde_json::Value;
 
 use super::args::{AwsArgs, LocalArg};
 
@@ -48,7 +47,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (accepted, failed) = match args.target.local.clone() {
+    let (accepted, failed) = match args.target.dir() {
         Some(dir) => {
             let mut store = Store::open(&dir)
                 .with_context(|| format!("opening local state in {}", dir.display()))?;
@@ -221,7 +220,8 @@ fn send_lines(args: &Args, path: &Path, sender: &mut dyn Sender) -> anyhow::Resu
             continue;
         }
         let place = format!("{name} line {}", n + 1);
-        let entry = entry_from_json(&line, &args.bus).with_context(|| place.clone())?;
+        let entry = PutEventsEntry::from_json_line(&line, &args.bus)
+            .map_err(|e| anyhow::anyhow!("{place}: {e}"))?;
         batch.push(entry);
         places.push(place);
         if batch.len() == infra::aws::events::MAX_ENTRIES {
@@ -234,56 +234,4 @@ fn send_lines(args: &Args, path: &Path, sender: &mut dyn Sender) -> anyhow::Resu
         sender.send(&batch, &places)?;
     }
     Ok(())
-}
-
-/// One JSON line as a PutEvents entry: either the entry shape or a whole event.
-pub fn entry_from_json(line: &str, default_bus: &str) -> anyhow::Result<PutEventsEntry> {
-    let v: Value =
-        serde_json::from_str(line).context("not valid JSON; each line must be one JSON object")?;
-    let Value::Object(m) = &v else {
-        bail!("expected a JSON object (a PutEvents entry or an event)");
-    };
-    let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
-    let detail = |k: &str| {
-        m.get(k).map(|d| match d {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-    };
-    let resources = |k: &str| -> Vec<String> {
-        m.get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let entry = if m.contains_key("Source")
-        || m.contains_key("DetailType")
-        || m.contains_key("Detail")
-    {
-        PutEventsEntry {
-            source: text("Source"),
-            detail_type: text("DetailType"),
-            detail: detail("Detail"),
-            resources: resources("Resources"),
-            time: text("Time"),
-            event_bus_name: text("EventBusName").or_else(|| Some(default_bus.to_string())),
-        }
-    } else if m.contains_key("source") || m.contains_key("detail-type") {
-        PutEventsEntry {
-            source: text("source"),
-            detail_type: text("detail-type"),
-            detail: detail("detail"),
-            resources: resources("resources"),
-            time: text("time"),
-            event_bus_name: Some(default_bus.to_string()),
-        }
-    } else {
-        bail!("has neither Source/DetailType/Detail (a PutEvents entry) nor source/detail-type/detail (an event)");
-    };
-    Ok(entry)
 }

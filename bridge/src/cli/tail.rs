@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    match &args.local.local {
+    match &args.local.dir() {
         Some(dir) => {
             let store = Store::open(dir)
                 .with_context(|| format!("opening local state in {}", dir.display()))?;

@@ -9,18 +9,16 @@ use std::fmt;
 
 use serde_json::json;
 
-use super::plan::{
-    account_of, action_for, bucket_arn, partition_of, rule_arn, AwsPlan, NotificationChange,
-    PolicyResource, Source, Step, Tagged, S3,
-};
+use super::plan::{account_of, action_for};
 use super::policy::{self, Grant};
 use super::read::{self, AccountFacts, ReadScope, TargetFacts};
 use super::s3_notify::{notification_id, BucketUpdate, NotificationFacts, NotificationKind};
-use super::stack::{
-    DeadLetter, Destination, Endpoint, NotificationDestination, StackSpec, TargetSpec,
-};
-use super::write::{ownership_tags, Writer};
+use super::write::Writer;
 use super::{AwsClients, AwsError};
+use crate::arn::{bucket_arn, partition_of, rule_arn};
+use crate::plan::{NotificationChange, Plan, PolicyResource, Source, Step, Tagged, S3};
+use rules::desired::{DeadLetter, Desired, Destination, Endpoint, NotificationDestination, Target};
+use rules::owner::ownership_tags;
 
 /// What an apply did.
 #[derive(Debug, Default)]
@@ -78,20 +76,35 @@ fn first_line(s: &str) -> &str {
 }
 
 /// The read scope for a stack: its bus and its buckets.
-pub fn scope(spec: &StackSpec) -> ReadScope<'_> {
+pub fn scope(spec: &Desired) -> ReadScope<'_> {
     ReadScope {
         stack: &spec.stack,
         bus: &spec.bus,
-        buckets: spec.buckets.iter().map(|b| b.name.as_str()).collect(),
+        buckets: spec
+            .buckets
+            .iter()
+            .filter(|b| b.routes_events())
+            .map(|b| b.name.as_str())
+            .collect(),
     }
 }
 
 /// Reads AWS and plans `spec` against it.
 pub async fn plan_stack(
     aws: &AwsClients,
-    spec: &StackSpec,
+    spec: &Desired,
     prune: bool,
-) -> Result<(AwsPlan, AccountFacts), AwsError> {
+) -> Result<(Plan, AccountFacts), AwsError> {
+    if let Some(rule) = spec.rules.iter().find(|r| r.bus != spec.bus) {
+        return Err(AwsError::Invalid {
+            resource: format!("rule {}", rule.name),
+            message: format!(
+                "it is on bus {} but the project's bus is {}: the AWS backend manages one bus \
+                 per stack; move the rule or split the project",
+                rule.bus, spec.bus
+            ),
+        });
+    }
     let facts = read::read_account(aws, &scope(spec)).await?;
     Ok((super::plan::plan(spec, &facts, prune), facts))
 }
@@ -100,8 +113,8 @@ pub async fn plan_stack(
 /// end up in the report.
 pub async fn apply_plan(
     aws: &AwsClients,
-    spec: &StackSpec,
-    plan: &AwsPlan,
+    spec: &Desired,
+    plan: &Plan,
     facts: &AccountFacts,
 ) -> ApplyReport {
     let writer = Writer::new(aws);
@@ -212,7 +225,7 @@ fn missing(kind: &str, name: &str) -> AwsError {
 struct Executor<'a> {
     aws: &'a AwsClients,
     writer: &'a Writer<'a>,
-    spec: &'a StackSpec,
+    spec: &'a Desired,
     names: Names,
 }
 
@@ -442,7 +455,7 @@ impl Executor<'_> {
         })
     }
 
-    fn resolve_target(&self, t: &TargetSpec) -> Result<TargetFacts, AwsError> {
+    fn resolve_target(&self, t: &Target) -> Result<TargetFacts, AwsError> {
         let arn = match &t.destination {
             Destination::Queue(q) => self.names.queue(q)?.1.clone(),
             Destination::Topic(tp) => self.names.topic(tp)?.clone(),

@@ -4,10 +4,10 @@
 //! SDK still runs on tokio underneath.
 
 use super::apply::{apply_plan, plan_stack, ApplyReport};
-use super::plan::AwsPlan;
 use super::read::AccountFacts;
-use super::stack::StackSpec;
 use super::{AwsClients, AwsError, AwsSettings};
+use crate::plan::Plan;
+use rules::desired::Desired;
 
 /// Clients plus the runtime they run on.
 #[derive(Debug)]
@@ -40,12 +40,12 @@ impl BlockingAws {
     }
 
     /// Reads AWS and plans `spec` against it.
-    pub fn plan(&self, spec: &StackSpec, prune: bool) -> Result<(AwsPlan, AccountFacts), AwsError> {
+    pub fn plan(&self, spec: &Desired, prune: bool) -> Result<(Plan, AccountFacts), AwsError> {
         self.runtime.block_on(plan_stack(&self.aws, spec, prune))
     }
 
     /// Applies a plan computed by [`BlockingAws::plan`].
-    pub fn apply(&self, spec: &StackSpec, plan: &AwsPlan, facts: &AccountFacts) -> ApplyReport {
+    pub fn apply(&self, spec: &Desired, plan: &Plan, facts: &AccountFacts) -> ApplyReport {
         self.runtime
             .block_on(apply_plan(&self.aws, spec, plan, facts))
     }

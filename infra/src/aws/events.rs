@@ -13,7 +13,7 @@ use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::{AwsClients, AwsError};
-use crate::local::{PutEventsEntry, PutEventsResultEntry};
+use crate::put_events::{PutEventsEntry, PutEventsResultEntry};
 
 /// At most this many entries per PutEvents call (AWS's limit).
 pub const MAX_ENTRIES: usize = 10;

@@ -1,8 +1,10 @@
 //! Real AWS resources through the SDK: clients, readers of the actual state, and the
 //! executor that applies a plan.
 //!
-//! Everything here talks to AWS (or an AWS-compatible server such as moto); the decisions
-//! about *what* to change live in the `rules` crate and are pure.
+//! Everything here talks to AWS (or an AWS-compatible server such as moto): [`read`] reads
+//! the account into facts, [`plan`] diffs them against the one desired state
+//! (`rules::desired::Desired`) into plain-data steps, and [`apply`] carries them out
+//! through [`write`].
 
 pub mod apply;
 pub mod blocking;
@@ -11,10 +13,8 @@ pub mod events;
 pub mod objects;
 pub mod plan;
 pub mod policy;
-pub mod project;
 pub mod read;
 pub mod s3_notify;
-pub mod stack;
 pub mod tail;
 pub mod write;
 

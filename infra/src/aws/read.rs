@@ -137,7 +137,7 @@ pub async fn read_account(
     };
     let mut topics = read_topics(aws).await?;
     for topic in &mut topics {
-        if super::write::owned_by(&topic.tags, scope.stack) {
+        if rules::owner::owned_by(&topic.tags, scope.stack) {
             for sub in &mut topic.subscriptions {
                 if let Some(arn) = &sub.arn {
                     sub.attributes = subscription_attributes(aws, arn).await?;
@@ -178,12 +178,12 @@ fn granted_buckets(stack: &str, queues: &[QueueFacts], topics: &[TopicFacts]) ->
     let sid = policy::Grant::sid_for(stack, "s3.amazonaws.com");
     let policies = queues
         .iter()
-        .filter(|q| super::write::owned_by(&q.tags, stack))
+        .filter(|q| rules::owner::owned_by(&q.tags, stack))
         .map(QueueFacts::policy)
         .chain(
             topics
                 .iter()
-                .filter(|t| super::write::owned_by(&t.tags, stack))
+                .filter(|t| rules::owner::owned_by(&t.tags, stack))
                 .map(TopicFacts::policy),
         );
     let mut names = std::collections::BTreeSet::new();

@@ -12,8 +12,8 @@ use aws_sdk_eventbridge::types::{RuleState, Tag as RuleTag, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::policy::{merge, Grant};
-use super::write::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use super::{AwsClients, AwsError};
+use rules::owner::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 
 /// The tag naming the tail session that created a resource.
 pub const TAIL_KEY: &str = "bridge:tail";

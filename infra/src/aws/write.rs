@@ -15,27 +15,6 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use super::read::TargetFacts;
 use super::{s3_notify, AwsClients, AwsError};
 
-/// The tag every resource `bridge` creates carries, so it can tell its own resources from
-/// everyone else's and never change or delete the latter.
-pub const MANAGED_BY_KEY: &str = "managed-by";
-pub const MANAGED_BY_VALUE: &str = "bridge";
-/// The tag naming the stack (one project's set of resources) that owns a resource.
-pub const STACK_KEY: &str = "bridge:stack";
-
-/// The ownership tags for a stack.
-pub fn ownership_tags(stack: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY_KEY.to_string(), MANAGED_BY_VALUE.to_string()),
-        (STACK_KEY.to_string(), stack.to_string()),
-    ])
-}
-
-/// Whether `tags` say the resource belongs to `stack`.
-pub fn owned_by(tags: &BTreeMap<String, String>, stack: &str) -> bool {
-    tags.get(MANAGED_BY_KEY).map(String::as_str) == Some(MANAGED_BY_VALUE)
-        && tags.get(STACK_KEY).map(String::as_str) == Some(stack)
-}
-
 /// Write access to AWS, counting every call it sends.
 #[derive(Debug)]
 pub struct Writer<'a> {

@@ -1,290 +1,156 @@
-//! Bringing the local backend to a desired state: the local counterpart of `apply`.
+//! Applying a plan to the local state, step by step, in the plan's order.
 //!
-//! [`LocalDesired`] lists everything a project wants (queues, topics, subscriptions, rules with
-//! their targets, buckets). [`Store::apply`] creates or updates each item and, with `prune`,
-//! removes the rules, targets, subscriptions and buckets the project no longer declares, all
-//! reported as [`Applied`] lines.
-//! Queues and topics are never pruned: deleting them would drop messages.
+//! Steps carry the desired state's words (names, AWS attributes); each is translated with
+//! the same [`Resolver`] the planner compared with, so what is written is exactly what was
+//! planned. A failure stops the run, as on AWS; the next `apply` re-reads and converges.
 
-use std::collections::BTreeSet;
+use rules::desired::Desired;
 
-use super::{
-    BucketSpec, QueueSpec, Result, RuleSpec, Store, SubscriptionSpec, TargetSpec, TopicSpec,
-};
-
-/// A rule and its targets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredRule {
-    pub rule: RuleSpec,
-    pub targets: Vec<TargetSpec>,
-}
-
-/// Everything a project declares, in local terms.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LocalDesired {
-    pub buses: Vec<String>,
-    pub queues: Vec<QueueSpec>,
-    pub topics: Vec<TopicSpec>,
-    pub subscriptions: Vec<SubscriptionSpec>,
-    pub rules: Vec<DesiredRule>,
-    pub buckets: Vec<BucketSpec>,
-}
-
-/// One change [`Store::apply`] made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// `+` created, `~` updated, `-` removed.
-    pub action: char,
-    pub kind: &'static str,
-    pub name: String,
-}
-
-impl std::fmt::Display for Applied {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} {}", self.action, self.kind, self.name)
-    }
-}
+use super::plan::LocalFacts;
+use super::translate::Resolver;
+use super::{LocalError, Result, Store};
+use crate::plan::{Plan, Step};
 
 impl Store {
-    /// Creates or updates everything in `desired`; with `prune`, removes undeclared rules
-    /// (and their targets) and undeclared targets of declared rules.
-    pub fn apply(&mut self, desired: &LocalDesired, prune: bool) -> Result<Vec<Applied>> {
-        self.sync(desired, prune, true)
-    }
-
-    /// What [`Store::apply`] would change, without changing anything (`plan --local`).
-    pub fn plan(&mut self, desired: &LocalDesired, prune: bool) -> Result<Vec<Applied>> {
-        self.sync(desired, prune, false)
-    }
-
-    fn sync(&mut self, desired: &LocalDesired, prune: bool, execute: bool) -> Result<Vec<Applied>> {
-        let mut out = Vec::new();
-        let mut note = |action, kind, name: &str| {
-            out.push(Applied {
-                action,
-                kind,
-                name: name.to_string(),
-            })
+    /// Carries out `plan` (computed by [`super::plan::plan`] for `desired` against this
+    /// store); returns each step done, as the plan printed it.
+    pub fn apply(&mut self, desired: &Desired, plan: &Plan) -> Result<Vec<String>> {
+        let config = self.config().clone();
+        let dir = self.dir().to_path_buf();
+        let resolver = Resolver {
+            config: &config,
+            state_dir: &dir,
         };
-
-        let buses: BTreeSet<String> = self.list_buses()?.into_iter().collect();
-        for bus in &desired.buses {
-            if !buses.contains(bus) {
-                if execute {
-                    self.put_bus(bus)?;
-                }
-                note('+', "bus", bus);
-            }
+        let mut done = Vec::new();
+        for step in &plan.steps {
+            self.apply_step(desired, resolver, step)?;
+            done.push(format!("{} {step}", step.symbol()));
         }
-        let queues = self.list_queues()?;
-        // Dead-letter queues first, so redrive policies point at existing queues.
-        let mut ordered: Vec<&QueueSpec> = desired
-            .queues
-            .iter()
-            .filter(|q| q.redrive.is_none())
-            .collect();
-        ordered.extend(desired.queues.iter().filter(|q| q.redrive.is_some()));
-        for q in ordered {
-            match queues.iter().find(|e| e.name == q.name) {
-                Some(existing) if existing == q => {}
-                Some(_) => {
-                    if execute {
-                        self.put_queue(q)?;
-                    }
-                    note('~', "queue", &q.name);
-                }
-                None => {
-                    if execute {
-                        self.put_queue(q)?;
-                    }
-                    note('+', "queue", &q.name);
-                }
-            }
-        }
-        let topics = self.list_topics()?;
-        for t in &desired.topics {
-            match topics.iter().find(|e| e.name == t.name) {
-                Some(existing) if existing == t => {}
-                Some(_) => {
-                    if execute {
-                        self.put_topic(t)?;
-                    }
-                    note('~', "topic", &t.name);
-                }
-                None => {
-                    if execute {
-                        self.put_topic(t)?;
-                    }
-                    note('+', "topic", &t.name);
-                }
-            }
-        }
-        let subs = self.list_subscriptions(None)?;
-        for s in &desired.subscriptions {
-            let topic_arn = self.topic_arn(super::name_from_arn(&s.topic));
-            let normalized = SubscriptionSpec {
-                topic: topic_arn.clone(),
-                ..s.clone()
-            };
-            let existing = subs.iter().find(|e| {
-                e.spec.topic == topic_arn
-                    && e.spec.protocol == s.protocol
-                    && e.spec.endpoint == s.endpoint
-            });
-            match existing {
-                Some(e) if e.spec == normalized => {}
-                other => {
-                    if execute {
-                        self.subscribe(s)?;
-                    }
-                    note(
-                        if other.is_some() { '~' } else { '+' },
-                        "subscription",
-                        &format!("{} → {}:{}", s.topic, s.protocol, s.endpoint),
-                    );
-                }
-            }
-        }
-        if prune {
-            for e in &subs {
-                let declared = desired.subscriptions.iter().any(|s| {
-                    self.topic_arn(super::name_from_arn(&s.topic)) == e.spec.topic
-                        && s.protocol == e.spec.protocol
-                        && s.endpoint == e.spec.endpoint
-                });
-                if !declared {
-                    if execute {
-                        self.unsubscribe(&e.arn)?;
-                    }
-                    note(
-                        '-',
-                        "subscription",
-                        &format!("{} → {}:{}", e.spec.topic, e.spec.protocol, e.spec.endpoint),
-                    );
-                }
-            }
-        }
-        let rules = self.list_rules(None)?;
-        for d in &desired.rules {
-            let name = format!("{}/{}", d.rule.bus, d.rule.name);
-            match rules
-                .iter()
-                .find(|e| e.bus == d.rule.bus && e.name == d.rule.name)
-            {
-                Some(existing) if *existing == d.rule => {}
-                other => {
-                    if execute {
-                        self.put_rule(&d.rule)?;
-                    }
-                    note(if other.is_some() { '~' } else { '+' }, "rule", &name);
-                }
-            }
-            let targets = self.list_targets(&d.rule.bus, &d.rule.name)?;
-            let changed: Vec<TargetSpec> = d
-                .targets
-                .iter()
-                .filter(|t| !targets.contains(t))
-                .cloned()
-                .collect();
-            if !changed.is_empty() {
-                if execute {
-                    self.put_targets(&d.rule.bus, &d.rule.name, &changed)?;
-                }
-                for t in &changed {
-                    let action = if targets.iter().any(|e| e.id == t.id) {
-                        '~'
-                    } else {
-                        '+'
-                    };
-                    note(action, "target", &format!("{name} → {}", t.arn));
-                }
-            }
-            if prune {
-                let stale: Vec<String> = targets
-                    .iter()
-                    .filter(|e| !d.targets.iter().any(|t| t.id == e.id))
-                    .map(|e| e.id.clone())
-                    .collect();
-                if !stale.is_empty() {
-                    if execute {
-                        self.remove_targets(&d.rule.bus, &d.rule.name, &stale)?;
-                    }
-                    for id in stale {
-                        note('-', "target", &format!("{name} target {id}"));
-                    }
-                }
-            }
-        }
-        if prune {
-            for e in &rules {
-                let declared = desired
-                    .rules
-                    .iter()
-                    .any(|d| d.rule.bus == e.bus && d.rule.name == e.name);
-                if declared || e.name.starts_with(crate::TAIL_PREFIX) {
-                    continue;
-                }
-                let ids: Vec<String> = self
-                    .list_targets(&e.bus, &e.name)?
-                    .into_iter()
-                    .map(|t| t.id)
-                    .collect();
-                if !ids.is_empty() && execute {
-                    self.remove_targets(&e.bus, &e.name, &ids)?;
-                }
-                if execute {
-                    self.delete_rule(&e.bus, &e.name)?;
-                }
-                note('-', "rule", &format!("{}/{}", e.bus, e.name));
-            }
-        }
-        let buckets = self.list_buckets()?;
-        for b in &desired.buckets {
-            let existing = buckets.iter().find(|e| e.name == b.name);
-            let same_dir = |e: &BucketSpec| {
-                std::fs::canonicalize(&b.dir)
-                    .map(|d| d == e.dir)
-                    .unwrap_or(false)
-            };
-            match existing {
-                Some(e)
-                    if same_dir(e)
-                        && e.eventbridge == b.eventbridge
-                        && e.notifications == b.notifications => {}
-                other => {
-                    if execute {
-                        self.put_bucket(b)?;
-                    }
-                    note(
-                        if other.is_some() { '~' } else { '+' },
-                        "bucket",
-                        &format!("{} ({})", b.name, b.dir.display()),
-                    );
-                }
-            }
-        }
-        if prune {
-            for e in &buckets {
-                if !desired.buckets.iter().any(|b| b.name == e.name) {
-                    if execute {
-                        self.delete_bucket(&e.name)?;
-                    }
-                    note(
-                        '-',
-                        "bucket",
-                        &format!("{} (its directory is kept)", e.name),
-                    );
-                }
-            }
-        }
-        Ok(out)
+        Ok(done)
     }
 
-    /// The ARN a topic has (or would have) locally.
-    pub fn topic_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:sns:{}:{}:{}",
-            self.config.region, self.config.account, name
-        )
+    /// Plans `desired` against this store and applies it at once (`bridge dev`, tests).
+    pub fn sync(&mut self, desired: &Desired, prune: bool) -> Result<Plan> {
+        let facts = LocalFacts::read(self)?;
+        let config = self.config().clone();
+        let dir = self.dir().to_path_buf();
+        let resolver = Resolver {
+            config: &config,
+            state_dir: &dir,
+        };
+        let plan = super::plan::plan(desired, &facts, resolver, prune)?;
+        self.apply(desired, &plan)?;
+        Ok(plan)
+    }
+
+    fn apply_step(&mut self, desired: &Desired, r: Resolver<'_>, step: &Step) -> Result<()> {
+        let missing = |kind: &str, name: &str| {
+            LocalError::invalid(
+                format!("{kind} {name}"),
+                "the plan names it but the desired state does not declare it",
+            )
+        };
+        match step {
+            Step::CreateBus { name } => {
+                self.put_bus(name)?;
+            }
+            Step::CreateQueue { name, .. } | Step::UpdateQueue { name, .. } => {
+                let q = desired
+                    .queues
+                    .iter()
+                    .find(|q| &q.name == name)
+                    .ok_or_else(|| missing("queue", name))?;
+                self.put_queue(&r.queue(q)?)?;
+            }
+            Step::CreateTopic { name, .. } | Step::UpdateTopic { name, .. } => {
+                let t = desired
+                    .topics
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .ok_or_else(|| missing("topic", name))?;
+                self.put_topic(&r.topic(t))?;
+            }
+            Step::ConfigureBucket { bucket, .. } => {
+                match desired
+                    .buckets
+                    .iter()
+                    .find(|b| &b.name == bucket && b.routes_events())
+                {
+                    Some(b) => self.put_bucket(&r.bucket(b))?,
+                    // No longer declared (a prune): stop routing its events; the files stay.
+                    None => {
+                        self.delete_bucket(bucket)?;
+                    }
+                }
+            }
+            Step::CreateRule { rule } | Step::UpdateRule { rule, .. } => {
+                self.put_rule(&r.rule(rule))?;
+            }
+            Step::PutTargets { rule, targets, .. } => {
+                let (bus, name) = self.rule_of_label(desired, rule);
+                let targets: Vec<_> = targets.iter().map(|t| r.target(t)).collect();
+                self.put_targets(&bus, &name, &targets)?;
+            }
+            Step::RemoveTargets { rule, ids } => {
+                let (bus, name) = self.rule_of_label(desired, rule);
+                self.remove_targets(&bus, &name, ids)?;
+            }
+            Step::DeleteRule { name, target_ids } => {
+                let (bus, name) = self.rule_of_label(desired, name);
+                if !target_ids.is_empty() {
+                    self.remove_targets(&bus, &name, target_ids)?;
+                }
+                self.delete_rule(&bus, &name)?;
+            }
+            Step::Subscribe {
+                topic, endpoint, ..
+            } => {
+                let s = desired
+                    .subscriptions
+                    .iter()
+                    .find(|s| &s.topic == topic && &s.endpoint == endpoint)
+                    .ok_or_else(|| missing("subscription of topic", topic))?;
+                self.subscribe(&r.subscription(s))?;
+            }
+            Step::UpdateSubscription { topic, arn, .. } => {
+                let existing = self
+                    .list_subscriptions(None)?
+                    .into_iter()
+                    .find(|e| &e.arn == arn)
+                    .ok_or_else(|| missing("subscription", arn))?;
+                let s = desired
+                    .subscriptions
+                    .iter()
+                    .map(|s| r.subscription(s))
+                    .find(|s| {
+                        s.protocol == existing.spec.protocol
+                            && s.endpoint == existing.spec.endpoint
+                            && s.topic == existing.spec.topic
+                    })
+                    .ok_or_else(|| missing("subscription of topic", topic))?;
+                self.subscribe(&s)?;
+            }
+            Step::Unsubscribe { arn, .. } => self.unsubscribe(arn)?,
+            Step::DeleteTopic { name } => {
+                self.delete_topic(name)?;
+            }
+            Step::DeleteQueue { name } => {
+                self.delete_queue(name)?;
+            }
+            Step::DeleteBus { name } => {
+                self.delete_bus(name)?;
+            }
+            // Policies and tags are AWS's: the local planner never emits them.
+            Step::Grant { .. } | Step::Retag { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// A rule as the plan names it (`name` on the project's bus, else `bus/name`).
+    fn rule_of_label(&self, desired: &Desired, label: &str) -> (String, String) {
+        match label.split_once('/') {
+            Some((bus, name)) => (bus.to_string(), name.to_string()),
+            None => (desired.bus.clone(), label.to_string()),
+        }
     }
 }

@@ -13,8 +13,9 @@
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`clock`]: injectable time and AWS timestamp formats.
-//! - [`apply`], [`project`], [`stack`]: a project (or the AWS stack declaration) planned and
-//!   applied against the local state.
+//! - [`translate`]: the one desired state (`rules::desired`) in local terms.
+//! - [`plan`]: the local state's facts diffed against it into a [`crate::plan::Plan`].
+//! - [`apply`]: that plan carried out on the store.
 //!
 //! Known differences from AWS (deliberate or not yet done):
 //! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
@@ -31,26 +32,29 @@ pub mod apply;
 pub mod buckets;
 pub mod clock;
 pub mod events;
-pub mod project;
+pub mod plan;
 pub mod queue;
+pub mod routes;
 pub mod routing;
+pub mod rule;
 pub mod sns;
-pub mod stack;
 pub mod store;
 pub mod transform;
+pub mod translate;
 
 use std::path::PathBuf;
 
-pub use apply::{Applied, DesiredRule, LocalDesired};
 pub use buckets::{BucketSpec, NotificationSpec, S3Change};
 pub use clock::Clock;
-pub use events::{InputTransformer, RuleSpec, RuleState, TargetSpec};
+pub use plan::LocalFacts;
 pub use queue::{
     MessageAttribute, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,
 };
 pub use routing::{PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
-pub use sns::{FilterScope, PublishRequest, SubscriptionSpec, TopicSpec};
-pub use store::{Activity, Config, Durability, Store};
+pub use rule::{InputTransformer, RuleSpec, RuleState, TargetSpec};
+pub use sns::{FilterScope, PublishRequest, Subscription, SubscriptionSpec, TopicSpec};
+pub use store::{Activity, Config, Durability, Store, DATABASE_FILE};
+pub use translate::Resolver;
 
 /// The account id every local ARN carries (as LocalStack and moto do).
 pub const LOCAL_ACCOUNT: &str = "000000000000";
@@ -131,4 +135,26 @@ pub(crate) fn new_id() -> String {
 pub(crate) fn md5_hex(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
     format!("{:x}", Md5::digest(bytes))
+}
+
+/// Deletes the local state in `dir`: the database (with its WAL files) and the e-mail
+/// outbox. Bucket directories are the user's files and are kept.
+pub fn destroy_state(dir: &std::path::Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let path = dir.join(format!("{DATABASE_FILE}{suffix}"));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(LocalError::Io { path, source }),
+        }
+    }
+    let outbox = dir.join("outbox");
+    match std::fs::remove_dir_all(&outbox) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LocalError::Io {
+            path: outbox,
+            source,
+        }),
+    }
 }

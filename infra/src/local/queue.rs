@@ -291,10 +291,12 @@ impl Store {
 
     /// The ARN a queue has (or would have) locally.
     pub fn queue_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:sqs:{}:{}:{}",
-            self.config.region, self.config.account, name
-        )
+        crate::arn::queue_arn(&self.config.region, &self.config.account, name)
+    }
+
+    /// The ARN a topic has (or would have) locally.
+    pub fn topic_arn(&self, name: &str) -> String {
+        crate::arn::topic_arn(&self.config.region, &self.config.account, name)
     }
 
     /// SendMessage. Returns the message id (for a FIFO duplicate, the original's id).

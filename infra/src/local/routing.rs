@@ -8,64 +8,19 @@
 use std::collections::HashMap;
 
 use rusqlite::Transaction;
-use serde::{Deserialize, Serialize};
+
 use serde_json::{json, Map, Value};
 
 use super::clock::{parse_rfc3339, rfc3339_seconds};
-use super::events::{load_rules, load_targets, RuleState, TargetSpec};
+use super::events::{load_rules, load_targets};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
+use super::routes::{BusRoutes, RouteRule};
+use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{begin_activity, counter, set_activity_outcome, Ctx, Store};
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
-
-/// EventBridge's limit on one entry (and on one PutEvents call).
-pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
-/// EventBridge's limit on entries per PutEvents call.
-pub const MAX_ENTRIES: usize = 10;
-
-/// One PutEvents entry, as the API takes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PutEventsEntry {
-    pub source: Option<String>,
-    pub detail_type: Option<String>,
-    /// The detail: a JSON object, as text.
-    pub detail: Option<String>,
-    #[serde(default)]
-    pub resources: Vec<String>,
-    /// RFC 3339; defaults to the time of the call.
-    pub time: Option<String>,
-    /// Bus name or ARN; defaults to `default`.
-    pub event_bus_name: Option<String>,
-}
-
-impl PutEventsEntry {
-    pub fn new(
-        source: impl Into<String>,
-        detail_type: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        PutEventsEntry {
-            source: Some(source.into()),
-            detail_type: Some(detail_type.into()),
-            detail: Some(detail.into()),
-            ..PutEventsEntry::default()
-        }
-    }
-}
-
-/// One entry's result: an event id, or AWS's error code and message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PutEventsResultEntry {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_message: Option<String>,
-}
+pub use crate::put_events::{PutEventsEntry, PutEventsResultEntry, MAX_ENTRIES, MAX_ENTRY_BYTES};
 
 /// One delivery of a routed event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,20 +39,6 @@ pub struct PutEventsOutput {
     pub failed_entry_count: usize,
     pub entries: Vec<PutEventsResultEntry>,
     pub routed: Vec<Routed>,
-}
-
-/// The compiled rules of one bus.
-#[derive(Debug)]
-pub struct BusRoutes {
-    generation: i64,
-    matcher: patterns::Matcher,
-    rules: HashMap<String, RouteRule>,
-}
-
-#[derive(Debug)]
-struct RouteRule {
-    arn: String,
-    targets: Vec<TargetSpec>,
 }
 
 fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {

@@ -18,6 +18,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::clock::Clock;
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
+/// The state's database file inside a state directory.
+pub const DATABASE_FILE: &str = "state.sqlite3";
+
 /// Settings that shape ARNs and envelopes.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -75,29 +78,16 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn queue_arn(&self, name: &str) -> String {
-        format!("arn:aws:sqs:{}:{}:{}", self.region, self.account, name)
+        crate::arn::queue_arn(self.region, self.account, name)
     }
     pub fn topic_arn(&self, name: &str) -> String {
-        format!("arn:aws:sns:{}:{}:{}", self.region, self.account, name)
+        crate::arn::topic_arn(self.region, self.account, name)
     }
     pub fn bus_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:events:{}:{}:event-bus/{}",
-            self.region, self.account, name
-        )
+        crate::arn::bus_arn(self.region, self.account, name)
     }
     pub fn rule_arn(&self, bus: &str, rule: &str) -> String {
-        if bus == "default" {
-            format!(
-                "arn:aws:events:{}:{}:rule/{}",
-                self.region, self.account, rule
-            )
-        } else {
-            format!(
-                "arn:aws:events:{}:{}:rule/{}/{}",
-                self.region, self.account, bus, rule
-            )
-        }
+        crate::arn::rule_arn(self.region, self.account, bus, rule)
     }
 }
 
@@ -234,7 +224,7 @@ pub struct Store {
     pub(crate) clock: Clock,
     dir: PathBuf,
     /// Compiled matchers per bus, valid for one `rules_generation`.
-    pub(crate) routes: HashMap<String, super::routing::BusRoutes>,
+    pub(crate) routes: HashMap<String, super::routes::BusRoutes>,
 }
 
 impl std::fmt::Debug for Store {
@@ -258,7 +248,7 @@ impl Store {
             path: dir.clone(),
             source,
         })?;
-        let path = dir.join("state.sqlite3");
+        let path = dir.join(DATABASE_FILE);
         let open_err = |source| LocalError::Open {
             path: path.clone(),
             source,
@@ -301,7 +291,7 @@ impl Store {
 
     /// The SQLite file inside [`Store::dir`].
     pub fn database_path(&self) -> PathBuf {
-        self.dir.join("state.sqlite3")
+        self.dir.join(DATABASE_FILE)
     }
 
     /// Where e-mail subscriptions write one `.eml` file per message.

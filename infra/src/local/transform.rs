@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use jsonpath_rust::JsonPath;
 use serde_json::Value;
 
-use super::events::{InputTransformer, TargetSpec};
+use super::rule::{InputTransformer, TargetSpec};
 
 /// Facts about the routing that reserved variables expose.
 pub struct RouteInfo<'a> {
