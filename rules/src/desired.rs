@@ -43,6 +43,19 @@ impl Desired {
             ..Desired::default()
         }
     }
+
+    /// The queues in the order to create them: dead-letter queues first, so that a redrive
+    /// policy never points at a queue that does not exist yet; otherwise as declared.
+    pub fn queues_in_creation_order(&self) -> Vec<&Queue> {
+        let dlqs: std::collections::BTreeSet<&str> = self
+            .queues
+            .iter()
+            .filter_map(|q| q.dead_letter.as_ref().map(|d| d.queue.as_str()))
+            .collect();
+        let mut ordered: Vec<&Queue> = self.queues.iter().collect();
+        ordered.sort_by_key(|q| !dlqs.contains(q.name.as_str()));
+        ordered
+    }
 }
 
 /// A bucket's notification settings as the stack declares them.

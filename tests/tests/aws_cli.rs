@@ -281,3 +281,50 @@ fn native_notifications_and_tags_apply_converge_retag_and_destroy() {
         .expect("read notifications");
     assert!(left.configurations.is_empty(), "{left:?}");
 }
+
+/// The steps of a printed plan, one line each (details below a step are dropped).
+fn step_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("  + ") || l.starts_with("  ~ ") || l.starts_with("  - "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_example_plans_the_same_on_moto_and_on_the_local_backend() {
+    let Some(endpoint) = endpoint() else { return };
+    // bridge never creates buckets: the example's bucket must exist, as in a real account.
+    let aws = bridge_e2e::moto::client(&endpoint);
+    aws.block_on(aws.clients().s3.create_bucket().bucket("raw-data").send())
+        .ok();
+    let examples = bridge_e2e::repo_root().join("examples");
+    let stack = unique("same-plan");
+    let out = bridge(&endpoint, &examples, &stack, &["plan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let on_aws = step_lines(&String::from_utf8_lossy(&out.stdout));
+
+    let state = tempfile::tempdir().expect("tempdir");
+    let dir = state.path().join("state");
+    let mut cmd = Command::new(bridge_bin());
+    let out = dummy_credentials(&mut cmd, state.path())
+        .args(["plan", "--project"])
+        .arg(&examples)
+        .arg("--local")
+        .arg(&dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bridge");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!dir.exists(), "plan --local wrote {}", dir.display());
+    let local = step_lines(&String::from_utf8_lossy(&out.stdout));
+
+    // Resource policies exist only on AWS; every other step reads the same, in order.
+    let aws_without_policies: Vec<String> = on_aws
+        .into_iter()
+        .filter(|l| !l.starts_with("  ~ policy of "))
+        .collect();
+    assert!(local.len() >= 10, "{local:#?}");
+    assert_eq!(aws_without_policies, local);
+}

@@ -1,7 +1,8 @@
 //! `bridge dev --example` and `bridge put-event --local`, driven through the real binary.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
+use bridge_e2e::moto::text;
 use bridge_e2e::{bridge_bin, repo_root};
 use infra::local::{QueueSpec, ReceiveRequest, RuleSpec, RuleState, Store, TargetSpec};
 use serde_json::Value;
@@ -470,4 +471,53 @@ fn a_project_with_backend_local_plans_applies_and_destroys_locally_without_flags
     let (code, out, err) = run(&["destroy", "--project", p, "--yes"], dir.path(), None);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(!state.join("state.sqlite3").exists(), "{out}");
+}
+
+#[test]
+fn a_bare_local_flag_works_on_every_command_that_takes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = repo_root().join("examples");
+    let p = project.to_str().expect("utf-8 path");
+    for args in [
+        vec!["plan", "--project", p, "--local"],
+        vec!["destroy", "--project", p, "--local", "--yes"],
+        vec![
+            "put-event",
+            "--local",
+            "--source",
+            "s",
+            "--detail-type",
+            "t",
+            "--detail",
+            "{}",
+        ],
+        vec![
+            "consume",
+            "--local",
+            "--queue",
+            "q",
+            "--jsonl",
+            "--max-messages",
+            "1",
+        ],
+        vec!["tail", "--local", "--rule", "r"],
+    ] {
+        let out = Command::new(bridge_bin())
+            .args(&args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run bridge");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("a value is required"),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert!(
+            !err.contains("unexpected argument"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
 }

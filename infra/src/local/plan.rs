@@ -80,6 +80,7 @@ pub fn plan(
     planner.topics();
     planner.buckets();
     planner.rules();
+    planner.targets();
     planner.subscriptions();
     planner.prune_rules();
     planner.prune_topics_and_queues();
@@ -119,9 +120,7 @@ impl Planner<'_> {
 
     /// Dead-letter queues first, so a redrive policy never points at a missing queue.
     fn queues(&mut self) -> Result<()> {
-        let mut ordered: Vec<_> = self.desired.queues.iter().collect();
-        ordered.sort_by_key(|q| q.dead_letter.is_some());
-        for q in ordered {
+        for q in self.desired.queues_in_creation_order() {
             let wanted = self.resolver.queue(q)?;
             match self.facts.queues.iter().find(|e| e.name == q.name) {
                 None => self.steps.push(Step::CreateQueue {
@@ -259,7 +258,6 @@ impl Planner<'_> {
     fn rules(&mut self) {
         for r in &self.desired.rules {
             let wanted = self.resolver.rule(r);
-            let label = self.rule_label(&r.bus, &r.name);
             let existing = self
                 .facts
                 .rules
@@ -286,6 +284,18 @@ impl Planner<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Targets of the declared rules, after every rule exists (as on AWS).
+    fn targets(&mut self) {
+        for r in &self.desired.rules {
+            let label = self.rule_label(&r.bus, &r.name);
+            let existing = self
+                .facts
+                .rules
+                .iter()
+                .find(|(e, _)| e.bus == r.bus && e.name == r.name);
             let had: &[TargetSpec] = existing.map(|(_, t)| t.as_slice()).unwrap_or(&[]);
             let changed: Vec<_> = r
                 .targets

@@ -6,15 +6,7 @@ use super::*;
 impl Planner<'_> {
     /// Dead-letter queues first, so a redrive policy never points at a missing queue.
     pub(super) fn queues(&mut self) {
-        let dlqs: BTreeSet<&str> = self
-            .spec
-            .queues
-            .iter()
-            .filter_map(|q| q.dead_letter.as_ref().map(|d| d.queue.as_str()))
-            .collect();
-        let mut ordered: Vec<_> = self.spec.queues.iter().collect();
-        ordered.sort_by_key(|q| !dlqs.contains(q.name.as_str()));
-        for q in ordered {
+        for q in self.spec.queues_in_creation_order() {
             match self.queue(&q.name) {
                 None => self.steps.push(Step::CreateQueue {
                     name: q.name.clone(),
