@@ -7,23 +7,11 @@
 //! skips it on purpose.
 
 use bridge::event::{normalize, LocalDirStore, StoreError};
-use infra::aws::{client, AwsClients, AwsSettings, S3Objects};
+use infra::aws::S3Objects;
 
-fn endpoint() -> Option<String> {
-    if std::env::var("BRIDGE_SKIP_AWS_TESTS").as_deref() == Ok("1") {
-        eprintln!("BRIDGE_SKIP_AWS_TESTS=1: skipping a test that needs an AWS-compatible server");
-        return None;
-    }
-    match std::env::var("BRIDGE_TEST_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => panic!(
-            "BRIDGE_TEST_ENDPOINT is not set. This test needs a local moto server:\n  \
-             scripts/moto-server.sh start 5000\n  \
-             export BRIDGE_TEST_ENDPOINT=http://127.0.0.1:5000\n\
-             (or set BRIDGE_SKIP_AWS_TESTS=1 to skip it on purpose)"
-        ),
-    }
-}
+#[path = "../../tests/support/moto.rs"]
+mod moto;
+use moto::{clients, endpoint, unique};
 
 /// A native S3 record for `bucket`/`encoded_key` as S3 sends it (key form-encoded).
 fn native_body(bucket: &str, encoded_key: &str, version_id: Option<&str>) -> String {
@@ -58,26 +46,11 @@ fn native_body(bucket: &str, encoded_key: &str, version_id: Option<&str>) -> Str
 #[test]
 fn s3_objects_reads_the_decoded_key_and_pinned_version() {
     let Some(endpoint) = endpoint() else { return };
-    let settings = AwsSettings {
-        endpoint_url: Some(endpoint),
-        region: Some("us-east-1".into()),
-        profile: None,
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let bucket = format!("normalize-read-{}-{nanos:x}", std::process::id());
+    let bucket = unique("normalize-read");
     let key = "dir with space/1+1 = 2 café 100%.txt";
     let setup = tokio::runtime::Runtime::new().expect("runtime");
     let (s3, first_version) = setup.block_on(async {
-        let config = client::config_loader(&settings)
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .load()
-            .await;
-        let aws = AwsClients::from_sdk_config(&config, &settings).expect("region is set");
+        let aws = clients(&endpoint).await;
         aws.s3
             .create_bucket()
             .bucket(&bucket)

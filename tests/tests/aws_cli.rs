@@ -3,11 +3,14 @@
 //! Needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`); fails with the fix when it
 //! is unset, unless `BRIDGE_SKIP_AWS_TESTS=1` skips it on purpose.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use bridge_e2e::bridge_bin;
-use bridge_e2e::moto::{dummy_credentials, endpoint, text, unique};
+use support::bridge_bin;
+use support::moto::{dummy_credentials, endpoint, text, unique};
 
 /// Runs `bridge` with dummy credentials for the test server (never real ones).
 fn bridge(endpoint: &str, project: &Path, stack: &str, args: &[&str]) -> Output {
@@ -295,10 +298,10 @@ fn step_lines(stdout: &str) -> Vec<String> {
 fn the_example_plans_the_same_on_moto_and_on_the_local_backend() {
     let Some(endpoint) = endpoint() else { return };
     // bridge never creates buckets: the example's bucket must exist, as in a real account.
-    let aws = bridge_e2e::moto::client(&endpoint);
+    let aws = support::moto::client(&endpoint);
     aws.block_on(aws.clients().s3.create_bucket().bucket("raw-data").send())
         .ok();
-    let examples = bridge_e2e::repo_root().join("examples");
+    let examples = support::repo_root().join("examples");
     let stack = unique("same-plan");
     let out = bridge(&endpoint, &examples, &stack, &["plan"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

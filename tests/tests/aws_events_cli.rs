@@ -5,15 +5,18 @@
 //! Needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`); fails with the fix when it
 //! is unset, unless `BRIDGE_SKIP_AWS_TESTS=1` skips it on purpose.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use bridge_e2e::bridge_bin;
-use bridge_e2e::moto::{client, dummy_credentials, endpoint, text, unique};
 use infra::aws::blocking::BlockingAws;
+use support::bridge_bin;
+use support::moto::{client, dummy_credentials, endpoint, text, unique};
 
 fn bridge(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bridge_bin());

@@ -4,13 +4,16 @@
 //! Needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`); fails with the fix when it
 //! is unset, unless `BRIDGE_SKIP_AWS_TESTS=1` skips it on purpose.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bridge_e2e::bridge_bin;
-use bridge_e2e::moto::{client as aws, dummy_credentials, endpoint, text, unique};
 use infra::aws::blocking::BlockingAws;
+use support::bridge_bin;
+use support::moto::{client as aws, dummy_credentials, endpoint, text, unique};
 
 fn create_queue(aws: &BlockingAws, name: &str, dlq_arn: Option<&str>) -> String {
     let mut req = aws.clients().sqs.create_queue().queue_name(name);

@@ -2,16 +2,19 @@
 //! every event whose id `bridge put-event --local` printed (it prints only after the commit)
 //! is in the target queue, and that the state opens cleanly afterwards.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bridge_e2e::{bridge_bin, repo_root};
 use infra::local::{
     PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec, RuleState, Store, TargetSpec,
 };
 use serde_json::Value;
+use support::{bridge_bin, repo_root};
 
 /// A cheap pseudo-random number (xorshift seeded from the clock): varied kill moments
 /// without a dependency. The seed is printed so a failure can be reasoned about.

@@ -1,11 +1,14 @@
 //! `bridge dev --example` and `bridge put-event --local`, driven through the real binary.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::process::{Command, Stdio};
 
-use bridge_e2e::moto::text;
-use bridge_e2e::{bridge_bin, repo_root};
 use infra::local::{QueueSpec, ReceiveRequest, RuleSpec, RuleState, Store, TargetSpec};
 use serde_json::Value;
+use support::moto::text;
+use support::{bridge_bin, repo_root};
 
 fn run(args: &[&str], cwd: &std::path::Path, stdin: Option<&str>) -> (i32, String, String) {
     let mut cmd = Command::new(bridge_bin());

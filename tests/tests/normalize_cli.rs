@@ -1,10 +1,13 @@
 //! `bridge normalize`, run as a user would: JSONL message bodies on stdin, one normalized
 //! event per line on stdout, bad lines reported with their number and the shapes tried.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use bridge_e2e::{bridge_bin, repo_root};
+use support::{bridge_bin, repo_root};
 
 fn normalize(stdin: &str) -> Output {
     let mut child = Command::new(bridge_bin())

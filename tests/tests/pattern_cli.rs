@@ -1,9 +1,12 @@
 //! `bridge test-pattern` and `bridge match`, run as a user would.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use bridge_e2e::{bridge_bin, repo_root};
+use support::{bridge_bin, repo_root};
 
 fn test_pattern(pattern: &str, event: &str) -> (i32, String, String) {
     let out = Command::new(bridge_bin())

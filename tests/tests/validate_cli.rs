@@ -1,8 +1,11 @@
 //! `bridge validate` and `bridge schema`, run as a user would.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::process::Command;
 
-use bridge_e2e::{bridge_bin, repo_root};
+use support::{bridge_bin, repo_root};
 
 #[test]
 fn the_examples_validate() {

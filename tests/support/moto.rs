@@ -1,13 +1,21 @@
-//! What the AWS end-to-end tests share: the moto server they talk to, unique resource
-//! names, an SDK client with dummy credentials, and the environment `bridge` runs in.
+//! The one moto helper every crate's AWS tests share (included with `#[path]` by the
+//! end-to-end tests, `infra`'s and `bridge`'s): the server they talk to, unique resource
+//! names, SDK clients with dummy credentials, and the environment `bridge` runs in.
+//!
+//! The server is found through `BRIDGE_TEST_ENDPOINT`. These tests fail — loudly, with the
+//! fix — when it is unset, because a silently skipped AWS suite looks exactly like a
+//! passing one. `BRIDGE_SKIP_AWS_TESTS=1` skips them on purpose.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_sqs::config::Credentials;
 use infra::aws::blocking::BlockingAws;
-use infra::aws::AwsSettings;
+use infra::aws::{client as sdk_client, AwsClients, AwsSettings};
 
 /// The moto endpoint from `BRIDGE_TEST_ENDPOINT`; `None` when `BRIDGE_SKIP_AWS_TESTS=1`
 /// skips AWS tests on purpose. Panics with the fix when neither is set.
@@ -29,11 +37,35 @@ pub fn endpoint() -> Option<String> {
 
 /// A resource name no other test (or earlier run against the same server) uses.
 pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{nanos:x}{n}", std::process::id())
+}
+
+/// The region every test resource lives in.
+pub const REGION: &str = "us-east-1";
+
+/// Settings for the test server.
+pub fn settings(endpoint: &str) -> AwsSettings {
+    AwsSettings {
+        endpoint_url: Some(endpoint.to_string()),
+        region: Some(REGION.to_string()),
+        profile: None,
+    }
+}
+
+/// Async clients for the test server with dummy credentials (moto accepts any).
+pub async fn clients(endpoint: &str) -> AwsClients {
+    let settings = settings(endpoint);
+    let config = sdk_client::config_loader(&settings)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    AwsClients::from_sdk_config(&config, &settings).expect("region is set")
 }
 
 /// An SDK client for setting up and inspecting resources, with dummy credentials (the
@@ -45,12 +77,7 @@ pub fn client(endpoint: &str) -> BlockingAws {
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     });
-    BlockingAws::connect(&AwsSettings {
-        endpoint_url: Some(endpoint.to_string()),
-        region: Some("us-east-1".into()),
-        profile: None,
-    })
-    .expect("connect to moto")
+    BlockingAws::connect(&settings(endpoint)).expect("connect to moto")
 }
 
 /// Gives `cmd` dummy credentials for the test server and hides the user's AWS
@@ -58,7 +85,7 @@ pub fn client(endpoint: &str) -> BlockingAws {
 pub fn dummy_credentials<'a>(cmd: &'a mut Command, dir: &Path) -> &'a mut Command {
     cmd.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
+        .env("AWS_REGION", REGION)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
         .env(
