@@ -122,10 +122,16 @@ impl Pattern {
             line: Some(e.line()),
             column: Some(e.column()),
         })?;
-        Pattern::from_value(&value)
+        let alternatives = parse::compile_text(&value, text)?;
+        Ok(Pattern {
+            source: Arc::new(value),
+            alternatives: Arc::new(alternatives),
+            single: Arc::new(OnceLock::new()),
+        })
     }
 
-    /// Validates an already-parsed pattern.
+    /// Validates an already-parsed pattern. Its numbers are what serde_json kept of them
+    /// (a double): [`Pattern::parse`] reads them as written.
     pub fn from_value(value: &Value) -> Result<Pattern, PatternError> {
         let alternatives = parse::compile(value)?;
         Ok(Pattern {
