@@ -32,6 +32,7 @@ use serde_json::Value;
 mod ast;
 mod cidr;
 mod eval;
+mod explain;
 mod flatten;
 mod fold;
 mod index;
@@ -43,6 +44,7 @@ mod skip;
 mod wildcard;
 mod words;
 
+pub use explain::{Explanation, Failure};
 pub use machine::Matcher;
 pub use parse::{MAX_OR_COMBINATIONS, MAX_WILDCARD_COMPLEXITY};
 
@@ -171,5 +173,24 @@ impl Pattern {
     /// Whether an already-parsed event matches.
     pub fn matches_value(&self, event: &Value) -> bool {
         !self.matcher().matches_value(event).is_empty()
+    }
+
+    /// Why the event (JSON text) matches or not: the `$or` alternative that matched, or
+    /// for each alternative the first field whose test failed. Agrees with
+    /// [`Pattern::matches_str`]; slower, for people rather than for traffic.
+    ///
+    /// ```
+    /// use patterns::Pattern;
+    ///
+    /// let p = Pattern::parse(r#"{"detail": {"state": ["running"]}}"#).unwrap();
+    /// let why = p.explain(r#"{"detail": {"state": "stopped"}}"#).unwrap();
+    /// assert!(!why.matched());
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     r#"no match: at detail.state: No value matches ["running"]; the event has "stopped""#
+    /// );
+    /// ```
+    pub fn explain(&self, event: &str) -> Result<Explanation, EventError> {
+        explain::explain(self, event)
     }
 }

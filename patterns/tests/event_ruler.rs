@@ -14,7 +14,8 @@
 //!   otherwise (the AWS-recorded cases win): bridge must give `aws_expected`.
 //!
 //! Every line runs through the pattern's own matcher (text and parsed value), the
-//! exhaustive evaluator, and one matcher shared by all of its file's valid patterns.
+//! exhaustive evaluator, `Pattern::explain`, and one matcher shared by all of its file's
+//! valid patterns.
 
 use std::path::PathBuf;
 
@@ -141,9 +142,14 @@ fn every_event_ruler_case_holds_on_every_path() {
                     let exhaustive = alone
                         .matches_str_exhaustively(event)
                         .map(|names| !names.is_empty());
-                    if by_text != Ok(want) || by_value != want || exhaustive != Ok(want) {
+                    let explained = p.explain(event).map(|e| e.matched());
+                    if by_text != Ok(want)
+                        || by_value != want
+                        || exhaustive != Ok(want)
+                        || explained != Ok(want)
+                    {
                         failures.push(format!(
-                            "{at}: expected {wanted}; text {by_text:?}, value {by_value}, exhaustive {exhaustive:?}\n  pattern {}\n  event {event}",
+                            "{at}: expected {wanted}; text {by_text:?}, value {by_value}, exhaustive {exhaustive:?}, explain {explained:?}\n  pattern {}\n  event {event}",
                             case.pattern
                         ));
                     }
