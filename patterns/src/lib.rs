@@ -5,7 +5,8 @@
 //!
 //! - fields AND together; the values listed for a field OR together; event arrays match
 //!   if any element matches, and fields from *different* elements of one array never
-//!   combine;
+//!   combine (`exists: false` holds when the field is missing from the elements the
+//!   other fields matched in);
 //! - `{"a": {"b": …}}` and `{"a.b": …}` name the same field, in patterns and in events;
 //! - numbers compare by value (`[300]` matches `300.0` and `3e2`) when a double holds
 //!   them exactly, and as text otherwise;
@@ -13,6 +14,9 @@
 //!   `equals-ignore-case`, `wildcard`, `anything-but` (values, lists, `prefix`, `suffix`,
 //!   `equals-ignore-case`, `wildcard`), `numeric`, `cidr` (IPv4/IPv6), `exists`, and
 //!   `$or` at any level.
+//!
+//! Besides `tests/conformance.rs`, `tests/event_ruler.rs` runs some 3,000 cases read from
+//! event-ruler's own tests. [`Pattern::explain`] says why an event matched or not.
 //!
 //! ```
 //! use patterns::{Matcher, Pattern};
