@@ -17,6 +17,19 @@ fn to_bits(ip: IpAddr) -> (bool, u128) {
     }
 }
 
+/// The block as `address/prefix`, its lowest address first.
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let width = if self.v6 { 128 } else { 32 };
+        let bits = width - (self.high - self.low).count_ones();
+        if self.v6 {
+            write!(f, "{}/{bits}", std::net::Ipv6Addr::from(self.low))
+        } else {
+            write!(f, "{}/{bits}", std::net::Ipv4Addr::from(self.low as u32))
+        }
+    }
+}
+
 impl Cidr {
     pub(crate) fn parse(text: &str) -> Result<Cidr, String> {
         let bad = || {

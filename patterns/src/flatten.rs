@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::number::{scan_number, skip_digits, NearKey};
+use crate::number::{number_end, scan_number, skip_digits, NearKey};
 use crate::skip::{self, find_string_stop, ws as skip_ws};
 use crate::EventError;
 
@@ -611,7 +611,7 @@ impl<'a> TextWalker<'a, '_> {
             // Scalars (most unnamed fields of a walked object) without the call.
             match skip::at(bytes, start) {
                 b'"' => skip::string(bytes, start + 1),
-                b'-' | b'0'..=b'9' => skip::number(bytes, start),
+                b'-' | b'0'..=b'9' => number_end(bytes, start),
                 _ => skip::skip(bytes, start, depth, MAX_DEPTH),
             }
         };

@@ -5,7 +5,8 @@
 //!
 //! - fields AND together; the values listed for a field OR together; event arrays match
 //!   if any element matches, and fields from *different* elements of one array never
-//!   combine;
+//!   combine (`exists: false` holds when the field is missing from the elements the
+//!   other fields matched in);
 //! - `{"a": {"b": …}}` and `{"a.b": …}` name the same field, in patterns and in events;
 //! - numbers compare by value (`[300]` matches `300.0` and `3e2`) when a double holds
 //!   them exactly, and as text otherwise;
@@ -13,6 +14,9 @@
 //!   `equals-ignore-case`, `wildcard`, `anything-but` (values, lists, `prefix`, `suffix`,
 //!   `equals-ignore-case`, `wildcard`), `numeric`, `cidr` (IPv4/IPv6), `exists`, and
 //!   `$or` at any level.
+//!
+//! Besides `tests/conformance.rs`, `tests/event_ruler.rs` runs some 3,000 cases read from
+//! event-ruler's own tests. [`Pattern::explain`] says why an event matched or not.
 //!
 //! ```
 //! use patterns::{Matcher, Pattern};
@@ -32,6 +36,7 @@ use serde_json::Value;
 mod ast;
 mod cidr;
 mod eval;
+mod explain;
 mod flatten;
 mod fold;
 mod index;
@@ -43,6 +48,7 @@ mod skip;
 mod wildcard;
 mod words;
 
+pub use explain::{Explanation, Failure};
 pub use machine::Matcher;
 pub use parse::{MAX_OR_COMBINATIONS, MAX_WILDCARD_COMPLEXITY};
 
@@ -122,10 +128,16 @@ impl Pattern {
             line: Some(e.line()),
             column: Some(e.column()),
         })?;
-        Pattern::from_value(&value)
+        let alternatives = parse::compile_text(&value, text)?;
+        Ok(Pattern {
+            source: Arc::new(value),
+            alternatives: Arc::new(alternatives),
+            single: Arc::new(OnceLock::new()),
+        })
     }
 
-    /// Validates an already-parsed pattern.
+    /// Validates an already-parsed pattern. Its numbers are what serde_json kept of them
+    /// (a double): [`Pattern::parse`] reads them as written.
     pub fn from_value(value: &Value) -> Result<Pattern, PatternError> {
         let alternatives = parse::compile(value)?;
         Ok(Pattern {
@@ -165,5 +177,24 @@ impl Pattern {
     /// Whether an already-parsed event matches.
     pub fn matches_value(&self, event: &Value) -> bool {
         !self.matcher().matches_value(event).is_empty()
+    }
+
+    /// Why the event (JSON text) matches or not: the `$or` alternative that matched, or
+    /// for each alternative the first field whose test failed. Agrees with
+    /// [`Pattern::matches_str`]; slower, for people rather than for traffic.
+    ///
+    /// ```
+    /// use patterns::Pattern;
+    ///
+    /// let p = Pattern::parse(r#"{"detail": {"state": ["running"]}}"#).unwrap();
+    /// let why = p.explain(r#"{"detail": {"state": "stopped"}}"#).unwrap();
+    /// assert!(!why.matched());
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     r#"no match: at detail.state: No value matches ["running"]; the event has "stopped""#
+    /// );
+    /// ```
+    pub fn explain(&self, event: &str) -> Result<Explanation, EventError> {
+        explain::explain(self, event)
     }
 }

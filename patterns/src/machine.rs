@@ -575,6 +575,7 @@ impl Matcher {
     fn verify(&self, alt: &AltInfo, s: &mut Scratch, event: &str) -> bool {
         s.chosen.clear();
         s.choice_ranges.clear();
+        s.absent_ranges.clear();
         let mut needs_arrays = false;
         for &c in &alt.conds {
             let cond = &self.conds[c as usize];
@@ -598,7 +599,28 @@ impl Matcher {
                 if cond.absent_ok && !any_value {
                     continue;
                 }
-                return false;
+                if !cond.absent_ok {
+                    return false;
+                }
+                // `exists: false` on a field the event has: it is absent still if every
+                // value of it sits in another element of an array than the values
+                // chosen for the other conditions (as event-ruler's array-consistent
+                // matcher: `{"a": {"b": ["x"], "c": [{"exists": false}]}}` matches
+                // `{"a": [{"b": "x"}, {"b": "y", "c": 1}]}`). A value outside every
+                // array is in every choice's context.
+                let mut v = s.field_head(cond.field);
+                while let Some(value) = v {
+                    let stored = s.values[value as usize];
+                    if stored.arrays.1 == 0 {
+                        s.chosen.truncate(start);
+                        return false;
+                    }
+                    s.chosen.push(value);
+                    v = stored.next_in_field;
+                }
+                needs_arrays = true;
+                s.absent_ranges.push((start as u32, s.chosen.len() as u32));
+                continue;
             }
             if free {
                 s.chosen.truncate(start);
@@ -607,7 +629,7 @@ impl Matcher {
                 s.choice_ranges.push((start as u32, s.chosen.len() as u32));
             }
         }
-        !needs_arrays || s.choice_ranges.len() < 2 || consistent(s)
+        !needs_arrays || (s.choice_ranges.len() < 2 && s.absent_ranges.is_empty()) || consistent(s)
     }
 }
 
@@ -634,6 +656,9 @@ struct Scratch {
     /// Values chosen per condition during verification, and their ranges.
     chosen: Ids,
     choice_ranges: Vec<(u32, u32)>,
+    /// Per `exists: false` condition whose field the event has in arrays only: the
+    /// range of `chosen` holding all of that field's values (see `Matcher::verify`).
+    absent_ranges: Vec<(u32, u32)>,
     /// String lookups of memoized fields, remembered across events.
     memo: LookupMemo,
 }
@@ -1015,7 +1040,9 @@ impl Collector<'_, '_, '_> {
 }
 
 /// Whether one value per constrained condition can be chosen so that no two chosen
-/// values sit in different elements of the same array.
+/// values sit in different elements of the same array, and every value of each absent
+/// field (`exists: false`, [`Scratch::absent_ranges`]) sits in another element than
+/// one of them.
 fn consistent(s: &Scratch) -> bool {
     let agree = |a: &[ArrayPos], b: &[ArrayPos]| {
         a.iter().all(|(array, index)| {
@@ -1030,7 +1057,13 @@ fn consistent(s: &Scratch) -> bool {
         agree: &impl Fn(&[ArrayPos], &[ArrayPos]) -> bool,
     ) -> bool {
         let Some(&(from, to)) = s.choice_ranges.get(depth) else {
-            return true;
+            // Every absent field's values must each conflict with a chosen value.
+            return s.absent_ranges.iter().all(|&(from, to)| {
+                s.chosen[from as usize..to as usize].iter().all(|&value| {
+                    let m = s.membership(value);
+                    chosen.iter().any(|&c| !agree(s.membership(c), m))
+                })
+            });
         };
         for &value in &s.chosen[from as usize..to as usize] {
             let m = s.membership(value);
@@ -1429,5 +1462,41 @@ mod tests {
         );
         assert_eq!(m.matches_str(r#"{"k": "x", "n": -0}"#).unwrap(), ["p1"]);
         assert_eq!(m.matches_str(r#"{"k": "x", "n": -0.0e3}"#).unwrap(), ["p1"]);
+    }
+
+    /// `exists: false` on a field the event has only in other elements of an array
+    /// than the values the rest of the pattern matched holds (event-ruler's
+    /// array-consistent matcher); a value outside every array, or in the same element,
+    /// still means the field exists.
+    #[test]
+    fn exists_false_looks_only_at_the_chosen_array_elements() {
+        let m = matcher(&[
+            r#"{"e": {"name": ["Anna"], "ids": [{"exists": false}]}}"#,
+            r#"{"e": {"ids": [{"exists": false}]}}"#,
+            r#"{"e": {"name": ["Anna"]}, "top": [{"exists": false}]}"#,
+        ]);
+        assert_cases(
+            &m,
+            &[
+                (
+                    r#"{"e": [{"name": "John", "ids": [1]}, {"name": "Anna"}]}"#,
+                    &["p0", "p2"],
+                ),
+                (
+                    r#"{"e": [{"name": "Anna", "ids": [1]}, {"name": "Bo"}]}"#,
+                    &["p2"],
+                ),
+                (r#"{"e": [{"name": "Anna"}], "top": 1}"#, &["p0", "p1"]),
+                (
+                    r#"{"e": [{"name": "Anna", "ids": []}]}"#,
+                    &["p0", "p1", "p2"],
+                ),
+                (r#"{"e": {"name": "Anna", "ids": 1}}"#, &["p2"]),
+                (
+                    r#"{"e": [[{"name": "Anna"}], [{"ids": 2}]]}"#,
+                    &["p0", "p2"],
+                ),
+            ],
+        );
     }
 }

@@ -276,7 +276,7 @@ fn read_plain(bytes: &[u8]) -> Option<(u64, usize, bool)> {
     Some((decimal, scale, negative))
 }
 
-/// Validates the JSON number at `pos` (as `skip::number` does) and, when it is a plain
+/// Validates the JSON number at `pos` (as [`number_end`] does) and, when it is a plain
 /// decimal that [`estimate_decimal`] reads, estimates it in the same pass: the walker
 /// hands named numbers over with their estimate, so coordinates are scanned once.
 #[inline(always)]
@@ -314,14 +314,14 @@ pub(crate) fn scan_number(bytes: &[u8], pos: usize) -> Option<(usize, Option<Nea
                 }),
             ));
         }
-        return crate::skip::number(bytes, pos).map(|end| (end, None));
+        return number_end(bytes, pos).map(|end| (end, None));
     }
     let frac_end = skip_digits(bytes, int_end + 1);
     if frac_end == int_end + 1 {
         return None;
     }
     if at(frac_end) | 0x20 == b'e' {
-        return crate::skip::number(bytes, pos).map(|end| (end, None));
+        return number_end(bytes, pos).map(|end| (end, None));
     }
     let number = &bytes[pos..frac_end];
     Some((
@@ -505,6 +505,43 @@ pub(crate) fn skip_digits(bytes: &[u8], mut pos: usize) -> usize {
         pos += 1;
     }
     pos
+}
+
+/// The end of the JSON number at `pos`, checked against JSON's grammar (the fast path
+/// of `skip` and the walker's fallback for numbers it does not estimate).
+#[inline(always)]
+pub(crate) fn number_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    let mut i = pos + usize::from(byte_at(bytes, pos) == b'-');
+    match byte_at(bytes, i) {
+        b'0' => i += 1,
+        b'1'..=b'9' => i = skip_digits(bytes, i + 1),
+        _ => return None,
+    }
+    if byte_at(bytes, i) == b'.' {
+        let end = skip_digits(bytes, i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+    }
+    if byte_at(bytes, i) | 0x20 == b'e' {
+        i += 1;
+        if matches!(byte_at(bytes, i), b'+' | b'-') {
+            i += 1;
+        }
+        let end = skip_digits(bytes, i);
+        if end == i {
+            return None;
+        }
+        i = end;
+    }
+    Some(i)
+}
+
+/// The byte at `i`, or 0 past the end (0 is never part of a number).
+#[inline(always)]
+fn byte_at(bytes: &[u8], i: usize) -> u8 {
+    bytes.get(i).copied().unwrap_or(0)
 }
 
 /// Exact powers of ten as doubles (10^22 is the largest one a double holds).
@@ -935,7 +972,7 @@ mod tests {
         }
     }
 
-    /// The walker's scan ends where `skip::number` ends (or fails where it fails), with
+    /// The walker's scan ends where `number_end` ends (or fails where it fails), with
     /// or without what follows the number, and its estimate is within the slack.
     fn scan_agrees(text: &str) {
         for follow in [
@@ -953,7 +990,7 @@ mod tests {
             let scanned = scan_number(event.as_bytes(), 0);
             assert_eq!(
                 scanned.map(|(end, _)| end),
-                crate::skip::number(event.as_bytes(), 0),
+                number_end(event.as_bytes(), 0),
                 "{event:?}"
             );
             if let Some((end, Some(near))) = scanned {

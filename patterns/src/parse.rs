@@ -1,11 +1,14 @@
 //! Pattern JSON → validated alternatives, with event-ruler's rules and error wording.
 
-use serde_json::{Map, Value};
+use std::cell::RefCell;
+
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Number, Value};
 
 use crate::ast::{Alternative, AnythingBut, Condition, NumberLiteral, Range, Test};
 use crate::cidr::Cidr;
 use crate::fold::fold;
-use crate::number::comparable_key;
+use crate::number::{comparable_key, number_end};
 use crate::wildcard::Wildcard;
 use crate::PatternError;
 
@@ -25,6 +28,93 @@ pub(crate) fn compile(pattern: &Value) -> Result<Vec<Alternative>, PatternError>
     let alternatives = object(map, "", "")?;
     check_wildcard_complexity(&alternatives)?;
     Ok(alternatives)
+}
+
+/// Compiles a pattern parsed from `text`, reading its numbers as written there.
+///
+/// serde_json keeps a number only as a double (or integer): `1E-325` reads as `0.0`,
+/// `0.30000000000000000001` as `0.3`, a 21-digit id loses digits. event-ruler reads the
+/// text, so that the first two are not comparable numbers (numeric rejects them) and
+/// the id matches its own text exactly.
+pub(crate) fn compile_text(pattern: &Value, text: &str) -> Result<Vec<Alternative>, PatternError> {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            WRITTEN.with(|w| w.borrow_mut().clear());
+        }
+    }
+    let written = written_numbers(pattern, text);
+    if written.is_empty() {
+        return compile(pattern);
+    }
+    WRITTEN.with(|w| *w.borrow_mut() = written);
+    let _clear = Clear;
+    compile(pattern)
+}
+
+thread_local! {
+    /// While [`compile_text`] runs: the text of each number of the pattern that its
+    /// parsed form does not spell the same, by the address of that parsed `Number`.
+    static WRITTEN: RefCell<FxHashMap<usize, String>> = RefCell::new(FxHashMap::default());
+}
+
+/// A pattern number's text: as written when [`compile_text`] knows it.
+fn number_text(n: &Number) -> String {
+    WRITTEN
+        .with(|w| w.borrow().get(&(n as *const Number as usize)).cloned())
+        .unwrap_or_else(|| n.to_string())
+}
+
+/// Pairs the number tokens of `text` with the numbers of `value` in document order (the
+/// map keeps keys in order). Empty when they cannot be paired one to one (a repeated
+/// key dropped a value) or nothing differs.
+fn written_numbers(value: &Value, text: &str) -> FxHashMap<usize, String> {
+    fn numbers<'v>(value: &'v Value, out: &mut Vec<&'v Number>) {
+        match value {
+            Value::Number(n) => out.push(n),
+            Value::Array(items) => items.iter().for_each(|v| numbers(v, out)),
+            Value::Object(map) => map.values().for_each(|v| numbers(v, out)),
+            _ => {}
+        }
+    }
+    let mut parsed = Vec::new();
+    numbers(value, &mut parsed);
+    let bytes = text.as_bytes();
+    let mut tokens = Vec::with_capacity(parsed.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let Some(end) = number_end(bytes, i) else {
+                    return FxHashMap::default();
+                };
+                tokens.push(&text[i..end]);
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    let mut written = FxHashMap::default();
+    if tokens.len() != parsed.len() {
+        return written;
+    }
+    for (token, n) in tokens.into_iter().zip(parsed) {
+        // The same number, or the pairing is off: then trust none of it.
+        if token.parse::<f64>().ok() != n.as_f64() {
+            return FxHashMap::default();
+        }
+        if n.to_string() != token {
+            written.insert(n as *const Number as usize, token.to_string());
+        }
+    }
+    written
 }
 
 fn err(at: &str, message: impl Into<String>) -> PatternError {
@@ -147,7 +237,7 @@ fn leaf(items: &[Value], field: &str, at: &str) -> Result<Condition, PatternErro
         let here = format!("{at}[{i}]");
         match item {
             Value::String(s) => tests.push(Test::ExactString(s.clone())),
-            Value::Number(n) => tests.push(Test::ExactNumber(number_literal(&n.to_string()))),
+            Value::Number(n) => tests.push(Test::ExactNumber(number_literal(&number_text(n)))),
             Value::Bool(true) => tests.push(Test::True),
             Value::Bool(false) => tests.push(Test::False),
             Value::Null => tests.push(Test::Null),
@@ -278,7 +368,7 @@ fn anything_but(value: &Value, at: &str) -> Result<AnythingBut, PatternError> {
     match value {
         Value::String(s) => Ok(AnythingBut::Strings(vec![s.clone()])),
         Value::Number(n) => Ok(AnythingBut::Numbers(vec![anything_but_number(
-            &n.to_string(),
+            &number_text(n),
             at,
         )?])),
         Value::Array(items) => {
@@ -288,7 +378,7 @@ fn anything_but(value: &Value, at: &str) -> Result<AnythingBut, PatternError> {
                 match item {
                     Value::String(s) => strings.push(s.clone()),
                     Value::Number(n) => {
-                        numbers.push(anything_but_number(&n.to_string(), &format!("{at}[{i}]"))?)
+                        numbers.push(anything_but_number(&number_text(n), &format!("{at}[{i}]"))?)
                     }
                     _ => {
                         return Err(err(
@@ -394,7 +484,7 @@ fn numeric(value: &Value, at: &str) -> Result<Range, PatternError> {
         let here = format!("{at}[{i}]");
         match items.get(i) {
             Some(Value::Number(n)) => {
-                let t = n.to_string();
+                let t = number_text(n);
                 comparable_key(&t)
                     .ok_or_else(|| err(&here, format!("Value of {op} must be numeric")))
             }
@@ -506,4 +596,27 @@ fn check_wildcard_complexity(alternatives: &[Alternative]) -> Result<(), Pattern
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Pattern;
+
+    /// Numbers are read as the pattern writes them, not as the double serde_json keeps.
+    #[test]
+    fn pattern_numbers_keep_their_text() {
+        // 1E-325 is 0.0 as a double, and not a comparable number as written.
+        assert!(Pattern::parse(r#"{"x": [{"numeric": ["=", 1E-325]}]}"#).is_err());
+        assert!(Pattern::parse(r#"{"x": [{"numeric": [">", 0.30000000000000000001]}]}"#).is_err());
+        assert!(Pattern::parse(r#"{"x": [{"anything-but": [1E-325]}]}"#).is_err());
+        // 1E-320 is a double exactly (subnormal): fine.
+        assert!(Pattern::parse(r#"{"x": [{"numeric": ["=", 1E-320]}]}"#).is_ok());
+        // A 21-digit id matches its own text, not every number near its double.
+        let id = Pattern::parse(r#"{"id": [123456789012345678901]}"#).unwrap();
+        assert!(id.matches_str(r#"{"id": 123456789012345678901}"#).unwrap());
+        assert!(!id.matches_str(r#"{"id": 123456789012345678902}"#).unwrap());
+        // A string that looks like a number is not one; a repeated key keeps the last.
+        let p = Pattern::parse(r#"{"a": ["1e2"], "n": [1e2], "k": [5], "k": [7]}"#).unwrap();
+        assert!(p.matches_str(r#"{"a": "1e2", "n": 100, "k": 7}"#).unwrap());
+    }
 }

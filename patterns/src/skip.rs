@@ -8,7 +8,7 @@
 //! fast path never pays for reporting them, and it may also refuse valid input it finds
 //! awkward (nesting near the depth limit) since the careful path has the final word.
 
-use crate::number::skip_digits;
+use crate::number::number_end;
 
 /// The byte at `i`, or 0 past the end (0 is never valid where the callers look).
 #[inline(always)]
@@ -93,36 +93,6 @@ pub(crate) fn string(bytes: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
-/// The end of the number at `pos`, checked against JSON's grammar.
-#[inline(always)]
-pub(crate) fn number(bytes: &[u8], pos: usize) -> Option<usize> {
-    let mut i = pos + usize::from(at(bytes, pos) == b'-');
-    match at(bytes, i) {
-        b'0' => i += 1,
-        b'1'..=b'9' => i = skip_digits(bytes, i + 1),
-        _ => return None,
-    }
-    if at(bytes, i) == b'.' {
-        let end = skip_digits(bytes, i + 1);
-        if end == i + 1 {
-            return None;
-        }
-        i = end;
-    }
-    if at(bytes, i) | 0x20 == b'e' {
-        i += 1;
-        if matches!(at(bytes, i), b'+' | b'-') {
-            i += 1;
-        }
-        let end = skip_digits(bytes, i);
-        if end == i {
-            return None;
-        }
-        i = end;
-    }
-    Some(i)
-}
-
 /// Skips `"name" :` at `pos` (whitespace before it allowed).
 #[inline(always)]
 fn key(bytes: &[u8], pos: usize) -> Option<usize> {
@@ -154,7 +124,7 @@ pub(crate) fn skip(bytes: &[u8], mut pos: usize, depth: usize, max_depth: usize)
         let c = at(bytes, pos);
         match c {
             b'"' => pos = string(bytes, pos + 1)?,
-            b'-' | b'0'..=b'9' => pos = number(bytes, pos)?,
+            b'-' | b'0'..=b'9' => pos = number_end(bytes, pos)?,
             b'{' | b'[' => {
                 pos = ws(bytes, pos + 1);
                 // `{` + 2 is `}`, `[` + 2 is `]`.

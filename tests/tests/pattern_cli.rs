@@ -36,6 +36,35 @@ fn test_pattern_exit_codes() {
 }
 
 #[test]
+fn test_pattern_explains_why() {
+    let run = |pattern: &str| {
+        let out = Command::new(bridge_bin())
+            .current_dir(repo_root())
+            .args([
+                "test-pattern",
+                "--explain",
+                "--pattern",
+                pattern,
+                "--event",
+                "examples/events/s3-object-created.json",
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run("examples/patterns/png-uploads.json");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("MATCH\nmatch: "), "{out}");
+    let (code, out) = run("examples/patterns/quilt-package-revision.json");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NO MATCH\nno match: "), "{out}");
+    assert!(out.contains(" at "), "{out}");
+}
+
+#[test]
 fn invalid_pattern_names_file_and_place() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");

@@ -1,5 +1,6 @@
 //! `bridge test-pattern`: does one event match one pattern? Like AWS TestEventPattern,
-//! but offline. Exit codes follow grep: 0 match, 1 no match, 2 error.
+//! but offline. Exit codes follow grep: 0 match, 1 no match, 2 error. `--explain` adds
+//! why: the `$or` alternative that matched, or the first field that failed.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,17 +15,24 @@ pub struct Args {
     /// The event (JSON file; `-` for standard input).
     #[arg(long)]
     pub event: PathBuf,
+    /// After MATCH / NO MATCH, say why: the `$or` alternative that matched, or for each
+    /// alternative the first field whose test failed and the values the event has there.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match check(&args) {
-        Ok(true) => {
-            println!("MATCH");
-            Ok(ExitCode::SUCCESS)
-        }
-        Ok(false) => {
-            println!("NO MATCH");
-            Ok(ExitCode::from(1))
+        Ok((matched, why)) => {
+            println!("{}", if matched { "MATCH" } else { "NO MATCH" });
+            if let Some(why) = why {
+                println!("{why}");
+            }
+            Ok(if matched {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Err(message) => {
             eprintln!("error: {message}");
@@ -33,12 +41,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check(args: &Args) -> Result<bool, String> {
+/// Whether the event matches, and with `--explain` why.
+fn check(args: &Args) -> Result<(bool, Option<String>), String> {
     let pattern = load_pattern(&args.pattern)?;
     let event = read(&args.event)?;
+    let invalid = |e: patterns::EventError| format!("{}: invalid event: {e}", args.event.display());
+    if args.explain {
+        let why = pattern.explain(&event).map_err(invalid)?;
+        return Ok((why.matched(), Some(why.to_string())));
+    }
     pattern
         .matches_str(&event)
-        .map_err(|e| format!("{}: invalid event: {e}", args.event.display()))
+        .map(|m| (m, None))
+        .map_err(invalid)
 }
 
 /// Reads and validates a pattern file; the error names the file and the place in it.
