@@ -10,8 +10,9 @@ use bridge::consumer::{
     handler_fn, Consumer, ConsumerOptions, HandlerError, LocalSource, Metrics, OnUnparseable,
     DEAD_LETTER_REASON_ATTRIBUTE,
 };
+use bridge::event::Event;
 use infra::local::{QueueSpec, ReceiveRequest, Redrive, SendRequest, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -73,8 +74,10 @@ fn event(id: &str, source: &str, n: u64) -> String {
     .to_string()
 }
 
-fn n_of(event: &Value) -> u64 {
-    event["custom"]["detail"]["n"].as_u64().expect("detail.n")
+fn n_of(event: &Event) -> u64 {
+    event.custom.as_ref().expect("a custom event").detail["n"]
+        .as_u64()
+        .expect("detail.n")
 }
 
 fn fast_options() -> ConsumerOptions {
@@ -99,7 +102,7 @@ async fn a_handler_failing_n_times_gets_n_plus_one_deliveries_and_nothing_is_los
     }
     let calls: Arc<Mutex<HashMap<u64, u32>>> = Arc::default();
     let seen = calls.clone();
-    let handler = handler_fn(move |event: Value| {
+    let handler = handler_fn(move |event: Event| {
         let calls = seen.clone();
         async move {
             let n = n_of(&event);
@@ -262,7 +265,7 @@ async fn shutdown_releases_unfinished_messages_at_once() {
     fx.queue("stop", None);
     fx.send("stop", &event("s-1", "test", 1));
     fx.send("stop", &event("s-2", "test", 2));
-    let handler = handler_fn(|event: Value| async move {
+    let handler = handler_fn(|event: Event| async move {
         if n_of(&event) == 1 {
             Ok(())
         } else {
@@ -297,7 +300,7 @@ async fn non_matching_events_are_acknowledged_and_counted() {
     }
     let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
     let s = seen.clone();
-    let handler = handler_fn(move |event: Value| {
+    let handler = handler_fn(move |event: Event| {
         let s = s.clone();
         async move {
             s.lock().expect("lock").push(n_of(&event));
