@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bridge::consumer::{
-    handler_fn, Consumer, ConsumerOptions, HandlerError, LocalSource, Metrics, OnUnparseable,
-    DEAD_LETTER_REASON_ATTRIBUTE,
+    handler_fn, normalized_strict, Consumer, ConsumerOptions, HandlerError, LocalSource, Metrics,
+    OnUnparseable, DEAD_LETTER_REASON_ATTRIBUTE,
 };
 use bridge::event::Event;
 use infra::local::{QueueSpec, ReceiveRequest, Redrive, SendRequest, Store};
@@ -353,4 +353,62 @@ async fn the_dedup_window_skips_an_event_id_already_handled() {
     assert_eq!(calls.load(Ordering::SeqCst), 2, "{metrics}");
     assert_eq!(metrics.duplicate_events, 1, "{metrics}");
     assert_eq!(metrics.handled, 3, "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_of_no_aws_shape_is_handled_and_dead_lettered_only_when_strict() {
+    use bridge::event::Kind;
+    for strict in [false, true] {
+        let fx = Fixture::new();
+        fx.queue("msgs", Some(("msgs-dlq", 5)));
+        fx.send("msgs", r#"{"order": 42, "state": "shipped"}"#);
+        fx.send(
+            "msgs",
+            &json!({"Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "t",
+                "TopicArn": "arn:aws:sns:us-east-1:000000000000:orders",
+                "Message": "You have chosen to subscribe.",
+                "SubscribeURL": "http://127.0.0.1:9/never-visited"})
+            .to_string(),
+        );
+        let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let s = seen.clone();
+        let handler = handler_fn(move |event: Event| {
+            let s = s.clone();
+            async move {
+                s.lock().expect("lock").push(event);
+                Ok(())
+            }
+        });
+        let mut options = ConsumerOptions {
+            max_messages: Some(2),
+            ..fast_options()
+        };
+        if strict {
+            options.normalize = normalized_strict();
+        }
+        let metrics = Consumer::new(fx.source("msgs"), options)
+            .run(handler, never())
+            .await;
+        let mut seen = seen.lock().expect("lock").clone();
+        seen.sort_by_key(|e| e.kind == Kind::SnsConfirmation);
+        if strict {
+            assert!(seen.is_empty(), "strict: nothing handled");
+            assert_eq!(metrics.dead_lettered, 2, "{metrics}");
+            let dead = fx.drain("msgs-dlq");
+            assert_eq!(dead.len(), 2);
+            let reason = &dead[0].message_attributes[DEAD_LETTER_REASON_ATTRIBUTE].string_value;
+            assert!(reason.contains("no known message shape"), "{reason}");
+        } else {
+            assert_eq!(metrics.handled, 2, "{metrics}");
+            assert_eq!(metrics.dead_lettered, 0, "{metrics}");
+            assert_eq!(seen.len(), 2);
+            assert_eq!(seen[0].kind, Kind::Message);
+            let body = &seen[0].message.as_ref().expect("kept").json;
+            assert_eq!(body, &json!({"order": 42, "state": "shipped"}));
+            assert_eq!(seen[1].kind, Kind::SnsConfirmation);
+            assert_eq!(seen[1].reason.as_deref(), Some("SubscriptionConfirmation"));
+            assert!(fx.drain("msgs-dlq").is_empty());
+        }
+        assert!(fx.drain("msgs").is_empty(), "strict: {strict}");
+    }
 }
