@@ -412,3 +412,54 @@ async fn a_message_of_no_aws_shape_is_handled_and_dead_lettered_only_when_strict
         assert!(fx.drain("msgs").is_empty(), "strict: {strict}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_message_keeps_all_its_attributes() {
+    use infra::local::MessageAttribute;
+    let fx = Fixture::new();
+    fx.queue("attrs", Some(("attrs-dlq", 5)));
+    // Two poison messages: one with two attributes, one with the ten SQS allows.
+    let mut req = SendRequest::body("not json: two attributes");
+    req.attributes
+        .insert("tenant".into(), MessageAttribute::string("acme"));
+    req.attributes.insert(
+        "count".into(),
+        MessageAttribute {
+            data_type: "Number".into(),
+            string_value: "3".into(),
+        },
+    );
+    fx.store().send_message("attrs", &req).expect("send");
+    let mut full = SendRequest::body("not json: ten attributes");
+    for i in 0..10 {
+        full.attributes
+            .insert(format!("a{i}"), MessageAttribute::string(i.to_string()));
+    }
+    fx.store().send_message("attrs", &full).expect("send");
+    let options = ConsumerOptions {
+        max_messages: Some(2),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("attrs"), options)
+        .run(handler_fn(|_| async { Ok(()) }), never())
+        .await;
+    assert_eq!(metrics.dead_lettered, 2, "{metrics}");
+    let mut dead = fx.drain("attrs-dlq");
+    dead.sort_by(|a, b| a.body.cmp(&b.body));
+    assert_eq!(dead[0].body, "not json: ten attributes");
+    assert_eq!(dead[1].body, "not json: two attributes");
+    let two = &dead[1].message_attributes;
+    assert_eq!(two["tenant"], MessageAttribute::string("acme"));
+    assert_eq!(two["count"].data_type, "Number");
+    assert_eq!(two["count"].string_value, "3");
+    assert!(two[DEAD_LETTER_REASON_ATTRIBUTE]
+        .string_value
+        .contains("not JSON"));
+    assert_eq!(two.len(), 3);
+    // Ten is SQS's maximum: the user's attributes are kept, the reason is only logged.
+    let ten = &dead[0].message_attributes;
+    assert_eq!(ten.len(), 10);
+    assert_eq!(ten["a7"], MessageAttribute::string("7"));
+    assert!(!ten.contains_key(DEAD_LETTER_REASON_ATTRIBUTE));
+    assert!(fx.drain("attrs").is_empty());
+}

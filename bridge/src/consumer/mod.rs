@@ -39,7 +39,10 @@ use crate::event::{Event, NormalizeError, Strictness};
 pub use handler::{handler_fn, Exec, Handler, HandlerError, Http, JsonlStdout};
 pub use local::LocalSource;
 pub use metrics::Metrics;
-pub use source::{Message, MessageSource, SourceError, DEAD_LETTER_REASON_ATTRIBUTE};
+pub use source::{
+    Message, MessageAttribute, MessageSource, SourceError, DEAD_LETTER_REASON_ATTRIBUTE,
+    MAX_MESSAGE_ATTRIBUTES,
+};
 pub use sqs::SqsSource;
 
 /// Turns one message body into the events it carries (SNS envelopes, S3 notifications and
