@@ -645,7 +645,7 @@ fn nested_event(levels: usize) -> String {
     for _ in 0..levels {
         detail.push_str(r#"{"a":["#);
     }
-    detail.push_str("7");
+    detail.push('7');
     for _ in 0..levels {
         detail.push_str("]}");
     }
