@@ -99,8 +99,9 @@ pub trait MessageSource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), SourceError>> + Send;
 
     /// Sends the message's body and all its message attributes to the queue's dead-letter
-    /// queue (named by its redrive policy) with an attribute saying `why` (see
-    /// [`dead_letter_attributes`]), then deletes the original. Fails with
+    /// queue (named by its redrive policy) with [`DEAD_LETTER_REASON_ATTRIBUTE`] saying
+    /// `why` (when the message has fewer than [`MAX_MESSAGE_ATTRIBUTES`] of its own), then
+    /// deletes the original. Fails with
     /// [`SourceError::NoDeadLetterQueue`] when there is none: the caller then leaves the
     /// message for redelivery rather than lose it.
     fn dead_letter(
