@@ -428,6 +428,18 @@ fn cloudtrail_s3_calls_normalize_to_the_kinds_of_the_other_paths() {
     );
     assert_ne!(deleted[0].id, deleted[1].id);
 
+    // The shape of AWS's documented PutObject data event (the S3 on Outposts example in the
+    // page above): `Key` capitalized, the new version and ETag in `responseElements`.
+    let documented = one("aws-cloudtrail-put-object-documented-shape");
+    assert_eq!(documented.kind, Kind::ObjectCreated);
+    assert_eq!(documented.reason.as_deref(), Some("Put"));
+    assert_eq!(documented.key.as_deref(), Some("uploads/data.csv"));
+    assert_eq!(documented.version_id.as_deref(), Some("002"));
+    assert_eq!(
+        documented.etag.as_deref(),
+        Some("0f343b0931126a20f133d67c2b018a3b")
+    );
+
     // A call that failed changed nothing.
     let denied = one("aws-cloudtrail-put-object-denied");
     assert_eq!(denied.kind, Kind::OtherS3);

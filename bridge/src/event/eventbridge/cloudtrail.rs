@@ -2,8 +2,14 @@
 //! `detail-type: AWS API Call via CloudTrail`). The `detail` is the CloudTrail record as AWS
 //! documents it for S3 data events ("CloudTrail log file entries for Amazon S3",
 //! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html>):
-//! `eventName` is the API operation, `requestParameters.bucketName` / `.key` name the object,
-//! `requestID`, `sourceIPAddress` and `userIdentity.principalId` say who asked.
+//! `eventName` is the API operation, `requestParameters.bucketName` and `.key` (`.Key` in
+//! the documented PutObject example) name the object, `responseElements` may hold the new
+//! `x-amz-version-id` and `ETag`, and `requestID`, `sourceIPAddress` and
+//! `userIdentity.principalId` say who asked.
+//!
+//! `aws_lambda_events`' `AWSAPICall` type is not used: it requires fields this mapping does
+//! not read (`userAgent`, `eventType`, `eventID`, ...), and a record without one of them
+//! still names its object.
 //!
 //! The calls that change objects map to the kinds the native and EventBridge S3 paths give
 //! (PutObject -> `object_created` with reason `Put`, DeleteObject -> `object_removed`, ...);
@@ -61,7 +67,10 @@ pub(super) fn s3_calls(typed: &EventBridgeEvent<Value>) -> Result<Vec<Event>, No
         return deleted_objects(d, &base);
     }
     let mut event = base;
-    event.key = text(&["requestParameters", "key"]);
+    event.key = text(&["requestParameters", "key"]).or_else(|| text(&["requestParameters", "Key"]));
+    event.etag = text(&["responseElements", "ETag"])
+        .map(|etag| etag.trim_matches('"').to_owned())
+        .filter(|etag| !etag.is_empty());
     let requested_version = text(&["requestParameters", "versionId"]);
     event.version_id = requested_version
         .clone()
