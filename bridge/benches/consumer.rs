@@ -130,6 +130,7 @@ fn bench(c: &mut Criterion) {
                         body: body.clone(),
                         receive_count: 1,
                         group_id: None,
+                        attributes: Default::default(),
                     })
                     .collect();
                 let source = MemorySource(Mutex::new(queue));

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bridge::consumer::{
-    handler_fn, Consumer, ConsumerOptions, HandlerError, LocalSource, Metrics, OnUnparseable,
-    DEAD_LETTER_REASON_ATTRIBUTE,
+    handler_fn, normalized_strict, Consumer, ConsumerOptions, HandlerError, LocalSource, Metrics,
+    OnUnparseable, DEAD_LETTER_REASON_ATTRIBUTE,
 };
+use bridge::event::Event;
 use infra::local::{QueueSpec, ReceiveRequest, Redrive, SendRequest, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -73,8 +74,10 @@ fn event(id: &str, source: &str, n: u64) -> String {
     .to_string()
 }
 
-fn n_of(event: &Value) -> u64 {
-    event["custom"]["detail"]["n"].as_u64().expect("detail.n")
+fn n_of(event: &Event) -> u64 {
+    event.custom.as_ref().expect("a custom event").detail["n"]
+        .as_u64()
+        .expect("detail.n")
 }
 
 fn fast_options() -> ConsumerOptions {
@@ -99,7 +102,7 @@ async fn a_handler_failing_n_times_gets_n_plus_one_deliveries_and_nothing_is_los
     }
     let calls: Arc<Mutex<HashMap<u64, u32>>> = Arc::default();
     let seen = calls.clone();
-    let handler = handler_fn(move |event: Value| {
+    let handler = handler_fn(move |event: Event| {
         let calls = seen.clone();
         async move {
             let n = n_of(&event);
@@ -262,7 +265,7 @@ async fn shutdown_releases_unfinished_messages_at_once() {
     fx.queue("stop", None);
     fx.send("stop", &event("s-1", "test", 1));
     fx.send("stop", &event("s-2", "test", 2));
-    let handler = handler_fn(|event: Value| async move {
+    let handler = handler_fn(|event: Event| async move {
         if n_of(&event) == 1 {
             Ok(())
         } else {
@@ -297,7 +300,7 @@ async fn non_matching_events_are_acknowledged_and_counted() {
     }
     let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
     let s = seen.clone();
-    let handler = handler_fn(move |event: Value| {
+    let handler = handler_fn(move |event: Event| {
         let s = s.clone();
         async move {
             s.lock().expect("lock").push(n_of(&event));
@@ -350,4 +353,113 @@ async fn the_dedup_window_skips_an_event_id_already_handled() {
     assert_eq!(calls.load(Ordering::SeqCst), 2, "{metrics}");
     assert_eq!(metrics.duplicate_events, 1, "{metrics}");
     assert_eq!(metrics.handled, 3, "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_of_no_aws_shape_is_handled_and_dead_lettered_only_when_strict() {
+    use bridge::event::Kind;
+    for strict in [false, true] {
+        let fx = Fixture::new();
+        fx.queue("msgs", Some(("msgs-dlq", 5)));
+        fx.send("msgs", r#"{"order": 42, "state": "shipped"}"#);
+        fx.send(
+            "msgs",
+            &json!({"Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "t",
+                "TopicArn": "arn:aws:sns:us-east-1:000000000000:orders",
+                "Message": "You have chosen to subscribe.",
+                "SubscribeURL": "http://127.0.0.1:9/never-visited"})
+            .to_string(),
+        );
+        let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let s = seen.clone();
+        let handler = handler_fn(move |event: Event| {
+            let s = s.clone();
+            async move {
+                s.lock().expect("lock").push(event);
+                Ok(())
+            }
+        });
+        let mut options = ConsumerOptions {
+            max_messages: Some(2),
+            ..fast_options()
+        };
+        if strict {
+            options.normalize = normalized_strict();
+        }
+        let metrics = Consumer::new(fx.source("msgs"), options)
+            .run(handler, never())
+            .await;
+        let mut seen = seen.lock().expect("lock").clone();
+        seen.sort_by_key(|e| e.kind == Kind::SnsConfirmation);
+        if strict {
+            assert!(seen.is_empty(), "strict: nothing handled");
+            assert_eq!(metrics.dead_lettered, 2, "{metrics}");
+            let dead = fx.drain("msgs-dlq");
+            assert_eq!(dead.len(), 2);
+            let reason = &dead[0].message_attributes[DEAD_LETTER_REASON_ATTRIBUTE].string_value;
+            assert!(reason.contains("no known message shape"), "{reason}");
+        } else {
+            assert_eq!(metrics.handled, 2, "{metrics}");
+            assert_eq!(metrics.dead_lettered, 0, "{metrics}");
+            assert_eq!(seen.len(), 2);
+            assert_eq!(seen[0].kind, Kind::Message);
+            let body = &seen[0].message.as_ref().expect("kept").json;
+            assert_eq!(body, &json!({"order": 42, "state": "shipped"}));
+            assert_eq!(seen[1].kind, Kind::SnsConfirmation);
+            assert_eq!(seen[1].reason.as_deref(), Some("SubscriptionConfirmation"));
+            assert!(fx.drain("msgs-dlq").is_empty());
+        }
+        assert!(fx.drain("msgs").is_empty(), "strict: {strict}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_message_keeps_all_its_attributes() {
+    use infra::local::MessageAttribute;
+    let fx = Fixture::new();
+    fx.queue("attrs", Some(("attrs-dlq", 5)));
+    // Two poison messages: one with two attributes, one with the ten SQS allows.
+    let mut req = SendRequest::body("not json: two attributes");
+    req.attributes
+        .insert("tenant".into(), MessageAttribute::string("acme"));
+    req.attributes.insert(
+        "count".into(),
+        MessageAttribute {
+            data_type: "Number".into(),
+            string_value: "3".into(),
+        },
+    );
+    fx.store().send_message("attrs", &req).expect("send");
+    let mut full = SendRequest::body("not json: ten attributes");
+    for i in 0..10 {
+        full.attributes
+            .insert(format!("a{i}"), MessageAttribute::string(i.to_string()));
+    }
+    fx.store().send_message("attrs", &full).expect("send");
+    let options = ConsumerOptions {
+        max_messages: Some(2),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("attrs"), options)
+        .run(handler_fn(|_| async { Ok(()) }), never())
+        .await;
+    assert_eq!(metrics.dead_lettered, 2, "{metrics}");
+    let mut dead = fx.drain("attrs-dlq");
+    dead.sort_by(|a, b| a.body.cmp(&b.body));
+    assert_eq!(dead[0].body, "not json: ten attributes");
+    assert_eq!(dead[1].body, "not json: two attributes");
+    let two = &dead[1].message_attributes;
+    assert_eq!(two["tenant"], MessageAttribute::string("acme"));
+    assert_eq!(two["count"].data_type, "Number");
+    assert_eq!(two["count"].string_value, "3");
+    assert!(two[DEAD_LETTER_REASON_ATTRIBUTE]
+        .string_value
+        .contains("not JSON"));
+    assert_eq!(two.len(), 3);
+    // Ten is SQS's maximum: the user's attributes are kept, the reason is only logged.
+    let ten = &dead[0].message_attributes;
+    assert_eq!(ten.len(), 10);
+    assert_eq!(ten["a7"], MessageAttribute::string("7"));
+    assert!(!ten.contains_key(DEAD_LETTER_REASON_ATTRIBUTE));
+    assert!(fx.drain("attrs").is_empty());
 }

@@ -345,6 +345,115 @@ fn package_revisions_are_first_class_and_other_custom_events_are_kept_whole() {
     );
 }
 
+/// CloudTrail-recorded S3 calls (`detail-type: AWS API Call via CloudTrail`) give the kinds,
+/// reasons and deletion types the native and EventBridge paths give for the same change.
+/// The bodies follow AWS's S3 data event log entries
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html>)
+/// inside the EventBridge envelope.
+#[test]
+fn cloudtrail_s3_calls_normalize_to_the_kinds_of_the_other_paths() {
+    use bridge::event::{DeletionType, Kind, Path};
+    let pick =
+        |e: &Event| json!({"kind": e.kind, "reason": e.reason, "deletion_type": e.deletion_type});
+    // (CloudTrail body, a body of the same change on another path, record index there)
+    let same = [
+        (
+            "aws-cloudtrail-put-object",
+            "aws-native-created-put-and-multipart",
+            0,
+        ),
+        (
+            "aws-cloudtrail-put-object",
+            "aws-eventbridge-object-created-put",
+            0,
+        ),
+        (
+            "aws-cloudtrail-copy-object",
+            "aws-eventbridge-object-created-copy",
+            0,
+        ),
+        ("aws-cloudtrail-copy-object", "aws-native-created-copy", 0),
+        (
+            "aws-cloudtrail-complete-multipart-upload",
+            "aws-eventbridge-object-created-multipart",
+            0,
+        ),
+        (
+            "aws-cloudtrail-delete-object-marker",
+            "aws-eventbridge-object-deleted-delete-marker",
+            0,
+        ),
+        (
+            "aws-cloudtrail-delete-object-marker",
+            "aws-native-removed-delete-marker",
+            0,
+        ),
+    ];
+    for (cloudtrail, other, index) in same {
+        let ct = one(cloudtrail);
+        assert_eq!(
+            pick(&ct),
+            pick(&events(other)[index]),
+            "{cloudtrail} vs {other}"
+        );
+        assert_eq!(ct.provenance.path, Path::Cloudtrail, "{cloudtrail}");
+        assert_eq!(ct.provenance.source.as_deref(), Some("aws.s3"));
+        assert_eq!(ct.bucket.as_deref(), Some("amzn-s3-demo-bucket1"));
+        assert!(ct.id.starts_with("s3-"), "{cloudtrail}: {}", ct.id);
+    }
+
+    let put = one("aws-cloudtrail-put-object");
+    assert_eq!(
+        put.key.as_deref(),
+        Some("reports/monthly report.csv"),
+        "CloudTrail keys are not encoded"
+    );
+    assert_eq!(put.version_id.as_deref(), Some("3HL4kqtJvjVBH40Nrjfkd"));
+    assert_eq!(put.request_id.as_deref(), Some("8E111111EXAMPLE"));
+    assert_eq!(put.source_ip.as_deref(), Some("192.0.2.10"));
+    assert_eq!(put.requester.as_deref(), Some("AIDAJDPLRKLG7UEXAMPLE"));
+    assert_eq!(put.time.as_deref(), Some("2019-02-01T03:18:19Z"));
+    assert_eq!(put.account.as_deref(), Some("111122223333"));
+
+    // DeleteObjects: one event per key, each with its own id.
+    let deleted = events("aws-cloudtrail-delete-objects");
+    let keys: Vec<_> = deleted.iter().map(|e| e.key.as_deref()).collect();
+    assert_eq!(keys, [Some("tmp/a.txt"), Some("tmp/b.txt")]);
+    assert!(deleted.iter().all(|e| e.kind == Kind::ObjectRemoved));
+    assert_eq!(deleted[0].deletion_type, None);
+    assert_eq!(deleted[1].version_id.as_deref(), Some("Vb1"));
+    assert_eq!(
+        deleted[1].deletion_type,
+        Some(DeletionType::PermanentlyDeleted)
+    );
+    assert_ne!(deleted[0].id, deleted[1].id);
+
+    // The shape of AWS's documented PutObject data event (the S3 on Outposts example in the
+    // page above): `Key` capitalized, the new version and ETag in `responseElements`.
+    let documented = one("aws-cloudtrail-put-object-documented-shape");
+    assert_eq!(documented.kind, Kind::ObjectCreated);
+    assert_eq!(documented.reason.as_deref(), Some("Put"));
+    assert_eq!(documented.key.as_deref(), Some("uploads/data.csv"));
+    assert_eq!(documented.version_id.as_deref(), Some("002"));
+    assert_eq!(
+        documented.etag.as_deref(),
+        Some("0f343b0931126a20f133d67c2b018a3b")
+    );
+
+    // A call that failed changed nothing.
+    let denied = one("aws-cloudtrail-put-object-denied");
+    assert_eq!(denied.kind, Kind::OtherS3);
+    assert_eq!(
+        denied.reason.as_deref(),
+        Some("PutObject failed: AccessDenied")
+    );
+
+    let err = normalize(&body("error-cloudtrail-delete-objects-without-keys"))
+        .expect_err("no key to delete")
+        .to_string();
+    assert!(err.contains("requestParameters.delete.Object"), "{err}");
+}
+
 #[test]
 fn a_body_of_no_known_shape_says_which_shapes_were_tried() {
     for body in [r#"{"hello":"world"}"#, "[]", "42", r#""Records""#, "{}"] {
@@ -357,6 +466,270 @@ fn a_body_of_no_known_shape_says_which_shapes_were_tried() {
         normalize("{not json"),
         Err(NormalizeError::NotJson(_))
     ));
+}
+
+/// Legitimate messages of no AWS shape: what input transformers produce, SNS text
+/// notifications, SNS confirmations. Lenient: events of their own kinds; strict: errors.
+#[test]
+fn messages_of_no_aws_shape_are_message_events_unless_strict() {
+    use bridge::event::{normalize_with, Kind, Path, Strictness};
+    let lenient = |body: &str| normalize_with(body, Strictness::Lenient);
+    // An input transformer's output: a JSON string, a custom object, a number.
+    for (body, json) in [
+        (r#""order 42 shipped""#, json!("order 42 shipped")),
+        (
+            r#"{"order": 42, "state": "shipped"}"#,
+            json!({"order": 42, "state": "shipped"}),
+        ),
+        ("42", json!(42)),
+        ("[]", json!([])),
+    ] {
+        let events = lenient(body).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(events.len(), 1, "{body}");
+        let m = &events[0];
+        assert_eq!(m.kind, Kind::Message, "{body}");
+        assert_eq!(m.provenance.path, Path::Unknown);
+        let message = m.message.as_ref().expect("the body is kept");
+        assert_eq!(message.json, json, "{body}");
+        assert_eq!(message.text, None);
+        assert_eq!(m.original, json);
+        assert!(m.id.starts_with("msg-"), "{}", m.id);
+        assert_eq!(
+            lenient(body).expect("again")[0].id,
+            m.id,
+            "the id is stable"
+        );
+        let text = serde_json::to_string(m).expect("serializes");
+        assert_eq!(
+            &serde_json::from_str::<Event>(&text).expect("reads back"),
+            m
+        );
+        assert!(normalize(body).is_err(), "strict: {body} is no AWS shape");
+    }
+    assert_ne!(
+        lenient("1").expect("1")[0].id,
+        lenient("2").expect("2")[0].id
+    );
+
+    // An SNS notification whose Message is text: kept as text, provenance kept.
+    let sns_text = r#"{"Type": "Notification", "MessageId": "m-7", "TopicArn": "arn:aws:sns:us-west-2:111122223333:alerts",
+        "Subject": "disk", "Message": "disk 91% full", "Timestamp": "2026-11-23T00:00:00.000Z",
+        "MessageAttributes": {"severity": {"Type": "String", "Value": "high"}}}"#;
+    let m = &lenient(sns_text).expect("text notification")[0];
+    assert_eq!(m.kind, Kind::Message);
+    let message = m.message.as_ref().expect("kept");
+    assert_eq!(message.text.as_deref(), Some("disk 91% full"));
+    assert_eq!(message.json, Value::Null);
+    assert_eq!(
+        m.provenance.sns_topic_arn.as_deref(),
+        Some("arn:aws:sns:us-west-2:111122223333:alerts")
+    );
+    assert_eq!(m.provenance.sns_message_id.as_deref(), Some("m-7"));
+    assert_eq!(m.metadata["severity"], "high");
+    assert_eq!(m.id, "sns-m-7");
+    assert_eq!(
+        m.original["Subject"], "disk",
+        "the envelope is the original"
+    );
+    assert!(matches!(
+        normalize(sns_text),
+        Err(NormalizeError::Malformed { .. })
+    ));
+    // ... and one whose Message is custom JSON.
+    let sns_json = r#"{"Type": "Notification", "MessageId": "m-8", "TopicArn": "arn:aws:sns:us-west-2:111122223333:orders",
+        "Message": "{\"order\": 42}"}"#;
+    let m = &lenient(sns_json).expect("custom JSON notification")[0];
+    assert_eq!(m.kind, Kind::Message);
+    assert_eq!(m.message.as_ref().expect("kept").json, json!({"order": 42}));
+    assert_eq!(
+        m.provenance.sns_topic_arn.as_deref(),
+        Some("arn:aws:sns:us-west-2:111122223333:orders")
+    );
+    assert_eq!(m.id, "sns-m-8");
+    assert!(matches!(
+        normalize(sns_json),
+        Err(NormalizeError::UnknownShape { .. })
+    ));
+
+    // SNS confirmations: marked as such, the URL kept but never visited.
+    for kind in ["SubscriptionConfirmation", "UnsubscribeConfirmation"] {
+        let body = json!({
+            "Type": kind, "MessageId": "c-1", "Token": "2336412f37",
+            "TopicArn": "arn:aws:sns:us-west-2:111122223333:orders",
+            "Message": "You have chosen to subscribe to the topic arn:aws:sns:us-west-2:111122223333:orders.",
+            "SubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37",
+            "Timestamp": "2026-11-23T00:00:00.000Z", "SignatureVersion": "1"
+        })
+        .to_string();
+        let c = &lenient(&body).expect("confirmation")[0];
+        assert_eq!(c.kind, Kind::SnsConfirmation, "{kind}");
+        assert_eq!(c.reason.as_deref(), Some(kind));
+        assert_eq!(c.id, "sns-c-1");
+        assert!(c
+            .message
+            .as_ref()
+            .and_then(|m| m.text.as_deref())
+            .is_some_and(|t| t.contains("subscribe")));
+        assert!(c.original["SubscribeURL"].is_string());
+        assert_eq!(
+            serde_json::to_value(c.kind).expect("kind"),
+            "sns_confirmation"
+        );
+        assert!(matches!(
+            normalize(&body),
+            Err(NormalizeError::UnknownShape { .. })
+        ));
+    }
+
+    // Not JSON stays an error either way; AWS shapes are unchanged.
+    assert!(matches!(
+        lenient("not json"),
+        Err(NormalizeError::NotJson(_))
+    ));
+    let aws = body("aws-eventbridge-object-created-put");
+    assert_eq!(lenient(&aws).expect("aws"), normalize(&aws).expect("aws"));
+    assert!(
+        lenient(&body("error-records-not-an-array")).is_err(),
+        "a broken AWS shape is still an error"
+    );
+}
+
+/// One size rule for both S3 paths: an integer or a string of digits; anything else is
+/// an error naming the field. And an EventBridge `time` that is not RFC 3339 is an error
+/// naming the field and the value.
+#[test]
+fn sizes_follow_one_rule_on_both_paths_and_a_bad_time_is_named() {
+    let mut native: Value =
+        serde_json::from_str(&body("aws-native-created-put-and-multipart")).expect("JSON");
+    let mut eventbridge: Value =
+        serde_json::from_str(&body("aws-eventbridge-object-created-put")).expect("JSON");
+    native["Records"][0]["s3"]["object"]["size"] = json!("5");
+    eventbridge["detail"]["object"]["size"] = json!("5");
+    let n = &normalize(&native.to_string()).expect("a numeric string size is accepted natively")[0];
+    let e = &normalize(&eventbridge.to_string()).expect("and through EventBridge")[0];
+    assert_eq!(n.size, Some(5));
+    assert_eq!(e.size, Some(5));
+    assert_eq!(change(n), change(e), "the same change either way");
+
+    for bad in [
+        json!("5 bytes"),
+        json!(-1),
+        json!(1.5),
+        json!(""),
+        json!({"n": 5}),
+    ] {
+        native["Records"][0]["s3"]["object"]["size"] = bad.clone();
+        eventbridge["detail"]["object"]["size"] = bad.clone();
+        let err = normalize(&native.to_string())
+            .expect_err("a bad size")
+            .to_string();
+        assert!(
+            err.contains("Records[0]") && err.contains("`s3.object.size`"),
+            "{err}"
+        );
+        let err = normalize(&eventbridge.to_string())
+            .expect_err("a bad size")
+            .to_string();
+        assert!(err.contains("`detail.object.size`"), "{err}");
+        assert!(err.contains(&bad.to_string()), "the value is named: {err}");
+    }
+
+    let mut eventbridge: Value =
+        serde_json::from_str(&body("aws-eventbridge-object-created-put")).expect("JSON");
+    for bad in ["yesterday", "2021-11-12 00:00:00", "2021-11-12T00:00:00"] {
+        eventbridge["time"] = json!(bad);
+        let err = normalize(&eventbridge.to_string())
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains("`time`") && err.contains("RFC 3339"), "{err}");
+        assert!(err.contains(bad), "the value is named: {err}");
+    }
+    eventbridge["time"] = json!("2021-11-12T00:00:00.123+02:00");
+    assert!(
+        normalize(&eventbridge.to_string()).is_ok(),
+        "RFC 3339 with an offset"
+    );
+}
+
+/// A custom EventBridge event whose `detail` nests `levels` levels (the envelope adds one).
+fn nested_event(levels: usize) -> String {
+    let mut detail = String::new();
+    for _ in 0..levels {
+        detail.push_str(r#"{"a":["#);
+    }
+    detail.push('7');
+    for _ in 0..levels {
+        detail.push_str("]}");
+    }
+    format!(
+        r#"{{"version":"0","id":"deep-1","detail-type":"deep","source":"test","time":"2026-11-23T00:00:00Z","resources":[],"detail":{detail}}}"#
+    )
+}
+
+/// serde_json stops at 128 levels; bridge takes bodies up to MAX_JSON_DEPTH (above the
+/// 1100 EventBridge's PutEvents processes) and refuses deeper ones with a clear error. Run
+/// on a thread with tokio's default worker stack (2 MiB): what handlers do with the event
+/// (serialize, match, clone, drop) must fit there too.
+#[test]
+fn deep_events_normalize_up_to_the_limit_and_deeper_ones_are_refused() {
+    use bridge::event::{normalize_with, Strictness, MAX_JSON_DEPTH};
+    let run = || {
+        // 150 levels: 75 objects and 75 arrays, plus the envelope.
+        let events = normalize(&nested_event(75)).expect("150 levels deep normalizes");
+        assert_eq!(events[0].id, "eb-deep-1");
+        let mut leaf = &events[0].custom.as_ref().expect("custom").detail;
+        for _ in 0..75 {
+            leaf = &leaf["a"][0];
+        }
+        assert_eq!(leaf, &json!(7));
+
+        // At the limit: the envelope plus (MAX_JSON_DEPTH - 1) levels of detail.
+        let at_limit = nested_event((MAX_JSON_DEPTH - 1) / 2);
+        let events = normalize(&at_limit).expect("at the limit");
+        let text = serde_json::to_string(&events[0]).expect("serializes");
+        let pattern = patterns::Pattern::parse(r#"{"kind": ["custom"]}"#).expect("pattern");
+        assert!(pattern.matches_value(&events[0].handler_json()));
+        let copy = events.clone();
+        drop(events);
+        drop(copy);
+        assert!(text.len() > MAX_JSON_DEPTH);
+        // Through SNS too: the Message is parsed on its own.
+        let sns = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": at_limit}).to_string();
+        assert_eq!(
+            normalize(&sns).expect("SNS at the limit")[0].id,
+            "eb-deep-1"
+        );
+
+        // Beyond it, however far: an error that says so, no stack overflow.
+        for levels in [MAX_JSON_DEPTH / 2 + 1, 100_000] {
+            let body = nested_event(levels);
+            for strictness in [Strictness::Strict, Strictness::Lenient] {
+                let err = normalize_with(&body, strictness).expect_err("too deep");
+                assert!(matches!(err, NormalizeError::TooDeep { .. }), "{err}");
+                assert!(
+                    err.to_string()
+                        .contains(&format!("more than {MAX_JSON_DEPTH} levels")),
+                    "{err}"
+                );
+            }
+            let sns = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": body}).to_string();
+            assert!(matches!(
+                normalize(&sns),
+                Err(NormalizeError::TooDeep { .. })
+            ));
+        }
+        let deep_array = "[".repeat(1_000_000);
+        assert!(matches!(
+            normalize(&deep_array),
+            Err(NormalizeError::TooDeep { .. })
+        ));
+    };
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(run)
+        .expect("spawn")
+        .join()
+        .expect("no panic, no overflow");
 }
 
 /// Arbitrary JSON, biased towards the keys the shapes look at so the fuzzing reaches inside.
@@ -411,6 +784,7 @@ proptest! {
     #[test]
     fn normalize_never_panics_on_arbitrary_json(value in arb_json()) {
         let _ = normalize(&value.to_string());
+        let _ = bridge::event::normalize_with(&value.to_string(), bridge::event::Strictness::Lenient);
     }
 
     #[test]

@@ -34,6 +34,8 @@ fn all_kinds() -> Vec<Kind> {
         Kind::TestEvent,
         Kind::PackageRevision,
         Kind::Custom,
+        Kind::Message,
+        Kind::SnsConfirmation,
     ];
     for kind in all {
         match kind {
@@ -53,7 +55,9 @@ fn all_kinds() -> Vec<Kind> {
             | Kind::OtherS3
             | Kind::TestEvent
             | Kind::PackageRevision
-            | Kind::Custom => {}
+            | Kind::Custom
+            | Kind::Message
+            | Kind::SnsConfirmation => {}
         }
     }
     all.to_vec()

@@ -80,7 +80,7 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
         path.to_path_buf()
     };
     let mut diags = Vec::new();
-    let Some(file) = parse_file::<ProjectFile>(&project_path, &mut diags) else {
+    let Some(file) = parse_file::<ProjectFile>(&project_path, "a project file", &mut diags) else {
         return Err(Diagnostics(diags));
     };
     check_project(&project_path, &file, &mut diags);
@@ -110,7 +110,7 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
     let mut rules = Vec::new();
     let mut seen: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
     for rule_path in &rule_files {
-        let Some(rule_file) = parse_file::<RuleFile>(rule_path, &mut diags) else {
+        let Some(rule_file) = parse_file::<RuleFile>(rule_path, "a rule file", &mut diags) else {
             continue;
         };
         if let Some(rule) = check_rule(rule_path, rule_file, &file, &mut diags) {
@@ -184,9 +184,14 @@ fn warnings(path: &Path, file: &ProjectFile, rules: &[Rule]) -> Vec<Diagnostic> 
     out
 }
 
-/// Parses one JSON file into `T`; a syntax or shape error becomes one diagnostic with its
-/// line, column and JSON path.
-fn parse_file<T: DeserializeOwned>(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<T> {
+/// Parses one JSON file into `T` (`what` names it: "a rule file"); a syntax or shape error
+/// becomes one diagnostic with its line, column and JSON path. A UTF-8 byte order mark
+/// (which some Windows editors write) is skipped; a file that is not a JSON object says so.
+fn parse_file<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -194,7 +199,19 @@ fn parse_file<T: DeserializeOwned>(path: &Path, diags: &mut Vec<Diagnostic>) -> 
             return None;
         }
     };
-    let mut de = serde_json::Deserializer::from_str(&text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if let Some((line, column, found)) = not_an_object(text) {
+        diags.push(Diagnostic {
+            file: path.to_path_buf(),
+            path: "$".to_string(),
+            line: Some(line),
+            column: Some(column),
+            message: format!("{what} must be a JSON object (`{{ ... }}`), found {found}"),
+            hint: Some("see `bridge schema` for the expected shape".to_string()),
+        });
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(v) => Some(v),
         Err(e) => {
@@ -228,6 +245,24 @@ fn parse_file<T: DeserializeOwned>(path: &Path, diags: &mut Vec<Diagnostic>) -> 
             None
         }
     }
+}
+
+/// Where the top-level value starts (1-based line and column) and what it is, when it is
+/// JSON but not an object. `None` for an object, and for text the parser will report.
+fn not_an_object(text: &str) -> Option<(usize, usize, &'static str)> {
+    let start = text.find(|c: char| !matches!(c, ' ' | '\t' | '\n' | '\r'))?;
+    let found = match text[start..].chars().next()? {
+        '[' => "an array",
+        '"' => "a string",
+        '-' | '0'..='9' => "a number",
+        't' | 'f' => "a boolean",
+        'n' => "null",
+        _ => return None,
+    };
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    Some((line, column, found))
 }
 
 fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {

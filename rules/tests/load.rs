@@ -187,3 +187,58 @@ fn duplicate_rule_names_are_reported() {
         errors[0]
     );
 }
+
+/// A project whose bridge.json and one rule file start with a UTF-8 byte order mark.
+fn project_with(rule_text: &str, bom: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bom = if bom { "\u{feff}" } else { "" };
+    std::fs::write(
+        dir.path().join("bridge.json"),
+        format!(r#"{bom}{{"stack": "s", "queues": [{{"name": "q"}}]}}"#),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/r.json"), format!("{bom}{rule_text}")).unwrap();
+    dir
+}
+
+#[test]
+fn files_starting_with_a_byte_order_mark_load() {
+    let rule = r#"{"name": "r", "event_pattern": {"source": ["x"]}, "targets": [{"id": "t", "queue": "q"}]}"#;
+    let dir = project_with(rule, true);
+    let project = load(dir.path()).unwrap_or_else(|e| panic!("{}", listing(&e.0)));
+    assert_eq!(project.rules.len(), 1);
+    assert_eq!(project.rules[0].name, "r");
+}
+
+#[test]
+fn a_rule_file_that_is_not_an_object_says_it_must_be_one() {
+    let dir = project_with(
+        r#"
+  ["r", {"source": ["x"]}]"#,
+        false,
+    );
+    let errors = load(dir.path()).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{}", listing(&errors));
+    let e = &errors[0];
+    assert!(e.file.ends_with("r.json"));
+    assert_eq!(
+        e.message,
+        "a rule file must be a JSON object (`{ ... }`), found an array"
+    );
+    assert_eq!((e.line, e.column), (Some(2), Some(3)));
+    assert!(!e.message.contains("invalid length"), "{e}");
+
+    std::fs::write(dir.path().join("rules/r.json"), "\u{feff}\"r\"").unwrap();
+    let errors = load(dir.path()).unwrap_err().0;
+    assert_eq!(
+        errors[0].message,
+        "a rule file must be a JSON object (`{ ... }`), found a string"
+    );
+    std::fs::write(dir.path().join("bridge.json"), "[1]").unwrap();
+    let errors = load(dir.path()).unwrap_err().0;
+    assert_eq!(
+        errors[0].message,
+        "a project file must be a JSON object (`{ ... }`), found an array"
+    );
+}

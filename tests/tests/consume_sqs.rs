@@ -403,3 +403,111 @@ fn without_the_heartbeat_a_long_handler_s_message_is_redelivered() {
     assert_eq!(seen.len(), 1, "{report}");
     assert!(seen[0].contains("\"ev-7\""), "{seen:?}");
 }
+
+#[test]
+fn a_dead_lettered_message_keeps_its_string_and_binary_attributes() {
+    use aws_sdk_sqs::primitives::Blob;
+    use aws_sdk_sqs::types::MessageAttributeValue;
+    let Some(endpoint) = endpoint() else { return };
+    let aws = aws(&endpoint);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = unique("consume-attrs");
+    let dlq_url = create_queue(&aws, &format!("{name}-dlq"), None);
+    let dlq_arn = queue_arn(&aws, &dlq_url);
+    let url = create_queue(&aws, &name, Some(&dlq_arn));
+    let attribute = |data_type: &str, text: Option<&str>, bytes: Option<&[u8]>| {
+        let mut v = MessageAttributeValue::builder().data_type(data_type);
+        if let Some(text) = text {
+            v = v.string_value(text);
+        }
+        if let Some(bytes) = bytes {
+            v = v.binary_value(Blob::new(bytes.to_vec()));
+        }
+        v.build().expect("attribute")
+    };
+    aws.block_on(
+        aws.clients()
+            .sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body("poison with attributes")
+            .message_attributes("tenant", attribute("String", Some("acme"), None))
+            .message_attributes("count", attribute("Number", Some("3"), None))
+            .message_attributes("blob", attribute("Binary", None, Some(&[0, 159, 255])))
+            .send(),
+    )
+    .expect("send");
+    let out = consume_cmd(
+        &endpoint,
+        dir.path(),
+        &name,
+        &["--max-messages", "1", "--idle-exit", "10"],
+    )
+    .output()
+    .expect("run bridge consume");
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    let got = aws
+        .block_on(
+            aws.clients()
+                .sqs
+                .receive_message()
+                .queue_url(&dlq_url)
+                .message_attribute_names("All")
+                .wait_time_seconds(0)
+                .send(),
+        )
+        .expect("receive");
+    let dead = got.messages();
+    assert_eq!(dead.len(), 1, "{report}");
+    let attrs = dead[0].message_attributes().expect("attributes kept");
+    assert_eq!(attrs["tenant"].string_value(), Some("acme"));
+    assert_eq!(attrs["count"].data_type(), "Number");
+    assert_eq!(attrs["count"].string_value(), Some("3"));
+    assert_eq!(attrs["blob"].data_type(), "Binary");
+    assert_eq!(
+        attrs["blob"].binary_value().map(|b| b.as_ref().to_vec()),
+        Some(vec![0, 159, 255])
+    );
+    assert!(attrs["bridge-dead-letter-reason"]
+        .string_value()
+        .is_some_and(|r| r.contains("not JSON")));
+}
+
+#[test]
+fn a_custom_json_message_is_handled_and_dead_lettered_only_with_strict() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = aws(&endpoint);
+    for strict in [false, true] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = unique("consume-strict");
+        let dlq_url = create_queue(&aws, &format!("{name}-dlq"), None);
+        let dlq_arn = queue_arn(&aws, &dlq_url);
+        let url = create_queue(&aws, &name, Some(&dlq_arn));
+        send(&aws, &url, r#"{"order": 42}"#);
+        let mut args = vec!["--max-messages", "1", "--idle-exit", "10"];
+        if strict {
+            args.push("--strict");
+        }
+        let out = consume_cmd(&endpoint, dir.path(), &name, &args)
+            .output()
+            .expect("run bridge consume");
+        let report = text(&out);
+        assert!(out.status.success(), "{report}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let dead = receive_now(&aws, &dlq_url);
+        if strict {
+            assert!(stdout.trim().is_empty(), "{report}");
+            assert_eq!(dead.len(), 1, "{report}");
+            let reason = dead[0].1.clone().unwrap_or_default();
+            assert!(reason.contains("no known message shape"), "{reason:?}");
+        } else {
+            let event: serde_json::Value =
+                serde_json::from_str(stdout.trim()).expect("one event line");
+            assert_eq!(event["kind"], "message", "{report}");
+            assert_eq!(event["message"]["json"]["order"], 42);
+            assert!(dead.is_empty(), "{report}");
+        }
+        assert!(receive_now(&aws, &url).is_empty(), "{report}");
+    }
+}

@@ -10,8 +10,13 @@ use std::process::{Command, Output, Stdio};
 use support::{bridge_bin, repo_root};
 
 fn normalize(stdin: &str) -> Output {
+    normalize_with(&[], stdin)
+}
+
+fn normalize_with(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(bridge_bin())
         .arg("normalize")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -97,7 +102,8 @@ fn a_bad_line_is_reported_with_its_number_and_the_rest_still_go_through() {
     let good =
         fixture_line("moto-native-01-objectcreated-put-reports-monthly-report-csv.body.json");
     let input = format!("{good}\n{{\"hello\": \"world\"}}\nnot json at all\n{good}\n");
-    let out = normalize(&input);
+    // --strict: AWS shapes only, so line 2 (custom JSON) is an error too.
+    let out = normalize_with(&["--strict"], &input);
     assert_eq!(out.status.code(), Some(2), "exit 2 when any line failed");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 2"), "{stderr}");
@@ -115,4 +121,26 @@ fn a_bad_line_is_reported_with_its_number_and_the_rest_still_go_through() {
     assert_eq!(events.len(), 2, "lines 1 and 4 still normalized");
     assert_eq!(events[0]["key"], "reports/monthly report.csv");
     assert_eq!(events[0], events[1]);
+}
+
+#[test]
+fn without_strict_a_message_of_no_aws_shape_is_a_message_event_and_text_is_still_an_error() {
+    let good =
+        fixture_line("moto-native-01-objectcreated-put-reports-monthly-report-csv.body.json");
+    let input = format!("{good}\n{{\"hello\": \"world\"}}\n\"a JSON string\"\nnot json at all\n");
+    let out = normalize(&input);
+    assert_eq!(out.status.code(), Some(2), "line 4 is not JSON");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 4"), "{stderr}");
+    assert!(
+        !stderr.contains("line 2") && !stderr.contains("line 3"),
+        "{stderr}"
+    );
+    let events = events(&out);
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["kind"], "object_created");
+    assert_eq!(events[1]["kind"], "message");
+    assert_eq!(events[1]["message"]["json"]["hello"], "world");
+    assert_eq!(events[2]["kind"], "message");
+    assert_eq!(events[2]["message"]["json"], "a JSON string");
 }

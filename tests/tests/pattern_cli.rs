@@ -118,3 +118,40 @@ fn match_streams_names_per_event_and_reports_bad_lines() {
     assert!(stderr.contains("line 3"), "{stderr}");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn match_reports_a_line_that_is_not_utf8_and_goes_on() {
+    let mut child = Command::new(bridge_bin())
+        .current_dir(repo_root())
+        .args(["match", "--patterns", "examples/patterns"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"{\"source\": \"a\"}\n").unwrap();
+    stdin.write_all(b"{\"source\": \"caf\xe9\"}\n").unwrap();
+    stdin.write_all(b"{\"source\": \"b\"}\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            serde_json::json!({"line": 1, "rules": []}),
+            serde_json::json!({"line": 3, "rules": []}),
+        ],
+        "the lines after the bad one are still matched"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("not UTF-8"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

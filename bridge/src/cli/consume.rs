@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use bridge::consumer::{
-    pass_through, Consumer, ConsumerOptions, Exec, Http, JsonlStdout, LocalSource, MessageSource,
-    Metrics, OnUnparseable, SqsSource,
+    normalized_strict, pass_through, Consumer, ConsumerOptions, Exec, Http, JsonlStdout,
+    LocalSource, MessageSource, Metrics, OnUnparseable, SqsSource,
 };
 use infra::aws::AwsClients;
 use infra::local::Store;
@@ -85,8 +85,13 @@ pub struct Args {
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace: u64,
     /// Do not normalize: each body, parsed as JSON, is the event.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "strict")]
     pub raw: bool,
+    /// Accept AWS event shapes only: a body of any other shape (a custom JSON message, an
+    /// SNS notification of text, an SNS confirmation) is dead-lettered (or left, with
+    /// `--on-unparseable leave`) instead of handled as a `message` / `sns_confirmation` event.
+    #[arg(long)]
+    pub strict: bool,
     /// Print counters on stderr every this many seconds (0: never).
     #[arg(long, default_value_t = 10)]
     pub progress: u64,
@@ -170,6 +175,8 @@ fn options(args: &Args) -> anyhow::Result<ConsumerOptions> {
     };
     if args.raw {
         options.normalize = pass_through();
+    } else if args.strict {
+        options.normalize = normalized_strict();
     }
     Ok(options)
 }

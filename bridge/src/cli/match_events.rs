@@ -23,20 +23,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = 0usize;
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut input = stdin.lock();
     let mut number = 0usize;
     loop {
         line.clear();
+        // Bytes, not `read_line`: a line that is not UTF-8 is one bad line, reported and
+        // skipped like the others, not the end of the stream.
         if input
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .context("reading events from standard input")?
             == 0
         {
             break;
         }
         number += 1;
-        let event = line.trim_end_matches(['\n', '\r']);
+        let Ok(text) = std::str::from_utf8(&line) else {
+            failed += 1;
+            eprintln!(
+                "error: standard input, line {number}: invalid event: the line is not UTF-8 text"
+            );
+            continue;
+        };
+        let event = text.trim_end_matches(['\n', '\r']);
         if event.trim().is_empty() {
             continue;
         }

@@ -5,7 +5,8 @@ use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::Value;
+use crate::event::Event;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Why an event was not handled. The text never contains the event itself.
@@ -19,15 +20,15 @@ impl HandlerError {
     }
 }
 
-/// Handles one normalized event. Called concurrently from several tasks.
+/// Handles one normalized [`Event`]. Called concurrently from several tasks.
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, event: &Value) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn handle(&self, event: &Event) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
-/// A handler from an async closure: `handler_fn(|event| async move { ... })`.
+/// A handler from an async closure: `handler_fn(|event: Event| async move { ... })`.
 pub fn handler_fn<F, Fut>(f: F) -> FnHandler<F>
 where
-    F: Fn(Value) -> Fut + Send + Sync + 'static,
+    F: Fn(Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandlerError>> + Send,
 {
     FnHandler(f)
@@ -38,12 +39,19 @@ pub struct FnHandler<F>(F);
 
 impl<F, Fut> Handler for FnHandler<F>
 where
-    F: Fn(Value) -> Fut + Send + Sync + 'static,
+    F: Fn(Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandlerError>> + Send,
 {
-    fn handle(&self, event: &Value) -> impl Future<Output = Result<(), HandlerError>> + Send {
+    fn handle(&self, event: &Event) -> impl Future<Output = Result<(), HandlerError>> + Send {
         (self.0)(event.clone())
     }
+}
+
+/// The event as the built-in handlers send it ([`Event::handler_json_bytes`]).
+fn event_bytes(event: &Event) -> Result<Vec<u8>, HandlerError> {
+    event
+        .handler_json_bytes()
+        .map_err(|e| HandlerError::new(format!("cannot serialize the event: {e}")))
 }
 
 /// One JSON line per event on stdout, for piping into `jq` and friends. Fails (so the
@@ -52,9 +60,8 @@ where
 pub struct JsonlStdout;
 
 impl Handler for JsonlStdout {
-    async fn handle(&self, event: &Value) -> Result<(), HandlerError> {
-        let mut line = serde_json::to_vec(event)
-            .map_err(|e| HandlerError::new(format!("cannot serialize the event: {e}")))?;
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let mut line = event_bytes(event)?;
         line.push(b'\n');
         let mut out = std::io::stdout().lock();
         out.write_all(&line)
@@ -72,9 +79,8 @@ pub struct Exec {
 }
 
 impl Handler for Exec {
-    async fn handle(&self, event: &Value) -> Result<(), HandlerError> {
-        let input = serde_json::to_vec(event)
-            .map_err(|e| HandlerError::new(format!("cannot serialize the event: {e}")))?;
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let input = event_bytes(event)?;
         let mut child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(&self.command)
@@ -181,9 +187,8 @@ impl Http {
 }
 
 impl Handler for Http {
-    async fn handle(&self, event: &Value) -> Result<(), HandlerError> {
-        let body = serde_json::to_vec(event)
-            .map_err(|e| HandlerError::new(format!("cannot serialize the event: {e}")))?;
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let body = event_bytes(event)?;
         match tokio::time::timeout(self.timeout, self.post(&body)).await {
             Ok(Ok(status)) if (200..300).contains(&status) => Ok(()),
             Ok(Ok(status)) => Err(HandlerError::new(format!("POST returned HTTP {status}"))),

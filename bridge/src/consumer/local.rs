@@ -4,13 +4,12 @@
 //! mutex. Long polling is done here, in short non-blocking receives separated by async
 //! sleeps, so a waiting receive never holds the mutex that deletes and heartbeats need.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use infra::local::{LocalError, MessageAttribute, ReceiveRequest, SendRequest, Store};
 
-use super::source::{Message, MessageSource, SourceError, DEAD_LETTER_REASON_ATTRIBUTE};
+use super::source::{dead_letter_attributes, Message, MessageSource, SourceError};
 
 /// How often an empty queue is polled during a long poll.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -111,6 +110,18 @@ impl MessageSource for LocalSource {
                     .map(|m| Message {
                         receive_count: m.receive_count(),
                         group_id: m.attributes.get("MessageGroupId").cloned(),
+                        attributes: m
+                            .message_attributes
+                            .iter()
+                            .map(|(name, a)| {
+                                let attribute = super::MessageAttribute {
+                                    data_type: a.data_type.clone(),
+                                    string_value: Some(a.string_value.clone()),
+                                    binary_value: None,
+                                };
+                                (name.clone(), attribute)
+                            })
+                            .collect(),
                         id: m.message_id,
                         receipt: m.receipt_handle,
                         body: m.body,
@@ -165,10 +176,29 @@ impl MessageSource for LocalSource {
             };
             let dlq = infra_name(&redrive.dead_letter_target_arn).to_string();
             let mut req = SendRequest::body(message.body.clone());
-            req.attributes = BTreeMap::from([(
-                DEAD_LETTER_REASON_ATTRIBUTE.to_string(),
-                MessageAttribute::string(why),
-            )]);
+            let (attributes, with_reason) = dead_letter_attributes(&message, &why);
+            if !with_reason {
+                eprintln!(
+                    "bridge consume: message {} has {} attributes, the most SQS allows: it is dead-lettered without the {} attribute",
+                    message.id,
+                    attributes.len(),
+                    super::DEAD_LETTER_REASON_ATTRIBUTE
+                );
+            }
+            // The local store keeps string values only (nothing it hands out is binary).
+            req.attributes = attributes
+                .into_iter()
+                .filter_map(|(name, a)| {
+                    let value = a.string_value?;
+                    Some((
+                        name,
+                        MessageAttribute {
+                            data_type: a.data_type,
+                            string_value: value,
+                        },
+                    ))
+                })
+                .collect();
             if dlq.ends_with(".fifo") {
                 req.group_id = Some("bridge-dead-letter".into());
                 req.dedup_id = Some(message.id.clone());

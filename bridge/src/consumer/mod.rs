@@ -34,40 +34,40 @@ pub mod sqs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use crate::event::{Event, NormalizeError, Strictness};
 
 pub use handler::{handler_fn, Exec, Handler, HandlerError, Http, JsonlStdout};
 pub use local::LocalSource;
 pub use metrics::Metrics;
-pub use source::{Message, MessageSource, SourceError, DEAD_LETTER_REASON_ATTRIBUTE};
+pub use source::{
+    Message, MessageAttribute, MessageSource, SourceError, DEAD_LETTER_REASON_ATTRIBUTE,
+    MAX_MESSAGE_ATTRIBUTES,
+};
 pub use sqs::SqsSource;
 
 /// Turns one message body into the events it carries (SNS envelopes, S3 notifications and
 /// EventBridge events may wrap several). An error means the body is poison.
-pub type Normalizer = Arc<dyn Fn(&str) -> Result<Vec<Value>, String> + Send + Sync>;
+pub type Normalizer = Arc<dyn Fn(&str) -> Result<Vec<Event>, NormalizeError> + Send + Sync>;
 
-/// The default: [`crate::event::normalize`] (SNS envelopes, S3 notifications, EventBridge
-/// events → the one [`crate::event::Event`] type), each event serialized to JSON.
+/// The default: [`crate::event::normalize_with`], lenient (SNS envelopes, S3 notifications,
+/// EventBridge events → the one [`crate::event::Event`] type; any other JSON body, SNS text
+/// notification or SNS confirmation → a `message` / `sns_confirmation` event). Only a body
+/// that is not JSON is poison.
 pub fn normalized() -> Normalizer {
-    Arc::new(|body: &str| {
-        let events = crate::event::normalize(body).map_err(|e| e.to_string())?;
-        events
-            .iter()
-            .map(|e| {
-                serde_json::to_value(e).map_err(|e| format!("cannot serialize the event: {e}"))
-            })
-            .collect()
-    })
+    Arc::new(|body: &str| crate::event::normalize_with(body, Strictness::Lenient))
+}
+
+/// AWS event shapes only (`bridge consume --strict`): a body of any other shape is poison
+/// and goes to the dead-letter queue like one that is not JSON.
+pub fn normalized_strict() -> Normalizer {
+    Arc::new(|body: &str| crate::event::normalize_with(body, Strictness::Strict))
 }
 
 /// The body parsed as JSON is the event, whatever its shape (`--raw`): for queues that
-/// carry application messages rather than AWS event shapes.
+/// carry application messages rather than AWS event shapes. Each body becomes one
+/// [`crate::event::Kind::Message`] event whose [`Event::handler_json`] is the body itself.
 pub fn pass_through() -> Normalizer {
-    Arc::new(|body: &str| {
-        serde_json::from_str::<Value>(body)
-            .map(|v| vec![v])
-            .map_err(|e| format!("the body is not JSON: {e}"))
-    })
+    Arc::new(|body: &str| crate::event::parse_body(body).map(|v| vec![Event::pass_through(v)]))
 }
 
 /// What to do with a message whose body does not normalize.
@@ -174,5 +174,41 @@ impl<S: MessageSource> Consumer<S> {
         F: std::future::Future<Output = ()>,
     {
         runtime::run(self.source, Arc::new(handler), self.options, shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_through_events_send_the_body_and_normalized_ones_the_event() {
+        let body = r#"{"id": "order-7", "total": 12}"#;
+        let raw = (pass_through())(body).expect("JSON");
+        assert_eq!(raw.len(), 1);
+        assert!(raw[0].is_pass_through());
+        assert_eq!(raw[0].id, "order-7");
+        assert_eq!(
+            raw[0].handler_json(),
+            serde_json::json!({"id": "order-7", "total": 12})
+        );
+        let bytes = raw[0].handler_json_bytes().expect("serializes");
+        assert_eq!(bytes, br#"{"id":"order-7","total":12}"#);
+        assert!(matches!(
+            (pass_through())("not json"),
+            Err(NormalizeError::NotJson(_))
+        ));
+
+        let eb = r#"{"version":"0","id":"e-1","detail-type":"shipped","source":"shop",
+            "time":"2026-11-23T00:00:00Z","resources":[],"detail":{"n":1}}"#;
+        let events = (normalized())(eb).expect("normalizes");
+        assert!(!events[0].is_pass_through());
+        let json = events[0].handler_json();
+        assert_eq!(json["kind"], "custom");
+        assert_eq!(json["custom"]["detail"]["n"], 1);
+        assert_eq!(
+            events[0].handler_json_bytes().expect("serializes"),
+            serde_json::to_vec(&events[0]).expect("serializes")
+        );
     }
 }

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
@@ -14,6 +13,7 @@ use super::handler::Handler;
 use super::metrics::{Counters, Metrics};
 use super::source::{Message, MessageSource};
 use super::{ConsumerOptions, OnUnparseable};
+use crate::event::Event;
 
 /// Where the run is: receiving; stopping (no new handler starts); aborting (the grace
 /// period is over: running handlers are abandoned and their messages released).
@@ -246,14 +246,14 @@ async fn process<S: MessageSource, H: Handler>(
     let events = match (opts.normalize)(&message.body) {
         Ok(events) => events,
         Err(why) => {
-            poison(shared, message, &why).await;
+            poison(shared, message, &why.to_string()).await;
             return Outcome::Poison;
         }
     };
-    let mut todo: Vec<Value> = Vec::with_capacity(events.len());
+    let mut todo: Vec<Event> = Vec::with_capacity(events.len());
     for event in events {
         if let Some(pattern) = &opts.pattern {
-            if !pattern.matches_value(&event) {
+            if !pattern.matches_value(&event.handler_json()) {
                 Counters::add(&counters.filtered, 1);
                 continue;
             }
@@ -288,7 +288,7 @@ async fn process<S: MessageSource, H: Handler>(
 async fn handle_all<S: MessageSource, H: Handler>(
     shared: &Shared<S, H>,
     message: &Message,
-    events: &[Value],
+    events: &[Event],
 ) -> Outcome {
     let permit = tokio::select! {
         p = shared.handlers.acquire() => p.ok(),
@@ -400,8 +400,9 @@ async fn wait_phase(phase: &watch::Receiver<Phase>, at_least: Phase) {
     }
 }
 
-fn event_id(event: &Value) -> Option<&str> {
-    event.get("id").and_then(Value::as_str)
+/// The de-duplication id; pass-through events without an `id` have none.
+fn event_id(event: &Event) -> Option<&str> {
+    Some(event.id.as_str()).filter(|id| !id.is_empty())
 }
 
 /// Deletes acked messages in batches of up to 10: whatever has queued up since the last

@@ -2,6 +2,7 @@
 //! changes, dead-lettering). The runtime is written against [`MessageSource`] only, so the
 //! same code drives real SQS and the embedded local backend.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 /// One received message. `receipt` is what delete / visibility changes need; a later
@@ -15,6 +16,46 @@ pub struct Message {
     pub receive_count: u32,
     /// The FIFO message group, if the queue is FIFO.
     pub group_id: Option<String>,
+    /// The message attributes, all of them (received with `MessageAttributeNames=All`):
+    /// dead-lettering copies them to the dead-letter queue.
+    pub attributes: BTreeMap<String, MessageAttribute>,
+}
+
+/// One SQS message attribute: its data type (`String`, `Number`, `Binary`, possibly with
+/// a custom `.label`) and its string or binary value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAttribute {
+    pub data_type: String,
+    pub string_value: Option<String>,
+    pub binary_value: Option<Vec<u8>>,
+}
+
+/// SQS takes at most this many message attributes per message ("up to 10 metadata
+/// attributes", <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html>).
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+
+/// The attributes a dead-lettered copy of `message` carries: all of the original's, plus
+/// [`DEAD_LETTER_REASON_ATTRIBUTE`] saying `why` when there is room for it under
+/// [`MAX_MESSAGE_ATTRIBUTES`] (the user's attributes come first: without room, the reason
+/// is only logged). The flag says whether the reason is attached.
+pub(crate) fn dead_letter_attributes(
+    message: &Message,
+    why: &str,
+) -> (BTreeMap<String, MessageAttribute>, bool) {
+    let mut attributes = message.attributes.clone();
+    let room = attributes.contains_key(DEAD_LETTER_REASON_ATTRIBUTE)
+        || attributes.len() < MAX_MESSAGE_ATTRIBUTES;
+    if room {
+        attributes.insert(
+            DEAD_LETTER_REASON_ATTRIBUTE.to_string(),
+            MessageAttribute {
+                data_type: "String".into(),
+                string_value: Some(why.to_string()),
+                binary_value: None,
+            },
+        );
+    }
+    (attributes, room)
 }
 
 /// A failed queue call. The message names the operation and the queue, never a body.
@@ -57,8 +98,10 @@ pub trait MessageSource: Send + Sync + 'static {
         secs: u32,
     ) -> impl Future<Output = Result<(), SourceError>> + Send;
 
-    /// Sends the message's body to the queue's dead-letter queue (named by its redrive
-    /// policy) with an attribute saying `why`, then deletes the original. Fails with
+    /// Sends the message's body and all its message attributes to the queue's dead-letter
+    /// queue (named by its redrive policy) with [`DEAD_LETTER_REASON_ATTRIBUTE`] saying
+    /// `why` (when the message has fewer than [`MAX_MESSAGE_ATTRIBUTES`] of its own), then
+    /// deletes the original. Fails with
     /// [`SourceError::NoDeadLetterQueue`] when there is none: the caller then leaves the
     /// message for redelivery rather than lose it.
     fn dead_letter(

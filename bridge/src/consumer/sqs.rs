@@ -7,7 +7,12 @@ use aws_sdk_sqs::types::{
 };
 use aws_sdk_sqs::Client;
 
-use super::source::{Message, MessageSource, SourceError, DEAD_LETTER_REASON_ATTRIBUTE};
+use aws_sdk_sqs::primitives::Blob;
+
+use super::source::{
+    dead_letter_attributes, Message, MessageAttribute, MessageSource, SourceError,
+    DEAD_LETTER_REASON_ATTRIBUTE,
+};
 
 /// An SQS queue, by URL.
 #[derive(Debug, Clone)]
@@ -86,7 +91,9 @@ impl MessageSource for SqsSource {
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .wait_time_seconds(wait_secs.min(20) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId);
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+            // Every message attribute, so a dead-lettered copy keeps them all.
+            .message_attribute_names("All");
         if let Some(v) = visibility_secs {
             req = req.visibility_timeout(v as i32);
         }
@@ -112,6 +119,19 @@ impl MessageSource for SqsSource {
                         .attributes()
                         .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
                         .cloned(),
+                    attributes: m
+                        .message_attributes()
+                        .into_iter()
+                        .flatten()
+                        .map(|(name, a)| {
+                            let attribute = MessageAttribute {
+                                data_type: a.data_type().to_string(),
+                                string_value: a.string_value().map(str::to_string),
+                                binary_value: a.binary_value().map(|b| b.as_ref().to_vec()),
+                            };
+                            (name.clone(), attribute)
+                        })
+                        .collect(),
                 })
             })
             .collect())
@@ -214,17 +234,32 @@ impl MessageSource for SqsSource {
             });
         };
         let dlq_url = resolve_url(&self.client, dlq_arn).await?;
-        let reason = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(why)
-            .build()
-            .map_err(|e| call_error("SendMessage (dead-letter)", &dlq_url, e))?;
+        let (attributes, with_reason) = dead_letter_attributes(message, why);
+        if !with_reason {
+            eprintln!(
+                "bridge consume: message {} has {} attributes, the most SQS allows: it is dead-lettered without the {DEAD_LETTER_REASON_ATTRIBUTE} attribute",
+                message.id,
+                attributes.len()
+            );
+        }
         let mut send = self
             .client
             .send_message()
             .queue_url(&dlq_url)
-            .message_body(&message.body)
-            .message_attributes(DEAD_LETTER_REASON_ATTRIBUTE, reason);
+            .message_body(&message.body);
+        for (name, attribute) in attributes {
+            let mut value = MessageAttributeValue::builder().data_type(attribute.data_type);
+            if let Some(text) = attribute.string_value {
+                value = value.string_value(text);
+            }
+            if let Some(bytes) = attribute.binary_value {
+                value = value.binary_value(Blob::new(bytes));
+            }
+            let value = value
+                .build()
+                .map_err(|e| call_error("SendMessage (dead-letter)", &dlq_url, e))?;
+            send = send.message_attributes(name, value);
+        }
         if dlq_arn.ends_with(".fifo") {
             send = send
                 .message_group_id("bridge-dead-letter")

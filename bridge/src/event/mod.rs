@@ -6,8 +6,16 @@
 //!    inner message is normalized again and the events remember the topic;
 //! 2. native S3 event notifications (`Records[]`, one event per record);
 //! 3. `s3:TestEvent` messages (one [`Kind::TestEvent`] event, never an error);
-//! 4. EventBridge events: `aws.s3` S3 changes, the Quilt `package-revision` custom event, and
-//!    any other custom event kept whole.
+//! 4. EventBridge events: `aws.s3` S3 changes (including S3 API calls recorded by
+//!    CloudTrail, `detail-type: AWS API Call via CloudTrail`), the Quilt `package-revision`
+//!    custom event, and any other custom event kept whole.
+//!
+//! [`normalize`] accepts those shapes only. [`normalize_with`] and [`Strictness::Lenient`]
+//! (what `bridge consume` uses unless `--strict`) also accept every other legitimate
+//! message: a JSON body of no AWS shape (what an EventBridge input transformer produces) or
+//! an SNS notification whose `Message` is text or such JSON becomes one [`Kind::Message`]
+//! event, and an SNS subscription or unsubscribe confirmation one [`Kind::SnsConfirmation`]
+//! event (never confirmed). A body that is not JSON is an error either way.
 //!
 //! SNS raw message delivery puts the bare inner body on the queue: it cannot be told apart
 //! from direct delivery, and normalizes as the inner shape.
@@ -49,6 +57,11 @@ pub enum NormalizeError {
         SHAPES_TRIED.join("; ")
     )]
     UnknownShape { seen: String },
+    #[error(
+        "the body nests JSON more than {limit} levels deep (bridge's limit; EventBridge \
+         itself processes up to 1100)"
+    )]
+    TooDeep { limit: usize },
     #[error("{shape}: {message}")]
     Malformed {
         shape: &'static str,
@@ -108,6 +121,15 @@ pub enum Kind {
     PackageRevision,
     /// Any other custom EventBridge event; see [`Event::custom`].
     Custom,
+    /// A legitimate message of no AWS event shape: what an EventBridge input transformer
+    /// produces (a JSON string, a custom object), or an SNS notification whose `Message` is
+    /// not an AWS event. The body is in [`Event::message`]. Also what
+    /// [`crate::consumer::pass_through`] (`--raw`) makes of every body.
+    Message,
+    /// An SNS `SubscriptionConfirmation` or `UnsubscribeConfirmation` (the type is the
+    /// [`Event::reason`]). Never confirmed by bridge: the `SubscribeURL` is in
+    /// [`Event::original`] for whoever decides to visit it.
+    SnsConfirmation,
 }
 
 /// How an object went away, where AWS says.
@@ -128,6 +150,12 @@ pub enum Path {
     S3,
     /// An event delivered by an EventBridge rule.
     Eventbridge,
+    /// An S3 API call recorded by CloudTrail (`detail-type: AWS API Call via CloudTrail`),
+    /// delivered by an EventBridge rule.
+    Cloudtrail,
+    /// A body that does not say how it reached the queue: a [`Kind::Message`] (an SNS
+    /// notification around it still shows in [`Provenance::sns_topic_arn`]).
+    Unknown,
 }
 
 /// Where the event came from.
@@ -204,8 +232,24 @@ pub struct Event {
     pub metadata: BTreeMap<String, String>,
     pub package: Option<PackageRevision>,
     pub custom: Option<CustomEvent>,
+    /// For [`Kind::Message`]: the body, as JSON or as text; for [`Kind::SnsConfirmation`],
+    /// SNS's `Message` text.
+    pub message: Option<MessageBody>,
     /// The JSON this event was made from: the S3 record, the test event or the EventBridge event.
     pub original: Value,
+    /// Made by [`crate::consumer::pass_through`]: the built-in handlers write `original`
+    /// (the body as delivered) rather than the normalized event. Not serialized.
+    #[serde(skip)]
+    pass_through: bool,
+}
+
+/// The body of a [`Kind::Message`] event: JSON, or (`text` set, `json` null) text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageBody {
+    /// The body, when it is JSON (any JSON value: an object, a string, ...); null for text.
+    pub json: Value,
+    /// The body, when it is text that is not JSON (an SNS `Message` of plain text).
+    pub text: Option<String>,
 }
 
 impl Event {
@@ -242,7 +286,49 @@ impl Event {
             metadata: BTreeMap::new(),
             package: None,
             custom: None,
+            message: None,
             original,
+            pass_through: false,
+        }
+    }
+
+    /// The body parsed as JSON, kept whole as a [`Kind::Message`] event whose handler JSON
+    /// is the body itself (see [`Event::handler_json`]). The id is the body's `id` when that
+    /// is a string, else empty (no de-duplication).
+    pub fn pass_through(body: Value) -> Self {
+        let mut event = Event::new(Kind::Message, Path::Unknown, Value::Null);
+        event.id = str_at(&body, &["id"]).unwrap_or_default().to_owned();
+        event.message = Some(MessageBody {
+            json: body.clone(),
+            text: None,
+        });
+        event.original = body;
+        event.pass_through = true;
+        event
+    }
+
+    /// Whether this event was made by [`crate::consumer::pass_through`] (`--raw`).
+    pub fn is_pass_through(&self) -> bool {
+        self.pass_through
+    }
+
+    /// The JSON the built-in handlers (JSON lines, `--exec`, `--http`) write and patterns
+    /// are matched against: the event as serialized, or for a pass-through event the body
+    /// as delivered.
+    pub fn handler_json(&self) -> Value {
+        if self.pass_through {
+            return self.original.clone();
+        }
+        // An Event always serializes: its maps have string keys and its `Value`s were JSON.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// [`Event::handler_json`] as bytes, without the intermediate `Value`.
+    pub fn handler_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        if self.pass_through {
+            serde_json::to_vec(&self.original)
+        } else {
+            serde_json::to_vec(self)
         }
     }
 
@@ -251,34 +337,161 @@ impl Event {
     pub fn read_object(&self, store: &dyn ObjectStore) -> Option<Result<Vec<u8>, StoreError>> {
         let bucket = self.bucket.as_deref()?;
         let key = self.key.as_deref()?;
-        if self.kind == Kind::PackageRevision || self.kind == Kind::Custom {
+        if matches!(
+            self.kind,
+            Kind::PackageRevision | Kind::Custom | Kind::Message | Kind::SnsConfirmation
+        ) {
             return None;
         }
         Some(store.get(bucket, key, self.version_id.as_deref()))
     }
 }
 
-/// Normalizes one SQS message body into the events it carries.
+/// Which bodies [`normalize_with`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// AWS event shapes, and every other legitimate message as a [`Kind::Message`] event
+    /// (a JSON value of no AWS shape, an SNS notification whose `Message` is text or custom
+    /// JSON) or a [`Kind::SnsConfirmation`] event. What `bridge consume` does by default.
+    Lenient,
+    /// AWS event shapes only: anything else is [`NormalizeError::UnknownShape`] (or, for an
+    /// SNS notification of text, [`NormalizeError::Malformed`]). `bridge consume --strict`.
+    Strict,
+}
+
+/// Normalizes one SQS message body into the events it carries: AWS event shapes only
+/// (`normalize_with(body, Strictness::Strict)`).
 pub fn normalize(body: &str) -> Result<Vec<Event>, NormalizeError> {
-    let value: Value =
-        serde_json::from_str(body).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
-    normalize_value(value)
+    normalize_with(body, Strictness::Strict)
+}
+
+/// Normalizes one SQS message body; see [`Strictness`] for what becomes of a body of no AWS
+/// event shape. A body that is not JSON is an error either way.
+pub fn normalize_with(body: &str, strictness: Strictness) -> Result<Vec<Event>, NormalizeError> {
+    parse_then(body, |value| normalize_inner(value, 0, strictness))
+}
+
+/// How deep the JSON of a body (and of the `Message` inside an SNS envelope) may nest.
+/// EventBridge's PutEvents "will only process nested JSON up to 1100 levels deep"
+/// (<https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html>), so an
+/// event EventBridge delivered, inside its envelope, always fits. A deeper body is
+/// [`NormalizeError::TooDeep`], found by a scan before parsing: never a stack overflow.
+pub const MAX_JSON_DEPTH: usize = 1200;
+
+/// Bodies nesting at most this deep are parsed on the caller's stack, as serde_json does
+/// by default (its limit is 128); deeper ones on a stack of [`DEEP_STACK`] bytes.
+const SHALLOW: usize = 100;
+
+/// Enough for [`MAX_JSON_DEPTH`] levels of parsing, typed reads, hashing and cloning, in
+/// debug builds too (a level costs well under 4 KiB there).
+const DEEP_STACK: usize = 16 << 20;
+
+/// How deep `text` nests arrays and objects, counting no further than `limit + 1`. Only
+/// brackets outside strings count; the text need not be valid JSON (the parser says why).
+pub(crate) fn nesting(text: &[u8], limit: usize) -> usize {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > deepest {
+                    deepest = depth;
+                    if deepest > limit {
+                        return deepest;
+                    }
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Parses JSON text nesting at most [`MAX_JSON_DEPTH`] levels and hands the value to `then`;
+/// both run on a stack of their own when the text nests deeper than serde_json's default
+/// allows ([`NormalizeError::TooDeep`] past the limit, [`NormalizeError::NotJson`] for what
+/// does not parse).
+pub(crate) fn parse_then<T>(
+    text: &str,
+    then: impl FnOnce(Value) -> Result<T, NormalizeError>,
+) -> Result<T, NormalizeError> {
+    let depth = nesting(text.as_bytes(), MAX_JSON_DEPTH);
+    if depth > MAX_JSON_DEPTH {
+        return Err(NormalizeError::TooDeep {
+            limit: MAX_JSON_DEPTH,
+        });
+    }
+    let run = || then(parse_unchecked(text)?);
+    if depth > SHALLOW {
+        // Parsing and reading a deep value recurses once per level: give it room.
+        stacker::grow(DEEP_STACK, run)
+    } else {
+        run()
+    }
+}
+
+/// The body parsed as JSON, whatever its shape, within [`MAX_JSON_DEPTH`] (`--raw`).
+pub fn parse_body(text: &str) -> Result<Value, NormalizeError> {
+    parse_then(text, Ok)
+}
+
+/// Parses text already known to nest at most [`MAX_JSON_DEPTH`] levels.
+fn parse_unchecked(text: &str) -> Result<Value, NormalizeError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Bounded by the scan above instead of serde_json's fixed 128.
+    de.disable_recursion_limit();
+    let value = Value::deserialize(&mut de).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
+    de.end()
+        .map_err(|e| NormalizeError::NotJson(e.to_string()))?;
+    Ok(value)
 }
 
 /// [`normalize`] for a body already parsed.
 pub fn normalize_value(value: Value) -> Result<Vec<Event>, NormalizeError> {
-    normalize_inner(value, 0)
+    normalize_value_with(value, Strictness::Strict)
+}
+
+/// [`normalize_with`] for a body already parsed.
+pub fn normalize_value_with(
+    value: Value,
+    strictness: Strictness,
+) -> Result<Vec<Event>, NormalizeError> {
+    normalize_inner(value, 0, strictness)
 }
 
 /// SNS envelopes nest at most this deep (SNS -> SNS is not a thing AWS does; one level of
 /// slack keeps a hostile body from recursing without bound).
 const MAX_ENVELOPE_DEPTH: usize = 2;
 
-fn normalize_inner(value: Value, depth: usize) -> Result<Vec<Event>, NormalizeError> {
-    let Value::Object(obj) = value else {
-        return Err(NormalizeError::UnknownShape {
-            seen: format!("(not an object: {})", json_type(&value)),
-        });
+fn normalize_inner(
+    value: Value,
+    depth: usize,
+    strictness: Strictness,
+) -> Result<Vec<Event>, NormalizeError> {
+    let lenient = strictness == Strictness::Lenient;
+    let obj = match value {
+        Value::Object(obj) => obj,
+        other if lenient => return Ok(vec![message(other)]),
+        other => {
+            return Err(NormalizeError::UnknownShape {
+                seen: format!("(not an object: {})", json_type(&other)),
+            })
+        }
     };
     if sns::is_envelope(&obj) {
         if depth >= MAX_ENVELOPE_DEPTH {
@@ -287,12 +500,37 @@ fn normalize_inner(value: Value, depth: usize) -> Result<Vec<Event>, NormalizeEr
                 "envelopes nested too deep",
             ));
         }
-        let (inner, via) = sns::unwrap(obj)?;
-        let mut events = normalize_inner(inner, depth + 1)?;
+        let (message, via, envelope) = sns::unwrap(obj);
+        let inner = parse_then(&message, |inner| {
+            normalize_inner(inner, depth + 1, strictness)
+        });
+        let mut events = match inner {
+            Ok(events) => events,
+            Err(NormalizeError::NotJson(_)) if lenient => {
+                let mut event = Event::new(Kind::Message, Path::Unknown, Value::Null);
+                event.id = id::hashed("msg", &["text", &message]);
+                event.message = Some(MessageBody {
+                    json: Value::Null,
+                    text: Some(message),
+                });
+                event.original = envelope;
+                vec![event]
+            }
+            Err(NormalizeError::NotJson(e)) => {
+                return Err(NormalizeError::malformed(
+                    "SNS notification envelope",
+                    format!("`Message` is not JSON: {e}"),
+                ))
+            }
+            Err(e) => return Err(e),
+        };
         for event in &mut events {
             via.apply(event);
         }
         return Ok(events);
+    }
+    if lenient && sns::is_confirmation(&obj) {
+        return Ok(vec![sns::confirmation(obj)]);
     }
     if obj.contains_key("Records") {
         return s3::normalize_records(obj);
@@ -301,11 +539,26 @@ fn normalize_inner(value: Value, depth: usize) -> Result<Vec<Event>, NormalizeEr
         return Ok(vec![s3::test_event(obj)]);
     }
     if obj.contains_key("detail-type") && obj.contains_key("source") {
-        return eventbridge::normalize_event(obj).map(|e| vec![e]);
+        return eventbridge::normalize_event(obj);
+    }
+    if lenient {
+        return Ok(vec![message(Value::Object(obj))]);
     }
     Err(NormalizeError::UnknownShape {
         seen: describe_keys(&obj),
     })
+}
+
+/// A JSON body of no AWS shape, kept whole.
+fn message(body: Value) -> Event {
+    let mut event = Event::new(Kind::Message, Path::Unknown, Value::Null);
+    event.id = id::hashed("msg", &["json", &body.to_string()]);
+    event.message = Some(MessageBody {
+        json: body.clone(),
+        text: None,
+    });
+    event.original = body;
+    event
 }
 
 fn describe_keys(obj: &Map<String, Value>) -> String {
@@ -339,15 +592,39 @@ pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     cur.as_str()
 }
 
-/// A size as AWS writes it: a JSON number, or (some emulators) a numeric string.
-pub(crate) fn size_at(v: &Value, path: &[&str]) -> Option<u64> {
+/// An object size, by the one rule both S3 paths share: a non-negative JSON integer, or a
+/// string of decimal digits (some emulators write `"5"`); absent or null is no size.
+/// Anything else is an error naming the field (`label`) and what was found.
+pub(crate) fn size_at(v: &Value, path: &[&str], label: &str) -> Result<Option<u64>, String> {
     let mut cur = v;
     for p in path {
-        cur = cur.get(p)?;
+        match cur.get(p) {
+            Some(next) => cur = next,
+            None => return Ok(None),
+        }
     }
-    match cur {
+    let size = match cur {
+        Value::Null => return Ok(None),
         Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
         _ => None,
+    };
+    size.map(Some).ok_or_else(|| {
+        format!(
+            "`{label}` must be a non-negative integer or a string of digits, found {}",
+            excerpt(cur)
+        )
+    })
+}
+
+/// A field's value for an error message: JSON, cut to 64 characters (errors are logged; the
+/// value of one field says what is wrong without copying the body into the log).
+pub(crate) fn excerpt(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(64) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
     }
 }

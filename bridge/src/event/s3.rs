@@ -51,7 +51,8 @@ fn normalize_record(record: Value) -> Result<Event, String> {
     event.bucket = typed.s3.bucket.name.clone();
     event.key = typed.s3.object.key.as_deref().map(decode_form_key);
     event.version_id = typed.s3.object.version_id.clone().filter(|v| !v.is_empty());
-    event.size = typed.s3.object.size.and_then(|s| u64::try_from(s).ok());
+    // The JSON, not the typed i64: the same rule as the EventBridge path (numeric strings).
+    event.size = size_at(&record, &["s3", "object", "size"], "s3.object.size")?;
     event.etag = typed.s3.object.e_tag.clone().filter(|v| !v.is_empty());
     event.sequencer = typed.s3.object.sequencer.clone();
     // Verbatim, not chrono's re-rendering: handlers compare it with the other path's string.
@@ -95,9 +96,6 @@ fn normalize_record(record: Value) -> Result<Event, String> {
         ],
     )
     .map(str::to_owned);
-    if event.size.is_none() {
-        event.size = size_at(&record, &["s3", "object", "size"]);
-    }
     event.original = record;
     event.id = id::s3_change_id(&event);
     Ok(event)
@@ -105,8 +103,8 @@ fn normalize_record(record: Value) -> Result<Event, String> {
 
 /// The record through `aws_lambda_events`' typed `S3EventRecord`.
 ///
-/// That type insists on a zoned `eventTime` and on `userIdentity` / `requestParameters`
-/// objects. S3-compatible servers leave those out or write a zoneless time (moto:
+/// That type insists on a zoned `eventTime`, on `userIdentity` / `requestParameters`
+/// objects and on an integer `s3.object.size`. S3-compatible servers leave those out or write a zoneless time (moto:
 /// `"2026-11-23T00:49:43.793203"`), so when the strict parse fails the record is retried
 /// with placeholders for exactly those fields. Nothing is lost: the time is read verbatim
 /// from the JSON, and a placeholder identity or request carries no values.
@@ -123,6 +121,11 @@ fn typed_record(record: &Value) -> Result<S3EventRecord, String> {
     };
     let mut lenient = fields.clone();
     lenient.insert("eventTime".into(), Value::from("1970-01-01T00:00:00Z"));
+    // The size is read from the JSON by `size_at`, which also takes a numeric string
+    // (`"5"`); the typed field wants an integer, so it is left out of the typed parse.
+    if let Some(Value::Object(object)) = lenient.get_mut("s3").and_then(|s3| s3.get_mut("object")) {
+        object.remove("size");
+    }
     for name in ["userIdentity", "requestParameters"] {
         if !lenient.get(name).is_some_and(Value::is_object) {
             lenient.insert(name.into(), Value::Object(Map::new()));

@@ -8,13 +8,42 @@ use aws_lambda_events::event::sns::SnsMessage;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{str_at, Event, NormalizeError};
-
-const SHAPE: &str = "SNS notification envelope";
+use super::{id, str_at, Event, Kind, MessageBody, Path};
 
 pub(crate) fn is_envelope(obj: &Map<String, Value>) -> bool {
     obj.get("Type").and_then(Value::as_str) == Some("Notification")
         && obj.get("Message").is_some_and(Value::is_string)
+}
+
+/// An SNS `SubscriptionConfirmation` / `UnsubscribeConfirmation` sent to a queue (SNS sends
+/// them when a subscription is created or removed without the queue's own request).
+pub(crate) fn is_confirmation(obj: &Map<String, Value>) -> bool {
+    matches!(
+        obj.get("Type").and_then(Value::as_str),
+        Some("SubscriptionConfirmation" | "UnsubscribeConfirmation")
+    ) && obj.get("TopicArn").is_some_and(Value::is_string)
+}
+
+/// A confirmation as a [`Kind::SnsConfirmation`] event: the type is the reason, SNS's text
+/// the message, the whole envelope (`SubscribeURL`, `Token`) the original. Nothing visits the
+/// URL: confirming a subscription is the user's decision.
+pub(crate) fn confirmation(obj: Map<String, Value>) -> Event {
+    let envelope = Value::Object(obj);
+    let mut event = Event::new(Kind::SnsConfirmation, Path::Unknown, Value::Null);
+    event.reason = str_at(&envelope, &["Type"]).map(str::to_owned);
+    event.time = str_at(&envelope, &["Timestamp"]).map(str::to_owned);
+    event.message = Some(MessageBody {
+        json: Value::Null,
+        text: str_at(&envelope, &["Message"]).map(str::to_owned),
+    });
+    event.provenance.sns_topic_arn = str_at(&envelope, &["TopicArn"]).map(str::to_owned);
+    event.provenance.sns_message_id = str_at(&envelope, &["MessageId"]).map(str::to_owned);
+    event.id = match event.provenance.sns_message_id.as_deref() {
+        Some(message_id) if !message_id.is_empty() => format!("sns-{message_id}"),
+        _ => id::hashed("sns", &[&envelope.to_string()]),
+    };
+    event.original = envelope;
+    event
 }
 
 /// What the envelope adds to each event inside it.
@@ -26,6 +55,12 @@ pub(crate) struct Via {
 
 impl Via {
     pub(crate) fn apply(&self, event: &mut Event) {
+        // A message has no id of its own; SNS's is stable across redeliveries.
+        if event.kind == Kind::Message {
+            if let Some(message_id) = self.message_id.as_deref().filter(|m| !m.is_empty()) {
+                event.id = format!("sns-{message_id}");
+            }
+        }
         event.provenance.sns_topic_arn.clone_from(&self.topic_arn);
         event.provenance.sns_message_id.clone_from(&self.message_id);
         for (name, value) in &self.attributes {
@@ -34,7 +69,9 @@ impl Via {
     }
 }
 
-pub(crate) fn unwrap(obj: Map<String, Value>) -> Result<(Value, Via), NormalizeError> {
+/// The envelope's `Message` text (to be normalized again: JSON, or text), what the
+/// envelope adds to the events inside, and the envelope itself.
+pub(crate) fn unwrap(obj: Map<String, Value>) -> (String, Via, Value) {
     let envelope = Value::Object(obj);
     let (message, via) = match SnsMessage::deserialize(&envelope) {
         Ok(typed) => {
@@ -78,7 +115,5 @@ pub(crate) fn unwrap(obj: Map<String, Value>) -> Result<(Value, Via), NormalizeE
             )
         }
     };
-    let inner: Value = serde_json::from_str(&message)
-        .map_err(|e| NormalizeError::malformed(SHAPE, format!("`Message` is not JSON: {e}")))?;
-    Ok((inner, via))
+    (message, via, envelope)
 }

@@ -15,12 +15,24 @@ use super::{
     Path,
 };
 
+mod cloudtrail;
+
 const SHAPE: &str = "EventBridge event";
 
-pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Event, NormalizeError> {
+pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Vec<Event>, NormalizeError> {
     let original = Value::Object(obj);
+    check_time(&original)?;
     let typed = EventBridgeEvent::<Value>::deserialize(&original)
         .map_err(|e| NormalizeError::malformed(SHAPE, e.to_string()))?;
+    if typed.source == "aws.s3" && typed.detail_type == cloudtrail::DETAIL_TYPE {
+        let mut events = cloudtrail::s3_calls(&typed)?;
+        for event in &mut events {
+            envelope(event, &typed, &original);
+            event.id = id::s3_change_id(event);
+            event.original = original.clone();
+        }
+        return Ok(events);
+    }
     let mut event = if typed.source == "aws.s3" {
         s3_change(&typed, &original)?
     } else if typed.detail_type == "package-revision" {
@@ -35,16 +47,40 @@ pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Event, Normaliz
         event.id = custom_id(&typed, &original);
         event
     };
-    event.time = str_at(&original, &["time"]).map(str::to_owned);
-    event.region = typed.region.clone();
-    event.account = typed.account.clone();
-    event.provenance.source = Some(typed.source.clone());
-    event.provenance.resources = typed.resources.clone().unwrap_or_default();
+    envelope(&mut event, &typed, &original);
     if event.kind != Kind::Custom && event.kind != Kind::PackageRevision {
         event.id = id::s3_change_id(&event);
     }
     event.original = original;
-    Ok(event)
+    Ok(vec![event])
+}
+
+/// EventBridge's `time` is an RFC 3339 timestamp ("The event timestamp, which can be
+/// specified by the service originating the event", written like `2017-12-22T18:43:48Z`:
+/// <https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html>). One
+/// that is not says so, with the field and the value, rather than serde's bare
+/// "input contains invalid characters".
+fn check_time(original: &Value) -> Result<(), NormalizeError> {
+    match original.get("time") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(time)) if chrono::DateTime::parse_from_rfc3339(time).is_ok() => Ok(()),
+        Some(other) => Err(NormalizeError::malformed(
+            SHAPE,
+            format!(
+                "`time` must be an RFC 3339 timestamp (like 2017-12-22T18:43:48Z), found {}",
+                super::excerpt(other)
+            ),
+        )),
+    }
+}
+
+/// What every event takes from the EventBridge envelope.
+fn envelope(event: &mut Event, typed: &EventBridgeEvent<Value>, original: &Value) {
+    event.time = str_at(original, &["time"]).map(str::to_owned);
+    event.region = typed.region.clone();
+    event.account = typed.account.clone();
+    event.provenance.source = Some(typed.source.clone());
+    event.provenance.resources = typed.resources.clone().unwrap_or_default();
 }
 
 /// The EventBridge `id` when present; otherwise a hash of the whole event (canonical JSON).
@@ -123,7 +159,8 @@ fn s3_change(typed: &EventBridgeEvent<Value>, _original: &Value) -> Result<Event
     }
     event.key = text(&["object", "key"]);
     event.version_id = text(&["object", "version-id"]).filter(|v| !v.is_empty());
-    event.size = size_at(d, &["object", "size"]);
+    event.size = size_at(d, &["object", "size"], "detail.object.size")
+        .map_err(|m| NormalizeError::malformed("EventBridge aws.s3 event", m))?;
     event.etag = text(&["object", "etag"])
         .or_else(|| text(&["object", "eTag"]))
         .filter(|v| !v.is_empty());
