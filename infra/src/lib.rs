@@ -18,3 +18,9 @@ pub mod put_events;
 /// Name prefix of the temporary queue and rule of a `bridge tail` session, on AWS and
 /// locally. Syncing a project never prunes them: they belong to a running tail.
 pub const TAIL_PREFIX: &str = "bridge-tail-";
+
+/// A fresh name for a tail session's rule and queue (both backends use it).
+pub fn tail_session_name() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{TAIL_PREFIX}{}", &id[..12])
+}

@@ -59,8 +59,12 @@ impl Project {
     /// The embedded backend's state directory: `local_state_dir` (default `.bridge`),
     /// relative to the project file, so it does not depend on where `bridge` runs.
     pub fn local_state_dir(&self) -> PathBuf {
-        self.dir()
-            .join(self.file.local_state_dir.as_deref().unwrap_or(".bridge"))
+        self.dir().join(
+            self.file
+                .local_state_dir
+                .as_deref()
+                .unwrap_or(crate::model::DEFAULT_LOCAL_STATE_DIR),
+        )
     }
 
     pub fn queue(&self, name: &str) -> Option<&QueueDecl> {

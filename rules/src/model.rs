@@ -69,6 +69,10 @@ impl Backend {
     }
 }
 
+/// The embedded backend's state directory when a project does not name one, relative to
+/// `bridge.json` (and, for commands without a project, to the current directory).
+pub const DEFAULT_LOCAL_STATE_DIR: &str = ".bridge";
+
 fn default_bus() -> String {
     "default".to_string()
 }

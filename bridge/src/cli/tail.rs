@@ -19,7 +19,7 @@ use bridge::consumer::{
     SourceError, SqsSource,
 };
 use infra::aws::{tail, AwsClients};
-use infra::local::{QueueSpec, RuleSpec, RuleState, Store, TargetSpec};
+use infra::local::Store;
 
 use super::args::{AwsArgs, LocalArg};
 use super::shutdown_signal;
@@ -191,15 +191,11 @@ async fn tail_aws(args: &Args) -> anyhow::Result<ExitCode> {
 
 async fn tail_local(args: &Args, mut store: Store) -> anyhow::Result<ExitCode> {
     if args.cleanup {
-        let mut n = 0;
-        for rule in store.list_rules(Some(&args.bus))? {
-            if rule.name.starts_with(infra::TAIL_PREFIX) {
-                remove_local(&mut store, &args.bus, &rule.name)?;
-                eprintln!("bridge tail: removed {}", rule.name);
-                n += 1;
-            }
+        let removed = store.clean_up_tails(&args.bus)?;
+        for name in &removed {
+            eprintln!("bridge tail: removed {name}");
         }
-        eprintln!("bridge tail: {n} leftover session(s) found");
+        eprintln!("bridge tail: {} leftover session(s) found", removed.len());
         return Ok(ExitCode::SUCCESS);
     }
     let pattern = match (pattern_from_file(args)?, &args.rule) {
@@ -212,32 +208,16 @@ async fn tail_local(args: &Args, mut store: Store) -> anyhow::Result<ExitCode> {
             .ok_or_else(|| anyhow!("rule {rule} does not exist on local bus {}", args.bus))?,
         (None, None) => EVERY_EVENT.to_string(),
     };
-    let name = tail::session_name();
-    let queue_arn = store.put_queue(&QueueSpec {
-        retention_secs: 3600,
-        ..QueueSpec::new(&name)
-    })?;
-    let created = store
-        .put_rule(&RuleSpec {
-            bus: args.bus.clone(),
-            name: name.clone(),
-            pattern,
-            state: RuleState::Enabled,
-            description: Some("bridge tail: temporary, deleted when the tail exits".into()),
-        })
-        .and_then(|_| store.put_targets(&args.bus, &name, &[TargetSpec::new("tail", &queue_arn)]));
-    if let Err(e) = created {
-        remove_local(&mut store, &args.bus, &name)?;
-        return Err(e.into());
-    }
+    let session = store.start_tail(&args.bus, pattern)?;
+    let name = &session.name;
     eprintln!(
         "bridge tail: rule {name} on local bus {} → queue {name}; waiting for events (Ctrl-C to stop)",
         args.bus
     );
     let store = Arc::new(Mutex::new(store));
-    let streamed = stream(LocalSource::shared(store.clone(), &name), args).await;
+    let streamed = stream(LocalSource::shared(store.clone(), name), args).await;
     let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
-    remove_local(&mut store, &args.bus, &name)?;
+    store.end_tail(&session)?;
     eprintln!("bridge tail: removed rule and queue {name}");
     Ok(exit_code(streamed))
 }
@@ -248,14 +228,4 @@ fn exit_code(ok: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
-}
-
-/// Removes a local tail's target, rule and queue (whichever exist).
-fn remove_local(store: &mut Store, bus: &str, name: &str) -> anyhow::Result<()> {
-    if store.list_rules(Some(bus))?.iter().any(|r| r.name == name) {
-        store.remove_targets(bus, name, &["tail".to_string()])?;
-        store.delete_rule(bus, name)?;
-    }
-    store.delete_queue(name)?;
-    Ok(())
 }

@@ -1,7 +1,8 @@
 //! A synchronous front for the CLI: one private tokio runtime plus the clients.
 //!
-//! The binary stays free of async plumbing (and of a tokio dependency of its own); the
-//! SDK still runs on tokio underneath.
+//! `plan`, `apply` and `destroy` are sequential: they call this front and stay free of
+//! async plumbing, while the SDK runs on tokio underneath. (The consumer and `tail`, which
+//! are concurrent, use the async clients on the binary's own runtime.)
 
 use super::apply::{apply_plan, plan_stack, ApplyReport};
 use super::read::AccountFacts;

@@ -37,8 +37,7 @@ pub struct TailResources {
 
 /// A name no other tail session uses.
 pub fn session_name() -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{TAIL_PREFIX}{}", &id[..12])
+    crate::tail_session_name()
 }
 
 fn tags(name: &str, bus: &str) -> BTreeMap<String, String> {

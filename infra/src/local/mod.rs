@@ -16,6 +16,7 @@
 //! - [`translate`]: the one desired state (`rules::desired`) in local terms.
 //! - [`plan`]: the local state's facts diffed against it into a [`crate::plan::Plan`].
 //! - [`apply`]: that plan carried out on the store.
+//! - [`tail`]: a `bridge tail` session's temporary rule and queue.
 //!
 //! Known differences from AWS (deliberate or not yet done):
 //! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
@@ -39,6 +40,7 @@ pub mod routing;
 pub mod rule;
 pub mod sns;
 pub mod store;
+pub mod tail;
 pub mod transform;
 pub mod translate;
 
@@ -54,13 +56,14 @@ pub use routing::{PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
 pub use rule::{InputTransformer, RuleSpec, RuleState, TargetSpec};
 pub use sns::{FilterScope, PublishRequest, Subscription, SubscriptionSpec, TopicSpec};
 pub use store::{Activity, Config, Durability, Store, DATABASE_FILE};
+pub use tail::TailSession;
 pub use translate::Resolver;
 
 /// The account id every local ARN carries (as LocalStack and moto do).
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 
 /// The default state directory, relative to the project.
-pub const DEFAULT_STATE_DIR: &str = ".bridge";
+pub const DEFAULT_STATE_DIR: &str = rules::model::DEFAULT_LOCAL_STATE_DIR;
 
 /// Everything that can go wrong in the local backend.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,9 @@ use super::{
     BucketSpec, Clock, Config, QueueSpec, Result, RuleSpec, Store, Subscription, TargetSpec,
     TopicSpec,
 };
-use crate::plan::{same_json, AttrChange, Note, NotificationChange, Plan, Step};
+use crate::plan::{
+    changed_attributes, same_json, AttrChange, Note, NotificationChange, Plan, Step,
+};
 use crate::TAIL_PREFIX;
 
 /// Everything the local state holds that a project declares.
@@ -130,16 +132,8 @@ impl Planner<'_> {
                 }),
                 Some(existing) if same_queue(existing, &wanted) => {}
                 Some(existing) => {
-                    let before = queue_attributes(existing);
-                    let changes = queue_attributes(&wanted)
-                        .into_iter()
-                        .filter(|(k, v)| before.get(k) != Some(v))
-                        .map(|(key, to)| AttrChange {
-                            from: before.get(&key).cloned(),
-                            key,
-                            to,
-                        })
-                        .collect();
+                    let changes =
+                        changed_attributes(&queue_attributes(&wanted), &queue_attributes(existing));
                     let dead_letter = if existing.redrive == wanted.redrive {
                         None
                     } else {
@@ -354,17 +348,10 @@ impl Planner<'_> {
                 }),
                 Some(e) if e.spec == wanted => {}
                 Some(e) => {
-                    let before = subscription_attributes(&e.spec);
-                    let after = subscription_attributes(&wanted);
-                    let changes = after
-                        .iter()
-                        .filter(|(k, v)| before.get(*k) != Some(*v))
-                        .map(|(k, v)| AttrChange {
-                            key: k.clone(),
-                            from: before.get(k).cloned(),
-                            to: v.clone(),
-                        })
-                        .collect();
+                    let changes = changed_attributes(
+                        &subscription_attributes(&wanted),
+                        &subscription_attributes(&e.spec),
+                    );
                     self.steps.push(Step::UpdateSubscription {
                         topic: s.topic.clone(),
                         endpoint: endpoint_text(&s.endpoint),

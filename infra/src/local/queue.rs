@@ -399,14 +399,6 @@ impl Store {
         })
     }
 
-    /// PurgeQueue.
-    pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
-        self.write(|tx, _| {
-            let q = load_queue(tx, queue)?;
-            Ok(tx.execute("DELETE FROM messages WHERE queue = ?1", [q.name])? as u64)
-        })
-    }
-
     /// Approximate counts (exact, locally).
     pub fn queue_counts(&mut self, queue: &str) -> Result<QueueCounts> {
         self.read(|tx, ctx| {

@@ -267,3 +267,19 @@ pub fn same_json(actual: Option<&str>, declared: &str) -> bool {
         _ => actual == declared,
     }
 }
+
+/// The declared attributes whose actual value differs (compared as text), as changes.
+pub fn changed_attributes(
+    declared: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+) -> Vec<AttrChange> {
+    declared
+        .iter()
+        .filter(|(k, v)| actual.get(*k) != Some(*v))
+        .map(|(k, v)| AttrChange {
+            key: k.clone(),
+            from: actual.get(k).cloned(),
+            to: v.clone(),
+        })
+        .collect()
+}

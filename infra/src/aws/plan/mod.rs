@@ -15,8 +15,8 @@ use super::read::{bucket_of_arn, AccountFacts, QueueFacts, RuleFacts, TargetFact
 use super::s3_notify::{notification_id, NotificationFacts, NotificationKind};
 use crate::arn::{bucket_arn, partition_of};
 use crate::plan::{
-    same_json, AttrChange, Note, NotificationChange, Plan, PolicyResource, Source, Step, Tagged,
-    EVENTS, S3, SNS,
+    changed_attributes, same_json, AttrChange, Note, NotificationChange, Plan, PolicyResource,
+    Source, Step, Tagged, EVENTS, S3, SNS,
 };
 use rules::desired::{
     DeadLetter, Desired, Destination, Endpoint, Notification, NotificationDestination, Target,
@@ -125,17 +125,7 @@ impl<'a> Planner<'a> {
     /// differ are set in place; other tags (never the ownership tags or AWS's own `aws:`
     /// ones) are removed only with prune, like anything else no longer declared.
     fn retag(&mut self, resource: Tagged, actual: &BTreeMap<String, String>) {
-        let set: Vec<AttrChange> = self
-            .spec
-            .tags
-            .iter()
-            .filter(|(k, v)| actual.get(*k) != Some(*v))
-            .map(|(k, v)| AttrChange {
-                key: k.clone(),
-                from: actual.get(k).cloned(),
-                to: v.clone(),
-            })
-            .collect();
+        let set = changed_attributes(&self.spec.tags, actual);
         let stale: Vec<String> = actual
             .keys()
             .filter(|k| {
