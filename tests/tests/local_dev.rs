@@ -524,3 +524,58 @@ fn a_bare_local_flag_works_on_every_command_that_takes_it() {
         );
     }
 }
+
+#[test]
+fn plan_json_completions_and_color_choices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = repo_root().join("examples");
+    let p = project.to_str().expect("utf-8 path");
+    let state = dir.path().join("state");
+    let s = state.to_str().expect("utf-8 path");
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut cmd = Command::new(bridge_bin());
+        cmd.args(args).current_dir(dir.path()).stdin(Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run bridge")
+    };
+
+    let out = run(&["plan", "--project", p, "--local", s, "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let document: Value = serde_json::from_slice(&out.stdout).expect("plan --json is JSON only");
+    assert_eq!(document["format_version"], 1);
+    assert_eq!(document["backend"], "local");
+    let steps = document["steps"].as_array().expect("steps");
+    assert!(steps.iter().any(|st| st["kind"] == "rule"), "{document}");
+    assert_eq!(
+        document["summary"]["add"].as_u64().unwrap_or(0) as usize
+            + document["summary"]["change"].as_u64().unwrap_or(0) as usize,
+        steps.len()
+    );
+
+    let out = run(&["completions", "bash"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("--local") && script.contains("put-event"),
+        "{script}"
+    );
+
+    // Not a terminal: no colour by default; --color always wins over NO_COLOR (no-color.org).
+    let plan = ["plan", "--project", p, "--local", s];
+    let out = run(&plan, &[]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains('\x1b'),
+        "{}",
+        text(&out)
+    );
+    let mut coloured = plan.to_vec();
+    coloured.extend(["--color", "always"]);
+    let out = run(&coloured, &[("NO_COLOR", "1")]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\x1b[32m"),
+        "{}",
+        text(&out)
+    );
+}

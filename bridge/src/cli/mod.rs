@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 
 pub mod apply;
 pub mod args;
+pub mod color;
+pub mod completions;
 pub mod consume;
 pub mod destroy;
 pub mod dev;
@@ -23,6 +25,9 @@ pub mod validate;
 #[derive(Debug, Parser)]
 #[command(name = "bridge", version, about)]
 pub struct Cli {
+    /// When to colour output: `auto` (a terminal, and `NO_COLOR` unset), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = color::ColorChoice::Auto)]
+    pub color: color::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,10 +58,14 @@ pub enum Command {
     Apply(apply::Args),
     /// Delete everything the stack owns in AWS.
     Destroy(destroy::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    color::init(cli.color);
     match cli.command {
+        Command::Completions(args) => completions::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Destroy(args) => destroy::run(args),

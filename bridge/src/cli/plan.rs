@@ -17,6 +17,9 @@ pub struct Args {
     /// Also plan deleting what the stack owns but no longer declares.
     #[arg(long)]
     pub prune: bool,
+    /// Print the plan as a JSON document (`bridge schema plan` describes it).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -24,7 +27,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let desired = load_desired(&args.target, &project)?;
     let plan = match args.target.backend(&project) {
         Backend::Local(state_dir) => {
-            println!("local state: {}", state_dir.display());
+            if !args.json {
+                println!("local state: {}", state_dir.display());
+            }
             let config = local_config(Some(&project));
             plan_local(&state_dir, &config, &desired, args.prune)?
         }
@@ -33,7 +38,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             aws.plan(&desired, args.prune)?.0
         }
     };
-    print!("{}", plan.render(use_color()));
+    if args.json {
+        let document = infra::plan::PlanDocument::from(&plan);
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        print!("{}", plan.render(use_color()));
+    }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         ExitCode::from(2)
     } else {

@@ -1,5 +1,5 @@
 //! `bridge schema`: the JSON Schema of the project file or of a rule file, for editors
-//! (`"$schema": "…"` in the files). The same schemas are committed under `schema/`.
+//! (`"$schema": "…"` in the files), or of `plan --json`'s document. The same schemas are committed under `schema/`.
 
 use std::process::ExitCode;
 
@@ -9,6 +9,8 @@ pub enum Which {
     Project,
     /// `rules/*.json`
     Rule,
+    /// The document `bridge plan --json` prints.
+    Plan,
 }
 
 #[derive(Debug, clap::Args)]
@@ -21,6 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let schema = match args.which {
         Which::Project => rules::project_schema(),
         Which::Rule => rules::rule_schema(),
+        Which::Plan => infra::plan::PlanDocument::schema(),
     };
     println!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(ExitCode::SUCCESS)

@@ -121,9 +121,9 @@ pub(crate) fn plan_local(
     Ok(infra::local::plan::plan(desired, &facts, resolver, prune)?)
 }
 
-/// Colour only for a terminal, and never when `NO_COLOR` is set (no-color.org).
+/// Whether to colour standard output (`--color`, `NO_COLOR`).
 pub(crate) fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    super::color::stdout()
 }
 
 /// Asks for confirmation on a terminal. Without one (CI, pipes) it refuses instead of

@@ -87,7 +87,7 @@ pub fn plan(
     planner.prune_rules();
     planner.prune_topics_and_queues();
     Ok(Plan {
-        backend: "The local state",
+        backend: crate::plan::Backend::Local,
         stack: desired.stack.clone(),
         bus: desired.bus.clone(),
         steps: planner.steps,

@@ -12,7 +12,35 @@ use std::fmt;
 use rules::desired::{DeadLetter, Endpoint, Notification, Rule, Target};
 use serde_json::Value;
 
+mod json;
 mod render;
+
+pub use json::{PlanDocument, PLAN_FORMAT_VERSION};
+
+/// The backend a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Aws,
+    Local,
+}
+
+impl Backend {
+    /// `aws` or `local`, as `plan --json` names it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Backend::Aws => "aws",
+            Backend::Local => "local",
+        }
+    }
+
+    /// How the summary names it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Backend::Aws => "AWS",
+            Backend::Local => "The local state",
+        }
+    }
+}
 
 /// One attribute that changes: `key: from -> to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +200,61 @@ pub enum Step {
 }
 
 impl Step {
+    /// What kind of resource the step changes, and which one (`plan --json`).
+    pub fn resource(&self) -> (&'static str, String) {
+        match self {
+            Step::CreateBus { name } | Step::DeleteBus { name } => ("event_bus", name.clone()),
+            Step::CreateQueue { name, .. }
+            | Step::UpdateQueue { name, .. }
+            | Step::DeleteQueue { name } => ("queue", name.clone()),
+            Step::CreateTopic { name, .. }
+            | Step::UpdateTopic { name, .. }
+            | Step::DeleteTopic { name } => ("topic", name.clone()),
+            Step::Grant { resource, .. } => match resource {
+                PolicyResource::Queue(q) => ("queue_policy", q.clone()),
+                PolicyResource::Topic(t) => ("topic_policy", t.clone()),
+            },
+            Step::ConfigureBucket { bucket, .. } => ("bucket_notifications", bucket.clone()),
+            Step::Retag { resource, .. } => ("tags", resource.to_string()),
+            Step::CreateRule { rule } | Step::UpdateRule { rule, .. } => {
+                ("rule", rule.name.clone())
+            }
+            Step::DeleteRule { name, .. } => ("rule", name.clone()),
+            Step::PutTargets { rule, .. } | Step::RemoveTargets { rule, .. } => {
+                ("targets", rule.clone())
+            }
+            Step::Subscribe {
+                topic, endpoint, ..
+            } => (
+                "subscription",
+                format!(
+                    "{topic} -> {}",
+                    match endpoint {
+                        Endpoint::Queue(q) => q.as_str(),
+                        Endpoint::Other { endpoint, .. } => endpoint.as_str(),
+                    }
+                ),
+            ),
+            Step::UpdateSubscription {
+                topic, endpoint, ..
+            }
+            | Step::Unsubscribe {
+                topic, endpoint, ..
+            } => ("subscription", format!("{topic} -> {endpoint}")),
+        }
+    }
+
+    /// The attribute changes the step carries (updates), for `plan --json`.
+    pub fn changes(&self) -> &[AttrChange] {
+        match self {
+            Step::UpdateQueue { changes, .. }
+            | Step::UpdateTopic { changes, .. }
+            | Step::UpdateSubscription { changes, .. }
+            | Step::Retag { set: changes, .. } => changes,
+            _ => &[],
+        }
+    }
+
     /// `+` adds, `-` deletes, `~` changes (how the step is counted and coloured).
     pub fn symbol(&self) -> char {
         match self {
@@ -226,8 +309,8 @@ pub enum Note {
 /// The whole plan for one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// Where the plan applies, as the summary names it: `AWS` or `The local state`.
-    pub backend: &'static str,
+    /// Where the plan applies.
+    pub backend: Backend,
     pub stack: String,
     pub bus: String,
     pub steps: Vec<Step>,

@@ -282,7 +282,7 @@ impl Plan {
         if self.steps.is_empty() {
             out.push_str(&format!(
                 "No changes. {} matches the declared state.\n",
-                self.backend
+                self.backend.display_name()
             ));
         } else {
             let (a, c, d) = self.counts();

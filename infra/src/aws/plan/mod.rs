@@ -97,7 +97,7 @@ impl<'a> Planner<'a> {
         self.prune_rules();
         self.prune_topics_and_queues();
         Plan {
-            backend: "AWS",
+            backend: crate::plan::Backend::Aws,
             stack: self.spec.stack.clone(),
             bus: self.spec.bus.clone(),
             steps: self.steps,
