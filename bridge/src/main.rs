@@ -8,10 +8,20 @@ mod cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    let verbose = args.verbose;
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
+            let detail = err
+                .chain()
+                .find_map(|e| e.downcast_ref::<infra::aws::AwsError>())
+                .and_then(|e| e.detail());
+            match (verbose, detail) {
+                (true, Some(detail)) => eprintln!("detail: {detail}"),
+                (false, Some(_)) => eprintln!("(-v prints the AWS SDK's whole error)"),
+                _ => {}
+            }
             ExitCode::from(1)
         }
     }

@@ -331,3 +331,46 @@ fn the_example_plans_the_same_on_moto_and_on_the_local_backend() {
     assert!(local.len() >= 10, "{local:#?}");
     assert_eq!(aws_without_policies, local);
 }
+
+#[test]
+fn an_aws_error_is_one_line_with_the_service_code_and_the_whole_chain_only_with_verbose() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bus = unique("no-such-bus");
+    let run = |verbose: bool| {
+        let mut cmd = Command::new(bridge_bin());
+        dummy_credentials(&mut cmd, dir.path())
+            .args([
+                "put-event",
+                "--source",
+                "s",
+                "--detail-type",
+                "t",
+                "--detail",
+                "{}",
+            ])
+            .args(["--bus", &bus, "--endpoint-url", &endpoint])
+            .stdin(Stdio::null());
+        if verbose {
+            cmd.arg("-v");
+        }
+        cmd.output().expect("run bridge")
+    };
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(line.contains("PutEvents"), "{err}");
+    assert!(line.contains("ResourceNotFoundException"), "{err}");
+    assert!(line.len() < 300, "not one short line: {err}");
+    assert!(
+        !err.contains("ErrorMetadata"),
+        "a debug dump without -v: {err}"
+    );
+    let out = run(true);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("detail: "), "-v prints the whole chain: {err}");
+}

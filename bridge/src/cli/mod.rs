@@ -28,6 +28,9 @@ pub struct Cli {
     /// When to colour output: `auto` (a terminal, and `NO_COLOR` unset), `always`, `never`.
     #[arg(long, global = true, value_enum, default_value_t = color::ColorChoice::Auto)]
     pub color: color::ColorChoice,
+    /// On an AWS error, also print the SDK's whole error chain.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -1,6 +1,5 @@
 //! [`MessageSource`] over Amazon SQS (or any SQS-compatible endpoint, such as moto).
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
     QueueAttributeName,
@@ -21,11 +20,32 @@ pub struct SqsSource {
     url: String,
 }
 
-fn call_error<E: std::error::Error>(operation: &'static str, queue: &str, e: E) -> SourceError {
+/// The service's error code and message, one line (as every AWS error `bridge` prints).
+fn call_error<E>(operation: &'static str, queue: &str, e: E) -> SourceError
+where
+    E: std::error::Error + infra::aws::ProvideErrorMetadata,
+{
+    let message = match infra::aws::AwsError::call(operation, queue, e) {
+        infra::aws::AwsError::Call { message, .. } => message,
+        other => other.to_string(),
+    };
     SourceError::Call {
         operation,
         queue: queue.to_string(),
-        message: DisplayErrorContext(&e).to_string(),
+        message,
+    }
+}
+
+/// A request that could not be built (a missing required field): no call was made.
+fn build_error(
+    operation: &'static str,
+    queue: &str,
+    e: aws_sdk_sqs::error::BuildError,
+) -> SourceError {
+    SourceError::Call {
+        operation,
+        queue: queue.to_string(),
+        message: e.to_string(),
     }
 }
 
@@ -150,7 +170,7 @@ impl MessageSource for SqsSource {
                 .id(i.to_string())
                 .receipt_handle(receipt)
                 .build()
-                .map_err(|e| call_error("DeleteMessageBatch", &self.url, e))?;
+                .map_err(|e| build_error("DeleteMessageBatch", &self.url, e))?;
             req = req.entries(entry);
         }
         let out = req
@@ -257,7 +277,7 @@ impl MessageSource for SqsSource {
             }
             let value = value
                 .build()
-                .map_err(|e| call_error("SendMessage (dead-letter)", &dlq_url, e))?;
+                .map_err(|e| build_error("SendMessage (dead-letter)", &dlq_url, e))?;
             send = send.message_attributes(name, value);
         }
         if dlq_arn.ends_with(".fifo") {

@@ -18,6 +18,7 @@ pub mod s3_notify;
 pub mod tail;
 pub mod write;
 
+pub use aws_sdk_s3::error::ProvideErrorMetadata;
 pub use client::{AwsClients, AwsSettings};
 pub use objects::S3Objects;
 
@@ -34,7 +35,11 @@ pub enum AwsError {
     Call {
         operation: &'static str,
         resource: String,
+        /// The service's error code and message (`NoSuchBucket: The specified bucket does
+        /// not exist`), or for a transport failure its cause: one line.
         message: String,
+        /// The SDK's whole error chain, for `-v`.
+        detail: String,
     },
     #[error("{resource}: {message}")]
     Invalid { resource: String, message: String },
@@ -47,16 +52,54 @@ pub enum AwsError {
 impl AwsError {
     /// Wraps an SDK error with the operation and resource it was about.
     ///
-    /// `DisplayErrorContext` prints the whole source chain (service code and message),
-    /// which plain `Display` on `SdkError` hides behind "service error".
+    /// The message is what a user acts on: the service's error code and message, one line.
+    /// Plain `Display` on `SdkError` says only "service error", and the whole chain
+    /// (`DisplayErrorContext`) runs to kilobytes; it is kept as `detail` for `-v`.
     pub fn call<E>(operation: &'static str, resource: impl Into<String>, error: E) -> AwsError
     where
-        E: std::error::Error,
+        E: std::error::Error + ProvideErrorMetadata,
     {
+        let detail = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
+        let message = match (error.code(), error.message()) {
+            (Some(code), Some(text)) => format!("{code}: {text}"),
+            (Some(code), None) => code.to_string(),
+            // No service answer (connection refused, no credentials…): the causes, each once.
+            (None, _) => causes(&error),
+        };
         AwsError::Call {
             operation,
             resource: resource.into(),
-            message: aws_sdk_s3::error::DisplayErrorContext(&error).to_string(),
+            message: one_line(&message),
+            detail,
         }
     }
+
+    /// The SDK's whole error chain, when there is one.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            AwsError::Call { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+}
+
+/// An error and its sources, `: `-joined, each shown as text (never as a debug dump),
+/// skipping a cause whose text its parent already ends with.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
+}
+
+/// Line breaks folded, so an error stays one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -298,6 +298,13 @@ pub enum Note {
     WouldPrune { kind: &'static str, name: String },
     /// An unconfirmed subscription: neither recreated nor removable until confirmed.
     Pending { topic: String, endpoint: String },
+    /// A declared destination that exists but is not the stack's: it gets no grant, so
+    /// AWS denies delivery unless its own policy admits the sender.
+    Ungranted {
+        kind: &'static str,
+        name: String,
+        by: String,
+    },
     /// A destination that is neither declared nor found.
     Missing {
         kind: &'static str,

@@ -245,6 +245,12 @@ impl fmt::Display for Note {
                 "subscription of {endpoint} to topic {topic} is pending confirmation \
                  (left as is; confirm it from the message AWS sent)"
             ),
+            Note::Ungranted { kind, name, by } => write!(
+                f,
+                "{by} sends to {kind} {name}, which is not owned by this stack: bridge adds no \
+                 grant to its policy, so AWS denies the delivery unless the {kind}'s own policy \
+                 admits {by}"
+            ),
             Note::Missing { kind, name, by } => write!(
                 f,
                 "{kind} {name} (used by {by}) is neither declared nor found in the account"

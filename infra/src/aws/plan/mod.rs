@@ -89,6 +89,7 @@ impl<'a> Planner<'a> {
         // S3 grants that drop a bucket wait until the bucket no longer names the
         // destination: S3 validates every destination of a document it is given.
         let narrowing = self.grants();
+        self.ungranted();
         self.buckets();
         self.steps.extend(narrowing);
         let managed_rules = self.rules();

@@ -189,4 +189,31 @@ impl Planner<'_> {
             })
             .collect()
     }
+
+    /// Declared rule targets the stack does not own get no grant: said, never silent.
+    pub(super) fn ungranted(&mut self) {
+        let mut notes = Vec::new();
+        for rule in self
+            .spec
+            .rules
+            .iter()
+            .filter(|r| self.rule_managed(&r.name))
+        {
+            for t in &rule.targets {
+                let (kind, name, managed) = match &t.destination {
+                    Destination::Queue(q) => ("queue", q, self.queue_managed(q)),
+                    Destination::Topic(tp) => ("topic", tp, self.topic_managed(tp)),
+                    Destination::Arn(_) => continue,
+                };
+                if !managed {
+                    notes.push(Note::Ungranted {
+                        kind,
+                        name: name.clone(),
+                        by: format!("rule {}", rule.name),
+                    });
+                }
+            }
+        }
+        self.notes.extend(notes);
+    }
 }

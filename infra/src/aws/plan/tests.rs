@@ -119,6 +119,45 @@ fn unowned_and_other_stacks_resources_are_only_noted() {
 }
 
 #[test]
+fn a_rule_target_the_stack_does_not_own_is_a_warning_not_a_silent_missing_grant() {
+    let facts = AccountFacts {
+        queues: vec![queue("theirs", BTreeMap::new())],
+        ..AccountFacts::default()
+    };
+    let spec = Desired {
+        queues: vec![Queue {
+            name: "theirs".into(),
+            ..Queue::default()
+        }],
+        rules: vec![Rule {
+            bus: "default".into(),
+            name: "r".into(),
+            pattern: r#"{"source":["a"]}"#.into(),
+            enabled: true,
+            description: None,
+            targets: vec![Target::new("t", Destination::Queue("theirs".into()))],
+        }],
+        ..Desired::empty("shop", "default")
+    };
+    let planned = plan(&spec, &facts, false);
+    assert!(
+        planned.notes.contains(&Note::Ungranted {
+            kind: "queue",
+            name: "theirs".into(),
+            by: "rule r".into()
+        }),
+        "{planned}"
+    );
+    assert!(planned
+        .render(false)
+        .contains("  ! rule r sends to queue theirs"));
+    assert!(!planned
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Grant { .. })));
+}
+
+#[test]
 fn no_subscription_is_added_to_a_topic_the_stack_does_not_own() {
     let mut foreign = topic("alerts", vec![]);
     foreign.tags = BTreeMap::new();
