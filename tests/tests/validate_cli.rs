@@ -120,3 +120,73 @@ fn schema_prints_the_rule_schema() {
     assert_eq!(schema["title"], "RuleFile");
     assert!(schema["properties"]["targets"].is_object());
 }
+
+/// Copies a directory tree (the example projects are small).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn bridge_test_checks_every_example_and_names_each_difference() {
+    for example in ["", "quilt", "s3-routing", "deletion-alerts"] {
+        let dir = repo_root().join("examples").join(example);
+        let out = Command::new(bridge_bin())
+            .args(["test", "--project"])
+            .arg(&dir)
+            .output()
+            .expect("run bridge");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(" not"), "{stdout}");
+    }
+
+    // A copy whose expectation of a transformer's output is wrong fails, naming it.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let copy = tmp.path().join("quilt");
+    copy_tree(&repo_root().join("examples/quilt"), &copy);
+    let expected_path = copy.join("events/expected.json");
+    let mut expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&expected_path).expect("read"))
+            .expect("json");
+    expected["raw-created.json"]["package-index"]["index"]["op"] = "renamed".into();
+    std::fs::write(&expected_path, expected.to_string()).expect("write");
+    let run = |update: bool| {
+        let mut cmd = Command::new(bridge_bin());
+        cmd.args(["test", "--project"]).arg(&copy);
+        if update {
+            cmd.arg("--update");
+        }
+        cmd.output().expect("run bridge")
+    };
+    let out = run(false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL events/raw-created.json"), "{stdout}");
+    assert!(
+        stdout.contains("~ rule package-index target index:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"renamed\""), "{stdout}");
+    // --update records what the project does now, and then it passes again.
+    assert!(run(true).status.success());
+    let out = run(false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -18,6 +18,7 @@ pub mod put_event;
 pub mod schema;
 pub mod shared;
 pub mod tail;
+pub mod test;
 pub mod test_pattern;
 pub mod validate;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Match(match_events::Args),
     /// Normalize SQS message bodies (JSONL on stdin) into events, one JSON object per line.
     Normalize(normalize::Args),
+    /// Run the project's golden tests: sample events, the rules they reach, what targets get.
+    Test(test::Args),
     /// Check a project (bridge.json + rule files) and report every problem at once.
     Validate(validate::Args),
     /// Print the JSON Schema of the project file or of a rule file.
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Match(args) => match_events::run(args),
         Command::Normalize(args) => normalize::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Test(args) => test::run(args),
         Command::Schema(args) => schema::run(args),
     }
 }

@@ -16,6 +16,7 @@
 //! - [`translate`]: the one desired state (`rules::desired`) in local terms.
 //! - [`plan`]: the local state's facts diffed against it into a [`crate::plan::Plan`].
 //! - [`apply`]: that plan carried out on the store.
+//! - [`deliveries`]: what each target would receive for an event, offline (`bridge test`).
 //! - [`tail`]: a `bridge tail` session's temporary rule and queue.
 //!
 //! Known differences from AWS (deliberate or not yet done):
@@ -32,6 +33,7 @@
 pub mod apply;
 pub mod buckets;
 pub mod clock;
+pub mod deliveries;
 pub mod events;
 pub mod plan;
 pub mod queue;

@@ -51,8 +51,10 @@ pub fn target_input(
 
 /// Evaluates one JSONPath: `None` if it matches nothing.
 fn extract(event: &Value, path: &str) -> Result<Option<Value>, String> {
+    // EventBridge's dialect allows `$.detail.source-ip-address`; the JSONPath engine wants
+    // `$.detail['source-ip-address']` (the same conversion `validate` checks paths with).
     let found = event
-        .query(path)
+        .query(&rules::transformer::to_rfc9535(path))
         .map_err(|e| format!("invalid JSONPath {path:?}: {e}"))?;
     let many = path.contains('*') || path.contains("..") || path.contains("[?");
     Ok(if many {
@@ -140,6 +142,15 @@ fn insert(out: &mut String, value: Option<&Value>, json_mode: bool, in_string: b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hyphenated_names_in_paths_resolve_as_eventbridge_reads_them() {
+        let event = serde_json::json!({"detail": {"source-ip-address": "10.0.0.1"}});
+        assert_eq!(
+            extract(&event, "$.detail.source-ip-address").expect("valid path"),
+            Some(Value::String("10.0.0.1".into()))
+        );
+    }
     use serde_json::json;
 
     fn route() -> RouteInfo<'static> {
