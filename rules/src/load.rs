@@ -152,6 +152,11 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
     }
 }
 
+/// EventBridge's default quota on an event pattern's size, in characters (adjustable).
+const DEFAULT_PATTERN_CHARS: usize = 2048;
+/// The most a quota increase allows: beyond it `PutRule` always fails.
+const MAX_PATTERN_CHARS: usize = 4096;
+
 /// Valid settings that defeat themselves.
 ///
 /// EventBridge publishes to SNS without message attributes, so a filter policy on message
@@ -163,6 +168,23 @@ fn warnings(path: &Path, file: &ProjectFile, rules: &[Rule]) -> Vec<Diagnostic> 
         .filter_map(|t| t.topic.as_deref())
         .collect();
     let mut out = Vec::new();
+    for rule in rules {
+        let size = rule.pattern.as_value().to_string().chars().count();
+        if size > DEFAULT_PATTERN_CHARS {
+            out.push(
+                Diagnostic::new(
+                    &rule.source,
+                    "$",
+                    format!(
+                        "the pattern is {size} characters as sent; EventBridge's default quota \
+                         is {DEFAULT_PATTERN_CHARS}, so `apply` fails unless the account's \
+                         quota was raised (to at most {MAX_PATTERN_CHARS})"
+                    ),
+                )
+                .hint("request the quota increase, or split the rule"),
+            );
+        }
+    }
     for (i, topic) in file.topics.iter().enumerate() {
         if !targeted.contains(topic.name.as_str()) {
             continue;
@@ -643,6 +665,27 @@ fn check_rule(
             None
         }
     };
+    if let Some(size) = pattern
+        .as_ref()
+        .map(|p| p.as_value().to_string().chars().count())
+        .filter(|n| *n > MAX_PATTERN_CHARS)
+    {
+        let at = if rule.pattern_file.is_some() {
+            "$.pattern_file"
+        } else {
+            "$.event_pattern"
+        };
+        push(
+            at.into(),
+            format!(
+                "the pattern is {size} characters as sent; EventBridge allows \
+                 {DEFAULT_PATTERN_CHARS} (4,096 with a quota increase, no more)"
+            ),
+            "split the rule into several rules, or shorten the pattern (e.g. a prefix \
+             instead of many exact values)"
+                .into(),
+        );
+    }
     if let Some(d) = rule
         .description
         .as_deref()

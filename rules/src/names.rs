@@ -79,6 +79,13 @@ pub fn bucket_name_problem(name: &str) -> Option<String> {
             "`{name}` is not a valid bucket name: use 3–63 lowercase letters, digits, `.` and `-`"
         ));
     }
+    // S3's naming rules: "Bucket names must not be formatted as an IP address (for example,
+    // 192.168.5.4)" (Amazon S3 User Guide, general purpose bucket naming rules).
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Some(format!(
+            "`{name}` is not a valid bucket name: S3 refuses names formatted as an IP address"
+        ));
+    }
     None
 }
 

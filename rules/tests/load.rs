@@ -242,3 +242,58 @@ fn a_rule_file_that_is_not_an_object_says_it_must_be_one() {
         "a project file must be a JSON object (`{ ... }`), found an array"
     );
 }
+
+/// A rule whose pattern lists `n` exact sources (about 12 characters each).
+fn rule_with_sources(n: usize) -> String {
+    let sources: Vec<String> = (0..n).map(|i| format!("src.{i:06}")).collect();
+    serde_json::json!({
+        "name": "r",
+        "event_pattern": { "source": sources },
+        "targets": [{ "id": "t", "queue": "q" }]
+    })
+    .to_string()
+}
+
+#[test]
+fn patterns_over_aws_s_size_quota_are_warned_about_and_over_its_maximum_refused() {
+    // ~2,500 characters: over the default quota of 2,048, within the 4,096 maximum.
+    let dir = project_with(&rule_with_sources(200), false);
+    let project = load(dir.path()).unwrap_or_else(|e| panic!("{}", listing(&e.0)));
+    assert!(
+        project
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("default quota is 2048")),
+        "{:?}",
+        project.warnings
+    );
+    // ~6,200 characters: no account can create it.
+    let dir = project_with(&rule_with_sources(500), false);
+    let errors = load(dir.path()).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{}", listing(&errors));
+    assert_eq!(errors[0].path, "$.event_pattern");
+    assert!(
+        errors[0].message.contains("EventBridge allows 2048"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_bucket_named_like_an_ip_address_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bridge.json"),
+        r#"{"stack": "s", "buckets": [{"name": "192.168.1.1", "eventbridge": true}]}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    let errors = load(dir.path()).unwrap_err().0;
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == "$.buckets[0].name" && e.message.contains("IP address")),
+        "{}",
+        listing(&errors)
+    );
+}
