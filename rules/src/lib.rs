@@ -11,6 +11,7 @@
 
 pub mod desired;
 mod diagnostic;
+pub mod graph;
 mod load;
 pub mod model;
 pub mod names;

@@ -11,6 +11,7 @@ pub mod completions;
 pub mod consume;
 pub mod destroy;
 pub mod dev;
+pub mod graph;
 pub mod match_events;
 pub mod normalize;
 pub mod plan;
@@ -54,6 +55,8 @@ pub enum Command {
     Normalize(normalize::Args),
     /// Run the project's golden tests: sample events, the rules they reach, what targets get.
     Test(test::Args),
+    /// Draw the project's wiring (Mermaid, Graphviz dot, SVG or HTML).
+    Graph(graph::Args),
     /// Check a project (bridge.json + rule files) and report every problem at once.
     Validate(validate::Args),
     /// Print the JSON Schema of the project file or of a rule file.
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Normalize(args) => normalize::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Test(args) => test::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),
     }
 }
