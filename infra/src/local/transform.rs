@@ -9,8 +9,8 @@
 //!   escaped) and other values as their JSON text;
 //! - in a plain-text template (anything else), strings are inserted raw and other values as JSON;
 //! - reserved variables: `<aws.events.rule-arn>`, `<aws.events.rule-name>`,
-//!   `<aws.events.event.ingestion-time>`, `<aws.events.event>` and `<aws.events.event.json>`
-//!   (the whole original event).
+//!   `<aws.events.event.ingestion-time>`, `<aws.events.event>` (the original event without its
+//!   `detail`) and `<aws.events.event.json>` (the whole original event).
 
 use std::collections::BTreeMap;
 
@@ -82,7 +82,10 @@ pub fn transform(t: &InputTransformer, event: &Value, route: &RouteInfo) -> Resu
             "aws.events.event.ingestion-time" => {
                 Some(Some(Value::String(route.ingestion_time.into())))
             }
-            "aws.events.event" => Some(Some(event.clone())),
+            // "The original event payload in JSON format (without the detail field)"; the
+            // `.json` form is the whole event (EventBridge user guide, input transformation,
+            // predefined variables).
+            "aws.events.event" => Some(Some(without_detail(event))),
             "aws.events.event.json" => Some(Some(event.clone())),
             _ => vars.get(name).cloned(),
         }
@@ -124,6 +127,14 @@ pub fn transform(t: &InputTransformer, event: &Value, route: &RouteInfo) -> Resu
     Ok(out)
 }
 
+fn without_detail(event: &Value) -> Value {
+    let mut event = event.clone();
+    if let Value::Object(map) = &mut event {
+        map.remove("detail");
+    }
+    event
+}
+
 fn insert(out: &mut String, value: Option<&Value>, json_mode: bool, in_string: bool) {
     let escape = |text: &str| -> String {
         let quoted = Value::String(text.to_string()).to_string();
@@ -142,6 +153,24 @@ fn insert(out: &mut String, value: Option<&Value>, json_mode: bool, in_string: b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_event_variable_has_no_detail_and_the_json_variable_is_the_whole_event() {
+        let event = serde_json::json!({"source": "s", "detail": {"a": 1}});
+        let t = InputTransformer {
+            input_paths_map: BTreeMap::new(),
+            input_template: r#"{"e": <aws.events.event>, "j": <aws.events.event.json>}"#.into(),
+        };
+        let route = RouteInfo {
+            rule_name: "r",
+            rule_arn: "arn",
+            ingestion_time: "t",
+        };
+        let out: Value =
+            serde_json::from_str(&transform(&t, &event, &route).expect("ok")).expect("json");
+        assert_eq!(out["e"], serde_json::json!({"source": "s"}));
+        assert_eq!(out["j"], event);
+    }
 
     #[test]
     fn hyphenated_names_in_paths_resolve_as_eventbridge_reads_them() {
