@@ -91,7 +91,7 @@ fn the_svg_renders_and_names_every_resource() {
             .count();
         assert!(ink > 2_000, "labels not drawn: {ink} dark pixels");
     }
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/graph-quilt.png");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("graph-quilt.png");
     pixmap
         .save_png(&out)
         .expect("write the picture for a person to look at");

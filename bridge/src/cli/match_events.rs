@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use patterns::Matcher;
 
-use super::test_pattern::load_pattern;
+use super::shared::load_pattern;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use infra::aws::blocking::BlockingAws;
 use infra::local::{Config, LocalFacts, Resolver};
 use infra::plan::Plan;
+use patterns::Pattern;
 use rules::desired::Desired;
 
 use super::args::{AwsArgs, LocalArg};
@@ -146,4 +147,22 @@ pub(crate) fn confirm(what: &str, yes: bool) -> anyhow::Result<bool> {
         .read_line(&mut answer)
         .context("reading the confirmation")?;
     Ok(answer.trim() == "yes")
+}
+
+/// Reads and validates a pattern file (`-`: standard input); the error names the file and
+/// the place in it.
+pub(crate) fn load_pattern(path: &Path) -> Result<Pattern, String> {
+    let text = read(path)?;
+    Pattern::parse(&text).map_err(|e| format!("{}: invalid event pattern: {e}", path.display()))
+}
+
+/// A file's text, or standard input for `-`.
+pub(crate) fn read(path: &Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("standard input: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -2,10 +2,10 @@
 //! but offline. Exit codes follow grep: 0 match, 1 no match, 2 error. `--explain` adds
 //! why: the `$or` alternative that matched, or the first field that failed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use patterns::Pattern;
+use super::shared::{load_pattern, read};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,20 +54,4 @@ fn check(args: &Args) -> Result<(bool, Option<String>), String> {
         .matches_str(&event)
         .map(|m| (m, None))
         .map_err(invalid)
-}
-
-/// Reads and validates a pattern file; the error names the file and the place in it.
-pub fn load_pattern(path: &Path) -> Result<Pattern, String> {
-    let text = read(path)?;
-    Pattern::parse(&text).map_err(|e| format!("{}: invalid event pattern: {e}", path.display()))
-}
-
-pub fn read(path: &Path) -> Result<String, String> {
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|e| format!("standard input: {e}"))?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
