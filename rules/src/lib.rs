@@ -15,6 +15,7 @@ mod load;
 pub mod model;
 pub mod names;
 pub mod owner;
+pub mod schedule;
 pub mod transformer;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
