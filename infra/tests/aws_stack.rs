@@ -80,7 +80,8 @@ fn spec(n: &Names) -> Desired {
             Rule {
                 bus: "default".into(),
                 name: n.placed.clone(),
-                pattern: pattern("OrderPlaced"),
+                pattern: Some(pattern("OrderPlaced")),
+                schedule: None,
                 enabled: true,
                 description: Some("orders to the queue".into()),
                 targets: vec![orders_target],
@@ -88,7 +89,8 @@ fn spec(n: &Names) -> Desired {
             Rule {
                 bus: "default".into(),
                 name: n.cancelled.clone(),
-                pattern: pattern("OrderCancelled"),
+                pattern: Some(pattern("OrderCancelled")),
+                schedule: None,
                 enabled: true,
                 description: None,
                 targets: vec![Target::new("alerts", Destination::Topic(n.alerts.clone()))],
@@ -243,8 +245,9 @@ async fn changing_a_pattern_updates_only_that_rule() {
     let mut spec = spec(&n);
     apply(&aws, &spec, false).await;
 
-    spec.rules[0].pattern =
-        serde_json::json!({ "source": [n.source], "detail-type": ["OrderShipped"] }).to_string();
+    spec.rules[0].pattern = Some(
+        serde_json::json!({ "source": [n.source], "detail-type": ["OrderShipped"] }).to_string(),
+    );
     let (steps, writes) = apply(&aws, &spec, false).await;
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert!(matches!(&steps[0], Step::UpdateRule { changes, .. } if changes == &["pattern"]));
@@ -475,7 +478,8 @@ async fn foreign_policy_statements_survive_and_a_partial_failure_converges() {
     spec.rules.push(Rule {
         bus: "default".into(),
         name: audit_rule.clone(),
-        pattern: serde_json::json!({ "source": [n.source] }).to_string(),
+        pattern: Some(serde_json::json!({ "source": [n.source] }).to_string()),
+        schedule: None,
         enabled: true,
         description: None,
         targets: vec![Target::new("audit", Destination::Queue(n.audit.clone()))],

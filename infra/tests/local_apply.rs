@@ -84,8 +84,10 @@ fn stack() -> Desired {
         rules: vec![Rule {
             bus: "default".into(),
             name: "big-orders".into(),
-            pattern: r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">=", 100]}]}}"#
-                .into(),
+            pattern: Some(
+                r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">=", 100]}]}}"#.into(),
+            ),
+            schedule: None,
             enabled: true,
             description: Some("orders of 100 or more".into()),
             targets: vec![

@@ -195,12 +195,14 @@ fn parse_rate(inner: &str) -> Result<Schedule, ScheduleError> {
         "hours" => (RateUnit::Hour, true),
         "day" => (RateUnit::Day, false),
         "days" => (RateUnit::Day, true),
-        other => return Err(err(
-            format!(
+        other => {
+            return Err(err(
+                format!(
                 "rate unit `{other}` is not one of minute | minutes | hour | hours | day | days"
             ),
-            "e.g. `rate(5 minutes)`, `rate(1 hour)`, `rate(7 days)`",
-        )),
+                "e.g. `rate(5 minutes)`, `rate(1 hour)`, `rate(7 days)`",
+            ))
+        }
     };
     let singular = unit.trim_end_matches('s');
     if value == 1 && plural {

@@ -513,6 +513,7 @@ fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request()
             arn: rule_arn,
             bus: "default".into(),
             event_pattern: Some("{\"source\": [\"a\"],  \"detail-type\": [\"x\"]}".into()),
+            schedule_expression: None,
             enabled: true,
             description: None,
             tags: ownership_tags("shop"),
@@ -524,7 +525,8 @@ fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request()
         rules: vec![Rule {
             bus: "default".into(),
             name: "r".into(),
-            pattern: r#"{"detail-type":["x"],"source":["a"]}"#.into(),
+            pattern: Some(r#"{"detail-type":["x"],"source":["a"]}"#.into()),
+            schedule: None,
             enabled: true,
             description: None,
             targets: vec![],
@@ -532,7 +534,7 @@ fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request()
         ..Desired::empty("shop", "default")
     };
     assert!(plan(&spec, &facts, false).is_empty());
-    spec.rules[0].pattern = r#"{"source":["b"]}"#.into();
+    spec.rules[0].pattern = Some(r#"{"source":["b"]}"#.into());
     let changed = plan(&spec, &facts, false);
     assert_eq!(changed.counts(), (0, 1, 0));
     let coloured = changed.render(true);
