@@ -335,7 +335,7 @@ impl Field {
                                 "{} increment `{s}` in `{item}` is not a positive integer",
                                 self.name
                             ),
-                            format!("write `start/increment`, e.g. `0/15` in minutes"),
+                            "write `start/increment`, e.g. `0/15` in minutes",
                         )
                     })?;
                     (b, Some(step))
