@@ -316,58 +316,55 @@ fn deliver_to_rule(
     ingestion_time: &str,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    {
-        let origin = format!("{bus}/{rule_name}");
-        for target in &rule.targets {
-            let route = RouteInfo {
-                rule_name,
-                rule_arn: &rule.arn,
-                ingestion_time,
-            };
-            let activity =
-                begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
-            let outcome = match target_input(target, event, event_json, &route) {
-                Ok(body) => deliver(tx, ctx, target, event_id, body)?,
-                Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
-            };
-            let outcome = match outcome {
-                Ok(()) => "delivered".to_string(),
-                Err((code, message)) => {
-                    let mut text = format!("not delivered ({code}): {message}");
-                    if let Some(dlq) = &target.dead_letter_arn {
-                        let attrs = [
-                            ("ERROR_CODE", code.to_string()),
-                            ("ERROR_MESSAGE", message.clone()),
-                            ("RULE_ARN", rule.arn.clone()),
-                            ("TARGET_ARN", target.arn.clone()),
-                        ]
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
-                        .collect();
-                        let send = SendRequest {
-                            body: event_json.to_string(),
-                            attributes: attrs,
-                            ..SendRequest::default()
-                        };
-                        match send_tx(tx, ctx, dlq, &send) {
-                            Ok(_) => text.push_str(&format!("; sent to dead-letter queue {dlq}")),
-                            Err(e @ (LocalError::NoSuchQueue(_) | LocalError::Invalid { .. })) => {
-                                text.push_str(&format!("; dead-letter queue failed too: {e}"))
-                            }
-                            Err(e) => return Err(e),
+    let origin = format!("{bus}/{rule_name}");
+    for target in &rule.targets {
+        let route = RouteInfo {
+            rule_name,
+            rule_arn: &rule.arn,
+            ingestion_time,
+        };
+        let activity = begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
+        let outcome = match target_input(target, event, event_json, &route) {
+            Ok(body) => deliver(tx, ctx, target, event_id, body)?,
+            Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
+        };
+        let outcome = match outcome {
+            Ok(()) => "delivered".to_string(),
+            Err((code, message)) => {
+                let mut text = format!("not delivered ({code}): {message}");
+                if let Some(dlq) = &target.dead_letter_arn {
+                    let attrs = [
+                        ("ERROR_CODE", code.to_string()),
+                        ("ERROR_MESSAGE", message.clone()),
+                        ("RULE_ARN", rule.arn.clone()),
+                        ("TARGET_ARN", target.arn.clone()),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
+                    .collect();
+                    let send = SendRequest {
+                        body: event_json.to_string(),
+                        attributes: attrs,
+                        ..SendRequest::default()
+                    };
+                    match send_tx(tx, ctx, dlq, &send) {
+                        Ok(_) => text.push_str(&format!("; sent to dead-letter queue {dlq}")),
+                        Err(e @ (LocalError::NoSuchQueue(_) | LocalError::Invalid { .. })) => {
+                            text.push_str(&format!("; dead-letter queue failed too: {e}"))
                         }
+                        Err(e) => return Err(e),
                     }
-                    text
                 }
-            };
-            set_activity_outcome(tx, activity, &outcome)?;
-            routed.push(Routed {
-                event_id: event_id.to_string(),
-                rule: origin.clone(),
-                target: target.arn.clone(),
-                outcome,
-            });
-        }
+                text
+            }
+        };
+        set_activity_outcome(tx, activity, &outcome)?;
+        routed.push(Routed {
+            event_id: event_id.to_string(),
+            rule: origin.clone(),
+            target: target.arn.clone(),
+            outcome,
+        });
     }
     Ok(())
 }
