@@ -76,6 +76,22 @@ fn schedule_next_prints_utc_firing_times() {
 }
 
 #[test]
+fn validate_prints_when_a_scheduled_rule_fires_next() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    project(dir.path(), "cron(0 4 1 1 ? 2199)");
+    let (code, out, err) = run(
+        &["validate", dir.path().to_str().expect("utf-8")],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("  rule tick: cron(0 4 1 1 ? 2199), next 2199-01-01T04:00:00Z\n"),
+        "{out}"
+    );
+    assert!(!out.contains("rule events:"), "{out}");
+}
+
+#[test]
 fn validate_reports_a_bad_schedule_with_file_path_and_fix() {
     let dir = tempfile::tempdir().expect("tempdir");
     project(dir.path(), "rate(5 minute)");
