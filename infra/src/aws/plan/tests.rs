@@ -542,3 +542,54 @@ fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request()
     assert!(!changed.render(false).contains('\x1b'));
     assert!(changed.to_string().contains("update rule r: pattern"));
 }
+
+#[test]
+fn a_schedule_is_compared_verbatim_and_switching_from_a_pattern_changes_both() {
+    let facts = AccountFacts {
+        rules: vec![RuleFacts {
+            name: "r".into(),
+            arn: format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/r"),
+            bus: "default".into(),
+            event_pattern: None,
+            schedule_expression: Some("rate(5 minutes)".into()),
+            enabled: true,
+            description: None,
+            tags: ownership_tags("shop"),
+            targets: vec![],
+        }],
+        ..AccountFacts::default()
+    };
+    let mut spec = Desired {
+        rules: vec![Rule {
+            bus: "default".into(),
+            name: "r".into(),
+            pattern: None,
+            schedule: Some("rate(5 minutes)".into()),
+            enabled: true,
+            description: None,
+            targets: vec![],
+        }],
+        ..Desired::empty("shop", "default")
+    };
+    assert!(plan(&spec, &facts, false).is_empty());
+    spec.rules[0].schedule = Some("rate(10 minutes)".into());
+    let changed = plan(&spec, &facts, false);
+    assert!(
+        matches!(&changed.steps[..], [Step::UpdateRule { changes, .. }] if changes == &["schedule"]),
+        "{changed}"
+    );
+    assert!(changed
+        .to_string()
+        .contains("update rule r: schedule\n      schedule rate(10 minutes) (UTC)"));
+    spec.rules[0].schedule = None;
+    spec.rules[0].pattern = Some(r#"{"source":["a"]}"#.into());
+    let switched = plan(&spec, &facts, false);
+    assert!(
+        matches!(&switched.steps[..], [Step::UpdateRule { changes, .. }] if changes == &["pattern", "schedule"]),
+        "{switched}"
+    );
+    assert!(
+        switched.to_string().contains(r#"pattern {"source":["a"]}"#),
+        "{switched}"
+    );
+}
