@@ -27,7 +27,8 @@ fn setup(rules: usize, durability: Durability) -> (tempfile::TempDir, Store, Vec
             .put_rule(&RuleSpec {
                 bus: "default".into(),
                 name: name.clone(),
-                pattern,
+                pattern: Some(pattern),
+                schedule: None,
                 state: RuleState::Enabled,
                 description: None,
             })

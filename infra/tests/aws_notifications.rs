@@ -451,12 +451,15 @@ async fn put_object_delivers_records_natively_and_eventbridge_still_gets_its_eve
     spec.rules.push(Rule {
         bus: "default".into(),
         name: unique("s3-created"),
-        pattern: serde_json::json!({
-            "source": ["aws.s3"],
-            "detail-type": ["Object Created"],
-            "detail": { "bucket": { "name": [n.bucket] } }
-        })
-        .to_string(),
+        pattern: Some(
+            serde_json::json!({
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": { "bucket": { "name": [n.bucket] } }
+            })
+            .to_string(),
+        ),
+        schedule: None,
         enabled: true,
         description: None,
         targets: vec![Target::new(
@@ -562,7 +565,8 @@ async fn project_tags_are_applied_and_drift_is_updated_in_place() {
         rules: vec![Rule {
             bus: bus.clone(),
             name: rule.clone(),
-            pattern: serde_json::json!({ "source": [unique("tagged.src")] }).to_string(),
+            pattern: Some(serde_json::json!({ "source": [unique("tagged.src")] }).to_string()),
+            schedule: None,
             enabled: true,
             description: None,
             targets: vec![Target::new("q", Destination::Queue(queue.clone()))],

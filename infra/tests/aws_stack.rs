@@ -80,7 +80,8 @@ fn spec(n: &Names) -> Desired {
             Rule {
                 bus: "default".into(),
                 name: n.placed.clone(),
-                pattern: pattern("OrderPlaced"),
+                pattern: Some(pattern("OrderPlaced")),
+                schedule: None,
                 enabled: true,
                 description: Some("orders to the queue".into()),
                 targets: vec![orders_target],
@@ -88,7 +89,8 @@ fn spec(n: &Names) -> Desired {
             Rule {
                 bus: "default".into(),
                 name: n.cancelled.clone(),
-                pattern: pattern("OrderCancelled"),
+                pattern: Some(pattern("OrderCancelled")),
+                schedule: None,
                 enabled: true,
                 description: None,
                 targets: vec![Target::new("alerts", Destination::Topic(n.alerts.clone()))],
@@ -243,8 +245,9 @@ async fn changing_a_pattern_updates_only_that_rule() {
     let mut spec = spec(&n);
     apply(&aws, &spec, false).await;
 
-    spec.rules[0].pattern =
-        serde_json::json!({ "source": [n.source], "detail-type": ["OrderShipped"] }).to_string();
+    spec.rules[0].pattern = Some(
+        serde_json::json!({ "source": [n.source], "detail-type": ["OrderShipped"] }).to_string(),
+    );
     let (steps, writes) = apply(&aws, &spec, false).await;
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert!(matches!(&steps[0], Step::UpdateRule { changes, .. } if changes == &["pattern"]));
@@ -475,7 +478,8 @@ async fn foreign_policy_statements_survive_and_a_partial_failure_converges() {
     spec.rules.push(Rule {
         bus: "default".into(),
         name: audit_rule.clone(),
-        pattern: serde_json::json!({ "source": [n.source] }).to_string(),
+        pattern: Some(serde_json::json!({ "source": [n.source] }).to_string()),
+        schedule: None,
         enabled: true,
         description: None,
         targets: vec![Target::new("audit", Destination::Queue(n.audit.clone()))],
@@ -581,4 +585,55 @@ async fn changed_subscription_attributes_are_updated_in_place() {
         stored,
         serde_json::from_str::<Value>(&filter).expect("json")
     );
+}
+
+#[tokio::test]
+async fn a_scheduled_rule_is_created_with_its_schedule_and_a_changed_schedule_is_an_update() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = clients(&endpoint).await;
+    let n = names();
+    let mut spec = spec(&n);
+    let nightly = unique("nightly");
+    spec.rules.push(Rule {
+        name: nightly.clone(),
+        pattern: None,
+        schedule: Some("cron(0 4 * * ? *)".into()),
+        bus: "default".into(),
+        enabled: true,
+        description: None,
+        targets: vec![Target::new("audit", Destination::Queue(n.audit.clone()))],
+    });
+    let (plan, _) = plan_stack(&aws, &spec, false).await.expect("plan");
+    assert!(
+        plan.to_string().contains(&format!(
+            "create rule {nightly}\n      schedule cron(0 4 * * ? *) (UTC)"
+        )),
+        "{plan}"
+    );
+    apply(&aws, &spec, false).await;
+    let rules = read::read_rules(&aws, "default").await.expect("rules");
+    let made = rules.iter().find(|r| r.name == nightly).expect("rule");
+    assert_eq!(
+        made.schedule_expression.as_deref(),
+        Some("cron(0 4 * * ? *)")
+    );
+    assert!(
+        made.event_pattern.as_deref().is_none_or(str::is_empty),
+        "{made:?}"
+    );
+    assert_eq!(made.targets.len(), 1);
+    assert_converged(&aws, &spec).await;
+
+    spec.rules.last_mut().expect("rule").schedule = Some("rate(5 minutes)".into());
+    let (steps, writes) = apply(&aws, &spec, false).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(
+        matches!(&steps[0], Step::UpdateRule { changes, .. } if changes == &["schedule"]),
+        "{steps:?}"
+    );
+    assert_eq!(writes, 1);
+    let rules = read::read_rules(&aws, "default").await.expect("rules");
+    let made = rules.iter().find(|r| r.name == nightly).expect("rule");
+    assert_eq!(made.schedule_expression.as_deref(), Some("rate(5 minutes)"));
+    assert_converged(&aws, &spec).await;
 }

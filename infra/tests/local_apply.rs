@@ -84,8 +84,10 @@ fn stack() -> Desired {
         rules: vec![Rule {
             bus: "default".into(),
             name: "big-orders".into(),
-            pattern: r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">=", 100]}]}}"#
-                .into(),
+            pattern: Some(
+                r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">=", 100]}]}}"#.into(),
+            ),
+            schedule: None,
             enabled: true,
             description: Some("orders of 100 or more".into()),
             targets: vec![
@@ -237,4 +239,56 @@ fn the_example_project_plans_then_applies_then_converges() {
         .find(|t| t.id == "alerts")
         .expect("alerts target");
     assert!(alerts.input_transformer.is_some());
+}
+
+/// A scheduled rule: created and updated with the same words on both backends, and a
+/// changed schedule is one update on the local state.
+#[test]
+fn a_scheduled_rule_plans_in_the_same_words_on_both_backends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let mut desired = Desired {
+        queues: vec![Queue {
+            name: "ticks".into(),
+            ..Queue::default()
+        }],
+        rules: vec![Rule {
+            name: "nightly".into(),
+            pattern: None,
+            schedule: Some("cron(0 4 * * ? *)".into()),
+            bus: "default".into(),
+            enabled: true,
+            description: None,
+            targets: vec![Target::new("q", Destination::Queue("ticks".into()))],
+        }],
+        ..Desired::empty("sched", "default")
+    };
+    let rule_step = |plan: &Plan| {
+        plan.steps
+            .iter()
+            .map(|s| format!("{} {s}", s.symbol()))
+            .find(|s| s.contains(" rule nightly") && !s.contains("policy"))
+            .expect("a rule step")
+    };
+    let local = plan(&mut store, &desired, false);
+    let aws = infra::aws::plan::plan(&desired, &infra::aws::read::AccountFacts::default(), false);
+    assert_eq!(
+        rule_step(&local),
+        "+ create rule nightly\n      schedule cron(0 4 * * ? *) (UTC)"
+    );
+    assert_eq!(rule_step(&local), rule_step(&aws));
+    store.apply(&desired, &local).expect("apply");
+    assert!(plan(&mut store, &desired, false).is_empty());
+
+    desired.rules[0].schedule = Some("rate(1 hour)".into());
+    let changed = plan(&mut store, &desired, false);
+    assert_eq!(changed.steps.len(), 1, "{changed}");
+    assert_eq!(
+        rule_step(&changed),
+        "~ update rule nightly: schedule\n      schedule rate(1 hour) (UTC)"
+    );
+    store.apply(&desired, &changed).expect("apply");
+    let rules = store.list_rules(None).expect("rules");
+    assert_eq!(rules[0].schedule.as_deref(), Some("rate(1 hour)"));
+    assert!(plan(&mut store, &desired, false).is_empty());
 }

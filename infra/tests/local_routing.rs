@@ -43,7 +43,8 @@ fn rule(s: &mut Store, name: &str, pattern: &str, targets: &[TargetSpec]) {
     s.put_rule(&RuleSpec {
         bus: "default".into(),
         name: name.into(),
-        pattern: pattern.into(),
+        pattern: Some(pattern.into()),
+        schedule: None,
         state: RuleState::Enabled,
         description: None,
     })
@@ -402,7 +403,8 @@ fn rule_changes_are_seen_by_other_store_handles() {
     a.put_rule(&RuleSpec {
         bus: "default".into(),
         name: "r".into(),
-        pattern: r#"{"source": ["app"]}"#.into(),
+        pattern: Some(r#"{"source": ["app"]}"#.into()),
+        schedule: None,
         state: RuleState::Disabled,
         description: None,
     })
@@ -605,7 +607,8 @@ fn constant_input_and_input_path_targets() {
     let bad_pattern = s.put_rule(&RuleSpec {
         bus: "default".into(),
         name: "bad".into(),
-        pattern: r#"{"source": []}"#.into(),
+        pattern: Some(r#"{"source": []}"#.into()),
+        schedule: None,
         state: RuleState::Enabled,
         description: None,
     });
@@ -620,7 +623,8 @@ fn custom_bus_events_only_match_that_bus() {
     s.put_rule(&RuleSpec {
         bus: "orders".into(),
         name: "r".into(),
-        pattern: r#"{"source": ["app"]}"#.into(),
+        pattern: Some(r#"{"source": ["app"]}"#.into()),
+        schedule: None,
         state: RuleState::Enabled,
         description: None,
     })

@@ -173,8 +173,12 @@ impl Endpoint {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rule {
     pub name: String,
-    /// The event pattern as JSON text (compared as JSON, not as text).
-    pub pattern: String,
+    /// The event pattern as JSON text (compared as JSON, not as text); `None` for a
+    /// scheduled rule. Exactly one of `pattern` and `schedule` is set.
+    pub pattern: Option<String>,
+    /// The schedule expression (`rate(5 minutes)`, `cron(0 4 * * ? *)`, UTC) of a scheduled
+    /// rule, as written (AWS stores and returns it verbatim).
+    pub schedule: Option<String>,
     /// The event bus the rule is on (the project's `bus` unless the rule names another).
     pub bus: String,
     pub enabled: bool,
@@ -324,7 +328,8 @@ impl Desired {
         for r in &project.rules {
             spec.rules.push(Rule {
                 name: r.name.clone(),
-                pattern: r.pattern.as_value().to_string(),
+                pattern: r.pattern().map(|p| p.as_value().to_string()),
+                schedule: r.schedule().map(str::to_string),
                 bus: r.bus.clone(),
                 enabled: r.state == RuleState::Enabled,
                 description: r.description.clone(),
@@ -485,7 +490,8 @@ mod tests {
             .find(|r| r.name == "quilt-package-revision")
             .expect("rule");
         assert!(quilt.enabled);
-        let pattern: serde_json::Value = serde_json::from_str(&quilt.pattern).expect("json");
+        let pattern: serde_json::Value =
+            serde_json::from_str(quilt.pattern.as_deref().expect("a pattern rule")).expect("json");
         assert!(pattern.is_object());
         let alerts = quilt
             .targets

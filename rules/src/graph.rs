@@ -122,7 +122,12 @@ impl Graph {
         }
         for r in &desired.rules {
             let bus = g.node(NodeKind::Bus, &r.bus, None);
-            let detail = Some(brief_pattern(&r.pattern)).map(|d| {
+            let trigger = match (&r.pattern, &r.schedule) {
+                (_, Some(schedule)) => schedule.clone(),
+                (Some(pattern), None) => brief_pattern(pattern),
+                (None, None) => String::new(),
+            };
+            let detail = Some(trigger).map(|d| {
                 if r.enabled {
                     d
                 } else {

@@ -16,10 +16,11 @@ mod load;
 pub mod model;
 pub mod names;
 pub mod owner;
+pub mod schedule;
 pub mod transformer;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::{load, Project, Rule, PROJECT_FILE};
+pub use load::{load, Project, Rule, Trigger, PROJECT_FILE};
 
 /// The JSON Schema of the project file (`bridge.json`), for editors.
 pub fn project_schema() -> serde_json::Value {

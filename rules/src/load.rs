@@ -37,17 +37,44 @@ pub struct Project {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// One rule, resolved: name and bus defaulted, pattern compiled.
+/// One rule, resolved: name and bus defaulted, pattern compiled or schedule checked.
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub name: String,
     pub bus: String,
     pub description: Option<String>,
     pub state: RuleState,
-    pub pattern: Pattern,
+    /// What the rule reacts to: events matching a pattern, or a schedule.
+    pub trigger: Trigger,
     pub targets: Vec<TargetDecl>,
     /// The rule file.
     pub source: PathBuf,
+}
+
+/// What starts a rule: exactly one of an event pattern and a schedule.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    Pattern(Pattern),
+    /// The expression as written (valid: [`crate::schedule::Schedule::parse`] accepts it).
+    Schedule(String),
+}
+
+impl Rule {
+    /// The rule's event pattern; `None` for a scheduled rule.
+    pub fn pattern(&self) -> Option<&Pattern> {
+        match &self.trigger {
+            Trigger::Pattern(p) => Some(p),
+            Trigger::Schedule(_) => None,
+        }
+    }
+
+    /// The rule's schedule expression; `None` for an event-pattern rule.
+    pub fn schedule(&self) -> Option<&str> {
+        match &self.trigger {
+            Trigger::Pattern(_) => None,
+            Trigger::Schedule(s) => Some(s),
+        }
+    }
 }
 
 impl Project {
@@ -169,7 +196,10 @@ fn warnings(path: &Path, file: &ProjectFile, rules: &[Rule]) -> Vec<Diagnostic> 
         .collect();
     let mut out = Vec::new();
     for rule in rules {
-        let size = rule.pattern.as_value().to_string().chars().count();
+        let Some(pattern) = rule.pattern() else {
+            continue;
+        };
+        let size = pattern.as_value().to_string().chars().count();
         if size > DEFAULT_PATTERN_CHARS {
             out.push(
                 Diagnostic::new(
@@ -610,9 +640,34 @@ fn check_rule(
             "use `default` or your custom bus name".into(),
         );
     }
-    let pattern = match (&rule.event_pattern, &rule.pattern_file) {
-        (Some(value), None) => match Pattern::from_value(value) {
-            Ok(p) => Some(p),
+    let trigger = match (&rule.event_pattern, &rule.pattern_file, &rule.schedule) {
+        (None, None, Some(expr)) => {
+            let mut ok = true;
+            if let Err(e) = crate::schedule::Schedule::parse(expr) {
+                push(
+                    "$.schedule".into(),
+                    format!("invalid schedule expression: {}", e.message),
+                    e.hint,
+                );
+                ok = false;
+            }
+            if bus != "default" {
+                let at = if rule.bus.is_some() {
+                    "$.bus"
+                } else {
+                    "$.schedule"
+                };
+                push(
+                    at.into(),
+                    format!("scheduled rules run only on the `default` event bus, not `{bus}`"),
+                    "set `\"bus\": \"default\"` in this rule file".into(),
+                );
+                ok = false;
+            }
+            ok.then(|| Trigger::Schedule(expr.clone()))
+        }
+        (Some(value), None, None) => match Pattern::from_value(value) {
+            Ok(p) => Some(Trigger::Pattern(p)),
             Err(e) => {
                 let at = if e.path.is_empty() {
                     "$.event_pattern".to_string()
@@ -627,7 +682,7 @@ fn check_rule(
                 None
             }
         },
-        (None, Some(file)) => {
+        (None, Some(file), None) => {
             let pattern_path = path.parent().unwrap_or(Path::new(".")).join(file);
             match std::fs::read_to_string(&pattern_path) {
                 Err(e) => {
@@ -639,7 +694,7 @@ fn check_rule(
                     None
                 }
                 Ok(text) => match Pattern::parse(&text) {
-                    Ok(p) => Some(p),
+                    Ok(p) => Some(Trigger::Pattern(p)),
                     Err(e) => {
                         let place = match (e.line, e.column) {
                             (Some(l), Some(c)) => format!("{}:{l}:{c}", pattern_path.display()),
@@ -659,15 +714,18 @@ fn check_rule(
         _ => {
             push(
                 "$".into(),
-                "give exactly one of `event_pattern` and `pattern_file`".into(),
-                "inline the pattern, or point at a pattern file".into(),
+                "give exactly one of `event_pattern`, `pattern_file` and `schedule`".into(),
+                "inline the pattern, point at a pattern file, or give a schedule such as `rate(5 minutes)`".into(),
             );
             None
         }
     };
-    if let Some(size) = pattern
+    if let Some(size) = trigger
         .as_ref()
-        .map(|p| p.as_value().to_string().chars().count())
+        .and_then(|t| match t {
+            Trigger::Pattern(p) => Some(p.as_value().to_string().chars().count()),
+            Trigger::Schedule(_) => None,
+        })
         .filter(|n| *n > MAX_PATTERN_CHARS)
     {
         let at = if rule.pattern_file.is_some() {
@@ -849,7 +907,7 @@ fn check_rule(
         bus,
         description: rule.description,
         state: rule.state,
-        pattern: pattern?,
+        trigger: trigger?,
         targets: rule.targets,
         source: path.to_path_buf(),
     })

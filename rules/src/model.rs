@@ -248,12 +248,19 @@ pub struct RuleFile {
     /// `ENABLED` (the default) or `DISABLED`.
     #[serde(default)]
     pub state: RuleState,
-    /// The event pattern, inline. Exactly one of `event_pattern` and `pattern_file`.
+    /// The event pattern, inline. Exactly one of `event_pattern`, `pattern_file` and
+    /// `schedule`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_pattern: Option<Value>,
     /// A file holding the event pattern, relative to this rule file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_file: Option<String>,
+    /// Run on a schedule instead of matching events: `rate(5 minutes)` or a six-field
+    /// `cron(minutes hours day-of-month month day-of-week year)`, e.g. `cron(0 4 * * ? *)`,
+    /// in UTC. Scheduled rules live on the `default` bus; each firing sends the targets an
+    /// `aws.events` `Scheduled Event`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
     /// 1–5 targets (AWS's limit per rule).
     pub targets: Vec<TargetDecl>,
 }

@@ -23,7 +23,8 @@ fn the_example_project_loads() {
     assert_eq!(quilt.state, RuleState::Enabled);
     assert_eq!(quilt.targets.len(), 2);
     assert!(quilt
-        .pattern
+        .pattern()
+        .expect("an event-pattern rule")
         .matches_str(
             &std::fs::read_to_string(repo().join("examples/events/quilt-package-revision.json"))
                 .unwrap()
@@ -120,7 +121,8 @@ fn edge_cases_within_the_limits_load() {
     let transformer = rule.targets[0].input_transformer.as_ref().unwrap();
     assert_eq!(transformer.input_paths_map.len(), 100);
     assert!(rule
-        .pattern
+        .pattern()
+        .expect("an event-pattern rule")
         .matches_str(r#"{"source": "x", "detail-type": "abc"}"#)
         .unwrap());
 }
@@ -296,4 +298,20 @@ fn a_bucket_named_like_an_ip_address_is_refused() {
         "{}",
         listing(&errors)
     );
+}
+
+#[test]
+fn a_scheduled_rule_loads_and_becomes_a_desired_rule_with_a_schedule() {
+    let rule = r#"{"name": "nightly", "schedule": "cron(0 4 * * ? *)", "targets": [{"id": "t", "queue": "q"}]}"#;
+    let dir = project_with(rule, false);
+    let project = load(dir.path()).unwrap_or_else(|e| panic!("{}", listing(&e.0)));
+    assert_eq!(project.rules[0].schedule(), Some("cron(0 4 * * ? *)"));
+    assert!(project.rules[0].pattern().is_none());
+    let desired = rules::desired::Desired::from_project(&project, None).expect("desired");
+    assert_eq!(
+        desired.rules[0].schedule.as_deref(),
+        Some("cron(0 4 * * ? *)")
+    );
+    assert_eq!(desired.rules[0].pattern, None);
+    assert_eq!(desired.rules[0].bus, "default");
 }

@@ -38,7 +38,8 @@ fn kill_9_loses_no_accepted_event() {
         s.put_rule(&RuleSpec {
             bus: "default".into(),
             name: "crash".into(),
-            pattern: r#"{"source": ["crash.test"]}"#.into(),
+            pattern: Some(r#"{"source": ["crash.test"]}"#.into()),
+            schedule: None,
             state: RuleState::Enabled,
             description: None,
         })

@@ -208,8 +208,10 @@ fn put_event_local_reports_per_entry_failures_and_reads_jsonl() {
         s.put_rule(&RuleSpec {
             bus: "default".into(),
             name: "orders".into(),
-            pattern: r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">", 100]}]}}"#
-                .into(),
+            pattern: Some(
+                r#"{"source": ["shop"], "detail": {"total": [{"numeric": [">", 100]}]}}"#.into(),
+            ),
+            schedule: None,
             state: RuleState::Enabled,
             description: None,
         })

@@ -115,6 +115,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|s| Instant::now() + Duration::from_secs(s));
     loop {
         store.scan_buckets().context("scanning local buckets")?;
+        store
+            .fire_due_schedules()
+            .context("firing scheduled rules")?;
         print_activity(&mut store, &mut last_id)?;
         if args.once || deadline.is_some_and(|d| Instant::now() >= d) {
             break;

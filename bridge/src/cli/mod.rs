@@ -16,6 +16,7 @@ pub mod match_events;
 pub mod normalize;
 pub mod plan;
 pub mod put_event;
+pub mod schedule;
 pub mod schema;
 pub mod shared;
 pub mod tail;
@@ -61,6 +62,9 @@ pub enum Command {
     Validate(validate::Args),
     /// Print the JSON Schema of the project file or of a rule file.
     Schema(schema::Args),
+    /// Scheduled rules: `bridge schedule next RULE` prints when it fires next (UTC).
+    #[command(subcommand)]
+    Schedule(schedule::Command),
     /// Show what `apply` would change in AWS (exit 2 with --detailed-exitcode if anything).
     Plan(plan::Args),
     /// Make AWS match the project: create, update and (with --prune) delete owned resources.
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => test::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Schedule(command) => schedule::run(command),
     }
 }
 

@@ -204,8 +204,11 @@ async fn tail_local(args: &Args, mut store: Store) -> anyhow::Result<ExitCode> {
             .list_rules(Some(&args.bus))?
             .into_iter()
             .find(|r| &r.name == rule)
-            .map(|r| r.pattern)
-            .ok_or_else(|| anyhow!("rule {rule} does not exist on local bus {}", args.bus))?,
+            .ok_or_else(|| anyhow!("rule {rule} does not exist on local bus {}", args.bus))?
+            .pattern
+            .ok_or_else(|| {
+                anyhow!("rule {rule} is a scheduled rule: it has no event pattern to tail")
+            })?,
         (None, None) => EVERY_EVENT.to_string(),
     };
     let session = store.start_tail(&args.bus, pattern)?;

@@ -34,6 +34,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 project.file.topics.len(),
                 project.file.buckets.len()
             );
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            for rule in &project.rules {
+                let Some(expr) = rule.schedule() else {
+                    continue;
+                };
+                // A rate counts from the rule's creation: shown as if created now.
+                let next = rules::schedule::Schedule::parse(expr)
+                    .ok()
+                    .and_then(|s| s.next_after(now, now))
+                    .map_or("never".to_string(), rules::schedule::format_utc);
+                println!("  rule {}: {expr}, next {next}", rule.name);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(diagnostics) => {

@@ -350,10 +350,10 @@ impl Executor<'_> {
             Step::CreateRule { rule } => {
                 let arn = self
                     .writer
-                    .put_rule(
+                    .put_rule_triggered(
                         bus,
                         &rule.name,
-                        &rule.pattern,
+                        (rule.pattern.as_deref(), rule.schedule.as_deref()),
                         rule.enabled,
                         rule.description.as_deref(),
                         &self.tags(),
@@ -364,10 +364,10 @@ impl Executor<'_> {
             }
             Step::UpdateRule { rule, .. } => {
                 self.writer
-                    .put_rule(
+                    .put_rule_triggered(
                         bus,
                         &rule.name,
-                        &rule.pattern,
+                        (rule.pattern.as_deref(), rule.schedule.as_deref()),
                         rule.enabled,
                         rule.description.as_deref(),
                         &BTreeMap::new(),

@@ -17,6 +17,8 @@ pub struct RuleFacts {
     pub arn: String,
     pub bus: String,
     pub event_pattern: Option<String>,
+    /// `ScheduleExpression` of a scheduled rule.
+    pub schedule_expression: Option<String>,
     pub enabled: bool,
     pub description: Option<String>,
     pub tags: BTreeMap<String, String>,
@@ -281,6 +283,10 @@ pub async fn read_rules(aws: &AwsClients, bus: &str) -> Result<Vec<RuleFacts>, A
                 arn: arn.to_string(),
                 bus: bus.to_string(),
                 event_pattern: rule.event_pattern().map(str::to_string),
+                schedule_expression: rule
+                    .schedule_expression()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
                 enabled: rule
                     .state()
                     .is_none_or(|s| *s == aws_sdk_eventbridge::types::RuleState::Enabled),

@@ -292,13 +292,38 @@ impl<'a> Writer<'a> {
         description: Option<&str>,
         tags: &BTreeMap<String, String>,
     ) -> Result<String, AwsError> {
+        self.put_rule_triggered(
+            bus,
+            name,
+            (Some(event_pattern), None),
+            enabled,
+            description,
+            tags,
+        )
+        .await
+    }
+
+    /// [`Self::put_rule`] for a rule with an event pattern or a `ScheduleExpression`
+    /// (`trigger` = `(pattern, schedule)`, one of them set). PutRule replaces the whole
+    /// definition, so switching from a pattern to a schedule clears the pattern.
+    pub async fn put_rule_triggered(
+        &self,
+        bus: &str,
+        name: &str,
+        trigger: (Option<&str>, Option<&str>),
+        enabled: bool,
+        description: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let (event_pattern, schedule) = trigger;
         let mut call = self
             .aws
             .eventbridge
             .put_rule()
             .event_bus_name(bus)
             .name(name)
-            .event_pattern(event_pattern)
+            .set_event_pattern(event_pattern.map(str::to_string))
+            .set_schedule_expression(schedule.map(str::to_string))
             .state(if enabled {
                 RuleState::Enabled
             } else {

@@ -35,9 +35,13 @@ pub fn deliveries(
         .unwrap_or_default()
         .to_string();
     let mut out = Deliveries::new();
+    // Scheduled rules match no event: they fire on their own.
     for rule in desired.rules.iter().filter(|r| r.enabled) {
-        let pattern = patterns::Pattern::parse(&rule.pattern)
-            .map_err(|e| format!("rule {}: {e}", rule.name))?;
+        let Some(pattern) = &rule.pattern else {
+            continue;
+        };
+        let pattern =
+            patterns::Pattern::parse(pattern).map_err(|e| format!("rule {}: {e}", rule.name))?;
         if !pattern.matches_value(&event) {
             continue;
         }

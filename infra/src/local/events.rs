@@ -56,13 +56,21 @@ pub(crate) fn load_targets(tx: &Transaction, bus: &str, rule: &str) -> Result<Ve
 
 pub(crate) fn load_rules(tx: &Transaction, bus: Option<&str>) -> Result<Vec<RuleSpec>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT bus, name, pattern, state, description FROM rules WHERE ?1 IS NULL OR bus = ?1 ORDER BY bus, name",
+        "SELECT bus, name, pattern, state, description, schedule FROM rules WHERE ?1 IS NULL OR bus = ?1 ORDER BY bus, name",
     )?;
     let rows = stmt.query_map([bus], |r| {
+        let schedule: Option<String> = r.get(5)?;
+        let pattern: String = r.get(2)?;
         Ok(RuleSpec {
             bus: r.get(0)?,
             name: r.get(1)?,
-            pattern: r.get(2)?,
+            // A scheduled rule stores '' as its (NOT NULL) pattern.
+            pattern: if schedule.is_some() {
+                None
+            } else {
+                Some(pattern)
+            },
+            schedule,
             state: RuleState::parse(&r.get::<_, String>(3)?),
             description: r.get(4)?,
         })
@@ -111,19 +119,60 @@ impl Store {
     /// PutRule: creates or updates a rule (its targets are kept). Returns the rule ARN.
     pub fn put_rule(&mut self, rule: &RuleSpec) -> Result<String> {
         validate_name("rule", &rule.name)?;
-        patterns::Pattern::parse(&rule.pattern).map_err(|e| {
-            LocalError::invalid(
-                format!("event pattern of rule {}", rule.name),
-                e.to_string(),
-            )
-        })?;
+        let what = || format!("rule {}", rule.name);
+        match (&rule.pattern, &rule.schedule) {
+            (Some(pattern), None) => {
+                patterns::Pattern::parse(pattern).map_err(|e| {
+                    LocalError::invalid(
+                        format!("event pattern of rule {}", rule.name),
+                        e.to_string(),
+                    )
+                })?;
+            }
+            (None, Some(schedule)) => {
+                rules::schedule::Schedule::parse(schedule).map_err(|e| {
+                    LocalError::invalid(
+                        format!("schedule expression of rule {}", rule.name),
+                        e.to_string(),
+                    )
+                })?;
+                if rule.bus != "default" {
+                    return Err(LocalError::invalid(
+                        what(),
+                        "scheduled rules run only on the default event bus",
+                    ));
+                }
+            }
+            _ => {
+                return Err(LocalError::invalid(
+                    what(),
+                    "a rule has exactly one of an event pattern and a schedule expression",
+                ))
+            }
+        }
         self.write(|tx, ctx| {
             bus_exists(tx, &rule.bus)?;
+            // A new or changed schedule starts counting now: a rate from now, and no slot
+            // before now is fired. An unchanged schedule keeps its anchor and progress.
             tx.execute(
-                "INSERT INTO rules (bus, name, pattern, state, description) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO rules (bus, name, pattern, state, description, schedule, schedule_anchor_ms, last_fired_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
                  ON CONFLICT(bus, name) DO UPDATE SET pattern = excluded.pattern, state = excluded.state,
-                     description = excluded.description",
-                params![rule.bus, rule.name, rule.pattern, rule.state.as_str(), rule.description],
+                     description = excluded.description,
+                     schedule_anchor_ms = CASE WHEN rules.schedule IS excluded.schedule
+                         THEN rules.schedule_anchor_ms ELSE excluded.schedule_anchor_ms END,
+                     last_fired_ms = CASE WHEN rules.schedule IS excluded.schedule
+                         THEN rules.last_fired_ms ELSE excluded.last_fired_ms END,
+                     schedule = excluded.schedule",
+                params![
+                    rule.bus,
+                    rule.name,
+                    rule.pattern.as_deref().unwrap_or_default(),
+                    rule.state.as_str(),
+                    rule.description,
+                    rule.schedule,
+                    rule.schedule.as_ref().map(|_| ctx.now_ms),
+                ],
             )?;
             next_counter(tx, "rules_generation")?;
             Ok(ctx.rule_arn(&rule.bus, &rule.name))

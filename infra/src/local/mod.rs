@@ -29,6 +29,10 @@
 //! - Retention is enforced when a receive reaches an expired message.
 //! - Bucket scans use size + modification time: a rewrite that keeps both is not seen, and a
 //!   file caught mid-write yields two Object Created events (S3 objects appear atomically).
+//! - Scheduled rules fire only while something calls [`Store::fire_due_schedules`] (`bridge
+//!   dev` does, every tick); slots missed meanwhile fire late, with their own `time`, where
+//!   AWS would have fired them on time. A new or changed schedule starts counting at the
+//!   change, as AWS counts a rate from the rule's creation.
 
 pub mod apply;
 pub mod buckets;

@@ -18,7 +18,7 @@ use super::{
     TopicSpec,
 };
 use crate::plan::{
-    changed_attributes, same_json, AttrChange, Note, NotificationChange, Plan, Step,
+    changed_attributes, same_pattern, AttrChange, Note, NotificationChange, Plan, Step,
 };
 use crate::TAIL_PREFIX;
 
@@ -261,8 +261,11 @@ impl Planner<'_> {
                 None => self.steps.push(Step::CreateRule { rule: r.clone() }),
                 Some((e, _)) => {
                     let mut changes = Vec::new();
-                    if !same_json(Some(&e.pattern), &wanted.pattern) {
+                    if !same_pattern(e.pattern.as_deref(), wanted.pattern.as_deref()) {
                         changes.push("pattern".to_string());
+                    }
+                    if e.schedule != wanted.schedule {
+                        changes.push("schedule".to_string());
                     }
                     if e.state != wanted.state {
                         changes.push("state".to_string());

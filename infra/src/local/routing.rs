@@ -21,6 +21,7 @@ use super::store::{begin_activity, counter, set_activity_outcome, Ctx, Store};
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
 pub use crate::put_events::{PutEventsEntry, PutEventsResultEntry, MAX_ENTRIES, MAX_ENTRY_BYTES};
+use rules::schedule::Schedule;
 
 /// One delivery of a routed event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +51,8 @@ fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Resu
         }
         // Patterns were validated on the way in; one that no longer parses (an older engine
         // accepted it) is skipped rather than stopping all routing.
-        let Ok(pattern) = patterns::Pattern::parse(&rule.pattern) else {
+        // Scheduled rules match no events: they fire from `fire_due_schedules`.
+        let Some(Ok(pattern)) = rule.pattern.as_deref().map(patterns::Pattern::parse) else {
             continue;
         };
         matcher.add(rule.name.clone(), &pattern);
@@ -283,59 +285,195 @@ pub(crate) fn route_event(
         let Some(rule) = routes.rules.get(rule_name) else {
             continue;
         };
-        let origin = format!("{bus}/{rule_name}");
-        for target in &rule.targets {
-            let route = RouteInfo {
-                rule_name,
-                rule_arn: &rule.arn,
-                ingestion_time: &ingestion_time,
-            };
-            let activity =
-                begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
-            let outcome = match target_input(target, event, &event_json, &route) {
-                Ok(body) => deliver(tx, ctx, target, event_id, body)?,
-                Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
-            };
-            let outcome = match outcome {
-                Ok(()) => "delivered".to_string(),
-                Err((code, message)) => {
-                    let mut text = format!("not delivered ({code}): {message}");
-                    if let Some(dlq) = &target.dead_letter_arn {
-                        let attrs = [
-                            ("ERROR_CODE", code.to_string()),
-                            ("ERROR_MESSAGE", message.clone()),
-                            ("RULE_ARN", rule.arn.clone()),
-                            ("TARGET_ARN", target.arn.clone()),
-                        ]
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
-                        .collect();
-                        let send = SendRequest {
-                            body: event_json.clone(),
-                            attributes: attrs,
-                            ..SendRequest::default()
-                        };
-                        match send_tx(tx, ctx, dlq, &send) {
-                            Ok(_) => text.push_str(&format!("; sent to dead-letter queue {dlq}")),
-                            Err(e @ (LocalError::NoSuchQueue(_) | LocalError::Invalid { .. })) => {
-                                text.push_str(&format!("; dead-letter queue failed too: {e}"))
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    text
-                }
-            };
-            set_activity_outcome(tx, activity, &outcome)?;
-            routed.push(Routed {
-                event_id: event_id.to_string(),
-                rule: origin.clone(),
-                target: target.arn.clone(),
-                outcome,
-            });
-        }
+        deliver_to_rule(
+            tx,
+            ctx,
+            bus,
+            rule_name,
+            rule,
+            event_id,
+            event,
+            &event_json,
+            &ingestion_time,
+            routed,
+        )?;
     }
     Ok(())
+}
+
+/// Delivers one event to every target of one rule (input transformation, dead-letter queue,
+/// activity), as EventBridge does once the rule matched or its schedule fired.
+#[allow(clippy::too_many_arguments)]
+fn deliver_to_rule(
+    tx: &Transaction,
+    ctx: &Ctx,
+    bus: &str,
+    rule_name: &str,
+    rule: &RouteRule,
+    event_id: &str,
+    event: &Value,
+    event_json: &str,
+    ingestion_time: &str,
+    routed: &mut Vec<Routed>,
+) -> Result<()> {
+    let origin = format!("{bus}/{rule_name}");
+    for target in &rule.targets {
+        let route = RouteInfo {
+            rule_name,
+            rule_arn: &rule.arn,
+            ingestion_time,
+        };
+        let activity = begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
+        let outcome = match target_input(target, event, event_json, &route) {
+            Ok(body) => deliver(tx, ctx, target, event_id, body)?,
+            Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
+        };
+        let outcome = match outcome {
+            Ok(()) => "delivered".to_string(),
+            Err((code, message)) => {
+                let mut text = format!("not delivered ({code}): {message}");
+                if let Some(dlq) = &target.dead_letter_arn {
+                    let attrs = [
+                        ("ERROR_CODE", code.to_string()),
+                        ("ERROR_MESSAGE", message.clone()),
+                        ("RULE_ARN", rule.arn.clone()),
+                        ("TARGET_ARN", target.arn.clone()),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
+                    .collect();
+                    let send = SendRequest {
+                        body: event_json.to_string(),
+                        attributes: attrs,
+                        ..SendRequest::default()
+                    };
+                    match send_tx(tx, ctx, dlq, &send) {
+                        Ok(_) => text.push_str(&format!("; sent to dead-letter queue {dlq}")),
+                        Err(e @ (LocalError::NoSuchQueue(_) | LocalError::Invalid { .. })) => {
+                            text.push_str(&format!("; dead-letter queue failed too: {e}"))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                text
+            }
+        };
+        set_activity_outcome(tx, activity, &outcome)?;
+        routed.push(Routed {
+            event_id: event_id.to_string(),
+            rule: origin.clone(),
+            target: target.arn.clone(),
+            outcome,
+        });
+    }
+    Ok(())
+}
+
+/// At most this many slots of one rule are fired per call; the rest follow on the next call
+/// (`last_fired_ms` only moves past slots that were delivered, so none is lost).
+const MAX_SLOTS_PER_CALL: usize = 1000;
+
+impl Store {
+    /// Fires every scheduled rule whose next slot is due (at or before the clock's now): for
+    /// each slot, the event EventBridge sends (`source` `aws.events`, `detail-type`
+    /// `Scheduled Event`, `resources` [the rule's ARN], `detail` {}, `time` the slot) goes to
+    /// that rule's targets — not through pattern matching.
+    ///
+    /// Each slot's deliveries and the rule's `last_fired_ms` commit in one transaction, so a
+    /// slot is delivered exactly once into the local queues and topics: a crash before the
+    /// commit leaves the slot due (it fires after the restart), a crash after it leaves it
+    /// fired. Slots missed while nothing ran (`bridge dev` stopped) fire on the next call,
+    /// oldest first, each with its own `time`. A disabled rule fires nothing, and the slots
+    /// it skipped are not made up when it is enabled again (as on AWS).
+    pub fn fire_due_schedules(&mut self) -> Result<Vec<Routed>> {
+        let now_ms = self.clock.now_ms();
+        let Store { conn, config, .. } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+        };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let scheduled: Vec<(String, String, String, String, i64, i64)> = {
+            let mut stmt = tx.prepare(
+                "SELECT bus, name, schedule, state, schedule_anchor_ms, last_fired_ms FROM rules
+                 WHERE schedule IS NOT NULL ORDER BY bus, name",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, Option<i64>>(4)?.unwrap_or(now_ms),
+                    r.get::<_, Option<i64>>(5)?.unwrap_or(now_ms),
+                ))
+            })?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        let mut routed = Vec::new();
+        for (bus, name, expression, state, anchor_ms, last_fired_ms) in scheduled {
+            if RuleState::parse(&state) != RuleState::Enabled {
+                if last_fired_ms < now_ms {
+                    tx.execute(
+                        "UPDATE rules SET last_fired_ms = ?3 WHERE bus = ?1 AND name = ?2",
+                        rusqlite::params![bus, name, now_ms],
+                    )?;
+                }
+                continue;
+            }
+            // Expressions were validated on the way in; one that no longer parses is skipped.
+            let Ok(schedule) = Schedule::parse(&expression) else {
+                continue;
+            };
+            let rule = RouteRule {
+                arn: ctx.rule_arn(&bus, &name),
+                targets: load_targets(&tx, &bus, &name)?,
+            };
+            let ingestion_time = rfc3339_seconds(now_ms);
+            let mut last = last_fired_ms;
+            for _ in 0..MAX_SLOTS_PER_CALL {
+                let Some(slot) = schedule
+                    .next_after(last, anchor_ms)
+                    .filter(|s| *s <= now_ms)
+                else {
+                    break;
+                };
+                let id = new_id();
+                let event = envelope(
+                    &ctx,
+                    &id,
+                    "Scheduled Event",
+                    "aws.events",
+                    slot,
+                    std::slice::from_ref(&rule.arn),
+                    json!({}),
+                );
+                deliver_to_rule(
+                    &tx,
+                    &ctx,
+                    &bus,
+                    &name,
+                    &rule,
+                    &id,
+                    &event,
+                    &event.to_string(),
+                    &ingestion_time,
+                    &mut routed,
+                )?;
+                last = slot;
+            }
+            if last != last_fired_ms {
+                tx.execute(
+                    "UPDATE rules SET last_fired_ms = ?3 WHERE bus = ?1 AND name = ?2",
+                    rusqlite::params![bus, name, last],
+                )?;
+            }
+        }
+        tx.commit()?;
+        self.flush_outbox()?;
+        Ok(routed)
+    }
 }
 
 type Delivery = std::result::Result<(), (&'static str, String)>;

@@ -29,13 +29,16 @@ impl RuleState {
     }
 }
 
-/// A rule: a named event pattern on a bus.
+/// A rule: a named event pattern, or a schedule, on a bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSpec {
     pub bus: String,
     pub name: String,
-    /// The event pattern, as JSON text.
-    pub pattern: String,
+    /// The event pattern, as JSON text; `None` for a scheduled rule.
+    pub pattern: Option<String>,
+    /// The schedule expression (`rate(...)`/`cron(...)`, UTC) of a scheduled rule.
+    #[serde(default)]
+    pub schedule: Option<String>,
     pub state: RuleState,
     pub description: Option<String>,
 }

@@ -92,7 +92,7 @@ impl Ctx<'_> {
 }
 
 /// Current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -214,6 +214,14 @@ CREATE TABLE activity (
     // SQLite had to collect and sort every visible message per receive: O(backlog).
     r#"
 CREATE INDEX messages_in_order ON messages(queue, id);
+"#,
+    // 2 → 3: scheduled rules. `schedule` is the expression (the rule's `pattern` is then
+    // ''); a rate counts from `schedule_anchor_ms` (when the schedule was set); every slot up
+    // to `last_fired_ms` has been delivered. Older states' rules all have patterns: NULLs.
+    r#"
+ALTER TABLE rules ADD COLUMN schedule TEXT;
+ALTER TABLE rules ADD COLUMN schedule_anchor_ms INTEGER;
+ALTER TABLE rules ADD COLUMN last_fired_ms INTEGER;
 "#,
 ];
 

@@ -30,7 +30,8 @@ impl Store {
             .put_rule(&RuleSpec {
                 bus: bus.to_string(),
                 name: session.name.clone(),
-                pattern,
+                pattern: Some(pattern),
+                schedule: None,
                 state: RuleState::Enabled,
                 description: Some("bridge tail: temporary, deleted when the tail exits".into()),
             })

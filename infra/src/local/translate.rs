@@ -98,6 +98,7 @@ impl Resolver<'_> {
             bus: r.bus.clone(),
             name: r.name.clone(),
             pattern: r.pattern.clone(),
+            schedule: r.schedule.clone(),
             state: if r.enabled {
                 RuleState::Enabled
             } else {

@@ -345,6 +345,15 @@ impl Plan {
 }
 
 /// JSON equality of two documents (text equality when either is not JSON).
+/// Whether a rule's event pattern is as declared: both absent (a scheduled rule), or the
+/// same JSON.
+pub fn same_pattern(actual: Option<&str>, declared: Option<&str>) -> bool {
+    match declared {
+        None => actual.is_none_or(str::is_empty),
+        Some(declared) => same_json(actual, declared),
+    }
+}
+
 pub fn same_json(actual: Option<&str>, declared: &str) -> bool {
     let Some(actual) = actual else {
         return false;

@@ -126,14 +126,16 @@ impl fmt::Display for Step {
                 if !rule.enabled {
                     write!(f, " (disabled)")?;
                 }
-                write!(f, "\n      pattern {}", compact_json(&rule.pattern))
+                write_trigger(f, rule, true, true)
             }
             Step::UpdateRule { rule, changes } => {
                 write!(f, "update rule {}: {}", rule.name, changes.join(", "))?;
-                if changes.iter().any(|c| c == "pattern") {
-                    write!(f, "\n      pattern {}", compact_json(&rule.pattern))?;
-                }
-                Ok(())
+                write_trigger(
+                    f,
+                    rule,
+                    changes.iter().any(|c| c == "pattern"),
+                    changes.iter().any(|c| c == "schedule"),
+                )
             }
             Step::PutTargets {
                 rule,
@@ -304,4 +306,21 @@ impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(false))
     }
+}
+
+/// A rule's event pattern or schedule, the same words on every backend:
+/// `pattern {...}` or `schedule cron(0 4 * * ? *) (UTC)`.
+fn write_trigger(
+    f: &mut fmt::Formatter<'_>,
+    rule: &rules::desired::Rule,
+    pattern: bool,
+    schedule: bool,
+) -> fmt::Result {
+    if let (true, Some(p)) = (pattern, &rule.pattern) {
+        write!(f, "\n      pattern {}", compact_json(p))?;
+    }
+    if let (true, Some(s)) = (schedule, &rule.schedule) {
+        write!(f, "\n      schedule {s} (UTC)")?;
+    }
+    Ok(())
 }

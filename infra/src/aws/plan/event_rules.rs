@@ -24,8 +24,11 @@ impl Planner<'_> {
                 }),
                 Some(actual) => {
                     let mut changes = Vec::new();
-                    if !same_json(actual.event_pattern.as_deref(), &rule.pattern) {
+                    if !same_pattern(actual.event_pattern.as_deref(), rule.pattern.as_deref()) {
                         changes.push("pattern".to_string());
+                    }
+                    if actual.schedule_expression.as_deref() != rule.schedule.as_deref() {
+                        changes.push("schedule".to_string());
                     }
                     if actual.enabled != rule.enabled {
                         changes.push(if rule.enabled { "enable" } else { "disable" }.to_string());

@@ -15,8 +15,8 @@ use super::read::{bucket_of_arn, AccountFacts, QueueFacts, RuleFacts, TargetFact
 use super::s3_notify::{notification_id, NotificationFacts, NotificationKind};
 use crate::arn::{bucket_arn, partition_of};
 use crate::plan::{
-    changed_attributes, same_json, AttrChange, Note, NotificationChange, Plan, PolicyResource,
-    Source, Step, Tagged, EVENTS, S3, SNS,
+    changed_attributes, same_json, same_pattern, AttrChange, Note, NotificationChange, Plan,
+    PolicyResource, Source, Step, Tagged, EVENTS, S3, SNS,
 };
 use rules::desired::{
     DeadLetter, Desired, Destination, Endpoint, Notification, NotificationDestination, Target,

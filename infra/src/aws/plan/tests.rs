@@ -132,7 +132,8 @@ fn a_rule_target_the_stack_does_not_own_is_a_warning_not_a_silent_missing_grant(
         rules: vec![Rule {
             bus: "default".into(),
             name: "r".into(),
-            pattern: r#"{"source":["a"]}"#.into(),
+            pattern: Some(r#"{"source":["a"]}"#.into()),
+            schedule: None,
             enabled: true,
             description: None,
             targets: vec![Target::new("t", Destination::Queue("theirs".into()))],
@@ -552,6 +553,7 @@ fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request()
             arn: rule_arn,
             bus: "default".into(),
             event_pattern: Some("{\"source\": [\"a\"],  \"detail-type\": [\"x\"]}".into()),
+            schedule_expression: None,
             enabled: true,
             description: None,
             tags: ownership_tags("shop"),
@@ -563,7 +565,8 @@ fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request()
         rules: vec![Rule {
             bus: "default".into(),
             name: "r".into(),
-            pattern: r#"{"detail-type":["x"],"source":["a"]}"#.into(),
+            pattern: Some(r#"{"detail-type":["x"],"source":["a"]}"#.into()),
+            schedule: None,
             enabled: true,
             description: None,
             targets: vec![],
@@ -571,11 +574,62 @@ fn a_reserialized_pattern_is_not_a_change_and_rendering_is_coloured_on_request()
         ..Desired::empty("shop", "default")
     };
     assert!(plan(&spec, &facts, false).is_empty());
-    spec.rules[0].pattern = r#"{"source":["b"]}"#.into();
+    spec.rules[0].pattern = Some(r#"{"source":["b"]}"#.into());
     let changed = plan(&spec, &facts, false);
     assert_eq!(changed.counts(), (0, 1, 0));
     let coloured = changed.render(true);
     assert!(coloured.contains("\x1b[33m"), "{coloured:?}");
     assert!(!changed.render(false).contains('\x1b'));
     assert!(changed.to_string().contains("update rule r: pattern"));
+}
+
+#[test]
+fn a_schedule_is_compared_verbatim_and_switching_from_a_pattern_changes_both() {
+    let facts = AccountFacts {
+        rules: vec![RuleFacts {
+            name: "r".into(),
+            arn: format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/r"),
+            bus: "default".into(),
+            event_pattern: None,
+            schedule_expression: Some("rate(5 minutes)".into()),
+            enabled: true,
+            description: None,
+            tags: ownership_tags("shop"),
+            targets: vec![],
+        }],
+        ..AccountFacts::default()
+    };
+    let mut spec = Desired {
+        rules: vec![Rule {
+            bus: "default".into(),
+            name: "r".into(),
+            pattern: None,
+            schedule: Some("rate(5 minutes)".into()),
+            enabled: true,
+            description: None,
+            targets: vec![],
+        }],
+        ..Desired::empty("shop", "default")
+    };
+    assert!(plan(&spec, &facts, false).is_empty());
+    spec.rules[0].schedule = Some("rate(10 minutes)".into());
+    let changed = plan(&spec, &facts, false);
+    assert!(
+        matches!(&changed.steps[..], [Step::UpdateRule { changes, .. }] if changes == &["schedule"]),
+        "{changed}"
+    );
+    assert!(changed
+        .to_string()
+        .contains("update rule r: schedule\n      schedule rate(10 minutes) (UTC)"));
+    spec.rules[0].schedule = None;
+    spec.rules[0].pattern = Some(r#"{"source":["a"]}"#.into());
+    let switched = plan(&spec, &facts, false);
+    assert!(
+        matches!(&switched.steps[..], [Step::UpdateRule { changes, .. }] if changes == &["pattern", "schedule"]),
+        "{switched}"
+    );
+    assert!(
+        switched.to_string().contains(r#"pattern {"source":["a"]}"#),
+        "{switched}"
+    );
 }
