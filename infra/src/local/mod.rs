@@ -140,6 +140,28 @@ pub(crate) fn md5_hex(bytes: &[u8]) -> String {
     format!("{:x}", Md5::digest(bytes))
 }
 
+/// The size and MD5 (hex) of the file at `path`, read in 1 MiB chunks so that memory stays
+/// flat however large the file is.
+pub(crate) fn md5_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    use md5::{Digest, Md5};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, format!("{:x}", hasher.finalize())))
+}
+
 /// Deletes the local state in `dir`: the database (with its WAL files) and the e-mail
 /// outbox. Bucket directories are the user's files and are kept.
 pub fn destroy_state(dir: &std::path::Path) -> Result<()> {
