@@ -463,3 +463,42 @@ async fn a_dead_lettered_message_keeps_all_its_attributes() {
     assert!(!ten.contains_key(DEAD_LETTER_REASON_ATTRIBUTE));
     assert!(fx.drain("attrs").is_empty());
 }
+
+/// Runs `--exec` with a command whose background child writes `marker` 2 s later, ended by
+/// `exec_timeout` or by shutdown after `stop_after`; then gives that child time to write.
+async fn exec_child_survives(exec_timeout: Duration, stop_after: Duration) -> (bool, Metrics) {
+    let fx = Fixture::new();
+    fx.queue("exec", None);
+    fx.send("exec", &event("e-1", "test", 1));
+    let marker = fx._dir.path().join("child-was-here");
+    let handler = bridge::consumer::Exec {
+        command: format!("(sleep 2; touch '{}') & sleep 30", marker.display()),
+        timeout: exec_timeout,
+    };
+    // No max_messages: reaching it would wait for running handlers and ignore shutdown.
+    // After a timeout, the message is invisible for 60 s and the idle exit ends the run.
+    let options = ConsumerOptions {
+        visibility_secs: 60,
+        shutdown_grace: Duration::from_millis(200),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("exec"), options)
+        .run(handler, tokio::time::sleep(stop_after))
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    (marker.exists(), metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_handler_is_killed_with_its_whole_process_group() {
+    // The handler times out: its background child goes with it.
+    let (survived, metrics) =
+        exec_child_survives(Duration::from_millis(500), Duration::from_secs(600)).await;
+    assert_eq!(metrics.failed, 1, "{metrics}");
+    assert!(!survived, "the handler's child outlived its timeout");
+    // Shutdown abandons the running handler after the grace period: same.
+    let (survived, metrics) =
+        exec_child_survives(Duration::from_secs(60), Duration::from_millis(500)).await;
+    assert_eq!(metrics.released, 1, "{metrics}");
+    assert!(!survived, "the handler's child outlived the shutdown");
+}

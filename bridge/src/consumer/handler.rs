@@ -72,24 +72,60 @@ impl Handler for JsonlStdout {
 
 /// Runs `sh -c CMD` per event with the event as JSON on stdin; exit 0 means done. A command
 /// that outlives `timeout` is killed and counts as a failure.
+///
+/// Each command runs in a process group of its own (on Unix): a timeout, or the consumer
+/// abandoning the handler at shutdown, kills the whole group — `sh` and everything it
+/// started — so that no part of a handler keeps running while its message is redelivered.
 #[derive(Debug, Clone)]
 pub struct Exec {
     pub command: String,
     pub timeout: Duration,
 }
 
+/// Kills a command's process group when dropped, unless disarmed: the handler's future may
+/// be dropped at any await (timeout, shutdown), and the group must not outlive it.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn kill(&mut self) {
+        #[cfg(unix)]
+        if let Some(pgid) = self.0.take().and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: kill(2) with a negative pid signals the process group `pgid`, which
+            // this handler created (process_group(0) below) and whose leader it has not
+            // reaped yet or whose members may still run; no memory is involved.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 impl Handler for Exec {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let input = event_bytes(event)?;
-        let mut child = tokio::process::Command::new("sh")
+        let mut command = tokio::process::Command::new("sh");
+        command
             .arg("-c")
             .arg(&self.command)
             .stdin(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                HandlerError::new(format!("cannot start `sh -c {}`: {e}", self.command))
-            })?;
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn().map_err(|e| {
+            HandlerError::new(format!("cannot start `sh -c {}`: {e}", self.command))
+        })?;
+        // Declared after `child`, so dropped first: the group dies before `sh` is reaped.
+        let mut group = ProcessGroup(child.id());
         let run = async {
             if let Some(mut stdin) = child.stdin.take() {
                 // A command that does not read its input closes the pipe early; that is
@@ -100,13 +136,23 @@ impl Handler for Exec {
             child.wait().await
         };
         match tokio::time::timeout(self.timeout, run).await {
-            Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(HandlerError::new(format!("command exited with {status}"))),
-            Ok(Err(e)) => Err(HandlerError::new(format!("waiting for the command: {e}"))),
+            Ok(result) => {
+                // `sh` is done (and reaped): what it left in the background is its own.
+                group.disarm();
+                match result {
+                    Ok(status) if status.success() => Ok(()),
+                    Ok(status) => {
+                        Err(HandlerError::new(format!("command exited with {status}")))
+                    }
+                    Err(e) => Err(HandlerError::new(format!("waiting for the command: {e}"))),
+                }
+            }
             Err(_) => {
-                let _ = child.kill().await;
+                group.kill();
+                let _ = child.start_kill();
+                let _ = child.wait().await;
                 Err(HandlerError::new(format!(
-                    "command timed out after {:?} and was killed",
+                    "command timed out after {:?} and was killed (with its process group)",
                     self.timeout
                 )))
             }
