@@ -502,3 +502,164 @@ async fn an_exec_handler_is_killed_with_its_whole_process_group() {
     assert_eq!(metrics.released, 1, "{metrics}");
     assert!(!survived, "the handler's child outlived the shutdown");
 }
+
+/// A queue that serves receives the way SQS does: a long poll goes on server-side after its
+/// caller has dropped it, and what it takes stays invisible for the visibility timeout.
+#[derive(Default)]
+struct SqsLike {
+    messages: Mutex<Vec<FakeMessage>>,
+    next_receipt: AtomicU32,
+}
+
+struct FakeMessage {
+    id: String,
+    body: String,
+    receipt: String,
+    visible_at: std::time::Instant,
+    receives: u32,
+}
+
+impl SqsLike {
+    fn push(&self, n: u64) {
+        self.messages.lock().expect("lock").push(FakeMessage {
+            id: format!("m-{n}"),
+            body: event(&format!("ev-{n}"), "test", n),
+            receipt: String::new(),
+            visible_at: std::time::Instant::now(),
+            receives: 0,
+        });
+    }
+
+    fn visible(&self) -> usize {
+        let now = std::time::Instant::now();
+        let messages = self.messages.lock().expect("lock");
+        messages.iter().filter(|m| m.visible_at <= now).count()
+    }
+
+    fn take(&self, max: u32, visibility: u32) -> Vec<bridge::consumer::Message> {
+        let now = std::time::Instant::now();
+        let mut messages = self.messages.lock().expect("lock");
+        let mut out = Vec::new();
+        for m in messages.iter_mut().filter(|m| m.visible_at <= now) {
+            if out.len() as u32 >= max {
+                break;
+            }
+            m.receives += 1;
+            m.receipt = format!("r-{}", self.next_receipt.fetch_add(1, Ordering::SeqCst));
+            m.visible_at = now + Duration::from_secs(u64::from(visibility));
+            out.push(bridge::consumer::Message {
+                id: m.id.clone(),
+                receipt: m.receipt.clone(),
+                body: m.body.clone(),
+                receive_count: m.receives,
+                group_id: None,
+                attributes: Default::default(),
+            });
+        }
+        out
+    }
+}
+
+struct SqsLikeSource(Arc<SqsLike>);
+
+impl bridge::consumer::MessageSource for SqsLikeSource {
+    async fn receive(
+        &self,
+        max: u32,
+        wait_secs: u32,
+        visibility_secs: Option<u32>,
+    ) -> Result<Vec<bridge::consumer::Message>, bridge::consumer::SourceError> {
+        let queue = self.0.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // The "server": not cancelled when the caller drops the returned future.
+        tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(u64::from(wait_secs));
+            loop {
+                let got = queue.take(max, visibility_secs.unwrap_or(30));
+                if !got.is_empty() || std::time::Instant::now() >= deadline {
+                    let _ = tx.send(got);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        Ok(rx.await.unwrap_or_default())
+    }
+
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), bridge::consumer::SourceError>>, bridge::consumer::SourceError>
+    {
+        let mut messages = self.0.messages.lock().expect("lock");
+        messages.retain(|m| !receipts.contains(&m.receipt));
+        Ok(receipts.iter().map(|_| Ok(())).collect())
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        secs: u32,
+    ) -> Result<(), bridge::consumer::SourceError> {
+        let mut messages = self.0.messages.lock().expect("lock");
+        if let Some(m) = messages.iter_mut().find(|m| m.receipt == receipt) {
+            m.visible_at = std::time::Instant::now() + Duration::from_secs(u64::from(secs));
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        _message: &bridge::consumer::Message,
+        why: &str,
+    ) -> Result<(), bridge::consumer::SourceError> {
+        Err(bridge::consumer::SourceError::NoDeadLetterQueue {
+            queue: "sqs-like".into(),
+            why: why.into(),
+        })
+    }
+
+    fn is_fifo(&self) -> bool {
+        false
+    }
+
+    fn describe(&self) -> String {
+        "sqs-like".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_at_shutdown_means_visible_even_with_a_long_poll_in_flight() {
+    let queue = Arc::new(SqsLike::default());
+    for n in 0..6 {
+        queue.push(n);
+    }
+    let handler = handler_fn(|_| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok(())
+    });
+    let options = ConsumerOptions {
+        concurrency: 2,
+        batch_size: 10,
+        wait_secs: 2,
+        visibility_secs: 60,
+        heartbeat: false,
+        idle_exit: None,
+        shutdown_grace: Duration::from_millis(200),
+        ..ConsumerOptions::default()
+    };
+    // SIGTERM while the second receive long-polls; a 7th message arrives just then, which
+    // that receive takes and the consumer must release too.
+    let late = queue.clone();
+    let shutdown = async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        late.push(6);
+    };
+    let metrics = Consumer::new(SqsLikeSource(queue.clone()), options)
+        .run(handler, shutdown)
+        .await;
+    // Any receive still going on server-side has ended by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(metrics.released, 7, "{metrics}");
+    assert_eq!(queue.visible(), 7, "released messages are visible: {metrics}");
+}
