@@ -663,3 +663,117 @@ async fn released_at_shutdown_means_visible_even_with_a_long_poll_in_flight() {
     assert_eq!(metrics.released, 7, "{metrics}");
     assert_eq!(queue.visible(), 7, "released messages are visible: {metrics}");
 }
+
+/// A loopback server that answers every connection with `reply` (after reading the request
+/// head and body) and hands each request it read to the test.
+async fn serve(reply: &'static str) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("address");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Read the head, then the body its Content-Length announces.
+                loop {
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&request).to_string());
+                let _ = conn.write_all(reply.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+fn one_event() -> Event {
+    bridge::event::normalize_with(&event("h-1", "test", 7), bridge::event::Strictness::Lenient)
+        .expect("normalizes")
+        .remove(0)
+}
+
+async fn post_to(url: &str) -> Result<(), HandlerError> {
+    use bridge::consumer::Handler;
+    let http = bridge::consumer::Http::new(url, Duration::from_secs(5))?;
+    http.handle(&one_event()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_handler_acks_only_a_real_2xx_response() {
+    let (url, mut requests) =
+        serve("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+    let with_user = url.replacen("http://", "http://hook:s3cret@", 1);
+    post_to(&format!("{with_user}/events?x=1"))
+        .await
+        .expect("a 200 acks");
+    let request = requests.recv().await.expect("the server saw the request");
+    assert!(request.starts_with("POST /events?x=1 HTTP/1.1\r\n"), "{request}");
+    let lower = request.to_ascii_lowercase();
+    assert!(lower.contains("content-type: application/json"), "{request}");
+    // base64("hook:s3cret")
+    assert!(lower.contains("authorization: basic aG9vazpzM2NyZXQ=".to_ascii_lowercase().as_str()), "{request}");
+    assert!(request.contains("\"n\":7"), "the event is the body: {request}");
+
+    // Not HTTP at all, though its second word looks like a status.
+    let (banner, _r) = serve("SSH-2.0 200 OpenSSH_9.6\r\n").await;
+    let err = post_to(&banner).await.expect_err("a non-HTTP banner must not ack");
+    assert!(err.to_string().contains("failed"), "{err}");
+
+    let (failing, _r) =
+        serve("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n").await;
+    let err = post_to(&failing).await.expect_err("a 500 does not ack");
+    assert!(err.to_string().contains("500"), "{err}");
+
+    let (redirect, _r) = serve(
+        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    let err = post_to(&redirect).await.expect_err("a redirect does not ack");
+    assert!(err.to_string().contains("redirects are not followed"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_handler_takes_https_and_never_shows_a_password() {
+    // A port nothing listens on: bind one, then close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    for scheme in ["http", "https"] {
+        let url = format!("{scheme}://alice:hunter2@127.0.0.1:{port}/hook");
+        let err = post_to(&url).await.expect_err("nothing listens there");
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("only http"), "{scheme} is accepted: {text}");
+        if let Ok(http) = bridge::consumer::Http::new(&url, Duration::from_secs(1)) {
+            assert!(!format!("{http:?}").contains("hunter2"));
+        }
+    }
+    let err = bridge::consumer::Http::new("ftp://x:hunter2@host/", Duration::from_secs(1))
+        .expect_err("ftp is refused");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}

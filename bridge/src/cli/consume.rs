@@ -42,7 +42,8 @@ pub struct Args {
     /// Run `sh -c CMD` per event, the event as JSON on stdin; exit 0 means done.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
-    /// POST each event as JSON to this http:// URL; a 2xx status means done.
+    /// POST each event as JSON to this http:// or https:// URL; a 2xx status means done
+    /// (redirects are not followed).
     #[arg(long, value_name = "URL")]
     pub http: Option<String>,
     /// Print each event as one JSON line on stdout (the default handler).
