@@ -589,8 +589,7 @@ impl bridge::consumer::MessageSource for SqsLikeSource {
     async fn delete_batch(
         &self,
         receipts: &[String],
-    ) -> Result<Vec<Result<(), bridge::consumer::SourceError>>, bridge::consumer::SourceError>
-    {
+    ) -> Result<Vec<Result<(), bridge::consumer::SourceError>>, bridge::consumer::SourceError> {
         let mut messages = self.0.messages.lock().expect("lock");
         messages.retain(|m| !receipts.contains(&m.receipt));
         Ok(receipts.iter().map(|_| Ok(())).collect())
@@ -661,7 +660,11 @@ async fn released_at_shutdown_means_visible_even_with_a_long_poll_in_flight() {
     // Any receive still going on server-side has ended by now.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(metrics.released, 7, "{metrics}");
-    assert_eq!(queue.visible(), 7, "released messages are visible: {metrics}");
+    assert_eq!(
+        queue.visible(),
+        7,
+        "released messages are visible: {metrics}"
+    );
 }
 
 /// A loopback server that answers every connection with `reply` (after reading the request
@@ -730,16 +733,34 @@ async fn http_handler_acks_only_a_real_2xx_response() {
         .await
         .expect("a 200 acks");
     let request = requests.recv().await.expect("the server saw the request");
-    assert!(request.starts_with("POST /events?x=1 HTTP/1.1\r\n"), "{request}");
+    assert!(
+        request.starts_with("POST /events?x=1 HTTP/1.1\r\n"),
+        "{request}"
+    );
     let lower = request.to_ascii_lowercase();
-    assert!(lower.contains("content-type: application/json"), "{request}");
+    assert!(
+        lower.contains("content-type: application/json"),
+        "{request}"
+    );
     // base64("hook:s3cret")
-    assert!(lower.contains("authorization: basic aG9vazpzM2NyZXQ=".to_ascii_lowercase().as_str()), "{request}");
-    assert!(request.contains("\"n\":7"), "the event is the body: {request}");
+    assert!(
+        lower.contains(
+            "authorization: basic aG9vazpzM2NyZXQ="
+                .to_ascii_lowercase()
+                .as_str()
+        ),
+        "{request}"
+    );
+    assert!(
+        request.contains("\"n\":7"),
+        "the event is the body: {request}"
+    );
 
     // Not HTTP at all, though its second word looks like a status.
     let (banner, _r) = serve("SSH-2.0 200 OpenSSH_9.6\r\n").await;
-    let err = post_to(&banner).await.expect_err("a non-HTTP banner must not ack");
+    let err = post_to(&banner)
+        .await
+        .expect_err("a non-HTTP banner must not ack");
     assert!(err.to_string().contains("failed"), "{err}");
 
     let (failing, _r) =
@@ -747,12 +768,16 @@ async fn http_handler_acks_only_a_real_2xx_response() {
     let err = post_to(&failing).await.expect_err("a 500 does not ack");
     assert!(err.to_string().contains("500"), "{err}");
 
-    let (redirect, _r) = serve(
-        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n",
-    )
-    .await;
-    let err = post_to(&redirect).await.expect_err("a redirect does not ack");
-    assert!(err.to_string().contains("redirects are not followed"), "{err}");
+    let (redirect, _r) =
+        serve("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    let err = post_to(&redirect)
+        .await
+        .expect_err("a redirect does not ack");
+    assert!(
+        err.to_string().contains("redirects are not followed"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

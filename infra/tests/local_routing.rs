@@ -662,7 +662,9 @@ fn a_removed_bucket_directory_empties_the_bucket_and_is_made_again() {
     assert_eq!(s.scan_buckets().expect("scan").len(), 1);
 
     std::fs::remove_dir_all(&dir).expect("remove the bucket directory");
-    let changes = s.scan_buckets().expect("a scan of a removed directory succeeds");
+    let changes = s
+        .scan_buckets()
+        .expect("a scan of a removed directory succeeds");
     let kinds: Vec<(&str, ChangeKind)> = changes.iter().map(|c| (c.key.as_str(), c.kind)).collect();
     assert_eq!(kinds, [("a.txt", ChangeKind::Deleted)]);
     assert!(dir.is_dir(), "the bucket directory is made again");

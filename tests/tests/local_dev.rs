@@ -553,17 +553,31 @@ fn one_dev_per_state_directory_and_destroy_waits_for_it() {
         .any(|l| l.starts_with("routing (rule → target):"));
     let pid = child.id();
     let second = run(
-        &["dev", "--project", "examples", "--once", "--local", state_arg],
+        &[
+            "dev",
+            "--project",
+            "examples",
+            "--once",
+            "--local",
+            state_arg,
+        ],
         &repo_root(),
         None,
     );
-    let destroy = run(&["destroy", "--local", state_arg, "--yes"], dir.path(), None);
+    let destroy = run(
+        &["destroy", "--local", state_arg, "--yes"],
+        dir.path(),
+        None,
+    );
     let _ = child.kill();
     let _ = child.wait();
     assert!(watching, "the first dev started");
 
     let (code, out, err) = second;
-    assert_ne!(code, 0, "a second dev on the same state must fail: {out}{err}");
+    assert_ne!(
+        code, 0,
+        "a second dev on the same state must fail: {out}{err}"
+    );
     assert!(
         err.contains(&format!("is in use by `bridge dev` (pid {pid})")),
         "{err}"
@@ -577,7 +591,11 @@ fn one_dev_per_state_directory_and_destroy_waits_for_it() {
     );
 
     // Once dev is gone, the lock is free again.
-    let (code, out, err) = run(&["destroy", "--local", state_arg, "--yes"], dir.path(), None);
+    let (code, out, err) = run(
+        &["destroy", "--local", state_arg, "--yes"],
+        dir.path(),
+        None,
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(!state.join(infra::local::DATABASE_FILE).exists());
 }

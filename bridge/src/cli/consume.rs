@@ -104,7 +104,7 @@ pub struct Args {
 enum Chosen {
     Jsonl,
     Exec(Exec),
-    Http(Http),
+    Http(Box<Http>),
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -115,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             command: command.clone(),
             timeout: handler_timeout,
         }),
-        (None, Some(url)) => Chosen::Http(Http::new(url, handler_timeout)?),
+        (None, Some(url)) => Chosen::Http(Box::new(Http::new(url, handler_timeout)?)),
         (None, None) => Chosen::Jsonl,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -194,6 +194,6 @@ async fn consume<S: MessageSource>(source: S, options: ConsumerOptions, chosen: 
     match chosen {
         Chosen::Jsonl => consumer.run(JsonlStdout, shutdown_signal()).await,
         Chosen::Exec(exec) => consumer.run(exec, shutdown_signal()).await,
-        Chosen::Http(http) => consumer.run(http, shutdown_signal()).await,
+        Chosen::Http(http) => consumer.run(*http, shutdown_signal()).await,
     }
 }

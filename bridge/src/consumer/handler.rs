@@ -141,9 +141,7 @@ impl Handler for Exec {
                 group.disarm();
                 match result {
                     Ok(status) if status.success() => Ok(()),
-                    Ok(status) => {
-                        Err(HandlerError::new(format!("command exited with {status}")))
-                    }
+                    Ok(status) => Err(HandlerError::new(format!("command exited with {status}"))),
                     Err(e) => Err(HandlerError::new(format!("waiting for the command: {e}"))),
                 }
             }

@@ -314,9 +314,7 @@ impl Store {
         // objects are reported deleted and the directory is made again, so that files
         // written there later are seen.
         let files = match list_files(&row.dir) {
-            Err(LocalError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Err(LocalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(&row.dir).map_err(|source| LocalError::Io {
                     path: row.dir.clone(),
                     source,
