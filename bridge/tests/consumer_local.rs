@@ -463,3 +463,342 @@ async fn a_dead_lettered_message_keeps_all_its_attributes() {
     assert!(!ten.contains_key(DEAD_LETTER_REASON_ATTRIBUTE));
     assert!(fx.drain("attrs").is_empty());
 }
+
+/// Runs `--exec` with a command whose background child writes `marker` 2 s later, ended by
+/// `exec_timeout` or by shutdown after `stop_after`; then gives that child time to write.
+async fn exec_child_survives(exec_timeout: Duration, stop_after: Duration) -> (bool, Metrics) {
+    let fx = Fixture::new();
+    fx.queue("exec", None);
+    fx.send("exec", &event("e-1", "test", 1));
+    let marker = fx._dir.path().join("child-was-here");
+    let handler = bridge::consumer::Exec {
+        command: format!("(sleep 2; touch '{}') & sleep 30", marker.display()),
+        timeout: exec_timeout,
+    };
+    // No max_messages: reaching it would wait for running handlers and ignore shutdown.
+    // After a timeout, the message is invisible for 60 s and the idle exit ends the run.
+    let options = ConsumerOptions {
+        visibility_secs: 60,
+        shutdown_grace: Duration::from_millis(200),
+        ..fast_options()
+    };
+    let metrics = Consumer::new(fx.source("exec"), options)
+        .run(handler, tokio::time::sleep(stop_after))
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    (marker.exists(), metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_handler_is_killed_with_its_whole_process_group() {
+    // The handler times out: its background child goes with it.
+    let (survived, metrics) =
+        exec_child_survives(Duration::from_millis(500), Duration::from_secs(600)).await;
+    assert_eq!(metrics.failed, 1, "{metrics}");
+    assert!(!survived, "the handler's child outlived its timeout");
+    // Shutdown abandons the running handler after the grace period: same.
+    let (survived, metrics) =
+        exec_child_survives(Duration::from_secs(60), Duration::from_millis(500)).await;
+    assert_eq!(metrics.released, 1, "{metrics}");
+    assert!(!survived, "the handler's child outlived the shutdown");
+}
+
+/// A queue that serves receives the way SQS does: a long poll goes on server-side after its
+/// caller has dropped it, and what it takes stays invisible for the visibility timeout.
+#[derive(Default)]
+struct SqsLike {
+    messages: Mutex<Vec<FakeMessage>>,
+    next_receipt: AtomicU32,
+}
+
+struct FakeMessage {
+    id: String,
+    body: String,
+    receipt: String,
+    visible_at: std::time::Instant,
+    receives: u32,
+}
+
+impl SqsLike {
+    fn push(&self, n: u64) {
+        self.messages.lock().expect("lock").push(FakeMessage {
+            id: format!("m-{n}"),
+            body: event(&format!("ev-{n}"), "test", n),
+            receipt: String::new(),
+            visible_at: std::time::Instant::now(),
+            receives: 0,
+        });
+    }
+
+    fn visible(&self) -> usize {
+        let now = std::time::Instant::now();
+        let messages = self.messages.lock().expect("lock");
+        messages.iter().filter(|m| m.visible_at <= now).count()
+    }
+
+    fn take(&self, max: u32, visibility: u32) -> Vec<bridge::consumer::Message> {
+        let now = std::time::Instant::now();
+        let mut messages = self.messages.lock().expect("lock");
+        let mut out = Vec::new();
+        for m in messages.iter_mut().filter(|m| m.visible_at <= now) {
+            if out.len() as u32 >= max {
+                break;
+            }
+            m.receives += 1;
+            m.receipt = format!("r-{}", self.next_receipt.fetch_add(1, Ordering::SeqCst));
+            m.visible_at = now + Duration::from_secs(u64::from(visibility));
+            out.push(bridge::consumer::Message {
+                id: m.id.clone(),
+                receipt: m.receipt.clone(),
+                body: m.body.clone(),
+                receive_count: m.receives,
+                group_id: None,
+                attributes: Default::default(),
+            });
+        }
+        out
+    }
+}
+
+struct SqsLikeSource(Arc<SqsLike>);
+
+impl bridge::consumer::MessageSource for SqsLikeSource {
+    async fn receive(
+        &self,
+        max: u32,
+        wait_secs: u32,
+        visibility_secs: Option<u32>,
+    ) -> Result<Vec<bridge::consumer::Message>, bridge::consumer::SourceError> {
+        let queue = self.0.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // The "server": not cancelled when the caller drops the returned future.
+        tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(u64::from(wait_secs));
+            loop {
+                let got = queue.take(max, visibility_secs.unwrap_or(30));
+                if !got.is_empty() || std::time::Instant::now() >= deadline {
+                    let _ = tx.send(got);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        Ok(rx.await.unwrap_or_default())
+    }
+
+    async fn delete_batch(
+        &self,
+        receipts: &[String],
+    ) -> Result<Vec<Result<(), bridge::consumer::SourceError>>, bridge::consumer::SourceError> {
+        let mut messages = self.0.messages.lock().expect("lock");
+        messages.retain(|m| !receipts.contains(&m.receipt));
+        Ok(receipts.iter().map(|_| Ok(())).collect())
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        secs: u32,
+    ) -> Result<(), bridge::consumer::SourceError> {
+        let mut messages = self.0.messages.lock().expect("lock");
+        if let Some(m) = messages.iter_mut().find(|m| m.receipt == receipt) {
+            m.visible_at = std::time::Instant::now() + Duration::from_secs(u64::from(secs));
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        _message: &bridge::consumer::Message,
+        why: &str,
+    ) -> Result<(), bridge::consumer::SourceError> {
+        Err(bridge::consumer::SourceError::NoDeadLetterQueue {
+            queue: "sqs-like".into(),
+            why: why.into(),
+        })
+    }
+
+    fn is_fifo(&self) -> bool {
+        false
+    }
+
+    fn describe(&self) -> String {
+        "sqs-like".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_at_shutdown_means_visible_even_with_a_long_poll_in_flight() {
+    let queue = Arc::new(SqsLike::default());
+    for n in 0..6 {
+        queue.push(n);
+    }
+    let handler = handler_fn(|_| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok(())
+    });
+    let options = ConsumerOptions {
+        concurrency: 2,
+        batch_size: 10,
+        wait_secs: 2,
+        visibility_secs: 60,
+        heartbeat: false,
+        idle_exit: None,
+        shutdown_grace: Duration::from_millis(200),
+        ..ConsumerOptions::default()
+    };
+    // SIGTERM while the second receive long-polls; a 7th message arrives just then, which
+    // that receive takes and the consumer must release too.
+    let late = queue.clone();
+    let shutdown = async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        late.push(6);
+    };
+    let metrics = Consumer::new(SqsLikeSource(queue.clone()), options)
+        .run(handler, shutdown)
+        .await;
+    // Any receive still going on server-side has ended by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(metrics.released, 7, "{metrics}");
+    assert_eq!(
+        queue.visible(),
+        7,
+        "released messages are visible: {metrics}"
+    );
+}
+
+/// A loopback server that answers every connection with `reply` (after reading the request
+/// head and body) and hands each request it read to the test.
+async fn serve(reply: &'static str) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("address");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Read the head, then the body its Content-Length announces.
+                loop {
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&request).to_string());
+                let _ = conn.write_all(reply.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+fn one_event() -> Event {
+    bridge::event::normalize_with(&event("h-1", "test", 7), bridge::event::Strictness::Lenient)
+        .expect("normalizes")
+        .remove(0)
+}
+
+async fn post_to(url: &str) -> Result<(), HandlerError> {
+    use bridge::consumer::Handler;
+    let http = bridge::consumer::Http::new(url, Duration::from_secs(5))?;
+    http.handle(&one_event()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_handler_acks_only_a_real_2xx_response() {
+    let (url, mut requests) =
+        serve("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+    let with_user = url.replacen("http://", "http://hook:s3cret@", 1);
+    post_to(&format!("{with_user}/events?x=1"))
+        .await
+        .expect("a 200 acks");
+    let request = requests.recv().await.expect("the server saw the request");
+    assert!(
+        request.starts_with("POST /events?x=1 HTTP/1.1\r\n"),
+        "{request}"
+    );
+    let lower = request.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-type: application/json"),
+        "{request}"
+    );
+    // base64("hook:s3cret")
+    assert!(
+        lower.contains(
+            "authorization: basic aG9vazpzM2NyZXQ="
+                .to_ascii_lowercase()
+                .as_str()
+        ),
+        "{request}"
+    );
+    assert!(
+        request.contains("\"n\":7"),
+        "the event is the body: {request}"
+    );
+
+    // Not HTTP at all, though its second word looks like a status.
+    let (banner, _r) = serve("SSH-2.0 200 OpenSSH_9.6\r\n").await;
+    let err = post_to(&banner)
+        .await
+        .expect_err("a non-HTTP banner must not ack");
+    assert!(err.to_string().contains("failed"), "{err}");
+
+    let (failing, _r) =
+        serve("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n").await;
+    let err = post_to(&failing).await.expect_err("a 500 does not ack");
+    assert!(err.to_string().contains("500"), "{err}");
+
+    let (redirect, _r) =
+        serve("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    let err = post_to(&redirect)
+        .await
+        .expect_err("a redirect does not ack");
+    assert!(
+        err.to_string().contains("redirects are not followed"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_handler_takes_https_and_never_shows_a_password() {
+    // A port nothing listens on: bind one, then close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    for scheme in ["http", "https"] {
+        let url = format!("{scheme}://alice:hunter2@127.0.0.1:{port}/hook");
+        let err = post_to(&url).await.expect_err("nothing listens there");
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("only http"), "{scheme} is accepted: {text}");
+        if let Ok(http) = bridge::consumer::Http::new(&url, Duration::from_secs(1)) {
+            assert!(!format!("{http:?}").contains("hunter2"));
+        }
+    }
+    let err = bridge::consumer::Http::new("ftp://x:hunter2@host/", Duration::from_secs(1))
+        .expect_err("ftp is refused");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}

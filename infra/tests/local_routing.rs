@@ -643,3 +643,39 @@ fn custom_bus_events_only_match_that_bus() {
     assert_eq!(out.routed[0].rule, "orders/r");
     assert_eq!(drain(&mut s, "q").len(), 1);
 }
+
+#[test]
+fn a_removed_bucket_directory_empties_the_bucket_and_is_made_again() {
+    let (d, mut s) = store();
+    let q = s.put_queue(&QueueSpec::new("s3-eb")).expect("queue");
+    rule(
+        &mut s,
+        "s3",
+        r#"{"source": ["aws.s3"]}"#,
+        &[TargetSpec::new("q", q)],
+    );
+    let dir = d.path().join("buckets").join("gone");
+    s.put_bucket(&BucketSpec {
+        name: "gone".into(),
+        dir: dir.clone(),
+        eventbridge: true,
+        notifications: Vec::new(),
+    })
+    .expect("bucket");
+    std::fs::write(dir.join("a.txt"), "a").expect("write");
+    assert_eq!(s.scan_buckets().expect("scan").len(), 1);
+
+    std::fs::remove_dir_all(&dir).expect("remove the bucket directory");
+    let changes = s
+        .scan_buckets()
+        .expect("a scan of a removed directory succeeds");
+    let kinds: Vec<(&str, ChangeKind)> = changes.iter().map(|c| (c.key.as_str(), c.kind)).collect();
+    assert_eq!(kinds, [("a.txt", ChangeKind::Deleted)]);
+    assert!(dir.is_dir(), "the bucket directory is made again");
+
+    std::fs::write(dir.join("b.txt"), "b").expect("write into the new directory");
+    let changes = s.scan_buckets().expect("scan");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].key, "b.txt");
+    assert_eq!(changes[0].kind, ChangeKind::Created);
+}

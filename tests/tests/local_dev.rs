@@ -581,3 +581,111 @@ fn plan_json_completions_and_color_choices() {
         text(&out)
     );
 }
+
+#[test]
+fn one_dev_per_state_directory_and_destroy_waits_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let mut child = Command::new(bridge_bin())
+        .args([
+            "dev",
+            "--project",
+            "examples",
+            "--for",
+            "120",
+            "--local",
+            state_arg,
+        ])
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn dev");
+    let stdout = child.stdout.take().expect("dev stdout");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let watching = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("routing (rule → target):"));
+    let pid = child.id();
+    let second = run(
+        &[
+            "dev",
+            "--project",
+            "examples",
+            "--once",
+            "--local",
+            state_arg,
+        ],
+        &repo_root(),
+        None,
+    );
+    let destroy = run(
+        &["destroy", "--local", state_arg, "--yes"],
+        dir.path(),
+        None,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(watching, "the first dev started");
+
+    let (code, out, err) = second;
+    assert_ne!(
+        code, 0,
+        "a second dev on the same state must fail: {out}{err}"
+    );
+    assert!(
+        err.contains(&format!("is in use by `bridge dev` (pid {pid})")),
+        "{err}"
+    );
+    let (code, out, err) = destroy;
+    assert_ne!(code, 0, "destroy while dev runs must fail: {out}{err}");
+    assert!(err.contains(&format!("(pid {pid})")), "{err}");
+    assert!(
+        state.join(infra::local::DATABASE_FILE).is_file(),
+        "the state is still there"
+    );
+
+    // Once dev is gone, the lock is free again.
+    let (code, out, err) = run(
+        &["destroy", "--local", state_arg, "--yes"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!state.join(infra::local::DATABASE_FILE).exists());
+}
+
+#[test]
+fn put_event_local_into_a_directory_without_state_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("nothing-here");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let (code, out, err) = run(
+        &[
+            "put-event",
+            "--local",
+            state_arg,
+            "--source",
+            "s",
+            "--detail-type",
+            "t",
+            "--detail",
+            "{}",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "no local state in {state_arg}: run `bridge apply --local` or `bridge dev` first"
+        )),
+        "{err}"
+    );
+    assert!(
+        !state.join(infra::local::DATABASE_FILE).exists(),
+        "no empty state is made"
+    );
+}

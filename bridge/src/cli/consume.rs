@@ -42,7 +42,8 @@ pub struct Args {
     /// Run `sh -c CMD` per event, the event as JSON on stdin; exit 0 means done.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
-    /// POST each event as JSON to this http:// URL; a 2xx status means done.
+    /// POST each event as JSON to this http:// or https:// URL; a 2xx status means done
+    /// (redirects are not followed).
     #[arg(long, value_name = "URL")]
     pub http: Option<String>,
     /// Print each event as one JSON line on stdout (the default handler).
@@ -103,7 +104,7 @@ pub struct Args {
 enum Chosen {
     Jsonl,
     Exec(Exec),
-    Http(Http),
+    Http(Box<Http>),
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -114,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             command: command.clone(),
             timeout: handler_timeout,
         }),
-        (None, Some(url)) => Chosen::Http(Http::new(url, handler_timeout)?),
+        (None, Some(url)) => Chosen::Http(Box::new(Http::new(url, handler_timeout)?)),
         (None, None) => Chosen::Jsonl,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -193,6 +194,6 @@ async fn consume<S: MessageSource>(source: S, options: ConsumerOptions, chosen: 
     match chosen {
         Chosen::Jsonl => consumer.run(JsonlStdout, shutdown_signal()).await,
         Chosen::Exec(exec) => consumer.run(exec, shutdown_signal()).await,
-        Chosen::Http(http) => consumer.run(http, shutdown_signal()).await,
+        Chosen::Http(http) => consumer.run(*http, shutdown_signal()).await,
     }
 }

@@ -73,6 +73,8 @@ fn destroy_local(dir: &Path, yes: bool) -> anyhow::Result<ExitCode> {
         println!("No local state in {}; nothing to destroy.", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
+    // Held until the state is gone: no `bridge dev` runs on it, nor starts meanwhile.
+    let _lock = infra::local::StateLock::acquire(dir)?;
     println!(
         "- local state {} (queues and their messages, topics, rules, outbox; bucket directories are kept)",
         dir.display()

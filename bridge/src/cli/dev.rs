@@ -78,6 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| Config::default().region),
         ..Config::default()
     };
+    // One `dev` per state directory, held until this process ends.
+    let _lock = infra::local::StateLock::acquire(&state_dir)?;
     let mut store = Store::open_with(&state_dir, config, Clock::System)
         .with_context(|| format!("opening local state in {}", state_dir.display()))?;
     let desired = rules::desired::Desired::from_project(&project, None)?;
@@ -113,8 +115,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deadline = args
         .for_secs
         .map(|s| Instant::now() + Duration::from_secs(s));
+    let mut last_scan_error = None;
     loop {
-        store.scan_buckets().context("scanning local buckets")?;
+        // A failed scan (a bucket directory that cannot be read or made again) is
+        // reported once and retried: `dev` keeps routing the rest.
+        match store.scan_buckets() {
+            Ok(_) => last_scan_error = None,
+            Err(e) => {
+                let text = e.to_string();
+                if last_scan_error.as_ref() != Some(&text) {
+                    eprintln!("bridge dev: scanning local buckets: {text}; retrying");
+                }
+                last_scan_error = Some(text);
+            }
+        }
         store
             .fire_due_schedules()
             .context("firing scheduled rules")?;

@@ -49,8 +49,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (accepted, failed) = match args.target.dir() {
         Some(dir) => {
-            let mut store = Store::open(&dir)
-                .with_context(|| format!("opening local state in {}", dir.display()))?;
+            // Events put into a directory with no state would go nowhere: that is a
+            // mistake (a wrong --local), not an empty state to create.
+            let mut store = Store::open_existing(&dir)?;
             let mut sender = LocalSender {
                 store: &mut store,
                 report: Report::default(),

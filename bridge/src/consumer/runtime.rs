@@ -45,6 +45,9 @@ struct Shared<S, H> {
     dedup: Option<Dedup>,
     handlers: Semaphore,
     phase: watch::Receiver<Phase>,
+    /// Set once no receive is in flight any more after shutdown: releases at shutdown wait
+    /// for it (see [`release`]).
+    polls_done: watch::Receiver<bool>,
     acks: mpsc::Sender<String>,
 }
 
@@ -66,6 +69,7 @@ where
     let batch = opts.batch_size.clamp(1, 10);
     let concurrency = opts.concurrency.max(1);
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+    let (polls_done_tx, polls_done_rx) = watch::channel(false);
     let (ack_tx, ack_rx) = mpsc::channel::<String>(1024);
     let deleter = tokio::spawn(delete_loop(source.clone(), ack_rx, counters.clone()));
     let progress = opts.progress_every.map(|every| {
@@ -83,6 +87,7 @@ where
         dedup: opts.dedup_window.map(Dedup::new),
         handlers: Semaphore::new(concurrency),
         phase: phase_rx,
+        polls_done: polls_done_rx,
         acks: ack_tx,
         counters: counters.clone(),
         opts,
@@ -96,6 +101,8 @@ where
     let mut last_message = Instant::now();
     let mut signalled = false;
     let fifo = source.is_fifo();
+    // A receive interrupted by shutdown: kept, not dropped (see below).
+    let mut late_poll = None;
     tokio::pin!(shutdown);
     loop {
         let remaining = match opts.max_messages {
@@ -126,11 +133,26 @@ where
                 Err(_) => break,
             }
         }
-        // Dropping a receive mid-poll at shutdown can only delay the messages it would
-        // have returned by one visibility timeout; it never loses them.
+        // The receive runs on a task of its own, so that shutdown can leave it running:
+        // a long poll cannot be called back. SQS keeps serving a ReceiveMessage whose
+        // caller went away, and what it then receives is invisible for a whole visibility
+        // timeout — including messages this consumer releases at shutdown meanwhile.
+        let mut poll = tokio::spawn({
+            let source = source.clone();
+            let (n, visibility) = (permits.len() as u32, opts.visibility_secs);
+            async move { source.receive(n, wait, Some(visibility)).await }
+        });
         let got = tokio::select! {
-            r = source.receive(permits.len() as u32, wait, Some(opts.visibility_secs)) => r,
-            () = &mut shutdown => { signalled = true; break; }
+            r = &mut poll => r.unwrap_or_else(|e| Err(super::SourceError::Call {
+                operation: "ReceiveMessage",
+                queue: source.describe(),
+                message: format!("the receive task failed: {e}"),
+            })),
+            () = &mut shutdown => {
+                signalled = true;
+                late_poll = Some((poll, wait));
+                break;
+            }
         };
         while tasks.try_join_next().is_some() {}
         let messages = match got {
@@ -166,6 +188,16 @@ where
             opts.shutdown_grace,
             tasks.len()
         );
+        // Stop polling before releasing anything: releases wait for `polls_done`, and what
+        // the interrupted receive still returns is released too. Released means visible.
+        match late_poll {
+            Some((poll, wait)) => {
+                tasks.spawn(finish_late_poll(shared.clone(), poll, wait, polls_done_tx));
+            }
+            None => {
+                let _ = polls_done_tx.send(true);
+            }
+        }
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(opts.shutdown_grace, drain)
             .await
@@ -186,6 +218,46 @@ where
         p.abort();
     }
     counters.snapshot(started.elapsed())
+}
+
+/// Waits for the receive that was in flight at shutdown (at most its long-poll wait plus a
+/// margin), releases whatever it returned, then lets the other releases go.
+async fn finish_late_poll<S: MessageSource, H: Handler>(
+    shared: Arc<Shared<S, H>>,
+    mut poll: tokio::task::JoinHandle<Result<Vec<Message>, super::SourceError>>,
+    wait_secs: u32,
+    polls_done: watch::Sender<bool>,
+) {
+    let limit = Duration::from_secs(u64::from(wait_secs) + 10);
+    eprintln!(
+        "{LOG} waiting up to {}s for the receive in flight, so that it cannot take back released messages",
+        wait_secs
+    );
+    let late = match tokio::time::timeout(limit, &mut poll).await {
+        Ok(Ok(Ok(messages))) => messages,
+        Ok(Ok(Err(e))) => {
+            eprintln!("{LOG} the receive in flight at shutdown failed: {e}");
+            Vec::new()
+        }
+        Ok(Err(e)) => {
+            eprintln!("{LOG} the receive in flight at shutdown failed: {e}");
+            Vec::new()
+        }
+        Err(_) => {
+            poll.abort();
+            eprintln!(
+                "{LOG} the receive in flight at shutdown did not end within {limit:?}; what it receives returns after its visibility timeout"
+            );
+            Vec::new()
+        }
+    };
+    let _ = polls_done.send(true);
+    if !late.is_empty() {
+        Counters::add(&shared.counters.received, late.len() as u64);
+    }
+    for message in &late {
+        release(&shared, message).await;
+    }
 }
 
 /// One message on its own task (standard queues).
@@ -359,8 +431,14 @@ async fn poison<S: MessageSource, H: Handler>(shared: &Shared<S, H>, message: &M
     }
 }
 
-/// Makes an unfinished message receivable again at once.
+/// Makes an unfinished message receivable again at once. At shutdown, only once no receive
+/// is in flight: one would take the message straight back (and hide it for a visibility
+/// timeout), since SQS serves a long poll to its end even when its caller has gone.
 async fn release<S: MessageSource, H: Handler>(shared: &Shared<S, H>, message: &Message) {
+    if *shared.phase.borrow() >= Phase::Stopping {
+        let mut done = shared.polls_done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
     match shared.source.change_visibility(&message.receipt, 0).await {
         Ok(()) => Counters::add(&shared.counters.released, 1),
         Err(e) => eprintln!(

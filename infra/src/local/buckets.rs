@@ -29,7 +29,7 @@ use super::queue::send_tx;
 use super::routing::{envelope, route_event, routes_for, Routed};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{next_counter, record_activity, Ctx, Store};
-use super::{arn_service, md5_hex, new_id, LocalError, Result};
+use super::{arn_service, md5_file, new_id, LocalError, Result};
 use crate::local::queue::SendRequest;
 
 /// A local bucket.
@@ -223,10 +223,10 @@ impl Store {
         let mut hashed = Vec::new();
         for (key, st) in &files {
             let path = dir.join(key);
-            let Ok(bytes) = std::fs::read(&path) else {
+            let Ok((_, etag)) = md5_file(&path) else {
                 continue;
             };
-            hashed.push((key.clone(), st.size, st.mtime_ns, md5_hex(&bytes)));
+            hashed.push((key.clone(), st.size, st.mtime_ns, etag));
         }
         self.write(|tx, _| {
             let existed: Option<String> =
@@ -310,7 +310,19 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             Ok((row, known))
         })?;
-        let files = list_files(&row.dir)?;
+        // A bucket directory removed while `bridge dev` runs is an emptied bucket: its
+        // objects are reported deleted and the directory is made again, so that files
+        // written there later are seen.
+        let files = match list_files(&row.dir) {
+            Err(LocalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&row.dir).map_err(|source| LocalError::Io {
+                    path: row.dir.clone(),
+                    source,
+                })?;
+                HashMap::new()
+            }
+            other => other?,
+        };
         // (key, Some(new state)) for created/overwritten, (key, None) for deleted.
         let mut changes: Vec<(String, Option<Seen>)> = Vec::new();
         for (key, st) in &files {
@@ -321,15 +333,15 @@ impl Store {
             if same {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(row.dir.join(key)) else {
+            let Ok((size, etag)) = md5_file(&row.dir.join(key)) else {
                 continue;
             };
             changes.push((
                 key.clone(),
                 Some(Seen {
-                    size: bytes.len() as i64,
+                    size: size as i64,
                     mtime_ns: st.mtime_ns,
-                    etag: md5_hex(&bytes),
+                    etag,
                 }),
             ));
         }

@@ -106,6 +106,10 @@ pub enum LocalError {
     NotInFlight(String),
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
+    #[error("the local state in {} is in use by `bridge dev`{}; stop it first (one `bridge dev` per state directory)", dir.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    InUse { dir: PathBuf, pid: Option<u32> },
+    #[error("no local state in {}: run `bridge apply --local` or `bridge dev` first", .0.display())]
+    NoState(PathBuf),
 }
 
 impl LocalError {
@@ -144,6 +148,83 @@ pub(crate) fn new_id() -> String {
 pub(crate) fn md5_hex(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
     format!("{:x}", Md5::digest(bytes))
+}
+
+/// The size and MD5 (hex) of the file at `path`, read in 1 MiB chunks so that memory stays
+/// flat however large the file is.
+pub(crate) fn md5_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    use md5::{Digest, Md5};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, format!("{:x}", hasher.finalize())))
+}
+
+/// The lock file `bridge dev` holds in its state directory (see [`StateLock`]).
+pub const LOCK_FILE: &str = "dev.lock";
+
+/// An exclusive lock on a state directory: an `flock` on `<dir>/dev.lock`, held until
+/// dropped (or the process ends, however it ends). `bridge dev` holds one for its whole
+/// run, so that a second `dev` on the same state fails at once, and `bridge destroy
+/// --local` takes one to refuse while a `dev` runs. Other commands (`put-event`,
+/// `consume`, `tail`) share the state through SQLite and take no lock.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Takes the lock on `dir` (created if missing) without waiting, and writes this
+    /// process's id into the lock file. Fails with [`LocalError::InUse`], naming the
+    /// holder's pid, when another process holds it.
+    pub fn acquire(dir: &std::path::Path) -> Result<StateLock> {
+        use std::io::{Read, Seek, Write};
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| LocalError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(LocalError::InUse {
+                    dir: dir.to_path_buf(),
+                    pid: text.trim().parse().ok(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(LocalError::Io { path, source })
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .and_then(|()| file.flush())
+            .map_err(io(&path))?;
+        Ok(StateLock { _file: file })
+    }
 }
 
 /// Deletes the local state in `dir`: the database (with its WAL files) and the e-mail

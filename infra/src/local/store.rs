@@ -249,6 +249,16 @@ impl Store {
         Store::open_with(dir, Config::default(), Clock::System)
     }
 
+    /// Opens the state in `dir` only if there is one: [`LocalError::NoState`] otherwise,
+    /// for commands that use the state rather than make it (`bridge put-event --local`).
+    pub fn open_existing(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = dir.as_ref();
+        if !dir.join(DATABASE_FILE).is_file() {
+            return Err(LocalError::NoState(dir.to_path_buf()));
+        }
+        Store::open(dir)
+    }
+
     /// Opens the state in `dir` with explicit settings and clock.
     pub fn open_with(dir: impl AsRef<Path>, config: Config, clock: Clock) -> Result<Store> {
         let dir = dir.as_ref().to_path_buf();
