@@ -294,14 +294,54 @@ fn step_lines(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// A copy of the project in `from` whose queue, topic, bucket and rule names end in `suffix`,
+/// so that no other run against the same server owns them (rule names come from rule files'
+/// names).
+fn renamed_copy(from: &Path, to: &Path, names: &[&str], suffix: &str) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            renamed_copy(&entry.path(), &target, names, suffix);
+        } else if entry.path().extension().is_some_and(|e| e == "json") {
+            let mut text = std::fs::read_to_string(entry.path()).expect("read");
+            for name in names {
+                text = text.replace(&format!("\"{name}"), &format!("\"{name}-{suffix}"));
+            }
+            let target = if from.ends_with("rules") {
+                let stem = entry
+                    .path()
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned());
+                to.join(format!("{}-{suffix}.json", stem.unwrap_or_default()))
+            } else {
+                target
+            };
+            std::fs::write(target, text).expect("write");
+        }
+    }
+}
+
 #[test]
 fn the_example_plans_the_same_on_moto_and_on_the_local_backend() {
     let Some(endpoint) = endpoint() else { return };
+    let copy = tempfile::tempdir().expect("tempdir");
+    let suffix = unique("p");
+    let examples = copy.path().join("examples");
+    renamed_copy(
+        &support::repo_root().join("examples"),
+        &examples,
+        &["example-events", "raw-data", "package-alerts"],
+        &suffix,
+    );
+    let project = rules::load(&examples).expect("the renamed example loads");
+    let bucket = project.file.buckets[0].name.clone();
+    assert!(bucket.ends_with(&suffix), "{bucket}");
     // bridge never creates buckets: the example's bucket must exist, as in a real account.
     let aws = support::moto::client(&endpoint);
-    aws.block_on(aws.clients().s3.create_bucket().bucket("raw-data").send())
-        .ok();
-    let examples = support::repo_root().join("examples");
+    aws.block_on(aws.clients().s3.create_bucket().bucket(&bucket).send())
+        .expect("CreateBucket");
     let stack = unique("same-plan");
     let out = bridge(&endpoint, &examples, &stack, &["plan"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
