@@ -190,3 +190,73 @@ fn bridge_test_checks_every_example_and_names_each_difference() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn bridge_test_new_writes_an_s3_event_that_the_example_pattern_matches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event = dir.path().join("upload.json");
+    let out = Command::new(bridge_bin())
+        .args([
+            "test",
+            "new",
+            "--s3",
+            "object-created",
+            "--bucket",
+            "raw-data",
+        ])
+        .args([
+            "--key",
+            "uploads/a b.png",
+            "--size",
+            "7",
+            "--time",
+            "2026-01-02T03:04:05Z",
+            "-o",
+        ])
+        .arg(&event)
+        .output()
+        .expect("run bridge");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&event).expect("written")).expect("json");
+    assert_eq!(v["source"], "aws.s3");
+    assert_eq!(v["detail-type"], "Object Created");
+    assert_eq!(v["time"], "2026-01-02T03:04:05Z");
+    assert_eq!(v["resources"][0], "arn:aws:s3:::raw-data");
+    assert_eq!(v["detail"]["object"]["key"], "uploads/a b.png");
+    assert_eq!(v["detail"]["object"]["size"], 7);
+    let out = Command::new(bridge_bin())
+        .args(["test-pattern", "--pattern"])
+        .arg(repo_root().join("examples/patterns/png-uploads.json"))
+        .arg("--event")
+        .arg(&event)
+        .output()
+        .expect("run bridge");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A bad time is named, not guessed.
+    let out = Command::new(bridge_bin())
+        .args([
+            "test",
+            "new",
+            "--s3",
+            "object-deleted",
+            "--bucket",
+            "b",
+            "--key",
+            "k",
+        ])
+        .args(["--time", "yesterday"])
+        .output()
+        .expect("run bridge");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"yesterday\" is not an RFC 3339 time"));
+}

@@ -22,7 +22,10 @@ use super::shared::local_config;
 const EXPECTED: &str = "expected.json";
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<TestCommand>,
     /// The project directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
@@ -31,7 +34,72 @@ pub struct Args {
     pub update: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+pub enum TestCommand {
+    /// Write a sample event in AWS's exact shape, to add to `events/`.
+    New(NewArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum S3Change {
+    ObjectCreated,
+    ObjectDeleted,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The S3 event EventBridge delivers for this change.
+    #[arg(long, value_enum)]
+    pub s3: S3Change,
+    #[arg(long)]
+    pub bucket: String,
+    #[arg(long)]
+    pub key: String,
+    /// The object's size in bytes (created objects).
+    #[arg(long, default_value_t = 0)]
+    pub size: u64,
+    /// The event's time, RFC 3339 (default: now).
+    #[arg(long)]
+    pub time: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    #[arg(long, default_value = "123456789012")]
+    pub account: String,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn new_event(args: NewArgs) -> anyhow::Result<ExitCode> {
+    let now_ms = match &args.time {
+        Some(t) => infra::local::clock::parse_rfc3339(t).ok_or_else(|| {
+            anyhow::anyhow!("--time {t:?} is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z)")
+        })?,
+        None => infra::local::Clock::System.now_ms(),
+    };
+    let event = infra::local::buckets::sample_eventbridge_event(
+        matches!(args.s3, S3Change::ObjectCreated),
+        &args.bucket,
+        &args.key,
+        args.size,
+        &args.region,
+        &args.account,
+        now_ms,
+    );
+    let text = serde_json::to_string_pretty(&event)? + "\n";
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(TestCommand::New(new)) = args.command {
+        return new_event(new);
+    }
     let dir = args.project.unwrap_or_else(|| PathBuf::from("."));
     let project = match rules::load(&dir) {
         Ok(project) => project,

@@ -29,7 +29,7 @@ use super::queue::send_tx;
 use super::routing::{envelope, route_event, routes_for, Routed};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{next_counter, record_activity, Ctx, Store};
-use super::{arn_service, md5_file, new_id, LocalError, Result};
+use super::{arn_service, md5_file, md5_hex, new_id, LocalError, Result};
 use crate::local::queue::SendRequest;
 
 /// A local bucket.
@@ -476,6 +476,56 @@ fn notify(tx: &Transaction, ctx: &Ctx, target: &str, body: String) -> Result<Str
         ) => Ok(format!("not delivered: {e}")),
         Err(e) => Err(e),
     }
+}
+
+/// A sample of the `aws.s3` event S3 sends to EventBridge for a new (`created`) or deleted
+/// object, exactly as the local backend emits it: what `bridge test new --s3` writes.
+/// `now_ms` is the event's time; ids and the sequencer derive from the inputs, so the same
+/// inputs give the same event.
+pub fn sample_eventbridge_event(
+    created: bool,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    region: &str,
+    account: &str,
+    now_ms: i64,
+) -> Value {
+    let ctx = Ctx {
+        now_ms,
+        region,
+        account,
+    };
+    let digest = md5_hex(format!("{bucket}/{key}/{size}/{now_ms}/{created}").as_bytes());
+    let change = S3Change {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        kind: if created {
+            ChangeKind::Created
+        } else {
+            ChangeKind::Deleted
+        },
+        size: created.then_some(size),
+        etag: created.then(|| md5_hex(key.as_bytes())),
+        sequencer: digest[..16].to_ascii_uppercase(),
+        routed: Vec::new(),
+        notified: Vec::new(),
+    };
+    let event_id = format!(
+        "{}-{}-{}-{}-{}",
+        &digest[0..8],
+        &digest[8..12],
+        &digest[12..16],
+        &digest[16..20],
+        &digest[20..32]
+    );
+    eventbridge_event(
+        &ctx,
+        &event_id,
+        bucket,
+        &change,
+        &digest[..16].to_ascii_uppercase(),
+    )
 }
 
 /// The `aws.s3` event S3 sends to EventBridge.
