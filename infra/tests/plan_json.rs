@@ -23,6 +23,18 @@ fn the_committed_plan_schema_is_current() {
 }
 
 #[test]
+fn the_committed_apply_schema_is_current() {
+    let path = root().join("schema/apply.schema.json");
+    let text = std::fs::read_to_string(&path).expect("schema/apply.schema.json");
+    let committed: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        committed,
+        infra::plan::ApplyDocument::schema(),
+        "regenerate: bridge schema apply > schema/apply.schema.json"
+    );
+}
+
+#[test]
 fn a_real_plan_becomes_a_document_that_reads_back_and_counts_its_steps() {
     let project = rules::load(&root().join("examples")).expect("example loads");
     let desired = Desired::from_project(&project, None).expect("desired");

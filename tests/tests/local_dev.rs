@@ -689,3 +689,36 @@ fn put_event_local_into_a_directory_without_state_is_an_error() {
         "no empty state is made"
     );
 }
+
+#[test]
+fn apply_json_reports_each_step_done_and_a_second_apply_does_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = repo_root().join("examples");
+    let state = dir.path().join("state");
+    let apply = |label: &str| {
+        let out = Command::new(bridge_bin())
+            .args(["apply", "--json", "--project"])
+            .arg(&project)
+            .arg("--local")
+            .arg(&state)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run bridge");
+        assert!(out.status.success(), "{label}: {}", text(&out));
+        let document: Value =
+            serde_json::from_slice(&out.stdout).expect("apply --json prints JSON only");
+        document
+    };
+    let first = apply("first");
+    assert_eq!(first["succeeded"], true);
+    let steps = first["plan"]["steps"].as_array().expect("steps").len();
+    assert!(steps >= 10, "{first}");
+    assert_eq!(first["done"].as_array().expect("done").len(), steps);
+    let second = apply("second");
+    assert_eq!(
+        second["plan"]["steps"].as_array().expect("steps").len(),
+        0,
+        "{second}"
+    );
+    assert_eq!(second["done"].as_array().expect("done").len(), 0);
+}

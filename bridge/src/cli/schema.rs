@@ -11,6 +11,8 @@ pub enum Which {
     Rule,
     /// The document `bridge plan --json` prints.
     Plan,
+    /// The document `bridge apply --json` prints.
+    Apply,
 }
 
 #[derive(Debug, clap::Args)]
@@ -24,6 +26,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Which::Project => rules::project_schema(),
         Which::Rule => rules::rule_schema(),
         Which::Plan => infra::plan::PlanDocument::schema(),
+        Which::Apply => infra::plan::ApplyDocument::schema(),
     };
     println!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(ExitCode::SUCCESS)

@@ -65,6 +65,40 @@ pub struct Summary {
     pub destroy: usize,
 }
 
+/// What an apply did (`apply --json`): the plan it carried out and how far it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyDocument {
+    /// The same version as the plan document's.
+    pub format_version: u32,
+    pub plan: PlanDocument,
+    /// The steps completed, in order, as the plan printed them.
+    pub done: Vec<String>,
+    /// The step that failed, if one did (the apply stops there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Failure>,
+    /// Steps not attempted because an earlier one failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_done: Vec<String>,
+    /// True when every step was done.
+    pub succeeded: bool,
+}
+
+/// A step that failed, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Failure {
+    pub step: String,
+    pub error: String,
+}
+
+impl ApplyDocument {
+    /// The JSON Schema of the document.
+    pub fn schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(ApplyDocument)).unwrap_or_default()
+    }
+}
+
 impl PlanDocument {
     /// The JSON Schema of the document.
     pub fn schema() -> serde_json::Value {

@@ -15,7 +15,7 @@ use serde_json::Value;
 mod json;
 mod render;
 
-pub use json::{PlanDocument, PLAN_FORMAT_VERSION};
+pub use json::{ApplyDocument, Failure, PlanDocument, PLAN_FORMAT_VERSION};
 
 /// The backend a plan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
