@@ -465,17 +465,7 @@ impl Executor<'_> {
             Some(q) => Some(self.names.queue_arn(q)?),
             None => None,
         };
-        Ok(TargetFacts {
-            id: t.id.clone(),
-            arn,
-            input: t.input.clone(),
-            input_path: t.input_path.clone(),
-            input_transformer: t.input_transformer.clone(),
-            dead_letter_arn,
-            message_group_id: t.message_group_id.clone(),
-            maximum_retry_attempts: t.maximum_retry_attempts,
-            maximum_event_age_seconds: t.maximum_event_age_seconds,
-        })
+        Ok(TargetFacts::declared(t, arn, dead_letter_arn))
     }
 
     /// Read-modify-write of a resource policy: re-read right before writing so a

@@ -40,6 +40,28 @@ pub struct TargetFacts {
     pub maximum_event_age_seconds: Option<i32>,
 }
 
+impl TargetFacts {
+    /// A declared target as AWS lists it once its ARNs are known (the planner compares with
+    /// this; the executor sends it).
+    pub fn declared(
+        t: &rules::desired::Target,
+        arn: String,
+        dead_letter_arn: Option<String>,
+    ) -> TargetFacts {
+        TargetFacts {
+            id: t.id.clone(),
+            arn,
+            input: t.input.clone(),
+            input_path: t.input_path.clone(),
+            input_transformer: t.input_transformer.clone(),
+            dead_letter_arn,
+            message_group_id: t.message_group_id.clone(),
+            maximum_retry_attempts: t.maximum_retry_attempts,
+            maximum_event_age_seconds: t.maximum_event_age_seconds,
+        }
+    }
+}
+
 /// An SQS queue: its URL, ARN, attributes (policy included, raw) and tags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueFacts {

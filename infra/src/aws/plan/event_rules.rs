@@ -141,17 +141,7 @@ impl Planner<'_> {
             Some(q) => Some(self.queue(q)?.arn.clone()),
             None => None,
         };
-        Some(TargetFacts {
-            id: t.id.clone(),
-            arn,
-            input: t.input.clone(),
-            input_path: t.input_path.clone(),
-            input_transformer: t.input_transformer.clone(),
-            dead_letter_arn,
-            message_group_id: t.message_group_id.clone(),
-            maximum_retry_attempts: t.maximum_retry_attempts,
-            maximum_event_age_seconds: t.maximum_event_age_seconds,
-        })
+        Some(TargetFacts::declared(t, arn, dead_letter_arn))
     }
 
     pub(super) fn prune_rules(&mut self) {
