@@ -1,13 +1,16 @@
 //! PutEvents routing, SNS fan-out and local buckets, end to end through the store.
 
+mod local_support;
+
 use std::collections::BTreeMap;
 
 use infra::local::buckets::ChangeKind;
 use infra::local::{
     BucketSpec, Clock, Config, FilterScope, InputTransformer, MessageAttribute, NotificationSpec,
-    PublishRequest, PutEventsEntry, QueueSpec, ReceiveRequest, ReceivedMessage, RuleSpec,
-    RuleState, Store, SubscriptionSpec, TargetSpec, TopicSpec,
+    PublishRequest, PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store, SubscriptionSpec,
+    TargetSpec, TopicSpec,
 };
+use local_support::drain;
 use serde_json::{json, Value};
 
 const NOW: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
@@ -21,22 +24,6 @@ fn store() -> (tempfile::TempDir, Store) {
     )
     .expect("open");
     (dir, store)
-}
-
-fn drain(s: &mut Store, q: &str) -> Vec<ReceivedMessage> {
-    let mut all = Vec::new();
-    loop {
-        let got = s
-            .receive_messages(q, ReceiveRequest::default())
-            .expect("receive");
-        if got.is_empty() {
-            return all;
-        }
-        for m in &got {
-            s.delete_message(q, &m.receipt_handle).expect("delete");
-        }
-        all.extend(got);
-    }
 }
 
 fn rule(s: &mut Store, name: &str, pattern: &str, targets: &[TargetSpec]) {

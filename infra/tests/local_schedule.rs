@@ -1,12 +1,15 @@
 //! Scheduled rules on the local backend: due slots fire the event EventBridge sends, through
 //! the rule's own targets and input transformers, exactly once per slot across restarts.
 
+mod local_support;
+
 use std::collections::BTreeMap;
 
 use infra::local::{
-    Clock, Config, InputTransformer, QueueSpec, ReceiveRequest, ReceivedMessage, RuleSpec,
-    RuleState, Store, TargetSpec,
+    Clock, Config, InputTransformer, QueueSpec, ReceivedMessage, RuleSpec, RuleState, Store,
+    TargetSpec,
 };
+use local_support::drain;
 use serde_json::{json, Value};
 
 const NOW: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z (a Monday)
@@ -14,22 +17,6 @@ const MIN: i64 = 60_000;
 
 fn open(dir: &std::path::Path, clock: &Clock) -> Store {
     Store::open_with(dir.join("state"), Config::default(), clock.clone()).expect("open")
-}
-
-fn drain(s: &mut Store, q: &str) -> Vec<ReceivedMessage> {
-    let mut all = Vec::new();
-    loop {
-        let got = s
-            .receive_messages(q, ReceiveRequest::default())
-            .expect("receive");
-        if got.is_empty() {
-            return all;
-        }
-        for m in &got {
-            s.delete_message(q, &m.receipt_handle).expect("delete");
-        }
-        all.extend(got);
-    }
 }
 
 fn scheduled(s: &mut Store, name: &str, expr: &str, targets: &[TargetSpec]) -> String {
