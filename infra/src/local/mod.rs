@@ -52,7 +52,7 @@ pub mod translate;
 
 use std::path::PathBuf;
 
-pub use buckets::{BucketSpec, NotificationSpec, S3Change};
+pub use buckets::{BucketSpec, CreatedReason, NotificationSpec, S3Change};
 pub use clock::Clock;
 pub use plan::LocalFacts;
 pub use queue::{
