@@ -612,7 +612,7 @@ fn sqs_semantics_through_the_sdk() {
             .send()
             .await
             .expect("list");
-        assert_eq!(listed.queue_urls(), [url.clone()]);
+        assert_eq!(listed.queue_urls(), std::slice::from_ref(&url));
 
         let batch = c
             .sqs
@@ -1111,4 +1111,32 @@ fn acknowledged_writes_survive_kill_9() {
             "acknowledged object {key} has no event"
         );
     }
+}
+
+/// `--serve` on an address other machines can reach warns that nothing is authenticated.
+#[test]
+fn a_non_loopback_address_gets_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = write_project(dir.path());
+    let out = Command::new(bridge_bin())
+        .arg("dev")
+        .arg("--project")
+        .arg(&project)
+        .arg("--local")
+        .arg(dir.path().join("state"))
+        .args(["--serve", "0.0.0.0:0", "--once"])
+        .output()
+        .expect("run dev");
+    assert!(out.status.success(), "{}", moto::text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: --serve 0.0.0.0:0 is reachable from other machines")
+            && stderr.contains("not verified"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("serving S3, SQS, SNS and EventBridge on http://0.0.0.0:"),
+        "{stdout}"
+    );
 }

@@ -250,3 +250,13 @@ async fn read_small_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_service_is_read_from_the_credential_scope() {
+        let auth = "AWS4-HMAC-SHA256 Credential=testing/20261207/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=abc";
+        assert_eq!(super::credential_service(auth).as_deref(), Some("sns"));
+        assert_eq!(super::credential_service("Bearer x"), None);
+    }
+}

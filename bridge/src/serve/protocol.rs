@@ -499,3 +499,118 @@ pub fn md5_of_attributes(attrs: &BTreeMap<String, MessageAttribute>) -> Option<S
     }
     Some(md5_hex(&buf))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn query_parameters_become_the_json_input() {
+        let p = params(&[
+            ("Action", "SendMessageBatch"),
+            ("SendMessageBatchRequestEntry.2.Id", "b"),
+            ("SendMessageBatchRequestEntry.10.Id", "j"),
+            ("SendMessageBatchRequestEntry.1.Id", "a"),
+            (
+                "SendMessageBatchRequestEntry.1.MessageAttribute.1.Name",
+                "color",
+            ),
+            (
+                "SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue",
+                "red",
+            ),
+            (
+                "SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType",
+                "String",
+            ),
+            ("AttributeName.2", "SentTimestamp"),
+            ("AttributeName.1", "All"),
+            ("MessageAttributes.entry.1.Name", "k"),
+            ("MessageAttributes.entry.1.Value.StringValue", "v"),
+        ]);
+        let v = query_to_json(
+            &p,
+            &[
+                ("SendMessageBatchRequestEntry", "Entries"),
+                ("AttributeName", "AttributeNames"),
+            ],
+            &[
+                ("MessageAttribute", "MessageAttributes"),
+                ("MessageAttributes", "MessageAttributes"),
+            ],
+        );
+        assert_eq!(v["Action"], "SendMessageBatch");
+        let ids: Vec<&str> = v["Entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["Id"].as_str())
+            .collect();
+        assert_eq!(ids, ["a", "b", "j"], "ordered by index, 10 after 2");
+        assert_eq!(
+            v["Entries"][0]["MessageAttributes"],
+            json!({"color": {"StringValue": "red", "DataType": "String"}})
+        );
+        assert_eq!(v["AttributeNames"], json!(["All", "SentTimestamp"]));
+        assert_eq!(v["MessageAttributes"], json!({"k": {"StringValue": "v"}}));
+    }
+
+    #[test]
+    fn message_attribute_md5_is_sqs_s() {
+        // The digest SQS documents for {"a": String "b"}: MD5 over
+        // len("a") "a" len("String") "String" 0x01 len("b") "b".
+        let attrs = BTreeMap::from([("a".to_string(), MessageAttribute::string("b"))]);
+        let mut buf = Vec::new();
+        for part in [&b"a"[..], b"String"] {
+            buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            buf.extend_from_slice(part);
+        }
+        buf.push(1);
+        buf.extend_from_slice(&1u32.to_be_bytes());
+        buf.push(b'b');
+        assert_eq!(md5_of_attributes(&attrs), Some(md5_hex(&buf)));
+        assert_eq!(md5_of_attributes(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn xml_text_round_trips() {
+        let text = "a<b>&\"c\" 'd'";
+        assert_eq!(unxml(&xml(text)), text);
+        assert_eq!(unxml("x&#65;&#x42;&unknown;"), "xAB&unknown;");
+        assert_eq!(
+            elements(
+                "<D><Object><Key>a</Key></Object><Object><Key>b&amp;c</Key></Object></D>",
+                "Key"
+            ),
+            ["a", "b&amp;c"]
+        );
+    }
+
+    #[test]
+    fn errors_have_aws_shapes() {
+        let e = ApiError::from(LocalError::NoSuchQueue("q".into()));
+        assert_eq!(e.code, "QueueDoesNotExist");
+        assert_eq!(
+            e.query_code.as_deref(),
+            Some("AWS.SimpleQueueService.NonExistentQueue")
+        );
+        let r = e.json(
+            "com.amazonaws.sqs",
+            Some("AWS.SimpleQueueService.NonExistentQueue"),
+        );
+        assert_eq!(r.status(), 400);
+        assert_eq!(
+            r.headers()["x-amzn-query-error"],
+            "AWS.SimpleQueueService.NonExistentQueue;Sender"
+        );
+        let e = ApiError::from(LocalError::NoSuchBucket("b".into()));
+        assert_eq!((e.status, e.code.as_str()), (404, "NoSuchBucket"));
+    }
+}

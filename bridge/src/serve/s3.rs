@@ -1128,3 +1128,71 @@ async fn complete_multipart(
         xml(key)
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(pieces: &[&[u8]]) -> Result<Vec<u8>, ApiError> {
+        let mut out = Vec::new();
+        let mut d = Chunked::Size(Vec::new());
+        for p in pieces {
+            d.feed(p, &mut |b| {
+                out.extend_from_slice(b);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn aws_chunked_bodies_decode_however_they_are_split() {
+        let body = b"5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAA\r\n\r\n";
+        assert_eq!(decode_all(&[body]).expect("decode"), b"hello world");
+        // Split at every position: the same bytes come out.
+        for cut in 1..body.len() {
+            let (a, b) = body.split_at(cut);
+            assert_eq!(
+                decode_all(&[a, b]).expect("decode"),
+                b"hello world",
+                "cut {cut}"
+            );
+        }
+        assert!(decode_all(&[b"zz\r\n"]).is_err());
+    }
+
+    #[test]
+    fn ranges_are_parsed_like_http() {
+        assert_eq!(parse_range("bytes=0-4", 10), Some((0, 4)));
+        assert_eq!(parse_range("bytes=6-", 10), Some((6, 9)));
+        assert_eq!(parse_range("bytes=-3", 10), Some((7, 9)));
+        assert_eq!(parse_range("bytes=5-100", 10), Some((5, 9)));
+        assert_eq!(parse_range("bytes=10-", 10), None);
+        assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
+        assert_eq!(parse_range("bytes=0-0", 0), None);
+    }
+
+    #[test]
+    fn keys_and_buckets_come_from_path_or_host() {
+        let req = |host: &str, path: &str| {
+            Request::builder()
+                .uri(path)
+                .header("host", host)
+                .body(())
+                .expect("request")
+        };
+        assert_eq!(
+            bucket_and_key(&req("127.0.0.1:4566", "/media/a%20b/c.txt")),
+            ("media".to_string(), "a b/c.txt".to_string())
+        );
+        assert_eq!(
+            bucket_and_key(&req("media.localhost:4566", "/a%2Bb")),
+            ("media".to_string(), "a+b".to_string())
+        );
+        assert_eq!(
+            bucket_and_key(&req("localhost:4566", "/media")),
+            ("media".to_string(), String::new())
+        );
+        assert_eq!(url_encode("a b+c/ü"), "a%20b%2Bc/%C3%BC");
+    }
+}
