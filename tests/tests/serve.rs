@@ -818,6 +818,19 @@ fn unsupported_operations_answer_aws_errors_naming_them() {
     let s = serve();
     runtime().block_on(async {
         let c = moto::clients(&s.endpoint).await;
+        // An upload whose Content-Type is a form is still an upload (not a query-protocol call).
+        c.s3.put_object()
+            .bucket("media")
+            .key("form.txt")
+            .content_type("application/x-www-form-urlencoded")
+            .body(ByteStream::from_static(b"Action=SendMessage"))
+            .send()
+            .await
+            .expect("put a form-typed object");
+        assert_eq!(
+            std::fs::read(s.state.join("buckets/media/form.txt")).expect("object file"),
+            b"Action=SendMessage"
+        );
         let err = c
             .sqs
             .create_queue()

@@ -172,14 +172,29 @@ impl Shared {
 /// Routes one request to its service by protocol (see the module documentation).
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let target = header(&req, "x-amz-target");
-    let form = header(&req, "content-type")
-        .map(|c| c.starts_with("application/x-www-form-urlencoded"))
-        .unwrap_or(false);
-    let query_action = req
-        .uri()
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "Action"))
-        .unwrap_or(false);
+    // Query-protocol calls are POSTs to `/` (or to a queue URL, `/<account>/<queue>`); an S3
+    // upload whose Content-Type happens to be a form is a PUT to a key.
+    let path = req.uri().path();
+    let api_path = path == "/"
+        || path
+            .trim_matches('/')
+            .split_once('/')
+            .is_some_and(|(account, queue)| {
+                account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && !queue.contains('/')
+            });
+    let form = req.method() == hyper::Method::POST
+        && api_path
+        && header(&req, "content-type")
+            .map(|c| c.starts_with("application/x-www-form-urlencoded"))
+            .unwrap_or(false);
+    let query_action = api_path
+        && req
+            .uri()
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "Action"))
+            .unwrap_or(false);
     let host = header(&req, "host").unwrap_or_default();
     let response = if let Some(target) = target {
         let body = match read_small_body(req).await {
