@@ -376,7 +376,11 @@ fn print_text(r: &Report, strictness: Strictness) {
         }
         match normalized(&m.body, strictness) {
             Ok(events) => {
-                for e in events {
+                for mut e in events {
+                    // The text form leaves out empty fields (`--json` has them all).
+                    if let Value::Object(fields) = &mut e {
+                        fields.retain(|_, v| !v.is_null());
+                    }
                     println!("   event: {e}");
                 }
             }
