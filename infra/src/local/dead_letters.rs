@@ -250,10 +250,14 @@ fn destination_tx(tx: &Transaction, dlq: &str, to: Option<&str>) -> Result<(Stri
     Ok((from.name, dest.name))
 }
 
+/// A dead-letter message as redrive reads it: row id, message id, body, attributes (JSON),
+/// FIFO group.
+type DeadRow = (i64, String, String, Option<String>, Option<String>);
+
 fn redrive_tx(tx: &Transaction, ctx: &Ctx, from: &str, to: &str, max: usize) -> Result<usize> {
     let q = load_queue(tx, from)?;
     let to_fifo = load_queue(tx, to)?.fifo;
-    let batch: Vec<(i64, String, String, Option<String>, Option<String>)> = {
+    let batch: Vec<DeadRow> = {
         let mut stmt = tx.prepare_cached(
             "SELECT id, message_id, body, message_attributes, group_id
              FROM messages INDEXED BY messages_in_order
