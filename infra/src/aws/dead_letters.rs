@@ -491,8 +491,12 @@ async fn move_task(
                 .approximate_number_of_messages_to_move()
                 .map(|n| n.max(0) as u64),
         });
-        match task.status().unwrap_or_default() {
-            "COMPLETED" => {
+        match task_state(
+            task.status().unwrap_or_default(),
+            task.failure_reason(),
+            moved,
+        ) {
+            TaskState::Done => {
                 return Ok(Ok(RedriveReport {
                     from: from.clone(),
                     to: to.clone(),
@@ -503,18 +507,33 @@ async fn move_task(
                     duplicated: 0,
                 }))
             }
-            "FAILED" | "CANCELLED" => {
-                return Err(invalid(
-                    &from.name,
-                    format!(
-                        "the message move task {} after moving {moved} message(s): {}",
-                        task.status().unwrap_or_default().to_lowercase(),
-                        task.failure_reason().unwrap_or("no reason given")
-                    ),
-                ))
-            }
-            _ => tokio::time::sleep(TASK_POLL).await,
+            TaskState::Ended(why) => return Err(invalid(&from.name, why)),
+            TaskState::Running => tokio::time::sleep(TASK_POLL).await,
         }
+    }
+}
+
+/// A message move task's state, from `ListMessageMoveTasks`.
+#[derive(Debug, PartialEq, Eq)]
+enum TaskState {
+    /// `RUNNING` or `CANCELLING` (or a status this version does not know): ask again.
+    Running,
+    /// `COMPLETED`.
+    Done,
+    /// `FAILED` or `CANCELLED`, and what to tell the user.
+    Ended(String),
+}
+
+fn task_state(status: &str, failure_reason: Option<&str>, moved: u64) -> TaskState {
+    match status {
+        "COMPLETED" => TaskState::Done,
+        "FAILED" | "CANCELLED" => TaskState::Ended(format!(
+            "the message move task was {} after moving {moved} message(s): {}; the messages \
+             not moved are still in the dead-letter queue",
+            status.to_lowercase(),
+            failure_reason.unwrap_or("no reason given")
+        )),
+        _ => TaskState::Running,
     }
 }
 
@@ -640,7 +659,25 @@ async fn delete(aws: &AwsClients, from: &Queue, messages: &[&Message]) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::move_task_applies;
+    use super::{move_task_applies, task_state, TaskState};
+
+    #[test]
+    fn a_move_task_is_followed_to_its_end() {
+        assert_eq!(task_state("RUNNING", None, 3), TaskState::Running);
+        assert_eq!(task_state("CANCELLING", None, 3), TaskState::Running);
+        assert_eq!(task_state("COMPLETED", None, 9), TaskState::Done);
+        let TaskState::Ended(why) = task_state("FAILED", Some("AccessDenied"), 4) else {
+            panic!("a failed task ends the redrive");
+        };
+        assert!(
+            why.contains("failed after moving 4 message(s): AccessDenied"),
+            "{why}"
+        );
+        assert!(matches!(
+            task_state("CANCELLED", None, 0),
+            TaskState::Ended(w) if w.contains("cancelled")
+        ));
+    }
 
     #[test]
     fn the_move_task_needs_a_dead_letter_queue_and_no_max() {
