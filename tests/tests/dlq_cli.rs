@@ -366,6 +366,18 @@ fn local_dlq_lists_without_receiving_and_redrives() {
         s.send_message("src-dlq", &seq_message(1)).expect("send");
         s.send_message("src-dlq", &SendRequest::body(event(2)))
             .expect("send");
+        // What EventBridge sends to a rule target's DLQ.
+        let mut failed = SendRequest::body(event(3));
+        failed.attributes = [
+            ("RULE_ARN", "arn:aws:events:us-east-1:000000000000:rule/r"),
+            ("TARGET_ARN", "arn:aws:sqs:us-east-1:000000000000:gone"),
+            ("ERROR_CODE", "SQS_QUEUE_NOT_FOUND"),
+            ("ERROR_MESSAGE", "the queue does not exist"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
+        .collect();
+        s.send_message("src-dlq", &failed).expect("send");
     }
     let state_arg = state.to_string_lossy().to_string();
     for _ in 0..2 {
@@ -375,8 +387,18 @@ fn local_dlq_lists_without_receiving_and_redrives() {
         );
         assert!(shown.status.success(), "{}", text(&shown));
         let doc: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
-        assert_eq!(doc["count"], 2);
+        assert_eq!(doc["count"], 3);
         assert_eq!(doc["receive_counts_raised"], false);
+        let eventbridge = &doc["messages"][2];
+        assert_eq!(
+            eventbridge["eventbridge"]["ERROR_CODE"],
+            "SQS_QUEUE_NOT_FOUND"
+        );
+        assert_eq!(
+            eventbridge["eventbridge"]["RULE_ARN"],
+            "arn:aws:events:us-east-1:000000000000:rule/r"
+        );
+        assert_eq!(eventbridge["attributes"], serde_json::json!({}));
         assert_eq!(doc["dead_letter_queue_of"][0], "src (maxReceiveCount 3)");
         let first = &doc["messages"][0];
         assert_eq!(first["receive_count"], 0, "listing is not receiving");
@@ -386,6 +408,20 @@ fn local_dlq_lists_without_receiving_and_redrives() {
         assert_eq!(first["events"][0]["kind"], "message", "{first:#}");
         assert_eq!(doc["messages"][1]["events"][0]["kind"], "custom");
     }
+    let human = bridge(dir.path(), &["dlq", "src-dlq", "--local", &state_arg]);
+    let out = String::from_utf8_lossy(&human.stdout);
+    assert!(human.status.success(), "{}", text(&human));
+    assert!(
+        out.contains("3 message(s) (3 visible, 0 in flight, 0 delayed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("dead-letter queue of: src (maxReceiveCount 3)"),
+        "{out}"
+    );
+    assert!(out.contains("   reason: handler exited 1"), "{out}");
+    assert!(out.contains("   ERROR_CODE: SQS_QUEUE_NOT_FOUND"), "{out}");
+    assert!(!out.contains("SQS cannot peek"), "{out}");
     let missing = bridge(dir.path(), &["dlq", "nope", "--local", &state_arg]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist: nope"));
@@ -397,11 +433,11 @@ fn local_dlq_lists_without_receiving_and_redrives() {
     assert!(moved.status.success(), "{}", text(&moved));
     let out = String::from_utf8_lossy(&moved.stdout);
     assert!(
-        out.contains("moved 2 message(s) from src-dlq to src"),
+        out.contains("moved 3 message(s) from src-dlq to src"),
         "{out}"
     );
     let mut s = Store::open(&state).expect("open");
-    assert_eq!(s.queue_counts("src").expect("counts").visible, 2);
+    assert_eq!(s.queue_counts("src").expect("counts").visible, 3);
     assert_eq!(s.queue_counts("src-dlq").expect("counts").visible, 0);
 }
 
