@@ -317,6 +317,27 @@ impl Executor<'_> {
                     .update_bucket_notifications(bucket, &update)
                     .await?;
             }
+            Step::Adopt { resource } => {
+                let set = ownership_tags(&self.spec.stack);
+                let arn = match resource {
+                    Tagged::Queue(q) => {
+                        let url = self.names.queue(q)?.0.clone();
+                        return self.writer.tag_queue(&url, &set, &[]).await;
+                    }
+                    Tagged::Topic(t) => self.names.topic(t)?.clone(),
+                    Tagged::Rule(r) => self.names.rule(r)?,
+                    Tagged::Bus(b) => self
+                        .names
+                        .bus_arn
+                        .clone()
+                        .ok_or_else(|| missing("event bus", b))?,
+                };
+                if let Tagged::Topic(_) = resource {
+                    self.writer.tag_topic(&arn, &set, &[]).await?;
+                } else {
+                    self.writer.tag_eventbridge(&arn, &set, &[]).await?;
+                }
+            }
             Step::Retag {
                 resource,
                 set,

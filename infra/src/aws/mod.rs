@@ -10,6 +10,7 @@ pub mod apply;
 pub mod blocking;
 pub mod client;
 pub mod events;
+pub mod import;
 pub mod objects;
 pub mod plan;
 pub mod policy;
