@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use infra::aws::blocking::BlockingAws;
 use infra::aws::import::{import, read_for_import, stack_name};
 
-use super::args::AwsArgs;
+use super::args::{AwsArgs, LocalArg};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,6 +32,10 @@ pub struct Args {
     pub adopt: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Not supported: the local state is one project's already (kept so that the AWS
+    /// options' `--local` exclusion holds, and to say so).
+    #[command(flatten)]
+    pub local: LocalArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -39,6 +43,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(problem) = rules::names::stack_name_problem(stack) {
             bail!("--stack: {problem} (use 1–64 of A-Z a-z 0-9 - _)");
         }
+    }
+    if args.local.dir().is_some() {
+        bail!("import reads an AWS account; the local state is already a project's (use its bridge.json)");
     }
     let project_file = args.dir.join("bridge.json");
     if project_file.exists() {
