@@ -17,7 +17,7 @@ fn target() -> ProgressDrawTarget {
 /// A bar of `len` steps, labelled `what`.
 pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), target());
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {wide_msg}") {
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_string());

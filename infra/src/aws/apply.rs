@@ -117,6 +117,17 @@ pub async fn apply_plan(
     plan: &Plan,
     facts: &AccountFacts,
 ) -> ApplyReport {
+    apply_plan_observed(aws, spec, plan, facts, &mut |_| {}).await
+}
+
+/// [`apply_plan`], telling `observe` about each step once it is done (progress display).
+pub async fn apply_plan_observed(
+    aws: &AwsClients,
+    spec: &Desired,
+    plan: &Plan,
+    facts: &AccountFacts,
+    observe: &mut dyn FnMut(&Step),
+) -> ApplyReport {
     let writer = Writer::new(aws);
     let mut exec = Executor {
         aws,
@@ -128,7 +139,10 @@ pub async fn apply_plan(
     let mut steps = plan.steps.iter();
     for step in steps.by_ref() {
         match exec.step(step).await {
-            Ok(()) => report.done.push(step.to_string()),
+            Ok(()) => {
+                report.done.push(step.to_string());
+                observe(step);
+            }
             Err(e) => {
                 report.failed = Some((step.to_string(), e.to_string()));
                 break;
