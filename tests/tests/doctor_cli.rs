@@ -259,6 +259,19 @@ fn doctor_checks_the_local_state_too() {
         "✓ bucket raw: sends its events to EventBridge",
     );
     line(&stdout(&out), "✓ rule uploads pattern: can match");
+    // The live picture of the local state: all of it declared and the project's.
+    let out = run(&["graph", "--live", "--local"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let live = stdout(&out);
+    assert!(
+        live.contains("rule uploads") && live.contains("queue q"),
+        "{live}"
+    );
+    assert!(live.contains("bucket raw"), "{live}");
+    assert!(
+        !live.contains("undeclared") && !live.contains("unowned"),
+        "{live}"
+    );
 
     // A misspelled source, and a rule never applied.
     write(

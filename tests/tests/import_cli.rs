@@ -226,6 +226,21 @@ fn a_foreign_setup_is_adopted_by_apply_and_then_plans_clean() {
         text(&out)
     );
 
+    // The live picture marks what is not the stack's yet.
+    let out = bridge(
+        &endpoint,
+        dir.path(),
+        &["graph", "--live", "--project", path(&project)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let live = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rule_line = live
+        .lines()
+        .find(|l| l.contains(&rule))
+        .unwrap_or_else(|| panic!("{live}"));
+    assert!(rule_line.contains("unowned"), "{live}");
+    assert!(!live.contains("undeclared"), "{live}");
+
     let out = bridge(
         &endpoint,
         dir.path(),
