@@ -163,8 +163,8 @@ fn doctor_finds_each_failure_set_up_on_purpose() {
     .expect("set policy");
     aws.block_on(sqs.delete_queue().queue_url(url(&dlq)).send())
         .expect("delete dlq");
-    // A FIFO target without a message group id (moto accepts it; EventBridge fails every
-    // delivery).
+    // A FIFO target without a message group id: AWS (and moto 5.2) refuse one at PutTargets;
+    // a server that accepts it must see doctor flag it. The check itself is unit-tested.
     let fifo_arn = format!("arn:aws:sqs:us-east-1:123456789012:{fifo}");
     let fifo_target = aws_sdk_eventbridge::types::Target::builder()
         .id("f")
