@@ -140,6 +140,9 @@ impl Store {
             Step::DeleteBus { name } => {
                 self.delete_bus(name)?;
             }
+            Step::BusPolicy { bus, grants } => {
+                self.set_bus_grants(bus, grants)?;
+            }
             // Policies and tags are AWS's: the local planner never emits them.
             Step::Grant { .. } | Step::Retag { .. } => {}
         }

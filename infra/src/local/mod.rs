@@ -36,6 +36,7 @@
 
 pub mod apply;
 pub mod buckets;
+pub mod bus_grants;
 pub mod clock;
 pub mod deliveries;
 pub mod events;
