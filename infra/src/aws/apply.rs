@@ -549,8 +549,25 @@ impl Executor<'_> {
         })?;
         match merged {
             BusPolicyWrite::Unchanged => Ok(()),
-            BusPolicyWrite::Put(doc) => self.writer.put_bus_policy(bus, &doc).await,
             BusPolicyWrite::RemoveAll => self.writer.remove_bus_policy(bus).await,
+            BusPolicyWrite::Put(doc) => {
+                // The stack's statements that go are removed by id first: PutPermission
+                // with a whole `Policy` replaces the policy on AWS, but only adds to it on
+                // moto; removing them by id is right on both, and keeps the others.
+                let wanted: Vec<String> = grants
+                    .iter()
+                    .map(|g| bus_policy::sid(&self.spec.stack, g))
+                    .collect();
+                for sid in bus_policy::own_sids(current.policy.as_deref(), &self.spec.stack) {
+                    if !wanted.contains(&sid) {
+                        self.writer.remove_bus_statement(bus, &sid).await?;
+                    }
+                }
+                if grants.is_empty() {
+                    return Ok(());
+                }
+                self.writer.put_bus_policy(bus, &doc).await
+            }
         }
     }
 

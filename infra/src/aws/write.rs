@@ -283,6 +283,22 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Removes one statement of a bus's policy by its id (RemovePermission).
+    pub async fn remove_bus_statement(&self, name: &str, sid: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .eventbridge
+            .remove_permission()
+            .event_bus_name(name)
+            .statement_id(sid)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::call("RemovePermission", format!("statement {sid} of event bus {name}"), e)
+            })?;
+        Ok(())
+    }
+
     /// Removes a bus's resource policy (RemovePermission with `RemoveAllPermissions`).
     pub async fn remove_bus_policy(&self, name: &str) -> Result<(), AwsError> {
         self.count();

@@ -25,6 +25,8 @@ use rules::owner::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 
 mod buckets;
 mod buses;
+#[cfg(test)]
+mod bus_tests;
 mod event_rules;
 mod policies;
 mod queues;
