@@ -128,11 +128,14 @@ pub fn principal_account(arn: &str) -> Option<&str> {
         parts.next(),
         parts.next(),
     ) {
-        (Some("arn"), Some(partition), Some("iam" | "sts"), Some(""), Some(account), Some(rest))
-            if partition.starts_with("aws")
-                && is_account_id(account)
-                && !rest.is_empty() =>
-        {
+        (
+            Some("arn"),
+            Some(partition),
+            Some("iam" | "sts"),
+            Some(""),
+            Some(account),
+            Some(rest),
+        ) if partition.starts_with("aws") && is_account_id(account) && !rest.is_empty() => {
             Some(account)
         }
         _ => None,

@@ -149,8 +149,7 @@ fn sample_events_reach_exactly_the_expected_rules() {
 fn the_rule_model_example_schedules_forwards_and_grants() {
     use rules::buses::Grantee;
     use rules::desired::{Desired, Destination};
-    let project =
-        rules::load(&examples().join("rule-model")).unwrap_or_else(|e| panic!("{e}"));
+    let project = rules::load(&examples().join("rule-model")).unwrap_or_else(|e| panic!("{e}"));
     let desired = Desired::from_project(&project, None).expect("desired");
     let nightly = desired
         .rules
@@ -184,7 +183,10 @@ fn the_rule_model_example_schedules_forwards_and_grants() {
         .iter()
         .find(|b| b.name == "default")
         .expect("default bus declared");
-    assert_eq!(default.grants, vec![Grantee::Account("111122223333".into())]);
+    assert_eq!(
+        default.grants,
+        vec![Grantee::Account("111122223333".into())]
+    );
     assert!(desired.buses.iter().any(|b| b.name == "order-audit"));
     // ARCHIVE: the archives work (issue 15, part 2) asserts the example's 30-day archive here.
 }

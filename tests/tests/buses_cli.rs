@@ -129,7 +129,11 @@ fn forwarding_reenters_routing_once_and_grants_decide_who_may_put_events() {
     assert_eq!(code, 0, "{err}");
     let id = out.trim().to_string();
     let seen = drain(&state, "orders-seen");
-    assert_eq!(seen.len(), 1, "delivered once on orders, never looped back: {err}");
+    assert_eq!(
+        seen.len(),
+        1,
+        "delivered once on orders, never looped back: {err}"
+    );
     assert_eq!(body(&seen[0])["id"], id.as_str());
     // Forwarded to audit: the same event, same id, routed by audit's rules.
     let audited = drain(&state, "audit-seen");
@@ -212,7 +216,10 @@ fn the_rule_model_example_validates_and_plans_locally() {
     let ex = example.to_str().expect("utf-8");
     let (code, out, err) = run(&["validate", ex], dir.path());
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("rule nightly-report: cron(0 2 * * ? *)"), "{out}");
+    assert!(
+        out.contains("rule nightly-report: cron(0 2 * * ? *)"),
+        "{out}"
+    );
     let state = dir.path().join("state");
     let (code, out, err) = run(
         &[

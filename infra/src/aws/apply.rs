@@ -9,8 +9,8 @@ use std::fmt;
 
 use serde_json::json;
 
-use super::plan::{account_of, action_for};
 use super::bus_policy::{self, BusPolicyWrite};
+use super::plan::{account_of, action_for};
 use super::policy::{self, Grant};
 use super::read::{self, AccountFacts, ReadScope, TargetFacts};
 use super::s3_notify::{notification_id, BucketUpdate, NotificationFacts, NotificationKind};
@@ -114,7 +114,11 @@ pub async fn plan_stack(
 /// A bus target given by ARN without `role_arn` where AWS requires one: a bus in another
 /// region, or in this same account (the loader already refused declared buses without one;
 /// the account is known only here). `account` is `None` when nothing read names it.
-pub fn check_bus_roles(spec: &Desired, account: Option<&str>, region: &str) -> Result<(), AwsError> {
+pub fn check_bus_roles(
+    spec: &Desired,
+    account: Option<&str>,
+    region: &str,
+) -> Result<(), AwsError> {
     for rule in &spec.rules {
         for t in rule.targets.iter().filter(|t| t.role_arn.is_none()) {
             let Destination::Bus(b) = &t.destination else {

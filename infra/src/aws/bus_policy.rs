@@ -244,7 +244,10 @@ mod tests {
 
     #[test]
     fn long_principal_sids_stay_within_64_characters() {
-        let g = Grantee::Principal(format!("arn:aws:iam::333333333333:role/{}", "x".repeat(200)));
+        let g = Grantee::Principal(format!(
+            "arn:aws:iam::333333333333:role/{}",
+            "x".repeat(200)
+        ));
         assert!(sid(&"s".repeat(64), &g).len() <= 64);
     }
 }

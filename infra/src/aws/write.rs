@@ -294,7 +294,11 @@ impl<'a> Writer<'a> {
             .send()
             .await
             .map_err(|e| {
-                AwsError::call("RemovePermission", format!("statement {sid} of event bus {name}"), e)
+                AwsError::call(
+                    "RemovePermission",
+                    format!("statement {sid} of event bus {name}"),
+                    e,
+                )
             })?;
         Ok(())
     }

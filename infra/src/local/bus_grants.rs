@@ -60,7 +60,8 @@ impl Store {
         self.read(|tx, _| {
             let mut stmt =
                 tx.prepare("SELECT bus, grantee FROM bus_grants ORDER BY bus, grantee")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             let mut out: BTreeMap<String, Vec<Grantee>> = BTreeMap::new();
             for row in rows {
                 let (bus, grantee) = row?;

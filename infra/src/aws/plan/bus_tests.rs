@@ -70,9 +70,9 @@ fn declared_buses_are_created_and_granted_and_a_foreign_one_is_left_alone() {
         ..AccountFacts::default()
     };
     let plan = plan(&spec, &facts, false);
-    assert!(plan
-        .steps
-        .contains(&Step::CreateBus { name: "audit".into() }));
+    assert!(plan.steps.contains(&Step::CreateBus {
+        name: "audit".into()
+    }));
     assert_eq!(policy_steps(&plan), vec![("audit".to_string(), grant)]);
     assert!(plan
         .notes
@@ -88,7 +88,12 @@ fn statements_compare_by_id_and_only_the_stack_s_are_planned() {
     ];
     // The same grants, written before (a foreign statement and another stack's beside).
     let mut text = policy_of("shop", &grants, "default", true);
-    let other = policy_of("billing", &[Grantee::Account("444444444444".into())], "default", false);
+    let other = policy_of(
+        "billing",
+        &[Grantee::Account("444444444444".into())],
+        "default",
+        false,
+    );
     let mut doc: Value = serde_json::from_str(&text).unwrap();
     let other: Value = serde_json::from_str(&other).unwrap();
     doc["Statement"]
@@ -113,11 +118,19 @@ fn statements_compare_by_id_and_only_the_stack_s_are_planned() {
     );
     // Not declared any more (destroy): the stack's statements are removed, nothing else.
     let destroy = plan(&Desired::empty("shop", "default"), &facts, true);
-    assert_eq!(policy_steps(&destroy), vec![("default".to_string(), vec![])]);
+    assert_eq!(
+        policy_steps(&destroy),
+        vec![("default".to_string(), vec![])]
+    );
     // Another stack plans nothing on this policy but its own statement.
     let billing = plan(&Desired::empty("billing", "default"), &facts, true);
-    assert_eq!(policy_steps(&billing), vec![("default".to_string(), vec![])]);
-    assert!(billing.render(false).contains("remove bridge's events:PutEvents statements"));
+    assert_eq!(
+        policy_steps(&billing),
+        vec![("default".to_string(), vec![])]
+    );
+    assert!(billing
+        .render(false)
+        .contains("remove bridge's events:PutEvents statements"));
 }
 
 #[test]
@@ -138,9 +151,9 @@ fn an_owned_bus_no_longer_declared_is_pruned_with_its_policy() {
         .iter()
         .any(|n| matches!(n, Note::WouldPrune { kind: "event bus", name } if name == "audit")));
     let pruned = plan(&spec, &facts, true);
-    assert!(pruned
-        .steps
-        .contains(&Step::DeleteBus { name: "audit".into() }));
+    assert!(pruned.steps.contains(&Step::DeleteBus {
+        name: "audit".into()
+    }));
     // The policy goes with the bus: no separate step.
     assert!(policy_steps(&pruned).is_empty(), "{pruned}");
 }

@@ -58,13 +58,12 @@ impl Planner<'_> {
                 .unwrap_or_default();
             let facts = self.bus_facts(&name);
             // `default` is nobody's to own; another existing bus must be the stack's.
-            if name != "default"
-                && !grants.is_empty()
-                && facts.is_some_and(|b| !self.owns(&b.tags))
+            if name != "default" && !grants.is_empty() && facts.is_some_and(|b| !self.owns(&b.tags))
             {
                 continue;
             }
-            let actual = bus_policy::own_sids(facts.and_then(|b| b.policy.as_deref()), &self.spec.stack);
+            let actual =
+                bus_policy::own_sids(facts.and_then(|b| b.policy.as_deref()), &self.spec.stack);
             let mut wanted: Vec<String> = grants
                 .iter()
                 .map(|g| bus_policy::sid(&self.spec.stack, g))

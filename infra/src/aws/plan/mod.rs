@@ -24,9 +24,9 @@ use rules::desired::{
 use rules::owner::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 
 mod buckets;
-mod buses;
 #[cfg(test)]
 mod bus_tests;
+mod buses;
 mod event_rules;
 mod policies;
 mod queues;
