@@ -226,7 +226,7 @@ ALTER TABLE rules ADD COLUMN last_fired_ms INTEGER;
     // 3 → 4: who may put events on a bus (`allow_put_events_from`): `account:<id>`,
     // `organization:<o-id>` or `principal:<arn>`, one row each.
     r#"
-CREATE TABLE bus_grants (
+CREATE TABLE IF NOT EXISTS bus_grants (
     bus TEXT NOT NULL,
     grantee TEXT NOT NULL,
     PRIMARY KEY (bus, grantee)
