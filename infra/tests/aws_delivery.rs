@@ -22,6 +22,7 @@ fn sqs_target(id: &str, arn: &str) -> TargetFacts {
         message_group_id: None,
         maximum_retry_attempts: None,
         maximum_event_age_seconds: None,
+        role_arn: None,
     }
 }
 

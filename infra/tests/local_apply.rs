@@ -98,6 +98,7 @@ fn stack() -> Desired {
         buckets: vec![Bucket::eventbridge("uploads")],
         tags: BTreeMap::new(),
         adopt: Default::default(),
+        buses: Vec::new(),
     }
 }
 

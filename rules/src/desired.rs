@@ -34,6 +34,10 @@ pub struct Desired {
     pub tags: BTreeMap<String, String>,
     /// Existing resources to take over (tag as the stack's) before anything else.
     pub adopt: Adopt,
+    /// Declared event buses (`buses` in `bridge.json`) and who may put events on them; the
+    /// project's `bus` may be one of them. Others than `default` and `bus` are created and
+    /// owned like `bus`.
+    pub buses: Vec<Bus>,
 }
 
 /// Existing resources, made without bridge, that the stack takes over by name.
@@ -43,6 +47,14 @@ pub struct Adopt {
     pub queues: std::collections::BTreeSet<String>,
     pub topics: std::collections::BTreeSet<String>,
     pub rules: std::collections::BTreeSet<String>,
+}
+
+/// An event bus the stack declares, with its `events:PutEvents` grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bus {
+    pub name: String,
+    /// One policy statement each (statements of others are kept).
+    pub grants: Vec<crate::buses::Grantee>,
 }
 
 impl Desired {
@@ -213,6 +225,8 @@ pub struct Target {
     pub dead_letter_queue: Option<String>,
     /// Required for FIFO queues.
     pub message_group_id: Option<String>,
+    /// The role EventBridge assumes to deliver (event bus targets).
+    pub role_arn: Option<String>,
     pub maximum_retry_attempts: Option<i32>,
     pub maximum_event_age_seconds: Option<i32>,
 }
@@ -228,6 +242,7 @@ impl Target {
             input_transformer: None,
             dead_letter_queue: None,
             message_group_id: None,
+            role_arn: None,
             maximum_retry_attempts: None,
             maximum_event_age_seconds: None,
         }
@@ -239,7 +254,10 @@ impl Target {
 pub enum Destination {
     Queue(String),
     Topic(String),
-    /// Any other ARN (Lambda, another bus…): delivered to, never granted a policy.
+    /// Another event bus: a declared one by name, or an event bus ARN (another account or
+    /// region). Never granted a policy by the sender: the receiving bus's policy admits it.
+    Bus(String),
+    /// Any other ARN (Lambda…): delivered to, never granted a policy.
     Arn(String),
 }
 
@@ -248,6 +266,14 @@ impl std::fmt::Display for Destination {
         match self {
             Destination::Queue(q) => write!(f, "queue {q}"),
             Destination::Topic(t) => write!(f, "topic {t}"),
+            Destination::Bus(b) => match crate::buses::BusArn::parse(b) {
+                Some(arn) => write!(
+                    f,
+                    "event bus {} in account {}, region {} ({b})",
+                    arn.name, arn.account, arn.region
+                ),
+                None => write!(f, "event bus {b}"),
+            },
             Destination::Arn(a) => write!(f, "{a}"),
         }
     }
@@ -275,6 +301,19 @@ impl Desired {
             file: project.path.display().to_string(),
             message,
         })?;
+        spec.buses = file
+            .buses
+            .iter()
+            .map(|b| Bus {
+                name: b.name.clone(),
+                // The loader refused every grant that does not read.
+                grants: b
+                    .allow_put_events_from
+                    .iter()
+                    .filter_map(|g| crate::buses::Grantee::from_decl(g).ok())
+                    .collect(),
+            })
+            .collect();
         for t in &file.topics {
             let mut attributes = BTreeMap::new();
             if t.fifo {
@@ -455,6 +494,7 @@ fn queue(q: &QueueDecl) -> Queue {
 
 fn target(t: &TargetDecl) -> Target {
     let destination = match (&t.queue, &t.topic) {
+        (None, None) if t.bus.is_some() => Destination::Bus(t.bus.clone().unwrap_or_default()),
         (Some(q), _) if is_arn(q) => Destination::Arn(q.clone()),
         (Some(q), _) => Destination::Queue(q.clone()),
         (None, Some(tp)) if is_arn(tp) => Destination::Arn(tp.clone()),
@@ -472,6 +512,7 @@ fn target(t: &TargetDecl) -> Target {
         .map(|it| (it.input_paths_map.clone(), it.input_template.clone()));
     spec.dead_letter_queue = t.dead_letter_queue.clone();
     spec.message_group_id = t.message_group_id.clone();
+    spec.role_arn = t.role_arn.clone();
     if let Some(r) = &t.retry_policy {
         spec.maximum_retry_attempts = r.maximum_retry_attempts.map(clamp_i32);
         spec.maximum_event_age_seconds = r.maximum_event_age_seconds.map(clamp_i32);

@@ -140,6 +140,10 @@ impl Graph {
                 let to = match &t.destination {
                     Destination::Queue(q) => queue(&mut g, q),
                     Destination::Topic(tp) => g.node(NodeKind::Topic, tp, None),
+                    Destination::Bus(b) if crate::names::is_arn(b) => {
+                        g.node(NodeKind::External, b, None)
+                    }
+                    Destination::Bus(b) => g.node(NodeKind::Bus, b, None),
                     Destination::Arn(a) => g.node(NodeKind::External, a, None),
                 };
                 let shaped =

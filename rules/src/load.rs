@@ -322,6 +322,7 @@ fn not_an_object(text: &str) -> Option<(usize, usize, &'static str)> {
 }
 
 fn check_project(path: &Path, file: &ProjectFile, diags: &mut Vec<Diagnostic>) {
+    crate::buses::check_declared(path, file, diags);
     let mut push = |at: String, message: String, hint: &str| {
         diags.push(Diagnostic::new(path, at, message).hint(hint))
     };
@@ -777,6 +778,14 @@ fn check_rule(
         }
         // Whether the destination is FIFO; `None` when it is unknown (already reported).
         let fifo = match (&t.queue, &t.topic) {
+            (Some(_), _) | (_, Some(_)) if t.bus.is_some() => {
+                push(
+                    at.clone(),
+                    "give exactly one of `queue`, `topic` and `bus`".into(),
+                    "a target delivers to one destination".into(),
+                );
+                None
+            }
             (Some(q), None) if is_arn(q) => Some(q.ends_with(".fifo")),
             (Some(q), None) => match project.queues.iter().find(|d| &d.name == q) {
                 Some(d) => Some(d.fifo),
@@ -801,15 +810,28 @@ fn check_rule(
                     None
                 }
             },
+            (None, None) if t.bus.is_some() => {
+                crate::buses::check_target(t, &bus, project, |place, message, fix| {
+                    push(format!("{at}{place}"), message, fix)
+                });
+                None
+            }
             _ => {
                 push(
                     at.clone(),
-                    "give exactly one of `queue` and `topic`".into(),
+                    "give exactly one of `queue`, `topic` and `bus`".into(),
                     "a target delivers to one destination".into(),
                 );
                 None
             }
         };
+        if t.bus.is_none() && t.role_arn.is_some() {
+            push(
+                format!("{at}.role_arn"),
+                "`role_arn` is only used for event bus targets".into(),
+                "remove it (queue and topic targets are granted by their policies)".into(),
+            );
+        }
         if let Some(q) = t
             .queue
             .as_ref()

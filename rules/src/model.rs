@@ -56,6 +56,11 @@ pub struct ProjectFile {
     /// Each must be declared; one owned by another stack is never taken.
     #[serde(default, skip_serializing_if = "AdoptDecl::is_empty")]
     pub adopt: AdoptDecl,
+    /// Event buses bridge creates and owns (never `default`, which always exists), and the
+    /// accounts allowed to put events on them. The project's `bus` may be listed to give it
+    /// a policy. Rules forward to a listed bus with a `{ "id", "bus": NAME }` target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buses: Vec<BusDecl>,
 }
 
 /// What `adopt` takes over, by name.
@@ -148,6 +153,38 @@ fn default_notification_events() -> Vec<String> {
         "s3:ObjectCreated:*".to_string(),
         "s3:ObjectRemoved:*".to_string(),
     ]
+}
+
+/// An event bus the stack declares (see `docs/buses.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BusDecl {
+    /// 1–256 of `A-Z a-z 0-9 . - _ /`; `default` names the account's default bus (which
+    /// bridge never creates or deletes, but whose policy it may keep).
+    pub name: String,
+    /// Who may `events:PutEvents` onto this bus: 12-digit account ids, IAM principal ARNs,
+    /// or `{ "organization": "o-…" }` (every account of that AWS Organization). One policy
+    /// statement per entry; statements bridge did not write are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_put_events_from: Vec<GranteeDecl>,
+}
+
+/// One grant of `events:PutEvents`: an account id or principal ARN, or an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum GranteeDecl {
+    /// A 12-digit account id, or an IAM principal ARN (`arn:aws:iam::111122223333:role/x`).
+    Principal(String),
+    /// Every account of an AWS Organization.
+    Organization(OrganizationDecl),
+}
+
+/// `{ "organization": "o-…" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationDecl {
+    /// The organization id, `o-` and 10–32 of a-z 0-9.
+    pub organization: String,
 }
 
 /// An SQS queue bridge creates and owns.
@@ -306,12 +343,22 @@ pub enum RuleState {
 pub struct TargetDecl {
     /// 1–64 of `A-Z a-z 0-9 . - _`, unique within the rule.
     pub id: String,
-    /// A declared queue name (or an SQS ARN). Exactly one of `queue`, `topic`.
+    /// A declared queue name (or an SQS ARN). Exactly one of `queue`, `topic`, `bus`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
     /// A declared topic name (or an SNS ARN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Forward the event to another event bus: a bus declared under `buses` (or the
+    /// project's bus), or an event bus ARN in another account or region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
+    /// The IAM role EventBridge assumes to put events on a `bus` target. AWS requires one
+    /// for a bus in the same account and for a bus in another region; for a bus in another
+    /// account of the same region only when that account granted yours through an
+    /// organization (see `docs/buses.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
     /// Required for FIFO queues and topics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_group_id: Option<String>,

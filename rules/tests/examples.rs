@@ -38,7 +38,7 @@ fn the_issue_s_examples_exist() {
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    for wanted in ["s3-routing", "deletion-alerts", "quilt"] {
+    for wanted in ["s3-routing", "deletion-alerts", "quilt", "rule-model"] {
         assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
     }
 }
@@ -141,4 +141,52 @@ fn sample_events_reach_exactly_the_expected_rules() {
         }
     }
     assert!(checked >= 15, "only {checked} sample events checked");
+}
+
+/// `examples/rule-model`: a nightly schedule, a forward to another bus of the project and
+/// to another account's bus (each with its role), and a grant to another account.
+#[test]
+fn the_rule_model_example_schedules_forwards_and_grants() {
+    use rules::buses::Grantee;
+    use rules::desired::{Desired, Destination};
+    let project = rules::load(&examples().join("rule-model")).unwrap_or_else(|e| panic!("{e}"));
+    let desired = Desired::from_project(&project, None).expect("desired");
+    let nightly = desired
+        .rules
+        .iter()
+        .find(|r| r.name == "nightly-report")
+        .expect("nightly-report");
+    assert_eq!(nightly.schedule.as_deref(), Some("cron(0 2 * * ? *)"));
+    assert_eq!(nightly.pattern, None);
+    let forward = desired
+        .rules
+        .iter()
+        .find(|r| r.name == "forward-orders")
+        .expect("forward-orders");
+    let to_audit = forward
+        .targets
+        .iter()
+        .find(|t| t.id == "to-audit")
+        .expect("to-audit");
+    assert_eq!(to_audit.destination, Destination::Bus("order-audit".into()));
+    assert!(to_audit.role_arn.is_some());
+    let to_central = forward
+        .targets
+        .iter()
+        .find(|t| t.id == "to-central")
+        .expect("to-central");
+    assert!(
+        matches!(&to_central.destination, Destination::Bus(b) if b.contains(":222233334444:event-bus/central"))
+    );
+    let default = desired
+        .buses
+        .iter()
+        .find(|b| b.name == "default")
+        .expect("default bus declared");
+    assert_eq!(
+        default.grants,
+        vec![Grantee::Account("111122223333".into())]
+    );
+    assert!(desired.buses.iter().any(|b| b.name == "order-audit"));
+    // ARCHIVE: the archives work (issue 15, part 2) asserts the example's 30-day archive here.
 }

@@ -44,9 +44,25 @@ pub struct Args {
     /// Read events as JSON lines from this file (`-` for standard input).
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// With `--local`: put the events as this account (12 digits) would, from another
+    /// account: refused unless the bus's `allow_put_events_from` grants it. Default: the
+    /// local account.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(account) = &args.account {
+        if args.target.dir().is_none() {
+            anyhow::bail!(
+                "--account {account} needs --local: on AWS the sender's account is the one \
+                 your credentials belong to"
+            );
+        }
+        if !rules::buses::is_account_id(account) {
+            anyhow::bail!("--account {account}: an account id is 12 digits");
+        }
+    }
     let (accepted, failed) = match args.target.dir() {
         Some(dir) => {
             // Events put into a directory with no state would go nowhere: that is a
@@ -54,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut store = Store::open_existing(&dir)?;
             let mut sender = LocalSender {
                 store: &mut store,
+                account: args.account.as_deref(),
                 report: Report::default(),
             };
             send_all(&args, &mut sender)?;
@@ -139,6 +156,8 @@ impl Report {
 /// Sends batches to the local store, and shows where each event was routed.
 struct LocalSender<'a> {
     store: &'a mut Store,
+    /// `--account`: the sending account, when not the local one.
+    account: Option<&'a str>,
     report: Report,
 }
 
@@ -146,7 +165,7 @@ impl Sender for LocalSender<'_> {
     fn send(&mut self, entries: &[PutEventsEntry], places: &[String]) -> anyhow::Result<()> {
         let out = self
             .store
-            .put_events(entries)
+            .put_events_as(entries, self.account)
             .context("PutEvents on the local backend")?;
         self.report.record(&out.entries, places)?;
         for r in &out.routed {

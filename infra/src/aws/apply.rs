@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde_json::json;
 
+use super::bus_policy::{self, BusPolicyWrite};
 use super::plan::{account_of, action_for};
 use super::policy::{self, Grant};
 use super::read::{self, AccountFacts, ReadScope, TargetFacts};
@@ -106,7 +107,40 @@ pub async fn plan_stack(
         });
     }
     let facts = read::read_account(aws, &scope(spec)).await?;
+    check_bus_roles(spec, account_of(&facts).as_deref(), &aws.region)?;
     Ok((super::plan::plan(spec, &facts, prune), facts))
+}
+
+/// A bus target given by ARN without `role_arn` where AWS requires one: a bus in another
+/// region, or in this same account (the loader already refused declared buses without one;
+/// the account is known only here). `account` is `None` when nothing read names it.
+pub fn check_bus_roles(
+    spec: &Desired,
+    account: Option<&str>,
+    region: &str,
+) -> Result<(), AwsError> {
+    for rule in &spec.rules {
+        for t in rule.targets.iter().filter(|t| t.role_arn.is_none()) {
+            let Destination::Bus(b) = &t.destination else {
+                continue;
+            };
+            let Some(arn) = rules::buses::BusArn::parse(b) else {
+                continue;
+            };
+            if let Some(why) = rules::buses::missing_role(&arn, account, Some(region)) {
+                return Err(AwsError::Invalid {
+                    resource: format!("target {} of rule {}", t.id, rule.name),
+                    message: format!(
+                        "{why} (target {b}, this stack in account {}, region {region}); add \
+                         `\"role_arn\"` to the target: a role that trusts events.amazonaws.com \
+                         and may events:PutEvents on that bus",
+                        account.unwrap_or("?")
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Applies `plan` (computed from `facts`) for `spec`. Never panics on AWS errors: they
@@ -163,6 +197,8 @@ struct Names {
     topics: BTreeMap<String, String>,
     rules: BTreeMap<String, String>,
     bus_arn: Option<String>,
+    /// Every bus's ARN by name (the project's included).
+    buses: BTreeMap<String, String>,
 }
 
 impl Names {
@@ -187,7 +223,28 @@ impl Names {
                 .map(|r| (r.name.clone(), r.arn.clone()))
                 .collect(),
             bus_arn: facts.bus.as_ref().map(|b| b.arn.clone()),
+            buses: facts
+                .bus
+                .iter()
+                .chain(&facts.other_buses)
+                .map(|b| (b.name.clone(), b.arn.clone()))
+                .collect(),
         }
+    }
+
+    /// A bus's ARN: an ARN as given, a known bus's, or formed the way AWS forms it.
+    fn bus_arn_of(&self, reference: &str) -> Result<String, AwsError> {
+        if reference.starts_with("arn:") {
+            return Ok(reference.to_string());
+        }
+        if let Some(arn) = self.buses.get(reference) {
+            return Ok(arn.clone());
+        }
+        let account = self.account.as_deref().ok_or_else(|| AwsError::Invalid {
+            resource: format!("event bus {reference}"),
+            message: "cannot form the bus ARN: the account id is unknown".into(),
+        })?;
+        Ok(crate::arn::bus_arn(&self.region, account, reference))
     }
 
     fn learn_account(&mut self, arn: &str) {
@@ -258,7 +315,10 @@ impl Executor<'_> {
             Step::CreateBus { name } => {
                 let arn = self.writer.create_bus(name, &self.tags()).await?;
                 self.names.learn_account(&arn);
-                self.names.bus_arn = Some(arn);
+                self.names.buses.insert(name.clone(), arn.clone());
+                if *name == self.spec.bus {
+                    self.names.bus_arn = Some(arn);
+                }
             }
             Step::CreateQueue {
                 name,
@@ -310,6 +370,7 @@ impl Executor<'_> {
                 service,
                 sources,
             } => self.grant(resource, service, sources).await?,
+            Step::BusPolicy { bus, grants } => self.bus_policy(bus, grants).await?,
             Step::ConfigureBucket {
                 bucket,
                 enable_eventbridge,
@@ -375,8 +436,9 @@ impl Executor<'_> {
                     Tagged::Bus(b) => {
                         let arn = self
                             .names
-                            .bus_arn
-                            .clone()
+                            .buses
+                            .get(b)
+                            .cloned()
                             .ok_or_else(|| missing("event bus", b))?;
                         self.writer.tag_eventbridge(&arn, &set, unset).await?;
                     }
@@ -494,6 +556,7 @@ impl Executor<'_> {
         let arn = match &t.destination {
             Destination::Queue(q) => self.names.queue(q)?.1.clone(),
             Destination::Topic(tp) => self.names.topic(tp)?.clone(),
+            Destination::Bus(b) => self.names.bus_arn_of(b)?,
             Destination::Arn(a) => a.clone(),
         };
         let dead_letter_arn = match &t.dead_letter_queue {
@@ -501,6 +564,50 @@ impl Executor<'_> {
             None => None,
         };
         Ok(TargetFacts::declared(t, arn, dead_letter_arn))
+    }
+
+    /// Read-modify-write of a bus policy: re-read right before writing, so a statement
+    /// someone added since the plan was read is kept; only the stack's statements change.
+    async fn bus_policy(
+        &self,
+        bus: &str,
+        grants: &[rules::buses::Grantee],
+    ) -> Result<(), AwsError> {
+        let Some(current) = read::read_bus(self.aws, bus).await? else {
+            return Err(missing("event bus", bus));
+        };
+        let merged = bus_policy::merge(
+            current.policy.as_deref(),
+            &self.spec.stack,
+            grants,
+            &current.arn,
+        )
+        .map_err(|e| AwsError::Invalid {
+            resource: current.arn.clone(),
+            message: e.to_string(),
+        })?;
+        match merged {
+            BusPolicyWrite::Unchanged => Ok(()),
+            BusPolicyWrite::RemoveAll => self.writer.remove_bus_policy(bus).await,
+            BusPolicyWrite::Put(doc) => {
+                // The stack's statements that go are removed by id first: PutPermission
+                // with a whole `Policy` replaces the policy on AWS, but only adds to it on
+                // moto; removing them by id is right on both, and keeps the others.
+                let wanted: Vec<String> = grants
+                    .iter()
+                    .map(|g| bus_policy::sid(&self.spec.stack, g))
+                    .collect();
+                for sid in bus_policy::own_sids(current.policy.as_deref(), &self.spec.stack) {
+                    if !wanted.contains(&sid) {
+                        self.writer.remove_bus_statement(bus, &sid).await?;
+                    }
+                }
+                if grants.is_empty() {
+                    return Ok(());
+                }
+                self.writer.put_bus_policy(bus, &doc).await
+            }
+        }
     }
 
     /// Read-modify-write of a resource policy: re-read right before writing so a

@@ -253,6 +253,7 @@ pub fn import(facts: &ImportFacts, stack: &str, adopt: bool) -> Imported {
         queues: queue_decls,
         topics: topic_decls,
         adopt: adopt_decl,
+        buses: Vec::new(),
     };
     Imported {
         project,
@@ -370,7 +371,10 @@ fn target_decl(
     rule: &str,
     warnings: &mut Vec<String>,
 ) -> TargetDecl {
-    let (queue, topic) = if let Some(q) = queue_by_arn.get(t.arn.as_str()) {
+    let is_bus = t.arn.split(':').nth(2) == Some("events") && t.arn.contains(":event-bus/");
+    let (queue, topic) = if is_bus {
+        (None, None)
+    } else if let Some(q) = queue_by_arn.get(t.arn.as_str()) {
         (Some(q.name.clone()), None)
     } else if let Some(tp) = topic_by_arn.get(t.arn.as_str()) {
         (None, Some(tp.name.clone()))
@@ -394,6 +398,8 @@ fn target_decl(
         id: t.id.clone(),
         queue,
         topic,
+        bus: is_bus.then(|| t.arn.clone()),
+        role_arn: t.role_arn.clone(),
         message_group_id: t.message_group_id.clone(),
         input,
         input_path: t.input_path.clone(),

@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod blocking;
+pub mod bus_policy;
 pub mod client;
 pub mod dead_letters;
 pub mod events;

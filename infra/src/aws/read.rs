@@ -38,6 +38,8 @@ pub struct TargetFacts {
     pub message_group_id: Option<String>,
     pub maximum_retry_attempts: Option<i32>,
     pub maximum_event_age_seconds: Option<i32>,
+    /// The role EventBridge assumes to deliver (event bus targets).
+    pub role_arn: Option<String>,
 }
 
 impl TargetFacts {
@@ -58,6 +60,7 @@ impl TargetFacts {
             message_group_id: t.message_group_id.clone(),
             maximum_retry_attempts: t.maximum_retry_attempts,
             maximum_event_age_seconds: t.maximum_event_age_seconds,
+            role_arn: t.role_arn.clone(),
         }
     }
 }
@@ -121,6 +124,8 @@ pub struct BusFacts {
     pub name: String,
     pub arn: String,
     pub tags: BTreeMap<String, String>,
+    /// The bus's resource policy document, raw (`None`: no policy).
+    pub policy: Option<String>,
 }
 
 /// Everything relevant on one bus and in the account's queues and topics.
@@ -132,6 +137,10 @@ pub struct AccountFacts {
     pub queues: Vec<QueueFacts>,
     pub topics: Vec<TopicFacts>,
     pub buckets: Vec<BucketFacts>,
+    /// Every other event bus of the account (`default` included), with tags and policy:
+    /// declared buses, buses the stack owns, and policies holding the stack's statements
+    /// are found here.
+    pub other_buses: Vec<BusFacts>,
 }
 
 /// What to read: the bus, and the buckets the desired state mentions (buckets are never
@@ -155,6 +164,7 @@ pub async fn read_account(
     scope: &ReadScope<'_>,
 ) -> Result<AccountFacts, AwsError> {
     let bus = read_bus(aws, scope.bus).await?;
+    let other_buses = read_other_buses(aws, scope.bus).await?;
     let rules = match bus {
         Some(_) => read_rules(aws, scope.bus).await?,
         None => Vec::new(),
@@ -194,6 +204,7 @@ pub async fn read_account(
         queues,
         topics,
         buckets,
+        other_buses,
     })
 }
 
@@ -273,7 +284,42 @@ pub async fn read_bus(aws: &AwsClients, name: &str) -> Result<Option<BusFacts>, 
         name: name.to_string(),
         arn,
         tags,
+        policy: out.policy().map(str::to_string).filter(|p| !p.is_empty()),
     }))
+}
+
+/// Every event bus of the account but `except`, each with its tags and policy.
+pub async fn read_other_buses(aws: &AwsClients, except: &str) -> Result<Vec<BusFacts>, AwsError> {
+    let mut names = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = aws
+            .eventbridge
+            .list_event_buses()
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListEventBuses", "account", e))?;
+        names.extend(
+            page.event_buses()
+                .iter()
+                .filter_map(|b| b.name())
+                .filter(|n| *n != except)
+                .map(str::to_string),
+        );
+        next_token = page.next_token().map(str::to_string);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut buses = Vec::new();
+    for name in names {
+        // Deleted between the listing and the read: not there.
+        if let Some(bus) = read_bus(aws, &name).await? {
+            buses.push(bus);
+        }
+    }
+    Ok(buses)
 }
 
 pub async fn read_rules(aws: &AwsClients, bus: &str) -> Result<Vec<RuleFacts>, AwsError> {
@@ -402,6 +448,7 @@ pub async fn read_targets(
                 maximum_event_age_seconds: t
                     .retry_policy()
                     .and_then(|r| r.maximum_event_age_in_seconds()),
+                role_arn: t.role_arn().map(str::to_string),
             });
         }
         next_token = page.next_token().map(str::to_string);

@@ -269,6 +269,54 @@ impl<'a> Writer<'a> {
             })
     }
 
+    /// Writes a bus's whole resource policy (PutPermission with `Policy`).
+    pub async fn put_bus_policy(&self, name: &str, policy: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .eventbridge
+            .put_permission()
+            .event_bus_name(name)
+            .policy(policy)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("PutPermission", format!("event bus {name}"), e))?;
+        Ok(())
+    }
+
+    /// Removes one statement of a bus's policy by its id (RemovePermission).
+    pub async fn remove_bus_statement(&self, name: &str, sid: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .eventbridge
+            .remove_permission()
+            .event_bus_name(name)
+            .statement_id(sid)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::call(
+                    "RemovePermission",
+                    format!("statement {sid} of event bus {name}"),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Removes a bus's resource policy (RemovePermission with `RemoveAllPermissions`).
+    pub async fn remove_bus_policy(&self, name: &str) -> Result<(), AwsError> {
+        self.count();
+        self.aws
+            .eventbridge
+            .remove_permission()
+            .event_bus_name(name)
+            .remove_all_permissions(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("RemovePermission", format!("event bus {name}"), e))?;
+        Ok(())
+    }
+
     pub async fn delete_bus(&self, name: &str) -> Result<(), AwsError> {
         self.count();
         self.aws
@@ -611,7 +659,8 @@ fn sdk_target(t: &TargetFacts) -> Result<Target, String> {
         .id(&t.id)
         .arn(&t.arn)
         .set_input(t.input.clone())
-        .set_input_path(t.input_path.clone());
+        .set_input_path(t.input_path.clone())
+        .set_role_arn(t.role_arn.clone());
     if let Some((paths, template)) = &t.input_transformer {
         let mut it = InputTransformer::builder().input_template(template);
         for (k, v) in paths {

@@ -35,6 +35,7 @@ pub async fn read_world(aws: &AwsClients, desired: &Desired) -> Result<World, Aw
         queues,
         topics,
         buckets,
+        other_buses: Vec::new(),
     };
     let mut world = world_from_aws(&facts, &aws.region);
     world

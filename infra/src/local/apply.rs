@@ -140,6 +140,9 @@ impl Store {
             Step::DeleteBus { name } => {
                 self.delete_bus(name)?;
             }
+            Step::BusPolicy { bus, grants } => {
+                self.set_bus_grants(bus, grants)?;
+            }
             // Policies and tags are AWS's: the local planner never emits them.
             // Everything in the local state is the project's: nothing to adopt.
             Step::Grant { .. } | Step::Retag { .. } | Step::Adopt { .. } => {}

@@ -102,6 +102,7 @@ impl Store {
         self.write(|tx, _| {
             tx.execute("DELETE FROM targets WHERE bus = ?1", [name])?;
             tx.execute("DELETE FROM rules WHERE bus = ?1", [name])?;
+            tx.execute("DELETE FROM bus_grants WHERE bus = ?1", [name])?;
             let n = tx.execute("DELETE FROM buses WHERE name = ?1", [name])?;
             next_counter(tx, "rules_generation")?;
             Ok(n > 0)

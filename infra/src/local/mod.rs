@@ -38,6 +38,7 @@
 
 pub mod apply;
 pub mod buckets;
+pub mod bus_grants;
 pub mod clock;
 pub mod dead_letters;
 pub mod deliveries;

@@ -32,6 +32,8 @@ pub struct LocalFacts {
     /// Each rule with its targets.
     pub rules: Vec<(RuleSpec, Vec<TargetSpec>)>,
     pub buckets: Vec<BucketSpec>,
+    /// Each bus's `allow_put_events_from` grants (buses without any left out), sorted.
+    pub bus_grants: BTreeMap<String, Vec<rules::buses::Grantee>>,
 }
 
 impl LocalFacts {
@@ -58,6 +60,7 @@ impl LocalFacts {
             subscriptions: store.list_subscriptions(None)?,
             rules,
             buckets: store.list_buckets()?,
+            bus_grants: store.list_bus_grants()?,
         })
     }
 }
@@ -78,6 +81,7 @@ pub fn plan(
         notes: Vec::new(),
     };
     planner.buses();
+    planner.bus_policies();
     planner.queues()?;
     planner.topics();
     planner.buckets();
@@ -109,12 +113,43 @@ impl Planner<'_> {
     fn buses(&mut self) {
         let wanted: BTreeSet<&str> = std::iter::once(self.desired.bus.as_str())
             .chain(self.desired.rules.iter().map(|r| r.bus.as_str()))
+            .chain(self.desired.buses.iter().map(|b| b.name.as_str()))
             .filter(|b| *b != "default" && !b.is_empty())
             .collect();
         for bus in wanted {
             if !self.facts.buses.iter().any(|b| b == bus) {
                 self.steps.push(Step::CreateBus {
                     name: bus.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Who may put events on each bus, as on AWS: one step per bus whose grants differ
+    /// (a bus no longer declared loses its grants).
+    fn bus_policies(&mut self) {
+        let names: BTreeSet<&str> = self
+            .desired
+            .buses
+            .iter()
+            .map(|b| b.name.as_str())
+            .chain(self.facts.bus_grants.keys().map(String::as_str))
+            .collect();
+        for name in names {
+            let mut wanted = self
+                .desired
+                .buses
+                .iter()
+                .find(|b| b.name == name)
+                .map(|b| b.grants.clone())
+                .unwrap_or_default();
+            wanted.sort();
+            wanted.dedup();
+            let actual = self.facts.bus_grants.get(name).cloned().unwrap_or_default();
+            if wanted != actual {
+                self.steps.push(Step::BusPolicy {
+                    bus: name.to_string(),
+                    grants: wanted,
                 });
             }
         }

@@ -193,6 +193,17 @@ impl Store {
     /// Per-entry problems (missing source, malformed detail, unknown bus, ...) come back as
     /// per-entry errors, as from AWS; `Err` means nothing was accepted.
     pub fn put_events(&mut self, entries: &[PutEventsEntry]) -> Result<PutEventsOutput> {
+        self.put_events_as(entries, None)
+    }
+
+    /// [`Self::put_events`] sent by another account (`None`: the local account): refused
+    /// as a whole, as AWS refuses the call, unless every bus named grants that account
+    /// (`allow_put_events_from`); its events carry that `account`.
+    pub fn put_events_as(
+        &mut self,
+        entries: &[PutEventsEntry],
+        sender: Option<&str>,
+    ) -> Result<PutEventsOutput> {
         if entries.is_empty() || entries.len() > MAX_ENTRIES {
             return Err(LocalError::invalid(
                 "PutEvents",
@@ -215,6 +226,21 @@ impl Store {
             account: &config.account,
         };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some(account) = sender {
+            for entry in entries {
+                let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+                if !super::bus_grants::may_put_events(&tx, ctx.account, bus, account)? {
+                    return Err(LocalError::invalid(
+                        format!("PutEvents from account {account}"),
+                        format!(
+                            "AccessDeniedException: account {account} is not authorized to perform \
+                             events:PutEvents on event bus {bus}: the bus does not grant it (add \
+                             \"{account}\" to its `allow_put_events_from` in bridge.json and apply)"
+                        ),
+                    ));
+                }
+            }
+        }
         let mut out = PutEventsOutput {
             failed_entry_count: 0,
             entries: Vec::with_capacity(entries.len()),
@@ -243,7 +269,7 @@ impl Store {
                 continue;
             }
             let id = new_id();
-            let event = envelope(
+            let mut event = envelope(
                 &ctx,
                 &id,
                 entry.detail_type.as_deref().unwrap_or_default(),
@@ -252,6 +278,9 @@ impl Store {
                 &entry.resources,
                 detail,
             );
+            if let Some(account) = sender {
+                event["account"] = json!(account);
+            }
             let bus_routes = routes_for(routes, &tx, &ctx, bus)?;
             route_event(&tx, &ctx, bus_routes, bus, &id, &event, &mut out.routed)?;
             out.entries.push(PutEventsResultEntry {
@@ -276,6 +305,22 @@ pub(crate) fn route_event(
     event: &Value,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
+    route_event_hop(tx, ctx, routes, bus, event_id, event, false, routed)
+}
+
+/// [`route_event`] for an event that arrived over an event bus target (`forwarded`): such
+/// an event is not forwarded to a further bus (see [`forward_to_bus`]).
+#[allow(clippy::too_many_arguments)]
+fn route_event_hop(
+    tx: &Transaction,
+    ctx: &Ctx,
+    routes: &BusRoutes,
+    bus: &str,
+    event_id: &str,
+    event: &Value,
+    forwarded: bool,
+    routed: &mut Vec<Routed>,
+) -> Result<()> {
     let event_json = event.to_string();
     let mut matched: Vec<&str> = routes.matcher.matches_value(event);
     matched.sort_unstable();
@@ -295,6 +340,7 @@ pub(crate) fn route_event(
             event,
             &event_json,
             &ingestion_time,
+            forwarded,
             routed,
         )?;
     }
@@ -314,6 +360,7 @@ fn deliver_to_rule(
     event: &Value,
     event_json: &str,
     ingestion_time: &str,
+    forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
     let origin = format!("{bus}/{rule_name}");
@@ -324,9 +371,13 @@ fn deliver_to_rule(
             ingestion_time,
         };
         let activity = begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
-        let outcome = match target_input(target, event, event_json, &route) {
-            Ok(body) => deliver(tx, ctx, target, event_id, body)?,
-            Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
+        let outcome = if arn_service(&target.arn) == Some("events") {
+            forward_to_bus(tx, ctx, &target.arn, event_id, event, forwarded, routed)?
+        } else {
+            match target_input(target, event, event_json, &route) {
+                Ok(body) => deliver(tx, ctx, target, event_id, body)?,
+                Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
+            }
         };
         let outcome = match outcome {
             Ok(()) => "delivered".to_string(),
@@ -459,6 +510,7 @@ impl Store {
                     &event,
                     &event.to_string(),
                     &ingestion_time,
+                    false,
                     &mut routed,
                 )?;
                 last = slot;
@@ -477,6 +529,63 @@ impl Store {
 }
 
 type Delivery = std::result::Result<(), (&'static str, String)>;
+
+/// An event bus target: the event itself (same `id`, unchanged) re-enters routing on that
+/// bus, in the same transaction, when the bus is in the local state (this account and
+/// region). As on AWS, an event is delivered to an event bus target only once: one that
+/// already arrived over a bus target is not forwarded again (`THIRD_ACCOUNT_HOP_DETECTED`),
+/// which also ends every loop between buses after one hop.
+fn forward_to_bus(
+    tx: &Transaction,
+    ctx: &Ctx,
+    bus_arn: &str,
+    event_id: &str,
+    event: &Value,
+    forwarded: bool,
+    routed: &mut Vec<Routed>,
+) -> Result<Delivery> {
+    if forwarded {
+        return Ok(Err((
+            "THIRD_ACCOUNT_HOP_DETECTED",
+            format!(
+                "Event ingestion rejected for event {event_id} because an event can be sent to \
+                 an event bus target only once. This event was previously delivered to an \
+                 event bus target."
+            ),
+        )));
+    }
+    let Some(arn) = rules::buses::BusArn::parse(bus_arn) else {
+        return Ok(Err((
+            "SDK_CLIENT_ERROR",
+            format!("{bus_arn} is not an event bus ARN"),
+        )));
+    };
+    if arn.account != ctx.account || arn.region != ctx.region {
+        return Ok(Err((
+            "NOT_DELIVERABLE_LOCALLY",
+            format!(
+                "event bus {} is in account {}, region {}: outside the local state (account {}, \
+                 region {})",
+                arn.name, arn.account, arn.region, ctx.account, ctx.region
+            ),
+        )));
+    }
+    let exists: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM buses WHERE name = ?1",
+        [arn.name],
+        |r| r.get(0),
+    )?;
+    if exists == 0 {
+        return Ok(Err((
+            "RESOURCE_NOT_FOUND",
+            format!("Event bus {} does not exist.", arn.name),
+        )));
+    }
+    let generation = counter(tx, "rules_generation")?;
+    let routes = build_routes(tx, ctx, arn.name, generation)?;
+    route_event_hop(tx, ctx, &routes, arn.name, event_id, event, true, routed)?;
+    Ok(Ok(()))
+}
 
 /// Sends one body to one target. Target-side problems are `Ok(Err(..))`; storage errors are `Err`.
 fn deliver(

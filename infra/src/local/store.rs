@@ -92,7 +92,7 @@ impl Ctx<'_> {
 }
 
 /// Current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -222,6 +222,15 @@ CREATE INDEX messages_in_order ON messages(queue, id);
 ALTER TABLE rules ADD COLUMN schedule TEXT;
 ALTER TABLE rules ADD COLUMN schedule_anchor_ms INTEGER;
 ALTER TABLE rules ADD COLUMN last_fired_ms INTEGER;
+"#,
+    // 3 → 4: who may put events on a bus (`allow_put_events_from`): `account:<id>`,
+    // `organization:<o-id>` or `principal:<arn>`, one row each.
+    r#"
+CREATE TABLE IF NOT EXISTS bus_grants (
+    bus TEXT NOT NULL,
+    grantee TEXT NOT NULL,
+    PRIMARY KEY (bus, grantee)
+);
 "#,
 ];
 

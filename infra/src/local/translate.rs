@@ -114,6 +114,10 @@ impl Resolver<'_> {
             arn: match &t.destination {
                 Destination::Queue(q) => self.queue_arn(q),
                 Destination::Topic(name) => self.topic_arn(name),
+                Destination::Bus(b) if b.starts_with("arn:") => b.clone(),
+                Destination::Bus(name) => {
+                    crate::arn::bus_arn(&self.config.region, &self.config.account, name)
+                }
                 Destination::Arn(a) => a.clone(),
             },
             input: t.input.clone(),

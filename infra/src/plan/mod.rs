@@ -136,6 +136,13 @@ pub enum Step {
         service: &'static str,
         sources: Vec<Source>,
     },
+    /// Set the stack's `events:PutEvents` statements in an event bus's policy to exactly
+    /// one per grant (read-modify-write at apply time; statements of others are kept). An
+    /// empty `grants` removes the stack's statements.
+    BusPolicy {
+        bus: String,
+        grants: Vec<rules::buses::Grantee>,
+    },
     /// Read-modify-write of a bucket's notification document: re-read at apply time, and
     /// every configuration the stack does not own, Lambda ones and the EventBridge flag
     /// are kept.
@@ -220,6 +227,7 @@ impl Step {
                 PolicyResource::Topic(t) => ("topic_policy", t.clone()),
             },
             Step::ConfigureBucket { bucket, .. } => ("bucket_notifications", bucket.clone()),
+            Step::BusPolicy { bus, .. } => ("bus_policy", bus.clone()),
             Step::Retag { resource, .. } => ("tags", resource.to_string()),
             Step::Adopt { resource } => ("adopt", resource.to_string()),
             Step::CreateRule { rule } | Step::UpdateRule { rule, .. } => {

@@ -84,6 +84,20 @@ impl fmt::Display for Step {
                     )
                 }
             }
+            Step::BusPolicy { bus, grants } if grants.is_empty() => write!(
+                f,
+                "policy of event bus {bus}: remove bridge's events:PutEvents statements"
+            ),
+            Step::BusPolicy { bus, grants } => {
+                write!(
+                    f,
+                    "policy of event bus {bus}: allow events:PutEvents only from (other statements kept)"
+                )?;
+                for g in grants {
+                    write!(f, "\n      {g}")?;
+                }
+                Ok(())
+            }
             Step::ConfigureBucket {
                 bucket,
                 enable_eventbridge,
@@ -154,6 +168,9 @@ impl fmt::Display for Step {
                         "update"
                     };
                     write!(f, "\n      {verb} {} -> {}", t.id, t.destination)?;
+                    if let Some(role) = &t.role_arn {
+                        write!(f, " as role {role}")?;
+                    }
                     if let Some(dlq) = &t.dead_letter_queue {
                         write!(f, " (dead-letter queue {dlq})")?;
                     }

@@ -118,7 +118,7 @@ impl Planner<'_> {
                 self.spec.topics.iter().any(|d| &d.name == tp),
                 self.topic(tp).is_some(),
             ),
-            Destination::Arn(_) => return,
+            Destination::Bus(_) | Destination::Arn(_) => return,
         };
         if !declared && !found {
             self.notes.push(Note::Missing {
@@ -134,6 +134,7 @@ impl Planner<'_> {
         let arn = match &t.destination {
             Destination::Queue(q) => self.queue(q)?.arn.clone(),
             Destination::Topic(tp) => self.topic(tp)?.arn.clone(),
+            Destination::Bus(b) => self.bus_target_arn(b)?,
             Destination::Arn(a) => a.clone(),
         };
         let dead_letter_arn = match &t.dead_letter_queue {

@@ -24,6 +24,9 @@ use rules::desired::{
 use rules::owner::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 
 mod buckets;
+#[cfg(test)]
+mod bus_tests;
+mod buses;
 mod event_rules;
 mod policies;
 mod queues;
@@ -141,6 +144,8 @@ impl<'a> Planner<'a> {
 
     fn run(mut self) -> Plan {
         self.bus();
+        self.declared_buses();
+        self.bus_policies();
         self.queues();
         self.topics();
         // S3 grants that drop a bucket wait until the bucket no longer names the
@@ -154,6 +159,7 @@ impl<'a> Planner<'a> {
         self.subscriptions();
         self.prune_rules();
         self.prune_topics_and_queues();
+        self.prune_buses();
         Plan {
             backend: crate::plan::Backend::Aws,
             stack: self.spec.stack.clone(),

@@ -77,7 +77,7 @@ impl Planner<'_> {
                 match &t.destination {
                     Destination::Queue(q) => resources.push(PolicyResource::Queue(q.clone())),
                     Destination::Topic(tp) => resources.push(PolicyResource::Topic(tp.clone())),
-                    Destination::Arn(_) => {}
+                    Destination::Bus(_) | Destination::Arn(_) => {}
                 }
                 if let Some(dlq) = &t.dead_letter_queue {
                     resources.push(PolicyResource::Queue(dlq.clone()));
@@ -203,7 +203,7 @@ impl Planner<'_> {
                 let (kind, name, managed) = match &t.destination {
                     Destination::Queue(q) => ("queue", q, self.queue_managed(q)),
                     Destination::Topic(tp) => ("topic", tp, self.topic_managed(tp)),
-                    Destination::Arn(_) => continue,
+                    Destination::Bus(_) | Destination::Arn(_) => continue,
                 };
                 if !managed {
                     notes.push(Note::Ungranted {
