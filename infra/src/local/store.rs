@@ -92,7 +92,7 @@ impl Ctx<'_> {
 }
 
 /// Current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -222,6 +222,11 @@ CREATE INDEX messages_in_order ON messages(queue, id);
 ALTER TABLE rules ADD COLUMN schedule TEXT;
 ALTER TABLE rules ADD COLUMN schedule_anchor_ms INTEGER;
 ALTER TABLE rules ADD COLUMN last_fired_ms INTEGER;
+"#,
+    // 3 → 4: a topic's `DisplayName` (the `From` name of its e-mails). Older states' topics
+    // have none: NULL, and e-mails keep SNS's default name.
+    r#"
+ALTER TABLE topics ADD COLUMN display_name TEXT;
 "#,
 ];
 
