@@ -337,8 +337,15 @@ fn handle(roots: &[Root], state: &mut Shared, dirty: &mut HashSet<(String, Strin
                     state.rescan = true;
                     continue;
                 }
-                if let Some((root, key)) = locate(roots, path) {
-                    state.observations.push(written(root, key, path));
+                // A file renamed into place is an object if it differs from what is recorded
+                // (`dev --serve` renames objects into place and records them itself).
+                if let (Some((root, key)), Some(now)) = (locate(roots, path), read_state(path)) {
+                    state.observations.push(Observation {
+                        bucket: root.bucket.clone(),
+                        key,
+                        state: Some(now),
+                        every_write: false,
+                    });
                 }
             }
         }
