@@ -294,3 +294,150 @@ fn a_scheduled_rule_plans_in_the_same_words_on_both_backends() {
     assert_eq!(rules[0].schedule.as_deref(), Some("rate(1 hour)"));
     assert!(plan(&mut store, &desired, false).is_empty());
 }
+
+/// What S3 and SNS do when a project is applied, as AWS documents it:
+/// - a native notification's `s3.configurationId` is the `Id` stored on the bucket,
+///   `bridge:<stack>:<id>` on AWS (infra::aws::s3_notify), and now locally too, while the
+///   plan keeps naming the declared id;
+/// - native records carry the current `eventVersion` (Amazon S3 User Guide, "Event message
+///   structure": 2.5, one version for every event type since 2.4);
+/// - saving a notification configuration sends `s3:TestEvent` (`Service`, `Event`, `Time`,
+///   `Bucket`, `RequestId`, `HostId`, same page) to each destination that is new to the
+///   bucket, and to no other;
+/// - a topic's e-mails come from its `DisplayName` (SNS Developer Guide, "Creating an
+///   Amazon SNS topic": the display name goes with the sending address).
+#[test]
+fn notifications_are_named_tested_and_mailed_as_on_aws() {
+    use rules::desired::{Notification, NotificationDestination};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let notification = |id: &str, to: NotificationDestination| Notification {
+        id: id.into(),
+        destination: to,
+        events: vec!["s3:ObjectCreated:*".into()],
+        prefix: None,
+        suffix: Some(".csv".into()),
+    };
+    let mut desired = Desired {
+        stack: "demo".into(),
+        bus: "default".into(),
+        queues: vec![Queue {
+            name: "native".into(),
+            ..Queue::default()
+        }],
+        topics: vec![Topic {
+            name: "alerts".into(),
+            attributes: BTreeMap::from([("DisplayName".to_string(), "Shop alerts".to_string())]),
+        }],
+        subscriptions: vec![Subscription {
+            topic: "alerts".into(),
+            endpoint: Endpoint::Other {
+                protocol: "email".into(),
+                endpoint: "ops@example.com".into(),
+            },
+            attributes: BTreeMap::new(),
+        }],
+        rules: Vec::new(),
+        buckets: vec![Bucket {
+            name: "uploads".into(),
+            eventbridge: false,
+            notifications: vec![notification(
+                "csv",
+                NotificationDestination::Queue("native".into()),
+            )],
+        }],
+        tags: BTreeMap::new(),
+    };
+    let first = plan(&mut store, &desired, true);
+    let text = first.to_string();
+    assert!(
+        text.contains("csv") && !text.contains("bridge:"),
+        "the plan names the declared id: {text}"
+    );
+    store.apply(&desired, &first).expect("apply");
+    assert!(plan(&mut store, &desired, true).is_empty(), "converged");
+
+    let got = store
+        .receive_messages("native", ReceiveRequest::default())
+        .expect("receive");
+    assert_eq!(
+        got.len(),
+        1,
+        "one s3:TestEvent when the configuration is saved"
+    );
+    let test: serde_json::Value = serde_json::from_str(&got[0].body).expect("json");
+    let mut keys: Vec<&str> = test
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["Bucket", "Event", "HostId", "RequestId", "Service", "Time"]
+    );
+    assert_eq!(test["Service"], "Amazon S3");
+    assert_eq!(test["Event"], "s3:TestEvent");
+    assert_eq!(test["Bucket"], "uploads");
+    store
+        .delete_message("native", &got[0].receipt_handle)
+        .expect("delete");
+
+    let bucket_dir = dir.path().join("buckets/uploads");
+    std::fs::write(bucket_dir.join("a.csv"), "x,y\n").expect("write");
+    assert_eq!(store.scan_buckets().expect("scan").len(), 1);
+    let got = store
+        .receive_messages("native", ReceiveRequest::default())
+        .expect("receive");
+    assert_eq!(got.len(), 1);
+    let records: serde_json::Value = serde_json::from_str(&got[0].body).expect("json");
+    let record = &records["Records"][0];
+    assert_eq!(record["eventVersion"], "2.5");
+    assert_eq!(record["s3"]["configurationId"], "bridge:demo:csv");
+    store
+        .delete_message("native", &got[0].receipt_handle)
+        .expect("delete");
+
+    // A second destination: only it gets a test event; re-applying sends none.
+    desired.buckets[0].notifications.push(notification(
+        "csv-mail",
+        NotificationDestination::Topic("alerts".into()),
+    ));
+    let second = plan(&mut store, &desired, true);
+    store.apply(&desired, &second).expect("apply");
+    assert!(plan(&mut store, &desired, true).is_empty(), "converged");
+    let mails: Vec<String> = std::fs::read_dir(store.outbox_dir())
+        .expect("outbox")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(mails.len(), 1, "the topic got one test event: {mails:?}");
+    assert!(mails[0].contains("s3:TestEvent"), "{}", mails[0]);
+    assert!(
+        mails[0].starts_with("From: Shop alerts <no-reply@sns.amazonaws.com>\r\n"),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        store
+            .receive_messages("native", ReceiveRequest::default())
+            .expect("receive")
+            .is_empty(),
+        "the queue got no second test event"
+    );
+
+    // A changed display name is planned as a topic update and used from then on.
+    desired.topics[0]
+        .attributes
+        .insert("DisplayName".into(), "Ops \"desk\"".into());
+    let third = plan(&mut store, &desired, true);
+    assert_eq!(
+        third.steps.len(),
+        1,
+        "only the topic changes: {:?}",
+        step_lines(&third)
+    );
+    store.apply(&desired, &third).expect("apply");
+    let topics = store.list_topics().expect("topics");
+    assert_eq!(topics[0].display_name.as_deref(), Some("Ops \"desk\""));
+}

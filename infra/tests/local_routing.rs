@@ -364,6 +364,34 @@ fn undeliverable_targets_go_to_the_target_dlq() {
         dead[0].message_attributes["TARGET_ARN"].string_value,
         missing
     );
+    // Every attribute the EventBridge user guide lists for dead-letter messages ("Error
+    // Code, Error Message, the Exhausted Retry Condition, Rule ARN, Retry Attempts, and the
+    // Target ARN"), and no other.
+    let mut names: Vec<&str> = dead[0]
+        .message_attributes
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "ERROR_CODE",
+            "ERROR_MESSAGE",
+            "EXHAUSTED_RETRY_CONDITION",
+            "RETRY_ATTEMPTS",
+            "RULE_ARN",
+            "TARGET_ARN"
+        ]
+    );
+    let attr = |k: &str| dead[0].message_attributes[k].string_value.clone();
+    assert_eq!(attr("EXHAUSTED_RETRY_CONDITION"), "MaximumRetryAttempts");
+    assert_eq!(attr("RETRY_ATTEMPTS"), "0");
+    assert_eq!(
+        attr("RULE_ARN"),
+        "arn:aws:events:us-east-1:000000000000:rule/r"
+    );
+    assert!(!attr("ERROR_MESSAGE").is_empty());
 }
 
 #[test]
@@ -450,6 +478,37 @@ fn bucket_changes_emit_eventbridge_and_native_events_once() {
     assert_eq!(event["detail-type"], "Object Created");
     assert_eq!(event["resources"], json!(["arn:aws:s3:::data"]));
     let detail = &event["detail"];
+    // Exactly the fields of the Amazon S3 User Guide's current Object Created example
+    // ("EventBridge event message structure"), less `version-id` (unversioned bucket).
+    let mut fields: Vec<&str> = detail
+        .as_object()
+        .expect("detail")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "bucket",
+            "event-version",
+            "object",
+            "reason",
+            "request-id",
+            "requester",
+            "source-ip-address",
+            "version"
+        ]
+    );
+    let mut object: Vec<&str> = detail["object"]
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    object.sort_unstable();
+    assert_eq!(object, ["etag", "key", "sequencer", "size"]);
+    assert_eq!(detail["event-version"], "1.1");
     assert_eq!(detail["object"]["key"], "in/my file.csv");
     assert_eq!(detail["object"]["size"], 4);
     assert_eq!(detail["object"]["etag"], "f69f5b72bc79a92dc70c63c9aa142e36");
@@ -457,9 +516,15 @@ fn bucket_changes_emit_eventbridge_and_native_events_once() {
     assert_eq!(detail["source-ip-address"], "127.0.0.1");
 
     let native = drain(&mut s, "s3-native");
-    let records: Value = serde_json::from_str(&native[0].body).expect("records");
+    assert_eq!(native.len(), 2, "the test event, then the record");
+    let test: Value = serde_json::from_str(&native[0].body).expect("test event");
+    assert_eq!(test["Event"], "s3:TestEvent");
+    assert_eq!(test["Bucket"], "data");
+    let records: Value = serde_json::from_str(&native[1].body).expect("records");
     let r = &records["Records"][0];
-    assert_eq!(r["eventVersion"], "2.1");
+    // Amazon S3 User Guide, "Event message structure": one version for all event types
+    // since 2.4; the current one is 2.5.
+    assert_eq!(r["eventVersion"], "2.5");
     assert_eq!(r["eventSource"], "aws:s3");
     assert_eq!(r["eventName"], "ObjectCreated:Put");
     assert_eq!(r["s3"]["configurationId"], "csv");
@@ -499,6 +564,20 @@ fn bucket_changes_emit_eventbridge_and_native_events_once() {
     let deleted: Value = serde_json::from_str(&eb[1].body).expect("json");
     assert_eq!(deleted["detail"]["deletion-type"], "Permanently Deleted");
     assert_eq!(deleted["detail"]["reason"], "DeleteObject");
+    // The Object Deleted examples carry the empty object's ETag, and no size.
+    let mut object: Vec<&str> = deleted["detail"]["object"]
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    object.sort_unstable();
+    assert_eq!(object, ["etag", "key", "sequencer"]);
+    assert_eq!(
+        deleted["detail"]["object"]["etag"],
+        "d41d8cd98f00b204e9800998ecf8427e"
+    );
+    assert_eq!(deleted["detail"]["event-version"], "1.1");
     assert!(
         drain(&mut s, "s3-native").is_empty(),
         "deletes and non-csv keys are not in the native filter"
@@ -719,7 +798,8 @@ fn committed_objects_carry_their_reason_and_are_not_rescanned() {
     let event: Value = serde_json::from_str(&drain(&mut s, "s3-eb")[0].body).expect("event");
     assert_eq!(event["detail"]["reason"], "CopyObject");
     assert_eq!(event["detail"]["object"]["etag"], "etag-1");
-    let native: Value = serde_json::from_str(&drain(&mut s, "s3-native")[0].body).expect("records");
+    // [0] is the s3:TestEvent sent when the configuration was saved.
+    let native: Value = serde_json::from_str(&drain(&mut s, "s3-native")[1].body).expect("records");
     assert_eq!(native["Records"][0]["eventName"], "ObjectCreated:Copy");
     assert!(
         s.scan_buckets().expect("scan").is_empty(),

@@ -215,6 +215,32 @@ fn warnings(path: &Path, file: &ProjectFile, rules: &[Rule]) -> Vec<Diagnostic> 
             );
         }
     }
+    for rule in rules {
+        for (i, target) in rule.targets.iter().enumerate() {
+            let Some(t) = &target.input_transformer else {
+                continue;
+            };
+            let names =
+                crate::transformer::quoted_non_strings(&t.input_paths_map, &t.input_template);
+            if names.is_empty() {
+                continue;
+            }
+            let listed: Vec<String> = names.iter().map(|n| format!("<{n}>")).collect();
+            out.push(
+                Diagnostic::new(
+                    &rule.source,
+                    format!("$.targets[{i}].input_transformer.input_template"),
+                    format!(
+                        "{} inside quotes: EventBridge inserts values there without escaping \
+                         them, and {} JSON with quotes in it, so the target receives invalid JSON",
+                        listed.join(", "),
+                        if names.len() == 1 { "this one is" } else { "these are" }
+                    ),
+                )
+                .hint("put the placeholder outside quotes (`\"x\": <name>`), where its value is inserted as JSON"),
+            );
+        }
+    }
     for (i, topic) in file.topics.iter().enumerate() {
         if !targeted.contains(topic.name.as_str()) {
             continue;

@@ -205,9 +205,100 @@ pub fn placeholders(template: &str) -> Vec<&str> {
     out
 }
 
+/// Placeholders of `template` that sit inside quotes (in a template that is JSON: it starts
+/// with `{`, `[` or `"`) and whose value is never a plain string — the whole-event variables,
+/// `$`, `$.detail`, and paths that select many values (`*`, `..`, filters) and so yield an
+/// array. EventBridge inserts values inside quotes without escaping them ("EventBridge doesn't
+/// escape values extracted by Input Path, when populating the Input Template for a target":
+/// EventBridge user guide, input transformation, common issues), so each of these makes the
+/// target's input invalid JSON whenever its value holds a `"`. Each name is listed once.
+pub fn quoted_non_strings<'a>(map: &BTreeMap<String, String>, template: &'a str) -> Vec<&'a str> {
+    let json = matches!(
+        template.trim_start().chars().next(),
+        Some('{') | Some('[') | Some('"')
+    );
+    if !json {
+        return Vec::new();
+    }
+    let never_string = |name: &str| -> bool {
+        if name == "aws.events.event" || name == "aws.events.event.json" {
+            return true;
+        }
+        let Some(path) = map.get(name) else {
+            return false;
+        };
+        let path = path.trim();
+        path == "$"
+            || path == "$.detail"
+            || path.contains('*')
+            || path.contains("..")
+            || path.contains("[?")
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        if c == '<' {
+            if let Some(end) = rest.find('>') {
+                let name = &rest[1..end];
+                let valid = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch));
+                if valid {
+                    if in_string && never_string(name) && !out.contains(&name) {
+                        out.push(name);
+                    }
+                    rest = &rest[end + 1..];
+                    escaped = false;
+                    continue;
+                }
+            }
+        }
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && in_string {
+            escaped = true;
+        } else if c == '"' {
+            in_string = !in_string;
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_objects_and_arrays_are_found_and_quoted_strings_are_not() {
+        let m = map(&[
+            ("detail", "$.detail"),
+            ("keys", "$.detail.items[*].key"),
+            ("key", "$.detail.object.key"),
+        ]);
+        assert_eq!(
+            quoted_non_strings(
+                &m,
+                r#"{"d": "<detail>", "k": "<key>", "ks": "<keys> and <keys>", "e": "<aws.events.event>", "ok": <detail>}"#
+            ),
+            ["detail", "keys", "aws.events.event"]
+        );
+        assert_eq!(
+            quoted_non_strings(&m, r#""Whole event: <aws.events.event.json>""#),
+            ["aws.events.event.json"]
+        );
+        // Outside quotes, or in a text template, nothing to warn about.
+        assert!(quoted_non_strings(&m, r#"{"d": <detail>, "e": <aws.events.event>}"#).is_empty());
+        assert!(quoted_non_strings(&m, "text <detail>").is_empty());
+        // An escaped quote does not end the string.
+        assert_eq!(
+            quoted_non_strings(&m, r#"{"a": "x\" <detail>"}"#),
+            ["detail"]
+        );
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

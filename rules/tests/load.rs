@@ -159,6 +159,48 @@ fn attribute_filters_on_rule_fed_topics_are_warned_about() {
         .contains("without message attributes"));
 }
 
+/// EventBridge does not escape values inside quoted template positions ("EventBridge doesn't
+/// escape values extracted by Input Path, when populating the Input Template for a target":
+/// EventBridge user guide, input transformation, common issues): an object or array there is
+/// invalid JSON. Loaded, with a warning naming the placeholders; strings inside quotes and
+/// objects outside are fine.
+#[test]
+fn quoted_objects_in_input_templates_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bridge.json"),
+        r#"{"stack": "s", "queues": [{"name": "q"}]}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/r.json"),
+        r#"{"event_pattern": {"source": ["x"]}, "targets": [
+            {"id": "fine", "queue": "q", "input_transformer": {
+                "input_paths_map": {"d": "$.detail", "k": "$.detail.key"},
+                "input_template": "{\"d\": <d>, \"k\": \"<k>\", \"e\": <aws.events.event>}"}},
+            {"id": "broken", "queue": "q", "input_transformer": {
+                "input_paths_map": {"d": "$.detail", "all": "$.detail.items[*]"},
+                "input_template": "{\"d\": \"<d>\", \"text\": \"<all> in <aws.events.event.json>\"}"}}
+        ]}"#,
+    )
+    .unwrap();
+    let project = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<&str> = project.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(
+        warnings,
+        ["$.targets[1].input_transformer.input_template"],
+        "{:?}",
+        project.warnings
+    );
+    let message = &project.warnings[0].message;
+    assert!(
+        message.contains("<d>, <all>, <aws.events.event.json> inside quotes"),
+        "{message}"
+    );
+    assert!(message.contains("without escaping"), "{message}");
+}
+
 #[test]
 fn a_missing_project_file_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();

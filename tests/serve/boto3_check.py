@@ -40,6 +40,9 @@ with open(os.path.join(bucket_dir, "py", "hello.txt"), "rb") as f:
 event = json.loads(take(events_q)["Body"])
 assert event["detail"]["reason"] == "PutObject", event
 assert event["detail"]["object"]["key"] == "py/hello.txt", event
+# First, the s3:TestEvent S3 sends when the notification configuration is saved.
+test_event = json.loads(take(native_q)["Body"])
+assert test_event["Event"] == "s3:TestEvent", test_event
 records = json.loads(take(native_q)["Body"])
 assert records["Records"][0]["eventName"] == "ObjectCreated:Put", records
 assert s3.get_object(Bucket="media", Key="py/hello.txt")["Body"].read() == b"from boto3"

@@ -51,13 +51,15 @@ fn dev_example_shows_events_flowing_and_is_idempotent() {
         "+ create rule png-uploads",
         "~ bucket raw-data: notification settings",
         "rule default/png-uploads → sqs:example-events  delivered",
-        "bucket raw-data notification uploads → sqs:raw-data-uploads  delivered",
+        // The S3 `Id` of the stack's notification, as on AWS.
+        "bucket raw-data notification bridge:bridge-example:uploads → sqs:raw-data-uploads  delivered",
         "rule default/deletions → sqs:example-events  delivered",
         "rule default/quilt-package-revision → sns:package-alerts  delivered",
         "rule default/quilt-package-revision → sqs:example-events  delivered",
         "topic sns:package-alerts → data-team@example.com  written to outbox/",
         "example-events: 4 available",
-        "raw-data-uploads: 2 available",
+        // S3's test event when the configuration was saved, then the two uploads.
+        "raw-data-uploads: 3 available",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
@@ -196,6 +198,106 @@ fn dev_picks_up_events_put_from_another_process() {
         ),
         "dev did not print event {id}:\n{out}"
     );
+}
+
+/// `bridge dev` watches the bucket directories: a file created and deleted at once (which a
+/// scan every 250 ms would almost never see) becomes Object Created then Object Deleted, as
+/// on S3. With `--poll`, the same quick change goes unseen (checked with a `--once` run, the
+/// poll's one scan, so that no timing is involved).
+#[test]
+fn dev_sees_a_file_created_and_deleted_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let (code, out, err) = run(
+        &[
+            "dev",
+            "--project",
+            "examples",
+            "--once",
+            "--local",
+            state_arg,
+        ],
+        &repo_root(),
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let uploads = state.join("buckets/raw-data/uploads");
+    std::fs::create_dir_all(&uploads).expect("uploads dir");
+    // Polling: created and deleted before the scan, nothing to see.
+    std::fs::write(uploads.join("polled.png"), "png").expect("write");
+    std::fs::remove_file(uploads.join("polled.png")).expect("rm");
+    let (code, out, err) = run(
+        &[
+            "dev",
+            "--project",
+            "examples",
+            "--once",
+            "--poll",
+            "--local",
+            state_arg,
+        ],
+        &repo_root(),
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("png-uploads →"), "{out}");
+
+    let mut child = Command::new(bridge_bin())
+        .args(["dev", "--project", "examples", "--local", state_arg])
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn dev");
+    let stdout = child.stdout.take().expect("dev stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |what: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("dev never printed {what:?}; it printed {seen:#?}"));
+            let done = line.contains(what);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    };
+    wait_for("watching the bucket directories");
+    std::fs::write(uploads.join("quick.png"), "\u{89}PNG quick").expect("write");
+    std::fs::remove_file(uploads.join("quick.png")).expect("rm");
+    wait_for("rule default/png-uploads → sqs:example-events  delivered");
+    wait_for("rule default/deletions → sqs:example-events  delivered");
+    child.kill().expect("stop dev");
+    child.wait().expect("dev ends");
+
+    let mut s = Store::open(&state).expect("open state");
+    let got = s
+        .receive_messages(
+            "example-events",
+            ReceiveRequest {
+                max_messages: 10,
+                ..ReceiveRequest::default()
+            },
+        )
+        .expect("receive");
+    let quick: Vec<String> = got
+        .iter()
+        .map(|m| serde_json::from_str::<Value>(&m.body).expect("event"))
+        .filter(|e| e["detail"]["object"]["key"] == "uploads/quick.png")
+        .map(|e| e["detail-type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(quick, ["Object Created", "Object Deleted"]);
 }
 
 #[test]

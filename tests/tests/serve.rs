@@ -181,6 +181,9 @@ fn sdk_objects_become_events_once_with_the_right_reason() {
         assert_eq!(event["detail"]["object"]["key"], "in/a b.txt");
         assert_eq!(event["detail"]["object"]["size"], 11);
         assert_eq!(event["detail"]["object"]["etag"], etag.as_str());
+        // First, the s3:TestEvent S3 sends when the notification configuration is saved.
+        let test = take_one(&c, &native).await;
+        assert_eq!(test["Event"], "s3:TestEvent");
         let records = take_one(&c, &native).await;
         assert_eq!(records["Records"][0]["eventName"], "ObjectCreated:Put");
         assert_eq!(records["Records"][0]["s3"]["object"]["key"], "in/a+b.txt");

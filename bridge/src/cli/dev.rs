@@ -34,15 +34,24 @@ pub struct Args {
     /// Run for this many seconds, then exit (default: until interrupted).
     #[arg(long = "for", value_name = "SECONDS")]
     pub for_secs: Option<u64>,
-    /// How often to scan the local buckets, in milliseconds.
+    /// How often to scan the local buckets when polling (and to check for due schedules and
+    /// other processes' activity), in milliseconds.
     #[arg(long, default_value_t = 250)]
     pub interval_ms: u64,
+    /// Only poll the bucket directories every `--interval-ms`, without file-system watching
+    /// (a file created and deleted between two scans then produces no event).
+    #[arg(long)]
+    pub poll: bool,
     /// Also answer AWS's own APIs (S3, SQS, SNS, EventBridge data plane) on ADDR, so that
     /// unchanged SDK code runs against the local backend (`AWS_ENDPOINT_URL=http://ADDR`).
     /// Signatures are accepted, not verified. Port 0 picks a free port (printed).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = bridge::serve::DEFAULT_ADDR)]
     pub serve: Option<std::net::SocketAddr>,
 }
+
+/// With watching, how often a full scan reconciles the buckets anyway (it also runs when the
+/// platform says it dropped events, and when a directory appears or vanishes).
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 const EXAMPLE_BUCKET: &str = "raw-data";
 
@@ -136,12 +145,53 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deadline = args
         .for_secs
         .map(|s| Instant::now() + Duration::from_secs(s));
+    // Bucket directories are watched (inotify and the like) unless `--poll` (or `--once`)
+    // says otherwise or the platform cannot; the periodic scan stays as the reconciliation.
+    let interval = Duration::from_millis(args.interval_ms.max(10));
+    let mut watcher = None;
+    if !args.once && !args.poll {
+        match infra::local::BucketWatcher::start(&store.list_buckets()?) {
+            Ok(w) => {
+                println!(
+                    "watching the bucket directories (changes are seen as they happen; a full scan reconciles every {} s)",
+                    RECONCILE_EVERY.as_secs()
+                );
+                watcher = Some(w);
+            }
+            Err(e) => eprintln!(
+                "bridge dev: cannot watch the bucket directories ({e}); polling them every {} ms",
+                interval.as_millis()
+            ),
+        }
+    } else if args.poll {
+        println!(
+            "polling the bucket directories every {} ms (--poll)",
+            interval.as_millis()
+        );
+    }
+    let mut last_full_scan: Option<Instant> = None;
     let mut last_scan_error = None;
     loop {
         // A failed scan (a bucket directory that cannot be read or made again) is
         // reported once and retried: `dev` keeps routing the rest.
-        match store.scan_buckets() {
-            Ok(_) => last_scan_error = None,
+        let scan_due = watcher.as_ref().is_none_or(|w| {
+            w.wants_scan() || last_full_scan.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY)
+        });
+        let scanned = (|| -> infra::local::Result<()> {
+            if let Some(w) = watcher.as_mut() {
+                w.deliver(&mut store)?;
+            }
+            if scan_due {
+                match watcher.as_mut() {
+                    Some(w) => w.scan(&mut store)?,
+                    None => store.scan_buckets()?,
+                };
+                last_full_scan = Some(Instant::now());
+            }
+            Ok(())
+        })();
+        match scanned {
+            Ok(()) => last_scan_error = None,
             Err(e) => {
                 let text = e.to_string();
                 if last_scan_error.as_ref() != Some(&text) {
@@ -157,7 +207,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.once || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        std::thread::sleep(Duration::from_millis(args.interval_ms.max(10)));
+        match &watcher {
+            Some(w) => w.wait(interval),
+            None => std::thread::sleep(interval),
+        }
     }
     println!("queues:");
     for q in store.list_queues()? {

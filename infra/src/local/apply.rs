@@ -76,7 +76,7 @@ impl Store {
                     .iter()
                     .find(|b| &b.name == bucket && b.routes_events())
                 {
-                    Some(b) => self.put_bucket(&r.bucket(b))?,
+                    Some(b) => self.put_bucket(&r.bucket(&desired.stack, b))?,
                     // No longer declared (a prune): stop routing its events; the files stay.
                     None => {
                         self.delete_bucket(bucket)?;

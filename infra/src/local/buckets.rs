@@ -1,12 +1,14 @@
 //! Local buckets: a directory per bucket, scanned for changes that become S3 events.
 //!
-//! Detection is polling, not file-system notifications: a scan compares each file's size and
-//! modification time with what the database remembers, hashes only files that changed, and
-//! emits `Object Created` for new or rewritten files and `Object Deleted` for vanished ones.
-//! Polling is deterministic (tests call [`Store::scan_buckets`] and get exactly the changes),
-//! works the same on every OS and file system, and cannot miss events while nothing runs:
-//! the remembered listing lives in SQLite, updated in the same transaction that delivers the
-//! events, so a restart neither re-emits nor misses a change.
+//! The reference is a scan: it compares each file's size and modification time with what the
+//! database remembers, hashes only files that changed, and emits `Object Created` for new or
+//! rewritten files and `Object Deleted` for vanished ones. Scanning is deterministic (tests
+//! call [`Store::scan_buckets`] and get exactly the changes), works the same on every OS and
+//! file system, and cannot miss events while nothing runs: the remembered listing lives in
+//! SQLite, updated in the same transaction that delivers the events, so a restart neither
+//! re-emits nor misses a change. What a scan cannot see (changes quicker than the interval
+//! between two scans) a file-system watcher reports as [`Observation`]s, delivered by
+//! [`Store::apply_observations`] against the same remembered listing ([`super::watch`]).
 //!
 //! Each change is delivered as S3 does:
 //! - buckets with EventBridge delivery on get an `aws.s3` event on the default bus;
@@ -81,6 +83,27 @@ struct Seen {
     size: i64,
     mtime_ns: i64,
     etag: String,
+}
+
+/// An object as a file shows it: size, modification time and MD5 (the ETag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectState {
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub etag: String,
+}
+
+/// What a file-system watcher saw happen to one file ([`super::watch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub bucket: String,
+    pub key: String,
+    /// The file now (`None`: removed).
+    pub state: Option<ObjectState>,
+    /// A completed write: an `Object Created` even if the file looks as last reported (a
+    /// second quick write read after it was overwritten again), as each PUT is an event.
+    /// Otherwise only a difference from the remembered listing is a change.
+    pub every_write: bool,
 }
 
 struct FileState {
@@ -222,9 +245,13 @@ impl Store {
             };
             hashed.push((key.clone(), st.size, st.mtime_ns, etag));
         }
-        self.write(|tx, _| {
+        self.write(|tx, ctx| {
             let existed: Option<String> =
                 tx.query_row("SELECT dir FROM buckets WHERE name = ?1", [&spec.name], |r| r.get(0)).optional()?;
+            let had_targets: Vec<String> = tx
+                .prepare_cached("SELECT target_arn FROM bucket_notifications WHERE bucket = ?1")?
+                .query_map([&spec.name], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             let dir_text = dir.to_string_lossy().to_string();
             tx.execute(
                 "INSERT INTO buckets (name, dir, eventbridge) VALUES (?1, ?2, ?3)
@@ -239,6 +266,26 @@ impl Store {
                     params![spec.name, n.id, n.target_arn, events, n.prefix, n.suffix],
                 )?;
             }
+            // Saving a notification configuration makes S3 send `s3:TestEvent` to its
+            // destinations; here each destination the bucket did not send to before gets one.
+            let mut tested: Vec<&str> = Vec::new();
+            for n in &spec.notifications {
+                let target = n.target_arn.as_str();
+                if had_targets.iter().any(|h| h == target) || tested.contains(&target) {
+                    continue;
+                }
+                tested.push(target);
+                let body = test_event(ctx, &spec.name).to_string();
+                let outcome = notify(tx, ctx, target, body)?;
+                record_activity(
+                    tx,
+                    ctx,
+                    "s3:TestEvent",
+                    &format!("bucket {} notification {}", spec.name, n.id),
+                    target,
+                    &outcome,
+                )?;
+            }
             if existed.as_deref() != Some(dir_text.as_str()) {
                 tx.execute("DELETE FROM bucket_objects WHERE bucket = ?1", [&spec.name])?;
                 for (key, size, mtime, etag) in &hashed {
@@ -249,7 +296,9 @@ impl Store {
                 }
             }
             Ok(())
-        })
+        })?;
+        self.flush_outbox()?;
+        Ok(())
     }
 
     pub fn delete_bucket(&mut self, name: &str) -> Result<bool> {
@@ -286,6 +335,16 @@ impl Store {
 
     /// Scans one bucket and delivers the events of its changes in one transaction.
     pub fn scan_bucket(&mut self, name: &str) -> Result<Vec<S3Change>> {
+        self.scan_bucket_except(name, |_| false)
+    }
+
+    /// [`Store::scan_bucket`], leaving alone new or changed files for which `skip` says so
+    /// (files a watcher knows are still being written).
+    pub fn scan_bucket_except(
+        &mut self,
+        name: &str,
+        skip: impl Fn(&str) -> bool,
+    ) -> Result<Vec<S3Change>> {
         let (row, known) = self.read(|tx, _| {
             let row = load_bucket(tx, name)?;
             let mut stmt = tx.prepare_cached(
@@ -324,7 +383,7 @@ impl Store {
                 .get(key)
                 .map(|k| k.size == st.size && k.mtime_ns == st.mtime_ns)
                 .unwrap_or(false);
-            if same {
+            if same || skip(key) {
                 continue;
             }
             let Ok((size, etag)) = md5_file(&row.dir.join(key)) else {
@@ -400,6 +459,74 @@ impl Store {
                 None => Change::Deleted,
             };
             out.push(record_change(&tx, &ctx, routes, name, &row, &key, change)?);
+        }
+        tx.commit()?;
+        self.flush_outbox()?;
+        Ok(out)
+    }
+
+    /// Delivers what a file-system watcher saw, in order, in one transaction. A removal is a
+    /// change if the object is remembered; a file is a change if it differs from what is
+    /// remembered, or is a completed write ([`Observation::every_write`]) that `reported`
+    /// does not say was already delivered. Observations of buckets that no longer exist are
+    /// dropped.
+    pub fn apply_observations(
+        &mut self,
+        observations: &[Observation],
+        mut reported: impl FnMut(&str, &str, &ObjectState) -> bool,
+    ) -> Result<Vec<S3Change>> {
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+        };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut rows: HashMap<String, Option<BucketRow>> = HashMap::new();
+        let mut out = Vec::new();
+        for o in observations {
+            if !rows.contains_key(&o.bucket) {
+                let row = match load_bucket(&tx, &o.bucket) {
+                    Ok(row) => Some(row),
+                    Err(LocalError::NoSuchBucket(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                rows.insert(o.bucket.clone(), row);
+            }
+            let Some(Some(row)) = rows.get(&o.bucket) else {
+                continue;
+            };
+            let known: Option<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT size, mtime_ns FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
+                )?
+                .query_row(params![o.bucket, o.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let change = match &o.state {
+                None if known.is_some() => Change::Deleted,
+                None => continue,
+                Some(st) => {
+                    let same = known == Some((st.size, st.mtime_ns));
+                    if same && (!o.every_write || reported(&o.bucket, &o.key, st)) {
+                        continue;
+                    }
+                    Change::Created {
+                        size: st.size,
+                        mtime_ns: st.mtime_ns,
+                        etag: st.etag.clone(),
+                        reason: CreatedReason::Put,
+                    }
+                }
+            };
+            out.push(record_change(
+                &tx, &ctx, routes, &o.bucket, row, &o.key, change,
+            )?);
         }
         tx.commit()?;
         self.flush_outbox()?;
@@ -799,7 +926,19 @@ pub fn sample_eventbridge_event(
     )
 }
 
-/// The `aws.s3` event S3 sends to EventBridge.
+/// The `detail.event-version` of the S3 events EventBridge receives, as in the current
+/// examples of the Amazon S3 User Guide ("EventBridge event message structure").
+pub const EVENTBRIDGE_DETAIL_VERSION: &str = "1.1";
+
+/// The ETag S3 reports on deletions: the empty object's MD5, as in every `Object Deleted`
+/// example of the Amazon S3 User Guide ("EventBridge event message structure").
+pub const DELETED_ETAG: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
+/// The `aws.s3` event S3 sends to EventBridge: exactly the fields of the Amazon S3 User
+/// Guide's current examples ("EventBridge event message structure", Object Created and
+/// Object Deleted using DeleteObject), less `version-id` (local buckets are unversioned, and
+/// S3 sends it only for versioned ones) and `aws-generated-tags` (only for buckets that carry
+/// such tags).
 fn eventbridge_event(
     ctx: &Ctx,
     event_id: &str,
@@ -814,6 +953,7 @@ fn eventbridge_event(
             "Object Created",
             json!({
                 "version": "0",
+                "event-version": EVENTBRIDGE_DETAIL_VERSION,
                 "bucket": {"name": bucket},
                 "object": {"key": change.key, "size": change.size, "etag": change.etag, "sequencer": change.sequencer},
                 "request-id": request_id,
@@ -826,8 +966,9 @@ fn eventbridge_event(
             "Object Deleted",
             json!({
                 "version": "0",
+                "event-version": EVENTBRIDGE_DETAIL_VERSION,
                 "bucket": {"name": bucket},
-                "object": {"key": change.key, "sequencer": change.sequencer},
+                "object": {"key": change.key, "etag": DELETED_ETAG, "sequencer": change.sequencer},
                 "request-id": request_id,
                 "requester": ctx.account,
                 "source-ip-address": "127.0.0.1",
@@ -847,7 +988,28 @@ fn eventbridge_event(
     )
 }
 
-/// The native S3 notification (`{"Records": [...]}`).
+/// The message S3 sends to a destination when a notification configuration is saved, as the
+/// Amazon S3 User Guide ("Event message structure") shows it: `Service`, `Event`
+/// (`s3:TestEvent`), `Time`, `Bucket`, `RequestId`, `HostId`.
+fn test_event(ctx: &Ctx, bucket: &str) -> Value {
+    let request_id = new_id().replace('-', "").to_uppercase()[..16].to_string();
+    json!({
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": rfc3339_millis(ctx.now_ms),
+        "Bucket": bucket,
+        "RequestId": request_id,
+        "HostId": format!("local/{request_id}")
+    })
+}
+
+/// The `eventVersion` of native notifications: "Starting with version 2.4, Amazon S3 uses a
+/// single unified version for all event types"; the Amazon S3 User Guide's "Event message
+/// structure" currently shows version 2.5.
+pub const NATIVE_EVENT_VERSION: &str = "2.5";
+
+/// The native S3 notification (`{"Records": [...]}`). `configuration_id` is the `Id` of the
+/// notification configuration as stored on the bucket (`bridge:<stack>:<id>` for a stack's).
 fn native_records(
     ctx: &Ctx,
     bucket: &str,
@@ -868,7 +1030,7 @@ fn native_records(
         }
     };
     json!({"Records": [{
-        "eventVersion": "2.1",
+        "eventVersion": NATIVE_EVENT_VERSION,
         "eventSource": "aws:s3",
         "awsRegion": ctx.region,
         "eventTime": rfc3339_millis(ctx.now_ms),

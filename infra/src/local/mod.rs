@@ -14,6 +14,7 @@
 //! - [`routing`]: PutEvents: validation, envelope, matching, delivery.
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
+//! - [`watch`]: bucket directories watched as they change (`notify`), beside the scan.
 //! - [`clock`]: injectable time and AWS timestamp formats.
 //! - [`translate`]: the one desired state (`rules::desired`) in local terms.
 //! - [`plan`]: the local state's facts diffed against it into a [`crate::plan::Plan`].
@@ -31,6 +32,15 @@
 //! - Retention is enforced when a receive reaches an expired message.
 //! - Bucket scans use size + modification time: a rewrite that keeps both is not seen, and a
 //!   file caught mid-write yields two Object Created events (S3 objects appear atomically).
+//!   `bridge dev` also watches the directories ([`watch`]), so a file created and deleted
+//!   between two scans, or written twice, is seen; with polling only (`dev --poll`, or no
+//!   watching on the platform) it is not. A watched change is read when it is handled: a
+//!   write quickly followed by another reports the later content, and a file already gone
+//!   reports size 0 and the empty object's ETag. Quick changes held in memory are lost if the
+//!   process dies before committing them.
+//! - Local buckets are unversioned: no `version-id` / `versionId` in S3 events.
+//! - A rule target's dead-letter messages say `RETRY_ATTEMPTS` `0` and
+//!   `EXHAUSTED_RETRY_CONDITION` `MaximumRetryAttempts`: local delivery is never retried.
 //! - Scheduled rules fire only while something calls [`Store::fire_due_schedules`] (`bridge
 //!   dev` does, every tick); slots missed meanwhile fire late, with their own `time`, where
 //!   AWS would have fired them on time. A new or changed schedule starts counting at the
@@ -53,10 +63,13 @@ pub mod store;
 pub mod tail;
 pub mod transform;
 pub mod translate;
+pub mod watch;
 
 use std::path::PathBuf;
 
-pub use buckets::{BucketSpec, CreatedReason, NotificationSpec, S3Change};
+pub use buckets::{
+    BucketSpec, CreatedReason, NotificationSpec, ObjectState, Observation, S3Change,
+};
 pub use clock::Clock;
 pub use dead_letters::{DeadLetterSource, MessageState, Peek, RedriveReport, StoredMessage};
 pub use plan::LocalFacts;
@@ -69,6 +82,7 @@ pub use sns::{FilterScope, PublishRequest, Subscription, SubscriptionSpec, Topic
 pub use store::{Activity, Config, Durability, Store, DATABASE_FILE};
 pub use tail::TailSession;
 pub use translate::Resolver;
+pub use watch::BucketWatcher;
 
 /// The account id every local ARN carries (as LocalStack and moto do).
 pub const LOCAL_ACCOUNT: &str = "000000000000";

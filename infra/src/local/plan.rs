@@ -193,15 +193,29 @@ impl Planner<'_> {
                     name: t.name.clone(),
                     attributes: t.attributes.clone(),
                 }),
-                Some(existing) if existing.fifo == wanted.fifo => {}
-                Some(existing) => self.steps.push(Step::UpdateTopic {
-                    name: t.name.clone(),
-                    changes: vec![AttrChange {
-                        key: "FifoTopic".to_string(),
-                        from: Some(existing.fifo.to_string()),
-                        to: wanted.fifo.to_string(),
-                    }],
-                }),
+                Some(existing) => {
+                    let mut changes = Vec::new();
+                    if existing.fifo != wanted.fifo {
+                        changes.push(AttrChange {
+                            key: "FifoTopic".to_string(),
+                            from: Some(existing.fifo.to_string()),
+                            to: wanted.fifo.to_string(),
+                        });
+                    }
+                    if existing.display_name != wanted.display_name {
+                        changes.push(AttrChange {
+                            key: "DisplayName".to_string(),
+                            from: existing.display_name.clone(),
+                            to: wanted.display_name.clone().unwrap_or_default(),
+                        });
+                    }
+                    if !changes.is_empty() {
+                        self.steps.push(Step::UpdateTopic {
+                            name: t.name.clone(),
+                            changes,
+                        });
+                    }
+                }
             }
         }
     }
@@ -209,7 +223,7 @@ impl Planner<'_> {
     /// Declared buckets that route events (to EventBridge or natively), as on AWS.
     fn buckets(&mut self) {
         for b in self.desired.buckets.iter().filter(|b| b.routes_events()) {
-            let wanted = self.resolver.bucket(b);
+            let wanted = self.resolver.bucket(&self.desired.stack, b);
             let existing = self.facts.buckets.iter().find(|e| e.name == b.name);
             let same_dir = |e: &BucketSpec| {
                 std::fs::canonicalize(&wanted.dir)
@@ -232,16 +246,16 @@ impl Planner<'_> {
                 .iter()
                 .zip(&wanted.notifications)
                 .filter(|(_, w)| !had.contains(w))
-                .map(|(n, _)| NotificationChange {
+                .map(|(n, w)| NotificationChange {
                     spec: n.clone(),
-                    new: !had.iter().any(|h| h.id == n.id),
+                    new: !had.iter().any(|h| h.id == w.id),
                     changes: Vec::new(),
                 })
                 .collect();
             let remove = had
                 .iter()
-                .filter(|h| !b.notifications.iter().any(|n| n.id == h.id))
-                .map(|h| h.id.clone())
+                .filter(|h| !wanted.notifications.iter().any(|w| w.id == h.id))
+                .map(|h| declared_id(&self.desired.stack, &h.id))
                 .collect();
             self.steps.push(Step::ConfigureBucket {
                 bucket: b.name.clone(),
@@ -264,7 +278,11 @@ impl Planner<'_> {
                     bucket: e.name.clone(),
                     enable_eventbridge: false,
                     put: Vec::new(),
-                    remove: e.notifications.iter().map(|n| n.id.clone()).collect(),
+                    remove: e
+                        .notifications
+                        .iter()
+                        .map(|n| declared_id(&self.desired.stack, &n.id))
+                        .collect(),
                 });
             } else {
                 self.notes.push(Note::WouldPrune {
@@ -512,4 +530,13 @@ fn endpoint_text(e: &Endpoint) -> String {
 /// A subscription of a `bridge tail` session's queue.
 fn is_tail(endpoint: &str) -> bool {
     crate::local::name_from_arn(endpoint).starts_with(TAIL_PREFIX)
+}
+
+/// How a stored notification is named in the plan: its declared id when it is the stack's
+/// (`bridge:<stack>:<id>`, as on AWS), else the id as stored (states written before ids were
+/// stored that way, or another stack's).
+fn declared_id(stack: &str, stored: &str) -> String {
+    crate::aws::s3_notify::owned_id(stored, stack)
+        .unwrap_or(stored)
+        .to_string()
 }

@@ -384,9 +384,20 @@ fn deliver_to_rule(
             Err((code, message)) => {
                 let mut text = format!("not delivered ({code}): {message}");
                 if let Some(dlq) = &target.dead_letter_arn {
+                    // "EventBridge includes event metadata and message attributes in the
+                    // message, including: the Error Code, Error Message, the Exhausted Retry
+                    // Condition, Rule ARN, Retry Attempts, and the Target ARN" (EventBridge
+                    // user guide, using dead-letter queues). A local failure is final at the
+                    // first attempt (as AWS treats a missing target or permission): no
+                    // retries were made, and none would be.
                     let attrs = [
                         ("ERROR_CODE", code.to_string()),
                         ("ERROR_MESSAGE", message.clone()),
+                        (
+                            "EXHAUSTED_RETRY_CONDITION",
+                            "MaximumRetryAttempts".to_string(),
+                        ),
+                        ("RETRY_ATTEMPTS", "0".to_string()),
                         ("RULE_ARN", rule.arn.clone()),
                         ("TARGET_ARN", target.arn.clone()),
                     ]

@@ -30,6 +30,9 @@ pub struct TopicSpec {
     pub name: String,
     pub fifo: bool,
     pub policy: Option<String>,
+    /// SNS's `DisplayName`: the `From` name of the topic's e-mails (SNS's default,
+    /// `AWS Notifications`, when unset).
+    pub display_name: Option<String>,
 }
 
 impl TopicSpec {
@@ -39,6 +42,7 @@ impl TopicSpec {
             fifo: name.ends_with(".fifo"),
             name,
             policy: None,
+            display_name: None,
         }
     }
 }
@@ -142,9 +146,9 @@ impl Store {
         }
         self.write(|tx, ctx| {
             tx.execute(
-                "INSERT INTO topics (name, fifo, policy, created_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(name) DO UPDATE SET policy = excluded.policy",
-                params![spec.name, spec.fifo, spec.policy, ctx.now_ms],
+                "INSERT INTO topics (name, fifo, policy, created_ms, display_name) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO UPDATE SET policy = excluded.policy, display_name = excluded.display_name",
+                params![spec.name, spec.fifo, spec.policy, ctx.now_ms, spec.display_name],
             )?;
             Ok(ctx.topic_arn(&spec.name))
         })
@@ -157,12 +161,14 @@ impl Store {
 
     pub fn list_topics(&mut self) -> Result<Vec<TopicSpec>> {
         self.read(|tx, _| {
-            let mut stmt = tx.prepare("SELECT name, fifo, policy FROM topics ORDER BY name")?;
+            let mut stmt =
+                tx.prepare("SELECT name, fifo, policy, display_name FROM topics ORDER BY name")?;
             let rows = stmt.query_map([], |r| {
                 Ok(TopicSpec {
                     name: r.get(0)?,
                     fifo: r.get(1)?,
                     policy: r.get(2)?,
+                    display_name: r.get(3)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -289,9 +295,9 @@ pub(crate) fn publish_tx(
     message_id: Option<&str>,
 ) -> Result<String> {
     let name = name_from_arn(topic);
-    let fifo: bool = tx
-        .prepare_cached("SELECT fifo FROM topics WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
+    let (fifo, display_name): (bool, Option<String>) = tx
+        .prepare_cached("SELECT fifo, display_name FROM topics WHERE name = ?1")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| LocalError::NoSuchTopic(topic.to_string()))?;
     if req.message.is_empty() {
@@ -378,7 +384,8 @@ pub(crate) fn publish_tx(
                     )
                 };
                 let eml = format!(
-                    "From: AWS Notifications <no-reply@sns.amazonaws.com>\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}@sns.local>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{}",
+                    "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}@sns.local>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{}",
+                    from_header(display_name.as_deref()),
                     sub.endpoint,
                     req.subject.as_deref().unwrap_or("AWS Notification Message"),
                     rfc5322(ctx.now_ms),
@@ -414,6 +421,58 @@ pub(crate) fn publish_tx(
         }
     }
     Ok(message_id)
+}
+
+/// The `From` header of a topic's e-mails: the topic's `DisplayName` as the sender name, at
+/// SNS's sending address (the SNS Developer Guide, "Creating an Amazon SNS topic": the display
+/// name and the sending address, e.g. `no-reply@sns.amazonaws.com`, together make at most 320
+/// characters); `AWS Notifications` when the topic has none. A name that is not plain
+/// printable ASCII is quoted (RFC 5322) or, beyond ASCII, encoded (RFC 2047).
+pub(crate) fn from_header(display_name: Option<&str>) -> String {
+    let name = display_name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("AWS Notifications");
+    let name = if !name.is_ascii() {
+        format!("=?UTF-8?B?{}?=", base64(name.as_bytes()))
+    } else if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " !#$%&'*+-/=?^_`{|}~".contains(c))
+    {
+        name.to_string()
+    } else {
+        let escaped: String = name
+            .chars()
+            .filter(|c| !c.is_ascii_control())
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("\"{escaped}\"")
+    };
+    format!("{name} <no-reply@sns.amazonaws.com>")
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn unsubscribe_url(ctx: &Ctx, subscription_arn: &str) -> String {

@@ -92,7 +92,7 @@ impl Ctx<'_> {
 }
 
 /// Current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Migration `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -231,6 +231,11 @@ CREATE TABLE IF NOT EXISTS bus_grants (
     grantee TEXT NOT NULL,
     PRIMARY KEY (bus, grantee)
 );
+"#,
+    // 4 → 5: a topic's `DisplayName` (the `From` name of its e-mails). Older states' topics
+    // have none: NULL, and e-mails keep SNS's default name.
+    r#"
+ALTER TABLE topics ADD COLUMN display_name TEXT;
 "#,
 ];
 

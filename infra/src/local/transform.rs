@@ -5,8 +5,12 @@
 //!   array, otherwise the first match; a path that matches nothing yields `null` (outside quotes)
 //!   or an empty string (inside quotes);
 //! - in a JSON template (one starting with `{` or `[`), a placeholder outside quotes becomes the
-//!   value's JSON (strings with their quotes), and inside quotes a string is inserted raw (JSON
-//!   escaped) and other values as their JSON text;
+//!   value's JSON (strings with their quotes), and inside quotes a string is inserted as it is
+//!   and other values as their JSON text — **not escaped**, as EventBridge does ("EventBridge
+//!   doesn't escape values extracted by Input Path, when populating the Input Template for a
+//!   target": EventBridge user guide, input transformation, common issues). A value holding
+//!   `"`, `\` or a control character therefore makes the result invalid JSON, on AWS and here;
+//!   `bridge validate` warns about the placeholders that do so whatever the event;
 //! - in a plain-text template (anything else), strings are inserted raw and other values as JSON;
 //! - reserved variables: `<aws.events.rule-arn>`, `<aws.events.rule-name>`,
 //!   `<aws.events.event.ingestion-time>`, `<aws.events.event>` (the original event without its
@@ -136,16 +140,14 @@ fn without_detail(event: &Value) -> Value {
 }
 
 fn insert(out: &mut String, value: Option<&Value>, json_mode: bool, in_string: bool) {
-    let escape = |text: &str| -> String {
-        let quoted = Value::String(text.to_string()).to_string();
-        quoted[1..quoted.len() - 1].to_string()
-    };
     match (value, json_mode, in_string) {
         (None, _, true) | (None, false, _) => {}
         (None, true, false) => out.push_str("null"),
-        (Some(Value::String(s)), true, true) => out.push_str(&escape(s)),
-        (Some(Value::String(s)), false, _) => out.push_str(s),
-        (Some(v), true, true) => out.push_str(&escape(&v.to_string())),
+        // Inside quotes (and in text templates) a string goes in as it is: EventBridge does
+        // not escape it.
+        (Some(Value::String(s)), true, true) | (Some(Value::String(s)), false, _) => {
+            out.push_str(s)
+        }
         (Some(v), _, _) => out.push_str(&v.to_string()),
     }
 }
@@ -210,15 +212,35 @@ mod tests {
                 ("n", "$.detail.n"),
                 ("tags", "$.detail.tags"),
             ],
-            r#"{"id": <instance>, "text": "<instance> is in state \"<status>\"", "n": <n>, "tags": <tags>, "s": "<tags>", "rule": "<aws.events.rule-name>"}"#,
+            r#"{"id": <instance>, "text": "<instance> is in state \"<status>\"", "n": <n>, "tags": <tags>, "rule": "<aws.events.rule-name>"}"#,
         );
         let out = transform(&tr, &event, &route()).expect("transform");
         assert_eq!(
             out,
-            r#"{"id": "i-1", "text": "i-1 is in state \"RUNNING\"", "n": 3, "tags": {"a":"x\"y"}, "s": "{\"a\":\"x\\\"y\"}", "rule": "r1"}"#
+            r#"{"id": "i-1", "text": "i-1 is in state \"RUNNING\"", "n": 3, "tags": {"a":"x\"y"}, "rule": "r1"}"#
         );
         let parsed: Value = serde_json::from_str(&out).expect("valid JSON");
         assert_eq!(parsed["tags"]["a"], "x\"y");
+    }
+
+    /// "EventBridge doesn't escape values extracted by Input Path, when populating the Input
+    /// Template for a target" (EventBridge user guide, input transformation, common issues):
+    /// inside quotes a value goes in as it is, so a quote in it breaks the JSON, as on AWS.
+    #[test]
+    fn values_inside_quotes_are_not_escaped_as_eventbridge_does() {
+        let event = json!({"detail": {"key": "say \"hi\"\\now", "tags": {"a": "b"}}});
+        let tr = t(
+            &[("key", "$.detail.key"), ("tags", "$.detail.tags")],
+            r#"{"k": "<key>", "t": "<tags>"}"#,
+        );
+        let out = transform(&tr, &event, &route()).expect("transform");
+        assert_eq!(out, r#"{"k": "say "hi"\now", "t": "{"a":"b"}"}"#);
+        assert!(serde_json::from_str::<Value>(&out).is_err());
+        // Outside quotes the value is JSON, so the same key stays valid.
+        let tr = t(&[("key", "$.detail.key")], r#"{"k": <key>}"#);
+        let out = transform(&tr, &event, &route()).expect("transform");
+        let parsed: Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(parsed["k"], "say \"hi\"\\now");
     }
 
     #[test]

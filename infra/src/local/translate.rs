@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use rules::desired::{self, Destination, Endpoint, NotificationDestination};
 
+use crate::aws::s3_notify::notification_id;
+
 use super::{
     BucketSpec, Config, FilterScope, InputTransformer, LocalError, NotificationSpec, QueueSpec,
     Redrive, Result, RuleSpec, RuleState, SubscriptionSpec, TargetSpec, TopicSpec,
@@ -72,6 +74,7 @@ impl Resolver<'_> {
     pub fn topic(&self, t: &desired::Topic) -> TopicSpec {
         let mut topic = TopicSpec::new(t.name.clone());
         topic.fifo |= attr_bool(&t.attributes, "FifoTopic");
+        topic.display_name = t.attributes.get("DisplayName").cloned();
         topic
     }
 
@@ -133,9 +136,12 @@ impl Resolver<'_> {
         }
     }
 
-    pub fn notification(&self, n: &desired::Notification) -> NotificationSpec {
+    /// A native notification as S3 stores it on the bucket: its `Id` is
+    /// `bridge:<stack>:<id>`, as on AWS, so the `s3.configurationId` of the records it sends
+    /// is the same on both backends.
+    pub fn notification(&self, stack: &str, n: &desired::Notification) -> NotificationSpec {
         NotificationSpec {
-            id: n.id.clone(),
+            id: notification_id(stack, &n.id),
             target_arn: match &n.destination {
                 NotificationDestination::Queue(q) => self.queue_arn(q),
                 NotificationDestination::Topic(t) => self.topic_arn(t),
@@ -146,7 +152,7 @@ impl Resolver<'_> {
         }
     }
 
-    pub fn bucket(&self, b: &desired::Bucket) -> BucketSpec {
+    pub fn bucket(&self, stack: &str, b: &desired::Bucket) -> BucketSpec {
         BucketSpec {
             name: b.name.clone(),
             dir: self.bucket_dir(&b.name),
@@ -154,7 +160,7 @@ impl Resolver<'_> {
             notifications: b
                 .notifications
                 .iter()
-                .map(|n| self.notification(n))
+                .map(|n| self.notification(stack, n))
                 .collect(),
         }
     }
