@@ -10,6 +10,7 @@
 //! - [`sns`]: topics, subscriptions, filter policies, SNS envelopes, the e-mail outbox.
 //! - [`events`]: buses, rules and targets.
 //! - [`routing`]: PutEvents: validation, envelope, matching, delivery.
+//! - [`group`]: group commit: PutEvents calls from many threads sharing one commit (fsync).
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`clock`]: injectable time and AWS timestamp formats.
@@ -39,6 +40,7 @@ pub mod buckets;
 pub mod clock;
 pub mod deliveries;
 pub mod events;
+pub mod group;
 pub mod plan;
 pub mod queue;
 pub mod routes;
@@ -54,6 +56,7 @@ use std::path::PathBuf;
 
 pub use buckets::{BucketSpec, NotificationSpec, S3Change};
 pub use clock::Clock;
+pub use group::GroupCommit;
 pub use plan::LocalFacts;
 pub use queue::{
     MessageAttribute, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,

@@ -187,21 +187,104 @@ pub(crate) fn envelope(
     Value::Object(m)
 }
 
+fn check_entry_count(entries: &[PutEventsEntry]) -> Result<()> {
+    if entries.is_empty() || entries.len() > MAX_ENTRIES {
+        return Err(LocalError::invalid(
+            "PutEvents",
+            format!(
+                "{} entries: a call takes 1 to {MAX_ENTRIES} entries",
+                entries.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether e-mails are waiting in the outbox (written out after the commit).
+fn outbox_pending(tx: &Transaction) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// One PutEvents call's work inside a transaction.
+fn put_events_tx(
+    tx: &Transaction,
+    ctx: &Ctx,
+    routes: &mut HashMap<String, BusRoutes>,
+    entries: &[PutEventsEntry],
+) -> Result<PutEventsOutput> {
+    let mut out = PutEventsOutput {
+        failed_entry_count: 0,
+        entries: Vec::with_capacity(entries.len()),
+        routed: Vec::new(),
+    };
+    for entry in entries {
+        let (time_ms, detail) = match validate(entry, ctx.now_ms) {
+            Ok(ok) => ok,
+            Err(e) => {
+                out.failed_entry_count += 1;
+                out.entries.push(e);
+                continue;
+            }
+        };
+        let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+        let exists: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
+            .query_row([bus], |r| r.get(0))?;
+        if exists == 0 {
+            out.failed_entry_count += 1;
+            out.entries.push(entry_error(
+                "ResourceNotFoundException",
+                format!("Event bus {bus} does not exist."),
+            ));
+            continue;
+        }
+        let id = new_id();
+        let event = envelope(
+            ctx,
+            &id,
+            entry.detail_type.as_deref().unwrap_or_default(),
+            entry.source.as_deref().unwrap_or_default(),
+            time_ms,
+            &entry.resources,
+            detail,
+        );
+        let bus_routes = routes_for(routes, tx, ctx, bus)?;
+        route_event(tx, ctx, bus_routes, bus, &id, &event, &mut out.routed)?;
+        out.entries.push(PutEventsResultEntry {
+            event_id: Some(id),
+            error_code: None,
+            error_message: None,
+        });
+    }
+    Ok(out)
+}
+
 impl Store {
     /// PutEvents: up to 10 entries, all accepted-and-delivered in one transaction.
     ///
     /// Per-entry problems (missing source, malformed detail, unknown bus, ...) come back as
     /// per-entry errors, as from AWS; `Err` means nothing was accepted.
     pub fn put_events(&mut self, entries: &[PutEventsEntry]) -> Result<PutEventsOutput> {
-        if entries.is_empty() || entries.len() > MAX_ENTRIES {
-            return Err(LocalError::invalid(
-                "PutEvents",
-                format!(
-                    "{} entries: a call takes 1 to {MAX_ENTRIES} entries",
-                    entries.len()
-                ),
-            ));
-        }
+        check_entry_count(entries)?;
+        let mut outs = self.put_events_group(&[entries])?;
+        outs.pop().unwrap_or_else(|| {
+            Err(LocalError::invalid("PutEvents", "no result for the call"))
+        })
+    }
+
+    /// Group commit: several PutEvents calls (each up to 10 entries) in one transaction, so
+    /// that they share one commit (one fsync under [`super::Durability::Full`]). Each call
+    /// runs in its own savepoint: one that fails (`Err` in its slot) leaves no trace and does
+    /// not stop the others. The outer `Err` means the commit failed and nothing of any call
+    /// was accepted. Results are in the order of `calls`; no call is acknowledged before the
+    /// commit that holds its events.
+    pub fn put_events_group(
+        &mut self,
+        calls: &[&[PutEventsEntry]],
+    ) -> Result<Vec<Result<PutEventsOutput>>> {
+        self.set_sync(true)?;
         let now_ms = self.clock.now_ms();
         let Store {
             conn,
@@ -215,54 +298,37 @@ impl Store {
             account: &config.account,
         };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut out = PutEventsOutput {
-            failed_entry_count: 0,
-            entries: Vec::with_capacity(entries.len()),
-            routed: Vec::new(),
-        };
-        for entry in entries {
-            let (time_ms, detail) = match validate(entry, now_ms) {
-                Ok(ok) => ok,
-                Err(e) => {
-                    out.failed_entry_count += 1;
-                    out.entries.push(e);
-                    continue;
-                }
-            };
-            let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
-            let exists: i64 =
-                tx.query_row("SELECT COUNT(*) FROM buses WHERE name = ?1", [bus], |r| {
-                    r.get(0)
-                })?;
-            if exists == 0 {
-                out.failed_entry_count += 1;
-                out.entries.push(entry_error(
-                    "ResourceNotFoundException",
-                    format!("Event bus {bus} does not exist."),
-                ));
+        let mut outs = Vec::with_capacity(calls.len());
+        for (n, entries) in calls.iter().enumerate() {
+            if let Err(e) = check_entry_count(entries) {
+                outs.push(Err(e));
                 continue;
             }
-            let id = new_id();
-            let event = envelope(
-                &ctx,
-                &id,
-                entry.detail_type.as_deref().unwrap_or_default(),
-                entry.source.as_deref().unwrap_or_default(),
-                time_ms,
-                &entry.resources,
-                detail,
-            );
-            let bus_routes = routes_for(routes, &tx, &ctx, bus)?;
-            route_event(&tx, &ctx, bus_routes, bus, &id, &event, &mut out.routed)?;
-            out.entries.push(PutEventsResultEntry {
-                event_id: Some(id),
-                error_code: None,
-                error_message: None,
-            });
+            // A single call needs no savepoint: its failure rolls the transaction back.
+            if calls.len() == 1 {
+                outs.push(Ok(put_events_tx(&tx, &ctx, routes, entries)?));
+                continue;
+            }
+            tx.execute_batch(&format!("SAVEPOINT put_events_{n}"))?;
+            match put_events_tx(&tx, &ctx, routes, entries) {
+                Ok(out) => {
+                    tx.execute_batch(&format!("RELEASE put_events_{n}"))?;
+                    outs.push(Ok(out));
+                }
+                Err(e) => {
+                    tx.execute_batch(&format!(
+                        "ROLLBACK TO put_events_{n}; RELEASE put_events_{n}"
+                    ))?;
+                    outs.push(Err(e));
+                }
+            }
         }
+        let mail = outbox_pending(&tx)?;
         tx.commit()?;
-        self.flush_outbox()?;
-        Ok(out)
+        if mail {
+            self.flush_outbox()?;
+        }
+        Ok(outs)
     }
 }
 

@@ -233,6 +233,8 @@ pub struct Store {
     dir: PathBuf,
     /// Compiled matchers per bus, valid for one `rules_generation`.
     pub(crate) routes: HashMap<String, super::routes::BusRoutes>,
+    /// Whether the connection's `synchronous` is FULL right now (see [`Store::write_relaxed`]).
+    sync_full: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -292,6 +294,7 @@ impl Store {
             other => other,
         })?;
         let mut store = Store {
+            sync_full: config.durability == Durability::Full,
             conn,
             config,
             clock,
@@ -325,8 +328,43 @@ impl Store {
         &self.clock
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.
+    /// Sets the connection's `synchronous` for the next commits: FULL only when the store is
+    /// [`Durability::Full`] and `full` is asked for. A no-op when it already is.
+    pub(crate) fn set_sync(&mut self, full: bool) -> Result<()> {
+        let full = full && self.config.durability == Durability::Full;
+        if full != self.sync_full {
+            self.conn
+                .pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
+            self.sync_full = full;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds, with the
+    /// store's durability (an fsync per commit under [`Durability::Full`]).
     pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction, &Ctx) -> Result<T>,
+    ) -> Result<T> {
+        self.set_sync(true)?;
+        self.write_unsynced(f)
+    }
+
+    /// [`Store::write`] for changes whose loss on power failure is harmless under
+    /// at-least-once delivery: a receive (lost, the message is simply delivered again after
+    /// power comes back) or a delete (lost, the message comes back and is redelivered). These
+    /// commit with `synchronous=NORMAL`: in WAL mode that still survives `kill -9` (the WAL is
+    /// in the OS page cache) and keeps the database consistent on power loss, and the next
+    /// FULL commit (an accepted event) fsyncs the WAL with them in it.
+    pub(crate) fn write_relaxed<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction, &Ctx) -> Result<T>,
+    ) -> Result<T> {
+        self.set_sync(false)?;
+        self.write_unsynced(f)
+    }
+
+    fn write_unsynced<T>(
         &mut self,
         f: impl FnOnce(&Transaction, &Ctx) -> Result<T>,
     ) -> Result<T> {
@@ -489,13 +527,15 @@ pub(crate) fn set_activity_outcome(tx: &Transaction, id: i64, outcome: &str) -> 
 
 /// Increments and returns a counter in `meta`.
 pub(crate) fn next_counter(tx: &Transaction, key: &str) -> Result<i64> {
-    tx.execute("UPDATE meta SET value = value + 1 WHERE key = ?1", [key])?;
-    Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+    tx.prepare_cached("UPDATE meta SET value = value + 1 WHERE key = ?1")?
+        .execute([key])?;
+    counter(tx, key)
 }
 
 pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
     Ok(tx
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
 }
