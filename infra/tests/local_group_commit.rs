@@ -5,8 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use infra::local::{
-    GroupCommit, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec, RuleState, Store,
-    TargetSpec,
+    GroupCommit, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec, RuleState, Store, TargetSpec,
 };
 
 fn store_with_rule() -> (tempfile::TempDir, Store) {
@@ -29,7 +28,13 @@ fn store_with_rule() -> (tempfile::TempDir, Store) {
 
 fn entries(call: usize, n: usize) -> Vec<PutEventsEntry> {
     (0..n)
-        .map(|k| PutEventsEntry::new("group.test", "t", format!(r#"{{"call": {call}, "k": {k}}}"#)))
+        .map(|k| {
+            PutEventsEntry::new(
+                "group.test",
+                "t",
+                format!(r#"{{"call": {call}, "k": {k}}}"#),
+            )
+        })
         .collect()
 }
 

@@ -23,7 +23,10 @@ const MAX_GROUP: usize = 256;
 type Work = Box<dyn FnOnce(&mut Store) + Send>;
 
 enum Job {
-    Put(Vec<PutEventsEntry>, mpsc::SyncSender<Result<PutEventsOutput>>),
+    Put(
+        Vec<PutEventsEntry>,
+        mpsc::SyncSender<Result<PutEventsOutput>>,
+    ),
     Run(Work),
 }
 
@@ -108,8 +111,10 @@ impl Drop for GroupCommit {
 }
 
 fn writer(mut store: Store, jobs: mpsc::Receiver<Job>) -> Store {
-    let mut puts: Vec<(Vec<PutEventsEntry>, mpsc::SyncSender<Result<PutEventsOutput>>)> =
-        Vec::new();
+    let mut puts: Vec<(
+        Vec<PutEventsEntry>,
+        mpsc::SyncSender<Result<PutEventsOutput>>,
+    )> = Vec::new();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -135,7 +140,10 @@ fn writer(mut store: Store, jobs: mpsc::Receiver<Job>) -> Store {
 /// Commits the waiting PutEvents calls together, then answers each.
 fn commit(
     store: &mut Store,
-    puts: &mut Vec<(Vec<PutEventsEntry>, mpsc::SyncSender<Result<PutEventsOutput>>)>,
+    puts: &mut Vec<(
+        Vec<PutEventsEntry>,
+        mpsc::SyncSender<Result<PutEventsOutput>>,
+    )>,
 ) {
     if puts.is_empty() {
         return;

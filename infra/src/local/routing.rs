@@ -17,7 +17,7 @@ use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::routes::{BusRoutes, RouteRule};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{begin_activity, counter, set_activity_outcome, Ctx, Store};
+use super::store::{begin_activity, counter, record_activity, set_activity_outcome, Ctx, Store};
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
 pub use crate::put_events::{PutEventsEntry, PutEventsResultEntry, MAX_ENTRIES, MAX_ENTRY_BYTES};
@@ -269,9 +269,8 @@ impl Store {
     pub fn put_events(&mut self, entries: &[PutEventsEntry]) -> Result<PutEventsOutput> {
         check_entry_count(entries)?;
         let mut outs = self.put_events_group(&[entries])?;
-        outs.pop().unwrap_or_else(|| {
-            Err(LocalError::invalid("PutEvents", "no result for the call"))
-        })
+        outs.pop()
+            .unwrap_or_else(|| Err(LocalError::invalid("PutEvents", "no result for the call")))
     }
 
     /// Group commit: several PutEvents calls (each up to 10 entries) in one transaction, so
@@ -389,7 +388,19 @@ fn deliver_to_rule(
             rule_arn: &rule.arn,
             ingestion_time,
         };
-        let activity = begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
+        let activity_origin = format!("rule {origin}");
+        // A topic's activity row goes first, so that it is listed before the fan-out it
+        // causes; other targets cause none, and get one row with the outcome (one write).
+        let activity = match arn_service(&target.arn) {
+            Some("sns") => Some(begin_activity(
+                tx,
+                ctx,
+                event_id,
+                &activity_origin,
+                &target.arn,
+            )?),
+            _ => None,
+        };
         let outcome = match target_input(target, event, event_json, &route) {
             Ok(body) => deliver(tx, ctx, target, event_id, body)?,
             Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
@@ -424,7 +435,10 @@ fn deliver_to_rule(
                 text
             }
         };
-        set_activity_outcome(tx, activity, &outcome)?;
+        match activity {
+            Some(id) => set_activity_outcome(tx, id, &outcome)?,
+            None => record_activity(tx, ctx, event_id, &activity_origin, &target.arn, &outcome)?,
+        }
         routed.push(Routed {
             event_id: event_id.to_string(),
             rule: origin.clone(),

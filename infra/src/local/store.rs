@@ -3,7 +3,10 @@
 //! Durability: WAL with `synchronous=FULL`, so a commit is on disk (fsync'd) before the call
 //! that made it returns. `NORMAL` would already survive `kill -9` (the WAL is in the OS page
 //! cache), but not power loss; an accepted event must survive both, and batching events per
-//! call (as PutEvents does) amortises the fsync.
+//! call (as PutEvents does) amortises the fsync, as does group commit (several calls in one
+//! transaction: [`Store::put_events_group`], [`super::GroupCommit`]). Receives and deletes
+//! commit with `NORMAL` ([`Store::write_relaxed`]): losing one to power failure is a
+//! redelivery, which at-least-once allows, and the next FULL commit fsyncs them anyway.
 //!
 //! Concurrency: several processes (`bridge dev`, `bridge put-event`, `bridge consume`) may open
 //! the same state. Writers use `BEGIN IMMEDIATE` so they queue on the busy timeout instead of
@@ -364,10 +367,7 @@ impl Store {
         self.write_unsynced(f)
     }
 
-    fn write_unsynced<T>(
-        &mut self,
-        f: impl FnOnce(&Transaction, &Ctx) -> Result<T>,
-    ) -> Result<T> {
+    fn write_unsynced<T>(&mut self, f: impl FnOnce(&Transaction, &Ctx) -> Result<T>) -> Result<T> {
         let ctx = Ctx {
             now_ms: self.clock.now_ms(),
             region: &self.config.region,
