@@ -129,7 +129,7 @@ fn group_commit(c: &mut Criterion) {
                     }
                     let mut consumed = 0;
                     while consumed < total {
-                        let n = writer.with_store(|store| consume10(store)).expect("writer");
+                        let n = writer.with_store(consume10).expect("writer");
                         if n == 0 {
                             std::thread::yield_now();
                         }
