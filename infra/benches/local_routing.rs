@@ -1,14 +1,26 @@
 //! Local pipeline throughput: PutEvents (batches of 10) → rule matching → queue → receive →
-//! batch delete, with 10 and 1,000 rules on the bus. Every step is a durable (fsync'd) SQLite
-//! transaction, as in real use.
+//! batch delete, with 10 and 1,000 rules on the bus, as in real use: an accepted event is
+//! fsync'd before PutEvents returns (`synchronous=FULL`), receives and deletes commit without
+//! an fsync of their own (a lost one is a redelivery).
+//!
+//! - `put10_match_queue_receive_delete`: one thread, one call after the other.
+//! - `group_commit`: 4 producer threads each putting batches of 10 through one
+//!   [`GroupCommit`] (concurrent calls share a commit) while a consumer thread receives and
+//!   deletes through the same writer until every event is consumed.
+//! - `consume_receive10_delete10`: draining a backlog, 10 messages per receive and delete.
 //!
 //! Run: `cargo bench -p bridge-infra --bench local_routing`.
 
+use std::time::{Duration, Instant};
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use infra::local::{
-    Clock, Config, Durability, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec, RuleState,
-    Store, TargetSpec,
+    Clock, Config, Durability, GroupCommit, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec,
+    RuleState, Store, TargetSpec,
 };
+
+/// Producer threads in the group commit bench.
+const PRODUCERS: usize = 4;
 
 fn setup(rules: usize, durability: Durability) -> (tempfile::TempDir, Store, Vec<PutEventsEntry>) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -79,5 +91,87 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// Receives and deletes up to 10 messages; returns how many.
+fn consume10(store: &mut Store) -> usize {
+    let got = store
+        .receive_messages("bench", ReceiveRequest::default())
+        .expect("receive");
+    let handles: Vec<String> = got.into_iter().map(|m| m.receipt_handle).collect();
+    if !handles.is_empty() {
+        store.delete_messages("bench", &handles).expect("delete");
+    }
+    handles.len()
+}
+
+fn group_commit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("local_pipeline");
+    group.throughput(Throughput::Elements((10 * PRODUCERS) as u64));
+    group.sample_size(20);
+    for rules in [10usize, 1000] {
+        let (_dir, store, batch) = setup(rules, Durability::Full);
+        let writer = GroupCommit::new(store).expect("writer");
+        let id = BenchmarkId::new(
+            format!("group_commit_{PRODUCERS}_producers/sync_full"),
+            rules,
+        );
+        group.bench_with_input(id, &rules, |b, _| {
+            b.iter_custom(|iters| {
+                let total = iters as usize * PRODUCERS * 10;
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..PRODUCERS {
+                        s.spawn(|| {
+                            for _ in 0..iters {
+                                let out = writer.put_events(batch.clone()).expect("put events");
+                                assert_eq!(out.routed.len(), 10);
+                            }
+                        });
+                    }
+                    let mut consumed = 0;
+                    while consumed < total {
+                        let n = writer.with_store(consume10).expect("writer");
+                        if n == 0 {
+                            std::thread::yield_now();
+                        }
+                        consumed += n;
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn consume(c: &mut Criterion) {
+    let mut group = c.benchmark_group("local_consume");
+    group.throughput(Throughput::Elements(10));
+    group.sample_size(20);
+    let (_dir, mut store, batch) = setup(10, Durability::Full);
+    group.bench_function("consume_receive10_delete10/sync_full", |b| {
+        b.iter_custom(|iters| {
+            // The backlog is filled untimed, 25 calls per commit.
+            let calls: Vec<&[PutEventsEntry]> = vec![&batch; 25];
+            let mut filled = 0;
+            while filled < iters {
+                for out in store.put_events_group(&calls).expect("fill") {
+                    out.expect("put events");
+                }
+                filled += 25;
+            }
+            let mut elapsed = Duration::ZERO;
+            let start = Instant::now();
+            for _ in 0..iters {
+                assert_eq!(consume10(&mut store), 10);
+            }
+            elapsed += start.elapsed();
+            // Leftovers from rounding up to 25 calls.
+            while consume10(&mut store) > 0 {}
+            elapsed
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, group_commit, consume);
 criterion_main!(benches);

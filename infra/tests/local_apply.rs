@@ -347,6 +347,7 @@ fn notifications_are_named_tested_and_mailed_as_on_aws() {
             )],
         }],
         tags: BTreeMap::new(),
+        ..Desired::default()
     };
     let first = plan(&mut store, &desired, true);
     let text = first.to_string();

@@ -12,6 +12,7 @@
 //! - [`sns`]: topics, subscriptions, filter policies, SNS envelopes, the e-mail outbox.
 //! - [`events`]: buses, rules and targets.
 //! - [`routing`]: PutEvents: validation, envelope, matching, delivery.
+//! - [`group`]: group commit: PutEvents calls from many threads sharing one commit (fsync).
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`watch`]: bucket directories watched as they change (`notify`), beside the scan.
@@ -53,6 +54,7 @@ pub mod clock;
 pub mod dead_letters;
 pub mod deliveries;
 pub mod events;
+pub mod group;
 pub mod plan;
 pub mod queue;
 pub mod routes;
@@ -72,6 +74,7 @@ pub use buckets::{
 };
 pub use clock::Clock;
 pub use dead_letters::{DeadLetterSource, MessageState, Peek, RedriveReport, StoredMessage};
+pub use group::GroupCommit;
 pub use plan::LocalFacts;
 pub use queue::{
     MessageAttribute, QueueCounts, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,

@@ -334,6 +334,9 @@ impl Store {
     }
 
     /// ReceiveMessage, polling every 50 ms up to `wait_time_secs` while the queue is empty.
+    ///
+    /// Commits without an fsync of its own (see [`Store::write_relaxed`]): a receive lost to
+    /// power failure only means the message is delivered again.
     pub fn receive_messages(
         &mut self,
         queue: &str,
@@ -347,7 +350,7 @@ impl Store {
         }
         let deadline = Instant::now() + Duration::from_secs(req.wait_time_secs.min(20) as u64);
         loop {
-            let got = self.write(|tx, ctx| receive_tx(tx, ctx, queue, req))?;
+            let got = self.write_relaxed(|tx, ctx| receive_tx(tx, ctx, queue, req))?;
             if !got.is_empty() || Instant::now() >= deadline {
                 return Ok(got);
             }
@@ -355,9 +358,10 @@ impl Store {
         }
     }
 
-    /// DeleteMessage: only the newest receipt handle of a message works.
+    /// DeleteMessage: only the newest receipt handle of a message works. Like a receive, it
+    /// commits without an fsync of its own (a delete lost to power failure is a redelivery).
     pub fn delete_message(&mut self, queue: &str, receipt_handle: &str) -> Result<()> {
-        self.write(|tx, _| {
+        self.write_relaxed(|tx, _| {
             let q = load_queue(tx, queue)?;
             let n = tx
                 .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND receipt = ?2")?
@@ -375,7 +379,7 @@ impl Store {
         queue: &str,
         receipt_handles: &[String],
     ) -> Result<Vec<Result<()>>> {
-        self.write(|tx, _| {
+        self.write_relaxed(|tx, _| {
             let q = load_queue(tx, queue)?;
             let mut stmt =
                 tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND receipt = ?2")?;

@@ -17,7 +17,7 @@ use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::routes::{BusRoutes, RouteRule};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{begin_activity, counter, set_activity_outcome, Ctx, Store};
+use super::store::{begin_activity, counter, record_activity, set_activity_outcome, Ctx, Store};
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
 pub use crate::put_events::{PutEventsEntry, PutEventsResultEntry, MAX_ENTRIES, MAX_ENTRY_BYTES};
@@ -187,6 +187,99 @@ pub(crate) fn envelope(
     Value::Object(m)
 }
 
+fn check_entry_count(entries: &[PutEventsEntry]) -> Result<()> {
+    if entries.is_empty() || entries.len() > MAX_ENTRIES {
+        return Err(LocalError::invalid(
+            "PutEvents",
+            format!(
+                "{} entries: a call takes 1 to {MAX_ENTRIES} entries",
+                entries.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether e-mails are waiting in the outbox (written out after the commit).
+fn outbox_pending(tx: &Transaction) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// One PutEvents call's work inside a transaction.
+fn put_events_tx(
+    tx: &Transaction,
+    ctx: &Ctx,
+    routes: &mut HashMap<String, BusRoutes>,
+    entries: &[PutEventsEntry],
+    sender: Option<&str>,
+) -> Result<PutEventsOutput> {
+    if let Some(account) = sender {
+        for entry in entries {
+            let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+            if !super::bus_grants::may_put_events(tx, ctx.account, bus, account)? {
+                return Err(LocalError::invalid(
+                    format!("PutEvents from account {account}"),
+                    format!(
+                        "AccessDeniedException: account {account} is not authorized to perform \
+                         events:PutEvents on event bus {bus}: the bus does not grant it (add \
+                         \"{account}\" to its `allow_put_events_from` in bridge.json and apply)"
+                    ),
+                ));
+            }
+        }
+    }
+    let mut out = PutEventsOutput {
+        failed_entry_count: 0,
+        entries: Vec::with_capacity(entries.len()),
+        routed: Vec::new(),
+    };
+    for entry in entries {
+        let (time_ms, detail) = match validate(entry, ctx.now_ms) {
+            Ok(ok) => ok,
+            Err(e) => {
+                out.failed_entry_count += 1;
+                out.entries.push(e);
+                continue;
+            }
+        };
+        let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+        let exists: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
+            .query_row([bus], |r| r.get(0))?;
+        if exists == 0 {
+            out.failed_entry_count += 1;
+            out.entries.push(entry_error(
+                "ResourceNotFoundException",
+                format!("Event bus {bus} does not exist."),
+            ));
+            continue;
+        }
+        let id = new_id();
+        let mut event = envelope(
+            ctx,
+            &id,
+            entry.detail_type.as_deref().unwrap_or_default(),
+            entry.source.as_deref().unwrap_or_default(),
+            time_ms,
+            &entry.resources,
+            detail,
+        );
+        if let Some(account) = sender {
+            event["account"] = json!(account);
+        }
+        let bus_routes = routes_for(routes, tx, ctx, bus)?;
+        route_event(tx, ctx, bus_routes, bus, &id, &event, &mut out.routed)?;
+        out.entries.push(PutEventsResultEntry {
+            event_id: Some(id),
+            error_code: None,
+            error_message: None,
+        });
+    }
+    Ok(out)
+}
+
 impl Store {
     /// PutEvents: up to 10 entries, all accepted-and-delivered in one transaction.
     ///
@@ -204,15 +297,32 @@ impl Store {
         entries: &[PutEventsEntry],
         sender: Option<&str>,
     ) -> Result<PutEventsOutput> {
-        if entries.is_empty() || entries.len() > MAX_ENTRIES {
-            return Err(LocalError::invalid(
-                "PutEvents",
-                format!(
-                    "{} entries: a call takes 1 to {MAX_ENTRIES} entries",
-                    entries.len()
-                ),
-            ));
-        }
+        check_entry_count(entries)?;
+        let mut outs = self.put_events_group_as(&[entries], sender)?;
+        outs.pop()
+            .unwrap_or_else(|| Err(LocalError::invalid("PutEvents", "no result for the call")))
+    }
+
+    /// Group commit: several PutEvents calls (each up to 10 entries) in one transaction, so
+    /// that they share one commit (one fsync under [`super::Durability::Full`]). Each call
+    /// runs in its own savepoint: one that fails (`Err` in its slot) leaves no trace and does
+    /// not stop the others. The outer `Err` means the commit failed and nothing of any call
+    /// was accepted. Results are in the order of `calls`; no call is acknowledged before the
+    /// commit that holds its events.
+    pub fn put_events_group(
+        &mut self,
+        calls: &[&[PutEventsEntry]],
+    ) -> Result<Vec<Result<PutEventsOutput>>> {
+        self.put_events_group_as(calls, None)
+    }
+
+    /// [`Self::put_events_group`] with every call sent by `sender` (see [`Self::put_events_as`]).
+    fn put_events_group_as(
+        &mut self,
+        calls: &[&[PutEventsEntry]],
+        sender: Option<&str>,
+    ) -> Result<Vec<Result<PutEventsOutput>>> {
+        self.set_sync(true)?;
         let now_ms = self.clock.now_ms();
         let Store {
             conn,
@@ -226,72 +336,37 @@ impl Store {
             account: &config.account,
         };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if let Some(account) = sender {
-            for entry in entries {
-                let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
-                if !super::bus_grants::may_put_events(&tx, ctx.account, bus, account)? {
-                    return Err(LocalError::invalid(
-                        format!("PutEvents from account {account}"),
-                        format!(
-                            "AccessDeniedException: account {account} is not authorized to perform \
-                             events:PutEvents on event bus {bus}: the bus does not grant it (add \
-                             \"{account}\" to its `allow_put_events_from` in bridge.json and apply)"
-                        ),
-                    ));
-                }
-            }
-        }
-        let mut out = PutEventsOutput {
-            failed_entry_count: 0,
-            entries: Vec::with_capacity(entries.len()),
-            routed: Vec::new(),
-        };
-        for entry in entries {
-            let (time_ms, detail) = match validate(entry, now_ms) {
-                Ok(ok) => ok,
-                Err(e) => {
-                    out.failed_entry_count += 1;
-                    out.entries.push(e);
-                    continue;
-                }
-            };
-            let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
-            let exists: i64 =
-                tx.query_row("SELECT COUNT(*) FROM buses WHERE name = ?1", [bus], |r| {
-                    r.get(0)
-                })?;
-            if exists == 0 {
-                out.failed_entry_count += 1;
-                out.entries.push(entry_error(
-                    "ResourceNotFoundException",
-                    format!("Event bus {bus} does not exist."),
-                ));
+        let mut outs = Vec::with_capacity(calls.len());
+        for (n, entries) in calls.iter().enumerate() {
+            if let Err(e) = check_entry_count(entries) {
+                outs.push(Err(e));
                 continue;
             }
-            let id = new_id();
-            let mut event = envelope(
-                &ctx,
-                &id,
-                entry.detail_type.as_deref().unwrap_or_default(),
-                entry.source.as_deref().unwrap_or_default(),
-                time_ms,
-                &entry.resources,
-                detail,
-            );
-            if let Some(account) = sender {
-                event["account"] = json!(account);
+            // A single call needs no savepoint: its failure rolls the transaction back.
+            if calls.len() == 1 {
+                outs.push(Ok(put_events_tx(&tx, &ctx, routes, entries, sender)?));
+                continue;
             }
-            let bus_routes = routes_for(routes, &tx, &ctx, bus)?;
-            route_event(&tx, &ctx, bus_routes, bus, &id, &event, &mut out.routed)?;
-            out.entries.push(PutEventsResultEntry {
-                event_id: Some(id),
-                error_code: None,
-                error_message: None,
-            });
+            tx.execute_batch(&format!("SAVEPOINT put_events_{n}"))?;
+            match put_events_tx(&tx, &ctx, routes, entries, sender) {
+                Ok(out) => {
+                    tx.execute_batch(&format!("RELEASE put_events_{n}"))?;
+                    outs.push(Ok(out));
+                }
+                Err(e) => {
+                    tx.execute_batch(&format!(
+                        "ROLLBACK TO put_events_{n}; RELEASE put_events_{n}"
+                    ))?;
+                    outs.push(Err(e));
+                }
+            }
         }
+        let mail = outbox_pending(&tx)?;
         tx.commit()?;
-        self.flush_outbox()?;
-        Ok(out)
+        if mail {
+            self.flush_outbox()?;
+        }
+        Ok(outs)
     }
 }
 
@@ -370,7 +445,19 @@ fn deliver_to_rule(
             rule_arn: &rule.arn,
             ingestion_time,
         };
-        let activity = begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
+        let activity_origin = format!("rule {origin}");
+        // A topic's activity row goes first, so that it is listed before the fan-out it
+        // causes; other targets cause none, and get one row with the outcome (one write).
+        let activity = match arn_service(&target.arn) {
+            Some("sns") => Some(begin_activity(
+                tx,
+                ctx,
+                event_id,
+                &activity_origin,
+                &target.arn,
+            )?),
+            _ => None,
+        };
         let outcome = if arn_service(&target.arn) == Some("events") {
             forward_to_bus(tx, ctx, &target.arn, event_id, event, forwarded, routed)?
         } else {
@@ -420,7 +507,10 @@ fn deliver_to_rule(
                 text
             }
         };
-        set_activity_outcome(tx, activity, &outcome)?;
+        match activity {
+            Some(id) => set_activity_outcome(tx, id, &outcome)?,
+            None => record_activity(tx, ctx, event_id, &activity_origin, &target.arn, &outcome)?,
+        }
         routed.push(Routed {
             event_id: event_id.to_string(),
             rule: origin.clone(),

@@ -3,7 +3,10 @@
 //! Durability: WAL with `synchronous=FULL`, so a commit is on disk (fsync'd) before the call
 //! that made it returns. `NORMAL` would already survive `kill -9` (the WAL is in the OS page
 //! cache), but not power loss; an accepted event must survive both, and batching events per
-//! call (as PutEvents does) amortises the fsync.
+//! call (as PutEvents does) amortises the fsync, as does group commit (several calls in one
+//! transaction: [`Store::put_events_group`], [`super::GroupCommit`]). Receives and deletes
+//! commit with `NORMAL` ([`Store::write_relaxed`]): losing one to power failure is a
+//! redelivery, which at-least-once allows, and the next FULL commit fsyncs them anyway.
 //!
 //! Concurrency: several processes (`bridge dev`, `bridge put-event`, `bridge consume`) may open
 //! the same state. Writers use `BEGIN IMMEDIATE` so they queue on the busy timeout instead of
@@ -247,6 +250,8 @@ pub struct Store {
     dir: PathBuf,
     /// Compiled matchers per bus, valid for one `rules_generation`.
     pub(crate) routes: HashMap<String, super::routes::BusRoutes>,
+    /// Whether the connection's `synchronous` is FULL right now (see [`Store::write_relaxed`]).
+    sync_full: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -306,6 +311,7 @@ impl Store {
             other => other,
         })?;
         let mut store = Store {
+            sync_full: config.durability == Durability::Full,
             conn,
             config,
             clock,
@@ -339,11 +345,43 @@ impl Store {
         &self.clock
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.
+    /// Sets the connection's `synchronous` for the next commits: FULL only when the store is
+    /// [`Durability::Full`] and `full` is asked for. A no-op when it already is.
+    pub(crate) fn set_sync(&mut self, full: bool) -> Result<()> {
+        let full = full && self.config.durability == Durability::Full;
+        if full != self.sync_full {
+            self.conn
+                .pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
+            self.sync_full = full;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds, with the
+    /// store's durability (an fsync per commit under [`Durability::Full`]).
     pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction, &Ctx) -> Result<T>,
     ) -> Result<T> {
+        self.set_sync(true)?;
+        self.write_unsynced(f)
+    }
+
+    /// [`Store::write`] for changes whose loss on power failure is harmless under
+    /// at-least-once delivery: a receive (lost, the message is simply delivered again after
+    /// power comes back) or a delete (lost, the message comes back and is redelivered). These
+    /// commit with `synchronous=NORMAL`: in WAL mode that still survives `kill -9` (the WAL is
+    /// in the OS page cache) and keeps the database consistent on power loss, and the next
+    /// FULL commit (an accepted event) fsyncs the WAL with them in it.
+    pub(crate) fn write_relaxed<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction, &Ctx) -> Result<T>,
+    ) -> Result<T> {
+        self.set_sync(false)?;
+        self.write_unsynced(f)
+    }
+
+    fn write_unsynced<T>(&mut self, f: impl FnOnce(&Transaction, &Ctx) -> Result<T>) -> Result<T> {
         let ctx = Ctx {
             now_ms: self.clock.now_ms(),
             region: &self.config.region,
@@ -503,13 +541,15 @@ pub(crate) fn set_activity_outcome(tx: &Transaction, id: i64, outcome: &str) -> 
 
 /// Increments and returns a counter in `meta`.
 pub(crate) fn next_counter(tx: &Transaction, key: &str) -> Result<i64> {
-    tx.execute("UPDATE meta SET value = value + 1 WHERE key = ?1", [key])?;
-    Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+    tx.prepare_cached("UPDATE meta SET value = value + 1 WHERE key = ?1")?
+        .execute([key])?;
+    counter(tx, key)
 }
 
 pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
     Ok(tx
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
 }
