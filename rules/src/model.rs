@@ -50,6 +50,32 @@ pub struct ProjectFile {
     /// SNS topics bridge creates and owns, with their subscriptions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<TopicDecl>,
+    /// Archives of the project's bus: the events it accepts that match a pattern (or all of
+    /// them) are kept for `bridge replay`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<ArchiveDecl>,
+}
+
+/// An EventBridge archive of the project's bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveDecl {
+    /// 1–48 of `A-Z a-z 0-9 . - _`, unique in the account and region.
+    pub name: String,
+    /// Archive only events matching this pattern, inline. Give at most one of
+    /// `event_pattern` and `pattern_file`; neither archives every event on the bus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<Value>,
+    /// A file holding the pattern, relative to `bridge.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern_file: Option<String>,
+    /// Days an archived event is kept; 0 (the default) keeps it forever.
+    #[serde(default)]
+    pub retention_days: u32,
+    /// Free text (at most 400 characters: bridge appends its ownership marker within
+    /// AWS's 512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// The backend a project is planned and applied against by default.

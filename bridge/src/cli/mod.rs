@@ -16,6 +16,7 @@ pub mod match_events;
 pub mod normalize;
 pub mod plan;
 pub mod put_event;
+pub mod replay;
 pub mod schedule;
 pub mod schema;
 pub mod shared;
@@ -46,6 +47,8 @@ pub enum Command {
     Consume(consume::Args),
     /// Send custom events to an event bus (PutEvents).
     PutEvent(put_event::Args),
+    /// Re-send an archive's events of a time window to its bus's rules (StartReplay).
+    Replay(replay::Args),
     /// Stream the events on a bus that match a pattern (a temporary rule and queue).
     Tail(tail::Args),
     /// Test one event against one event pattern (exit 0 match, 1 no match, 2 error).
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy(args) => destroy::run(args),
         Command::Dev(args) => dev::run(args),
         Command::PutEvent(args) => put_event::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Consume(args) => consume::run(args),
         Command::TestPattern(args) => test_pattern::run(args),

@@ -132,6 +132,8 @@ pub struct AccountFacts {
     pub queues: Vec<QueueFacts>,
     pub topics: Vec<TopicFacts>,
     pub buckets: Vec<BucketFacts>,
+    /// Every archive of the account and region (names are unique there, not per bus).
+    pub archives: Vec<super::archives::ArchiveFacts>,
 }
 
 /// What to read: the bus, and the buckets the desired state mentions (buckets are never
@@ -188,12 +190,14 @@ pub async fn read_account(
             });
         }
     }
+    let archives = super::archives::read_archives(aws).await?;
     Ok(AccountFacts {
         bus,
         rules,
         queues,
         topics,
         buckets,
+        archives,
     })
 }
 

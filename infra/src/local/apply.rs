@@ -140,6 +140,10 @@ impl Store {
             Step::DeleteBus { name } => {
                 self.delete_bus(name)?;
             }
+            Step::CreateArchive { archive } | Step::UpdateArchive { archive, .. } => {
+                self.put_archive(&super::archive::archive_spec(desired, archive))?;
+            }
+            Step::DeleteArchive { name } => self.delete_archive(name)?,
             // Policies and tags are AWS's: the local planner never emits them.
             Step::Grant { .. } | Step::Retag { .. } => {}
         }

@@ -18,6 +18,7 @@
 //! - [`apply`]: that plan carried out on the store.
 //! - [`deliveries`]: what each target would receive for an event, offline (`bridge test`).
 //! - [`tail`]: a `bridge tail` session's temporary rule and queue.
+//! - [`archive`]: archives (events stored as they are accepted) and resumable replays.
 //!
 //! Known differences from AWS (deliberate or not yet done):
 //! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
@@ -35,6 +36,7 @@
 //!   change, as AWS counts a rate from the rule's creation.
 
 pub mod apply;
+pub mod archive;
 pub mod buckets;
 pub mod clock;
 pub mod deliveries;

@@ -32,6 +32,7 @@ pub struct LocalFacts {
     /// Each rule with its targets.
     pub rules: Vec<(RuleSpec, Vec<TargetSpec>)>,
     pub buckets: Vec<BucketSpec>,
+    pub archives: Vec<super::archive::ArchiveSpec>,
 }
 
 impl LocalFacts {
@@ -58,6 +59,7 @@ impl LocalFacts {
             subscriptions: store.list_subscriptions(None)?,
             rules,
             buckets: store.list_buckets()?,
+            archives: store.list_archives()?,
         })
     }
 }
@@ -78,6 +80,10 @@ pub fn plan(
         notes: Vec::new(),
     };
     planner.buses();
+    let (archives, pruned_archives, archive_notes) =
+        super::archive::plan_archives(desired, &facts.archives, prune);
+    planner.steps.extend(archives);
+    planner.notes.extend(archive_notes);
     planner.queues()?;
     planner.topics();
     planner.buckets();
@@ -85,6 +91,7 @@ pub fn plan(
     planner.targets();
     planner.subscriptions();
     planner.prune_rules();
+    planner.steps.extend(pruned_archives);
     planner.prune_topics_and_queues();
     Ok(Plan {
         backend: crate::plan::Backend::Local,

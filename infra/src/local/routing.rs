@@ -276,6 +276,7 @@ pub(crate) fn route_event(
     event: &Value,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
+    super::archive::archive_tx(tx, ctx, bus, event)?;
     let event_json = event.to_string();
     let mut matched: Vec<&str> = routes.matcher.matches_value(event);
     matched.sort_unstable();
@@ -304,7 +305,7 @@ pub(crate) fn route_event(
 /// Delivers one event to every target of one rule (input transformation, dead-letter queue,
 /// activity), as EventBridge does once the rule matched or its schedule fired.
 #[allow(clippy::too_many_arguments)]
-fn deliver_to_rule(
+pub(crate) fn deliver_to_rule(
     tx: &Transaction,
     ctx: &Ctx,
     bus: &str,

@@ -23,6 +23,7 @@ use rules::desired::{
 };
 use rules::owner::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 
+mod archives;
 mod buckets;
 mod event_rules;
 mod policies;
@@ -84,6 +85,7 @@ impl<'a> Planner<'a> {
 
     fn run(mut self) -> Plan {
         self.bus();
+        self.archives();
         self.queues();
         self.topics();
         // S3 grants that drop a bucket wait until the bucket no longer names the
@@ -96,6 +98,7 @@ impl<'a> Planner<'a> {
         self.targets(&managed_rules);
         self.subscriptions();
         self.prune_rules();
+        self.prune_archives();
         self.prune_topics_and_queues();
         Plan {
             backend: crate::plan::Backend::Aws,
