@@ -79,3 +79,139 @@ impl Planner<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::archives::ArchiveFacts;
+    use crate::aws::read::BusFacts;
+    use rules::archive::description_with_marker;
+    use rules::desired::Archive;
+    use rules::owner::ownership_tags;
+
+    const BUS: &str = "arn:aws:events:us-east-1:111122223333:event-bus/orders";
+
+    fn facts(archives: Vec<ArchiveFacts>) -> AccountFacts {
+        AccountFacts {
+            bus: Some(BusFacts {
+                name: "orders".into(),
+                arn: BUS.into(),
+                tags: ownership_tags("shop"),
+            }),
+            archives,
+            ..AccountFacts::default()
+        }
+    }
+
+    fn actual(name: &str, bus: &str, description: Option<String>) -> ArchiveFacts {
+        ArchiveFacts {
+            name: name.into(),
+            arn: format!("arn:aws:events:us-east-1:111122223333:archive/{name}"),
+            event_source_arn: bus.into(),
+            event_pattern: Some(r#"{"source":["shop"]}"#.into()),
+            retention_days: 30,
+            description,
+        }
+    }
+
+    fn declared(name: &str) -> Archive {
+        Archive {
+            name: name.into(),
+            pattern: Some(r#"{ "source": ["shop"] }"#.into()),
+            retention_days: 30,
+            description: Some("orders".into()),
+        }
+    }
+
+    fn spec(archives: Vec<Archive>) -> Desired {
+        Desired {
+            stack: "shop".into(),
+            bus: "orders".into(),
+            archives,
+            ..Desired::default()
+        }
+    }
+
+    #[test]
+    fn an_owned_archive_compares_pattern_as_json_retention_and_description() {
+        let mine = actual("a", BUS, Some(description_with_marker(Some("orders"), "shop")));
+        let p = plan(&spec(vec![declared("a")]), &facts(vec![mine.clone()]), false);
+        assert!(p.steps.is_empty(), "{p}");
+        let mut changed = declared("a");
+        changed.pattern = None;
+        changed.retention_days = 0;
+        changed.description = None;
+        let p = plan(&spec(vec![changed]), &facts(vec![mine]), false);
+        assert!(
+            matches!(&p.steps[..], [Step::UpdateArchive { changes, .. }]
+                if changes == &["pattern", "retention", "description"]),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn foreign_archives_are_never_touched() {
+        let cases = [
+            actual("a", BUS, Some("the audit team's".into())),
+            actual("a", BUS, None),
+            actual("a", BUS, Some(description_with_marker(Some("orders"), "other"))),
+            // The stack's marker, but on another bus (a copy, or a stack renamed onto it).
+            actual(
+                "a",
+                "arn:aws:events:us-east-1:111122223333:event-bus/default",
+                Some(description_with_marker(Some("orders"), "shop")),
+            ),
+        ];
+        for foreign in cases {
+            let p = plan(&spec(vec![declared("a")]), &facts(vec![foreign.clone()]), true);
+            assert!(p.steps.is_empty(), "{foreign:?}: {p}");
+            assert_eq!(
+                p.notes,
+                [Note::NotOwned {
+                    kind: "archive",
+                    name: "a".into()
+                }]
+            );
+            // Undeclared, it is not pruned either (unless it carries this stack's marker).
+            let p = plan(&spec(vec![]), &facts(vec![foreign.clone()]), true);
+            let owned_elsewhere = foreign.event_source_arn != BUS;
+            assert_eq!(
+                p.steps.iter().any(|s| matches!(s, Step::DeleteArchive { .. })),
+                owned_elsewhere,
+                "{foreign:?}: {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn prune_deletes_owned_archives_before_the_bus_and_their_managed_rule_does_not_block_it() {
+        let mine = actual("a", BUS, Some(description_with_marker(None, "shop")));
+        let mut f = facts(vec![mine]);
+        f.rules.push(RuleFacts {
+            name: "Events-Archive-a".into(),
+            arn: "arn:aws:events:us-east-1:111122223333:rule/orders/Events-Archive-a".into(),
+            bus: "orders".into(),
+            event_pattern: Some("{}".into()),
+            schedule_expression: None,
+            enabled: true,
+            description: None,
+            tags: BTreeMap::new(),
+            targets: vec![],
+        });
+        let p = plan(&spec(vec![]), &f, false);
+        assert!(p.steps.is_empty());
+        assert_eq!(
+            p.notes,
+            [Note::WouldPrune {
+                kind: "archive",
+                name: "a".into()
+            }]
+        );
+        let p = plan(&Desired::empty("shop", "orders"), &f, true);
+        let steps: Vec<String> = p.steps.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            steps,
+            ["delete archive a and the events it holds", "delete event bus orders"]
+        );
+    }
+}
