@@ -119,7 +119,8 @@ fn kill_9_during_a_local_replay_then_rerun_delivers_every_archived_event() {
 
     let interrupted = {
         let mut s = store(&state);
-        let r = s.replay(&running_name(&mut s)).expect("read").expect("replay");
+        let name = running_name(&mut s);
+        let r = s.replay(&name).expect("read").expect("replay");
         eprintln!("killed after {} of {} events", r.replayed, r.replayed + r.remaining);
         assert!(r.replayed > 0, "the first batch was committed before its lines were printed");
         !r.is_final()

@@ -68,6 +68,17 @@ impl Planner<'_> {
         }
     }
 
+    /// Whether the bus can go as far as archives are concerned: none declared, and none of
+    /// someone else's archiving it (the stack's own are deleted first).
+    pub(super) fn bus_free_of_archives(&self) -> bool {
+        let bus_arn = self.facts.bus.as_ref().map(|b| b.arn.as_str());
+        self.spec.archives.is_empty()
+            && !self.facts.archives.iter().any(|a| {
+                Some(a.event_source_arn.as_str()) == bus_arn
+                    && owned_description(a.description.as_deref(), &self.spec.stack).is_none()
+            })
+    }
+
     /// Whether `rule` is the rule AWS manages for one of the stack's archives
     /// (`Events-Archive-NAME`), which goes when the archive is deleted.
     pub(super) fn archive_rule_of_stack(&self, rule: &str) -> bool {
@@ -163,6 +174,7 @@ mod tests {
             ),
         ];
         for foreign in cases {
+            // Declared: a note, and the bus stays (the project still declares an archive).
             let p = plan(&spec(vec![declared("a")]), &facts(vec![foreign.clone()]), true);
             assert!(p.steps.is_empty(), "{foreign:?}: {p}");
             assert_eq!(
@@ -177,6 +189,12 @@ mod tests {
             let owned_elsewhere = foreign.event_source_arn != BUS;
             assert_eq!(
                 p.steps.iter().any(|s| matches!(s, Step::DeleteArchive { .. })),
+                owned_elsewhere,
+                "{foreign:?}: {p}"
+            );
+            // A foreign archive on the bus keeps the bus (AWS would refuse, and it is theirs).
+            assert_eq!(
+                p.steps.iter().any(|s| matches!(s, Step::DeleteBus { .. })),
                 owned_elsewhere,
                 "{foreign:?}: {p}"
             );

@@ -76,7 +76,11 @@ impl Planner<'_> {
                 self.notes.push(Note::WouldPrune { kind, name });
             }
         }
-        if self.prune && self.spec.bus != "default" && self.spec.rules.is_empty() {
+        if self.prune
+            && self.spec.bus != "default"
+            && self.spec.rules.is_empty()
+            && self.bus_free_of_archives()
+        {
             if let Some(bus) = &self.facts.bus {
                 // An owned archive's managed rule (`Events-Archive-NAME`, AWS's) goes with it.
                 let foreign_rules = self.facts.rules.iter().any(|r| {
