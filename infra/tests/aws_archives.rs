@@ -60,7 +60,10 @@ async fn archives_are_created_updated_and_destroyed_only_when_owned() {
         ..Desired::default()
     };
     let (steps, notes) = apply(&aws, &spec, false).await;
-    assert!(matches!(&steps[0], Step::CreateBus { name } if name == &bus), "{steps:?}");
+    assert!(
+        matches!(&steps[0], Step::CreateBus { name } if name == &bus),
+        "{steps:?}"
+    );
     assert!(matches!(&steps[1], Step::CreateArchive { archive } if archive.name == mine));
     assert_eq!(steps.len(), 2, "{steps:?}");
     assert_eq!(
@@ -75,7 +78,9 @@ async fn archives_are_created_updated_and_destroyed_only_when_owned() {
         .expect("describe")
         .expect("created");
     assert_eq!(created.retention_days, 30);
-    assert!(created.event_source_arn.ends_with(&format!("event-bus/{bus}")));
+    assert!(created
+        .event_source_arn
+        .ends_with(&format!("event-bus/{bus}")));
     assert_eq!(
         rules::archive::owned_description(created.description.as_deref(), &stack),
         Some(Some("orders".to_string()))
@@ -91,7 +96,10 @@ async fn archives_are_created_updated_and_destroyed_only_when_owned() {
         matches!(&steps[0], Step::UpdateArchive { changes, .. } if changes == &["retention"]),
         "{steps:?}"
     );
-    let updated = archives::describe_archive(&aws, &mine).await.unwrap().unwrap();
+    let updated = archives::describe_archive(&aws, &mine)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(updated.retention_days, 7);
     assert!(plan_stack(&aws, &spec, false).await.unwrap().0.is_empty());
 
@@ -105,12 +113,18 @@ async fn archives_are_created_updated_and_destroyed_only_when_owned() {
             format!("delete event bus {bus}")
         ]
     );
-    assert!(archives::describe_archive(&aws, &mine).await.unwrap().is_none());
+    assert!(archives::describe_archive(&aws, &mine)
+        .await
+        .unwrap()
+        .is_none());
     let kept = archives::describe_archive(&aws, &foreign)
         .await
         .unwrap()
         .expect("foreign archive kept");
-    assert_eq!(kept.description.as_deref(), Some("the audit team's archive"));
+    assert_eq!(
+        kept.description.as_deref(),
+        Some("the audit team's archive")
+    );
     aws.eventbridge
         .delete_archive()
         .archive_name(&foreign)
@@ -138,7 +152,10 @@ async fn a_replay_is_started_and_described() {
         ..Desired::default()
     };
     apply(&aws, &spec, false).await;
-    let archive = archives::describe_archive(&aws, &name).await.unwrap().unwrap();
+    let archive = archives::describe_archive(&aws, &name)
+        .await
+        .unwrap()
+        .unwrap();
     let replay = unique("replay");
     let started = archives::start_replay(
         &aws,
@@ -155,7 +172,9 @@ async fn a_replay_is_started_and_described() {
     match started {
         Ok(arn) => {
             assert!(arn.ends_with(&format!("replay/{replay}")), "{arn}");
-            let status = archives::describe_replay(&aws, &replay).await.expect("describe");
+            let status = archives::describe_replay(&aws, &replay)
+                .await
+                .expect("describe");
             assert!(status.is_final(), "{status:?}");
             assert_eq!(status.state, "COMPLETED");
         }

@@ -6,7 +6,9 @@
 mod local_support;
 
 use infra::local::archive::ArchiveSpec;
-use infra::local::{Clock, Config, PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store, TargetSpec};
+use infra::local::{
+    Clock, Config, PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store, TargetSpec,
+};
 use local_support::drain;
 use rules::desired::{Archive, Desired};
 use serde_json::Value;
@@ -63,7 +65,10 @@ fn bodies(s: &mut Store, q: &str) -> Vec<Value> {
 }
 
 fn ns(events: &[Value]) -> Vec<i64> {
-    let mut n: Vec<i64> = events.iter().map(|e| e["detail"]["n"].as_i64().unwrap()).collect();
+    let mut n: Vec<i64> = events
+        .iter()
+        .map(|e| e["detail"]["n"].as_i64().unwrap())
+        .collect();
     n.sort_unstable();
     n
 }
@@ -103,7 +108,8 @@ fn matching_events_are_archived_with_the_event_and_only_when_accepted() {
     assert!(err.is_err(), "{err:?}");
     assert_eq!(s.archived_count("shop-only").unwrap(), 1);
     assert_eq!(s.archived_count("everything").unwrap(), 2);
-    conn.execute_batch("DROP TRIGGER fail_sends;").expect("drop");
+    conn.execute_batch("DROP TRIGGER fail_sends;")
+        .expect("drop");
     s.put_events(&[entry("shop", 5, "2026-11-22T11:00:00Z")])
         .expect("put");
     assert_eq!(s.archived_count("shop-only").unwrap(), 2);
@@ -122,7 +128,11 @@ fn retention_expires_events_by_the_day_and_zero_keeps_them() {
     s.put_events(&[entry("a", 2, "2026-11-26T00:00:00Z")])
         .expect("put");
     clock.advance_ms(4 * DAY - 1);
-    assert_eq!(s.expire_archives().unwrap(), 0, "one millisecond short of 7 days");
+    assert_eq!(
+        s.expire_archives().unwrap(),
+        0,
+        "one millisecond short of 7 days"
+    );
     assert_eq!(s.archived_count("week").unwrap(), 2);
     clock.advance_ms(1);
     assert_eq!(s.expire_archives().unwrap(), 1);
@@ -153,7 +163,11 @@ fn a_replay_resends_the_window_to_every_rule_or_the_named_ones_with_replay_name(
             entry("shop", 5, "2026-11-20T11:00:01Z"),
         ])
         .expect("put");
-    let ids: Vec<String> = out.entries.iter().filter_map(|e| e.event_id.clone()).collect();
+    let ids: Vec<String> = out
+        .entries
+        .iter()
+        .filter_map(|e| e.event_id.clone())
+        .collect();
     for q in ["orders", "audit", "others"] {
         drain(&mut s, q);
     }
@@ -224,7 +238,10 @@ fn an_interrupted_replay_resumes_from_its_cursor_after_a_reopen() {
         s.start_replay("again", "all", NOW - 10 * DAY, NOW, &[])
             .expect("start");
         let (r, _) = s.replay_step("again", 10).expect("step");
-        assert_eq!((r.state.as_str(), r.replayed, r.remaining), ("RUNNING", 10, 15));
+        assert_eq!(
+            (r.state.as_str(), r.replayed, r.remaining),
+            ("RUNNING", 10, 15)
+        );
         // The store is dropped here, as a killed process would leave it.
     }
     let mut s = open(dir.path(), &clock);
@@ -263,7 +280,11 @@ fn archives_are_planned_and_applied_from_the_desired_state() {
         ..Desired::default()
     };
     let plan = s.sync(&desired, false).expect("sync");
-    let lines: Vec<String> = plan.steps.iter().map(|s| format!("{} {s}", s.symbol())).collect();
+    let lines: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| format!("{} {s}", s.symbol()))
+        .collect();
     assert_eq!(
         lines,
         [r#"+ create archive orders
@@ -276,7 +297,10 @@ fn archives_are_planned_and_applied_from_the_desired_state() {
     desired.archives[0].retention_days = 0;
     let plan = s.sync(&desired, false).expect("change");
     assert_eq!(
-        plan.steps.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        plan.steps
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         ["update archive orders: retention\n      retention: forever"]
     );
     assert_eq!(s.list_archives().unwrap()[0].retention_days, 0);
@@ -287,7 +311,10 @@ fn archives_are_planned_and_applied_from_the_desired_state() {
     assert_eq!(plan.notes.len(), 1, "{:?}", plan.notes);
     let plan = s.sync(&desired, true).expect("prune");
     assert_eq!(
-        plan.steps.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        plan.steps
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         ["delete archive orders and the events it holds"]
     );
     assert!(s.list_archives().unwrap().is_empty());

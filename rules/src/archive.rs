@@ -69,7 +69,11 @@ pub fn owned_description(actual: Option<&str>, stack: &str) -> Option<Option<Str
 
 /// Checks `bridge.json`'s `archives` (`path` is the project file); every problem becomes a
 /// diagnostic with its JSON path and a fix. Returns the archives that are valid.
-pub(crate) fn check(path: &Path, decls: &[ArchiveDecl], diags: &mut Vec<Diagnostic>) -> Vec<Archive> {
+pub(crate) fn check(
+    path: &Path,
+    decls: &[ArchiveDecl],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Archive> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, a) in decls.iter().enumerate() {

@@ -325,7 +325,10 @@ fn archives_load_into_the_desired_state() {
     let names: Vec<&str> = project.archives.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["all-orders", "big-orders", "refunds.v2"]);
     assert!(project.archives[0].pattern.is_none());
-    let big = project.archives[1].pattern.as_ref().expect("inline pattern");
+    let big = project.archives[1]
+        .pattern
+        .as_ref()
+        .expect("inline pattern");
     assert!(big
         .matches_str(r#"{"source": "shop", "detail": {"total": 1500}}"#)
         .unwrap());

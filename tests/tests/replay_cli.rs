@@ -30,18 +30,16 @@ fn store(state: &std::path::Path) -> Store {
 
 fn replay(state: &std::path::Path) -> Command {
     let mut cmd = Command::new(bridge_bin());
-    cmd.args(["replay", "--local"])
-        .arg(state)
-        .args([
-            "--archive",
-            "all",
-            "--from",
-            "2026-01-01T00:00:00Z",
-            "--to",
-            "2026-01-31T23:59:59Z",
-            "--rule",
-            "replayed",
-        ]);
+    cmd.args(["replay", "--local"]).arg(state).args([
+        "--archive",
+        "all",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-31T23:59:59Z",
+        "--rule",
+        "replayed",
+    ]);
     cmd
 }
 
@@ -64,7 +62,11 @@ fn kill_9_during_a_local_replay_then_rerun_delivers_every_archived_event() {
                 .map(|i| {
                     let n = chunk * 10 + i;
                     // One event in a hundred is outside the window (February).
-                    let day = if n % 100 == 99 { "2026-02-01" } else { "2026-01-15" };
+                    let day = if n % 100 == 99 {
+                        "2026-02-01"
+                    } else {
+                        "2026-01-15"
+                    };
                     PutEventsEntry {
                         time: Some(format!("{day}T12:00:00Z")),
                         ..PutEventsEntry::new("shop", "Order Placed", format!(r#"{{"n": {n}}}"#))
@@ -121,15 +123,26 @@ fn kill_9_during_a_local_replay_then_rerun_delivers_every_archived_event() {
         let mut s = store(&state);
         let name = running_name(&mut s);
         let r = s.replay(&name).expect("read").expect("replay");
-        eprintln!("killed after {} of {} events", r.replayed, r.replayed + r.remaining);
-        assert!(r.replayed > 0, "the first batch was committed before its lines were printed");
+        eprintln!(
+            "killed after {} of {} events",
+            r.replayed,
+            r.replayed + r.remaining
+        );
+        assert!(
+            r.replayed > 0,
+            "the first batch was committed before its lines were printed"
+        );
         !r.is_final()
     };
 
     // The same command resumes it and completes.
     let out = replay(&state).output().expect("run bridge replay");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     if interrupted {
         assert!(text.contains("resuming after"), "{text}");
     }
@@ -177,4 +190,94 @@ fn running_name(s: &mut Store) -> String {
         [] => "all-2026-01-01T000000Z-2026-01-31T235959Z".to_string(),
         more => panic!("more than one replay: {more:?}"),
     }
+}
+
+/// On AWS (moto): `bridge replay` finds the archive's bus, starts the replay and reports its
+/// states until it completed (moto completes a replay at once: see docs/testing.md).
+#[test]
+fn replay_on_aws_starts_and_waits_for_the_replay() {
+    let Some(endpoint) = support::moto::endpoint() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let aws = support::moto::client(&endpoint);
+    let bus = support::moto::unique("replay-cli-bus");
+    let archive = support::moto::unique("replay-cli");
+    aws.block_on(async {
+        let created = aws
+            .clients()
+            .eventbridge
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("CreateEventBus");
+        aws.clients()
+            .eventbridge
+            .create_archive()
+            .archive_name(&archive)
+            .event_source_arn(created.event_bus_arn().expect("arn"))
+            .send()
+            .await
+            .expect("CreateArchive");
+    });
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(bridge_bin());
+        support::moto::dummy_credentials(&mut cmd, dir.path());
+        cmd.arg("replay")
+            .args(args)
+            .args(["--endpoint-url", &endpoint])
+            .current_dir(dir.path())
+            .output()
+            .expect("run bridge replay")
+    };
+    let window = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-02T00:00:00+01:00",
+    ];
+    let out = run(&[
+        &["--archive", archive.as_str(), "--rule", "r1"][..],
+        &window[..],
+    ]
+    .concat());
+    let text = support::moto::text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("started, archive"), "{text}");
+    assert!(text.contains(": COMPLETED"), "{text}");
+
+    let out = run(&[&["--archive", "no-such-archive"][..], &window[..]].concat());
+    assert!(!out.status.success());
+    assert!(
+        support::moto::text(&out).contains("archive no-such-archive does not exist"),
+        "{}",
+        support::moto::text(&out)
+    );
+    let out = run(&[
+        "--archive",
+        &archive,
+        "--from",
+        "yesterday",
+        "--to",
+        "2026-01-02T00:00:00Z",
+    ]);
+    assert!(!out.status.success());
+    assert!(support::moto::text(&out).contains("--from yesterday: not an RFC 3339 time"));
+    aws.block_on(async {
+        let _ = aws
+            .clients()
+            .eventbridge
+            .delete_archive()
+            .archive_name(&archive)
+            .send()
+            .await;
+        let _ = aws
+            .clients()
+            .eventbridge
+            .delete_event_bus()
+            .name(&bus)
+            .send()
+            .await;
+    });
 }

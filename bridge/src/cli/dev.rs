@@ -136,7 +136,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Archives: expire by retention now and then; resume replays left running (by an
         // interrupted `bridge replay --local`), one batch per tick.
         if last_expiry.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60)) {
-            store.expire_archives().context("expiring archived events")?;
+            store
+                .expire_archives()
+                .context("expiring archived events")?;
             last_expiry = Some(Instant::now());
         }
         for name in store.running_replays()? {

@@ -55,9 +55,8 @@ pub struct Args {
 }
 
 fn parse_time(flag: &str, text: &str) -> anyhow::Result<i64> {
-    parse_rfc3339(text).ok_or_else(|| {
-        anyhow!("--{flag} {text}: not an RFC 3339 time (e.g. 2026-01-31T04:00:00Z)")
-    })
+    parse_rfc3339(text)
+        .ok_or_else(|| anyhow!("--{flag} {text}: not an RFC 3339 time (e.g. 2026-01-31T04:00:00Z)"))
 }
 
 /// A name made of the allowed characters only, at most 64 long.
@@ -135,10 +134,7 @@ fn run_local(
     loop {
         let (replay, routed) = store.replay_step(&name, LOCAL_BATCH)?;
         for r in &routed {
-            println!(
-                "  {} {} → {}  {}",
-                r.event_id, r.rule, r.target, r.outcome
-            );
+            println!("  {} {} → {}  {}", r.event_id, r.rule, r.target, r.outcome);
         }
         if replay.is_final() {
             println!(
@@ -169,7 +165,10 @@ fn run_aws(args: &Args, from_ms: i64, to_ms: i64) -> anyhow::Result<ExitCode> {
                 *account,
                 resource.strip_prefix("event-bus/").unwrap_or(resource),
             ),
-            _ => bail!("archive {}: unexpected event source {bus_arn}", args.archive),
+            _ => bail!(
+                "archive {}: unexpected event source {bus_arn}",
+                args.archive
+            ),
         };
         let rule_arns = args
             .rules
@@ -263,7 +262,10 @@ mod tests {
             vec![long.as_str(), "2026-01-01T000000Z", "2026-01-02T000000Z"],
         ] {
             let name = replay_name(&parts);
-            assert!(name_problem("replay", &name, MAX_REPLAY_NAME).is_none(), "{name}");
+            assert!(
+                name_problem("replay", &name, MAX_REPLAY_NAME).is_none(),
+                "{name}"
+            );
         }
         assert_eq!(replay_name(&["a b", "c:d"]), "a-b-c-d");
     }

@@ -420,10 +420,17 @@ impl Executor<'_> {
             }
             Step::DeleteBus { name } => self.writer.delete_bus(name).await?,
             Step::CreateArchive { archive } => {
-                let bus_arn = self.names.bus_arn.clone().ok_or_else(|| AwsError::Invalid {
-                    resource: format!("archive {}", archive.name),
-                    message: format!("event bus {} does not exist (create it first)", self.spec.bus),
-                })?;
+                let bus_arn = self
+                    .names
+                    .bus_arn
+                    .clone()
+                    .ok_or_else(|| AwsError::Invalid {
+                        resource: format!("archive {}", archive.name),
+                        message: format!(
+                            "event bus {} does not exist (create it first)",
+                            self.spec.bus
+                        ),
+                    })?;
                 let description = rules::archive::description_with_marker(
                     archive.description.as_deref(),
                     &self.spec.stack,

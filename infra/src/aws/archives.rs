@@ -76,7 +76,13 @@ pub async fn describe_archive(
         {
             return Ok(None)
         }
-        Err(e) => return Err(AwsError::call("DescribeArchive", format!("archive {name}"), e)),
+        Err(e) => {
+            return Err(AwsError::call(
+                "DescribeArchive",
+                format!("archive {name}"),
+                e,
+            ))
+        }
     };
     Ok(Some(ArchiveFacts {
         name: name.to_string(),

@@ -348,23 +348,33 @@ impl Store {
         };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let Some(replay) = read_replay(&tx, name)? else {
-            return Err(LocalError::invalid(format!("replay {name}"), "no such replay"));
+            return Err(LocalError::invalid(
+                format!("replay {name}"),
+                "no such replay",
+            ));
         };
         let mut routed = Vec::new();
         if replay.is_final() {
             tx.finish()?;
             return Ok((replay, routed));
         }
-        let last_id: i64 = tx.query_row("SELECT last_id FROM replays WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })?;
+        let last_id: i64 =
+            tx.query_row("SELECT last_id FROM replays WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })?;
         let events: Vec<(i64, String)> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT id, event FROM archived_events
                  WHERE archive = ?1 AND time_ms BETWEEN ?2 AND ?3 AND id > ?4 ORDER BY id LIMIT ?5",
             )?;
             let rows = stmt.query_map(
-                params![replay.archive, replay.from_ms, replay.to_ms, last_id, batch as i64],
+                params![
+                    replay.archive,
+                    replay.from_ms,
+                    replay.to_ms,
+                    last_id,
+                    batch as i64
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             rows.collect::<std::result::Result<_, _>>()?

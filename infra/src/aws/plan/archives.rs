@@ -10,15 +10,15 @@ impl Planner<'_> {
     pub(super) fn archives(&mut self) {
         let bus_arn = self.facts.bus.as_ref().map(|b| b.arn.as_str());
         for archive in &self.spec.archives {
-            let Some(actual) = self.facts.archives.iter().find(|a| a.name == archive.name)
-            else {
+            let Some(actual) = self.facts.archives.iter().find(|a| a.name == archive.name) else {
                 self.steps.push(Step::CreateArchive {
                     archive: archive.clone(),
                 });
                 continue;
             };
             let owned = owned_description(actual.description.as_deref(), &self.spec.stack);
-            let Some(description) = owned.filter(|_| Some(actual.event_source_arn.as_str()) == bus_arn)
+            let Some(description) =
+                owned.filter(|_| Some(actual.event_source_arn.as_str()) == bus_arn)
             else {
                 self.notes.push(Note::NotOwned {
                     kind: "archive",
@@ -145,8 +145,16 @@ mod tests {
 
     #[test]
     fn an_owned_archive_compares_pattern_as_json_retention_and_description() {
-        let mine = actual("a", BUS, Some(description_with_marker(Some("orders"), "shop")));
-        let p = plan(&spec(vec![declared("a")]), &facts(vec![mine.clone()]), false);
+        let mine = actual(
+            "a",
+            BUS,
+            Some(description_with_marker(Some("orders"), "shop")),
+        );
+        let p = plan(
+            &spec(vec![declared("a")]),
+            &facts(vec![mine.clone()]),
+            false,
+        );
         assert!(p.steps.is_empty(), "{p}");
         let mut changed = declared("a");
         changed.pattern = None;
@@ -165,7 +173,11 @@ mod tests {
         let cases = [
             actual("a", BUS, Some("the audit team's".into())),
             actual("a", BUS, None),
-            actual("a", BUS, Some(description_with_marker(Some("orders"), "other"))),
+            actual(
+                "a",
+                BUS,
+                Some(description_with_marker(Some("orders"), "other")),
+            ),
             // The stack's marker, but on another bus (a copy, or a stack renamed onto it).
             actual(
                 "a",
@@ -175,7 +187,11 @@ mod tests {
         ];
         for foreign in cases {
             // Declared: a note, and the bus stays (the project still declares an archive).
-            let p = plan(&spec(vec![declared("a")]), &facts(vec![foreign.clone()]), true);
+            let p = plan(
+                &spec(vec![declared("a")]),
+                &facts(vec![foreign.clone()]),
+                true,
+            );
             assert!(p.steps.is_empty(), "{foreign:?}: {p}");
             assert_eq!(
                 p.notes,
@@ -188,7 +204,9 @@ mod tests {
             let p = plan(&spec(vec![]), &facts(vec![foreign.clone()]), true);
             let owned_elsewhere = foreign.event_source_arn != BUS;
             assert_eq!(
-                p.steps.iter().any(|s| matches!(s, Step::DeleteArchive { .. })),
+                p.steps
+                    .iter()
+                    .any(|s| matches!(s, Step::DeleteArchive { .. })),
                 owned_elsewhere,
                 "{foreign:?}: {p}"
             );
@@ -229,7 +247,10 @@ mod tests {
         let steps: Vec<String> = p.steps.iter().map(ToString::to_string).collect();
         assert_eq!(
             steps,
-            ["delete archive a and the events it holds", "delete event bus orders"]
+            [
+                "delete archive a and the events it holds",
+                "delete event bus orders"
+            ]
         );
     }
 }

@@ -83,9 +83,11 @@ impl Planner<'_> {
         {
             if let Some(bus) = &self.facts.bus {
                 // An owned archive's managed rule (`Events-Archive-NAME`, AWS's) goes with it.
-                let foreign_rules = self.facts.rules.iter().any(|r| {
-                    !self.owns(&r.tags) && !self.archive_rule_of_stack(&r.name)
-                });
+                let foreign_rules = self
+                    .facts
+                    .rules
+                    .iter()
+                    .any(|r| !self.owns(&r.tags) && !self.archive_rule_of_stack(&r.name));
                 if self.owns(&bus.tags) && !foreign_rules {
                     self.steps.push(Step::DeleteBus {
                         name: bus.name.clone(),
