@@ -281,3 +281,84 @@ fn replay_on_aws_starts_and_waits_for_the_replay() {
             .await;
     });
 }
+
+/// `bridge dev` applies the project's archive, archives what `put-event --local` sends,
+/// resumes a replay left running, and prints it.
+#[test]
+fn dev_applies_archives_and_resumes_and_shows_a_running_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("rules")).expect("mkdir");
+    std::fs::write(
+        project.join("bridge.json"),
+        r#"{"stack": "shop", "queues": [{"name": "orders"}],
+            "archives": [{"name": "shop-events", "event_pattern": {"source": ["shop"]}, "retention_days": 30}]}"#,
+    )
+    .expect("bridge.json");
+    std::fs::write(
+        project.join("rules/orders.json"),
+        r#"{"event_pattern": {"source": ["shop"]}, "targets": [{"id": "q", "queue": "orders"}]}"#,
+    )
+    .expect("rule");
+    let state = dir.path().join("state");
+    let dev = || {
+        Command::new(bridge_bin())
+            .args(["dev", "--once", "--project"])
+            .arg(&project)
+            .arg("--local")
+            .arg(&state)
+            .output()
+            .expect("run bridge dev")
+    };
+    let out = dev();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("+ create archive shop-events"), "{text}");
+    for (source, n) in [("shop", 1), ("other", 2), ("shop", 3)] {
+        let out = Command::new(bridge_bin())
+            .args(["put-event", "--local"])
+            .arg(&state)
+            .args(["--source", source, "--detail-type", "t", "--detail"])
+            .arg(format!(r#"{{"n": {n}}}"#))
+            .args(["--time", "2026-01-15T00:00:00Z"])
+            .output()
+            .expect("put-event");
+        assert!(out.status.success());
+    }
+    {
+        let mut s = store(&state);
+        assert_eq!(s.archived_count("shop-events").unwrap(), 2);
+        // The live deliveries are consumed, so the queue holds only what the replay sends.
+        let live = s
+            .receive_messages("orders", ReceiveRequest::default())
+            .unwrap();
+        assert_eq!(live.len(), 2);
+        for m in &live {
+            s.delete_message("orders", &m.receipt_handle).unwrap();
+        }
+        // A replay left running (as `kill -9` of `bridge replay --local` leaves one).
+        s.start_replay("left-running", "shop-events", 0, i64::MAX / 2, &[])
+            .expect("start");
+    }
+    let out = dev();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("replay left-running → bus default  replayed"),
+        "{text}"
+    );
+    assert!(text.contains("completed: 2 events replayed"), "{text}");
+    let mut s = store(&state);
+    assert_eq!(
+        s.replay("left-running").unwrap().unwrap().state,
+        "COMPLETED"
+    );
+    let got = s
+        .receive_messages("orders", ReceiveRequest::default())
+        .unwrap();
+    assert_eq!(got.len(), 2);
+}

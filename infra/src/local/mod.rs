@@ -34,6 +34,8 @@
 //!   dev` does, every tick); slots missed meanwhile fire late, with their own `time`, where
 //!   AWS would have fired them on time. A new or changed schedule starts counting at the
 //!   change, as AWS counts a rate from the rule's creation.
+//! - Archives: an event is archived the moment it is accepted (AWS may take minutes); a
+//!   replay runs in `bridge replay --local` (or resumes in `bridge dev`), batch by batch.
 
 pub mod apply;
 pub mod archive;
