@@ -37,6 +37,11 @@ pub struct Args {
     /// How often to scan the local buckets, in milliseconds.
     #[arg(long, default_value_t = 250)]
     pub interval_ms: u64,
+    /// Also answer AWS's own APIs (S3, SQS, SNS, EventBridge data plane) on ADDR, so that
+    /// unchanged SDK code runs against the local backend (`AWS_ENDPOINT_URL=http://ADDR`).
+    /// Signatures are accepted, not verified. Port 0 picks a free port (printed).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = bridge::serve::DEFAULT_ADDR)]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 const EXAMPLE_BUCKET: &str = "raw-data";
@@ -107,6 +112,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("e-mail outbox: {}", store.outbox_dir().display());
+    if let Some(addr) = args.serve {
+        if !bridge::serve::is_loopback(&addr) {
+            eprintln!(
+                "warning: --serve {addr} is reachable from other machines, and requests are not authenticated (signatures are not verified); use 127.0.0.1 unless that is what you want"
+            );
+        }
+        let server = bridge::serve::start(bridge::serve::ServeOptions {
+            addr,
+            state_dir: state_dir.clone(),
+            config: store.config().clone(),
+        })?;
+        println!(
+            "serving S3, SQS, SNS and EventBridge on http://{0} (export AWS_ENDPOINT_URL=http://{0}; see docs/serve.md)",
+            server.addr
+        );
+    }
     println!("routing (rule → target):");
 
     if args.example {

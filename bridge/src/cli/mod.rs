@@ -11,10 +11,14 @@ pub mod completions;
 pub mod consume;
 pub mod destroy;
 pub mod dev;
+pub mod dlq;
+pub mod doctor;
 pub mod graph;
+pub mod import;
 pub mod match_events;
 pub mod normalize;
 pub mod plan;
+pub mod progress;
 pub mod put_event;
 pub mod replay;
 pub mod schedule;
@@ -45,6 +49,8 @@ pub enum Command {
     Dev(dev::Args),
     /// Read a queue, normalize each message into events, and hand them to a handler.
     Consume(consume::Args),
+    /// What is in a dead-letter queue; `bridge dlq redrive QUEUE` moves its messages back.
+    Dlq(dlq::Args),
     /// Send custom events to an event bus (PutEvents).
     PutEvent(put_event::Args),
     /// Re-send an archive's events of a time window to its bus's rules (StartReplay).
@@ -68,6 +74,10 @@ pub enum Command {
     /// Scheduled rules: `bridge schedule next RULE` prints when it fires next (UTC).
     #[command(subcommand)]
     Schedule(schedule::Command),
+    /// Why events do not arrive: check the account (or local state) against the project.
+    Doctor(doctor::Args),
+    /// Write the rules on an existing bus (and their queues and topics) as project files.
+    Import(import::Args),
     /// Show what `apply` would change in AWS (exit 2 with --detailed-exitcode if anything).
     Plan(plan::Args),
     /// Make AWS match the project: create, update and (with --prune) delete owned resources.
@@ -83,6 +93,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Import(args) => import::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Destroy(args) => destroy::run(args),
         Command::Dev(args) => dev::run(args),
@@ -90,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Consume(args) => consume::run(args),
+        Command::Dlq(args) => dlq::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Match(args) => match_events::run(args),
         Command::Normalize(args) => normalize::run(args),
