@@ -7,6 +7,7 @@
 //! through [`write`].
 
 pub mod apply;
+pub mod archive_facts;
 pub mod archives;
 pub mod blocking;
 pub mod client;

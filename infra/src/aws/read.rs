@@ -133,7 +133,7 @@ pub struct AccountFacts {
     pub topics: Vec<TopicFacts>,
     pub buckets: Vec<BucketFacts>,
     /// Every archive of the account and region (names are unique there, not per bus).
-    pub archives: Vec<super::archives::ArchiveFacts>,
+    pub archives: Vec<super::archive_facts::ArchiveFacts>,
 }
 
 /// What to read: the bus, and the buckets the desired state mentions (buckets are never
@@ -190,7 +190,7 @@ pub async fn read_account(
             });
         }
     }
-    let archives = super::archives::read_archives(aws).await?;
+    let archives = super::archive_facts::read_archives(aws).await?;
     Ok(AccountFacts {
         bus,
         rules,

@@ -41,6 +41,7 @@
 
 pub mod apply;
 pub mod archive;
+mod archiving;
 pub mod buckets;
 pub mod clock;
 pub mod dead_letters;

@@ -276,7 +276,7 @@ pub(crate) fn route_event(
     event: &Value,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    super::archive::archive_tx(tx, ctx, bus, event)?;
+    super::archiving::archive_tx(tx, ctx, bus, event)?;
     let event_json = event.to_string();
     let mut matched: Vec<&str> = routes.matcher.matches_value(event);
     matched.sort_unstable();
