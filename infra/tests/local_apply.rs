@@ -97,6 +97,7 @@ fn stack() -> Desired {
         }],
         buckets: vec![Bucket::eventbridge("uploads")],
         tags: BTreeMap::new(),
+        archives: Vec::new(),
         adopt: Default::default(),
         buses: Vec::new(),
     }

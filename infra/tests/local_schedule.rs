@@ -257,10 +257,13 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
     .expect("rule");
     let db = s.database_path();
     drop(s);
-    // Turn it back into a version-2 state, as written before scheduled rules.
+    // Turn it back into a version-2 state, as written before scheduled rules (and archives).
     let conn = rusqlite::Connection::open(&db).expect("sqlite");
     conn.execute_batch(
-        "ALTER TABLE rules DROP COLUMN schedule;
+        "DROP TABLE replays;
+         DROP TABLE archived_events;
+         DROP TABLE archives;
+         ALTER TABLE rules DROP COLUMN schedule;
          ALTER TABLE rules DROP COLUMN schedule_anchor_ms;
          ALTER TABLE rules DROP COLUMN last_fired_ms;
          PRAGMA user_version = 2;",

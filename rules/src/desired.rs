@@ -38,6 +38,20 @@ pub struct Desired {
     /// project's `bus` may be one of them. Others than `default` and `bus` are created and
     /// owned like `bus`.
     pub buses: Vec<Bus>,
+    /// Archives of the stack's bus.
+    pub archives: Vec<Archive>,
+}
+
+/// An archive of the stack's bus (archives take no tags: see [`crate::archive`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Archive {
+    pub name: String,
+    /// The event pattern as JSON text; `None` archives every event on the bus.
+    pub pattern: Option<String>,
+    /// 0 keeps events forever.
+    pub retention_days: u32,
+    /// As declared, without the ownership marker.
+    pub description: Option<String>,
 }
 
 /// Existing resources, made without bridge, that the stack takes over by name.
@@ -379,6 +393,16 @@ impl Desired {
                     .collect(),
             });
         }
+        spec.archives = project
+            .archives
+            .iter()
+            .map(|a| Archive {
+                name: a.name.clone(),
+                pattern: a.pattern.as_ref().map(|p| p.as_value().to_string()),
+                retention_days: a.retention_days,
+                description: a.description.clone(),
+            })
+            .collect();
         for r in &project.rules {
             spec.rules.push(Rule {
                 name: r.name.clone(),

@@ -9,6 +9,7 @@
 //! A loaded [`Project`] becomes one backend-neutral [`desired::Desired`]: the backends
 //! (`infra::aws`, `infra::local`) plan and apply that value, never the files.
 
+pub mod archive;
 pub mod buses;
 pub mod calendar;
 pub mod desired;

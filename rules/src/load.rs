@@ -35,6 +35,8 @@ pub struct Project {
     /// Settings that are valid but almost certainly not what was meant (`bridge validate`
     /// prints them and still succeeds).
     pub warnings: Vec<Diagnostic>,
+    /// The archives of the project's bus, patterns compiled.
+    pub archives: Vec<crate::archive::Archive>,
 }
 
 /// One rule, resolved: name and bus defaulted, pattern compiled or schedule checked.
@@ -115,6 +117,7 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
         return Err(Diagnostics(diags));
     };
     check_project(&project_path, &file, &mut diags);
+    let archives = crate::archive::check(&project_path, &file.archives, &mut diags);
     let dir = project_path
         .parent()
         .unwrap_or(Path::new("."))
@@ -173,6 +176,7 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
             file,
             rules,
             warnings,
+            archives,
         })
     } else {
         Err(Diagnostics(diags))

@@ -61,6 +61,32 @@ pub struct ProjectFile {
     /// a policy. Rules forward to a listed bus with a `{ "id", "bus": NAME }` target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buses: Vec<BusDecl>,
+    /// Archives of the project's bus: the events it accepts that match a pattern (or all of
+    /// them) are kept for `bridge replay`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<ArchiveDecl>,
+}
+
+/// An EventBridge archive of the project's bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveDecl {
+    /// 1–48 of `A-Z a-z 0-9 . - _`, unique in the account and region.
+    pub name: String,
+    /// Archive only events matching this pattern, inline. Give at most one of
+    /// `event_pattern` and `pattern_file`; neither archives every event on the bus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<Value>,
+    /// A file holding the pattern, relative to `bridge.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern_file: Option<String>,
+    /// Days an archived event is kept; 0 (the default) keeps it forever.
+    #[serde(default)]
+    pub retention_days: u32,
+    /// Free text (at most 400 characters: bridge appends its ownership marker within
+    /// AWS's 512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// What `adopt` takes over, by name.

@@ -357,3 +357,45 @@ fn a_scheduled_rule_loads_and_becomes_a_desired_rule_with_a_schedule() {
     assert_eq!(desired.rules[0].pattern, None);
     assert_eq!(desired.rules[0].bus, "default");
 }
+
+/// Valid archives load with their patterns compiled (inline or from a file, or none for
+/// every event) and reach the desired state as declared.
+#[test]
+fn archives_load_into_the_desired_state() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid-archives");
+    let project = load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = project.archives.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["all-orders", "big-orders", "refunds.v2"]);
+    assert!(project.archives[0].pattern.is_none());
+    let big = project.archives[1]
+        .pattern
+        .as_ref()
+        .expect("inline pattern");
+    assert!(big
+        .matches_str(r#"{"source": "shop", "detail": {"total": 1500}}"#)
+        .unwrap());
+    assert!(!big
+        .matches_str(r#"{"source": "shop", "detail": {"total": 10}}"#)
+        .unwrap());
+    let refunds = project.archives[2].pattern.as_ref().expect("file pattern");
+    assert!(refunds
+        .matches_str(r#"{"detail-type": "Refund Issued"}"#)
+        .unwrap());
+
+    let desired = rules::desired::Desired::from_project(&project, None).expect("desired");
+    assert_eq!(desired.bus, "orders");
+    assert_eq!(
+        desired.archives[0],
+        rules::desired::Archive {
+            name: "all-orders".into(),
+            pattern: None,
+            retention_days: 30,
+            description: Some("every order event, a month".into()),
+        }
+    );
+    assert_eq!(
+        desired.archives[2].pattern.as_deref(),
+        Some(r#"{"detail-type":["Refund Issued"]}"#)
+    );
+    assert_eq!(desired.archives[2].retention_days, 0);
+}

@@ -171,6 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut last_full_scan: Option<Instant> = None;
     let mut last_scan_error = None;
+    let mut last_expiry = None;
     loop {
         // A failed scan (a bucket directory that cannot be read or made again) is
         // reported once and retried: `dev` keeps routing the rest.
@@ -203,6 +204,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         store
             .fire_due_schedules()
             .context("firing scheduled rules")?;
+        // Archives: expire by retention now and then; resume replays left running (by an
+        // interrupted `bridge replay --local`), one batch per tick.
+        if last_expiry.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60)) {
+            store
+                .expire_archives()
+                .context("expiring archived events")?;
+            last_expiry = Some(Instant::now());
+        }
+        for name in store.running_replays()? {
+            store
+                .replay_step(&name, 100)
+                .with_context(|| format!("resuming replay {name}"))?;
+        }
         print_activity(&mut store, &mut last_id)?;
         if args.once || deadline.is_some_and(|d| Instant::now() >= d) {
             break;

@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod plan;
 pub mod progress;
 pub mod put_event;
+pub mod replay;
 pub mod schedule;
 pub mod schema;
 pub mod shared;
@@ -52,6 +53,8 @@ pub enum Command {
     Dlq(dlq::Args),
     /// Send custom events to an event bus (PutEvents).
     PutEvent(put_event::Args),
+    /// Re-send an archive's events of a time window to its bus's rules (StartReplay).
+    Replay(replay::Args),
     /// Stream the events on a bus that match a pattern (a temporary rule and queue).
     Tail(tail::Args),
     /// Test one event against one event pattern (exit 0 match, 1 no match, 2 error).
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy(args) => destroy::run(args),
         Command::Dev(args) => dev::run(args),
         Command::PutEvent(args) => put_event::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Dlq(args) => dlq::run(args),

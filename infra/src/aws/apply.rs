@@ -516,6 +516,34 @@ impl Executor<'_> {
                 self.writer.delete_queue(&url).await?;
             }
             Step::DeleteBus { name } => self.writer.delete_bus(name).await?,
+            Step::CreateArchive { archive } => {
+                let bus_arn = self
+                    .names
+                    .bus_arn
+                    .clone()
+                    .ok_or_else(|| AwsError::Invalid {
+                        resource: format!("archive {}", archive.name),
+                        message: format!(
+                            "event bus {} does not exist (create it first)",
+                            self.spec.bus
+                        ),
+                    })?;
+                let description = rules::archive::description_with_marker(
+                    archive.description.as_deref(),
+                    &self.spec.stack,
+                );
+                self.writer
+                    .create_archive(archive, &bus_arn, &description)
+                    .await?;
+            }
+            Step::UpdateArchive { archive, .. } => {
+                let description = rules::archive::description_with_marker(
+                    archive.description.as_deref(),
+                    &self.spec.stack,
+                );
+                self.writer.update_archive(archive, &description).await?;
+            }
+            Step::DeleteArchive { name } => self.writer.delete_archive(name).await?,
         }
         Ok(())
     }

@@ -254,6 +254,8 @@ pub fn import(facts: &ImportFacts, stack: &str, adopt: bool) -> Imported {
         topics: topic_decls,
         adopt: adopt_decl,
         buses: Vec::new(),
+        // Archives are not imported (yet): declare them by hand.
+        archives: Vec::new(),
     };
     Imported {
         project,

@@ -7,6 +7,8 @@
 //! through [`write`].
 
 pub mod apply;
+pub mod archive_facts;
+pub mod archives;
 pub mod blocking;
 pub mod bus_policy;
 pub mod client;

@@ -141,6 +141,8 @@ pub struct AccountFacts {
     /// declared buses, buses the stack owns, and policies holding the stack's statements
     /// are found here.
     pub other_buses: Vec<BusFacts>,
+    /// Every archive of the account and region (names are unique there, not per bus).
+    pub archives: Vec<super::archive_facts::ArchiveFacts>,
 }
 
 /// What to read: the bus, and the buckets the desired state mentions (buckets are never
@@ -198,6 +200,7 @@ pub async fn read_account(
             });
         }
     }
+    let archives = super::archive_facts::read_archives(aws).await?;
     Ok(AccountFacts {
         bus,
         rules,
@@ -205,6 +208,7 @@ pub async fn read_account(
         topics,
         buckets,
         other_buses,
+        archives,
     })
 }
 

@@ -36,6 +36,8 @@ pub async fn read_world(aws: &AwsClients, desired: &Desired) -> Result<World, Aw
         topics,
         buckets,
         other_buses: Vec::new(),
+        // The checks do not look at archives.
+        archives: Vec::new(),
     };
     let mut world = world_from_aws(&facts, &aws.region);
     world

@@ -143,6 +143,10 @@ impl Store {
             Step::BusPolicy { bus, grants } => {
                 self.set_bus_grants(bus, grants)?;
             }
+            Step::CreateArchive { archive } | Step::UpdateArchive { archive, .. } => {
+                self.put_archive(&super::archive::archive_spec(desired, archive))?;
+            }
+            Step::DeleteArchive { name } => self.delete_archive(name)?,
             // Policies and tags are AWS's: the local planner never emits them.
             // Everything in the local state is the project's: nothing to adopt.
             Step::Grant { .. } | Step::Retag { .. } | Step::Adopt { .. } => {}

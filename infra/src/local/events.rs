@@ -103,6 +103,13 @@ impl Store {
             tx.execute("DELETE FROM targets WHERE bus = ?1", [name])?;
             tx.execute("DELETE FROM rules WHERE bus = ?1", [name])?;
             tx.execute("DELETE FROM bus_grants WHERE bus = ?1", [name])?;
+            // Its archives, their events and replays go with it.
+            tx.execute("DELETE FROM replays WHERE bus = ?1", [name])?;
+            tx.execute(
+                "DELETE FROM archived_events WHERE archive IN (SELECT name FROM archives WHERE bus = ?1)",
+                [name],
+            )?;
+            tx.execute("DELETE FROM archives WHERE bus = ?1", [name])?;
             let n = tx.execute("DELETE FROM buses WHERE name = ?1", [name])?;
             next_counter(tx, "rules_generation")?;
             Ok(n > 0)

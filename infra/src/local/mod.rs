@@ -22,6 +22,7 @@
 //! - [`apply`]: that plan carried out on the store.
 //! - [`deliveries`]: what each target would receive for an event, offline (`bridge test`).
 //! - [`tail`]: a `bridge tail` session's temporary rule and queue.
+//! - [`archive`]: archives (events stored as they are accepted) and resumable replays.
 //!
 //! Known differences from AWS (deliberate or not yet done):
 //! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
@@ -46,8 +47,12 @@
 //!   dev` does, every tick); slots missed meanwhile fire late, with their own `time`, where
 //!   AWS would have fired them on time. A new or changed schedule starts counting at the
 //!   change, as AWS counts a rate from the rule's creation.
+//! - Archives: an event is archived the moment it is accepted (AWS may take minutes); a
+//!   replay runs in `bridge replay --local` (or resumes in `bridge dev`), batch by batch.
 
 pub mod apply;
+pub mod archive;
+mod archiving;
 pub mod buckets;
 pub mod bus_grants;
 pub mod clock;

@@ -34,6 +34,7 @@ pub struct LocalFacts {
     pub buckets: Vec<BucketSpec>,
     /// Each bus's `allow_put_events_from` grants (buses without any left out), sorted.
     pub bus_grants: BTreeMap<String, Vec<rules::buses::Grantee>>,
+    pub archives: Vec<super::archive::ArchiveSpec>,
 }
 
 impl LocalFacts {
@@ -61,6 +62,7 @@ impl LocalFacts {
             rules,
             buckets: store.list_buckets()?,
             bus_grants: store.list_bus_grants()?,
+            archives: store.list_archives()?,
         })
     }
 }
@@ -82,6 +84,10 @@ pub fn plan(
     };
     planner.buses();
     planner.bus_policies();
+    let (archives, pruned_archives, archive_notes) =
+        super::archive::plan_archives(desired, &facts.archives, prune);
+    planner.steps.extend(archives);
+    planner.notes.extend(archive_notes);
     planner.queues()?;
     planner.topics();
     planner.buckets();
@@ -89,6 +95,7 @@ pub fn plan(
     planner.targets();
     planner.subscriptions();
     planner.prune_rules();
+    planner.steps.extend(pruned_archives);
     planner.prune_topics_and_queues();
     Ok(Plan {
         backend: crate::plan::Backend::Local,

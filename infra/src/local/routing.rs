@@ -396,6 +396,7 @@ fn route_event_hop(
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
+    super::archiving::archive_tx(tx, ctx, bus, event)?;
     let event_json = event.to_string();
     let mut matched: Vec<&str> = routes.matcher.matches_value(event);
     matched.sort_unstable();
@@ -425,7 +426,7 @@ fn route_event_hop(
 /// Delivers one event to every target of one rule (input transformation, dead-letter queue,
 /// activity), as EventBridge does once the rule matched or its schedule fired.
 #[allow(clippy::too_many_arguments)]
-fn deliver_to_rule(
+pub(crate) fn deliver_to_rule(
     tx: &Transaction,
     ctx: &Ctx,
     bus: &str,

@@ -95,7 +95,7 @@ impl Ctx<'_> {
 }
 
 /// Current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -239,6 +239,42 @@ CREATE TABLE IF NOT EXISTS bus_grants (
     // have none: NULL, and e-mails keep SNS's default name.
     r#"
 ALTER TABLE topics ADD COLUMN display_name TEXT;
+"#,
+    // 5 → 6: archives and replays. `archived_events` holds each archived event's envelope,
+    // written in the transaction that accepted it; `time_ms` is the event's `time` (a
+    // replay's window), `archived_ms` when it was archived (retention). A replay's cursor
+    // `last_id` is the archived event it has replayed up to.
+    r#"
+CREATE TABLE archives (
+    name TEXT PRIMARY KEY,
+    bus TEXT NOT NULL REFERENCES buses(name),
+    pattern TEXT,
+    retention_days INTEGER NOT NULL,
+    description TEXT,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE archived_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    archive TEXT NOT NULL REFERENCES archives(name) ON DELETE CASCADE,
+    event_id TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    archived_ms INTEGER NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE INDEX archived_events_by_time ON archived_events(archive, time_ms, id);
+CREATE INDEX archived_events_by_age ON archived_events(archived_ms);
+CREATE TABLE replays (
+    name TEXT PRIMARY KEY,
+    archive TEXT NOT NULL,
+    bus TEXT NOT NULL,
+    from_ms INTEGER NOT NULL,
+    to_ms INTEGER NOT NULL,
+    rules TEXT NOT NULL,
+    state TEXT NOT NULL,
+    last_id INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms INTEGER
+);
 "#,
 ];
 

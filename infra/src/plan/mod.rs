@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use rules::desired::{DeadLetter, Endpoint, Notification, Rule, Target};
+use rules::desired::{Archive, DeadLetter, Endpoint, Notification, Rule, Target};
 use serde_json::Value;
 
 mod json;
@@ -209,6 +209,19 @@ pub enum Step {
     DeleteBus {
         name: String,
     },
+    /// An archive of the stack's bus (its description carries the stack's ownership marker).
+    CreateArchive {
+        archive: Archive,
+    },
+    /// `changes` names what differs: `pattern`, `retention`, `description`.
+    UpdateArchive {
+        archive: Archive,
+        changes: Vec<String>,
+    },
+    /// Deletes an owned archive and the events it holds.
+    DeleteArchive {
+        name: String,
+    },
 }
 
 impl Step {
@@ -234,6 +247,10 @@ impl Step {
                 ("rule", rule.name.clone())
             }
             Step::DeleteRule { name, .. } => ("rule", name.clone()),
+            Step::CreateArchive { archive } | Step::UpdateArchive { archive, .. } => {
+                ("archive", archive.name.clone())
+            }
+            Step::DeleteArchive { name } => ("archive", name.clone()),
             Step::PutTargets { rule, .. } | Step::RemoveTargets { rule, .. } => {
                 ("targets", rule.clone())
             }
@@ -276,6 +293,7 @@ impl Step {
             | Step::CreateQueue { .. }
             | Step::CreateTopic { .. }
             | Step::CreateRule { .. }
+            | Step::CreateArchive { .. }
             | Step::Subscribe { .. } => '+',
             Step::PutTargets {
                 targets, new_ids, ..
@@ -285,6 +303,7 @@ impl Step {
             | Step::DeleteRule { .. }
             | Step::DeleteTopic { .. }
             | Step::DeleteQueue { .. }
+            | Step::DeleteArchive { .. }
             | Step::DeleteBus { .. } => '-',
             Step::ConfigureBucket {
                 enable_eventbridge: false,

@@ -210,8 +210,47 @@ impl fmt::Display for Step {
             Step::DeleteTopic { name } => write!(f, "delete topic {name}"),
             Step::DeleteQueue { name } => write!(f, "delete queue {name}"),
             Step::DeleteBus { name } => write!(f, "delete event bus {name}"),
+            Step::CreateArchive { archive } => {
+                write!(f, "create archive {}", archive.name)?;
+                write_archive(f, archive, true, true)
+            }
+            Step::UpdateArchive { archive, changes } => {
+                write!(f, "update archive {}: {}", archive.name, changes.join(", "))?;
+                write_archive(
+                    f,
+                    archive,
+                    changes.iter().any(|c| c == "pattern"),
+                    changes.iter().any(|c| c == "retention"),
+                )
+            }
+            Step::DeleteArchive { name } => {
+                write!(f, "delete archive {name} and the events it holds")
+            }
         }
     }
+}
+
+/// An archive's pattern (`all events` without one) and retention, as plan details.
+fn write_archive(
+    f: &mut fmt::Formatter<'_>,
+    archive: &rules::desired::Archive,
+    pattern: bool,
+    retention: bool,
+) -> fmt::Result {
+    if pattern {
+        match &archive.pattern {
+            Some(p) => write!(f, "\n      pattern {p}")?,
+            None => write!(f, "\n      all events")?,
+        }
+    }
+    if retention {
+        match archive.retention_days {
+            0 => write!(f, "\n      retention: forever")?,
+            1 => write!(f, "\n      retention: 1 day")?,
+            n => write!(f, "\n      retention: {n} days")?,
+        }
+    }
+    Ok(())
 }
 
 fn write_changes(f: &mut fmt::Formatter<'_>, changes: &[AttrChange]) -> fmt::Result {

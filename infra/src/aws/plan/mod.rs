@@ -23,6 +23,7 @@ use rules::desired::{
 };
 use rules::owner::{owned_by, MANAGED_BY_KEY, STACK_KEY};
 
+mod archives;
 mod buckets;
 #[cfg(test)]
 mod bus_tests;
@@ -146,6 +147,7 @@ impl<'a> Planner<'a> {
         self.bus();
         self.declared_buses();
         self.bus_policies();
+        self.archives();
         self.queues();
         self.topics();
         // S3 grants that drop a bucket wait until the bucket no longer names the
@@ -158,6 +160,7 @@ impl<'a> Planner<'a> {
         self.targets(&managed_rules);
         self.subscriptions();
         self.prune_rules();
+        self.prune_archives();
         self.prune_topics_and_queues();
         self.prune_buses();
         Plan {

@@ -76,9 +76,18 @@ impl Planner<'_> {
                 self.notes.push(Note::WouldPrune { kind, name });
             }
         }
-        if self.prune && self.spec.bus != "default" && self.spec.rules.is_empty() {
+        if self.prune
+            && self.spec.bus != "default"
+            && self.spec.rules.is_empty()
+            && self.bus_free_of_archives()
+        {
             if let Some(bus) = &self.facts.bus {
-                let foreign_rules = self.facts.rules.iter().any(|r| !self.owns(&r.tags));
+                // An owned archive's managed rule (`Events-Archive-NAME`, AWS's) goes with it.
+                let foreign_rules = self
+                    .facts
+                    .rules
+                    .iter()
+                    .any(|r| !self.owns(&r.tags) && !self.archive_rule_of_stack(&r.name));
                 if self.owns(&bus.tags) && !foreign_rules {
                     self.steps.push(Step::DeleteBus {
                         name: bus.name.clone(),

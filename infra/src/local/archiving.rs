@@ -1,0 +1,46 @@
+//! Archiving an accepted event, inside the transaction that accepts it (routing calls
+//! this; replays, in [`super::archive`], read what it wrote).
+
+use rusqlite::{params, Transaction};
+use serde_json::Value;
+
+use super::clock::parse_rfc3339;
+use super::store::Ctx;
+use super::Result;
+
+/// Stores `event` in every archive of `bus` whose pattern it matches (inside the
+/// accepting transaction). Replayed events (with `replay-name`) are never archived.
+pub(crate) fn archive_tx(tx: &Transaction, ctx: &Ctx, bus: &str, event: &Value) -> Result<()> {
+    if event.get("replay-name").is_some() {
+        return Ok(());
+    }
+    let archives: Vec<(String, Option<String>)> = {
+        let mut stmt = tx.prepare_cached("SELECT name, pattern FROM archives WHERE bus = ?1")?;
+        let rows = stmt.query_map([bus], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<std::result::Result<_, _>>()?
+    };
+    if archives.is_empty() {
+        return Ok(());
+    }
+    let event_id = event["id"].as_str().unwrap_or_default();
+    let time_ms = event["time"]
+        .as_str()
+        .and_then(parse_rfc3339)
+        .unwrap_or(ctx.now_ms);
+    let text = event.to_string();
+    for (name, pattern) in archives {
+        let matches = match pattern.as_deref() {
+            None => true,
+            // Validated on the way in; a pattern that no longer parses archives nothing.
+            Some(p) => patterns::Pattern::parse(p).is_ok_and(|p| p.matches_value(event)),
+        };
+        if matches {
+            tx.prepare_cached(
+                "INSERT INTO archived_events (archive, event_id, time_ms, archived_ms, event)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![name, event_id, time_ms, ctx.now_ms, text])?;
+        }
+    }
+    Ok(())
+}
