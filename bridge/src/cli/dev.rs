@@ -37,6 +37,14 @@ pub struct Args {
     /// How often to scan the local buckets, in milliseconds.
     #[arg(long, default_value_t = 250)]
     pub interval_ms: u64,
+    /// Serve the local console (wiring, live events, queues, outbox, a send form) in a
+    /// browser, on 127.0.0.1 unless --ui-addr says otherwise.
+    #[arg(long, conflicts_with = "once")]
+    pub ui: bool,
+    /// The console's address (port 0: any free port). Not loopback: reachable from the
+    /// network, with a warning.
+    #[arg(long, value_name = "ADDR", requires = "ui", default_value = crate::ui::DEFAULT_ADDR)]
+    pub ui_addr: std::net::SocketAddr,
 }
 
 const EXAMPLE_BUCKET: &str = "raw-data";
@@ -107,6 +115,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("e-mail outbox: {}", store.outbox_dir().display());
+    if args.ui {
+        let console = crate::ui::start(crate::ui::Options {
+            addr: args.ui_addr,
+            state_dir: state_dir.clone(),
+            config: store.config().clone(),
+            stack: desired.stack.clone(),
+            project: project.path.clone(),
+            graph_svg: rules::graph::Graph::of(&desired).svg(),
+        })?;
+        if !console.addr.ip().is_loopback() {
+            eprintln!(
+                "warning: the console listens on {}, which other machines can reach: anyone there \
+                 can read message bodies and send events (use a 127.0.0.1 address to keep it local)",
+                console.addr
+            );
+        }
+        println!("console: {}", console.url());
+    }
     println!("routing (rule → target):");
 
     if args.example {

@@ -18,6 +18,8 @@
 //! - [`apply`]: that plan carried out on the store.
 //! - [`deliveries`]: what each target would receive for an event, offline (`bridge test`).
 //! - [`tail`]: a `bridge tail` session's temporary rule and queue.
+//! - [`inspect`]: read-only views for the local console: events with their deliveries and
+//!   bodies, queue peeks, the outbox.
 //!
 //! Known differences from AWS (deliberate or not yet done):
 //! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
@@ -39,6 +41,7 @@ pub mod buckets;
 pub mod clock;
 pub mod deliveries;
 pub mod events;
+pub mod inspect;
 pub mod plan;
 pub mod queue;
 pub mod routes;
@@ -54,6 +57,7 @@ use std::path::PathBuf;
 
 pub use buckets::{BucketSpec, NotificationSpec, S3Change};
 pub use clock::Clock;
+pub use inspect::{Delivery, EventRecord, MessageState, OutboxMail, PeekedMessage};
 pub use plan::LocalFacts;
 pub use queue::{
     MessageAttribute, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,

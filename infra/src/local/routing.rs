@@ -17,7 +17,7 @@ use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::routes::{BusRoutes, RouteRule};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{begin_activity, counter, set_activity_outcome, Ctx, Store};
+use super::store::{begin_activity, counter, record_bus_event, set_activity_outcome, Ctx, Store};
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
 pub use crate::put_events::{PutEventsEntry, PutEventsResultEntry, MAX_ENTRIES, MAX_ENTRY_BYTES};
@@ -277,6 +277,7 @@ pub(crate) fn route_event(
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
     let event_json = event.to_string();
+    record_bus_event(tx, ctx, bus, event_id, &event_json)?;
     let mut matched: Vec<&str> = routes.matcher.matches_value(event);
     matched.sort_unstable();
     matched.dedup();
@@ -323,8 +324,16 @@ fn deliver_to_rule(
             rule_arn: &rule.arn,
             ingestion_time,
         };
-        let activity = begin_activity(tx, ctx, event_id, &format!("rule {origin}"), &target.arn)?;
-        let outcome = match target_input(target, event, event_json, &route) {
+        let input = target_input(target, event, event_json, &route);
+        let activity = begin_activity(
+            tx,
+            ctx,
+            event_id,
+            &format!("rule {origin}"),
+            &target.arn,
+            input.as_deref().ok(),
+        )?;
+        let outcome = match input {
             Ok(body) => deliver(tx, ctx, target, event_id, body)?,
             Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
         };
@@ -449,6 +458,8 @@ impl Store {
                     std::slice::from_ref(&rule.arn),
                     json!({}),
                 );
+                let event_json = event.to_string();
+                record_bus_event(&tx, &ctx, &bus, &id, &event_json)?;
                 deliver_to_rule(
                     &tx,
                     &ctx,
@@ -457,7 +468,7 @@ impl Store {
                     &rule,
                     &id,
                     &event,
-                    &event.to_string(),
+                    &event_json,
                     &ingestion_time,
                     &mut routed,
                 )?;
