@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use infra::local::Store;
+use infra::local::{SendRequest, Store};
 use serde_json::{json, Value};
 use support::{bridge_bin, repo_root};
 
@@ -195,7 +195,11 @@ fn foreign_host_and_origin_are_refused() {
     })
     .to_string();
     let before = dev.depth("example-events");
-    for origin in ["http://evil.example", "null", &format!("http://localhost:{port}")] {
+    for origin in [
+        "http://evil.example",
+        "null",
+        &format!("http://localhost:{port}"),
+    ] {
         let (status, body) = http(
             dev.addr,
             "POST",
@@ -210,7 +214,11 @@ fn foreign_host_and_origin_are_refused() {
         assert_eq!(status, 403, "Origin {origin}: {body}");
         assert!(body.contains("other web pages cannot use it"), "{body}");
     }
-    assert_eq!(dev.depth("example-events"), before, "refused means not sent");
+    assert_eq!(
+        dev.depth("example-events"),
+        before,
+        "refused means not sent"
+    );
 
     // The console's own page may.
     let (status, body) = http(
@@ -327,10 +335,7 @@ fn assert_no_console_errors(driver: &Driver, session: &str, view: &str) {
         .into_iter()
         .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
         .collect();
-    assert!(
-        errors.is_empty(),
-        "console errors on {view}: {errors:#?}"
-    );
+    assert!(errors.is_empty(), "console errors on {view}: {errors:#?}");
 }
 
 /// The text of the first element matching `css`, waiting up to `secs` for one whose text
@@ -401,13 +406,11 @@ async fn browse(driver: &Driver, dev: &Dev) {
         json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"]}),
     );
     caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    let c = ClientBuilder::new(
-        hyper_util::client::legacy::connect::HttpConnector::new(),
-    )
-    .capabilities(caps)
-    .connect(&format!("http://127.0.0.1:{}", driver.port))
-    .await
-    .expect("a WebDriver session in headless Chromium");
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session in headless Chromium");
     let session = c
         .session_id()
         .await
@@ -463,7 +466,10 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
         "the event appeared after {:?}",
         written.elapsed()
     );
-    wait_text(c, row, 2, |t| t.contains("bucket raw-data notification uploads")).await;
+    wait_text(c, row, 2, |t| {
+        t.contains("bucket raw-data notification uploads")
+    })
+    .await;
     screenshot(c, "events").await;
 
     // Opening it: the matched rule, the envelope, and the body the target got.
@@ -479,8 +485,14 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
     assert!(opened);
     wait_text(c, "#detail-rules .rule", 5, |t| t == "default/png-uploads").await;
     let envelope = wait_text(c, "#event-detail pre.envelope", 5, |t| t.contains(&key)).await;
-    assert!(envelope.contains("\"detail-type\": \"Object Created\""), "{envelope}");
-    let body = wait_text(c, "#event-detail pre.delivery-body", 5, |t| t.contains(&key)).await;
+    assert!(
+        envelope.contains("\"detail-type\": \"Object Created\""),
+        "{envelope}"
+    );
+    let body = wait_text(c, "#event-detail pre.delivery-body", 5, |t| {
+        t.contains(&key)
+    })
+    .await;
     assert!(body.contains("\"source\": \"aws.s3\""), "{body}");
     screenshot(c, "event").await;
 
@@ -491,10 +503,23 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
     let q = "#queue-table tr[data-queue=example-events]";
     wait_text(c, &format!("{q} td.available"), 5, |t| t == "1").await;
     wait_text(c, &format!("{q} td.in-flight"), 5, |t| t == "0").await;
-    wait_text(c, "#queue-table tr[data-queue=raw-data-uploads] td.available", 5, |t| t == "1").await;
+    wait_text(
+        c,
+        "#queue-table tr[data-queue=raw-data-uploads] td.available",
+        5,
+        |t| t == "1",
+    )
+    .await;
     click(c, q).await;
-    wait_text(c, "#queue-detail .message.peeked pre", 5, |t| t.contains(&key)).await;
-    assert_eq!(dev.depth("example-events"), (1, 0), "peeking receives nothing");
+    wait_text(c, "#queue-detail .message.peeked pre", 5, |t| {
+        t.contains(&key)
+    })
+    .await;
+    assert_eq!(
+        dev.depth("example-events"),
+        (1, 0),
+        "peeking receives nothing"
+    );
     screenshot(c, "queues").await;
     click(c, "#receive-btn").await;
     wait_text(c, &format!("{q} td.in-flight"), 5, |t| t == "1").await;
@@ -502,20 +527,42 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
     click(c, "#queue-detail .delete-btn").await;
     wait_text(c, &format!("{q} td.in-flight"), 5, |t| t == "0").await;
     assert_eq!(dev.depth("example-events"), (0, 0));
+
+    // Redrive: a message in the dead-letter queue goes back to its source on a click.
+    dev.store()
+        .send_message(
+            "example-events-dlq",
+            &SendRequest::body(r#"{"poison": true}"#),
+        )
+        .expect("send to the dead-letter queue");
+    click(c, "#queue-table tr[data-queue=example-events-dlq]").await;
+    wait_text(c, "#queue-detail .message.peeked pre", 5, |t| {
+        t.contains("poison")
+    })
+    .await;
+    click(c, "#queue-detail .redrive-btn[data-to=example-events]").await;
+    wait_text(c, &format!("{q} td.available"), 5, |t| t == "1").await;
+    assert_eq!(dev.depth("example-events-dlq"), (0, 0));
+    assert_eq!(dev.depth("example-events"), (1, 0));
     assert_no_console_errors(driver, session, "the events and queues views");
 
     // Send: an event a rule routes, with its transformer, to a queue and an e-mail topic.
     click(c, "nav a[data-view=send]").await;
     let event = quilt_event();
     fill(c, "#send-source", event["source"].as_str().expect("source")).await;
-    fill(c, "#send-detail-type", event["detail-type"].as_str().expect("type")).await;
+    fill(
+        c,
+        "#send-detail-type",
+        event["detail-type"].as_str().expect("type"),
+    )
+    .await;
     fill(c, "#send-detail", &event["detail"].to_string()).await;
     click(c, "#send-submit").await;
     wait_text(c, "#send-result .routed", 5, |t| {
         t.contains("default/quilt-package-revision") && t.contains("sns:package-alerts")
     })
     .await;
-    assert_eq!(dev.depth("example-events"), (1, 0), "routed to the queue");
+    assert_eq!(dev.depth("example-events"), (2, 0), "routed to the queue");
     // A pattern test, with AWS's wording for an invalid pattern.
     fill(c, "#pattern-text", r#"{"source": []}"#).await;
     click(c, "#pattern-submit").await;
@@ -523,14 +570,22 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
         t.contains("Event pattern is not valid") && t.contains("Empty arrays are not allowed")
     })
     .await;
-    fill(c, "#pattern-text", r#"{"detail": {"amount": [{"numeric": [">", 10]}]}}"#).await;
+    fill(
+        c,
+        "#pattern-text",
+        r#"{"detail": {"amount": [{"numeric": [">", 10]}]}}"#,
+    )
+    .await;
     click(c, "#pattern-submit").await;
     wait_text(c, "#pattern-result", 5, |t| t.starts_with("MATCH")).await;
     screenshot(c, "send").await;
 
     // The sent event opens with the transformer's output as the topic's body.
     click(c, "#send-result a.event-link").await;
-    wait_text(c, "#detail-rules .rule", 5, |t| t == "default/quilt-package-revision").await;
+    wait_text(c, "#detail-rules .rule", 5, |t| {
+        t == "default/quilt-package-revision"
+    })
+    .await;
     wait_text(c, "#event-detail pre.delivery-body", 5, |t| {
         t == "\"Package analytics/daily-report has a new revision e99b760a05539460ac0a7349abb8f476e8c75282a38845fa828f8a5d28374303 in s3://quilt-example\""
     })

@@ -11,6 +11,7 @@ pub mod completions;
 pub mod consume;
 pub mod destroy;
 pub mod dev;
+pub mod dlq;
 pub mod graph;
 pub mod match_events;
 pub mod normalize;
@@ -44,6 +45,8 @@ pub enum Command {
     Dev(dev::Args),
     /// Read a queue, normalize each message into events, and hand them to a handler.
     Consume(consume::Args),
+    /// What is in a dead-letter queue; `bridge dlq redrive QUEUE` moves its messages back.
+    Dlq(dlq::Args),
     /// Send custom events to an event bus (PutEvents).
     PutEvent(put_event::Args),
     /// Stream the events on a bus that match a pattern (a temporary rule and queue).
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PutEvent(args) => put_event::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Consume(args) => consume::run(args),
+        Command::Dlq(args) => dlq::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Match(args) => match_events::run(args),
         Command::Normalize(args) => normalize::run(args),

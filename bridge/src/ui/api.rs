@@ -34,6 +34,7 @@ impl From<LocalError> for ApiError {
             LocalError::NoSuchQueue(_) => StatusCode::NOT_FOUND,
             LocalError::InvalidReceipt(_)
             | LocalError::NotInFlight(_)
+            | LocalError::NoRedriveDestination { .. }
             | LocalError::Invalid { .. } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -281,15 +282,33 @@ pub(crate) async fn peek(
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     with_store(&state, move |store| {
-        let counts = store.queue_counts(&name)?;
-        let messages = store.peek_messages(&name, limit)?;
+        let peek = store.peek_messages(&name, limit)?;
+        let sources = store.dead_letter_sources(&name)?;
         Ok(Json(json!({
-            "queue": name,
-            "available": counts.visible,
-            "in_flight": counts.in_flight,
-            "delayed": counts.delayed,
-            "messages": messages,
+            "queue": peek.queue,
+            "counts": peek.counts,
+            "messages": peek.messages,
+            "dead_letter_sources": sources,
         })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RedriveBody {
+    /// The destination; default: the one queue whose redrive policy names this one.
+    to: Option<String>,
+}
+
+/// Moves a dead-letter queue's visible messages back, as `bridge dlq redrive --local`.
+pub(crate) async fn redrive(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Json(body): Json<RedriveBody>,
+) -> Result<Json<Value>, ApiError> {
+    with_store(&state, move |store| {
+        let report = store.redrive(&name, body.to.as_deref(), None, &mut |_| {})?;
+        Ok(Json(json!(report)))
     })
     .await
 }

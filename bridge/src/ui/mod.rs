@@ -108,7 +108,10 @@ const APP_CSS: &str = include_str!("assets/app.css");
 
 fn router(state: Arc<AppState>, port: u16) -> Router {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
         .route(
             "/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
@@ -125,6 +128,7 @@ fn router(state: Arc<AppState>, port: u16) -> Router {
         .route("/api/queues/{name}/messages", get(api::peek))
         .route("/api/queues/{name}/receive", post(api::receive))
         .route("/api/queues/{name}/delete", post(api::delete))
+        .route("/api/queues/{name}/redrive", post(api::redrive))
         .route("/api/outbox", get(api::outbox))
         .route("/api/put-event", post(api::put_event))
         .route("/api/test-pattern", post(api::test_pattern))

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod blocking;
 pub mod client;
+pub mod dead_letters;
 pub mod events;
 pub mod objects;
 pub mod plan;

@@ -1,15 +1,11 @@
 //! Read-only views of the local state for the local console (`bridge dev --ui`): an event as
-//! it entered its bus with every delivery it caused and the body each target got, a queue's
-//! messages peeked without changing their visibility, and the e-mail outbox.
-//!
-//! Nothing here writes: a peek leaves receive counts, receipts and visibility as they were.
+//! it entered its bus with every delivery it caused and the body each target got, and the
+//! e-mail outbox. (A queue's messages are peeked with [`Store::peek_messages`], shared with
+//! `bridge dlq`.)
 
-use std::collections::BTreeMap;
-
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
-use super::queue::{load_queue, MessageAttribute};
 use super::store::{Activity, Store};
 use super::{LocalError, Result};
 
@@ -30,29 +26,6 @@ pub struct EventRecord {
     pub bus: Option<String>,
     pub envelope: Option<String>,
     pub deliveries: Vec<Delivery>,
-}
-
-/// Where a queued message stands, as SQS counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MessageState {
-    Available,
-    InFlight,
-    Delayed,
-}
-
-/// A queued message as it sits in the queue, read without receiving it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PeekedMessage {
-    pub message_id: String,
-    pub body: String,
-    pub state: MessageState,
-    pub receive_count: i64,
-    pub sent_ms: i64,
-    /// When it becomes (or became) receivable.
-    pub visible_at_ms: i64,
-    pub group_id: Option<String>,
-    pub message_attributes: BTreeMap<String, MessageAttribute>,
 }
 
 /// One e-mail in the outbox.
@@ -105,44 +78,6 @@ impl Store {
                 envelope,
                 deliveries,
             }))
-        })
-    }
-
-    /// Up to `limit` messages of `queue` in send order, whatever their state, without
-    /// receiving them (no receipt, no receive count, no visibility change).
-    pub fn peek_messages(&mut self, queue: &str, limit: usize) -> Result<Vec<PeekedMessage>> {
-        self.read(|tx, ctx| {
-            let q = load_queue(tx, queue)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT message_id, body, message_attributes, group_id, sent_ms, visible_at_ms,
-                        receive_count, receipt IS NOT NULL
-                 FROM messages INDEXED BY messages_in_order
-                 WHERE queue = ?1 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![q.name, limit as i64], |r| {
-                let visible_at_ms: i64 = r.get(5)?;
-                let received: bool = r.get(7)?;
-                let attributes: Option<String> = r.get(2)?;
-                Ok(PeekedMessage {
-                    message_id: r.get(0)?,
-                    body: r.get(1)?,
-                    state: if visible_at_ms <= ctx.now_ms {
-                        MessageState::Available
-                    } else if received {
-                        MessageState::InFlight
-                    } else {
-                        MessageState::Delayed
-                    },
-                    receive_count: r.get(6)?,
-                    sent_ms: r.get(4)?,
-                    visible_at_ms,
-                    group_id: r.get(3)?,
-                    message_attributes: attributes
-                        .and_then(|text| serde_json::from_str(&text).ok())
-                        .unwrap_or_default(),
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

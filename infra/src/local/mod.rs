@@ -7,6 +7,8 @@
 //!
 //! - [`store`]: opening the database, schema migrations, the transaction discipline.
 //! - [`queue`]: SQS semantics (visibility, receive counts, redrive to DLQ, FIFO groups, dedup).
+//! - [`dead_letters`]: what is in a dead-letter queue (a peek that changes nothing), and
+//!   moving its messages back, one transaction per batch.
 //! - [`sns`]: topics, subscriptions, filter policies, SNS envelopes, the e-mail outbox.
 //! - [`events`]: buses, rules and targets.
 //! - [`routing`]: PutEvents: validation, envelope, matching, delivery.
@@ -19,7 +21,7 @@
 //! - [`deliveries`]: what each target would receive for an event, offline (`bridge test`).
 //! - [`tail`]: a `bridge tail` session's temporary rule and queue.
 //! - [`inspect`]: read-only views for the local console: events with their deliveries and
-//!   bodies, queue peeks, the outbox.
+//!   bodies, the outbox.
 //!
 //! Known differences from AWS (deliberate or not yet done):
 //! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
@@ -39,6 +41,7 @@
 pub mod apply;
 pub mod buckets;
 pub mod clock;
+pub mod dead_letters;
 pub mod deliveries;
 pub mod events;
 pub mod inspect;
@@ -57,10 +60,11 @@ use std::path::PathBuf;
 
 pub use buckets::{BucketSpec, NotificationSpec, S3Change};
 pub use clock::Clock;
-pub use inspect::{Delivery, EventRecord, MessageState, OutboxMail, PeekedMessage};
+pub use dead_letters::{DeadLetterSource, MessageState, Peek, RedriveReport, StoredMessage};
+pub use inspect::{Delivery, EventRecord, OutboxMail};
 pub use plan::LocalFacts;
 pub use queue::{
-    MessageAttribute, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,
+    MessageAttribute, QueueCounts, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,
 };
 pub use routing::{PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
 pub use rule::{InputTransformer, RuleSpec, RuleState, TargetSpec};
@@ -112,6 +116,8 @@ pub enum LocalError {
     Invalid { what: String, message: String },
     #[error("the local state in {} is in use by `bridge dev`{}; stop it first (one `bridge dev` per state directory)", dir.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     InUse { dir: PathBuf, pid: Option<u32> },
+    #[error("{}", no_redrive_destination(dlq, sources))]
+    NoRedriveDestination { dlq: String, sources: Vec<String> },
     #[error("no local state in {}: run `bridge apply --local` or `bridge dev` first", .0.display())]
     NoState(PathBuf),
 }
@@ -122,6 +128,21 @@ impl LocalError {
             what: what.into(),
             message: message.into(),
         }
+    }
+}
+
+fn no_redrive_destination(dlq: &str, sources: &[String]) -> String {
+    match sources {
+        [] => format!(
+            "no queue names {dlq} as its dead-letter queue (redrive policy), so a redrive has no \
+             default destination: name the queue to move the messages to (--to QUEUE)"
+        ),
+        _ => format!(
+            "{} queues name {dlq} as their dead-letter queue ({}): name the one to move the \
+             messages to (--to QUEUE)",
+            sources.len(),
+            sources.join(", ")
+        ),
     }
 }
 

@@ -143,7 +143,7 @@ impl ReceivedMessage {
 }
 
 /// Queue depth, like `ApproximateNumberOfMessages*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct QueueCounts {
     pub visible: u64,
     pub in_flight: u64,
@@ -155,7 +155,7 @@ pub(crate) struct QueueRow {
     pub fifo: bool,
     visibility_timeout: i64,
     delay_seconds: i64,
-    retention_seconds: i64,
+    pub retention_seconds: i64,
     dlq_arn: Option<String>,
     max_receive_count: Option<i64>,
     content_based_dedup: bool,
@@ -403,27 +403,32 @@ impl Store {
     pub fn queue_counts(&mut self, queue: &str) -> Result<QueueCounts> {
         self.read(|tx, ctx| {
             let q = load_queue(tx, queue)?;
-            let (visible, in_flight, delayed) = tx.query_row(
-                "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
+            counts_tx(tx, ctx, &q.name)
+        })
+    }
+}
+
+/// A queue's counts inside a transaction (`name` is a loaded queue's name).
+pub(crate) fn counts_tx(tx: &Transaction, ctx: &Ctx, name: &str) -> Result<QueueCounts> {
+    let (visible, in_flight, delayed) = tx.query_row(
+        "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NOT NULL), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NULL), 0)
                  FROM messages WHERE queue = ?1",
-                params![q.name, ctx.now_ms],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                },
-            )?;
-            Ok(QueueCounts {
-                visible: visible as u64,
-                in_flight: in_flight as u64,
-                delayed: delayed as u64,
-            })
-        })
-    }
+        params![name, ctx.now_ms],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
+    )?;
+    Ok(QueueCounts {
+        visible: visible as u64,
+        in_flight: in_flight as u64,
+        delayed: delayed as u64,
+    })
 }
 
 /// SendMessage inside a transaction (also used by EventBridge and SNS delivery).

@@ -498,7 +498,9 @@ pub(crate) fn record_delivery(
         "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![ctx.now_ms, message_id, origin, target, outcome, body])?;
+    .execute(params![
+        ctx.now_ms, message_id, origin, target, outcome, body
+    ])?;
     Ok(())
 }
 

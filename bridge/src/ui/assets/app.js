@@ -3,6 +3,7 @@
 'use strict';
 
 const MAX_ROWS = 1000;
+const STATES = { visible: 'available', in_flight: 'in flight', delayed: 'delayed' };
 const state = {
   overview: null,
   rows: [],          // activity rows, newest first
@@ -304,12 +305,23 @@ async function openQueue(name) {
     return;
   }
   const receiveButton = el('button', { id: 'receive-btn', type: 'button', onclick: () => receiveOne(name) }, 'Receive one');
+  const actions = el('p', {}, receiveButton);
+  for (const source of peek.dead_letter_sources) {
+    actions.append(' ', el('button', {
+      class: 'secondary redrive-btn', type: 'button', 'data-to': source.queue,
+      onclick: () => redrive(name, source.queue),
+    }, `Redrive to ${source.queue}`));
+  }
+  const c = peek.counts;
   const parts = [
     el('h2', {}, `queue ${name}`),
-    el('p', { id: 'queue-depth' }, `${peek.available} available, ${peek.in_flight} in flight, ${peek.delayed} delayed. `,
+    el('p', { id: 'queue-depth' }, `${c.visible} available, ${c.in_flight} in flight, ${c.delayed} delayed. `,
       el('span', { class: 'hint' }, 'Listed without receiving (no visibility change). Receiving makes a message in flight, as a consumer would; delete needs its receipt.')),
-    el('p', {}, receiveButton),
+    actions,
   ];
+  if (peek.dead_letter_sources.length) {
+    parts.push(el('p', { class: 'hint' }, `Dead-letter queue of ${peek.dead_letter_sources.map((s) => s.queue).join(', ')}: redrive moves its available messages back (as bridge dlq redrive).`));
+  }
   if (state.received.length) {
     parts.push(el('h3', {}, 'received here'));
     for (const m of state.received) {
@@ -322,7 +334,7 @@ async function openQueue(name) {
   parts.push(el('h3', {}, `messages (${peek.messages.length})`));
   for (const m of peek.messages) {
     parts.push(el('div', { class: `message peeked ${m.state}`, 'data-id': m.message_id },
-      el('div', { class: 'meta' }, `${m.state} · received ${m.receive_count}× · sent ${clock(m.sent_ms)} · ${m.message_id}`),
+      el('div', { class: 'meta' }, `${STATES[m.state] || m.state} · received ${m.receive_count}× · sent ${clock(m.sent_ms)} · ${m.message_id}`),
       el('pre', {}, pretty(m.body))));
   }
   box.replaceChildren(...parts);
@@ -332,6 +344,17 @@ async function receiveOne(name) {
   try {
     const got = await api(`/api/queues/${encodeURIComponent(name)}/receive`, { max_messages: 1 });
     state.received.push(...got.messages);
+  } catch (e) {
+    alertIn('queue-detail', e.message);
+  }
+  await refreshOverview();
+  await openQueue(name);
+}
+
+async function redrive(name, to) {
+  try {
+    const report = await api(`/api/queues/${encodeURIComponent(name)}/redrive`, { to });
+    alertIn('queue-detail', `moved ${report.moved} message(s) from ${report.from} to ${report.to}`, 'ok');
   } catch (e) {
     alertIn('queue-detail', e.message);
   }
@@ -350,8 +373,8 @@ async function deleteMessage(name, m) {
   await openQueue(name);
 }
 
-function alertIn(id, message) {
-  document.getElementById(id).prepend(el('p', { class: 'bad' }, message));
+function alertIn(id, message, kind) {
+  document.getElementById(id).prepend(el('p', { class: kind || 'bad' }, message));
 }
 
 // ---- outbox --------------------------------------------------------------------------------
