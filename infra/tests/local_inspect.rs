@@ -76,17 +76,18 @@ fn an_event_opens_with_its_envelope_rules_and_each_targets_body() {
     assert_eq!(
         rules,
         [
-            ("rule default/orders", q.as_str()),
-            ("rule default/orders", t.as_str())
-        ]
+            ("rule default/orders", t.as_str()),
+            ("rule default/orders", q.as_str())
+        ],
+        "in target id order, as delivered"
     );
     // The queue got the event; the topic got the transformer's output.
-    let to_queue = record.deliveries[0].body.as_deref().expect("body");
+    let to_queue = record.deliveries[1].body.as_deref().expect("body");
     assert_eq!(
         serde_json::from_str::<Value>(to_queue).expect("JSON"),
         envelope
     );
-    assert_eq!(record.deliveries[1].body.as_deref(), Some("\"order 7\""));
+    assert_eq!(record.deliveries[0].body.as_deref(), Some("\"order 7\""));
     let got = s
         .receive_messages("orders", ReceiveRequest::default())
         .expect("receive");
