@@ -41,10 +41,10 @@ pub struct Args {
     /// browser, on 127.0.0.1 unless --ui-addr says otherwise.
     #[arg(long, conflicts_with = "once")]
     pub ui: bool,
-    /// The console's address (port 0: any free port). Not loopback: reachable from the
-    /// network, with a warning.
-    #[arg(long, value_name = "ADDR", requires = "ui", default_value = crate::ui::DEFAULT_ADDR)]
-    pub ui_addr: std::net::SocketAddr,
+    /// The console's address (implies --ui; port 0: any free port; default
+    /// 127.0.0.1:8472). Not loopback: reachable from the network, with a warning.
+    #[arg(long, value_name = "ADDR", conflicts_with = "once")]
+    pub ui_addr: Option<std::net::SocketAddr>,
 }
 
 const EXAMPLE_BUCKET: &str = "raw-data";
@@ -115,9 +115,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("e-mail outbox: {}", store.outbox_dir().display());
-    if args.ui {
+    if args.ui || args.ui_addr.is_some() {
+        let addr = match args.ui_addr {
+            Some(addr) => addr,
+            None => crate::ui::DEFAULT_ADDR
+                .parse()
+                .context("the console's default address")?,
+        };
         let console = crate::ui::start(crate::ui::Options {
-            addr: args.ui_addr,
+            addr,
             state_dir: state_dir.clone(),
             config: store.config().clone(),
             stack: desired.stack.clone(),
