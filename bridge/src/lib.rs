@@ -36,3 +36,4 @@
 
 pub mod consumer;
 pub mod event;
+pub mod serve;

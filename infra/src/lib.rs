@@ -9,8 +9,12 @@
 //! - [`put_events`]: PutEvents entries and results (backend-neutral).
 //! - [`aws`]: the account through the official SDK.
 //! - [`local`]: the embedded backend (SQLite).
+//! - [`doctor`]: why events do not arrive: checks of what exists against a project.
+//! - [`live`]: what exists as a desired state (`bridge graph --live`).
 pub mod arn;
 pub mod aws;
+pub mod doctor;
+pub mod live;
 pub mod local;
 pub mod plan;
 pub mod put_events;

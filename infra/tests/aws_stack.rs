@@ -98,6 +98,7 @@ fn spec(n: &Names) -> Desired {
         ],
         buckets: vec![],
         tags: BTreeMap::new(),
+        adopt: Default::default(),
     }
 }
 

@@ -97,6 +97,7 @@ fn stack() -> Desired {
         }],
         buckets: vec![Bucket::eventbridge("uploads")],
         tags: BTreeMap::new(),
+        adopt: Default::default(),
     }
 }
 

@@ -666,3 +666,96 @@ fn a_removed_bucket_directory_empties_the_bucket_and_is_made_again() {
     assert_eq!(changes[0].key, "b.txt");
     assert_eq!(changes[0].kind, ChangeKind::Created);
 }
+
+/// What `bridge dev --serve` does for PutObject/CopyObject/DeleteObject: the file is renamed
+/// into place and its events delivered in one transaction, with S3's reason; a later scan
+/// does not announce it again, and keys that cannot be files are refused.
+#[test]
+fn committed_objects_carry_their_reason_and_are_not_rescanned() {
+    let (d, mut s) = store();
+    let eb_q = s.put_queue(&QueueSpec::new("s3-eb")).expect("queue");
+    let native_q = s.put_queue(&QueueSpec::new("s3-native")).expect("queue");
+    rule(
+        &mut s,
+        "s3",
+        r#"{"source": ["aws.s3"]}"#,
+        &[TargetSpec::new("q", eb_q)],
+    );
+    let dir = d.path().join("buckets").join("data");
+    s.put_bucket(&BucketSpec {
+        name: "data".into(),
+        dir: dir.clone(),
+        eventbridge: true,
+        notifications: vec![NotificationSpec {
+            id: "all".into(),
+            target_arn: native_q,
+            events: vec!["s3:ObjectCreated:*".into(), "s3:ObjectRemoved:*".into()],
+            prefix: None,
+            suffix: None,
+        }],
+    })
+    .expect("bucket");
+    let staging = dir.join(".staging");
+    std::fs::create_dir_all(&staging).expect("staging");
+    let staged = staging.join("upload");
+    std::fs::write(&staged, "copied").expect("stage");
+
+    let change = s
+        .commit_object(
+            "data",
+            "a/b.txt",
+            &staged,
+            "etag-1",
+            infra::local::CreatedReason::Copy,
+        )
+        .expect("commit");
+    assert_eq!(change.kind, ChangeKind::Created);
+    assert_eq!(change.size, Some(6));
+    assert!(!staged.exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a/b.txt")).expect("object file"),
+        "copied"
+    );
+    let event: Value = serde_json::from_str(&drain(&mut s, "s3-eb")[0].body).expect("event");
+    assert_eq!(event["detail"]["reason"], "CopyObject");
+    assert_eq!(event["detail"]["object"]["etag"], "etag-1");
+    let native: Value = serde_json::from_str(&drain(&mut s, "s3-native")[0].body).expect("records");
+    assert_eq!(native["Records"][0]["eventName"], "ObjectCreated:Copy");
+    assert!(
+        s.scan_buckets().expect("scan").is_empty(),
+        "not announced twice"
+    );
+    assert_eq!(
+        s.object_etag("data", "a/b.txt", 6, {
+            let m = std::fs::metadata(dir.join("a/b.txt")).expect("meta");
+            m.modified()
+                .expect("mtime")
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after epoch")
+                .as_nanos() as i64
+        })
+        .expect("etag"),
+        Some("etag-1".into())
+    );
+
+    let deleted = s.delete_object("data", "a/b.txt").expect("delete");
+    assert_eq!(deleted.map(|c| c.kind), Some(ChangeKind::Deleted));
+    let event: Value = serde_json::from_str(&drain(&mut s, "s3-eb")[0].body).expect("event");
+    assert_eq!(event["detail"]["reason"], "DeleteObject");
+    assert!(s.scan_buckets().expect("scan").is_empty());
+    assert!(
+        s.delete_object("data", "a/b.txt")
+            .expect("delete again")
+            .is_none(),
+        "deleting a missing key emits nothing"
+    );
+    assert!(drain(&mut s, "s3-eb").is_empty());
+
+    for bad in ["../x", "a//b", ".hidden", "a/./b", ""] {
+        assert!(s.object_path("data", bad).is_err(), "{bad:?} is refused");
+    }
+    assert!(matches!(
+        s.object_path("nope", "k"),
+        Err(infra::local::LocalError::NoSuchBucket(_))
+    ));
+}

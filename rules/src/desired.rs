@@ -32,6 +32,17 @@ pub struct Desired {
     pub buckets: Vec<Bucket>,
     /// Extra tags for everything the stack creates, beside the ownership tags.
     pub tags: BTreeMap<String, String>,
+    /// Existing resources to take over (tag as the stack's) before anything else.
+    pub adopt: Adopt,
+}
+
+/// Existing resources, made without bridge, that the stack takes over by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adopt {
+    pub bus: bool,
+    pub queues: std::collections::BTreeSet<String>,
+    pub topics: std::collections::BTreeSet<String>,
+    pub rules: std::collections::BTreeSet<String>,
 }
 
 impl Desired {
@@ -260,6 +271,10 @@ impl Desired {
             message,
         })?;
         spec.queues = file.queues.iter().map(queue).collect();
+        spec.adopt = adopt(project).map_err(|message| ProjectError {
+            file: project.path.display().to_string(),
+            message,
+        })?;
         for t in &file.topics {
             let mut attributes = BTreeMap::new();
             if t.fifo {
@@ -338,6 +353,36 @@ impl Desired {
         }
         Ok(spec)
     }
+}
+
+/// The `adopt` list, each name checked to be declared (adopting something undeclared
+/// would only make `--prune` delete it).
+fn adopt(project: &Project) -> Result<Adopt, String> {
+    let file = &project.file;
+    let a = &file.adopt;
+    let check = |kind: &str, names: &[String], declared: &dyn Fn(&str) -> bool| {
+        match names.iter().find(|n| !declared(n)) {
+            Some(n) => Err(format!(
+                "adopt.{kind}: {n} is not declared in the project (declare it, or remove it from adopt)"
+            )),
+            None => Ok(names.iter().cloned().collect()),
+        }
+    };
+    if a.event_bus && file.bus == "default" {
+        return Err("adopt.event_bus: the default bus belongs to no stack; remove it".into());
+    }
+    Ok(Adopt {
+        bus: a.event_bus,
+        queues: check("queues", &a.queues, &|n| {
+            file.queues.iter().any(|q| q.name == n)
+        })?,
+        topics: check("topics", &a.topics, &|n| {
+            file.topics.iter().any(|t| t.name == n)
+        })?,
+        rules: check("rules", &a.rules, &|n| {
+            project.rules.iter().any(|r| r.name == n)
+        })?,
+    })
 }
 
 /// AWS allows 50 tags per queue, topic, rule and bus; the ownership tags take two.

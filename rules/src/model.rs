@@ -50,6 +50,33 @@ pub struct ProjectFile {
     /// SNS topics bridge creates and owns, with their subscriptions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<TopicDecl>,
+    /// Existing resources (made without bridge) to take over, as `bridge import --adopt`
+    /// writes: the plan tags each as the stack's first (only `apply` does), and from then
+    /// on it is managed — and with `--prune` deleted — like anything the stack created.
+    /// Each must be declared; one owned by another stack is never taken.
+    #[serde(default, skip_serializing_if = "AdoptDecl::is_empty")]
+    pub adopt: AdoptDecl,
+}
+
+/// What `adopt` takes over, by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptDecl {
+    /// The project's (custom) event bus.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub event_bus: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+}
+
+impl AdoptDecl {
+    pub fn is_empty(&self) -> bool {
+        !self.event_bus && self.queues.is_empty() && self.topics.is_empty() && self.rules.is_empty()
+    }
 }
 
 /// The backend a project is planned and applied against by default.

@@ -87,7 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("Apply cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
-    let report = aws.apply(&desired, &plan, &facts);
+    let bar = super::progress::bar(plan.steps.len() as u64, "applying");
+    let report = aws.apply_observed(&desired, &plan, &facts, &mut |_| bar.inc(1));
+    bar.finish_and_clear();
     if args.json {
         print_json(
             &plan,

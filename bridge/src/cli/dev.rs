@@ -45,6 +45,11 @@ pub struct Args {
     /// 127.0.0.1:8472). Not loopback: reachable from the network, with a warning.
     #[arg(long, value_name = "ADDR", conflicts_with = "once")]
     pub ui_addr: Option<std::net::SocketAddr>,
+    /// Also answer AWS's own APIs (S3, SQS, SNS, EventBridge data plane) on ADDR, so that
+    /// unchanged SDK code runs against the local backend (`AWS_ENDPOINT_URL=http://ADDR`).
+    /// Signatures are accepted, not verified. Port 0 picks a free port (printed).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = bridge::serve::DEFAULT_ADDR)]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 const EXAMPLE_BUCKET: &str = "raw-data";
@@ -138,6 +143,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         println!("console: {}", console.url());
+    }
+    if let Some(addr) = args.serve {
+        if !bridge::serve::is_loopback(&addr) {
+            eprintln!(
+                "warning: --serve {addr} is reachable from other machines, and requests are not authenticated (signatures are not verified); use 127.0.0.1 unless that is what you want"
+            );
+        }
+        let server = bridge::serve::start(bridge::serve::ServeOptions {
+            addr,
+            state_dir: state_dir.clone(),
+            config: store.config().clone(),
+        })?;
+        println!(
+            "serving S3, SQS, SNS and EventBridge on http://{0} (export AWS_ENDPOINT_URL=http://{0}; see docs/serve.md)",
+            server.addr
+        );
     }
     println!("routing (rule → target):");
 

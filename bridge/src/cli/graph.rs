@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use rules::desired::Desired;
-use rules::graph::Graph;
+use rules::graph::{Graph, NodeKind};
+
+use super::shared::{local_config, Backend, Target};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -18,9 +20,13 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The project directory (default: the current directory).
-    #[arg(long, value_name = "DIR")]
-    pub project: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: Target,
+    /// Draw what exists (the project's bus in the account, or with `--local` the local
+    /// state) instead of the files; what the project does not declare, and what is not the
+    /// stack's, is marked.
+    #[arg(long)]
+    pub live: bool,
     #[arg(long, value_enum, default_value = "mermaid")]
     pub format: Format,
     /// Write to FILE instead of standard output.
@@ -29,7 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let dir = args.project.unwrap_or_else(|| PathBuf::from("."));
+    let dir = args.target.project_dir();
     let project = rules::load(&dir).map_err(|d| {
         for e in &d.0 {
             eprintln!("error: {e}");
@@ -40,8 +46,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         )
     })?;
-    let desired = Desired::from_project(&project, None)?;
-    let graph = Graph::of(&desired);
+    let desired = Desired::from_project(&project, args.target.stack.as_deref())?;
+    let graph = if args.live {
+        live_graph(&args.target, &project, &desired)?
+    } else {
+        Graph::of(&desired)
+    };
     let text = match args.format {
         Format::Mermaid => graph.mermaid(),
         Format::Dot => graph.dot(),
@@ -55,4 +65,56 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What exists, drawn with the files' model and layout; rules, queues and topics the
+/// project does not declare are marked `undeclared`, those not the stack's `unowned`.
+fn live_graph(
+    target: &Target,
+    project: &rules::Project,
+    desired: &Desired,
+) -> anyhow::Result<Graph> {
+    let live = match target.backend(project) {
+        Backend::Local(state_dir) => {
+            let config = local_config(Some(project));
+            let facts = infra::local::LocalFacts::read_dir(&state_dir, &config)
+                .with_context(|| format!("local state in {}", state_dir.display()))?;
+            infra::live::from_local(&facts, &desired.stack, &desired.bus)
+        }
+        Backend::Aws => {
+            let aws = target.connect(project.file.region.clone())?;
+            let facts = aws.block_on(infra::aws::import::read_for_import(
+                aws.clients(),
+                &desired.bus,
+                "",
+            ))?;
+            infra::live::from_aws(&facts, &desired.stack)
+        }
+    };
+    let declared = infra::live::declared(desired);
+    let mut graph = Graph::of(&live.desired);
+    for node in &mut graph.nodes {
+        let kind = match node.kind {
+            NodeKind::Rule => "rule",
+            NodeKind::Queue => "queue",
+            NodeKind::Topic => "topic",
+            _ => continue,
+        };
+        let key = (kind, node.label.clone());
+        let mut marks = Vec::new();
+        if !declared.contains(&key) {
+            marks.push("undeclared");
+        }
+        if !live.owned.contains(&key) {
+            marks.push("unowned");
+        }
+        if !marks.is_empty() {
+            let marks = marks.join(", ");
+            node.detail = Some(match node.detail.take() {
+                Some(d) => format!("{d} · {marks}"),
+                None => marks,
+            });
+        }
+    }
+    Ok(graph)
 }

@@ -12,10 +12,13 @@ pub mod consume;
 pub mod destroy;
 pub mod dev;
 pub mod dlq;
+pub mod doctor;
 pub mod graph;
+pub mod import;
 pub mod match_events;
 pub mod normalize;
 pub mod plan;
+pub mod progress;
 pub mod put_event;
 pub mod schedule;
 pub mod schema;
@@ -68,6 +71,10 @@ pub enum Command {
     /// Scheduled rules: `bridge schedule next RULE` prints when it fires next (UTC).
     #[command(subcommand)]
     Schedule(schedule::Command),
+    /// Why events do not arrive: check the account (or local state) against the project.
+    Doctor(doctor::Args),
+    /// Write the rules on an existing bus (and their queues and topics) as project files.
+    Import(import::Args),
     /// Show what `apply` would change in AWS (exit 2 with --detailed-exitcode if anything).
     Plan(plan::Args),
     /// Make AWS match the project: create, update and (with --prune) delete owned resources.
@@ -83,6 +90,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Import(args) => import::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Destroy(args) => destroy::run(args),
         Command::Dev(args) => dev::run(args),

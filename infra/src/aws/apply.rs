@@ -117,6 +117,17 @@ pub async fn apply_plan(
     plan: &Plan,
     facts: &AccountFacts,
 ) -> ApplyReport {
+    apply_plan_observed(aws, spec, plan, facts, &mut |_| {}).await
+}
+
+/// [`apply_plan`], telling `observe` about each step once it is done (progress display).
+pub async fn apply_plan_observed(
+    aws: &AwsClients,
+    spec: &Desired,
+    plan: &Plan,
+    facts: &AccountFacts,
+    observe: &mut dyn FnMut(&Step),
+) -> ApplyReport {
     let writer = Writer::new(aws);
     let mut exec = Executor {
         aws,
@@ -128,7 +139,10 @@ pub async fn apply_plan(
     let mut steps = plan.steps.iter();
     for step in steps.by_ref() {
         match exec.step(step).await {
-            Ok(()) => report.done.push(step.to_string()),
+            Ok(()) => {
+                report.done.push(step.to_string());
+                observe(step);
+            }
             Err(e) => {
                 report.failed = Some((step.to_string(), e.to_string()));
                 break;
@@ -316,6 +330,27 @@ impl Executor<'_> {
                 self.writer
                     .update_bucket_notifications(bucket, &update)
                     .await?;
+            }
+            Step::Adopt { resource } => {
+                let set = ownership_tags(&self.spec.stack);
+                let arn = match resource {
+                    Tagged::Queue(q) => {
+                        let url = self.names.queue(q)?.0.clone();
+                        return self.writer.tag_queue(&url, &set, &[]).await;
+                    }
+                    Tagged::Topic(t) => self.names.topic(t)?.clone(),
+                    Tagged::Rule(r) => self.names.rule(r)?,
+                    Tagged::Bus(b) => self
+                        .names
+                        .bus_arn
+                        .clone()
+                        .ok_or_else(|| missing("event bus", b))?,
+                };
+                if let Tagged::Topic(_) = resource {
+                    self.writer.tag_topic(&arn, &set, &[]).await?;
+                } else {
+                    self.writer.tag_eventbridge(&arn, &set, &[]).await?;
+                }
             }
             Step::Retag {
                 resource,

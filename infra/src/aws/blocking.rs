@@ -4,7 +4,7 @@
 //! async plumbing, while the SDK runs on tokio underneath. (The consumer and `tail`, which
 //! are concurrent, use the async clients on the binary's own runtime.)
 
-use super::apply::{apply_plan, plan_stack, ApplyReport};
+use super::apply::{apply_plan, apply_plan_observed, plan_stack, ApplyReport};
 use super::read::AccountFacts;
 use super::{AwsClients, AwsError, AwsSettings};
 use crate::plan::Plan;
@@ -49,5 +49,17 @@ impl BlockingAws {
     pub fn apply(&self, spec: &Desired, plan: &Plan, facts: &AccountFacts) -> ApplyReport {
         self.runtime
             .block_on(apply_plan(&self.aws, spec, plan, facts))
+    }
+
+    /// [`BlockingAws::apply`], calling `observe` after each step (progress display).
+    pub fn apply_observed(
+        &self,
+        spec: &Desired,
+        plan: &Plan,
+        facts: &AccountFacts,
+        observe: &mut dyn FnMut(&crate::plan::Step),
+    ) -> ApplyReport {
+        self.runtime
+            .block_on(apply_plan_observed(&self.aws, spec, plan, facts, observe))
     }
 }

@@ -11,6 +11,7 @@ pub mod blocking;
 pub mod client;
 pub mod dead_letters;
 pub mod events;
+pub mod import;
 pub mod objects;
 pub mod plan;
 pub mod policy;

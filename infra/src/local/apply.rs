@@ -141,7 +141,8 @@ impl Store {
                 self.delete_bus(name)?;
             }
             // Policies and tags are AWS's: the local planner never emits them.
-            Step::Grant { .. } | Step::Retag { .. } => {}
+            // Everything in the local state is the project's: nothing to adopt.
+            Step::Grant { .. } | Step::Retag { .. } | Step::Adopt { .. } => {}
         }
         Ok(())
     }

@@ -119,17 +119,11 @@ fn list_files(root: &Path) -> Result<HashMap<String, FileState>> {
                     .components()
                     .filter_map(|c| c.as_os_str().to_str())
                     .collect();
-                let mtime_ns = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos() as i64)
-                    .unwrap_or(0);
                 out.insert(
                     key.join("/"),
                     FileState {
                         size: meta.len() as i64,
-                        mtime_ns,
+                        mtime_ns: mtime_ns(&meta),
                     },
                 );
             }
@@ -369,91 +363,367 @@ impl Store {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(changes.len());
         for (key, state) in changes {
-            let sequencer = format!("{:016X}", next_counter(&tx, "s3_sequencer")?);
-            let request_id = new_id().replace('-', "").to_uppercase()[..16].to_string();
-            match &state {
+            // The listing was read before this transaction: another writer (`bridge dev
+            // --serve`'s PutObject/DeleteObject) may have changed this key's record since,
+            // announcing its own change. Then this scan's view is stale: the key is left to
+            // the next scan, which compares the file with the new record.
+            let current: Option<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT size, mtime_ns FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
+                )?
+                .query_row(params![name, key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if current != known.get(&key).map(|k| (k.size, k.mtime_ns)) {
+                continue;
+            }
+            // The file too may have changed since it was listed and hashed (a server
+            // PutObject then DeleteObject meanwhile leaves the record as it was): only what
+            // is still on disk now, under the write lock, is announced.
+            let on_disk = std::fs::metadata(row.dir.join(&key))
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| (m.len() as i64, mtime_ns(&m)));
+            if on_disk != state.as_ref().map(|s| (s.size, s.mtime_ns)) {
+                continue;
+            }
+            let change = match state {
                 Some(Seen {
                     size,
-                    mtime_ns: mtime,
+                    mtime_ns,
                     etag,
-                }) => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO bucket_objects (bucket, key, size, mtime_ns, etag) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![name, key, size, mtime, etag],
-                    )?;
-                }
-                None => {
-                    tx.execute(
-                        "DELETE FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
-                        params![name, key],
-                    )?;
-                }
-            }
-            let mut change = S3Change {
-                bucket: name.to_string(),
-                key: key.clone(),
-                kind: if state.is_some() {
-                    ChangeKind::Created
-                } else {
-                    ChangeKind::Deleted
+                }) => Change::Created {
+                    size,
+                    mtime_ns,
+                    etag,
+                    reason: CreatedReason::Put,
                 },
-                size: state.as_ref().map(|s| s.size as u64),
-                etag: state.as_ref().map(|s| s.etag.clone()),
-                sequencer: sequencer.clone(),
-                routed: Vec::new(),
-                notified: Vec::new(),
+                None => Change::Deleted,
             };
-            if row.eventbridge {
-                let event_id = new_id();
-                let event = eventbridge_event(&ctx, &event_id, name, &change, &request_id);
-                let bus_routes = routes_for(routes, &tx, &ctx, "default")?;
-                route_event(
-                    &tx,
-                    &ctx,
-                    bus_routes,
-                    "default",
-                    &event_id,
-                    &event,
-                    &mut change.routed,
-                )?;
-            }
-            let event_name = match change.kind {
-                ChangeKind::Created => "ObjectCreated:Put",
-                ChangeKind::Deleted => "ObjectRemoved:Delete",
-            };
-            for n in &row.notifications {
-                let wanted = event_name_matches(&n.events, event_name)
-                    && n.prefix
-                        .as_deref()
-                        .map(|p| key.starts_with(p))
-                        .unwrap_or(true)
-                    && n.suffix
-                        .as_deref()
-                        .map(|s| key.ends_with(s))
-                        .unwrap_or(true);
-                if !wanted {
-                    continue;
-                }
-                let records =
-                    native_records(&ctx, name, &n.id, event_name, &change, &request_id).to_string();
-                let outcome = notify(&tx, &ctx, &n.target_arn, records.clone())?;
-                record_delivery(
-                    &tx,
-                    &ctx,
-                    &sequencer,
-                    &format!("bucket {name} notification {}", n.id),
-                    &n.target_arn,
-                    &outcome,
-                    Some(&records),
-                )?;
-                change.notified.push((n.target_arn.clone(), outcome));
-            }
-            out.push(change);
+            out.push(record_change(&tx, &ctx, routes, name, &row, &key, change)?);
         }
         tx.commit()?;
         self.flush_outbox()?;
         Ok(out)
     }
+
+    /// The objects of a bucket as its directory holds them now (hidden files excluded),
+    /// sorted by key: `(key, size, modification time in ns)`.
+    pub fn list_objects(&mut self, bucket: &str) -> Result<Vec<(String, u64, i64)>> {
+        let dir = self.bucket_dir(bucket)?;
+        let files = match list_files(&dir) {
+            Err(LocalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                HashMap::new()
+            }
+            other => other?,
+        };
+        let mut out: Vec<(String, u64, i64)> = files
+            .into_iter()
+            .map(|(k, st)| (k, st.size as u64, st.mtime_ns))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// The directory of bucket `name` ([`LocalError::NoSuchBucket`] if there is none).
+    pub fn bucket_dir(&mut self, name: &str) -> Result<PathBuf> {
+        self.read(|tx, _| load_bucket(tx, name).map(|row| row.dir))
+    }
+
+    /// The ETag recorded for an object, if the file still has the recorded size and
+    /// modification time (otherwise the next scan will hash it again).
+    pub fn object_etag(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        mtime_ns: i64,
+    ) -> Result<Option<String>> {
+        self.read(|tx, _| {
+            Ok(tx
+                .prepare_cached(
+                    "SELECT etag FROM bucket_objects WHERE bucket = ?1 AND key = ?2 AND size = ?3 AND mtime_ns = ?4",
+                )?
+                .query_row(params![bucket, key, size as i64, mtime_ns], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    /// Makes `staged` (a complete file in the bucket's directory, under a hidden name the
+    /// scanner ignores) the object `key`, and delivers its S3 events, in one transaction:
+    /// the rename happens under the database's write lock, so a concurrent scan sees the
+    /// file only together with its record and never announces it a second time. Returns
+    /// the change once it is durable (the caller fsyncs `staged` first).
+    pub fn commit_object(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        staged: &Path,
+        etag: &str,
+        reason: CreatedReason,
+    ) -> Result<S3Change> {
+        let path = self.object_path(bucket, key)?;
+        self.change_object(bucket, key, |_| {
+            let io = |source| LocalError::Io {
+                path: path.clone(),
+                source,
+            };
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            std::fs::rename(staged, &path).map_err(io)?;
+            let meta = std::fs::metadata(&path).map_err(io)?;
+            Ok(Some(Change::Created {
+                size: meta.len() as i64,
+                mtime_ns: mtime_ns(&meta),
+                etag: etag.to_string(),
+                reason,
+            }))
+        })
+    }
+
+    /// DeleteObject: removes the file and delivers `Object Deleted`, in one transaction.
+    /// Deleting a key that does not exist succeeds and emits nothing (as S3 answers 204 and,
+    /// without versioning, sends no event for a key that was never there). Empty parent
+    /// directories are left in place.
+    pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Option<S3Change>> {
+        let path = self.object_path(bucket, key)?;
+        let change = self.change_object(bucket, key, |known| {
+            let existed = match std::fs::remove_file(&path) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(source) => {
+                    return Err(LocalError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                }
+            };
+            Ok((existed || known).then_some(Change::Deleted))
+        });
+        match change {
+            Ok(c) => Ok(Some(c)),
+            Err(LocalError::Invalid { what, .. }) if what == NO_CHANGE => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The file an object key names inside its bucket's directory. Keys that would leave the
+    /// directory or name a hidden file (`..`, empty segments, a segment starting with `.`)
+    /// are refused: the directory listing could not show them as the same key.
+    pub fn object_path(&mut self, bucket: &str, key: &str) -> Result<PathBuf> {
+        let dir = self.bucket_dir(bucket)?;
+        Ok(dir.join(object_rel_path(key)?))
+    }
+
+    fn change_object(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        act: impl FnOnce(bool) -> Result<Option<Change>>,
+    ) -> Result<S3Change> {
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+        };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row = load_bucket(&tx, bucket)?;
+        let known = tx
+            .prepare_cached("SELECT 1 FROM bucket_objects WHERE bucket = ?1 AND key = ?2")?
+            .query_row(params![bucket, key], |_| Ok(()))
+            .optional()?
+            .is_some();
+        let Some(change) = act(known)? else {
+            return Err(LocalError::invalid(NO_CHANGE, ""));
+        };
+        let out = record_change(&tx, &ctx, routes, bucket, &row, key, change)?;
+        tx.commit()?;
+        self.flush_outbox()?;
+        Ok(out)
+    }
+}
+
+const NO_CHANGE: &str = "no change";
+
+/// Why an object was created, as S3 says it: the `reason` of the EventBridge event and the
+/// `eventName` of native notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatedReason {
+    Put,
+    Copy,
+    CompleteMultipartUpload,
+}
+
+impl CreatedReason {
+    fn reason(self) -> &'static str {
+        match self {
+            CreatedReason::Put => "PutObject",
+            CreatedReason::Copy => "CopyObject",
+            CreatedReason::CompleteMultipartUpload => "CompleteMultipartUpload",
+        }
+    }
+    fn event_name(self) -> &'static str {
+        match self {
+            CreatedReason::Put => "ObjectCreated:Put",
+            CreatedReason::Copy => "ObjectCreated:Copy",
+            CreatedReason::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
+        }
+    }
+}
+
+/// A change to record and announce.
+enum Change {
+    Created {
+        size: i64,
+        mtime_ns: i64,
+        etag: String,
+        reason: CreatedReason,
+    },
+    Deleted,
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// The relative path of an object key, or why the key cannot be a file of the bucket.
+pub fn object_rel_path(key: &str) -> Result<PathBuf> {
+    let bad = |why: &str| {
+        LocalError::invalid(
+            format!("object key {key:?}"),
+            format!("{why}: a local bucket keeps each object as a file named by its key"),
+        )
+    };
+    if key.is_empty() || key.len() > 1024 {
+        return Err(bad("a key has 1 to 1024 bytes"));
+    }
+    let mut path = PathBuf::new();
+    for segment in key.split('/') {
+        if segment.is_empty() || segment == ".." || segment == "." {
+            return Err(bad("empty, '.' and '..' path segments are not supported"));
+        }
+        if segment.starts_with('.') {
+            return Err(bad(
+                "segments starting with '.' are hidden files, not supported",
+            ));
+        }
+        if segment.contains('\0') {
+            return Err(bad("NUL is not supported"));
+        }
+        path.push(segment);
+    }
+    Ok(path)
+}
+
+/// Records one change in the remembered listing and delivers its events (EventBridge and
+/// native notifications), inside the caller's transaction.
+fn record_change(
+    tx: &Transaction,
+    ctx: &Ctx,
+    routes: &mut HashMap<String, super::routes::BusRoutes>,
+    name: &str,
+    row: &BucketRow,
+    key: &str,
+    change: Change,
+) -> Result<S3Change> {
+    let sequencer = format!("{:016X}", next_counter(tx, "s3_sequencer")?);
+    let request_id = new_id().replace('-', "").to_uppercase()[..16].to_string();
+    let reason = match &change {
+        Change::Created {
+            size,
+            mtime_ns,
+            etag,
+            reason,
+        } => {
+            tx.execute(
+                "INSERT OR REPLACE INTO bucket_objects (bucket, key, size, mtime_ns, etag) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, key, size, mtime_ns, etag],
+            )?;
+            Some(*reason)
+        }
+        Change::Deleted => {
+            tx.execute(
+                "DELETE FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
+                params![name, key],
+            )?;
+            None
+        }
+    };
+    let (size, etag) = match change {
+        Change::Created { size, etag, .. } => (Some(size as u64), Some(etag)),
+        Change::Deleted => (None, None),
+    };
+    let mut change = S3Change {
+        bucket: name.to_string(),
+        key: key.to_string(),
+        kind: if reason.is_some() {
+            ChangeKind::Created
+        } else {
+            ChangeKind::Deleted
+        },
+        size,
+        etag,
+        sequencer: sequencer.clone(),
+        routed: Vec::new(),
+        notified: Vec::new(),
+    };
+    if row.eventbridge {
+        let event_id = new_id();
+        let event = eventbridge_event(ctx, &event_id, name, &change, &request_id, reason);
+        let bus_routes = routes_for(routes, tx, ctx, "default")?;
+        route_event(
+            tx,
+            ctx,
+            bus_routes,
+            "default",
+            &event_id,
+            &event,
+            &mut change.routed,
+        )?;
+    }
+    let event_name = match reason {
+        Some(r) => r.event_name(),
+        None => "ObjectRemoved:Delete",
+    };
+    for n in &row.notifications {
+        let wanted = event_name_matches(&n.events, event_name)
+            && n.prefix
+                .as_deref()
+                .map(|p| key.starts_with(p))
+                .unwrap_or(true)
+            && n.suffix
+                .as_deref()
+                .map(|s| key.ends_with(s))
+                .unwrap_or(true);
+        if !wanted {
+            continue;
+        }
+        let records =
+            native_records(ctx, name, &n.id, event_name, &change, &request_id).to_string();
+        let outcome = notify(tx, ctx, &n.target_arn, records.clone())?;
+        record_delivery(
+            tx,
+            ctx,
+            &sequencer,
+            &format!("bucket {name} notification {}", n.id),
+            &n.target_arn,
+            &outcome,
+            Some(&records),
+        )?;
+        change.notified.push((n.target_arn.clone(), outcome));
+    }
+    Ok(change)
 }
 
 fn notify(tx: &Transaction, ctx: &Ctx, target: &str, body: String) -> Result<String> {
@@ -526,6 +796,7 @@ pub fn sample_eventbridge_event(
         bucket,
         &change,
         &digest[..16].to_ascii_uppercase(),
+        created.then_some(CreatedReason::Put),
     )
 }
 
@@ -536,7 +807,9 @@ fn eventbridge_event(
     bucket: &str,
     change: &S3Change,
     request_id: &str,
+    reason: Option<CreatedReason>,
 ) -> Value {
+    let reason = reason.unwrap_or(CreatedReason::Put).reason();
     let (detail_type, detail) = match change.kind {
         ChangeKind::Created => (
             "Object Created",
@@ -547,7 +820,7 @@ fn eventbridge_event(
                 "request-id": request_id,
                 "requester": ctx.account,
                 "source-ip-address": "127.0.0.1",
-                "reason": "PutObject"
+                "reason": reason
             }),
         ),
         ChangeKind::Deleted => (

@@ -58,7 +58,7 @@ pub mod translate;
 
 use std::path::PathBuf;
 
-pub use buckets::{BucketSpec, NotificationSpec, S3Change};
+pub use buckets::{BucketSpec, CreatedReason, NotificationSpec, S3Change};
 pub use clock::Clock;
 pub use dead_letters::{DeadLetterSource, MessageState, Peek, RedriveReport, StoredMessage};
 pub use inspect::{Delivery, EventRecord, OutboxMail};

@@ -304,6 +304,35 @@ impl Store {
         self.write(|tx, ctx| send_tx(tx, ctx, queue, req))
     }
 
+    /// SendMessageBatch: every message in one transaction (one commit); per-message
+    /// results, as SQS reports a rejected entry without failing the others.
+    pub fn send_messages(
+        &mut self,
+        queue: &str,
+        reqs: &[SendRequest],
+    ) -> Result<Vec<Result<String>>> {
+        self.write(|tx, ctx| {
+            load_queue(tx, queue)?;
+            let mut out = Vec::with_capacity(reqs.len());
+            for req in reqs {
+                match send_tx(tx, ctx, queue, req) {
+                    Ok(id) => out.push(Ok(id)),
+                    Err(e @ LocalError::Invalid { .. }) => out.push(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// PurgeQueue: deletes every message of the queue; returns how many there were.
+    pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
+        self.write(|tx, _| {
+            let q = load_queue(tx, queue)?;
+            Ok(tx.execute("DELETE FROM messages WHERE queue = ?1", [q.name])? as u64)
+        })
+    }
+
     /// ReceiveMessage, polling every 50 ms up to `wait_time_secs` while the queue is empty.
     pub fn receive_messages(
         &mut self,

@@ -35,7 +35,7 @@ pub struct StepDocument {
     /// `create`, `update` or `delete`.
     pub action: String,
     /// `queue`, `topic`, `rule`, `targets`, `subscription`, `event_bus`,
-    /// `bucket_notifications`, `queue_policy`, `topic_policy` or `tags`.
+    /// `bucket_notifications`, `queue_policy`, `topic_policy`, `tags` or `adopt`.
     pub kind: String,
     /// The resource's name (`topic -> endpoint` for subscriptions).
     pub resource: String,

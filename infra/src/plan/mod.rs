@@ -102,6 +102,11 @@ pub struct NotificationChange {
 /// One change, in the order it must be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// Take over an existing resource made without bridge (`adopt` in `bridge.json`): tag
+    /// it as the stack's. Listed first; later steps treat it as owned.
+    Adopt {
+        resource: Tagged,
+    },
     CreateBus {
         name: String,
     },
@@ -216,6 +221,7 @@ impl Step {
             },
             Step::ConfigureBucket { bucket, .. } => ("bucket_notifications", bucket.clone()),
             Step::Retag { resource, .. } => ("tags", resource.to_string()),
+            Step::Adopt { resource } => ("adopt", resource.to_string()),
             Step::CreateRule { rule } | Step::UpdateRule { rule, .. } => {
                 ("rule", rule.name.clone())
             }

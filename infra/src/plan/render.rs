@@ -109,6 +109,10 @@ impl fmt::Display for Step {
                 }
                 Ok(())
             }
+            Step::Adopt { resource } => write!(
+                f,
+                "adopt {resource}: tag it as the stack's (managed-by=bridge, bridge:stack)"
+            ),
             Step::Retag {
                 resource,
                 set,

@@ -47,14 +47,71 @@ pub fn account_of(facts: &AccountFacts) -> Option<String> {
 
 /// Computes the plan. `prune` deletes owned resources that are no longer declared.
 pub fn plan(spec: &Desired, facts: &AccountFacts, prune: bool) -> Plan {
-    Planner {
+    let (adopted, steps, notes) = adopt(spec, facts);
+    let mut plan = Planner {
         spec,
-        facts,
+        facts: &adopted,
         prune,
         steps: Vec::new(),
         notes: Vec::new(),
     }
-    .run()
+    .run();
+    plan.steps.splice(0..0, steps);
+    plan.notes.splice(0..0, notes);
+    plan
+}
+
+/// The `adopt` list: an Adopt step for each listed resource that exists and is nobody's,
+/// and the facts as they will be once adopted (so the rest of the plan manages it). One
+/// owned by another stack is never taken (a note says so).
+fn adopt(spec: &Desired, facts: &AccountFacts) -> (AccountFacts, Vec<Step>, Vec<Note>) {
+    let mut adopted = facts.clone();
+    let mut steps = Vec::new();
+    let mut notes = Vec::new();
+    let ours = rules::owner::ownership_tags(&spec.stack);
+    let mut take =
+        |kind: &'static str, name: &str, tags: &mut BTreeMap<String, String>, resource: Tagged| {
+            if owned_by(tags, &spec.stack) {
+                return;
+            }
+            if tags.contains_key(MANAGED_BY_KEY) || tags.contains_key(STACK_KEY) {
+                notes.push(Note::NotOwned {
+                    kind,
+                    name: format!("{name} (another stack's: not adopted)"),
+                });
+                return;
+            }
+            tags.extend(ours.clone());
+            steps.push(Step::Adopt { resource });
+        };
+    if spec.adopt.bus {
+        if let Some(bus) = adopted.bus.as_mut() {
+            let name = bus.name.clone();
+            take("event bus", &name, &mut bus.tags, Tagged::Bus(name.clone()));
+        }
+    }
+    for q in adopted
+        .queues
+        .iter_mut()
+        .filter(|q| spec.adopt.queues.contains(&q.name))
+    {
+        take("queue", &q.name, &mut q.tags, Tagged::Queue(q.name.clone()));
+    }
+    for t in adopted
+        .topics
+        .iter_mut()
+        .filter(|t| spec.adopt.topics.contains(&t.name))
+    {
+        take("topic", &t.name, &mut t.tags, Tagged::Topic(t.name.clone()));
+    }
+    for r in adopted
+        .rules
+        .iter_mut()
+        .filter(|r| spec.adopt.rules.contains(&r.name))
+    {
+        take("rule", &r.name, &mut r.tags, Tagged::Rule(r.name.clone()));
+    }
+    (adopted, steps, notes)
 }
 
 struct Planner<'a> {

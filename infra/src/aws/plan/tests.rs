@@ -633,3 +633,58 @@ fn a_schedule_is_compared_verbatim_and_switching_from_a_pattern_changes_both() {
         "{switched}"
     );
 }
+
+#[test]
+fn adopt_tags_what_is_nobodys_first_and_never_takes_another_stacks() {
+    let facts = AccountFacts {
+        queues: vec![
+            queue("legacy", BTreeMap::new()),
+            queue("theirs", ownership_tags("other")),
+            queue("mine", ownership_tags("shop")),
+        ],
+        ..AccountFacts::default()
+    };
+    let spec = Desired {
+        stack: "shop".into(),
+        bus: "default".into(),
+        queues: ["legacy", "theirs", "mine"]
+            .iter()
+            .map(|n| Queue {
+                name: n.to_string(),
+                ..Queue::default()
+            })
+            .collect(),
+        adopt: rules::desired::Adopt {
+            queues: ["legacy", "theirs", "mine"]
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
+            ..Default::default()
+        },
+        ..Desired::default()
+    };
+    let plan = plan(&spec, &facts, false);
+    assert_eq!(
+        plan.steps[0],
+        Step::Adopt {
+            resource: Tagged::Queue("legacy".into())
+        }
+    );
+    assert!(!plan.steps[1..]
+        .iter()
+        .any(|s| matches!(s, Step::Adopt { .. })));
+    // Adopted, the queue is managed in the same plan: no "not owned" note for it.
+    assert!(!plan.notes.iter().any(|n| n.to_string().contains("legacy")));
+    assert!(plan.notes.iter().any(|n| n
+        .to_string()
+        .contains("theirs (another stack's: not adopted)")));
+    assert!(plan.render(false).contains("adopt queue legacy"));
+
+    // Without adopt, the foreign queue is only noted.
+    let spec = Desired {
+        adopt: Default::default(),
+        ..spec
+    };
+    let plan = super::plan(&spec, &facts, false);
+    assert!(!plan.steps.iter().any(|s| matches!(s, Step::Adopt { .. })));
+}

@@ -1,0 +1,637 @@
+//! SQS: the JSON protocol (`X-Amz-Target: AmazonSQS.<Operation>`, awsJson1_0) current SDKs
+//! use, and the query protocol (`Action=<Operation>`, XML answers) older ones use. Both
+//! parse into one JSON input, run the same operation on the local queues, and render its
+//! JSON output in their own shape.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::Response;
+use infra::local::{LocalError, MessageAttribute, ReceiveRequest, ReceivedMessage, SendRequest};
+use serde_json::{json, Map, Value};
+
+use super::protocol::{
+    attribute_json, md5_hex, md5_of_attributes, message_attributes, number, query_to_json, respond,
+    strings, text, xml, ApiError, Body, SQS_XMLNS,
+};
+use super::Shared;
+
+/// The operations served, by name.
+pub const OPERATIONS: &[&str] = &[
+    "GetQueueUrl",
+    "ListQueues",
+    "GetQueueAttributes",
+    "SendMessage",
+    "SendMessageBatch",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+    "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch",
+    "PurgeQueue",
+];
+
+/// The JSON protocol.
+pub async fn json(shared: &Arc<Shared>, op: &str, host: &str, body: &[u8]) -> Response<Body> {
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return ApiError::bad_request(
+                    "InvalidParameterValue",
+                    "the request body is not a JSON object",
+                )
+                .json("com.amazonaws.sqs", Some("InvalidParameterValue"))
+            }
+        }
+    };
+    match run(shared, op, host, input).await {
+        Ok(out) => respond(200, "application/x-amz-json-1.0", out.to_string()),
+        Err(e) => {
+            let query_code = e.query_code.clone().unwrap_or_else(|| e.code.clone());
+            e.json("com.amazonaws.sqs", Some(&query_code))
+        }
+    }
+}
+
+/// The query protocol. A request sent to a queue URL may leave out `QueueUrl`.
+pub async fn query(
+    shared: &Arc<Shared>,
+    action: &str,
+    params: Vec<(String, String)>,
+    host: &str,
+    path: &str,
+) -> Response<Body> {
+    let mut input = query_to_json(
+        &params,
+        &[
+            ("AttributeName", "AttributeNames"),
+            ("MessageAttributeName", "MessageAttributeNames"),
+            ("MessageSystemAttributeName", "MessageSystemAttributeNames"),
+            ("SendMessageBatchRequestEntry", "Entries"),
+            ("DeleteMessageBatchRequestEntry", "Entries"),
+            ("ChangeMessageVisibilityBatchRequestEntry", "Entries"),
+        ],
+        &[("MessageAttribute", "MessageAttributes")],
+    );
+    if input.get("QueueUrl").is_none() && path.trim_matches('/').contains('/') {
+        input["QueueUrl"] = json!(format!("http://{host}{path}"));
+    }
+    match run(shared, action, host, input).await {
+        Ok(out) => {
+            let mut body = format!(
+                "<?xml version=\"1.0\"?><{action}Response xmlns=\"{SQS_XMLNS}\"><{action}Result>"
+            );
+            if let Value::Object(m) = &out {
+                for (k, v) in m {
+                    render_xml(&mut body, action, k, v);
+                }
+            }
+            body.push_str(&format!(
+                "</{action}Result><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
+                super::protocol::request_id()
+            ));
+            respond(200, "text/xml", body)
+        }
+        Err(e) => e.query_xml(SQS_XMLNS),
+    }
+}
+
+/// The query protocol's XML for one output field: lists are flattened (one element per
+/// item, named for the item), maps are `<Attribute><Name/><Value/></Attribute>` entries.
+fn render_xml(out: &mut String, action: &str, key: &str, v: &Value) {
+    match (key, v) {
+        ("Attributes" | "MessageAttributes", Value::Object(m)) => {
+            let element = if key == "Attributes" {
+                "Attribute"
+            } else {
+                "MessageAttribute"
+            };
+            for (name, value) in m {
+                out.push_str(&format!("<{element}><Name>{}</Name><Value>", xml(name)));
+                match value {
+                    Value::Object(fields) => {
+                        for (f, fv) in fields {
+                            render_xml(out, action, f, fv);
+                        }
+                    }
+                    other => out.push_str(&xml(&scalar(other))),
+                }
+                out.push_str(&format!("</Value></{element}>"));
+            }
+        }
+        (_, Value::Array(items)) => {
+            let element = match key {
+                "Messages" => "Message".to_string(),
+                "QueueUrls" => "QueueUrl".to_string(),
+                "Successful" => format!("{action}ResultEntry"),
+                "Failed" => "BatchResultErrorEntry".to_string(),
+                other => other.to_string(),
+            };
+            for item in items {
+                match item {
+                    Value::Object(m) => {
+                        out.push_str(&format!("<{element}>"));
+                        for (k, v) in m {
+                            render_xml(out, action, k, v);
+                        }
+                        out.push_str(&format!("</{element}>"));
+                    }
+                    other => {
+                        out.push_str(&format!("<{element}>{}</{element}>", xml(&scalar(other))))
+                    }
+                }
+            }
+        }
+        (_, Value::Object(m)) => {
+            out.push_str(&format!("<{key}>"));
+            for (k, v) in m {
+                render_xml(out, action, k, v);
+            }
+            out.push_str(&format!("</{key}>"));
+        }
+        (_, other) => out.push_str(&format!("<{key}>{}</{key}>", xml(&scalar(other)))),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn run(shared: &Arc<Shared>, op: &str, host: &str, input: Value) -> Result<Value, ApiError> {
+    match op {
+        "GetQueueUrl" => get_queue_url(shared, host, &input).await,
+        "ListQueues" => list_queues(shared, host, &input).await,
+        "GetQueueAttributes" => get_queue_attributes(shared, &input).await,
+        "SendMessage" => send_message(shared, &input).await,
+        "SendMessageBatch" => send_message_batch(shared, &input).await,
+        "ReceiveMessage" => receive_message(shared, &input).await,
+        "DeleteMessage" => {
+            let queue = queue_name(&input)?;
+            let handle = required(&input, "ReceiptHandle")?;
+            shared
+                .store(move |s| s.delete_message(&queue, &handle))
+                .await?;
+            Ok(json!({}))
+        }
+        "DeleteMessageBatch" => {
+            let queue = queue_name(&input)?;
+            let entries = batch_entries(&input)?;
+            let mut handles = Vec::new();
+            for e in &entries {
+                handles.push(required(e, "ReceiptHandle")?);
+            }
+            let results = shared
+                .store(move |s| s.delete_messages(&queue, &handles))
+                .await?;
+            Ok(batch_output(
+                &entries,
+                results.into_iter().map(|r| r.map(|()| json!({}))),
+            ))
+        }
+        "ChangeMessageVisibility" => {
+            let queue = queue_name(&input)?;
+            let handle = required(&input, "ReceiptHandle")?;
+            let secs = visibility(&input)?;
+            shared
+                .store(move |s| s.change_visibility(&queue, &handle, secs))
+                .await?;
+            shared.wake_receivers();
+            Ok(json!({}))
+        }
+        "ChangeMessageVisibilityBatch" => {
+            let queue = queue_name(&input)?;
+            let entries = batch_entries(&input)?;
+            let mut changes = Vec::new();
+            for e in &entries {
+                changes.push((required(e, "ReceiptHandle")?, visibility(e)?));
+            }
+            let results = shared
+                .store(move |s| {
+                    let mut out = Vec::new();
+                    for (handle, secs) in &changes {
+                        out.push(match s.change_visibility(&queue, handle, *secs) {
+                            Ok(()) => Ok(json!({})),
+                            Err(e @ (LocalError::NoSuchQueue(_) | LocalError::Sql(_))) => {
+                                return Err(e)
+                            }
+                            Err(e) => Err(e),
+                        });
+                    }
+                    Ok(out)
+                })
+                .await?;
+            shared.wake_receivers();
+            Ok(batch_output(&entries, results.into_iter()))
+        }
+        "PurgeQueue" => {
+            let queue = queue_name(&input)?;
+            shared.store(move |s| s.purge_queue(&queue)).await?;
+            Ok(json!({}))
+        }
+        other => Err(ApiError::bad_request(
+            "UnsupportedOperation",
+            format!(
+                "bridge dev --serve does not implement SQS {other}; it serves {} (docs/serve.md)",
+                OPERATIONS.join(", ")
+            ),
+        )
+        .with_query_code("AWS.SimpleQueueService.UnsupportedOperation")),
+    }
+}
+
+fn required(input: &Value, field: &str) -> Result<String, ApiError> {
+    text(input, field)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::missing(field))
+}
+
+/// The queue a request names: the last segment of `QueueUrl` (or a bare name or ARN).
+fn queue_name(input: &Value) -> Result<String, ApiError> {
+    let url = required(input, "QueueUrl")?;
+    let name = url
+        .trim_end_matches('/')
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    if name.is_empty() {
+        return Err(ApiError::bad_request(
+            "InvalidAddress",
+            format!("The address {url} is not valid for this endpoint."),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn queue_url(host: &str, account: &str, name: &str) -> String {
+    format!("http://{host}/{account}/{name}")
+}
+
+fn visibility(input: &Value) -> Result<u32, ApiError> {
+    match number(input, "VisibilityTimeout")? {
+        Some(n) if (0..=43_200).contains(&n) => Ok(n as u32),
+        Some(n) => Err(ApiError::invalid(
+            "InvalidParameterValue",
+            format!("Value {n} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200."),
+        )),
+        None => Err(ApiError::missing("VisibilityTimeout")),
+    }
+}
+
+async fn get_queue_url(shared: &Arc<Shared>, host: &str, input: &Value) -> Result<Value, ApiError> {
+    let name = required(input, "QueueName")?;
+    let lookup = name.clone();
+    let exists = shared
+        .store(move |s| Ok(s.list_queues()?.iter().any(|q| q.name == lookup)))
+        .await?;
+    if !exists {
+        return Err(LocalError::NoSuchQueue(name).into());
+    }
+    Ok(json!({"QueueUrl": queue_url(host, shared.account(), &name)}))
+}
+
+async fn list_queues(shared: &Arc<Shared>, host: &str, input: &Value) -> Result<Value, ApiError> {
+    let prefix = text(input, "QueueNamePrefix").unwrap_or("").to_string();
+    let max = number(input, "MaxResults")?;
+    if let Some(n) = max {
+        if !(1..=1000).contains(&n) {
+            return Err(ApiError::invalid(
+                "InvalidParameterValue",
+                format!("Value {n} for parameter MaxResults is invalid. Reason: must be between 1 and 1000."),
+            ));
+        }
+    }
+    let after = text(input, "NextToken").unwrap_or("").to_string();
+    let names: Vec<String> = shared
+        .store(move |s| {
+            Ok(s.list_queues()?
+                .into_iter()
+                .map(|q| q.name)
+                .filter(|n| n.starts_with(&prefix) && n.as_str() > after.as_str())
+                .collect())
+        })
+        .await?;
+    let limit = max.map(|n| n as usize).unwrap_or(1000);
+    let page: Vec<&String> = names.iter().take(limit).collect();
+    let mut out = Map::new();
+    out.insert(
+        "QueueUrls".into(),
+        json!(page
+            .iter()
+            .map(|n| queue_url(host, shared.account(), n))
+            .collect::<Vec<_>>()),
+    );
+    if max.is_some() && names.len() > page.len() {
+        if let Some(last) = page.last() {
+            out.insert("NextToken".into(), json!(last));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+async fn get_queue_attributes(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let queue = queue_name(input)?;
+    let wanted = strings(input, "AttributeNames");
+    let region = shared.region().to_string();
+    let account = shared.account().to_string();
+    let attrs = shared
+        .store(move |s| {
+            let spec = s
+                .list_queues()?
+                .into_iter()
+                .find(|q| q.name == queue)
+                .ok_or_else(|| LocalError::NoSuchQueue(queue.clone()))?;
+            let counts = s.queue_counts(&queue)?;
+            let mut attrs = infra::local::translate::queue_attributes(&spec);
+            attrs.insert(
+                "QueueArn".into(),
+                infra::arn::queue_arn(&region, &account, &queue),
+            );
+            attrs.insert("ApproximateNumberOfMessages".into(), counts.visible.to_string());
+            attrs.insert(
+                "ApproximateNumberOfMessagesNotVisible".into(),
+                counts.in_flight.to_string(),
+            );
+            attrs.insert(
+                "ApproximateNumberOfMessagesDelayed".into(),
+                counts.delayed.to_string(),
+            );
+            attrs.insert("ReceiveMessageWaitTimeSeconds".into(), "0".into());
+            attrs.insert("MaximumMessageSize".into(), "262144".into());
+            if let Some(r) = &spec.redrive {
+                attrs.insert(
+                    "RedrivePolicy".into(),
+                    json!({"deadLetterTargetArn": r.dead_letter_target_arn, "maxReceiveCount": r.max_receive_count})
+                        .to_string(),
+                );
+            }
+            if let Some(p) = &spec.policy {
+                attrs.insert("Policy".into(), p.clone());
+            }
+            Ok(attrs)
+        })
+        .await?;
+    let all = wanted.iter().any(|w| w == "All");
+    let picked: BTreeMap<&String, &String> = attrs
+        .iter()
+        .filter(|(k, _)| all || wanted.contains(k))
+        .collect();
+    Ok(json!({ "Attributes": picked }))
+}
+
+fn send_request(input: &Value) -> Result<(SendRequest, Option<String>), ApiError> {
+    let body = text(input, "MessageBody")
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::missing("MessageBody"))?;
+    let delay = match number(input, "DelaySeconds")? {
+        Some(n) if (0..=900).contains(&n) => Some(n as u32),
+        Some(n) => {
+            return Err(ApiError::invalid(
+                "InvalidParameterValue",
+                format!("Value {n} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."),
+            ))
+        }
+        None => None,
+    };
+    let attributes = message_attributes(input, "MessageAttributes")?;
+    let md5_attrs = md5_of_attributes(&attributes);
+    Ok((
+        SendRequest {
+            body,
+            delay_secs: delay,
+            attributes,
+            group_id: text(input, "MessageGroupId").map(str::to_string),
+            dedup_id: text(input, "MessageDeduplicationId").map(str::to_string),
+        },
+        md5_attrs,
+    ))
+}
+
+fn sent(req: &SendRequest, md5_attrs: Option<String>, message_id: String) -> Value {
+    let mut out = Map::new();
+    out.insert("MessageId".into(), json!(message_id));
+    out.insert(
+        "MD5OfMessageBody".into(),
+        json!(md5_hex(req.body.as_bytes())),
+    );
+    if let Some(m) = md5_attrs {
+        out.insert("MD5OfMessageAttributes".into(), json!(m));
+    }
+    Value::Object(out)
+}
+
+async fn send_message(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let queue = queue_name(input)?;
+    let (req, md5_attrs) = send_request(input)?;
+    let (req, id) = shared
+        .store(move |s| {
+            let id = s.send_message(&queue, &req)?;
+            Ok((req, id))
+        })
+        .await?;
+    shared.wake_receivers();
+    Ok(sent(&req, md5_attrs, id))
+}
+
+fn batch_entries(input: &Value) -> Result<Vec<Value>, ApiError> {
+    let entries = input
+        .get("Entries")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if entries.is_empty() {
+        return Err(ApiError::bad_request(
+            "EmptyBatchRequest",
+            "There should be at least one SendMessageBatchRequestEntry in the request.",
+        )
+        .with_query_code("AWS.SimpleQueueService.EmptyBatchRequest"));
+    }
+    if entries.len() > 10 {
+        return Err(ApiError::bad_request(
+            "TooManyEntriesInBatchRequest",
+            format!(
+                "Maximum number of entries per request are 10. You have sent {}.",
+                entries.len()
+            ),
+        )
+        .with_query_code("AWS.SimpleQueueService.TooManyEntriesInBatchRequest"));
+    }
+    let mut seen = HashSet::new();
+    for e in &entries {
+        let id = required(e, "Id")?;
+        if !seen.insert(id.clone()) {
+            return Err(ApiError::bad_request(
+                "BatchEntryIdsNotDistinct",
+                format!("Id {id} repeated."),
+            )
+            .with_query_code("AWS.SimpleQueueService.BatchEntryIdsNotDistinct"));
+        }
+    }
+    Ok(entries)
+}
+
+/// `{Successful: [...], Failed: [...]}` from one result per entry.
+fn batch_output(
+    entries: &[Value],
+    results: impl Iterator<Item = Result<Value, LocalError>>,
+) -> Value {
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for (entry, result) in entries.iter().zip(results) {
+        let id = text(entry, "Id").unwrap_or_default();
+        match result {
+            Ok(v) => {
+                let mut m = Map::new();
+                m.insert("Id".into(), json!(id));
+                if let Value::Object(fields) = v {
+                    m.extend(fields);
+                }
+                ok.push(Value::Object(m));
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                failed.push(json!({"Id": id, "SenderFault": e.sender, "Code": e.code, "Message": e.message}));
+            }
+        }
+    }
+    json!({"Successful": ok, "Failed": failed})
+}
+
+async fn send_message_batch(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let queue = queue_name(input)?;
+    let entries = batch_entries(input)?;
+    let mut reqs = Vec::new();
+    let mut md5s = Vec::new();
+    for e in &entries {
+        let (req, md5) = send_request(e)?;
+        reqs.push(req);
+        md5s.push(md5);
+    }
+    let (reqs, results) = shared
+        .store(move |s| {
+            let results = s.send_messages(&queue, &reqs)?;
+            Ok((reqs, results))
+        })
+        .await?;
+    shared.wake_receivers();
+    let results = results
+        .into_iter()
+        .zip(reqs.iter().zip(md5s))
+        .map(|(r, (req, md5))| r.map(|id| sent(req, md5, id)));
+    Ok(batch_output(&entries, results))
+}
+
+async fn receive_message(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let queue = queue_name(input)?;
+    let max = number(input, "MaxNumberOfMessages")?.unwrap_or(1);
+    if !(1..=10).contains(&max) {
+        return Err(ApiError::invalid(
+            "InvalidParameterValue",
+            format!("Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."),
+        ));
+    }
+    let wait = number(input, "WaitTimeSeconds")?.unwrap_or(0);
+    if !(0..=20).contains(&wait) {
+        return Err(ApiError::invalid(
+            "InvalidParameterValue",
+            format!("Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided."),
+        ));
+    }
+    let visibility = match number(input, "VisibilityTimeout")? {
+        Some(n) if (0..=43_200).contains(&n) => Some(n as u32),
+        Some(n) => {
+            return Err(ApiError::invalid(
+                "InvalidParameterValue",
+                format!("Value {n} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200."),
+            ))
+        }
+        None => None,
+    };
+    let mut system = strings(input, "AttributeNames");
+    system.extend(strings(input, "MessageSystemAttributeNames"));
+    let user = strings(input, "MessageAttributeNames");
+    let req = ReceiveRequest {
+        max_messages: max as u32,
+        visibility_timeout_secs: visibility,
+        wait_time_secs: 0,
+    };
+    // Long polling: try, then wait for a wake-up from a send through this server (or 100 ms,
+    // for writes by other processes), until a message comes or the wait is over.
+    let deadline = Instant::now() + Duration::from_secs(wait as u64);
+    let messages = loop {
+        let notified = shared.arrivals.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let q = queue.clone();
+        let got = shared.store(move |s| s.receive_messages(&q, req)).await?;
+        let now = Instant::now();
+        if !got.is_empty() || now >= deadline {
+            break got;
+        }
+        let pause = (deadline - now).min(Duration::from_millis(100));
+        let _ = tokio::time::timeout(pause, notified).await;
+    };
+    let account = shared.account().to_string();
+    let out: Vec<Value> = messages
+        .iter()
+        .map(|m| message_json(m, &system, &user, &account))
+        .collect();
+    if out.is_empty() {
+        return Ok(json!({}));
+    }
+    Ok(json!({ "Messages": out }))
+}
+
+fn message_json(m: &ReceivedMessage, system: &[String], user: &[String], account: &str) -> Value {
+    let mut out = Map::new();
+    out.insert("MessageId".into(), json!(m.message_id));
+    out.insert("ReceiptHandle".into(), json!(m.receipt_handle));
+    out.insert("MD5OfBody".into(), json!(m.md5_of_body));
+    out.insert("Body".into(), json!(m.body));
+    let all_system = system.iter().any(|n| n == "All");
+    let mut attrs = m.attributes.clone();
+    attrs.insert("SenderId".into(), account.to_string());
+    let attrs: BTreeMap<&String, &String> = attrs
+        .iter()
+        .filter(|(k, _)| all_system || system.contains(k))
+        .collect();
+    if !attrs.is_empty() {
+        out.insert("Attributes".into(), json!(attrs));
+    }
+    let wanted = |name: &str| {
+        user.iter().any(|u| {
+            u == "All"
+                || u == ".*"
+                || u == name
+                || u.strip_suffix(".*").is_some_and(|prefix| {
+                    name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
+                })
+        })
+    };
+    let picked: BTreeMap<String, MessageAttribute> = m
+        .message_attributes
+        .iter()
+        .filter(|(k, _)| wanted(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(md5) = md5_of_attributes(&picked) {
+        out.insert("MD5OfMessageAttributes".into(), json!(md5));
+        out.insert(
+            "MessageAttributes".into(),
+            Value::Object(
+                picked
+                    .iter()
+                    .map(|(k, v)| (k.clone(), attribute_json(v)))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(out)
+}
