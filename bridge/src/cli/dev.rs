@@ -42,6 +42,14 @@ pub struct Args {
     /// (a file created and deleted between two scans then produces no event).
     #[arg(long)]
     pub poll: bool,
+    /// Serve the local console (wiring, live events, queues, outbox, a send form) in a
+    /// browser, on 127.0.0.1 unless --ui-addr says otherwise.
+    #[arg(long, conflicts_with = "once")]
+    pub ui: bool,
+    /// The console's address (implies --ui; port 0: any free port; default
+    /// 127.0.0.1:8472). Not loopback: reachable from the network, with a warning.
+    #[arg(long, value_name = "ADDR", conflicts_with = "once")]
+    pub ui_addr: Option<std::net::SocketAddr>,
     /// Also answer AWS's own APIs (S3, SQS, SNS, EventBridge data plane) on ADDR, so that
     /// unchanged SDK code runs against the local backend (`AWS_ENDPOINT_URL=http://ADDR`).
     /// Signatures are accepted, not verified. Port 0 picks a free port (printed).
@@ -121,6 +129,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("e-mail outbox: {}", store.outbox_dir().display());
+    if args.ui || args.ui_addr.is_some() {
+        let addr = match args.ui_addr {
+            Some(addr) => addr,
+            None => crate::ui::DEFAULT_ADDR
+                .parse()
+                .context("the console's default address")?,
+        };
+        let console = crate::ui::start(crate::ui::Options {
+            addr,
+            state_dir: state_dir.clone(),
+            config: store.config().clone(),
+            stack: desired.stack.clone(),
+            project: project.path.clone(),
+            graph_svg: rules::graph::Graph::of(&desired).svg(),
+        })?;
+        if !console.addr.ip().is_loopback() {
+            eprintln!(
+                "warning: the console listens on {}, which other machines can reach: anyone there \
+                 can read message bodies and send events (use a 127.0.0.1 address to keep it local)",
+                console.addr
+            );
+        }
+        println!("console: {}", console.url());
+    }
     if let Some(addr) = args.serve {
         if !bridge::serve::is_loopback(&addr) {
             eprintln!(

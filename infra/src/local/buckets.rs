@@ -30,7 +30,7 @@ use super::clock::rfc3339_millis;
 use super::queue::send_tx;
 use super::routing::{envelope, route_event, routes_for, Routed};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{next_counter, record_activity, Ctx, Store};
+use super::store::{next_counter, record_activity, record_delivery, Ctx, Store};
 use super::{arn_service, md5_file, md5_hex, new_id, LocalError, Result};
 use crate::local::queue::SendRequest;
 
@@ -838,14 +838,15 @@ fn record_change(
         }
         let records =
             native_records(ctx, name, &n.id, event_name, &change, &request_id).to_string();
-        let outcome = notify(tx, ctx, &n.target_arn, records)?;
-        record_activity(
+        let outcome = notify(tx, ctx, &n.target_arn, records.clone())?;
+        record_delivery(
             tx,
             ctx,
             &sequencer,
             &format!("bucket {name} notification {}", n.id),
             &n.target_arn,
             &outcome,
+            Some(&records),
         )?;
         change.notified.push((n.target_arn.clone(), outcome));
     }

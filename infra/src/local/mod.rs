@@ -23,6 +23,8 @@
 //! - [`deliveries`]: what each target would receive for an event, offline (`bridge test`).
 //! - [`tail`]: a `bridge tail` session's temporary rule and queue.
 //! - [`archive`]: archives (events stored as they are accepted) and resumable replays.
+//! - [`inspect`]: read-only views for the local console: events with their deliveries and
+//!   bodies, the outbox.
 //!
 //! Known differences from AWS (deliberate or not yet done):
 //! - Nothing is signed: SNS envelopes carry a placeholder `Signature`/`SigningCertURL`.
@@ -60,6 +62,7 @@ pub mod dead_letters;
 pub mod deliveries;
 pub mod events;
 pub mod group;
+pub mod inspect;
 pub mod plan;
 pub mod queue;
 pub mod routes;
@@ -80,6 +83,7 @@ pub use buckets::{
 pub use clock::Clock;
 pub use dead_letters::{DeadLetterSource, MessageState, Peek, RedriveReport, StoredMessage};
 pub use group::GroupCommit;
+pub use inspect::{Delivery, EventRecord, OutboxMail};
 pub use plan::LocalFacts;
 pub use queue::{
     MessageAttribute, QueueCounts, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,

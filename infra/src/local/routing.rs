@@ -17,7 +17,9 @@ use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::routes::{BusRoutes, RouteRule};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{begin_activity, counter, record_activity, set_activity_outcome, Ctx, Store};
+use super::store::{
+    begin_activity, counter, record_bus_event, record_delivery, set_activity_outcome, Ctx, Store,
+};
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
 pub use crate::put_events::{PutEventsEntry, PutEventsResultEntry, MAX_ENTRIES, MAX_ENTRY_BYTES};
@@ -398,6 +400,7 @@ fn route_event_hop(
 ) -> Result<()> {
     super::archiving::archive_tx(tx, ctx, bus, event)?;
     let event_json = event.to_string();
+    record_bus_event(tx, ctx, bus, event_id, &event_json)?;
     let mut matched: Vec<&str> = routes.matcher.matches_value(event);
     matched.sort_unstable();
     matched.dedup();
@@ -447,8 +450,15 @@ pub(crate) fn deliver_to_rule(
             ingestion_time,
         };
         let activity_origin = format!("rule {origin}");
+        let forwards = arn_service(&target.arn) == Some("events");
+        let input = if forwards {
+            Ok(event_json.to_string())
+        } else {
+            target_input(target, event, event_json, &route)
+        };
         // A topic's activity row goes first, so that it is listed before the fan-out it
         // causes; other targets cause none, and get one row with the outcome (one write).
+        // Either row keeps the body the target was handed, for the local console.
         let activity = match arn_service(&target.arn) {
             Some("sns") => Some(begin_activity(
                 tx,
@@ -456,13 +466,15 @@ pub(crate) fn deliver_to_rule(
                 event_id,
                 &activity_origin,
                 &target.arn,
+                input.as_deref().ok(),
             )?),
             _ => None,
         };
-        let outcome = if arn_service(&target.arn) == Some("events") {
+        let body = input.as_ref().ok().cloned();
+        let outcome = if forwards {
             forward_to_bus(tx, ctx, &target.arn, event_id, event, forwarded, routed)?
         } else {
-            match target_input(target, event, event_json, &route) {
+            match input {
                 Ok(body) => deliver(tx, ctx, target, event_id, body)?,
                 Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
             }
@@ -510,7 +522,15 @@ pub(crate) fn deliver_to_rule(
         };
         match activity {
             Some(id) => set_activity_outcome(tx, id, &outcome)?,
-            None => record_activity(tx, ctx, event_id, &activity_origin, &target.arn, &outcome)?,
+            None => record_delivery(
+                tx,
+                ctx,
+                event_id,
+                &activity_origin,
+                &target.arn,
+                &outcome,
+                body.as_deref(),
+            )?,
         }
         routed.push(Routed {
             event_id: event_id.to_string(),
@@ -602,6 +622,8 @@ impl Store {
                     std::slice::from_ref(&rule.arn),
                     json!({}),
                 );
+                let event_json = event.to_string();
+                record_bus_event(&tx, &ctx, &bus, &id, &event_json)?;
                 deliver_to_rule(
                     &tx,
                     &ctx,
@@ -610,7 +632,7 @@ impl Store {
                     &rule,
                     &id,
                     &event,
-                    &event.to_string(),
+                    &event_json,
                     &ingestion_time,
                     false,
                     &mut routed,

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock::{rfc3339_millis, rfc5322};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
-use super::store::{record_activity, Ctx, Store};
+use super::store::{record_activity, record_delivery, Ctx, Store};
 use super::{name_from_arn, new_id, LocalError, Result};
 
 /// A topic's settings.
@@ -371,7 +371,15 @@ pub(crate) fn publish_tx(
                     }
                     Err(e) => return Err(e),
                 };
-                record_activity(tx, ctx, &message_id, &origin, &sub.endpoint, &outcome)?;
+                record_delivery(
+                    tx,
+                    ctx,
+                    &message_id,
+                    &origin,
+                    &sub.endpoint,
+                    &outcome,
+                    Some(&send.body),
+                )?;
             }
             "email" | "email-json" => {
                 let body = if sub.protocol == "email-json" {
@@ -399,13 +407,14 @@ pub(crate) fn publish_tx(
                 );
                 tx.prepare_cached("INSERT INTO outbox (file_name, content) VALUES (?1, ?2)")?
                     .execute(params![file, eml])?;
-                record_activity(
+                record_delivery(
                     tx,
                     ctx,
                     &message_id,
                     &origin,
                     &sub.endpoint,
                     &format!("written to outbox/{file}"),
+                    Some(&eml),
                 )?;
             }
             other => {

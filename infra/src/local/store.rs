@@ -276,6 +276,18 @@ CREATE TABLE replays (
     ended_ms INTEGER
 );
 "#,
+    // 6 → 7: the local console (`bridge dev --ui`) opens an event: the envelope as it
+    // entered its bus (`bus_events`), and per delivery the exact body the target got
+    // (`activity.body`; NULL where none was made, and for rows written before).
+    r#"
+ALTER TABLE activity ADD COLUMN body TEXT;
+CREATE TABLE bus_events (
+    event_id TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    bus TEXT NOT NULL,
+    envelope TEXT NOT NULL
+);
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
@@ -467,13 +479,20 @@ impl Store {
         })
     }
 
-    /// Keeps only the newest `keep` activity rows (the log is for watching, not an archive).
+    /// Keeps only the newest `keep` activity rows, and the newest `keep` event envelopes
+    /// (the log is for watching, not an archive).
     pub fn prune_activity(&mut self, keep: i64) -> Result<usize> {
         self.write(|tx, _| {
-            Ok(tx.execute(
+            let n = tx.execute(
                 "DELETE FROM activity WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM activity) - ?1",
                 [keep],
-            )?)
+            )?;
+            tx.execute(
+                "DELETE FROM bus_events
+                 WHERE rowid <= (SELECT COALESCE(MAX(rowid), 0) FROM bus_events) - ?1",
+                [keep],
+            )?;
+            Ok(n)
         })
     }
 
@@ -549,10 +568,27 @@ pub(crate) fn record_activity(
     target: &str,
     outcome: &str,
 ) -> Result<()> {
+    record_delivery(tx, ctx, message_id, origin, target, outcome, None)
+}
+
+/// Appends one activity row with the body the target was handed (shown only by the local
+/// console, `bridge dev --ui`; never printed).
+pub(crate) fn record_delivery(
+    tx: &Transaction,
+    ctx: &Ctx,
+    message_id: &str,
+    origin: &str,
+    target: &str,
+    outcome: &str,
+    body: Option<&str>,
+) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO activity (at_ms, message_id, origin, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![ctx.now_ms, message_id, origin, target, outcome])?;
+    .execute(params![
+        ctx.now_ms, message_id, origin, target, outcome, body
+    ])?;
     Ok(())
 }
 
@@ -564,9 +600,25 @@ pub(crate) fn begin_activity(
     message_id: &str,
     origin: &str,
     target: &str,
+    body: Option<&str>,
 ) -> Result<i64> {
-    record_activity(tx, ctx, message_id, origin, target, "pending")?;
+    record_delivery(tx, ctx, message_id, origin, target, "pending", body)?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Keeps an event's envelope as it entered `bus` (for the local console to open).
+pub(crate) fn record_bus_event(
+    tx: &Transaction,
+    ctx: &Ctx,
+    bus: &str,
+    event_id: &str,
+    envelope: &str,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![event_id, ctx.now_ms, bus, envelope])?;
+    Ok(())
 }
 
 pub(crate) fn set_activity_outcome(tx: &Transaction, id: i64, outcome: &str) -> Result<()> {

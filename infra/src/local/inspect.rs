@@ -1,0 +1,132 @@
+//! Read-only views of the local state for the local console (`bridge dev --ui`): an event as
+//! it entered its bus with every delivery it caused and the body each target got, and the
+//! e-mail outbox. (A queue's messages are peeked with [`Store::peek_messages`], shared with
+//! `bridge dlq`.)
+
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use super::store::{Activity, Store};
+use super::{LocalError, Result};
+
+/// One delivery an event (or message) caused, with the exact body the target was handed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub activity: Activity,
+    /// `None` where no body was made (input transformation failed) or the row predates it.
+    pub body: Option<String>,
+}
+
+/// An event or message id's record: its envelope as it entered its bus (events only), and
+/// the deliveries it caused, in the order they were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: String,
+    /// The bus and the envelope JSON, for events that went through a bus.
+    pub bus: Option<String>,
+    pub envelope: Option<String>,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One e-mail in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxMail {
+    /// The file name inside `outbox/`.
+    pub file: String,
+    pub modified_ms: i64,
+    pub content: String,
+}
+
+impl Store {
+    /// The record of `id` (an event id, or an SNS/S3 message id), or `None` if the state has
+    /// neither its envelope nor any activity for it (never seen, or pruned).
+    pub fn event_record(&mut self, id: &str) -> Result<Option<EventRecord>> {
+        self.read(|tx, _| {
+            let bus_event: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT bus, envelope FROM bus_events WHERE event_id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, at_ms, message_id, origin, target, outcome, body FROM activity
+                 WHERE message_id = ?1 ORDER BY id",
+            )?;
+            let deliveries = stmt
+                .query_map([id], |r| {
+                    Ok(Delivery {
+                        activity: Activity {
+                            id: r.get(0)?,
+                            at_ms: r.get(1)?,
+                            message_id: r.get(2)?,
+                            origin: r.get(3)?,
+                            target: r.get(4)?,
+                            outcome: r.get(5)?,
+                        },
+                        body: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            if bus_event.is_none() && deliveries.is_empty() {
+                return Ok(None);
+            }
+            let (bus, envelope) = bus_event.unzip();
+            Ok(Some(EventRecord {
+                id: id.to_string(),
+                bus,
+                envelope,
+                deliveries,
+            }))
+        })
+    }
+
+    /// The e-mails in the outbox, newest first, at most `limit` (files that are not `.eml`,
+    /// and half-written temporary files, are left out).
+    pub fn outbox_mails(&mut self, limit: usize) -> Result<Vec<OutboxMail>> {
+        self.flush_outbox()?;
+        let dir = self.outbox_dir();
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| LocalError::Io { path, source }
+        };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(LocalError::Io { path: dir, source }),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !name.ends_with(".eml") {
+                continue;
+            }
+            let modified_ms = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            found.push((modified_ms, name, entry.path()));
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+        found.truncate(limit);
+        let mut out = Vec::with_capacity(found.len());
+        for (modified_ms, file, path) in found {
+            let content = match std::fs::read(&path) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                // Removed by someone meanwhile: not in the outbox any more.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(LocalError::Io { path, source }),
+            };
+            out.push(OutboxMail {
+                file,
+                modified_ms,
+                content,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,159 @@
+//! The local console's reads (`infra::local::inspect`): an event with its envelope, matched
+//! rules and delivered bodies; the outbox; pruning.
+
+use infra::local::{
+    Clock, Config, InputTransformer, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec,
+    RuleState, Store, SubscriptionSpec, TargetSpec, TopicSpec,
+};
+use serde_json::Value;
+
+const NOW: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_with(
+        dir.path().join("state"),
+        Config::default(),
+        Clock::manual(NOW),
+    )
+    .expect("open");
+    (dir, store)
+}
+
+fn rule(s: &mut Store, name: &str, pattern: &str, targets: &[TargetSpec]) {
+    s.put_rule(&RuleSpec {
+        bus: "default".into(),
+        name: name.into(),
+        pattern: Some(pattern.into()),
+        schedule: None,
+        state: RuleState::Enabled,
+        description: None,
+    })
+    .expect("rule");
+    s.put_targets("default", name, targets).expect("targets");
+}
+
+fn put(s: &mut Store, detail: &str) -> String {
+    let out = s
+        .put_events(&[PutEventsEntry::new("com.example", "order", detail)])
+        .expect("put");
+    out.entries[0].event_id.clone().expect("accepted")
+}
+
+#[test]
+fn an_event_opens_with_its_envelope_rules_and_each_targets_body() {
+    let (_d, mut s) = store();
+    let q = s.put_queue(&QueueSpec::new("orders")).expect("queue");
+    let t = s.put_topic(&TopicSpec::new("alerts")).expect("topic");
+    let mirror = s.put_queue(&QueueSpec::new("mirror")).expect("queue");
+    s.subscribe(&SubscriptionSpec::new(&t, "sqs", &mirror))
+        .expect("subscribe");
+    let mut transformed = TargetSpec::new("alert", t.clone());
+    transformed.input_transformer = Some(InputTransformer {
+        input_paths_map: [("n".to_string(), "$.detail.n".to_string())].into(),
+        input_template: "\"order <n>\"".into(),
+    });
+    rule(
+        &mut s,
+        "orders",
+        r#"{"source": ["com.example"]}"#,
+        &[TargetSpec::new("q", q.clone()), transformed],
+    );
+    rule(&mut s, "never", r#"{"source": ["other"]}"#, &[]);
+
+    let id = put(&mut s, r#"{"n": 7}"#);
+    let record = s.event_record(&id).expect("read").expect("recorded");
+    assert_eq!(record.bus.as_deref(), Some("default"));
+    let envelope: Value =
+        serde_json::from_str(record.envelope.as_deref().expect("envelope")).expect("JSON");
+    assert_eq!(envelope["id"], id.as_str());
+    assert_eq!(envelope["detail"]["n"], 7);
+    let rules: Vec<(&str, &str)> = record
+        .deliveries
+        .iter()
+        .map(|d| (d.activity.origin.as_str(), d.activity.target.as_str()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("rule default/orders", t.as_str()),
+            ("rule default/orders", q.as_str())
+        ],
+        "in target id order, as delivered"
+    );
+    // The queue got the event; the topic got the transformer's output.
+    let to_queue = record.deliveries[1].body.as_deref().expect("body");
+    assert_eq!(
+        serde_json::from_str::<Value>(to_queue).expect("JSON"),
+        envelope
+    );
+    assert_eq!(record.deliveries[0].body.as_deref(), Some("\"order 7\""));
+    let got = s
+        .receive_messages("orders", ReceiveRequest::default())
+        .expect("receive");
+    assert_eq!(
+        got[0].body, to_queue,
+        "the recorded body is what the queue holds"
+    );
+
+    // The topic's fan-out is recorded under its SNS message id, with the envelope it sent.
+    let fanout = s
+        .activity_since(0, 100)
+        .expect("activity")
+        .into_iter()
+        .find(|a| a.origin.starts_with("topic "))
+        .expect("fan-out row");
+    let sns = s
+        .event_record(&fanout.message_id)
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(sns.bus, None);
+    let body: Value =
+        serde_json::from_str(sns.deliveries[0].body.as_deref().expect("body")).expect("JSON");
+    assert_eq!(body["Type"], "Notification");
+    assert_eq!(body["Message"], "\"order 7\"");
+
+    // An event no rule matched still opens, with no deliveries.
+    s.put_events(&[PutEventsEntry::new("nobody", "x", "{}")])
+        .expect("put");
+    let unmatched = s.activity_since(0, 100).expect("activity").len();
+    assert_eq!(unmatched, 3, "an unmatched event makes no activity");
+    assert!(s.event_record("no-such-id").expect("read").is_none());
+}
+
+#[test]
+fn the_outbox_lists_mails_newest_first() {
+    let (_d, mut s) = store();
+    assert!(s.outbox_mails(10).expect("outbox").is_empty());
+    let t = s.put_topic(&TopicSpec::new("mail")).expect("topic");
+    s.subscribe(&SubscriptionSpec::new(&t, "email", "ops@example.com"))
+        .expect("subscribe");
+    s.publish(&t, &infra::local::PublishRequest::message("hello"))
+        .expect("publish");
+    std::fs::write(s.outbox_dir().join("notes.txt"), "not a mail").expect("write");
+    let mails = s.outbox_mails(10).expect("outbox");
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].file.ends_with(".eml"));
+    assert!(mails[0].content.contains("To: ops@example.com"));
+    assert!(mails[0].content.contains("hello"));
+}
+
+#[test]
+fn pruning_keeps_the_newest_envelopes() {
+    let (_d, mut s) = store();
+    let q = s.put_queue(&QueueSpec::new("q")).expect("queue");
+    rule(
+        &mut s,
+        "all",
+        r#"{"source": ["com.example"]}"#,
+        &[TargetSpec::new("q", q)],
+    );
+    let ids: Vec<String> = (0..5)
+        .map(|n| put(&mut s, &format!("{{\"n\": {n}}}")))
+        .collect();
+    s.prune_activity(2).expect("prune");
+    for (n, id) in ids.iter().enumerate() {
+        let kept = s.event_record(id).expect("read").is_some();
+        assert_eq!(kept, n >= 3, "event {n}");
+    }
+}
