@@ -467,7 +467,7 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
         written.elapsed()
     );
     wait_text(c, row, 2, |t| {
-        t.contains("bucket raw-data notification uploads")
+        t.contains("bucket raw-data notification bridge:bridge-example:uploads")
     })
     .await;
     screenshot(c, "events").await;
@@ -499,7 +499,8 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
     // Queues: the depth the state has, then receive and delete on explicit clicks.
     click(c, "nav a[data-view=queues]").await;
     assert_eq!(dev.depth("example-events"), (1, 0));
-    assert_eq!(dev.depth("raw-data-uploads"), (1, 0));
+    // S3's test event (sent when the notification was configured) and the upload's.
+    assert_eq!(dev.depth("raw-data-uploads"), (2, 0));
     let q = "#queue-table tr[data-queue=example-events]";
     wait_text(c, &format!("{q} td.available"), 5, |t| t == "1").await;
     wait_text(c, &format!("{q} td.in-flight"), 5, |t| t == "0").await;
@@ -507,7 +508,7 @@ async fn views(c: &Client, driver: &Driver, session: &str, dev: &Dev) {
         c,
         "#queue-table tr[data-queue=raw-data-uploads] td.available",
         5,
-        |t| t == "1",
+        |t| t == "2",
     )
     .await;
     click(c, q).await;
