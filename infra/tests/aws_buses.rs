@@ -325,8 +325,8 @@ async fn the_rule_model_example_plans_on_aws() {
         "schedule cron(0 2 * * ? *) (UTC)",
         "add to-audit -> event bus order-audit as role arn:aws:iam::123456789012:role/rule-model-forward",
         "add to-central -> event bus central in account 222233334444, region us-east-1",
+        "create archive rule-model-orders\n      pattern {\"source\":[\"com.example.orders\"]}\n      retention: 30 days",
     ] {
         assert!(text.contains(wanted), "{wanted:?} in\n{text}");
     }
-    // ARCHIVE: the archives work (issue 15, part 2) checks the example's archive step here.
 }

@@ -257,10 +257,15 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
     .expect("rule");
     let db = s.database_path();
     drop(s);
-    // Turn it back into a version-2 state, as written before scheduled rules (and archives).
+    // Turn it back into a version-2 state, as written before scheduled rules (and what later
+    // migrations added: bus grants, topic display names, archives, the console's records).
     let conn = rusqlite::Connection::open(&db).expect("sqlite");
     conn.execute_batch(
-        "DROP TABLE replays;
+        "DROP TABLE bus_events;
+         ALTER TABLE activity DROP COLUMN body;
+         ALTER TABLE topics DROP COLUMN display_name;
+         DROP TABLE bus_grants;
+         DROP TABLE replays;
          DROP TABLE archived_events;
          DROP TABLE archives;
          ALTER TABLE rules DROP COLUMN schedule;

@@ -188,5 +188,16 @@ fn the_rule_model_example_schedules_forwards_and_grants() {
         vec![Grantee::Account("111122223333".into())]
     );
     assert!(desired.buses.iter().any(|b| b.name == "order-audit"));
-    // ARCHIVE: the archives work (issue 15, part 2) asserts the example's 30-day archive here.
+    let archive = desired
+        .archives
+        .iter()
+        .find(|a| a.name == "rule-model-orders")
+        .expect("the example's archive");
+    assert_eq!(archive.retention_days, 30);
+    let pattern: serde_json::Value =
+        serde_json::from_str(archive.pattern.as_deref().expect("a pattern")).expect("json");
+    assert_eq!(
+        pattern,
+        serde_json::json!({ "source": ["com.example.orders"] })
+    );
 }
