@@ -22,13 +22,8 @@ pub struct Message {
 }
 
 /// One SQS message attribute: its data type (`String`, `Number`, `Binary`, possibly with
-/// a custom `.label`) and its string or binary value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageAttribute {
-    pub data_type: String,
-    pub string_value: Option<String>,
-    pub binary_value: Option<Vec<u8>>,
-}
+/// a custom `.label`) and its string or binary value (the AWS side's one type).
+pub use infra::aws::dead_letters::Attribute as MessageAttribute;
 
 /// SQS takes at most this many message attributes per message ("up to 10 metadata
 /// attributes", <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html>).

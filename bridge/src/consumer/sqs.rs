@@ -9,8 +9,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::primitives::Blob;
 
 use super::source::{
-    dead_letter_attributes, Message, MessageAttribute, MessageSource, SourceError,
-    DEAD_LETTER_REASON_ATTRIBUTE,
+    dead_letter_attributes, Message, MessageSource, SourceError, DEAD_LETTER_REASON_ATTRIBUTE,
 };
 
 /// An SQS queue, by URL.
@@ -139,19 +138,7 @@ impl MessageSource for SqsSource {
                         .attributes()
                         .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
                         .cloned(),
-                    attributes: m
-                        .message_attributes()
-                        .into_iter()
-                        .flatten()
-                        .map(|(name, a)| {
-                            let attribute = MessageAttribute {
-                                data_type: a.data_type().to_string(),
-                                string_value: a.string_value().map(str::to_string),
-                                binary_value: a.binary_value().map(|b| b.as_ref().to_vec()),
-                            };
-                            (name.clone(), attribute)
-                        })
-                        .collect(),
+                    attributes: infra::aws::dead_letters::message_attributes(m),
                 })
             })
             .collect())

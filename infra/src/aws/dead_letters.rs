@@ -59,6 +59,22 @@ pub struct Attribute {
     pub binary_value: Option<Vec<u8>>,
 }
 
+/// A received message's attributes, as SQS returned them (also the consumer's reading).
+pub fn message_attributes(m: &aws_sdk_sqs::types::Message) -> BTreeMap<String, Attribute> {
+    m.message_attributes()
+        .into_iter()
+        .flatten()
+        .map(|(name, a)| {
+            let attribute = Attribute {
+                data_type: a.data_type().to_string(),
+                string_value: a.string_value().map(str::to_string),
+                binary_value: a.binary_value().map(|b| b.as_ref().to_vec()),
+            };
+            (name.clone(), attribute)
+        })
+        .collect()
+}
+
 /// One received message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
@@ -311,19 +327,7 @@ async fn receive(aws: &AwsClients, queue: &Queue, max: usize) -> Result<Vec<Mess
                 sent_ms: system(MessageSystemAttributeName::SentTimestamp)
                     .and_then(|t| t.parse().ok()),
                 group_id: system(MessageSystemAttributeName::MessageGroupId),
-                message_attributes: m
-                    .message_attributes()
-                    .into_iter()
-                    .flatten()
-                    .map(|(name, a)| {
-                        let attribute = Attribute {
-                            data_type: a.data_type().to_string(),
-                            string_value: a.string_value().map(str::to_string),
-                            binary_value: a.binary_value().map(|b| b.as_ref().to_vec()),
-                        };
-                        (name.clone(), attribute)
-                    })
-                    .collect(),
+                message_attributes: message_attributes(m),
             })
         })
         .collect())
