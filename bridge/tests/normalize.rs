@@ -813,6 +813,8 @@ fn the_fast_path_answers_as_the_careful_one_or_not_at_all() {
         "aws-sns-native-created",
         "aws-custom-package-revision",
         "aws-custom-other",
+        "aws-native-test-event",
+        "aws-sns-test-event",
         "moto-eventbridge-00-object-created-reports-monthly-report-csv",
         "moto-native-01-objectcreated-put-reports-monthly-report-csv",
         "moto-sns-01-objectcreated-put-reports-monthly-report-csv",

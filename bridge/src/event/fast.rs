@@ -2,11 +2,11 @@
 //! borrowed structs, with no `serde_json::Value` tree; `original` keeps the text.
 //!
 //! Shapes: EventBridge events (`aws.s3` changes, `package-revision`, other custom events
-//! with an `id`), native S3 records, and either inside one SNS notification envelope (its
-//! `Message` unescaped once). Everything else — and anything unusual about these: a
-//! duplicate key, a field of an unexpected type, a body nesting deeper than serde_json's
-//! default 128 levels, anything the `Value`-based reader would refuse or describe in an
-//! error — returns `None`, and the caller normalizes the body the careful way, which has
+//! with an `id`), native S3 records, `s3:TestEvent`, and any of these inside one SNS
+//! notification envelope (its `Message` unescaped once). Everything else — and anything
+//! unusual about these: a duplicate key, a field of an unexpected type, a body nesting
+//! deeper than serde_json's default 128 levels, anything the `Value`-based reader would
+//! refuse or describe in an error — returns `None`, and the caller normalizes the body the careful way, which has
 //! the final word. So this path only has to be right when it answers: it answers exactly
 //! what the careful path would (checked on every fixture by `bridge/tests/normalize.rs`).
 //!
@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::eventbridge::{s3_change_from, S3Detail, CLOUDTRAIL_DETAIL_TYPE};
-use super::s3::{record_event, RecordFields};
+use super::s3::{record_event, test_event_from, RecordFields};
 use super::{id, CustomEvent, Event, Kind, PackageRevision, Path, RawJson};
 
 /// Normalizes `body` if it is one of the shapes above, read without surprises; `None` means
@@ -65,9 +65,15 @@ fn shapes(top: Top, text: &str) -> Option<Vec<Event>> {
     if let Some(records) = top.records {
         return native_records(records);
     }
-    if top.event.is_some() {
-        // `s3:TestEvent` (or an `Event` field of any other value): rare, careful path.
-        return None;
+    if top.event.as_ref().is_some_and(|e| e.as_str() == "s3:TestEvent") {
+        let mut event = test_event_from(
+            opt_str(&top.service),
+            opt_str(&top.bucket),
+            opt_str(&top.test_time),
+            opt_str(&top.request_id),
+        );
+        event.original = RawJson::from_valid_text(text);
+        return Some(vec![event]);
     }
     if top.detail_type.is_some() && top.source.is_some() {
         return eventbridge(top, text).map(|event| vec![event]);
@@ -127,6 +133,10 @@ fn native_records(records: &RawValue) -> Option<Vec<Event>> {
             Some(event)
         })
         .collect()
+}
+
+fn opt_str<'a>(s: &'a Option<Str<'_>>) -> Option<&'a str> {
+    s.as_ref().map(Str::as_str)
 }
 
 fn lax_str<'a, T>(
@@ -270,7 +280,17 @@ struct Top<'a> {
     #[serde(rename = "Records", borrow, default, deserialize_with = "present")]
     records: Option<&'a RawValue>,
     #[serde(rename = "Event", borrow, default, deserialize_with = "present")]
-    event: Option<&'a RawValue>,
+    event: Option<Str<'a>>,
+    #[serde(rename = "Service", borrow, default)]
+    service: Option<Str<'a>>,
+    #[serde(rename = "Bucket", borrow, default)]
+    bucket: Option<Str<'a>>,
+    #[serde(rename = "Time", borrow, default)]
+    test_time: Option<Str<'a>>,
+    #[serde(rename = "RequestId", borrow, default)]
+    request_id: Option<Str<'a>>,
+    #[serde(rename = "HostId", borrow, default)]
+    _host_id: Option<Str<'a>>,
     // EventBridge event (`aws_lambda_events`' `EventBridgeEvent` types).
     #[serde(rename = "version", borrow, default)]
     _version: Option<Str<'a>>,

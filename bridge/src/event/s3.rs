@@ -217,19 +217,36 @@ pub(crate) fn classify(event_name: &str) -> (Kind, Option<String>, Option<Deleti
 /// `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":...,"Bucket":...,"RequestId":...,"HostId":...}`
 pub(crate) fn test_event(obj: Map<String, Value>) -> Event {
     let original = Value::Object(obj);
+    let text = |name: &str| str_at(&original, &[name]);
+    let mut event = test_event_from(
+        text("Service"),
+        text("Bucket"),
+        text("Time"),
+        text("RequestId"),
+    );
+    event.original = original.into();
+    event
+}
+
+/// The test event with these fields (either reader's); `original` is the caller's to set.
+pub(crate) fn test_event_from(
+    service: Option<&str>,
+    bucket: Option<&str>,
+    time: Option<&str>,
+    request_id: Option<&str>,
+) -> Event {
     let mut event = Event::new(Kind::TestEvent, Path::S3, Value::Null);
-    event.bucket = str_at(&original, &["Bucket"]).map(str::to_owned);
-    event.time = str_at(&original, &["Time"]).map(str::to_owned);
-    event.request_id = str_at(&original, &["RequestId"]).map(str::to_owned);
-    event.provenance.source = str_at(&original, &["Service"]).map(str::to_owned);
+    event.bucket = bucket.map(str::to_owned);
+    event.time = time.map(str::to_owned);
+    event.request_id = request_id.map(str::to_owned);
+    event.provenance.source = service.map(str::to_owned);
     event.id = id::hashed(
         "s3test",
         &[
-            event.bucket.as_deref().unwrap_or(""),
-            event.time.as_deref().unwrap_or(""),
-            event.request_id.as_deref().unwrap_or(""),
+            bucket.unwrap_or(""),
+            time.unwrap_or(""),
+            request_id.unwrap_or(""),
         ],
     );
-    event.original = original.into();
     event
 }
