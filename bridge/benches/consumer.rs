@@ -249,31 +249,44 @@ fn ratios() {
         &format!("consumer, {MESSAGES} EventBridge S3 bodies"),
         9,
         &mut [
-            (
-                "parse-only",
-                &mut || {
-                    timed(&|| {
-                        for body in &bodies {
-                            black_box(serde_json::from_str::<serde_json::Value>(body).ok());
-                        }
-                    })
-                },
-            ),
-            (
-                "normalize only",
-                &mut || {
-                    timed(&|| {
-                        for body in &bodies {
-                            black_box(bridge::event::normalize(body).ok());
-                        }
-                    })
-                },
-            ),
+            ("parse-only", &mut || {
+                timed(&|| {
+                    for body in &bodies {
+                        black_box(serde_json::from_str::<serde_json::Value>(body).ok());
+                    }
+                })
+            }),
+            ("normalize only", &mut || {
+                timed(&|| {
+                    for body in &bodies {
+                        black_box(bridge::event::normalize(body).ok());
+                    }
+                })
+            }),
             ("normalize+dispatch, memory source", &mut || {
                 (0..reps)
                     .map(|_| drain_timed(&runtime, MemorySource::with_bodies(&bodies), options()))
                     .sum()
             }),
+            (
+                "normalize+dispatch, Value path only (as before the fast path)",
+                &mut || {
+                    let careful = || ConsumerOptions {
+                        normalize: Arc::new(|body: &str| {
+                            bridge::event::normalize_careful(
+                                body,
+                                bridge::event::Strictness::Lenient,
+                            )
+                        }),
+                        ..options()
+                    };
+                    (0..reps)
+                        .map(|_| {
+                            drain_timed(&runtime, MemorySource::with_bodies(&bodies), careful())
+                        })
+                        .sum()
+                },
+            ),
         ],
     );
 }

@@ -9,14 +9,17 @@
 //! moto-captured), each a message; the `error-*` bodies are left out, since a consumer
 //! dead-letters them instead of dispatching them.
 //!
-//! `BRIDGE_BENCH_COUNT=parse|normalize|dispatch` runs only that, over the corpus
+//! `BRIDGE_BENCH_COUNT=parse|normalize|dispatch|careful|dispatch-careful` runs only that, over the corpus
 //! `BRIDGE_BENCH_REPS` times (default 100), and exits: for instruction counts under
 //! `valgrind --tool=callgrind` (subtract a run with `BRIDGE_BENCH_REPS=0`).
 
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bridge::consumer::ConsumerOptions;
+use bridge::event::Strictness;
 use criterion::{criterion_group, Criterion, Throughput};
 
 #[path = "support/mod.rs"]
@@ -65,9 +68,31 @@ fn normalize(bodies: &[String]) -> usize {
     black_box(n)
 }
 
+/// The `Value` path alone (what `normalize` was before its fast path), for comparison.
+fn normalize_careful(bodies: &[String]) -> usize {
+    let mut n = 0usize;
+    for body in bodies {
+        if let Ok(events) = bridge::event::normalize_careful(body, Strictness::Strict) {
+            n += events.len();
+        }
+    }
+    black_box(n)
+}
+
 fn dispatch(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> Duration {
     let source = support::MemorySource::with_bodies(bodies);
     support::drain_timed(runtime, source, support::drain_options(bodies.len()))
+}
+
+fn dispatch_careful(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> Duration {
+    let source = support::MemorySource::with_bodies(bodies);
+    let options = ConsumerOptions {
+        normalize: Arc::new(|body: &str| {
+            bridge::event::normalize_careful(body, Strictness::Lenient)
+        }),
+        ..support::drain_options(bodies.len())
+    };
+    support::drain_timed(runtime, source, options)
 }
 
 fn bench(c: &mut Criterion) {
@@ -89,7 +114,7 @@ fn bench(c: &mut Criterion) {
 fn ratios() {
     let bodies = corpus();
     let runtime = support::runtime();
-    let reps = 300;
+    let reps = 100;
     let timed = |f: &dyn Fn()| {
         let start = Instant::now();
         for _ in 0..reps {
@@ -101,10 +126,29 @@ fn ratios() {
         &format!("normalize, {} bodies", bodies.len()),
         9,
         &mut [
-            ("parse-only", &mut || timed(&|| drop(parse_only(&bodies)))),
-            ("normalize", &mut || timed(&|| drop(normalize(&bodies)))),
+            ("parse-only", &mut || {
+                timed(&|| {
+                    parse_only(&bodies);
+                })
+            }),
+            ("normalize", &mut || {
+                timed(&|| {
+                    normalize(&bodies);
+                })
+            }),
             ("normalize+dispatch", &mut || {
                 (0..reps).map(|_| dispatch(&runtime, &bodies)).sum()
+            }),
+            (
+                "normalize, Value path only (as before the fast path)",
+                &mut || {
+                    timed(&|| {
+                        normalize_careful(&bodies);
+                    })
+                },
+            ),
+            ("normalize+dispatch, Value path only", &mut || {
+                (0..reps).map(|_| dispatch_careful(&runtime, &bodies)).sum()
             }),
         ],
     );
@@ -120,10 +164,20 @@ fn count(what: &str) {
     let runtime = support::runtime();
     for _ in 0..reps {
         match what {
-            "parse" => drop(parse_only(&bodies)),
-            "normalize" => drop(normalize(&bodies)),
+            "parse" => {
+                parse_only(&bodies);
+            }
+            "normalize" => {
+                normalize(&bodies);
+            }
             "dispatch" => drop(dispatch(&runtime, &bodies)),
-            other => panic!("BRIDGE_BENCH_COUNT={other}: parse, normalize or dispatch"),
+            "careful" => {
+                normalize_careful(&bodies);
+            }
+            "dispatch-careful" => drop(dispatch_careful(&runtime, &bodies)),
+            other => panic!(
+                "BRIDGE_BENCH_COUNT={other}: parse, normalize, dispatch, careful or dispatch-careful"
+            ),
         }
     }
     println!("{what}: {reps} × {} bodies", bodies.len());

@@ -681,7 +681,10 @@ fn tricky_bodies() -> Vec<String> {
         eb(&plain, r#""zz":"\ud800","#),
         eb(&plain, r#""zz":"\ud83d\ude00","#),
         eb(&plain, r#""zz":100000000000000000000000,"#),
-        eb(&plain, r#""zz":{"a":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]},"#),
+        eb(
+            &plain,
+            r#""zz":{"a":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]},"#,
+        ),
         eb(&plain, r#""source":"other","#),
         eb(&plain, r#""detail-type":null,"#),
         eb(&plain, r#""Event":"s3:TestEvent","#),
@@ -700,20 +703,29 @@ fn tricky_bodies() -> Vec<String> {
         eb(r#"{"bucket":null}"#, ""),
         eb("null", ""),
         eb(r#"{"bucket":{"name":"b","name":"c"}}"#, ""),
-        eb(&plain, r#""time":"2026-11-23 00:00:00","#).replacen(r#","time":"2026-11-23T00:00:00Z""#, "", 1),
+        eb(&plain, r#""time":"2026-11-23 00:00:00","#).replacen(
+            r#","time":"2026-11-23T00:00:00Z""#,
+            "",
+            1,
+        ),
         eb(&plain, r#""time":5,"#).replacen(r#","time":"2026-11-23T00:00:00Z""#, "", 1),
         eb(&plain, r#""time":null,"#).replacen(r#","time":"2026-11-23T00:00:00Z""#, "", 1),
         eb(&plain, "").replace("\"detail-type\"", "\"detail\\u002dtype\""),
         eb(&plain, "").replace(r#""id":"e-1","#, ""),
-        eb(r#"{"type":"created","bucket":"b","handle":"h","topHash":"t"}"#, "")
-            .replace("aws.s3", "com.quiltdata")
-            .replace("Object Created", "package-revision"),
+        eb(
+            r#"{"type":"created","bucket":"b","handle":"h","topHash":"t"}"#,
+            "",
+        )
+        .replace("aws.s3", "com.quiltdata")
+        .replace("Object Created", "package-revision"),
         eb(r#"{"type":"created","bucket":"b","topHash":"t"}"#, "")
             .replace("aws.s3", "com.quiltdata")
             .replace("Object Created", "package-revision"),
         eb(r#"{"n":[1,2.5,"x",null,true],"m":{"\u00e9":"\n"}}"#, "").replace("aws.s3", "orders"),
         eb(r#"{"n":1e400}"#, "").replace("aws.s3", "orders"),
-        eb("[1]", "").replace("aws.s3", "orders").replace(r#""id":"e-1","#, ""),
+        eb("[1]", "")
+            .replace("aws.s3", "orders")
+            .replace(r#""id":"e-1","#, ""),
         eb(&plain, "").replace("Object Created", "AWS API Call via CloudTrail"),
         eb(&plain, "").replace(r#""resources":["arn:aws:s3:::b"]"#, r#""resources":[null]"#),
         format!("[{}]", eb(&plain, "")),
@@ -723,12 +735,24 @@ fn tricky_bodies() -> Vec<String> {
         record("", r#""AWS:P""#),
         record("", "null"),
         record("", r#"{"principalId":5}"#),
-        record(r#","glacierEventData":{"restoreEventData":{"lifecycleRestorationExpiryTime":"t","lifecycleRestoreStorageClass":"GLACIER"}}"#, "{}"),
-        record(r#","lifecycleEventData":{"transitionEventData":{"destinationStorageClass":"GLACIER"}}"#, "{}"),
+        record(
+            r#","glacierEventData":{"restoreEventData":{"lifecycleRestorationExpiryTime":"t","lifecycleRestoreStorageClass":"GLACIER"}}"#,
+            "{}",
+        ),
+        record(
+            r#","lifecycleEventData":{"transitionEventData":{"destinationStorageClass":"GLACIER"}}"#,
+            "{}",
+        ),
         record(r#","lifecycleEventData":5"#, "{}"),
         record(r#","eventName":"ObjectRemoved:Delete""#, "{}"),
-        record("", "{}").replace(r#""eventTime":"2026-11-23T00:00:00.000Z""#, r#""eventTime":"2026-11-23T00:49:43.793203""#),
-        record("", "{}").replace(r#""eventTime":"2026-11-23T00:00:00.000Z""#, r#""eventTime":[1e999]"#),
+        record("", "{}").replace(
+            r#""eventTime":"2026-11-23T00:00:00.000Z""#,
+            r#""eventTime":"2026-11-23T00:49:43.793203""#,
+        ),
+        record("", "{}").replace(
+            r#""eventTime":"2026-11-23T00:00:00.000Z""#,
+            r#""eventTime":[1e999]"#,
+        ),
         record("", "{}").replace(r#""x-amz-request-id":"R""#, r#""x-amz-request-id":5"#),
         record("", "{}").replace(r#""size":5"#, r#""size":"7""#),
         record("", "{}").replace(r#","eventName":"ObjectCreated:Put""#, ""),
@@ -753,15 +777,18 @@ fn tricky_bodies() -> Vec<String> {
             &quoted,
             r#","MessageAttributes":{"a":{"Type":"String","Value":"1"},"b":{"Type":"Binary"},"a":{"Type":"String","Value":"2"}}"#,
         ));
-        bodies.push(sns(&quoted, r#","MessageAttributes":{"a":{"Type":"Number","Value":5}}"#));
+        bodies.push(sns(
+            &quoted,
+            r#","MessageAttributes":{"a":{"Type":"Number","Value":5}}"#,
+        ));
         bodies.push(sns(&quoted, r#","Subject":null,"SignatureVersion":"1""#));
     }
     bodies.push(sns("null", ""));
     bodies.push(sns("5", ""));
-    bodies.push(
-        sns(&Value::String(eb(&plain, "")).to_string(), "")
-            .replace(r#""Type":"Notification""#, r#""Type":"SubscriptionConfirmation""#),
-    );
+    bodies.push(sns(&Value::String(eb(&plain, "")).to_string(), "").replace(
+        r#""Type":"Notification""#,
+        r#""Type":"SubscriptionConfirmation""#,
+    ));
     bodies
 }
 
@@ -820,7 +847,10 @@ fn the_fast_path_answers_as_the_careful_one_or_not_at_all() {
         "moto-sns-01-objectcreated-put-reports-monthly-report-csv",
         "tricky #0",
     ] {
-        assert!(fast_answers.iter().any(|n| n == expected), "{expected} took the careful path");
+        assert!(
+            fast_answers.iter().any(|n| n == expected),
+            "{expected} took the careful path"
+        );
     }
     let careful: Vec<&str> = bodies[..fixtures]
         .iter()

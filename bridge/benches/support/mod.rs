@@ -116,7 +116,10 @@ pub fn interleaved_ratios(
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().next().unwrap_or("?").to_owned();
-    println!("{title}: × {} (medians of {rounds} interleaved rounds, load average {load})", variants[0].0);
+    println!(
+        "{title}: × {} (medians of {rounds} interleaved rounds, load average {load})",
+        variants[0].0
+    );
     for (i, (name, _)) in variants.iter().enumerate().skip(1) {
         let mut r = ratios[i].clone();
         r.sort_by(f64::total_cmp);

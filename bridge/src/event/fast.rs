@@ -65,7 +65,11 @@ fn shapes(top: Top, text: &str) -> Option<Vec<Event>> {
     if let Some(records) = top.records {
         return native_records(records);
     }
-    if top.event.as_ref().is_some_and(|e| e.as_str() == "s3:TestEvent") {
+    if top
+        .event
+        .as_ref()
+        .is_some_and(|e| e.as_str() == "s3:TestEvent")
+    {
         let mut event = test_event_from(
             opt_str(&top.service),
             opt_str(&top.bucket),
@@ -174,7 +178,11 @@ fn eventbridge(top: Top, text: &str) -> Option<Event> {
         let fields = S3Detail {
             reason: d.reason.as_ref().map(Str::as_str),
             deletion_type: d.deletion_type.as_ref().map(Str::as_str),
-            bucket: d.bucket.as_ref().and_then(|b| b.name.as_ref()).map(Str::as_str),
+            bucket: d
+                .bucket
+                .as_ref()
+                .and_then(|b| b.name.as_ref())
+                .map(Str::as_str),
             key: object.and_then(|o| o.key.as_ref()).map(Str::as_str),
             version_id: object.and_then(|o| o.version_id.as_ref()).map(Str::as_str),
             size: Ok(object.and_then(|o| o.size.as_ref()).map(|s| s.0)),
@@ -190,7 +198,14 @@ fn eventbridge(top: Top, text: &str) -> Option<Event> {
             restore_expiry_time: d.restore_expiry_time.as_ref().map(Str::as_str),
         };
         let mut event = s3_change_from(detail_type, &fields).ok()?;
-        envelope(&mut event, &top.time, &top.region, &top.account, source, top.resources);
+        envelope(
+            &mut event,
+            &top.time,
+            &top.region,
+            &top.account,
+            source,
+            top.resources,
+        );
         event.id = id::s3_change_id(&event);
         event.original = RawJson::from_valid_text(text);
         return Some(event);
@@ -226,7 +241,14 @@ fn eventbridge(top: Top, text: &str) -> Option<Event> {
         event.id = eb_id()?;
         event
     };
-    envelope(&mut event, &top.time, &top.region, &top.account, source, top.resources);
+    envelope(
+        &mut event,
+        &top.time,
+        &top.region,
+        &top.account,
+        source,
+        top.resources,
+    );
     event.original = RawJson::from_valid_text(text);
     Some(event)
 }
@@ -826,10 +848,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("SNS message attributes")
             }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Attributes<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes<'de>, A::Error> {
                 let mut out = Vec::new();
                 while let Some((name, attr)) = map.next_entry::<Str, AttributeIn>()? {
                     if let Some(value) = attr.value {
