@@ -410,30 +410,14 @@ fn doctor_reads_the_policy_of_a_customer_managed_kms_key() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!text(&out).contains("KMS key"), "{}", text(&out));
 
-    // A key that does not exist (the queue re-encrypted behind bridge's back).
-    let sqs = &aws.clients().sqs;
-    let url = aws
-        .block_on(sqs.get_queue_url().queue_name(&q).send())
-        .expect("queue url")
-        .queue_url()
-        .expect("url")
-        .to_string();
-    let gone = format!("alias/{stack}-gone");
-    aws.block_on(
-        sqs.set_queue_attributes()
-            .queue_url(&url)
-            .attributes(
-                aws_sdk_sqs::types::QueueAttributeName::KmsMasterKeyId,
-                &gone,
-            )
-            .send(),
-    )
-    .expect("set key");
+    // A key that is gone (its alias deleted behind bridge's back).
+    aws.block_on(kms.delete_alias().alias_name(&alias).send())
+        .expect("delete alias");
     let out = bridge(&endpoint, project, &["doctor"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         line(&stdout(&out), &format!("✗ rule {rule} target q:")).contains(&format!(
-            "the policy of KMS key {gone} (encrypting queue {q}) could not be read"
+            "the policy of KMS key {alias} (encrypting queue {q}) could not be read: DescribeKey"
         )),
         "{}",
         stdout(&out)

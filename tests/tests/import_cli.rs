@@ -470,6 +470,10 @@ fn progress_is_drawn_on_a_terminal_and_nowhere_else() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains(&format!("reading event bus {stack}-bus")),
+        "the spinner: {shown:?}"
+    );
     assert!(shown.contains("writing files ["), "{shown:?}");
 
     // Off a terminal: the same commands draw nothing.

@@ -43,6 +43,9 @@ pub(crate) fn spinner(what: String) -> ProgressBar {
 
 fn spinner_on(what: String, target: ProgressDrawTarget) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, target);
+    // Without a spinner style, a bar of unknown length draws an empty bar and `0/0`, and
+    // no message.
+    bar.set_style(ProgressStyle::default_spinner());
     bar.set_message(what);
     bar
 }
@@ -104,6 +107,17 @@ mod tests {
         }
     }
 
+    /// What the terminal shows last: the text after the last cursor move or clear, without
+    /// the padding to the terminal's width.
+    fn last_drawn(text: &str) -> &str {
+        let start = ["<clear>", "<up 0>"]
+            .iter()
+            .filter_map(|m| text.rfind(m).map(|i| i + m.len()))
+            .max()
+            .unwrap_or(0);
+        text[start..].trim_end()
+    }
+
     fn on(term: &Recorder, on_terminal: bool) -> ProgressDrawTarget {
         let term = term.clone();
         target(on_terminal, move || {
@@ -119,9 +133,14 @@ mod tests {
         // Drawing is rate-limited; abandoning draws the bar's state as it is, once more.
         bar.abandon();
         let text = term.text();
-        let last = text.lines().last().unwrap_or_default();
+        assert_eq!(
+            last_drawn(&text),
+            "applying [============>                 ] 2/5",
+            "{text:?}"
+        );
+        // It was drawn empty first.
         assert!(
-            last.contains("applying [============>") && last.ends_with("2/5"),
+            text.contains("applying [                              ] 0/5"),
             "{text:?}"
         );
     }
@@ -133,8 +152,14 @@ mod tests {
         bar.inc(3);
         bar.finish_and_clear();
         let text = term.text();
-        assert!(text.contains("writing files ["), "{text:?}");
-        assert!(text.ends_with("<clear>"), "{text:?}");
+        assert!(
+            text.contains("writing files [==============================] 3/3"),
+            "{text:?}"
+        );
+        // Cleared after its last drawing, and nothing drawn since.
+        let last = text.rfind("3/3").unwrap_or(0);
+        assert!(text[last..].contains("<clear>"), "{text:?}");
+        assert_eq!(last_drawn(&text), "", "{text:?}");
     }
 
     #[test]
@@ -142,11 +167,12 @@ mod tests {
         let term = Recorder::default();
         let spinner = spinner_on("reading event bus orders".into(), on(&term, true));
         spinner.abandon();
+        let text = term.text();
         assert!(
-            term.text().contains("reading event bus orders"),
-            "{:?}",
-            term.text()
+            last_drawn(&text).ends_with(" reading event bus orders"),
+            "{text:?}"
         );
+        assert!(!text.contains("0/0"), "a spinner has no length: {text:?}");
     }
 
     #[test]
