@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::json;
 use support::bridge_bin;
-use support::moto::{client, dummy_credentials, endpoint, text, unique};
+use support::moto::{client, create_queue, dummy_credentials, endpoint, text, unique};
 
 fn bridge(endpoint: &str, dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(bridge_bin());
@@ -208,12 +208,7 @@ fn a_foreign_setup_is_adopted_by_apply_and_then_plans_clean() {
     let events = &aws.clients().eventbridge;
     aws.block_on(events.create_event_bus().name(&bus).send())
         .expect("bus");
-    let url = aws
-        .block_on(aws.clients().sqs.create_queue().queue_name(&queue).send())
-        .expect("queue")
-        .queue_url()
-        .expect("url")
-        .to_string();
+    let url = create_queue(&aws, &queue, None);
     let arn = format!("arn:aws:sqs:us-east-1:123456789012:{queue}");
     aws.block_on(
         events

@@ -79,6 +79,14 @@ pub(crate) struct Ctx<'a> {
     pub account: &'a str,
 }
 
+/// An open transaction of the store ([`Store::begin_write`]), with what operations inside it
+/// need: the [`Ctx`] and the compiled routes (borrowed beside the transaction).
+pub(crate) struct OpenTx<'a> {
+    pub tx: Transaction<'a>,
+    pub ctx: Ctx<'a>,
+    pub routes: &'a mut HashMap<String, super::routes::BusRoutes>,
+}
+
 impl Ctx<'_> {
     pub fn queue_arn(&self, name: &str) -> String {
         crate::arn::queue_arn(self.region, self.account, name)
@@ -430,14 +438,7 @@ impl Store {
     }
 
     fn write_unsynced<T>(&mut self, f: impl FnOnce(&Transaction, &Ctx) -> Result<T>) -> Result<T> {
-        let ctx = Ctx {
-            now_ms: self.clock.now_ms(),
-            region: &self.config.region,
-            account: &self.config.account,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let OpenTx { tx, ctx, .. } = self.begin_write()?;
         let out = f(&tx, &ctx)?;
         tx.commit()?;
         Ok(out)
@@ -445,17 +446,35 @@ impl Store {
 
     /// Runs `f` on a read snapshot.
     pub(crate) fn read<T>(&mut self, f: impl FnOnce(&Transaction, &Ctx) -> Result<T>) -> Result<T> {
-        let ctx = Ctx {
-            now_ms: self.clock.now_ms(),
-            region: &self.config.region,
-            account: &self.config.account,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let OpenTx { tx, ctx, .. } = self.begin(TransactionBehavior::Deferred)?;
         let out = f(&tx, &ctx)?;
         tx.finish()?;
         Ok(out)
+    }
+
+    /// Opens a `BEGIN IMMEDIATE` transaction with its [`Ctx`] (now, region, account), beside
+    /// the route cache, for operations that need more than [`Store::write`]'s closure: an
+    /// early `finish`, savepoints, or the routes. Nothing commits unless the caller commits;
+    /// `synchronous` is left as it is (see [`Store::set_sync`]).
+    pub(crate) fn begin_write(&mut self) -> Result<OpenTx<'_>> {
+        self.begin(TransactionBehavior::Immediate)
+    }
+
+    fn begin(&mut self, behavior: TransactionBehavior) -> Result<OpenTx<'_>> {
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+        };
+        let tx = conn.transaction_with_behavior(behavior)?;
+        Ok(OpenTx { tx, ctx, routes })
     }
 
     /// Activity recorded after `after_id` (0 for all), oldest first, at most `limit` rows.
