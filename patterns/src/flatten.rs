@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::number::{number_end, scan_number, skip_digits, NearKey};
 use crate::skip::{self, find_string_stop, ws as skip_ws};
+use crate::structure;
 use crate::EventError;
 
 /// Field names of all patterns, split at dots: `{"detail": {"a.b": …}}` and
@@ -361,6 +362,29 @@ pub(crate) fn walk_text(
     visitor: &mut impl Visitor,
     arrays: &mut Vec<ArrayPos>,
 ) -> Result<(), EventError> {
+    walk_text_as(text, trie, visitor, arrays, false)
+}
+
+/// [`walk_text`] for text the caller knows is valid JSON: objects and arrays no pattern
+/// looks inside are passed over by their brackets ([`crate::structure`]), not validated.
+/// What is walked is read as carefully as ever. On invalid text the leaves reported are
+/// unspecified (an error, or some leaves), but nothing panics.
+pub(crate) fn walk_trusted_text(
+    text: &str,
+    trie: &PathTrie,
+    visitor: &mut impl Visitor,
+    arrays: &mut Vec<ArrayPos>,
+) -> Result<(), EventError> {
+    walk_text_as(text, trie, visitor, arrays, true)
+}
+
+fn walk_text_as(
+    text: &str,
+    trie: &PathTrie,
+    visitor: &mut impl Visitor,
+    arrays: &mut Vec<ArrayPos>,
+    trusted: bool,
+) -> Result<(), EventError> {
     arrays.clear();
     let mut walker = TextWalker {
         text,
@@ -368,6 +392,7 @@ pub(crate) fn walk_text(
         arrays,
         next_array: 0,
         failure: None,
+        trusted,
     };
     let walked = (|| {
         let pos = skip_ws(walker.bytes, 0);
@@ -461,6 +486,9 @@ struct TextWalker<'a, 's> {
     arrays: &'s mut Vec<ArrayPos>,
     next_array: u32,
     failure: Option<(usize, Cow<'static, str>)>,
+    /// Containers no pattern looks inside are skipped by structure, not validated (see
+    /// [`walk_trusted_text`]).
+    trusted: bool,
 }
 
 impl<'a> TextWalker<'a, '_> {
@@ -612,6 +640,7 @@ impl<'a> TextWalker<'a, '_> {
             match skip::at(bytes, start) {
                 b'"' => skip::string(bytes, start + 1),
                 b'-' | b'0'..=b'9' => number_end(bytes, start),
+                b'{' | b'[' if self.trusted => structure::container_end(bytes, start),
                 _ => skip::skip(bytes, start, depth, MAX_DEPTH),
             }
         };
