@@ -27,6 +27,12 @@ struct Masks {
 /// How a block's masks are computed.
 trait Classify {
     fn masks(block: &[u8; 64]) -> Masks;
+
+    /// Bit `i` of the result is the XOR of bits `0..=i` of `x`.
+    #[inline(always)]
+    fn prefix_xor(x: u64) -> u64 {
+        prefix_xor(x)
+    }
 }
 
 /// Any CPU: a byte at a time (which the compiler vectorizes where it can).
@@ -59,6 +65,22 @@ impl Classify for Avx2 {
         // `is_x86_feature_detected!("avx2")` said the CPU has AVX2.
         unsafe { masks_avx2(block) }
     }
+
+    #[inline(always)]
+    fn prefix_xor(x: u64) -> u64 {
+        // SAFETY: as above; `end_avx2` also requires `pclmulqdq`.
+        unsafe { prefix_xor_clmul(x) }
+    }
+}
+
+/// [`prefix_xor`] as one carry-less multiplication by all ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8, _mm_set_epi64x};
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
+    _mm_cvtsi128_si64(product) as u64
 }
 
 /// [`Portable::masks`] with AVX2: two 32-byte halves, four comparisons each.
@@ -97,16 +119,26 @@ fn masks_avx2(block: &[u8; 64]) -> Masks {
 #[inline]
 pub(crate) fn container_end(bytes: &[u8], start: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, the only feature `end_avx2` enables.
+    if has_avx2() {
+        // SAFETY: the CPU has the features `end_avx2` enables.
         return unsafe { end_avx2(bytes, start) };
     }
     end_with::<Portable>(bytes, start)
 }
 
-/// [`container_end`] compiled with AVX2, so that [`masks_avx2`] inlines into its loop.
+/// Whether the CPU has what [`end_avx2`] needs (every AVX2 CPU has the other two).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[inline(always)]
+fn has_avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("pclmulqdq")
+}
+
+/// [`container_end`] compiled with AVX2 (and `popcnt`, `pclmulqdq`), so that
+/// [`masks_avx2`] and [`prefix_xor_clmul`] inline into its loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,pclmulqdq")]
 fn end_avx2(bytes: &[u8], start: usize) -> Option<usize> {
     end_with::<Avx2>(bytes, start)
 }
@@ -134,7 +166,7 @@ fn end_with<C: Classify>(bytes: &[u8], start: usize) -> Option<usize> {
         };
         let escaped = escaped_bytes(masks.backslash, &mut carry);
         // Bit set from an opening quote up to (not including) its closing quote.
-        let strings = prefix_xor(masks.quote & !escaped) ^ in_string;
+        let strings = C::prefix_xor(masks.quote & !escaped) ^ in_string;
         in_string = ((strings as i64) >> 63) as u64;
         let open = masks.open & !strings;
         let close = masks.close & !strings;
@@ -204,8 +236,8 @@ mod tests {
         #[allow(unused_mut)]
         let mut ends = vec![("portable", end_with::<Portable>(bytes, start))];
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
+        if has_avx2() {
+            // SAFETY: the CPU has the features `end_avx2` enables.
             ends.push(("avx2", unsafe { end_avx2(bytes, start) }));
         }
         ends
@@ -340,8 +372,10 @@ mod tests {
             };
             let block = masks_of(start.min(bytes.len()));
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if has_avx2() {
                 prop_assert_eq!(Portable::masks(&block), Avx2::masks(&block));
+                let quotes = Portable::masks(&block).quote;
+                prop_assert_eq!(Portable::prefix_xor(quotes), Avx2::prefix_xor(quotes));
             }
             let _ = block;
         }
