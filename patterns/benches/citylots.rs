@@ -51,8 +51,8 @@ fn simd_parse_only(events: &[String]) -> usize {
         .map(|e| {
             text.clear();
             text.extend_from_slice(e.as_bytes());
-            let value = simd_json::to_borrowed_value_with_buffers(&mut text, &mut buffers)
-                .expect("valid");
+            let value =
+                simd_json::to_borrowed_value_with_buffers(&mut text, &mut buffers).expect("valid");
             value.as_object().map_or(0, |o| o.len())
         })
         .sum()
@@ -256,7 +256,11 @@ fn operator_rules(operator: &str, n: usize) -> Vec<String> {
 /// after checking that both find the same matches.
 fn both(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, m: &Matcher, events: &[String]) {
     let count = count_matches(m, events);
-    assert_eq!(count_trusted_matches(m, events), count, "{name}: trusted walk");
+    assert_eq!(
+        count_trusted_matches(m, events),
+        count,
+        "{name}: trusted walk"
+    );
     eprintln!("{name}: {count} matches in {} events", events.len());
     group.bench_function(name, |b| b.iter(|| count_matches(m, events)));
     group.bench_function(format!("{name}-trusted"), |b| {
@@ -280,7 +284,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("simd-json-parse-only", |b| {
         b.iter(|| simd_parse_only(&events))
     });
-    group.bench_function("simd-json-skip-only", |b| b.iter(|| simd_skip_only(&events)));
+    group.bench_function("simd-json-skip-only", |b| {
+        b.iter(|| simd_skip_only(&events))
+    });
     let mut all = Vec::new();
     for category in CATEGORIES {
         let sources = rules(category);

@@ -78,7 +78,9 @@ impl Classify for Avx2 {
 #[target_feature(enable = "pclmulqdq")]
 #[inline]
 fn prefix_xor_clmul(x: u64) -> u64 {
-    use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8, _mm_set_epi64x};
+    use std::arch::x86_64::{
+        _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8, _mm_set_epi64x,
+    };
     let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
     _mm_cvtsi128_si64(product) as u64
 }
@@ -100,8 +102,7 @@ fn masks_avx2(block: &[u8; 64]) -> Masks {
         let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
         let shift = 32 * half;
         let quote = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8)));
-        let backslash =
-            _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)));
+        let backslash = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)));
         let open = _mm256_movemask_epi8(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'{' as i8)));
         let close = _mm256_movemask_epi8(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8)));
         m.quote |= u64::from(quote as u32) << shift;
@@ -248,7 +249,12 @@ mod tests {
     fn agreed_end(text: &[u8], start: usize) -> Option<usize> {
         let ends = ends(text, start);
         for (name, end) in &ends {
-            assert_eq!(*end, ends[0].1, "{name} vs portable on {:?}", String::from_utf8_lossy(text));
+            assert_eq!(
+                *end,
+                ends[0].1,
+                "{name} vs portable on {:?}",
+                String::from_utf8_lossy(text)
+            );
         }
         ends[0].1
     }
@@ -306,7 +312,9 @@ mod tests {
         let leaf = prop_oneof![
             Just("null".to_string()),
             Just("true".to_string()),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| f.to_string()),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| f.to_string()),
             // Strings of the bytes that matter, escaped as JSON escapes them.
             proptest::collection::vec(
                 prop_oneof![

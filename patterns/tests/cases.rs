@@ -89,7 +89,10 @@ fn every_case_holds_alone_and_in_a_shared_matcher() {
         let mut trusted = Vec::new();
         shared.matches_trusted_str_into(text, &mut trusted).unwrap();
         if trusted != names {
-            failures.push(format!("{at} ({}): trusted matching says {trusted:?}", case.note));
+            failures.push(format!(
+                "{at} ({}): trusted matching says {trusted:?}",
+                case.note
+            ));
         }
     }
     assert!(
