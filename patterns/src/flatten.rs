@@ -306,20 +306,38 @@ impl PathTrie {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn plain_key_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    let word = u128::from_le_bytes(bytes.get(pos..pos + 16)?.try_into().ok()?);
+    // The opening quote (byte 0) left out, so that only the name's bytes count.
+    let end = (key_stops(word) & !1).trailing_zeros() as usize;
+    (end < 16 && bytes[pos + end] == b'"' && bytes.get(pos + end + 1) == Some(&b':'))
+        .then_some(pos + end + 2)
+}
+
+/// The bytes of `word` that are a quote, backslash, dot or control character, one bit
+/// each.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn key_stops(word: u128) -> u32 {
+    skip::stops16(word, true)
+}
+
+/// [`key_stops`] eight bytes at a time (SWAR) where SSE2 is not at hand: in each mask,
+/// the lowest flagged byte is exact (a borrow only flags bytes above a real hit), and
+/// only the lowest flag is used.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn key_stops(word: u128) -> u32 {
     const ONES: u128 = u128::from_le_bytes([1; 16]);
     const TOPS: u128 = ONES << 7;
-    let word = u128::from_le_bytes(bytes.get(pos..pos + 16)?.try_into().ok()?);
-    // The opening quote made neutral, so that only the name's bytes can flag (the
-    // lowest flag is exact: a borrow only flags bytes above a real hit).
+    // Byte 0 made neutral, so that a flag it raised cannot borrow into byte 1.
     let word = (word & !0xff) | u128::from(b'a');
     let zero = |x: u128| x.wrapping_sub(ONES) & !x & TOPS;
     let stops = zero(word ^ (ONES * u128::from(b'"')))
         | zero(word ^ (ONES * u128::from(b'\\')))
         | zero(word ^ (ONES * u128::from(b'.')))
         | (word.wrapping_sub(ONES * 0x20) & !word & TOPS);
-    let end = (stops.trailing_zeros() / 8) as usize;
-    (end < 16 && bytes[pos + end] == b'"' && bytes.get(pos + end + 1) == Some(&b':'))
-        .then_some(pos + end + 2)
+    // The lowest flag, as a bit of its byte's index.
+    1u32.checked_shl(stops.trailing_zeros() / 8).unwrap_or(0)
 }
 
 /// A leaf value of an event.
