@@ -195,8 +195,12 @@ impl Store {
     pub fn put_rule(&mut self, rule: &RuleSpec) -> Result<String> {
         validate_rule(rule)?;
         self.write(|tx, ctx| {
-            // Declared now (by the project, or a local tail): no longer the wire's.
-            super::served::disown(tx, &super::ServedResource::rule(&rule.bus, &rule.name))?;
+            // Declared now (by the project, or a local tail): no longer made over the wire
+            // (`super::served`).
+            tx.execute(
+                "DELETE FROM served_resources WHERE kind = 'rule' AND bus = ?1 AND name = ?2",
+                params![rule.bus, rule.name],
+            )?;
             put_rule_tx(tx, ctx, rule)
         })
     }

@@ -256,8 +256,12 @@ impl Store {
     pub fn put_queue(&mut self, spec: &QueueSpec) -> Result<String> {
         validate_spec(spec)?;
         self.write(|tx, ctx| {
-            // Declared now (by the project, or a local tail): no longer the wire's.
-            super::served::disown(tx, &super::ServedResource::queue(&spec.name))?;
+            // Declared now (by the project, or a local tail): no longer made over the wire
+            // (`super::served`).
+            tx.execute(
+                "DELETE FROM served_resources WHERE kind = 'queue' AND bus = '' AND name = ?1",
+                [&spec.name],
+            )?;
             put_queue_tx(tx, ctx, spec)
         })
     }

@@ -8,7 +8,8 @@
 //! (they are rows of the same tables); `served_resources` only says who made them. The
 //! other way round, the wire may not change what the project declares
 //! ([`LocalError::NotServed`]): its next apply would undo the change. A name the project
-//! comes to declare becomes the project's ([`disown`]).
+//! comes to declare becomes the project's: [`Store::put_queue`] and [`Store::put_rule`] (the
+//! project's apply) drop its `served_resources` row, and its plan shows it created, then in step.
 //!
 //! Object metadata (Content-Type & co., `x-amz-meta-*`) is kept per bucket and key with the
 //! ETag of the object it describes, written before the object is committed (so that a
@@ -182,15 +183,6 @@ fn served_tags(tx: &Transaction, r: &ServedResource) -> Result<BTreeMap<String, 
         return Err(missing(r));
     }
     load_tags(tx, r)?.ok_or_else(|| LocalError::NotServed { what: r.label() })
-}
-
-/// Forgets that a resource was made over the wire: [`Store::put_queue`] and
-/// [`Store::put_rule`] (the project's apply) call it, so that a queue or rule the project comes
-/// to declare becomes the project's (its plan shows it as created, then as in step).
-pub(crate) fn disown(tx: &Transaction, r: &ServedResource) -> Result<()> {
-    tx.prepare_cached("DELETE FROM served_resources WHERE kind = ?1 AND bus = ?2 AND name = ?3")?
-        .execute(params![r.kind.as_str(), r.bus, r.name])?;
-    Ok(())
 }
 
 impl Store {
