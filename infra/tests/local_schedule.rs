@@ -258,10 +258,17 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
     let db = s.database_path();
     drop(s);
     // Turn it back into a version-2 state, as written before scheduled rules (and what later
-    // migrations added: bus grants, topic display names, archives, the console's records).
+    // migrations added: bus grants, topic display names, archives, the console's records,
+    // `dev --serve`'s resources and object metadata).
     let conn = rusqlite::Connection::open(&db).expect("sqlite");
     conn.execute_batch(
-        "DROP TABLE bus_events;
+        "DROP TRIGGER served_queue_gone;
+         DROP TRIGGER served_rule_gone;
+         DROP TRIGGER object_metadata_gone;
+         DROP TRIGGER object_metadata_replaced;
+         DROP TABLE served_resources;
+         DROP TABLE object_metadata;
+         DROP TABLE bus_events;
          ALTER TABLE activity DROP COLUMN body;
          ALTER TABLE topics DROP COLUMN display_name;
          DROP TABLE bus_grants;

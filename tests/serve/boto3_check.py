@@ -118,4 +118,62 @@ try:
 except s3.exceptions.NoSuchKey:
     pass
 
+# Object metadata: kept by PutObject and CopyObject, returned by HeadObject/GetObject.
+s3.put_object(Bucket="media", Key="py/meta.json", Body=b"{}", ContentType="application/json",
+              CacheControl="no-cache", ContentDisposition="attachment", Metadata={"Source": "py"})
+head = s3.head_object(Bucket="media", Key="py/meta.json")
+assert head["ContentType"] == "application/json", head
+assert head["CacheControl"] == "no-cache", head
+assert head["ContentDisposition"] == "attachment", head
+assert head["Metadata"] == {"source": "py"}, head
+got = s3.get_object(Bucket="media", Key="py/meta.json")
+assert got["ContentType"] == "application/json" and got["Metadata"] == {"source": "py"}, got
+s3.copy_object(Bucket="media", Key="py/meta-copy.json", CopySource="media/py/meta.json",
+               MetadataDirective="REPLACE", Metadata={"copied": "yes"})
+head = s3.head_object(Bucket="media", Key="py/meta-copy.json")
+assert head["Metadata"] == {"copied": "yes"}, head
+assert head["ContentType"] == "binary/octet-stream", head
+for _ in range(2):  # the two uploads' events
+    take(events_q)
+    take(native_q)
+
+# The control plane: queues and rules made over the wire, with AWS's error codes.
+url = sqs.create_queue(QueueName="py-wire", Attributes={"VisibilityTimeout": "40"},
+                       tags={"k": "v"})["QueueUrl"]
+assert url.endswith("/py-wire"), url
+assert sqs.create_queue(QueueName="py-wire", Attributes={"VisibilityTimeout": "40"})["QueueUrl"] == url
+try:
+    sqs.create_queue(QueueName="py-wire", Attributes={"VisibilityTimeout": "41"})
+    raise AssertionError("no error for a queue that exists with other attributes")
+except sqs.exceptions.QueueNameExists as e:
+    assert e.response["Error"]["Code"] == "QueueAlreadyExists", e.response
+assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k": "v"}
+sqs.tag_queue(QueueUrl=url, Tags={"k2": "v2"})
+assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k": "v", "k2": "v2"}
+status, doc = query({"Action": "ListQueueTags", "QueueUrl": url})
+assert status == 200 and doc.find(".//q:Tag/q:Key", ns).text == "k", ET.tostring(doc)
+arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+try:
+    events.put_rule(Name="py-rule", EventPattern='{"source": "py"}')
+    raise AssertionError("no error for an invalid pattern")
+except events.exceptions.InvalidEventPatternException as e:
+    assert e.response["Error"]["Message"].startswith("Event pattern is not valid. Reason: "), e.response
+events.put_rule(Name="py-rule", EventPattern='{"source": ["py.wire"]}')
+events.put_targets(Rule="py-rule", Targets=[{"Id": "q", "Arn": arn, "Input": '{"fixed": 1}'}])
+events.put_events(Entries=[{"Source": "py.wire", "DetailType": "x", "Detail": "{}"}])
+assert json.loads(take(url)["Body"]) == {"fixed": 1}
+try:
+    events.remove_targets(Rule="no-such-rule", Ids=["q"])
+    raise AssertionError("no error for a missing rule")
+except events.exceptions.ResourceNotFoundException:
+    pass
+events.remove_targets(Rule="py-rule", Ids=["q"])
+events.delete_rule(Name="py-rule")
+sqs.delete_queue(QueueUrl=url)
+try:
+    sqs.delete_queue(QueueUrl=url)
+    raise AssertionError("no error for a deleted queue")
+except sqs.exceptions.QueueDoesNotExist:
+    pass
+
 print("boto3: all checks passed")

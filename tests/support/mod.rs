@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod tail;
 
 use std::path::PathBuf;
 

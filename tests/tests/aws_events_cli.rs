@@ -8,17 +8,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use infra::aws::blocking::BlockingAws;
 use support::bridge_bin;
 use support::moto::{
     client, create_queue, dummy_credentials, endpoint, queue_attribute, text, unique,
 };
+use support::tail::Tail;
 
 fn bridge(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bridge_bin());
@@ -27,6 +25,11 @@ fn bridge(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
         .args(["--endpoint-url", endpoint])
         .current_dir(dir);
     cmd
+}
+
+/// `bridge tail ARGS` against the endpoint, its output read as it comes.
+fn spawn_tail(endpoint: &str, dir: &Path, args: &[&str]) -> Tail {
+    Tail::spawn(bridge(endpoint, dir, &[&["tail"], args].concat()))
 }
 
 /// A new event bus with a unique name starting with `prefix`; returns its name.
@@ -206,78 +209,6 @@ fn put_event_from_flags_reaches_a_custom_bus() {
 
 /// A running `bridge tail`: its stdout lines arrive on a channel; `ready` waits for the
 /// line on stderr that names its rule, and returns that name.
-struct Tail {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: ChildStderr,
-}
-
-impl Tail {
-    fn spawn(endpoint: &str, dir: &Path, args: &[&str]) -> Tail {
-        let mut child = bridge(endpoint, dir, &[&["tail"], args].concat())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn bridge tail");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Tail {
-            child,
-            lines,
-            stderr,
-        }
-    }
-
-    /// Reads stderr up to the "waiting for events" line; returns the session name.
-    fn ready(&mut self) -> String {
-        let mut seen = Vec::new();
-        let mut byte = [0u8; 1];
-        loop {
-            match self.stderr.read(&mut byte) {
-                Ok(1) => {
-                    seen.push(byte[0]);
-                    let text = String::from_utf8_lossy(&seen);
-                    if text.ends_with('\n') && text.contains("waiting for events") {
-                        let name = text
-                            .split_whitespace()
-                            .find(|w| w.starts_with("bridge-tail-"))
-                            .expect("session name")
-                            .to_string();
-                        return name;
-                    }
-                }
-                _ => panic!(
-                    "bridge tail ended before it was ready:\n{}",
-                    String::from_utf8_lossy(&seen)
-                ),
-            }
-        }
-    }
-
-    fn next_line(&self) -> serde_json::Value {
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("an event from bridge tail within 20 s");
-        serde_json::from_str(&line).expect("one JSON event per line")
-    }
-
-    fn rest_of_stderr(&mut self) -> String {
-        let mut rest = String::new();
-        let _ = self.stderr.read_to_string(&mut rest);
-        rest
-    }
-}
-
 fn rule_exists(aws: &BlockingAws, bus: &str, name: &str) -> bool {
     let out = aws
         .block_on(
@@ -331,7 +262,7 @@ fn tail_streams_matching_events_and_removes_its_rule_and_queue_on_ctrl_c() {
         serde_json::json!({ "source": [source] }).to_string(),
     )
     .expect("write pattern");
-    let mut tail = Tail::spawn(&endpoint, dir.path(), &["--pattern", "pattern.json"]);
+    let mut tail = spawn_tail(&endpoint, dir.path(), &["--pattern", "pattern.json"]);
     let name = tail.ready();
     assert!(rule_exists(&aws, "default", &name));
     assert!(queue_exists(&aws, &name));
@@ -382,7 +313,7 @@ fn tail_cleanup_removes_what_a_killed_tail_left_on_its_bus_only() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bus = new_bus(&aws, "tail-bus");
     let other_bus = new_bus(&aws, "tail-other");
-    let mut killed = Tail::spawn(&endpoint, dir.path(), &["--bus", &bus]);
+    let mut killed = spawn_tail(&endpoint, dir.path(), &["--bus", &bus]);
     let killed_name = killed.ready();
     killed.child.kill().expect("SIGKILL the tail");
     let _ = killed.child.wait();
@@ -390,7 +321,7 @@ fn tail_cleanup_removes_what_a_killed_tail_left_on_its_bus_only() {
         rule_exists(&aws, &bus, &killed_name),
         "kill -9 cannot clean up"
     );
-    let mut running = Tail::spawn(&endpoint, dir.path(), &["--bus", &other_bus]);
+    let mut running = spawn_tail(&endpoint, dir.path(), &["--bus", &other_bus]);
     let running_name = running.ready();
 
     let out = bridge(&endpoint, dir.path(), &["tail", "--cleanup", "--bus", &bus])

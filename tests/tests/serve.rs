@@ -15,7 +15,7 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 use infra::aws::AwsClients;
-use infra::local::{ReceiveRequest, Store};
+use infra::local::{ReceiveRequest, ServedResource, Store};
 use serde_json::{json, Value};
 use support::{bridge_bin, moto};
 
@@ -836,8 +836,8 @@ fn unsupported_operations_answer_aws_errors_naming_them() {
         );
         let err = c
             .sqs
-            .create_queue()
-            .queue_name("new")
+            .list_dead_letter_source_queues()
+            .queue_url(queue_url(&s.endpoint, "events-q"))
             .send()
             .await
             .expect_err("unsupported");
@@ -847,17 +847,37 @@ fn unsupported_operations_answer_aws_errors_naming_them() {
             meta.meta().code(),
             Some("AWS.SimpleQueueService.UnsupportedOperation")
         );
-        assert!(meta.meta().message().unwrap_or("").contains("CreateQueue"));
+        assert!(meta
+            .meta()
+            .message()
+            .unwrap_or("")
+            .contains("ListDeadLetterSourceQueues"));
         let err = c
             .eventbridge
-            .put_rule()
-            .name("r")
+            .create_event_bus()
+            .name("b")
             .send()
             .await
             .expect_err("unsupported");
         let e = err.into_service_error();
         assert_eq!(e.meta().code(), Some("UnknownOperationException"));
-        assert!(e.meta().message().unwrap_or("").contains("PutRule"));
+        assert!(e.meta().message().unwrap_or("").contains("CreateEventBus"));
+        // Versioning is not served: S3's error for an operation it does not implement.
+        let err =
+            c.s3.put_bucket_versioning()
+                .bucket("media")
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect_err("unsupported");
+        assert_eq!(
+            err.into_service_error().meta().code(),
+            Some("NotImplemented")
+        );
         let err = c
             .sns
             .create_topic()
@@ -1155,4 +1175,678 @@ fn a_non_loopback_address_gets_a_warning() {
         stdout.contains("serving S3, SQS, SNS and EventBridge on http://0.0.0.0:"),
         "{stdout}"
     );
+}
+
+/// `bridge tail --endpoint-url` against `bridge dev --serve`, as against AWS: its temporary
+/// queue and rule are made over the wire, it prints the events put through the endpoint,
+/// and on Ctrl-C it removes both; `--cleanup` removes what a `kill -9`ed tail left.
+#[test]
+fn bridge_tail_against_the_served_backend_shows_events_and_cleans_up() {
+    let s = serve();
+    let home = tempfile::tempdir().expect("tempdir");
+    let tail_cmd = |args: &[&str]| {
+        let mut cmd = Command::new(bridge_bin());
+        moto::dummy_credentials(&mut cmd, home.path());
+        cmd.arg("tail")
+            .args(args)
+            .args(["--endpoint-url", &s.endpoint]);
+        cmd
+    };
+    let mut tail = support::tail::Tail::spawn(tail_cmd(&[]));
+    let name = tail.ready();
+    // The session's queue and rule are the wire's, not the project's.
+    let served = Store::open(&s.state)
+        .expect("state")
+        .served_resources()
+        .expect("served");
+    assert!(served.contains(&ServedResource::queue(&name)), "{served:?}");
+    assert!(served.contains(&ServedResource::rule("default", &name)));
+    runtime().block_on(async {
+        let c = moto::clients(&s.endpoint).await;
+        use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        c.eventbridge
+            .put_events()
+            .entries(
+                PutEventsRequestEntry::builder()
+                    .source("shop")
+                    .detail_type("order")
+                    .detail(r#"{"tail": 1}"#)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put events");
+    });
+    let event = tail.next_line();
+    assert_eq!(event["source"], "shop");
+    assert_eq!(event["detail"]["tail"], 1);
+    runtime().block_on(async {
+        let c = moto::clients(&s.endpoint).await;
+        c.s3.put_object()
+            .bucket("media")
+            .key("tailed.txt")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect("put object");
+    });
+    let event = tail.next_line();
+    assert_eq!(event["source"], "aws.s3");
+    assert_eq!(event["detail"]["object"]["key"], "tailed.txt");
+
+    let status = Command::new("kill")
+        .args(["-INT", &tail.child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(status.success());
+    let rest = tail.rest_of_stderr();
+    let exit = tail.child.wait().expect("wait for bridge tail");
+    assert_eq!(exit.code(), Some(0), "{rest}");
+    assert!(rest.contains("removed rule and queue"), "{rest}");
+    let leftovers = |name: String| {
+        runtime().block_on(async {
+            let c = moto::clients(&s.endpoint).await;
+            let rules = c
+                .eventbridge
+                .list_rules()
+                .name_prefix(&name)
+                .send()
+                .await
+                .expect("list rules");
+            let queues = c
+                .sqs
+                .list_queues()
+                .queue_name_prefix(&name)
+                .send()
+                .await
+                .expect("list queues");
+            rules.rules().len() + queues.queue_urls().len()
+        })
+    };
+    assert_eq!(leftovers(name.clone()), 0, "rule or queue left behind");
+    assert!(Store::open(&s.state)
+        .expect("state")
+        .served_resources()
+        .expect("served")
+        .is_empty());
+
+    // A tail killed with -9 leaves its queue and rule; --cleanup finds and removes them.
+    let mut killed = support::tail::Tail::spawn(tail_cmd(&[]));
+    let killed_name = killed.ready();
+    killed.child.kill().expect("SIGKILL the tail");
+    let _ = killed.child.wait();
+    assert_eq!(leftovers(killed_name.clone()), 2, "kill -9 cannot clean up");
+    let out = tail_cmd(&["--cleanup"]).output().expect("tail --cleanup");
+    let report = moto::text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("1 leftover session(s) found"), "{report}");
+    assert_eq!(leftovers(killed_name), 0, "{report}");
+}
+
+/// CreateQueue, SetQueueAttributes, tags, DeleteQueue, PutRule, PutTargets, RemoveTargets,
+/// DeleteRule through the SDK, with AWS's error codes; what they make routes events like a
+/// declared rule, is not a change for `plan --local`, and survives `dev`'s re-apply.
+#[test]
+fn control_plane_calls_make_resources_the_project_leaves_alone() {
+    let mut s = serve();
+    let c_rt = runtime();
+    let wire_q = queue_url(&s.endpoint, "wire-q");
+    c_rt.block_on(async {
+        use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Tag, Target};
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let c = moto::clients(&s.endpoint).await;
+        let url = c
+            .sqs
+            .create_queue()
+            .queue_name("wire-q")
+            .attributes(A::VisibilityTimeout, "45")
+            .tags("team", "blue")
+            .send()
+            .await
+            .expect("create queue");
+        assert_eq!(url.queue_url(), Some(wire_q.as_str()));
+        // The same again: the same queue. Another value: QueueAlreadyExists.
+        c.sqs
+            .create_queue()
+            .queue_name("wire-q")
+            .attributes(A::VisibilityTimeout, "45")
+            .send()
+            .await
+            .expect("create the same queue again");
+        let e = c
+            .sqs
+            .create_queue()
+            .queue_name("wire-q")
+            .attributes(A::VisibilityTimeout, "46")
+            .send()
+            .await
+            .expect_err("a different attribute");
+        let e = e.into_service_error();
+        assert!(e.is_queue_name_exists(), "{e:?}");
+        assert!(e
+            .meta()
+            .message()
+            .unwrap_or("")
+            .contains("VisibilityTimeout"));
+        let e = c
+            .sqs
+            .create_queue()
+            .queue_name("bad-q")
+            .attributes(A::from("Colour"), "red")
+            .send()
+            .await
+            .expect_err("unknown attribute");
+        assert_eq!(
+            e.into_service_error().meta().code(),
+            Some("InvalidAttributeName")
+        );
+        let e = c
+            .sqs
+            .create_queue()
+            .queue_name("bad-q")
+            .attributes(A::DelaySeconds, "901")
+            .send()
+            .await
+            .expect_err("out of range");
+        assert_eq!(
+            e.into_service_error().meta().code(),
+            Some("InvalidAttributeValue")
+        );
+        c.sqs
+            .set_queue_attributes()
+            .queue_url(&wire_q)
+            .attributes(A::Policy, r#"{"Version": "2012-10-17", "Statement": []}"#)
+            .attributes(A::MessageRetentionPeriod, "600")
+            .send()
+            .await
+            .expect("set attributes");
+        let attrs = c
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&wire_q)
+            .attribute_names(A::All)
+            .send()
+            .await
+            .expect("attributes");
+        let attrs = attrs.attributes().expect("attributes");
+        assert_eq!(
+            attrs.get(&A::VisibilityTimeout).map(String::as_str),
+            Some("45")
+        );
+        assert_eq!(
+            attrs.get(&A::MessageRetentionPeriod).map(String::as_str),
+            Some("600")
+        );
+        assert!(attrs
+            .get(&A::Policy)
+            .is_some_and(|p| p.contains("2012-10-17")));
+        c.sqs
+            .tag_queue()
+            .queue_url(&wire_q)
+            .tags("env", "dev")
+            .send()
+            .await
+            .expect("tag");
+        c.sqs
+            .untag_queue()
+            .queue_url(&wire_q)
+            .tag_keys("team")
+            .send()
+            .await
+            .expect("untag");
+        let tags = c
+            .sqs
+            .list_queue_tags()
+            .queue_url(&wire_q)
+            .send()
+            .await
+            .expect("tags");
+        let tags = tags.tags().expect("tags");
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags.get("env").map(String::as_str), Some("dev"));
+        // The project's queues are changed in the project.
+        let e = c
+            .sqs
+            .delete_queue()
+            .queue_url(queue_url(&s.endpoint, "events-q"))
+            .send()
+            .await
+            .expect_err("a project queue");
+        let e = e.into_service_error();
+        assert_eq!(
+            e.meta().code(),
+            Some("AWS.SimpleQueueService.UnsupportedOperation")
+        );
+        assert!(e.meta().message().unwrap_or("").contains("bridge.json"));
+        let e = c
+            .sqs
+            .tag_queue()
+            .queue_url(queue_url(&s.endpoint, "nope"))
+            .tags("a", "b")
+            .send()
+            .await
+            .expect_err("no such queue");
+        assert_eq!(
+            e.into_service_error().meta().code(),
+            Some("AWS.SimpleQueueService.NonExistentQueue")
+        );
+
+        // EventBridge: a pattern AWS would refuse is refused in AWS's words.
+        let e = c
+            .eventbridge
+            .put_rule()
+            .name("wire-rule")
+            .event_pattern(r#"{"source": "shop"}"#)
+            .send()
+            .await
+            .expect_err("invalid pattern");
+        let e = e.into_service_error();
+        assert!(e.is_invalid_event_pattern_exception(), "{e:?}");
+        assert!(e
+            .meta()
+            .message()
+            .unwrap_or("")
+            .starts_with("Event pattern is not valid. Reason: "));
+        let project_rule = c
+            .eventbridge
+            .list_rules()
+            .send()
+            .await
+            .expect("list rules")
+            .rules()
+            .iter()
+            .find(|r| r.event_pattern().is_some_and(|p| p.contains("order")))
+            .and_then(|r| r.name().map(str::to_string))
+            .expect("the project's orders rule");
+        let e = c
+            .eventbridge
+            .put_rule()
+            .name(&project_rule)
+            .event_pattern(r#"{"source": ["x"]}"#)
+            .send()
+            .await
+            .expect_err("a project rule");
+        assert!(e.into_service_error().is_managed_rule_exception());
+        let arn = c
+            .eventbridge
+            .put_rule()
+            .name("wire-rule")
+            .event_pattern(r#"{"source": ["shop"], "detail-type": ["order"]}"#)
+            .tags(
+                Tag::builder()
+                    .key("owner")
+                    .value("me")
+                    .build()
+                    .expect("tag"),
+            )
+            .send()
+            .await
+            .expect("put rule")
+            .rule_arn()
+            .expect("arn")
+            .to_string();
+        assert!(arn.ends_with(":rule/wire-rule"), "{arn}");
+        let e = c
+            .eventbridge
+            .put_targets()
+            .rule("no-such-rule")
+            .targets(
+                Target::builder()
+                    .id("t")
+                    .arn("arn:aws:sqs:us-east-1:000000000000:wire-q")
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect_err("no rule");
+        assert!(e.into_service_error().is_resource_not_found_exception());
+        let out = c
+            .eventbridge
+            .put_targets()
+            .rule("wire-rule")
+            .targets(
+                Target::builder()
+                    .id("whole")
+                    .arn("arn:aws:sqs:us-east-1:000000000000:wire-q")
+                    .input_path("$.detail")
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect("put targets");
+        assert_eq!(out.failed_entry_count(), 0);
+        let tags = c
+            .eventbridge
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .expect("tags");
+        assert_eq!(tags.tags().len(), 1);
+        assert_eq!(tags.tags()[0].key(), "owner");
+        c.eventbridge
+            .put_events()
+            .entries(
+                PutEventsRequestEntry::builder()
+                    .source("shop")
+                    .detail_type("order")
+                    .detail(r#"{"wire": true}"#)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put events");
+        assert_eq!(take_one(&c, &wire_q).await, json!({"wire": true}));
+        // The declared rule still routed it too.
+        take_one(&c, &queue_url(&s.endpoint, "alerts-q")).await;
+    });
+
+    // `plan --local` shows no change for them, and `dev`'s re-apply (with prune) keeps them.
+    let out = Command::new(bridge_bin())
+        .args(["plan", "--project"])
+        .arg(s._dir.path().join("project"))
+        .arg("--local")
+        .arg(&s.state)
+        .output()
+        .expect("plan --local");
+    let plan = moto::text(&out);
+    assert!(out.status.success(), "{plan}");
+    assert!(
+        !plan.contains("wire-q") && !plan.contains("wire-rule"),
+        "{plan}"
+    );
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let (child, endpoint) = start_dev(&s._dir.path().join("project"), &s.state);
+    s.child = child;
+    s.endpoint = endpoint;
+    let wire_q = queue_url(&s.endpoint, "wire-q");
+    c_rt.block_on(async {
+        use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        let c = moto::clients(&s.endpoint).await;
+        c.eventbridge
+            .put_events()
+            .entries(
+                PutEventsRequestEntry::builder()
+                    .source("shop")
+                    .detail_type("order")
+                    .detail(r#"{"again": true}"#)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put events");
+        assert_eq!(take_one(&c, &wire_q).await, json!({"again": true}));
+        // DeleteRule with targets: AWS's ValidationException; then removed the usual way.
+        let e = c
+            .eventbridge
+            .delete_rule()
+            .name("wire-rule")
+            .send()
+            .await
+            .expect_err("targets left");
+        assert_eq!(
+            e.into_service_error().meta().code(),
+            Some("ValidationException")
+        );
+        c.eventbridge
+            .remove_targets()
+            .rule("wire-rule")
+            .ids("whole")
+            .send()
+            .await
+            .expect("remove targets");
+        c.eventbridge
+            .delete_rule()
+            .name("wire-rule")
+            .send()
+            .await
+            .expect("delete rule");
+        // Deleting it again succeeds, as on AWS.
+        c.eventbridge
+            .delete_rule()
+            .name("wire-rule")
+            .send()
+            .await
+            .expect("delete a missing rule");
+        c.sqs
+            .delete_queue()
+            .queue_url(&wire_q)
+            .send()
+            .await
+            .expect("delete queue");
+        let e = c
+            .sqs
+            .delete_queue()
+            .queue_url(&wire_q)
+            .send()
+            .await
+            .expect_err("gone");
+        assert_eq!(
+            e.into_service_error().meta().code(),
+            Some("AWS.SimpleQueueService.NonExistentQueue")
+        );
+    });
+}
+
+/// PutObject, CopyObject (COPY and REPLACE) and multipart uploads keep Content-Type & co.
+/// and `x-amz-meta-*`; GetObject and HeadObject return them; a file dropped by hand has
+/// none (S3's `binary/octet-stream`); deleting the object removes them.
+#[test]
+fn object_metadata_is_kept_copied_and_removed_with_the_object() {
+    let s = serve();
+    runtime().block_on(async {
+        let c = moto::clients(&s.endpoint).await;
+        c.s3.put_object()
+            .bucket("media")
+            .key("doc.html")
+            .body(ByteStream::from_static(b"<p>hi</p>"))
+            .content_type("text/html; charset=utf-8")
+            .content_encoding("identity")
+            .cache_control("max-age=60")
+            .content_disposition("inline")
+            .metadata("colour", "blue")
+            .metadata("Owner", "Ann")
+            .send()
+            .await
+            .expect("put");
+        let head =
+            c.s3.head_object()
+                .bucket("media")
+                .key("doc.html")
+                .send()
+                .await
+                .expect("head");
+        assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+        assert_eq!(head.content_encoding(), Some("identity"));
+        assert_eq!(head.cache_control(), Some("max-age=60"));
+        assert_eq!(head.content_disposition(), Some("inline"));
+        let meta = head.metadata().expect("metadata");
+        assert_eq!(meta.get("colour").map(String::as_str), Some("blue"));
+        assert_eq!(meta.get("owner").map(String::as_str), Some("Ann"));
+        let got =
+            c.s3.get_object()
+                .bucket("media")
+                .key("doc.html")
+                .send()
+                .await
+                .expect("get");
+        assert_eq!(got.content_type(), Some("text/html; charset=utf-8"));
+        assert_eq!(
+            got.metadata()
+                .and_then(|m| m.get("colour"))
+                .map(String::as_str),
+            Some("blue")
+        );
+        // GetObject's response-* overrides.
+        let got =
+            c.s3.get_object()
+                .bucket("media")
+                .key("doc.html")
+                .response_content_type("text/plain")
+                .send()
+                .await
+                .expect("get");
+        assert_eq!(got.content_type(), Some("text/plain"));
+
+        // CopyObject keeps the metadata by default, and replaces it with REPLACE.
+        c.s3.copy_object()
+            .bucket("media")
+            .key("copy.html")
+            .copy_source("media/doc.html")
+            .send()
+            .await
+            .expect("copy");
+        let head =
+            c.s3.head_object()
+                .bucket("media")
+                .key("copy.html")
+                .send()
+                .await
+                .expect("head");
+        assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("colour"))
+                .map(String::as_str),
+            Some("blue")
+        );
+        c.s3.copy_object()
+            .bucket("media")
+            .key("copy.html")
+            .copy_source("media/doc.html")
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .content_type("text/plain")
+            .metadata("colour", "red")
+            .send()
+            .await
+            .expect("copy with REPLACE");
+        let head =
+            c.s3.head_object()
+                .bucket("media")
+                .key("copy.html")
+                .send()
+                .await
+                .expect("head");
+        assert_eq!(head.content_type(), Some("text/plain"));
+        assert_eq!(head.cache_control(), None);
+        let meta = head.metadata().cloned().unwrap_or_default();
+        assert_eq!(meta.len(), 1, "{meta:?}");
+        assert_eq!(meta.get("colour").map(String::as_str), Some("red"));
+        let e =
+            c.s3.copy_object()
+                .bucket("media")
+                .key("copy.html")
+                .copy_source("media/copy.html")
+                .send()
+                .await
+                .expect_err("a copy onto itself that changes nothing");
+        assert_eq!(e.into_service_error().meta().code(), Some("InvalidRequest"));
+
+        // Multipart: the metadata given at CreateMultipartUpload.
+        let up =
+            c.s3.create_multipart_upload()
+                .bucket("media")
+                .key("big.bin")
+                .content_type("application/x-big")
+                .metadata("parts", "1")
+                .send()
+                .await
+                .expect("create upload");
+        let id = up.upload_id().expect("id").to_string();
+        let part =
+            c.s3.upload_part()
+                .bucket("media")
+                .key("big.bin")
+                .upload_id(&id)
+                .part_number(1)
+                .body(ByteStream::from_static(b"only part"))
+                .send()
+                .await
+                .expect("part");
+        c.s3.complete_multipart_upload()
+            .bucket("media")
+            .key("big.bin")
+            .upload_id(&id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .parts(
+                        aws_sdk_s3::types::CompletedPart::builder()
+                            .part_number(1)
+                            .e_tag(part.e_tag().expect("etag"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("complete");
+        let head =
+            c.s3.head_object()
+                .bucket("media")
+                .key("big.bin")
+                .send()
+                .await
+                .expect("head");
+        assert_eq!(head.content_type(), Some("application/x-big"));
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("parts"))
+                .map(String::as_str),
+            Some("1")
+        );
+
+        // No Content-Type given (the SDK always sends one: a raw request): S3's default.
+        let addr = s.endpoint.trim_start_matches("http://").to_string();
+        let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(
+            conn,
+            "PUT /media/plain HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"
+        )
+        .expect("request");
+        let mut response = String::new();
+        conn.read_to_string(&mut response).expect("response");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let head =
+            c.s3.head_object()
+                .bucket("media")
+                .key("plain")
+                .send()
+                .await
+                .expect("head");
+        assert_eq!(head.content_type(), Some("binary/octet-stream"));
+
+        // A file written over the object by hand has no metadata.
+        std::fs::write(s.state.join("buckets/media/doc.html"), b"<p>by hand</p>").expect("write");
+        let head =
+            c.s3.head_object()
+                .bucket("media")
+                .key("doc.html")
+                .send()
+                .await
+                .expect("head");
+        assert_eq!(head.content_type(), Some("binary/octet-stream"));
+        assert!(head.metadata().is_none_or(|m| m.is_empty()));
+
+        // Deleted, then the same bytes written by hand (the same ETag): the metadata went
+        // with the object.
+        c.s3.delete_object()
+            .bucket("media")
+            .key("copy.html")
+            .send()
+            .await
+            .expect("delete");
+        std::fs::write(s.state.join("buckets/media/copy.html"), b"<p>hi</p>").expect("write");
+        let head =
+            c.s3.head_object()
+                .bucket("media")
+                .key("copy.html")
+                .send()
+                .await
+                .expect("head");
+        assert_eq!(head.content_type(), Some("binary/octet-stream"));
+        assert!(head.metadata().is_none_or(|m| m.is_empty()));
+    });
 }

@@ -6,7 +6,11 @@ use std::sync::Arc;
 
 use hyper::Response;
 use infra::local::clock::rfc3339_seconds;
-use infra::local::{LocalError, PutEventsEntry, RuleSpec, TargetSpec};
+use std::collections::BTreeMap;
+
+use infra::local::{
+    InputTransformer, LocalError, PutEventsEntry, RuleSpec, RuleState, ServedResource, TargetSpec,
+};
 use serde_json::{json, Map, Value};
 
 use super::protocol::{number, respond, strings, text, ApiError, Body};
@@ -18,6 +22,13 @@ pub const OPERATIONS: &[&str] = &[
     "ListRules",
     "DescribeRule",
     "ListTargetsByRule",
+    "PutRule",
+    "PutTargets",
+    "RemoveTargets",
+    "DeleteRule",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 ];
 
 pub async fn json(shared: &Arc<Shared>, op: &str, body: &[u8]) -> Response<Body> {
@@ -43,10 +54,12 @@ pub async fn json(shared: &Arc<Shared>, op: &str, body: &[u8]) -> Response<Body>
 
 /// EventBridge's words for the local backend's errors.
 fn error(e: ApiError) -> ApiError {
-    if e.code == "InvalidParameterValue" {
-        ApiError::bad_request("ValidationException", e.message)
-    } else {
-        e
+    match e.code.as_str() {
+        "InvalidParameterValue" | "MissingParameter" => {
+            ApiError::bad_request("ValidationException", e.message)
+        }
+        "NotServed" => ApiError::bad_request("ManagedRuleException", e.message),
+        _ => e,
     }
 }
 
@@ -57,6 +70,21 @@ async fn run(shared: &Arc<Shared>, op: &str, input: Value) -> Result<Value, ApiE
         "ListRules" => list_rules(shared, &input).await,
         "DescribeRule" => describe_rule(shared, &input).await,
         "ListTargetsByRule" => list_targets(shared, &input).await,
+        "PutRule" => put_rule(shared, &input).await,
+        "PutTargets" => put_targets(shared, &input).await,
+        "RemoveTargets" => remove_targets(shared, &input).await,
+        "DeleteRule" => delete_rule(shared, &input).await,
+        "TagResource" | "UntagResource" => retag(shared, op, &input).await,
+        "ListTagsForResource" => {
+            let r = resource(&input)?;
+            let tags = match r {
+                Some(r) => shared.store(move |s| s.served_tags(&r)).await?,
+                None => Default::default(),
+            };
+            Ok(
+                json!({ "Tags": tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>() }),
+            )
+        }
         other => Err(ApiError::unknown_operation(&format!(
             "AWSEvents.{other} (it serves {})",
             OPERATIONS.join(", ")
@@ -260,4 +288,217 @@ async fn list_targets(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiE
         .store(move |s| s.list_targets(&bus, &rule.name))
         .await?;
     Ok(json!({ "Targets": targets.iter().map(target_json).collect::<Vec<_>>() }))
+}
+
+/// `[{Key, Value}]` tags.
+fn tags(input: &Value, field: &str) -> BTreeMap<String, String> {
+    input
+        .get(field)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value")?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn required(input: &Value, field: &str) -> Result<String, ApiError> {
+    text(input, field)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::missing(field))
+}
+
+/// PutRule: a rule made over the wire (not the project's: plan and apply leave it alone),
+/// its pattern checked by the project's engine and refused in AWS's words.
+async fn put_rule(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let name = required(input, "Name")?;
+    let pattern = text(input, "EventPattern").map(str::to_string);
+    let schedule = text(input, "ScheduleExpression").map(str::to_string);
+    match (&pattern, &schedule) {
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "ValidationException",
+                "Parameter(s) EventPattern or ScheduleExpression must be specified.",
+            ))
+        }
+        (Some(p), _) => {
+            patterns::Pattern::parse(p).map_err(|e| {
+                ApiError::bad_request(
+                    "InvalidEventPatternException",
+                    format!("Event pattern is not valid. Reason: {e}"),
+                )
+            })?;
+        }
+        _ => {}
+    }
+    if pattern.is_some() && schedule.is_some() {
+        return Err(ApiError::bad_request(
+            "ValidationException",
+            "bridge dev --serve keeps one of EventPattern and ScheduleExpression per rule.",
+        ));
+    }
+    let state = match text(input, "State") {
+        None | Some("ENABLED") | Some("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS") => {
+            RuleState::Enabled
+        }
+        Some("DISABLED") => RuleState::Disabled,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "ValidationException",
+                format!("1 validation error detected: Value '{other}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED, ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS]"),
+            ))
+        }
+    };
+    let rule = RuleSpec {
+        bus: bus_of(input, "EventBusName"),
+        name,
+        pattern,
+        schedule,
+        state,
+        description: text(input, "Description").map(str::to_string),
+    };
+    let tags = tags(input, "Tags");
+    let arn = shared
+        .store(move |s| s.put_served_rule(&rule, &tags))
+        .await?;
+    Ok(json!({ "RuleArn": arn }))
+}
+
+/// One PutTargets target in the local shape.
+fn target(v: &Value) -> Result<TargetSpec, ApiError> {
+    let id = required(v, "Id")?;
+    let arn = required(v, "Arn")?;
+    if !arn.starts_with("arn:") {
+        return Err(ApiError::bad_request(
+            "ValidationException",
+            format!("Parameter {arn} is not valid. Reason: Provided Arn is not in correct format."),
+        ));
+    }
+    let input_transformer = match v.get("InputTransformer") {
+        None | Some(Value::Null) => None,
+        Some(x) => Some(
+            serde_json::from_value::<InputTransformer>(x.clone()).map_err(|e| {
+                ApiError::bad_request(
+                    "ValidationException",
+                    format!("InputTransformer of target {id} is not valid: {e}"),
+                )
+            })?,
+        ),
+    };
+    Ok(TargetSpec {
+        input: text(v, "Input").map(str::to_string),
+        input_path: text(v, "InputPath").map(str::to_string),
+        input_transformer,
+        message_group_id: v
+            .get("SqsParameters")
+            .and_then(|p| text(p, "MessageGroupId"))
+            .map(str::to_string),
+        dead_letter_arn: v
+            .get("DeadLetterConfig")
+            .and_then(|p| text(p, "Arn"))
+            .map(str::to_string),
+        id,
+        arn,
+    })
+}
+
+async fn put_targets(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let rule = required(input, "Rule")?;
+    let bus = bus_of(input, "EventBusName");
+    let list = input
+        .get("Targets")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if list.is_empty() || list.len() > 10 {
+        return Err(ApiError::bad_request(
+            "ValidationException",
+            format!("1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1 (it has {})", list.len()),
+        ));
+    }
+    let targets = list.iter().map(target).collect::<Result<Vec<_>, _>>()?;
+    shared
+        .store(move |s| {
+            s.check_served_rule(&bus, &rule)?;
+            s.put_targets(&bus, &rule, &targets)
+        })
+        .await?;
+    shared.wake_receivers();
+    Ok(json!({"FailedEntryCount": 0, "FailedEntries": []}))
+}
+
+async fn remove_targets(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let rule = required(input, "Rule")?;
+    let bus = bus_of(input, "EventBusName");
+    let ids = strings(input, "Ids");
+    if ids.is_empty() {
+        return Err(ApiError::missing("Ids"));
+    }
+    shared
+        .store(move |s| {
+            s.check_served_rule(&bus, &rule)?;
+            s.remove_targets(&bus, &rule, &ids)
+        })
+        .await?;
+    Ok(json!({"FailedEntryCount": 0, "FailedEntries": []}))
+}
+
+/// DeleteRule: as on AWS, deleting a rule that is not there succeeds (on a bus that is).
+async fn delete_rule(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let name = required(input, "Name")?;
+    let bus = bus_of(input, "EventBusName");
+    shared
+        .store(move |s| {
+            match s.check_served_rule(&bus, &name) {
+                Err(LocalError::NoSuchRule { .. }) => {
+                    if !s.list_buses()?.contains(&bus) {
+                        return Err(LocalError::NoSuchBus(bus));
+                    }
+                    return Ok(());
+                }
+                other => other?,
+            }
+            s.delete_rule(&bus, &name).map(|_| ())
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+/// The rule a `ResourceARN` names (`…:rule/NAME` or `…:rule/BUS/NAME`); `None` for other
+/// EventBridge resources (buses), which carry no tags here.
+fn resource(input: &Value) -> Result<Option<ServedResource>, ApiError> {
+    let arn = required(input, "ResourceARN")?;
+    let Some((_, path)) = arn.split_once(":rule/") else {
+        if arn.starts_with("arn:") && arn.contains(":events:") {
+            return Ok(None);
+        }
+        return Err(ApiError::bad_request(
+            "ValidationException",
+            format!("Parameter ResourceARN is not valid: {arn}"),
+        ));
+    };
+    Ok(Some(match path.split_once('/') {
+        Some((bus, name)) => ServedResource::rule(bus, name),
+        None => ServedResource::rule("default", path),
+    }))
+}
+
+async fn retag(shared: &Arc<Shared>, op: &str, input: &Value) -> Result<Value, ApiError> {
+    let Some(r) = resource(input)? else {
+        return Err(ApiError::bad_request(
+            "ManagedRuleException",
+            "bridge dev --serve keeps tags only on rules made over the wire",
+        ));
+    };
+    let (add, remove) = if op == "TagResource" {
+        (tags(input, "Tags"), Vec::new())
+    } else {
+        (BTreeMap::new(), strings(input, "TagKeys"))
+    };
+    shared
+        .store(move |s| s.retag_served(&r, &add, &remove))
+        .await?;
+    Ok(json!({}))
 }

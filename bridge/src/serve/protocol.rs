@@ -187,6 +187,14 @@ impl From<LocalError> for ApiError {
                 ApiError::bad_request("NoSuchBucket", "The specified bucket does not exist")
                     .with_status(404)
             }
+            LocalError::QueueExists { attribute, .. } => ApiError::bad_request(
+                "QueueNameExists",
+                format!("A queue already exists with the same name and a different value for attribute {attribute}"),
+            )
+            .with_query_code("QueueAlreadyExists"),
+            // Each service says it in its own words (SQS UnsupportedOperation, EventBridge
+            // ManagedRuleException).
+            e @ LocalError::NotServed { .. } => ApiError::bad_request("NotServed", e.to_string()),
             LocalError::Invalid { what, message } => {
                 ApiError::bad_request("InvalidParameterValue", format!("{what}: {message}"))
             }

@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use infra::local::clock::{rfc3339_millis, rfc5322};
-use infra::local::CreatedReason;
+use infra::local::{CreatedReason, ObjectMetadata};
 use md5::{Digest, Md5};
 
 use super::protocol::{elements, respond, unxml, xml, ApiError, Body};
@@ -217,9 +217,11 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         }
         Method::PUT if params.is_empty() => put_object(shared, &bucket, &key, req).await,
         Method::GET if params.iter().all(|(k, _)| k.starts_with("response-")) => {
-            get_object(shared, &bucket, &key, &req, false).await
+            get_object(shared, &bucket, &key, &req, &params, false).await
         }
-        Method::HEAD if params.is_empty() => get_object(shared, &bucket, &key, &req, true).await,
+        Method::HEAD if params.is_empty() => {
+            get_object(shared, &bucket, &key, &req, &params, true).await
+        }
         Method::DELETE if upload_id.is_some() => {
             let id = upload_id.unwrap_or_default();
             let dir = upload_dir(shared, &bucket, &id).await?;
@@ -233,7 +235,9 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             shared.store(move |s| s.delete_object(&b, &k)).await?;
             Ok(respond(204, "application/xml", Bytes::new()))
         }
-        Method::POST if has("uploads") => create_multipart(shared, &bucket, &key).await,
+        Method::POST if has("uploads") => {
+            create_multipart(shared, &bucket, &key, metadata_of(&req)).await
+        }
         Method::POST if upload_id.is_some() => {
             complete_multipart(
                 shared,
@@ -622,6 +626,39 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// S3's default Content-Type, for an object stored without one.
+const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
+/// The metadata an upload carries: Content-Type, Content-Encoding (without the
+/// `aws-chunked` of the transfer), Cache-Control, Content-Disposition and `x-amz-meta-*`.
+fn metadata_of<B>(req: &Request<B>) -> ObjectMetadata {
+    let encoding = header(req, "content-encoding").and_then(|e| {
+        let kept: Vec<&str> = e
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && *p != "aws-chunked")
+            .collect();
+        (!kept.is_empty()).then(|| kept.join(","))
+    });
+    let user = req
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            let name = name.as_str().strip_prefix("x-amz-meta-")?;
+            Some((name.to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect();
+    ObjectMetadata {
+        content_type: header(req, "content-type"),
+        content_encoding: encoding,
+        cache_control: header(req, "cache-control"),
+        content_disposition: header(req, "content-disposition"),
+        user,
+    }
+}
+
+/// Makes `staged` the object, with `meta` kept for it. The metadata is written first, for
+/// the ETag the object will have, so that whoever reacts to the object's event sees it.
 async fn commit(
     shared: &Arc<Shared>,
     bucket: &str,
@@ -629,11 +666,15 @@ async fn commit(
     staged: PathBuf,
     etag: String,
     reason: CreatedReason,
+    meta: ObjectMetadata,
 ) -> Result<(), ApiError> {
     let (b, k) = (bucket.to_string(), key.to_string());
     let cleanup = staged.clone();
     let out = shared
-        .store(move |s| s.commit_object(&b, &k, &staged, &etag, reason))
+        .store(move |s| {
+            s.put_object_metadata(&b, &k, &etag, &meta)?;
+            s.commit_object(&b, &k, &staged, &etag, reason)
+        })
         .await;
     if out.is_err() {
         let _ = std::fs::remove_file(&cleanup);
@@ -649,6 +690,7 @@ async fn put_object(
     key: &str,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    let meta = metadata_of(&req);
     let (_, staged) = staging_file(shared, bucket, key).await?;
     let (_, digest) = match receive_to_file(req, &staged).await {
         Ok(r) => r,
@@ -665,6 +707,7 @@ async fn put_object(
         staged,
         etag.clone(),
         CreatedReason::Put,
+        meta,
     )
     .await?;
     let mut r = respond(200, "application/xml", Bytes::new());
@@ -687,11 +730,39 @@ async fn copy_object(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
         ));
     };
+    let replace = match header(&req, "x-amz-metadata-directive").as_deref() {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "InvalidArgument",
+                format!("Unknown metadata directive: {other}"),
+            ))
+        }
+    };
+    if !replace && src_bucket == bucket && src_key == key {
+        return Err(ApiError::bad_request(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
     let (sb, sk) = (src_bucket.to_string(), src_key.to_string());
-    let src = shared.store(move |s| s.object_path(&sb, &sk)).await?;
+    let (src, src_meta) = shared
+        .store(move |s| {
+            let path = s.object_path(&sb, &sk)?;
+            let Ok(file) = std::fs::metadata(&path) else {
+                return Ok((path, ObjectMetadata::default()));
+            };
+            let (_, ns) = mtime_ms_ns(&file);
+            let etag = etag_of(s, &sb, &sk, &path, file.len(), ns)?;
+            let meta = s.object_metadata(&sb, &sk, &etag)?;
+            Ok((path, meta))
+        })
+        .await?;
     if !src.is_file() {
         return Err(no_such_key());
     }
+    let meta = if replace { metadata_of(&req) } else { src_meta };
     let (_, staged) = staging_file(shared, bucket, key).await?;
     let target = staged.clone();
     let copied = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
@@ -726,6 +797,7 @@ async fn copy_object(
         staged,
         etag.clone(),
         CreatedReason::Copy,
+        meta,
     )
     .await?;
     let now = std::time::SystemTime::now()
@@ -764,6 +836,7 @@ async fn get_object(
     bucket: &str,
     key: &str,
     req: &Request<Incoming>,
+    params: &[(String, String)],
     head: bool,
 ) -> Result<Response<Body>, ApiError> {
     let (b, k) = (bucket.to_string(), key.to_string());
@@ -778,10 +851,11 @@ async fn get_object(
             }
             let (ms, ns) = mtime_ms_ns(&meta);
             let etag = etag_of(s, &b, &k, &path, meta.len(), ns)?;
-            Ok(Some((path, meta.len(), ms, etag)))
+            let kept = s.object_metadata(&b, &k, &etag)?;
+            Ok(Some((path, meta.len(), ms, etag, kept)))
         })
         .await?;
-    let Some((path, size, mtime_ms, etag)) = found else {
+    let Some((path, size, mtime_ms, etag, kept)) = found else {
         return Err(no_such_key());
     };
     if let Some(want) = header(req, "if-none-match") {
@@ -819,13 +893,47 @@ async fn get_object(
             headers.insert(name, v);
         }
     };
-    set("content-type", "application/octet-stream".into());
+    // `response-content-type` & co. (GetObject's overrides) win over what was kept.
+    let over = |name: &str| param(params, name).map(str::to_string);
+    let content_type = over("response-content-type")
+        .or(kept.content_type)
+        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
+    set("content-type", content_type);
+    for (name, header_name, value) in [
+        (
+            "response-content-encoding",
+            "content-encoding",
+            kept.content_encoding,
+        ),
+        (
+            "response-cache-control",
+            "cache-control",
+            kept.cache_control,
+        ),
+        (
+            "response-content-disposition",
+            "content-disposition",
+            kept.content_disposition,
+        ),
+    ] {
+        if let Some(v) = over(name).or(value) {
+            set(header_name, v);
+        }
+    }
     set("content-length", length.to_string());
     set("last-modified", http_date(mtime_ms));
     set("accept-ranges", "bytes".into());
     set("etag", format!("\"{etag}\""));
     if status == 206 {
         set("content-range", format!("bytes {start}-{end}/{size}"));
+    }
+    for (name, value) in &kept.user {
+        if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(format!("x-amz-meta-{name}").as_bytes()),
+            value.parse(),
+        ) {
+            headers.insert(n, v);
+        }
     }
     Ok(r)
 }
@@ -985,15 +1093,21 @@ fn upload_key(dir: &Path, key: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The upload's metadata, kept in its directory until it completes.
+const UPLOAD_METADATA: &str = "metadata.json";
+
 async fn create_multipart(
     shared: &Arc<Shared>,
     bucket: &str,
     key: &str,
+    meta: ObjectMetadata,
 ) -> Result<Response<Body>, ApiError> {
     let (dir, _) = staging_file(shared, bucket, key).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let upload = dir.join(STAGING).join(format!("mpu-{id}"));
+    let meta = serde_json::to_vec(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
     std::fs::create_dir_all(&upload)
+        .and_then(|()| std::fs::write(upload.join(UPLOAD_METADATA), meta))
         .and_then(|()| std::fs::write(upload.join("key"), key))
         .map_err(|e| ApiError::internal(format!("{}: {e}", upload.display())))?;
     Ok(xml_response(format!(
@@ -1112,6 +1226,11 @@ async fn complete_multipart(
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
     .map_err(|e| ApiError::internal(format!("assembling the upload: {e}")))?;
+    // Uploads begun before metadata was kept have no file: no metadata.
+    let meta = std::fs::read(dir.join(UPLOAD_METADATA))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     commit(
         shared,
         bucket,
@@ -1119,6 +1238,7 @@ async fn complete_multipart(
         staged,
         etag.clone(),
         CreatedReason::CompleteMultipartUpload,
+        meta,
     )
     .await?;
     let _ = std::fs::remove_dir_all(&dir);

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::Response;
-use infra::local::{LocalError, MessageAttribute, ReceiveRequest, ReceivedMessage, SendRequest};
+use infra::local::{
+    LocalError, MessageAttribute, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,
+    ServedResource,
+};
 use serde_json::{json, Map, Value};
 
 use super::protocol::{
@@ -30,6 +33,12 @@ pub const OPERATIONS: &[&str] = &[
     "ChangeMessageVisibility",
     "ChangeMessageVisibilityBatch",
     "PurgeQueue",
+    "CreateQueue",
+    "SetQueueAttributes",
+    "DeleteQueue",
+    "TagQueue",
+    "UntagQueue",
+    "ListQueueTags",
 ];
 
 /// The JSON protocol.
@@ -74,9 +83,23 @@ pub async fn query(
             ("SendMessageBatchRequestEntry", "Entries"),
             ("DeleteMessageBatchRequestEntry", "Entries"),
             ("ChangeMessageVisibilityBatchRequestEntry", "Entries"),
+            ("TagKey", "TagKeys"),
         ],
-        &[("MessageAttribute", "MessageAttributes")],
+        &[
+            ("MessageAttribute", "MessageAttributes"),
+            ("Attribute", "Attributes"),
+        ],
     );
+    // Tags are `Tag.N.Key` / `Tag.N.Value` (CreateQueue's JSON calls them `tags`).
+    let tags = query_tags(&params);
+    if !tags.is_empty() {
+        let field = if action == "CreateQueue" {
+            "tags"
+        } else {
+            "Tags"
+        };
+        input[field] = Value::Object(tags);
+    }
     if input.get("QueueUrl").is_none() && path.trim_matches('/').contains('/') {
         input["QueueUrl"] = json!(format!("http://{host}{path}"));
     }
@@ -104,6 +127,15 @@ pub async fn query(
 /// item, named for the item), maps are `<Attribute><Name/><Value/></Attribute>` entries.
 fn render_xml(out: &mut String, action: &str, key: &str, v: &Value) {
     match (key, v) {
+        ("Tags", Value::Object(m)) => {
+            for (k, v) in m {
+                out.push_str(&format!(
+                    "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                    xml(k),
+                    xml(&scalar(v))
+                ));
+            }
+        }
         ("Attributes" | "MessageAttributes", Value::Object(m)) => {
             let element = if key == "Attributes" {
                 "Attribute"
@@ -164,7 +196,74 @@ fn scalar(v: &Value) -> String {
     }
 }
 
+/// The query protocol's `Tag.N.Key` / `Tag.N.Value` pairs.
+fn query_tags(params: &[(String, String)]) -> Map<String, Value> {
+    let mut keys = BTreeMap::new();
+    let mut values = BTreeMap::new();
+    for (k, v) in params {
+        let mut parts = k.split('.');
+        if let (Some("Tag"), Some(n), Some(field), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        {
+            match field {
+                "Key" => keys.insert(n.to_string(), v.clone()),
+                "Value" => values.insert(n.to_string(), v.clone()),
+                _ => None,
+            };
+        }
+    }
+    keys.into_iter()
+        .map(|(n, k)| (k, json!(values.get(&n).cloned().unwrap_or_default())))
+        .collect()
+}
+
 async fn run(shared: &Arc<Shared>, op: &str, host: &str, input: Value) -> Result<Value, ApiError> {
+    let out = match op {
+        "CreateQueue" => create_queue(shared, host, &input).await,
+        "SetQueueAttributes" => set_queue_attributes(shared, &input).await,
+        "DeleteQueue" => {
+            let queue = queue_name(&input)?;
+            shared
+                .store(move |s| s.delete_served_queue(&queue))
+                .await
+                .map(|()| json!({}))
+        }
+        "TagQueue" | "UntagQueue" => {
+            let r = ServedResource::queue(&queue_name(&input)?);
+            let add = string_map(&input, "Tags")?;
+            let remove = strings(&input, "TagKeys");
+            shared
+                .store(move |s| s.retag_served(&r, &add, &remove))
+                .await
+                .map(|()| json!({}))
+        }
+        "ListQueueTags" => {
+            let r = ServedResource::queue(&queue_name(&input)?);
+            let tags = shared.store(move |s| s.served_tags(&r)).await?;
+            Ok(if tags.is_empty() {
+                json!({})
+            } else {
+                json!({ "Tags": tags })
+            })
+        }
+        _ => return data_plane(shared, op, host, input).await,
+    };
+    out.map_err(|e| {
+        if e.code == "NotServed" {
+            ApiError::bad_request("UnsupportedOperation", e.message)
+                .with_query_code("AWS.SimpleQueueService.UnsupportedOperation")
+        } else {
+            e
+        }
+    })
+}
+
+async fn data_plane(
+    shared: &Arc<Shared>,
+    op: &str,
+    host: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
     match op {
         "GetQueueUrl" => get_queue_url(shared, host, &input).await,
         "ListQueues" => list_queues(shared, host, &input).await,
@@ -634,4 +733,148 @@ fn message_json(m: &ReceivedMessage, system: &[String], user: &[String], account
         );
     }
     Value::Object(out)
+}
+
+/// A `{name: text}` map field (tags, attributes); the query protocol's are already maps.
+fn string_map(input: &Value, field: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    match input.get(field) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                other => Ok((k.clone(), other.to_string())),
+            })
+            .collect(),
+        Some(_) => Err(ApiError::invalid(
+            "InvalidParameterValue",
+            format!("{field} must be a map of names to values"),
+        )),
+    }
+}
+
+/// Applies CreateQueue / SetQueueAttributes attributes to `spec` with SQS's checks and
+/// words; returns the names given. Attributes without a local meaning (encryption, message
+/// size, the default long-poll wait, FIFO throughput) are accepted and not kept.
+fn apply_attributes(
+    spec: &mut QueueSpec,
+    attrs: &BTreeMap<String, String>,
+    creating: bool,
+) -> Result<Vec<String>, ApiError> {
+    let bad_value = |name: &str| {
+        ApiError::bad_request(
+            "InvalidAttributeValue",
+            format!("Invalid value for the parameter {name}."),
+        )
+    };
+    let ranged = |name: &str, v: &str, lo: u32, hi: u32| -> Result<u32, ApiError> {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| bad_value(name))
+    };
+    let boolean = |name: &str, v: &str| match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad_value(name)),
+    };
+    for (name, v) in attrs {
+        match name.as_str() {
+            "DelaySeconds" => spec.delay_secs = ranged(name, v, 0, 900)?,
+            "MessageRetentionPeriod" => spec.retention_secs = ranged(name, v, 60, 1_209_600)?,
+            "VisibilityTimeout" => spec.visibility_timeout_secs = ranged(name, v, 0, 43_200)?,
+            "MaximumMessageSize" => {
+                ranged(name, v, 1024, 262_144)?;
+            }
+            "ReceiveMessageWaitTimeSeconds" => {
+                ranged(name, v, 0, 20)?;
+            }
+            "Policy" => {
+                serde_json::from_str::<Value>(v).map_err(|_| bad_value(name))?;
+                spec.policy = (!v.trim().is_empty()).then(|| v.clone());
+            }
+            "RedrivePolicy" => {
+                spec.redrive = if v.trim().is_empty() {
+                    None
+                } else {
+                    let p: Value = serde_json::from_str(v).map_err(|_| bad_value(name))?;
+                    let arn = p
+                        .get("deadLetterTargetArn")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad_value(name))?;
+                    let max = match p.get("maxReceiveCount") {
+                        Some(Value::Number(n)) => n.as_u64(),
+                        Some(Value::String(s)) => s.parse().ok(),
+                        _ => None,
+                    }
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad_value(name))?;
+                    Some(Redrive {
+                        dead_letter_target_arn: arn.to_string(),
+                        max_receive_count: max as u32,
+                    })
+                }
+            }
+            "FifoQueue" if creating => spec.fifo = boolean(name, v)?,
+            "ContentBasedDeduplication" => spec.content_based_dedup = boolean(name, v)?,
+            "RedriveAllowPolicy"
+            | "KmsMasterKeyId"
+            | "KmsDataKeyReusePeriodSeconds"
+            | "SqsManagedSseEnabled"
+            | "DeduplicationScope"
+            | "FifoThroughputLimit" => {}
+            other => {
+                return Err(ApiError::bad_request(
+                    "InvalidAttributeName",
+                    format!("Unknown Attribute {other}."),
+                ))
+            }
+        }
+    }
+    if spec.content_based_dedup && !spec.fifo {
+        return Err(bad_value("ContentBasedDeduplication"));
+    }
+    Ok(attrs.keys().cloned().collect())
+}
+
+/// CreateQueue: a queue made over the wire (not the project's: plan and apply leave it
+/// alone). An existing queue with the attributes asked for is answered with its URL.
+async fn create_queue(shared: &Arc<Shared>, host: &str, input: &Value) -> Result<Value, ApiError> {
+    let name = required(input, "QueueName")?;
+    let attrs = string_map(input, "Attributes")?;
+    let tags = string_map(input, "tags")?;
+    let mut spec = QueueSpec::new(&name);
+    spec.fifo = false;
+    let given = apply_attributes(&mut spec, &attrs, true)?;
+    if spec.fifo != name.ends_with(".fifo") {
+        return Err(ApiError::invalid(
+            "InvalidParameterValue",
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.",
+        ));
+    }
+    let lookup = name.clone();
+    shared
+        .store(move |s| s.create_served_queue(&spec, &given, &tags))
+        .await?;
+    Ok(json!({"QueueUrl": queue_url(host, shared.account(), &lookup)}))
+}
+
+/// SetQueueAttributes on a queue made over the wire.
+async fn set_queue_attributes(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiError> {
+    let queue = queue_name(input)?;
+    let attrs = string_map(input, "Attributes")?;
+    let q = queue.clone();
+    let spec = shared
+        .store(move |s| {
+            s.list_queues()?
+                .into_iter()
+                .find(|x| x.name == q)
+                .ok_or_else(|| LocalError::NoSuchQueue(q.clone()))
+        })
+        .await?;
+    let mut spec = spec;
+    apply_attributes(&mut spec, &attrs, false)?;
+    shared.store(move |s| s.set_served_queue(&spec)).await?;
+    Ok(json!({}))
 }

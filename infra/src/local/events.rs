@@ -6,7 +6,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::rule::{RuleSpec, RuleState, TargetSpec};
-use super::store::{next_counter, Store};
+use super::store::{next_counter, Ctx, Store};
 use super::{LocalError, Result};
 
 fn bus_exists(tx: &Transaction, bus: &str) -> Result<()> {
@@ -78,6 +78,73 @@ pub(crate) fn load_rules(tx: &Transaction, bus: Option<&str>) -> Result<Vec<Rule
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// What [`Store::put_rule`] checks before writing: the name, and exactly one of a valid
+/// event pattern (the project's engine, AWS's semantics) and a valid schedule.
+pub(crate) fn validate_rule(rule: &RuleSpec) -> Result<()> {
+    validate_name("rule", &rule.name)?;
+    let what = || format!("rule {}", rule.name);
+    match (&rule.pattern, &rule.schedule) {
+        (Some(pattern), None) => {
+            patterns::Pattern::parse(pattern).map_err(|e| {
+                LocalError::invalid(
+                    format!("event pattern of rule {}", rule.name),
+                    e.to_string(),
+                )
+            })?;
+        }
+        (None, Some(schedule)) => {
+            rules::schedule::Schedule::parse(schedule).map_err(|e| {
+                LocalError::invalid(
+                    format!("schedule expression of rule {}", rule.name),
+                    e.to_string(),
+                )
+            })?;
+            if rule.bus != "default" {
+                return Err(LocalError::invalid(
+                    what(),
+                    "scheduled rules run only on the default event bus",
+                ));
+            }
+        }
+        _ => {
+            return Err(LocalError::invalid(
+                what(),
+                "a rule has exactly one of an event pattern and a schedule expression",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// [`Store::put_rule`] inside the caller's transaction (the rule already validated).
+pub(crate) fn put_rule_tx(tx: &Transaction, ctx: &Ctx, rule: &RuleSpec) -> Result<String> {
+    bus_exists(tx, &rule.bus)?;
+    // A new or changed schedule starts counting now: a rate from now, and no slot
+    // before now is fired. An unchanged schedule keeps its anchor and progress.
+    tx.execute(
+            "INSERT INTO rules (bus, name, pattern, state, description, schedule, schedule_anchor_ms, last_fired_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT(bus, name) DO UPDATE SET pattern = excluded.pattern, state = excluded.state,
+                 description = excluded.description,
+                 schedule_anchor_ms = CASE WHEN rules.schedule IS excluded.schedule
+                     THEN rules.schedule_anchor_ms ELSE excluded.schedule_anchor_ms END,
+                 last_fired_ms = CASE WHEN rules.schedule IS excluded.schedule
+                     THEN rules.last_fired_ms ELSE excluded.last_fired_ms END,
+                 schedule = excluded.schedule",
+            params![
+                rule.bus,
+                rule.name,
+                rule.pattern.as_deref().unwrap_or_default(),
+                rule.state.as_str(),
+                rule.description,
+                rule.schedule,
+                rule.schedule.as_ref().map(|_| ctx.now_ms),
+            ],
+        )?;
+    next_counter(tx, "rules_generation")?;
+    Ok(ctx.rule_arn(&rule.bus, &rule.name))
+}
+
 impl Store {
     /// Creates an event bus (a no-op if it exists); returns its ARN.
     pub fn put_bus(&mut self, name: &str) -> Result<String> {
@@ -126,64 +193,15 @@ impl Store {
 
     /// PutRule: creates or updates a rule (its targets are kept). Returns the rule ARN.
     pub fn put_rule(&mut self, rule: &RuleSpec) -> Result<String> {
-        validate_name("rule", &rule.name)?;
-        let what = || format!("rule {}", rule.name);
-        match (&rule.pattern, &rule.schedule) {
-            (Some(pattern), None) => {
-                patterns::Pattern::parse(pattern).map_err(|e| {
-                    LocalError::invalid(
-                        format!("event pattern of rule {}", rule.name),
-                        e.to_string(),
-                    )
-                })?;
-            }
-            (None, Some(schedule)) => {
-                rules::schedule::Schedule::parse(schedule).map_err(|e| {
-                    LocalError::invalid(
-                        format!("schedule expression of rule {}", rule.name),
-                        e.to_string(),
-                    )
-                })?;
-                if rule.bus != "default" {
-                    return Err(LocalError::invalid(
-                        what(),
-                        "scheduled rules run only on the default event bus",
-                    ));
-                }
-            }
-            _ => {
-                return Err(LocalError::invalid(
-                    what(),
-                    "a rule has exactly one of an event pattern and a schedule expression",
-                ))
-            }
-        }
+        validate_rule(rule)?;
         self.write(|tx, ctx| {
-            bus_exists(tx, &rule.bus)?;
-            // A new or changed schedule starts counting now: a rate from now, and no slot
-            // before now is fired. An unchanged schedule keeps its anchor and progress.
+            // Declared now (by the project, or a local tail): no longer made over the wire
+            // (`super::served`).
             tx.execute(
-                "INSERT INTO rules (bus, name, pattern, state, description, schedule, schedule_anchor_ms, last_fired_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 ON CONFLICT(bus, name) DO UPDATE SET pattern = excluded.pattern, state = excluded.state,
-                     description = excluded.description,
-                     schedule_anchor_ms = CASE WHEN rules.schedule IS excluded.schedule
-                         THEN rules.schedule_anchor_ms ELSE excluded.schedule_anchor_ms END,
-                     last_fired_ms = CASE WHEN rules.schedule IS excluded.schedule
-                         THEN rules.last_fired_ms ELSE excluded.last_fired_ms END,
-                     schedule = excluded.schedule",
-                params![
-                    rule.bus,
-                    rule.name,
-                    rule.pattern.as_deref().unwrap_or_default(),
-                    rule.state.as_str(),
-                    rule.description,
-                    rule.schedule,
-                    rule.schedule.as_ref().map(|_| ctx.now_ms),
-                ],
+                "DELETE FROM served_resources WHERE kind = 'rule' AND bus = ?1 AND name = ?2",
+                params![rule.bus, rule.name],
             )?;
-            next_counter(tx, "rules_generation")?;
-            Ok(ctx.rule_arn(&rule.bus, &rule.name))
+            put_rule_tx(tx, ctx, rule)
         })
     }
 

@@ -23,6 +23,8 @@
 //! - [`deliveries`]: what each target would receive for an event, offline (`bridge test`).
 //! - [`tail`]: a `bridge tail` session's temporary rule and queue.
 //! - [`archive`]: archives (events stored as they are accepted) and resumable replays.
+//! - [`served`]: the queues and rules `bridge dev --serve`'s clients make over the wire
+//!   (not the project's: plan and apply leave them alone), and uploaded objects' metadata.
 //! - [`inspect`]: read-only views for the local console: events with their deliveries and
 //!   bodies, the outbox.
 //!
@@ -68,6 +70,7 @@ pub mod queue;
 pub mod routes;
 pub mod routing;
 pub mod rule;
+pub mod served;
 pub mod sns;
 pub mod store;
 pub mod tail;
@@ -90,6 +93,7 @@ pub use queue::{
 };
 pub use routing::{PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
 pub use rule::{InputTransformer, RuleSpec, RuleState, TargetSpec};
+pub use served::{CreatedQueue, ObjectMetadata, ServedKind, ServedResource};
 pub use sns::{FilterScope, PublishRequest, Subscription, SubscriptionSpec, TopicSpec};
 pub use store::{Activity, Config, Durability, Store, DATABASE_FILE};
 pub use tail::TailSession;
@@ -141,6 +145,10 @@ pub enum LocalError {
     InUse { dir: PathBuf, pid: Option<u32> },
     #[error("{}", no_redrive_destination(dlq, sources))]
     NoRedriveDestination { dlq: String, sources: Vec<String> },
+    #[error("queue {name} already exists with a different {attribute} (QueueAlreadyExists)")]
+    QueueExists { name: String, attribute: String },
+    #[error("{what} is declared by the project (bridge.json, rules/): change it there, not over the wire")]
+    NotServed { what: String },
     #[error("no local state in {}: run `bridge apply --local` or `bridge dev` first", .0.display())]
     NoState(PathBuf),
 }

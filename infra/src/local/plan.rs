@@ -14,8 +14,8 @@ use rules::desired::{Desired, Endpoint};
 use super::store::DATABASE_FILE;
 use super::translate::{queue_attributes, Resolver};
 use super::{
-    BucketSpec, Clock, Config, QueueSpec, Result, RuleSpec, Store, Subscription, TargetSpec,
-    TopicSpec,
+    BucketSpec, Clock, Config, QueueSpec, Result, RuleSpec, ServedResource, Store, Subscription,
+    TargetSpec, TopicSpec,
 };
 use crate::plan::{
     changed_attributes, same_pattern, AttrChange, Note, NotificationChange, Plan, Step,
@@ -48,15 +48,23 @@ impl LocalFacts {
     }
 
     /// Reads an open store.
+    /// Queues and rules made over the wire (`bridge dev --serve`'s CreateQueue, PutRule) are
+    /// not the project's and are left out ([`super::served`]).
     pub fn read(store: &mut Store) -> Result<LocalFacts> {
+        let served = store.served_resources()?;
         let mut rules = Vec::new();
         for rule in store.list_rules(None)? {
+            if served.contains(&ServedResource::rule(&rule.bus, &rule.name)) {
+                continue;
+            }
             let targets = store.list_targets(&rule.bus, &rule.name)?;
             rules.push((rule, targets));
         }
+        let mut queues = store.list_queues()?;
+        queues.retain(|q| !served.contains(&ServedResource::queue(&q.name)));
         Ok(LocalFacts {
             buses: store.list_buses()?,
-            queues: store.list_queues()?,
+            queues,
             topics: store.list_topics()?,
             subscriptions: store.list_subscriptions(None)?,
             rules,

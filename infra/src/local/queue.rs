@@ -183,7 +183,35 @@ pub(crate) fn load_queue(tx: &Transaction, arn_or_name: &str) -> Result<QueueRow
     .ok_or_else(|| LocalError::NoSuchQueue(arn_or_name.to_string()))
 }
 
-fn validate_spec(spec: &QueueSpec) -> Result<()> {
+/// [`Store::put_queue`] inside the caller's transaction (the spec already validated).
+pub(crate) fn put_queue_tx(tx: &Transaction, ctx: &Ctx, spec: &QueueSpec) -> Result<String> {
+    tx.execute(
+        "INSERT INTO queues (name, fifo, visibility_timeout, delay_seconds, retention_seconds,
+             dlq_arn, max_receive_count, content_based_dedup, policy, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(name) DO UPDATE SET visibility_timeout = excluded.visibility_timeout,
+             delay_seconds = excluded.delay_seconds, retention_seconds = excluded.retention_seconds,
+             dlq_arn = excluded.dlq_arn, max_receive_count = excluded.max_receive_count,
+             content_based_dedup = excluded.content_based_dedup, policy = excluded.policy",
+        params![
+            spec.name,
+            spec.fifo,
+            spec.visibility_timeout_secs,
+            spec.delay_secs,
+            spec.retention_secs,
+            spec.redrive
+                .as_ref()
+                .map(|r| r.dead_letter_target_arn.clone()),
+            spec.redrive.as_ref().map(|r| r.max_receive_count),
+            spec.content_based_dedup,
+            spec.policy,
+            ctx.now_ms
+        ],
+    )?;
+    Ok(ctx.queue_arn(&spec.name))
+}
+
+pub(crate) fn validate_spec(spec: &QueueSpec) -> Result<()> {
     let what = || format!("queue {}", spec.name);
     let base = spec.name.strip_suffix(".fifo").unwrap_or(&spec.name);
     if base.is_empty()
@@ -228,28 +256,13 @@ impl Store {
     pub fn put_queue(&mut self, spec: &QueueSpec) -> Result<String> {
         validate_spec(spec)?;
         self.write(|tx, ctx| {
+            // Declared now (by the project, or a local tail): no longer made over the wire
+            // (`super::served`).
             tx.execute(
-                "INSERT INTO queues (name, fifo, visibility_timeout, delay_seconds, retention_seconds,
-                     dlq_arn, max_receive_count, content_based_dedup, policy, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(name) DO UPDATE SET visibility_timeout = excluded.visibility_timeout,
-                     delay_seconds = excluded.delay_seconds, retention_seconds = excluded.retention_seconds,
-                     dlq_arn = excluded.dlq_arn, max_receive_count = excluded.max_receive_count,
-                     content_based_dedup = excluded.content_based_dedup, policy = excluded.policy",
-                params![
-                    spec.name,
-                    spec.fifo,
-                    spec.visibility_timeout_secs,
-                    spec.delay_secs,
-                    spec.retention_secs,
-                    spec.redrive.as_ref().map(|r| r.dead_letter_target_arn.clone()),
-                    spec.redrive.as_ref().map(|r| r.max_receive_count),
-                    spec.content_based_dedup,
-                    spec.policy,
-                    ctx.now_ms
-                ],
+                "DELETE FROM served_resources WHERE kind = 'queue' AND bus = '' AND name = ?1",
+                [&spec.name],
             )?;
-            Ok(ctx.queue_arn(&spec.name))
+            put_queue_tx(tx, ctx, spec)
         })
     }
 

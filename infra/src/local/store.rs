@@ -296,6 +296,46 @@ CREATE TABLE bus_events (
     envelope TEXT NOT NULL
 );
 "#,
+    // 7 → 8: `bridge dev --serve`'s control plane and object metadata (`infra::local::served`).
+    // `served_resources` names the queues and rules made over the wire (CreateQueue, PutRule:
+    // e.g. a `bridge tail --endpoint-url` session's), which are not the project's — plan and
+    // apply leave them alone — with their tags (JSON object). `object_metadata` keeps an
+    // uploaded object's Content-Type & co. and `x-amz-meta-*` (JSON object), valid only while
+    // the object has `etag`. Triggers remove both with what they describe.
+    r#"
+CREATE TABLE IF NOT EXISTS served_resources (
+    kind TEXT NOT NULL,
+    bus TEXT NOT NULL,
+    name TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '{}',
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, bus, name)
+);
+CREATE TRIGGER IF NOT EXISTS served_queue_gone AFTER DELETE ON queues BEGIN
+    DELETE FROM served_resources WHERE kind = 'queue' AND bus = '' AND name = OLD.name;
+END;
+CREATE TRIGGER IF NOT EXISTS served_rule_gone AFTER DELETE ON rules BEGIN
+    DELETE FROM served_resources WHERE kind = 'rule' AND bus = OLD.bus AND name = OLD.name;
+END;
+CREATE TABLE IF NOT EXISTS object_metadata (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    content_type TEXT,
+    content_encoding TEXT,
+    cache_control TEXT,
+    content_disposition TEXT,
+    user_metadata TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (bucket, key)
+);
+CREATE TRIGGER IF NOT EXISTS object_metadata_gone AFTER DELETE ON bucket_objects BEGIN
+    DELETE FROM object_metadata WHERE bucket = OLD.bucket AND key = OLD.key;
+END;
+CREATE TRIGGER IF NOT EXISTS object_metadata_replaced AFTER INSERT ON bucket_objects BEGIN
+    DELETE FROM object_metadata
+    WHERE bucket = NEW.bucket AND key = NEW.key AND etag <> NEW.etag;
+END;
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
