@@ -12,7 +12,6 @@
 //! the same state. Writers use `BEGIN IMMEDIATE` so they queue on the busy timeout instead of
 //! failing on a lock upgrade.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -288,6 +287,18 @@ CREATE TABLE bus_events (
     envelope TEXT NOT NULL
 );
 "#,
+    // 7 → 8: fewer indexes for a message to touch on its way through a queue. A receipt
+    // handle is `<row id>:<nonce>`, so deletes and visibility changes find the row by id
+    // (no index of receipts); receives walk `messages_in_order`; what is left wanting an
+    // index is which FIFO groups have a message in flight, and only in-flight messages are
+    // in that one (a send touches the table and `messages_in_order`; a receive, the row and
+    // `messages_in_flight`).
+    r#"
+DROP INDEX IF EXISTS messages_by_queue;
+DROP INDEX IF EXISTS messages_by_receipt;
+CREATE INDEX IF NOT EXISTS messages_in_flight ON messages(queue, visible_at_ms)
+    WHERE receipt IS NOT NULL;
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
@@ -297,7 +308,7 @@ pub struct Store {
     pub(crate) clock: Clock,
     dir: PathBuf,
     /// Compiled matchers per bus, valid for one `rules_generation`.
-    pub(crate) routes: HashMap<String, super::routes::BusRoutes>,
+    pub(crate) routes: super::routes::RouteCache,
     /// Whether the connection's `synchronous` is FULL right now (see [`Store::write_relaxed`]).
     sync_full: bool,
 }
@@ -364,7 +375,7 @@ impl Store {
             config,
             clock,
             dir,
-            routes: HashMap::new(),
+            routes: Default::default(),
         };
         store.flush_outbox()?;
         Ok(store)
