@@ -60,13 +60,21 @@ fn a_call_prepared_before_the_rules_changed_is_routed_by_the_rules_at_its_commit
     s.put_targets("default", "to-a", &[TargetSpec::new("q", b)])
         .expect("retarget");
     let outs = s.put_prepared_group(&[&prepared]).expect("commit");
-    let out = outs.into_iter().next().expect("one result").expect("accepted");
+    let out = outs
+        .into_iter()
+        .next()
+        .expect("one result")
+        .expect("accepted");
     assert_eq!(out.routed.len(), 1);
     assert!(out.routed[0].target.ends_with(":b"), "{:?}", out.routed);
     let in_b = s
         .receive_messages("b", ReceiveRequest::default())
         .expect("receive b");
-    assert_eq!(in_b.len(), 1, "the event went where the rules say at its commit");
+    assert_eq!(
+        in_b.len(),
+        1,
+        "the event went where the rules say at its commit"
+    );
     let in_a = s
         .receive_messages("a", ReceiveRequest::default())
         .expect("receive a");
@@ -107,10 +115,7 @@ fn sends_receives_and_deletes_share_the_writer_with_puts() {
                     let out = writer.put_events(entries).expect("put");
                     ids.extend(out.entries.into_iter().filter_map(|e| e.event_id));
                     let sent = writer
-                        .send_messages(
-                            "b",
-                            vec![SendRequest::body(format!("m{t}-{call}")); 2],
-                        )
+                        .send_messages("b", vec![SendRequest::body(format!("m{t}-{call}")); 2])
                         .expect("send");
                     assert!(sent.iter().all(Result::is_ok), "{sent:?}");
                 }
@@ -169,7 +174,13 @@ fn sends_receives_and_deletes_share_the_writer_with_puts() {
         .expect_err("no such queue");
     assert!(matches!(err, LocalError::NoSuchQueue(_)), "{err}");
     let bad = writer
-        .receive_messages("a", ReceiveRequest { max_messages: 11, ..ReceiveRequest::default() })
+        .receive_messages(
+            "a",
+            ReceiveRequest {
+                max_messages: 11,
+                ..ReceiveRequest::default()
+            },
+        )
         .expect_err("11 messages");
     assert!(bad.to_string().contains("1 to 10"), "{bad}");
 }
@@ -178,8 +189,7 @@ fn sends_receives_and_deletes_share_the_writer_with_puts() {
 fn a_receipt_handle_works_only_for_its_message_and_only_until_the_next_receive() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Clock::manual(1_700_000_000_000);
-    let mut s =
-        Store::open_with(dir.path(), Config::default(), clock.clone()).expect("open store");
+    let mut s = Store::open_with(dir.path(), Config::default(), clock.clone()).expect("open store");
     s.put_queue(&QueueSpec::new("a")).expect("queue a");
     s.put_queue(&QueueSpec::new("b")).expect("queue b");
     for n in 0..3 {

@@ -217,7 +217,8 @@ impl Sender for LocalSender<'_> {
         }
         match refused {
             Some((place, e)) => {
-                Err(anyhow::Error::new(e).context(format!("PutEvents on the local backend ({place})")))
+                Err(anyhow::Error::new(e)
+                    .context(format!("PutEvents on the local backend ({place})")))
             }
             None => Ok(()),
         }

@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::queue::{Received, ReceiveRequest, ReceivedMessage, SendRequest};
+use super::queue::{ReceiveRequest, Received, ReceivedMessage, SendRequest};
 use super::routing::{
     GroupCall, GroupOut, PreparedPutEvents, Preparer, PutEventsEntry, PutEventsOutput,
 };
@@ -120,7 +120,11 @@ impl GroupCommit {
 
     /// SendMessageBatch, as [`Store::send_messages`], committed together with the calls
     /// that wait beside it (PutEvents and sends alike). Returns after that commit.
-    pub fn send_messages(&self, queue: &str, reqs: Vec<SendRequest>) -> Result<Vec<Result<String>>> {
+    pub fn send_messages(
+        &self,
+        queue: &str,
+        reqs: Vec<SendRequest>,
+    ) -> Result<Vec<Result<String>>> {
         let (reply, result) = mpsc::sync_channel(1);
         self.send(Job::Group(Pending::Send(queue.to_string(), reqs, reply)))?;
         result.recv().map_err(|_| stopped())?
@@ -291,9 +295,11 @@ fn commit(store: &mut Store, pending: &mut Vec<Pending>) {
         // its own transaction, which gives each caller its own result (and error).
         Err(_) => {
             for p in pending.drain(..) {
-                let out = store
-                    .commit_group(&[call(&p)])
-                    .and_then(|mut outs| outs.pop().ok_or_else(|| LocalError::invalid("group commit", "no result for the call")));
+                let out = store.commit_group(&[call(&p)]).and_then(|mut outs| {
+                    outs.pop().ok_or_else(|| {
+                        LocalError::invalid("group commit", "no result for the call")
+                    })
+                });
                 answer(p, out);
             }
         }

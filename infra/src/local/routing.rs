@@ -234,6 +234,9 @@ struct PreparedEvent {
     matched: Option<(i64, Vec<String>)>,
 }
 
+/// One prepared entry: the event, or why the entry is refused.
+type PreparedEntry = std::result::Result<PreparedEvent, PutEventsResultEntry>;
+
 /// A PutEvents call made ready outside the writer's transaction: entries validated, ids
 /// given, envelopes built and serialized and matched against the last published routes, so
 /// that the writer (one thread for every caller, with [`super::GroupCommit`]) only checks
@@ -242,10 +245,7 @@ pub struct PreparedPutEvents {
     sender: Option<String>,
     /// `Err`: the call itself is refused (too few or many entries), why. Else per entry its
     /// bus and the event, or the entry's error.
-    entries: std::result::Result<
-        Vec<(String, std::result::Result<PreparedEvent, PutEventsResultEntry>)>,
-        String,
-    >,
+    entries: std::result::Result<Vec<(String, PreparedEntry)>, String>,
 }
 
 impl std::fmt::Debug for PreparedPutEvents {
@@ -544,7 +544,10 @@ impl Store {
         let generation = counter(&tx, "rules_generation")?;
         let mut outs = Vec::with_capacity(calls.len());
         for call in calls {
-            if let GroupCall::Put(PreparedPutEvents { entries: Err(why), .. }) = call {
+            if let GroupCall::Put(PreparedPutEvents {
+                entries: Err(why), ..
+            }) = call
+            {
                 outs.push(GroupOut::Put(Err(refused(why))));
                 continue;
             }
@@ -552,14 +555,10 @@ impl Store {
                 GroupCall::Put(put) => {
                     put_events_tx(tx, &ctx, routes, generation, put).map(|o| GroupOut::Put(Ok(o)))
                 }
-                GroupCall::Send(queue, reqs) => {
-                    super::queue::send_batch_tx(tx, &ctx, queue, reqs)
-                        .map(|o| GroupOut::Send(Ok(o)))
-                }
-                GroupCall::Receive(queue, req) => {
-                    super::queue::receive_tx(tx, &ctx, queue, *req)
-                        .map(|o| GroupOut::Receive(Ok(o)))
-                }
+                GroupCall::Send(queue, reqs) => super::queue::send_batch_tx(tx, &ctx, queue, reqs)
+                    .map(|o| GroupOut::Send(Ok(o))),
+                GroupCall::Receive(queue, req) => super::queue::receive_tx(tx, &ctx, queue, *req)
+                    .map(|o| GroupOut::Receive(Ok(o))),
                 GroupCall::Delete(queue, handles) => {
                     super::queue::delete_batch_tx(tx, queue, handles)
                         .map(|o| GroupOut::Delete(Ok(o)))
