@@ -2,7 +2,10 @@
 //! counts (`valgrind --tool=callgrind`) and profiles (`perf record`), which a criterion
 //! bench is too long for.
 //!
-//! `cargo run --release -p bridge-infra --example local_pipeline -- MODE RULES ROUNDS`
+//! `cargo run --release -p bridge-infra --example local_pipeline -- MODE RULES ROUNDS [full]`
+//!
+//! `full` commits accepted events with `synchronous=FULL` (as the bench); the default is
+//! `NORMAL`, for instruction counts (an fsync is time, not instructions).
 //!
 //! - `single`: one thread: PutEvents (10 events, each matching one of RULES rules) →
 //!   receive 10 → delete 10, ROUNDS times, with `synchronous=NORMAL` (an fsync is time, not
@@ -18,9 +21,13 @@ use infra::local::{
     RuleState, Store, TargetSpec,
 };
 
-fn setup(dir: &std::path::Path, rules: usize) -> (Store, Vec<PutEventsEntry>) {
+fn setup(
+    dir: &std::path::Path,
+    rules: usize,
+    durability: Durability,
+) -> (Store, Vec<PutEventsEntry>) {
     let config = Config {
-        durability: Durability::Normal,
+        durability,
         ..Config::default()
     };
     let mut store = Store::open_with(dir, config, Clock::System).expect("open store");
@@ -59,12 +66,16 @@ fn setup(dir: &std::path::Path, rules: usize) -> (Store, Vec<PutEventsEntry>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: local_pipeline single|group RULES ROUNDS";
+    let usage = "usage: local_pipeline single|group RULES ROUNDS [full]";
     let mode = args.first().expect(usage).clone();
     let rules: usize = args.get(1).and_then(|a| a.parse().ok()).expect(usage);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).expect(usage);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut store, batch) = setup(dir.path(), rules);
+    let durability = match args.get(3).map(String::as_str) {
+        Some("full") => Durability::Full,
+        _ => Durability::Normal,
+    };
+    let (mut store, batch) = setup(dir.path(), rules, durability);
     // Compile the routes before counting.
     store.put_events(&batch).expect("warm-up put");
     while !store
