@@ -8,17 +8,17 @@
 //!
 //! `cargo bench -p bridge --bench consumer`; compare the `elem/s` of the three lines.
 
-use std::collections::VecDeque;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bridge::consumer::{
-    handler_fn, Consumer, ConsumerOptions, LocalSource, Message, MessageSource, SourceError,
-    SqsSource,
-};
+use bridge::consumer::{ConsumerOptions, LocalSource, SqsSource};
 use criterion::{criterion_group, Criterion, Throughput};
 use infra::local::{Clock, Config, Durability, QueueSpec, SendRequest, Store};
+use support::{drain_timed, MemorySource};
+
+#[path = "support/mod.rs"]
+mod support;
 
 const MESSAGES: usize = 2_000;
 
@@ -41,69 +41,13 @@ fn bodies() -> Vec<String> {
         .collect()
 }
 
-/// A queue in memory: the runtime's cost without any storage.
-struct MemorySource(Mutex<VecDeque<Message>>);
-
-impl MessageSource for MemorySource {
-    async fn receive(&self, max: u32, _: u32, _: Option<u32>) -> Result<Vec<Message>, SourceError> {
-        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = (max as usize).min(q.len());
-        Ok(q.drain(..n).collect())
-    }
-    async fn delete_batch(
-        &self,
-        r: &[String],
-    ) -> Result<Vec<Result<(), SourceError>>, SourceError> {
-        Ok(r.iter().map(|_| Ok(())).collect())
-    }
-    async fn change_visibility(&self, _: &str, _: u32) -> Result<(), SourceError> {
-        Ok(())
-    }
-    async fn dead_letter(&self, _: &Message, _: &str) -> Result<(), SourceError> {
-        Ok(())
-    }
-    fn is_fifo(&self) -> bool {
-        false
-    }
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-}
-
-/// Consumes `options.max_messages` messages with a no-op handler; returns the time taken.
-/// Panics unless every one was handled: a bench that lost messages measures nothing.
-fn drain_timed<S: MessageSource>(
-    runtime: &tokio::runtime::Runtime,
-    source: S,
-    options: ConsumerOptions,
-) -> Duration {
-    let expected = options.max_messages;
-    let start = Instant::now();
-    let m = runtime.block_on(Consumer::new(source, options).run(
-        handler_fn(|_| async { Ok(()) }),
-        std::future::pending::<()>(),
-    ));
-    let took = start.elapsed();
-    assert_eq!(Some(m.handled), expected, "{m}");
-    took
-}
-
 fn options() -> ConsumerOptions {
-    ConsumerOptions {
-        wait_secs: 0,
-        max_messages: Some(MESSAGES as u64),
-        idle_exit: Some(Duration::from_secs(5)),
-        ..ConsumerOptions::default()
-    }
+    support::drain_options(MESSAGES)
 }
 
 fn bench(c: &mut Criterion) {
     let bodies = bodies();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     let mut group = c.benchmark_group("consumer");
     group.throughput(Throughput::Elements(MESSAGES as u64));
     group.sample_size(10);
@@ -117,26 +61,19 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    group.bench_function("normalize only", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                black_box(bridge::event::normalize(body).ok());
+            }
+        })
+    });
+
     group.bench_function("normalize+dispatch, memory source", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let queue = bodies
-                    .iter()
-                    .enumerate()
-                    .map(|(i, body)| Message {
-                        id: i.to_string(),
-                        receipt: i.to_string(),
-                        body: body.clone(),
-                        receive_count: 1,
-                        group_id: None,
-                        attributes: Default::default(),
-                    })
-                    .collect();
-                let source = MemorySource(Mutex::new(queue));
-                total += drain_timed(&runtime, source, options());
-            }
-            total
+            (0..iters)
+                .map(|_| drain_timed(&runtime, MemorySource::with_bodies(&bodies), options()))
+                .sum()
         })
     });
 
@@ -296,8 +233,69 @@ fn backlog_memory() {
 
 criterion_group!(benches, bench);
 
+/// The in-memory lines as multiples of parse-only, from interleaved rounds.
+fn ratios() {
+    let bodies = bodies();
+    let runtime = support::runtime();
+    let reps = 20;
+    let timed = |f: &dyn Fn()| {
+        let start = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        start.elapsed()
+    };
+    support::interleaved_ratios(
+        &format!("consumer, {MESSAGES} EventBridge S3 bodies"),
+        9,
+        &mut [
+            ("parse-only", &mut || {
+                timed(&|| {
+                    for body in &bodies {
+                        black_box(serde_json::from_str::<serde_json::Value>(body).ok());
+                    }
+                })
+            }),
+            ("normalize only", &mut || {
+                timed(&|| {
+                    for body in &bodies {
+                        black_box(bridge::event::normalize(body).ok());
+                    }
+                })
+            }),
+            ("normalize+dispatch, memory source", &mut || {
+                (0..reps)
+                    .map(|_| drain_timed(&runtime, MemorySource::with_bodies(&bodies), options()))
+                    .sum()
+            }),
+            (
+                "normalize+dispatch, Value path only (as before the fast path)",
+                &mut || {
+                    let careful = || ConsumerOptions {
+                        normalize: Arc::new(|body: &str| {
+                            bridge::event::normalize_careful(
+                                body,
+                                bridge::event::Strictness::Lenient,
+                            )
+                        }),
+                        ..options()
+                    };
+                    (0..reps)
+                        .map(|_| {
+                            drain_timed(&runtime, MemorySource::with_bodies(&bodies), careful())
+                        })
+                        .sum()
+                },
+            ),
+        ],
+    );
+}
+
 fn main() {
     benches();
     backlog_memory();
     Criterion::default().configure_from_args().final_summary();
+    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+        ratios();
+    }
 }

@@ -1,56 +1,199 @@
-//! Messages per second through `normalize`, against parsing the same bodies to a
-//! `serde_json::Value` (the floor: every normalizer has to parse), in one group and one run.
+//! Messages per second through `normalize`, and through normalize + dispatch to a no-op
+//! handler (the consumer runtime over an in-memory queue), against parsing the same bodies
+//! to a `serde_json::Value` (the floor the issue measures against), in one group and one run.
+//! After criterion's report it prints both as multiples of parse-only, from interleaved
+//! rounds (the machine is shared: alternating the variants cancels drift in its load).
 //!
-//! Corpus: every `*.body.json` fixture in bridge/tests/fixtures/normalize (native S3, test
-//! events, EventBridge S3 and custom, SNS-wrapped, moto-captured), each a message.
+//! Corpus: every `*.body.json` fixture in bridge/tests/fixtures/normalize that normalizes
+//! (native S3, test events, EventBridge S3, CloudTrail and custom, SNS-wrapped,
+//! moto-captured), each a message; the `error-*` bodies are left out, since a consumer
+//! dead-letters them instead of dispatching them.
+//!
+//! `BRIDGE_BENCH_COUNT=parse|normalize|dispatch|careful|dispatch-careful` runs only that, over the corpus
+//! `BRIDGE_BENCH_REPS` times (default 100), and exits: for instruction counts under
+//! `valgrind --tool=callgrind` (subtract a run with `BRIDGE_BENCH_REPS=0`).
 
+use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use bridge::consumer::ConsumerOptions;
+use bridge::event::Strictness;
+use criterion::{criterion_group, Criterion, Throughput};
+
+#[path = "support/mod.rs"]
+mod support;
 
 fn corpus() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/normalize");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".body.json"))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|n| n.ends_with(".body.json") && !n.starts_with("error-"))
+        })
         .collect();
     paths.sort();
-    paths
+    let bodies: Vec<String> = paths
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .collect()
+        .collect();
+    for (path, body) in paths.iter().zip(&bodies) {
+        if let Err(e) = bridge::event::normalize(body) {
+            panic!("{} does not normalize: {e}", path.display());
+        }
+    }
+    bodies
+}
+
+fn parse_only(bodies: &[String]) -> usize {
+    let mut n = 0usize;
+    for body in bodies {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+            n += usize::from(v.is_object());
+        }
+    }
+    black_box(n)
+}
+
+fn normalize(bodies: &[String]) -> usize {
+    let mut n = 0usize;
+    for body in bodies {
+        if let Ok(events) = bridge::event::normalize(body) {
+            n += events.len();
+        }
+    }
+    black_box(n)
+}
+
+/// The `Value` path alone (what `normalize` was before its fast path), for comparison.
+fn normalize_careful(bodies: &[String]) -> usize {
+    let mut n = 0usize;
+    for body in bodies {
+        if let Ok(events) = bridge::event::normalize_careful(body, Strictness::Strict) {
+            n += events.len();
+        }
+    }
+    black_box(n)
+}
+
+fn dispatch(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> Duration {
+    let source = support::MemorySource::with_bodies(bodies);
+    support::drain_timed(runtime, source, support::drain_options(bodies.len()))
+}
+
+fn dispatch_careful(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> Duration {
+    let source = support::MemorySource::with_bodies(bodies);
+    let options = ConsumerOptions {
+        normalize: Arc::new(|body: &str| {
+            bridge::event::normalize_careful(body, Strictness::Lenient)
+        }),
+        ..support::drain_options(bodies.len())
+    };
+    support::drain_timed(runtime, source, options)
 }
 
 fn bench(c: &mut Criterion) {
     let bodies = corpus();
-    assert!(!bodies.is_empty(), "no fixture bodies found");
+    let runtime = support::runtime();
     let mut group = c.benchmark_group("normalize");
     group.throughput(Throughput::Elements(bodies.len() as u64));
     group.bench_function("parse_only_serde_json_value", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for body in &bodies {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-                    n += usize::from(v.is_object());
-                }
-            }
-            std::hint::black_box(n)
-        })
+        b.iter(|| parse_only(&bodies))
     });
-    group.bench_function("normalize", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for body in &bodies {
-                if let Ok(events) = bridge::event::normalize(body) {
-                    n += events.len();
-                }
-            }
-            std::hint::black_box(n)
-        })
+    group.bench_function("normalize", |b| b.iter(|| normalize(&bodies)));
+    group.bench_function("normalize+dispatch, memory source", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| dispatch(&runtime, &bodies)).sum())
     });
     group.finish();
 }
 
+/// Ratios from interleaved rounds of about 0.3 s each.
+fn ratios() {
+    let bodies = corpus();
+    let runtime = support::runtime();
+    let reps = 100;
+    let timed = |f: &dyn Fn()| {
+        let start = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        start.elapsed()
+    };
+    support::interleaved_ratios(
+        &format!("normalize, {} bodies", bodies.len()),
+        9,
+        &mut [
+            ("parse-only", &mut || {
+                timed(&|| {
+                    parse_only(&bodies);
+                })
+            }),
+            ("normalize", &mut || {
+                timed(&|| {
+                    normalize(&bodies);
+                })
+            }),
+            ("normalize+dispatch", &mut || {
+                (0..reps).map(|_| dispatch(&runtime, &bodies)).sum()
+            }),
+            (
+                "normalize, Value path only (as before the fast path)",
+                &mut || {
+                    timed(&|| {
+                        normalize_careful(&bodies);
+                    })
+                },
+            ),
+            ("normalize+dispatch, Value path only", &mut || {
+                (0..reps).map(|_| dispatch_careful(&runtime, &bodies)).sum()
+            }),
+        ],
+    );
+}
+
+/// One variant only, a fixed number of times (for instruction counts).
+fn count(what: &str) {
+    let bodies = corpus();
+    let reps: usize = std::env::var("BRIDGE_BENCH_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(100);
+    let runtime = support::runtime();
+    for _ in 0..reps {
+        match what {
+            "parse" => {
+                parse_only(&bodies);
+            }
+            "normalize" => {
+                normalize(&bodies);
+            }
+            "dispatch" => drop(dispatch(&runtime, &bodies)),
+            "careful" => {
+                normalize_careful(&bodies);
+            }
+            "dispatch-careful" => drop(dispatch_careful(&runtime, &bodies)),
+            other => panic!(
+                "BRIDGE_BENCH_COUNT={other}: parse, normalize, dispatch, careful or dispatch-careful"
+            ),
+        }
+    }
+    println!("{what}: {reps} × {} bodies", bodies.len());
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(what) = std::env::var("BRIDGE_BENCH_COUNT") {
+        count(&what);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Not when run as a test (`cargo test --benches` runs each bench once) or listed.
+    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+        ratios();
+    }
+}

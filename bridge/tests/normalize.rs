@@ -651,6 +651,220 @@ fn sizes_follow_one_rule_on_both_paths_and_a_bad_time_is_named() {
     );
 }
 
+/// Bodies made to trip the fast path: it must leave each to the careful path or answer
+/// exactly what that says (events, or the error's text).
+fn tricky_bodies() -> Vec<String> {
+    let eb = |detail: &str, extra: &str| {
+        format!(
+            r#"{{{extra}"version":"0","id":"e-1","detail-type":"Object Created","source":"aws.s3","account":"1","time":"2026-11-23T00:00:00Z","region":"us-east-1","resources":["arn:aws:s3:::b"],"detail":{detail}}}"#
+        )
+    };
+    let s3 = |object: &str| {
+        format!(
+            r#"{{"version":"0","bucket":{{"name":"b"}},"object":{{"key":"k","etag":"e","sequencer":"1"{object}}},"reason":"PutObject"}}"#
+        )
+    };
+    let record = |extra: &str, user: &str| {
+        format!(
+            r#"{{"Records":[{{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-11-23T00:00:00.000Z","eventName":"ObjectCreated:Put","userIdentity":{user},"requestParameters":{{"sourceIPAddress":"1.2.3.4"}},"responseElements":{{"x-amz-request-id":"R"}},"s3":{{"s3SchemaVersion":"1.0","configurationId":"c","bucket":{{"name":"b","arn":"arn:aws:s3:::b"}},"object":{{"key":"a+b%21","size":5,"eTag":"e","sequencer":"1"}}}}{extra}}}]}}"#
+        )
+    };
+    let sns = |message: &str, extra: &str| {
+        format!(
+            r#"{{"Type":"Notification","MessageId":"m-1","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":{message}{extra},"Timestamp":"2026-11-23T00:00:00.000Z"}}"#
+        )
+    };
+    let plain = s3("");
+    let mut bodies = vec![
+        eb(&plain, ""),
+        eb(&plain, r#""zz":1e400,"#),
+        eb(&plain, r#""zz":"\ud800","#),
+        eb(&plain, r#""zz":"\ud83d\ude00","#),
+        eb(&plain, r#""zz":100000000000000000000000,"#),
+        eb(
+            &plain,
+            r#""zz":{"a":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]},"#,
+        ),
+        eb(&plain, r#""source":"other","#),
+        eb(&plain, r#""detail-type":null,"#),
+        eb(&plain, r#""Event":"s3:TestEvent","#),
+        eb(&plain, r#""Type":"Other","#),
+        eb(&plain, r#""Records":null,"#),
+        eb(&s3(r#","size":"5""#), ""),
+        eb(&s3(r#","size":-1"#), ""),
+        eb(&s3(r#","size":-0"#), ""),
+        eb(&s3(r#","size":1.5"#), ""),
+        eb(&s3(r#","size":18446744073709551615"#), ""),
+        eb(&s3(r#","size":"""#), ""),
+        eb(&s3(r#","size":null"#), ""),
+        eb(&s3(r#","zz":1e999"#), ""),
+        eb(&s3(r#","version-id":"""#), ""),
+        eb(r#"{"bucket":["b"],"object":{"key":"k"}}"#, ""),
+        eb(r#"{"bucket":null}"#, ""),
+        eb("null", ""),
+        eb(r#"{"bucket":{"name":"b","name":"c"}}"#, ""),
+        eb(&plain, r#""time":"2026-11-23 00:00:00","#).replacen(
+            r#","time":"2026-11-23T00:00:00Z""#,
+            "",
+            1,
+        ),
+        eb(&plain, r#""time":5,"#).replacen(r#","time":"2026-11-23T00:00:00Z""#, "", 1),
+        eb(&plain, r#""time":null,"#).replacen(r#","time":"2026-11-23T00:00:00Z""#, "", 1),
+        eb(&plain, "").replace("\"detail-type\"", "\"detail\\u002dtype\""),
+        eb(&plain, "").replace(r#""id":"e-1","#, ""),
+        eb(
+            r#"{"type":"created","bucket":"b","handle":"h","topHash":"t"}"#,
+            "",
+        )
+        .replace("aws.s3", "com.quiltdata")
+        .replace("Object Created", "package-revision"),
+        eb(r#"{"type":"created","bucket":"b","topHash":"t"}"#, "")
+            .replace("aws.s3", "com.quiltdata")
+            .replace("Object Created", "package-revision"),
+        eb(r#"{"n":[1,2.5,"x",null,true],"m":{"\u00e9":"\n"}}"#, "").replace("aws.s3", "orders"),
+        eb(r#"{"n":1e400}"#, "").replace("aws.s3", "orders"),
+        eb("[1]", "")
+            .replace("aws.s3", "orders")
+            .replace(r#""id":"e-1","#, ""),
+        eb(&plain, "").replace("Object Created", "AWS API Call via CloudTrail"),
+        eb(&plain, "").replace(r#""resources":["arn:aws:s3:::b"]"#, r#""resources":[null]"#),
+        format!("[{}]", eb(&plain, "")),
+        format!("  {}  \n", eb(&plain, "")),
+        record("", r#"{"principalId":"AWS:P"}"#),
+        record("", r#"["AWS:P"]"#),
+        record("", r#""AWS:P""#),
+        record("", "null"),
+        record("", r#"{"principalId":5}"#),
+        record(
+            r#","glacierEventData":{"restoreEventData":{"lifecycleRestorationExpiryTime":"t","lifecycleRestoreStorageClass":"GLACIER"}}"#,
+            "{}",
+        ),
+        record(
+            r#","lifecycleEventData":{"transitionEventData":{"destinationStorageClass":"GLACIER"}}"#,
+            "{}",
+        ),
+        record(r#","lifecycleEventData":5"#, "{}"),
+        record(r#","eventName":"ObjectRemoved:Delete""#, "{}"),
+        record("", "{}").replace(
+            r#""eventTime":"2026-11-23T00:00:00.000Z""#,
+            r#""eventTime":"2026-11-23T00:49:43.793203""#,
+        ),
+        record("", "{}").replace(
+            r#""eventTime":"2026-11-23T00:00:00.000Z""#,
+            r#""eventTime":[1e999]"#,
+        ),
+        record("", "{}").replace(r#""x-amz-request-id":"R""#, r#""x-amz-request-id":5"#),
+        record("", "{}").replace(r#""size":5"#, r#""size":"7""#),
+        record("", "{}").replace(r#","eventName":"ObjectCreated:Put""#, ""),
+        record("", "{}").replace(r#""Records":["#, r#""Records":[5,"#),
+        r#"{"Records":[]}"#.to_owned(),
+        r#"{"Records":null}"#.to_owned(),
+        r#"{"Records":{}}"#.to_owned(),
+    ];
+    let inner = [
+        eb(&plain, ""),
+        record("", "{}"),
+        eb(r#"{"n":1}"#, "").replace("aws.s3", "orders"),
+        "not json".to_owned(),
+        r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#.to_owned(),
+        sns(&Value::String(eb(&plain, "")).to_string(), ""),
+        eb(&plain, r#""zz":1e400,"#),
+    ];
+    for message in &inner {
+        let quoted = Value::String(message.clone()).to_string();
+        bodies.push(sns(&quoted, ""));
+        bodies.push(sns(
+            &quoted,
+            r#","MessageAttributes":{"a":{"Type":"String","Value":"1"},"b":{"Type":"Binary"},"a":{"Type":"String","Value":"2"}}"#,
+        ));
+        bodies.push(sns(
+            &quoted,
+            r#","MessageAttributes":{"a":{"Type":"Number","Value":5}}"#,
+        ));
+        bodies.push(sns(&quoted, r#","Subject":null,"SignatureVersion":"1""#));
+    }
+    bodies.push(sns("null", ""));
+    bodies.push(sns("5", ""));
+    bodies.push(sns(&Value::String(eb(&plain, "")).to_string(), "").replace(
+        r#""Type":"Notification""#,
+        r#""Type":"SubscriptionConfirmation""#,
+    ));
+    bodies
+}
+
+#[test]
+fn the_fast_path_answers_as_the_careful_one_or_not_at_all() {
+    use bridge::event::{normalize_careful, normalize_fast, normalize_with, Strictness};
+    let mut bodies: Vec<(String, String)> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let name = name.strip_suffix(".body.json")?.to_owned();
+            Some((name.clone(), body(&name)))
+        })
+        .collect();
+    bodies.sort();
+    let fixtures = bodies.len();
+    bodies.extend(
+        tricky_bodies()
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| (format!("tricky #{i}"), b)),
+    );
+    let mut fast_answers = Vec::new();
+    for (name, body) in &bodies {
+        for strictness in [Strictness::Strict, Strictness::Lenient] {
+            let careful = golden(normalize_careful(body, strictness));
+            let both = golden(normalize_with(body, strictness));
+            assert_eq!(both, careful, "{name} ({strictness:?}): {body}");
+        }
+        if let Some(events) = normalize_fast(body) {
+            assert_eq!(
+                golden(Ok(events.clone())),
+                golden(normalize_careful(body, Strictness::Strict)),
+                "{name}: {body}"
+            );
+            // `original` is the text of what it stands for: it reads back as the same JSON.
+            for event in &events {
+                let reread: Value = serde_json::from_str(event.original.as_str()).expect("JSON");
+                assert_eq!(event.original, reread, "{name}");
+            }
+            fast_answers.push(name.clone());
+        }
+    }
+    // The fast path does answer for the common shapes (or the benches measure nothing).
+    for expected in [
+        "aws-eventbridge-object-created-put",
+        "aws-native-created-copy",
+        "aws-sns-eventbridge-created",
+        "aws-sns-native-created",
+        "aws-custom-package-revision",
+        "aws-custom-other",
+        "aws-native-test-event",
+        "aws-sns-test-event",
+        "moto-eventbridge-00-object-created-reports-monthly-report-csv",
+        "moto-native-01-objectcreated-put-reports-monthly-report-csv",
+        "moto-sns-01-objectcreated-put-reports-monthly-report-csv",
+        "tricky #0",
+    ] {
+        assert!(
+            fast_answers.iter().any(|n| n == expected),
+            "{expected} took the careful path"
+        );
+    }
+    let careful: Vec<&str> = bodies[..fixtures]
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !fast_answers.iter().any(|n| n == name))
+        .collect();
+    eprintln!(
+        "fast path answered {} of {} bodies; fixtures left to the careful path: {}",
+        fast_answers.len(),
+        bodies.len(),
+        careful.join(", ")
+    );
+}
+
 /// A custom EventBridge event whose `detail` nests `levels` levels (the envelope adds one).
 fn nested_event(levels: usize) -> String {
     let mut detail = String::new();
@@ -677,7 +891,7 @@ fn deep_events_normalize_up_to_the_limit_and_deeper_ones_are_refused() {
         // 150 levels: 75 objects and 75 arrays, plus the envelope.
         let events = normalize(&nested_event(75)).expect("150 levels deep normalizes");
         assert_eq!(events[0].id, "eb-deep-1");
-        let mut leaf = &events[0].custom.as_ref().expect("custom").detail;
+        let mut leaf: &Value = &events[0].custom.as_ref().expect("custom").detail;
         for _ in 0..75 {
             leaf = &leaf["a"][0];
         }
@@ -785,6 +999,18 @@ proptest! {
     fn normalize_never_panics_on_arbitrary_json(value in arb_json()) {
         let _ = normalize(&value.to_string());
         let _ = bridge::event::normalize_with(&value.to_string(), bridge::event::Strictness::Lenient);
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_careful_one_on_arbitrary_json(value in arb_json()) {
+        use bridge::event::{normalize_careful, normalize_with, Strictness};
+        let body = value.to_string();
+        for strictness in [Strictness::Strict, Strictness::Lenient] {
+            prop_assert_eq!(
+                golden(normalize_with(&body, strictness)),
+                golden(normalize_careful(&body, strictness))
+            );
+        }
     }
 
     #[test]

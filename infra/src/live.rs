@@ -1,6 +1,7 @@
 //! What exists, as a desired state: `bridge graph --live` draws it with the same model and
 //! layout as the files (`rules::graph`). Built from what `import` reads on AWS (a bus's
-//! rules and the queues and topics they name) or from the local state.
+//! rules and the queues and topics they name) with the notification settings of the
+//! buckets that concern the project ([`bucket_names`]), or from the local state.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,9 +11,11 @@ use rules::desired::{
 };
 
 use crate::aws::import::ImportFacts;
+use crate::aws::read::{bucket_of_arn, BucketFacts};
+use crate::aws::s3_notify::NotificationKind;
 use crate::local::LocalFacts;
 
-/// A resource that exists: `(kind, name)` with kind `rule`, `queue` or `topic`.
+/// A resource that exists: `(kind, name)` with kind `rule`, `queue`, `topic` or `bucket`.
 pub type Key = (&'static str, String);
 
 /// What exists, and which of it carries the stack's ownership tags.
@@ -47,18 +50,134 @@ fn attrs(pairs: &[(&str, bool)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The account as `import` read it (a bus's rules and what they name).
-pub fn from_aws(facts: &ImportFacts, stack: &str) -> Live {
-    let mut live = Live::default();
-    let d = &mut live.desired;
-    d.stack = stack.to_string();
-    d.bus = facts.bus.clone();
-    let named: BTreeSet<&str> = facts
+/// The buckets `graph --live` draws on AWS (buckets are never listed): the declared ones,
+/// and those that the `s3.amazonaws.com` statements (`aws:SourceArn`) name in the policies
+/// of the queues and topics the rules name or the project declares — a bucket that
+/// delivers to the project, declared or not.
+pub fn bucket_names(facts: &ImportFacts, desired: &Desired) -> Vec<String> {
+    let named = named_by_rules(facts);
+    let policies = facts
+        .queues
+        .iter()
+        .filter(|q| {
+            named.contains(q.arn.as_str()) || desired.queues.iter().any(|d| d.name == q.name)
+        })
+        .filter_map(|q| q.policy())
+        .chain(
+            facts
+                .topics
+                .iter()
+                .filter(|t| {
+                    named.contains(t.arn.as_str())
+                        || desired.topics.iter().any(|d| d.name == t.name)
+                })
+                .filter_map(|t| t.policy()),
+        );
+    let mut names: BTreeSet<String> = desired.buckets.iter().map(|b| b.name.clone()).collect();
+    for policy in policies {
+        names.extend(
+            s3_source_arns(policy)
+                .iter()
+                .filter_map(|arn| bucket_of_arn(arn))
+                .filter(|name| !name.contains(['*', '?']))
+                .map(str::to_string),
+        );
+    }
+    names.into_iter().collect()
+}
+
+/// The `aws:SourceArn` values of a policy's statements whose principal is S3.
+fn s3_source_arns(policy: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return Vec::new();
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(list)) => list.clone(),
+        Some(single @ serde_json::Value::Object(_)) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(list) => list
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    for s in &statements {
+        let service = s
+            .pointer("/Principal/Service")
+            .map(strings)
+            .unwrap_or_default();
+        if !service.iter().any(|x| x == crate::plan::S3) {
+            continue;
+        }
+        let Some(serde_json::Value::Object(ops)) = s.get("Condition") else {
+            continue;
+        };
+        for keys in ops.values() {
+            if let serde_json::Value::Object(keys) = keys {
+                for (key, values) in keys {
+                    if key.eq_ignore_ascii_case("aws:SourceArn") {
+                        out.extend(strings(values));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The queues and topics (and dead-letter queues) a bus's rules name, by ARN.
+fn named_by_rules(facts: &ImportFacts) -> BTreeSet<&str> {
+    facts
         .rules
         .iter()
         .flat_map(|r| &r.targets)
         .flat_map(|t| std::iter::once(t.arn.as_str()).chain(t.dead_letter_arn.as_deref()))
-        .collect();
+        .collect()
+}
+
+/// The account as `import` read it (a bus's rules and what they name), and `buckets`' notification
+/// settings (with the queues and topics those deliver to).
+pub fn from_aws(facts: &ImportFacts, buckets: &[BucketFacts], stack: &str) -> Live {
+    let mut live = Live::default();
+    let d = &mut live.desired;
+    d.stack = stack.to_string();
+    d.bus = facts.bus.clone();
+    let mut named = named_by_rules(facts);
+    named.extend(
+        buckets
+            .iter()
+            .flat_map(|b| &b.notifications.configurations)
+            .map(|c| c.arn.as_str()),
+    );
+    for b in buckets {
+        d.buckets.push(Bucket {
+            name: b.name.clone(),
+            eventbridge: b.notifications.eventbridge,
+            notifications: b
+                .notifications
+                .configurations
+                .iter()
+                .map(|c| Notification {
+                    id: c.id.clone().unwrap_or_default(),
+                    destination: match c.kind {
+                        NotificationKind::Queue => NotificationDestination::Queue(last(&c.arn)),
+                        NotificationKind::Topic => NotificationDestination::Topic(last(&c.arn)),
+                        // Drawn as the external ARN it is.
+                        NotificationKind::Lambda => NotificationDestination::Queue(c.arn.clone()),
+                    },
+                    events: c.events.clone(),
+                    prefix: c.prefix.clone(),
+                    suffix: c.suffix.clone(),
+                })
+                .collect(),
+        });
+    }
     for q in facts
         .queues
         .iter()
@@ -232,7 +351,8 @@ pub fn from_local(facts: &LocalFacts, stack: &str, bus: &str) -> Live {
     live
 }
 
-/// The resources `declared` names (rules, queues, topics), to mark what is not declared.
+/// The resources `declared` names (rules, queues, topics, buckets), to mark what is not
+/// declared.
 pub fn declared(desired: &Desired) -> BTreeSet<Key> {
     desired
         .rules
@@ -240,5 +360,6 @@ pub fn declared(desired: &Desired) -> BTreeSet<Key> {
         .map(|r| ("rule", r.name.clone()))
         .chain(desired.queues.iter().map(|q| ("queue", q.name.clone())))
         .chain(desired.topics.iter().map(|t| ("topic", t.name.clone())))
+        .chain(desired.buckets.iter().map(|b| ("bucket", b.name.clone())))
         .collect()
 }

@@ -1,37 +1,14 @@
 //! The local console's reads (`infra::local::inspect`): an event with its envelope, matched
 //! rules and delivered bodies; the outbox; pruning.
 
+mod local_support;
+
 use infra::local::{
-    Clock, Config, InputTransformer, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec,
-    RuleState, Store, SubscriptionSpec, TargetSpec, TopicSpec,
+    InputTransformer, PutEventsEntry, QueueSpec, ReceiveRequest, Store, SubscriptionSpec,
+    TargetSpec, TopicSpec,
 };
+use local_support::{rule, store};
 use serde_json::Value;
-
-const NOW: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
-
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_with(
-        dir.path().join("state"),
-        Config::default(),
-        Clock::manual(NOW),
-    )
-    .expect("open");
-    (dir, store)
-}
-
-fn rule(s: &mut Store, name: &str, pattern: &str, targets: &[TargetSpec]) {
-    s.put_rule(&RuleSpec {
-        bus: "default".into(),
-        name: name.into(),
-        pattern: Some(pattern.into()),
-        schedule: None,
-        state: RuleState::Enabled,
-        description: None,
-    })
-    .expect("rule");
-    s.put_targets("default", name, targets).expect("targets");
-}
 
 fn put(s: &mut Store, detail: &str) -> String {
     let out = s

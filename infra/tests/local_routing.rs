@@ -6,38 +6,11 @@ use std::collections::BTreeMap;
 
 use infra::local::buckets::ChangeKind;
 use infra::local::{
-    BucketSpec, Clock, Config, FilterScope, InputTransformer, MessageAttribute, NotificationSpec,
-    PublishRequest, PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store, SubscriptionSpec,
-    TargetSpec, TopicSpec,
+    BucketSpec, FilterScope, InputTransformer, MessageAttribute, NotificationSpec, PublishRequest,
+    PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store, SubscriptionSpec, TargetSpec, TopicSpec,
 };
-use local_support::drain;
+use local_support::{drain, rule, store};
 use serde_json::{json, Value};
-
-const NOW: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
-
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_with(
-        dir.path().join("state"),
-        Config::default(),
-        Clock::manual(NOW),
-    )
-    .expect("open");
-    (dir, store)
-}
-
-fn rule(s: &mut Store, name: &str, pattern: &str, targets: &[TargetSpec]) {
-    s.put_rule(&RuleSpec {
-        bus: "default".into(),
-        name: name.into(),
-        pattern: Some(pattern.into()),
-        schedule: None,
-        state: RuleState::Enabled,
-        description: None,
-    })
-    .expect("rule");
-    s.put_targets("default", name, targets).expect("targets");
-}
 
 #[test]
 fn matching_event_reaches_queue_in_eventbridge_shape() {

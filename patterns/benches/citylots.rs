@@ -3,19 +3,76 @@
 //! (`serde_json` to a `Value`, same lines) measured in the same run, and with 10 /
 //! 1,000 / 10,000 rules.
 //!
+//! The floor is measured in the same run too: simd-json (a Rust port of simdjson) parsing
+//! the same lines to a borrowed tree, and to its tape only (every byte validated, no
+//! tree). Each category also runs through `matches_trusted_str_into` (`…-trusted`), which
+//! skips unnamed subtrees by their brackets instead of validating them.
+//!
 //! Data: `$BRIDGE_BENCH_DATA` or `target/bench-data/`; generated there on first use by
 //! `../shared/bench/gen_citylots_like.py` (about 30 s). `BRIDGE_BENCH_EVENTS` picks how
-//! many events are matched per iteration (default 20,000).
+//! many events are matched per iteration (default 20,000; the whole file has 213,068).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
+    Throughput,
+};
+use patterns::Matcher;
+use simd_json::prelude::*;
 
 mod common;
 use common::{count_matches, matcher_of, parse_only};
+
+/// `count_matches` through `matches_trusted_str_into`.
+fn count_trusted_matches(m: &Matcher, events: &[String]) -> usize {
+    let mut names = Vec::new();
+    events
+        .iter()
+        .map(|e| {
+            m.matches_trusted_str_into(e, &mut names)
+                .expect("valid event");
+            names.len()
+        })
+        .sum()
+}
+
+/// The SIMD floor: every event parsed by simd-json to a borrowed tree (copied first into
+/// a buffer it may write to, as it requires).
+fn simd_parse_only(events: &[String]) -> usize {
+    let mut buffers = simd_json::Buffers::default();
+    let mut text = Vec::new();
+    events
+        .iter()
+        .map(|e| {
+            text.clear();
+            text.extend_from_slice(e.as_bytes());
+            let value =
+                simd_json::to_borrowed_value_with_buffers(&mut text, &mut buffers).expect("valid");
+            value.as_object().map_or(0, |o| o.len())
+        })
+        .sum()
+}
+
+/// The SIMD floor without a tree: simd-json's tape only (stage 1's structural index and
+/// stage 2's validation; strings unescaped, numbers converted).
+fn simd_skip_only(events: &[String]) -> usize {
+    let mut buffers = simd_json::Buffers::default();
+    let mut text = Vec::new();
+    events
+        .iter()
+        .map(|e| {
+            text.clear();
+            text.extend_from_slice(e.as_bytes());
+            let tape = simd_json::to_tape_with_buffers(&mut text, &mut buffers).expect("valid");
+            tape.0.len()
+        })
+        .sum()
+}
 
 fn data_dir() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -195,6 +252,22 @@ fn operator_rules(operator: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// `name` through `matches_str_into` and, as `name-trusted`, `matches_trusted_str_into`,
+/// after checking that both find the same matches.
+fn both(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, m: &Matcher, events: &[String]) {
+    let count = count_matches(m, events);
+    assert_eq!(
+        count_trusted_matches(m, events),
+        count,
+        "{name}: trusted walk"
+    );
+    eprintln!("{name}: {count} matches in {} events", events.len());
+    group.bench_function(name, |b| b.iter(|| count_matches(m, events)));
+    group.bench_function(format!("{name}-trusted"), |b| {
+        b.iter(|| count_trusted_matches(m, events))
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let events = load_events();
     let n = events.len() as u64;
@@ -203,35 +276,29 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(4));
+    if n > 50_000 {
+        // The whole file: an iteration takes up to a second, so no growing samples.
+        group.sampling_mode(SamplingMode::Flat);
+    }
     group.bench_function("parse-only", |b| b.iter(|| parse_only(&events)));
+    group.bench_function("simd-json-parse-only", |b| {
+        b.iter(|| simd_parse_only(&events))
+    });
+    group.bench_function("simd-json-skip-only", |b| {
+        b.iter(|| simd_skip_only(&events))
+    });
     let mut all = Vec::new();
     for category in CATEGORIES {
         let sources = rules(category);
         all.extend(sources.iter().copied());
-        let m = matcher_of(&sources);
-        eprintln!(
-            "{category}: {} matches in {n} events",
-            count_matches(&m, &events)
-        );
-        group.bench_function(category, |b| b.iter(|| count_matches(&m, &events)));
+        both(&mut group, category, &matcher_of(&sources), &events);
     }
     let m = matcher_of(&all);
-    eprintln!(
-        "COMBINED ({} rules): {} matches in {n} events",
-        all.len(),
-        count_matches(&m, &events)
-    );
-    group.bench_function("COMBINED", |b| b.iter(|| count_matches(&m, &events)));
+    both(&mut group, "COMBINED", &m, &events);
     // Every value of the fields whose lookups are remembered made unique: the worst
     // case for a stream whose strings never repeat (see `patterns::memo`).
     let unique = with_unique_values(&events, &["STREET", "ST_TYPE"]);
-    eprintln!(
-        "COMBINED, unique values: {} matches in {n} events",
-        count_matches(&m, &unique)
-    );
-    group.bench_function("COMBINED-unique-values", |b| {
-        b.iter(|| count_matches(&m, &unique))
-    });
+    both(&mut group, "COMBINED-unique-values", &m, &unique);
     group.finish();
 
     let mut group = c.benchmark_group("rule-count");

@@ -3,7 +3,9 @@
 //! counting (`valgrind --tool=callgrind`), which, unlike wall time, is repeatable on a
 //! busy machine.
 //!
-//!     cargo run --release -p bridge-patterns --example match_file -- PATTERN_DIR EVENTS [LIMIT] [REPEAT]
+//!     cargo run --release -p bridge-patterns --example match_file -- PATTERN_DIR EVENTS [LIMIT] [REPEAT] [trusted]
+//!
+//! `trusted` matches through `Matcher::matches_trusted_str_into`.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -12,10 +14,11 @@ use patterns::{Matcher, Pattern};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        return Err("usage: match_file PATTERN_DIR EVENTS [LIMIT] [REPEAT]".into());
+        return Err("usage: match_file PATTERN_DIR EVENTS [LIMIT] [REPEAT] [trusted]".into());
     }
     let limit: usize = args.get(3).map_or(Ok(usize::MAX), |s| s.parse())?;
     let repeat: usize = args.get(4).map_or(Ok(1), |s| s.parse())?;
+    let trusted = args.get(5).is_some_and(|s| s == "trusted");
     let mut matcher = Matcher::new();
     let mut paths: Vec<_> = std::fs::read_dir(&args[1])?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -45,7 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut names = Vec::new();
     for _ in 0..repeat {
         for event in &events {
-            matcher.matches_str_into(event, &mut names)?;
+            if trusted {
+                matcher.matches_trusted_str_into(event, &mut names)?;
+            } else {
+                matcher.matches_str_into(event, &mut names)?;
+            }
             matches += names.len();
         }
     }

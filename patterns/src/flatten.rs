@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::number::{number_end, scan_number, skip_digits, NearKey};
 use crate::skip::{self, find_string_stop, ws as skip_ws};
+use crate::structure;
 use crate::EventError;
 
 /// Field names of all patterns, split at dots: `{"detail": {"a.b": …}}` and
@@ -305,20 +306,38 @@ impl PathTrie {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn plain_key_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    let word = u128::from_le_bytes(bytes.get(pos..pos + 16)?.try_into().ok()?);
+    // The opening quote (byte 0) left out, so that only the name's bytes count.
+    let end = (key_stops(word) & !1).trailing_zeros() as usize;
+    (end < 16 && bytes[pos + end] == b'"' && bytes.get(pos + end + 1) == Some(&b':'))
+        .then_some(pos + end + 2)
+}
+
+/// The bytes of `word` that are a quote, backslash, dot or control character, one bit
+/// each.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn key_stops(word: u128) -> u32 {
+    skip::stops16(word, true)
+}
+
+/// [`key_stops`] eight bytes at a time (SWAR) where SSE2 is not at hand: in each mask,
+/// the lowest flagged byte is exact (a borrow only flags bytes above a real hit), and
+/// only the lowest flag is used.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn key_stops(word: u128) -> u32 {
     const ONES: u128 = u128::from_le_bytes([1; 16]);
     const TOPS: u128 = ONES << 7;
-    let word = u128::from_le_bytes(bytes.get(pos..pos + 16)?.try_into().ok()?);
-    // The opening quote made neutral, so that only the name's bytes can flag (the
-    // lowest flag is exact: a borrow only flags bytes above a real hit).
+    // Byte 0 made neutral, so that a flag it raised cannot borrow into byte 1.
     let word = (word & !0xff) | u128::from(b'a');
     let zero = |x: u128| x.wrapping_sub(ONES) & !x & TOPS;
     let stops = zero(word ^ (ONES * u128::from(b'"')))
         | zero(word ^ (ONES * u128::from(b'\\')))
         | zero(word ^ (ONES * u128::from(b'.')))
         | (word.wrapping_sub(ONES * 0x20) & !word & TOPS);
-    let end = (stops.trailing_zeros() / 8) as usize;
-    (end < 16 && bytes[pos + end] == b'"' && bytes.get(pos + end + 1) == Some(&b':'))
-        .then_some(pos + end + 2)
+    // The lowest flag, as a bit of its byte's index.
+    1u32.checked_shl(stops.trailing_zeros() / 8).unwrap_or(0)
 }
 
 /// A leaf value of an event.
@@ -361,6 +380,29 @@ pub(crate) fn walk_text(
     visitor: &mut impl Visitor,
     arrays: &mut Vec<ArrayPos>,
 ) -> Result<(), EventError> {
+    walk_text_as(text, trie, visitor, arrays, false)
+}
+
+/// [`walk_text`] for text the caller knows is valid JSON: objects and arrays no pattern
+/// looks inside are passed over by their brackets ([`crate::structure`]), not validated.
+/// What is walked is read as carefully as ever. On invalid text the leaves reported are
+/// unspecified (an error, or some leaves), but nothing panics.
+pub(crate) fn walk_trusted_text(
+    text: &str,
+    trie: &PathTrie,
+    visitor: &mut impl Visitor,
+    arrays: &mut Vec<ArrayPos>,
+) -> Result<(), EventError> {
+    walk_text_as(text, trie, visitor, arrays, true)
+}
+
+fn walk_text_as(
+    text: &str,
+    trie: &PathTrie,
+    visitor: &mut impl Visitor,
+    arrays: &mut Vec<ArrayPos>,
+    trusted: bool,
+) -> Result<(), EventError> {
     arrays.clear();
     let mut walker = TextWalker {
         text,
@@ -368,6 +410,7 @@ pub(crate) fn walk_text(
         arrays,
         next_array: 0,
         failure: None,
+        trusted,
     };
     let walked = (|| {
         let pos = skip_ws(walker.bytes, 0);
@@ -461,6 +504,9 @@ struct TextWalker<'a, 's> {
     arrays: &'s mut Vec<ArrayPos>,
     next_array: u32,
     failure: Option<(usize, Cow<'static, str>)>,
+    /// Containers no pattern looks inside are skipped by structure, not validated (see
+    /// [`walk_trusted_text`]).
+    trusted: bool,
 }
 
 impl<'a> TextWalker<'a, '_> {
@@ -612,6 +658,7 @@ impl<'a> TextWalker<'a, '_> {
             match skip::at(bytes, start) {
                 b'"' => skip::string(bytes, start + 1),
                 b'-' | b'0'..=b'9' => number_end(bytes, start),
+                b'{' | b'[' if self.trusted => structure::container_end(bytes, start),
                 _ => skip::skip(bytes, start, depth, MAX_DEPTH),
             }
         };

@@ -22,7 +22,9 @@ use rustc_hash::FxHashMap;
 
 use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
-use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
+use crate::flatten::{
+    walk_text, walk_trusted_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor,
+};
 use crate::index::{FieldIndex, Ids};
 use crate::memo::{LookupMemo, MemoKey, Recall, MEMO_HITS};
 use crate::number::{key_is_exact, near_key, settle_plain, tentative, window, NearKey};
@@ -452,6 +454,34 @@ impl Matcher {
     ) -> Result<(), EventError> {
         self.run(event, false, names, |m, c, a| {
             walk_text(event, &m.trie, c, a)
+        })
+    }
+
+    /// Like [`Matcher::matches_str_into`], for event text the caller knows is valid JSON
+    /// (an event PutEvents or a store already accepted, say): objects and arrays no pattern
+    /// looks inside are passed over by their brackets, 64 bytes at a time, instead of
+    /// being validated, as simdjson's On-Demand API and quamina do. Fields patterns name
+    /// are read and checked as by [`Matcher::matches_str_into`], and on valid JSON the
+    /// names are the same. On invalid JSON the result is unspecified (an error, or some
+    /// names), but never a panic; and the nesting limit holds only where patterns look.
+    ///
+    /// ```
+    /// use patterns::{Matcher, Pattern};
+    ///
+    /// let mut m = Matcher::new();
+    /// m.add("big", &Pattern::parse(r#"{"detail": {"size": [{"numeric": [">", 9]}]}}"#).unwrap());
+    /// let mut names = Vec::new();
+    /// m.matches_trusted_str_into(r#"{"skipped": [{"a": "]"}], "detail": {"size": 10}}"#, &mut names)
+    ///     .unwrap();
+    /// assert_eq!(names, ["big"]);
+    /// ```
+    pub fn matches_trusted_str_into<'m>(
+        &'m self,
+        event: &str,
+        names: &mut Vec<&'m str>,
+    ) -> Result<(), EventError> {
+        self.run(event, false, names, |m, c, a| {
+            walk_trusted_text(event, &m.trie, c, a)
         })
     }
 

@@ -86,6 +86,14 @@ fn every_case_holds_alone_and_in_a_shared_matcher() {
         if got != (case.expected == "MATCH") {
             failures.push(format!("{at} ({}): shared matcher says {got}", case.note));
         }
+        let mut trusted = Vec::new();
+        shared.matches_trusted_str_into(text, &mut trusted).unwrap();
+        if trusted != names {
+            failures.push(format!(
+                "{at} ({}): trusted matching says {trusted:?}",
+                case.note
+            ));
+        }
     }
     assert!(
         failures.is_empty(),

@@ -166,9 +166,13 @@ fn every_event_ruler_case_holds_on_every_path() {
             let exhaustive = shared
                 .matches_str_exhaustively(event)
                 .map(|n| n.contains(&case.id.as_str()));
-            if indexed != Ok(want) || exhaustive != Ok(want) {
+            let mut names = Vec::new();
+            let trusted = shared
+                .matches_trusted_str_into(event, &mut names)
+                .map(|()| names.contains(&case.id.as_str()));
+            if indexed != Ok(want) || exhaustive != Ok(want) || trusted != Ok(want) {
                 failures.push(format!(
-                    "{at}: in the file's shared matcher: indexed {indexed:?}, exhaustive {exhaustive:?}, expected {want}"
+                    "{at}: in the file's shared matcher: indexed {indexed:?}, exhaustive {exhaustive:?}, trusted {trusted:?}, expected {want}"
                 ));
             }
         }

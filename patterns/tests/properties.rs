@@ -171,12 +171,21 @@ proptest! {
         let text = serde_json::to_string(&event).unwrap();
         let by_text = m.matches_str(&text).unwrap();
         let by_value = m.matches_value(&event);
-        prop_assert_eq!(by_text, by_value);
+        prop_assert_eq!(&by_text, &by_value);
+        // Pretty-printed too, so that skipped containers span several 64-byte blocks
+        // with their brackets and quotes at every offset.
+        for text in [text, serde_json::to_string_pretty(&event).unwrap()] {
+            let mut trusted = Vec::new();
+            m.matches_trusted_str_into(&text, &mut trusted).unwrap();
+            prop_assert_eq!(&trusted, &by_value, "trusted, {}", text);
+        }
     }
 
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,64}") {
-        let _ = matcher().matches_str(&text);
+        let m = matcher();
+        let _ = m.matches_str(&text);
+        let _ = m.matches_trusted_str_into(&text, &mut Vec::new());
         let _ = Pattern::parse(&text);
     }
 }

@@ -105,3 +105,48 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Creates SQS queue `name` on the test server, with a redrive policy when `dead_letter`
+/// names one (the DLQ's ARN and `maxReceiveCount`); returns its URL.
+pub fn create_queue(aws: &BlockingAws, name: &str, dead_letter: Option<(&str, u32)>) -> String {
+    let mut req = aws.clients().sqs.create_queue().queue_name(name);
+    if let Some((arn, max_receive_count)) = dead_letter {
+        let policy = serde_json::json!({
+            "deadLetterTargetArn": arn,
+            "maxReceiveCount": max_receive_count,
+        });
+        req = req.attributes("RedrivePolicy".into(), policy.to_string());
+    }
+    let out = aws.block_on(req.send()).expect("create queue");
+    out.queue_url().expect("queue url").to_string()
+}
+
+/// Attribute `name` (`QueueArn`, `Policy`, `ApproximateNumberOfMessagesNotVisible`, ...) of
+/// the queue at `url`; `None` when the server does not report it.
+pub fn queue_attribute(aws: &BlockingAws, url: &str, name: &str) -> Option<String> {
+    let out = aws
+        .block_on(
+            aws.clients()
+                .sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(name.into())
+                .send(),
+        )
+        .expect("queue attributes");
+    out.attributes()?.get(&name.into()).cloned()
+}
+
+/// The ARN of the queue at `url`, as the server reports it.
+pub fn queue_arn(aws: &BlockingAws, url: &str) -> String {
+    queue_attribute(aws, url, "QueueArn").expect("QueueArn")
+}
+
+/// Queue `name` whose messages move to its dead-letter queue `<name>-dlq` after
+/// `max_receive_count` receives; returns the queue's URL and the DLQ's.
+pub fn queue_with_dlq(aws: &BlockingAws, name: &str, max_receive_count: u32) -> (String, String) {
+    let dlq_url = create_queue(aws, &format!("{name}-dlq"), None);
+    let dlq_arn = queue_arn(aws, &dlq_url);
+    let url = create_queue(aws, name, Some((&dlq_arn, max_receive_count)));
+    (url, dlq_url)
+}

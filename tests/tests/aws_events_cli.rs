@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use infra::aws::blocking::BlockingAws;
 use support::bridge_bin;
-use support::moto::{client, dummy_credentials, endpoint, text, unique};
+use support::moto::{
+    client, create_queue, dummy_credentials, endpoint, queue_attribute, text, unique,
+};
 
 fn bridge(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bridge_bin());
@@ -44,12 +46,7 @@ fn new_bus(aws: &BlockingAws, prefix: &str) -> String {
 /// A queue and a rule on `bus` that sends events with `source` to it; returns the queue URL.
 fn rule_to_queue(aws: &BlockingAws, bus: &str, name: &str, source: &str) -> String {
     let c = aws.clients();
-    let url = aws
-        .block_on(c.sqs.create_queue().queue_name(name).send())
-        .expect("create queue")
-        .queue_url()
-        .expect("url")
-        .to_string();
+    let url = create_queue(aws, name, None);
     let arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
     let pattern = serde_json::json!({ "source": [source] }).to_string();
     aws.block_on(
@@ -345,23 +342,8 @@ fn tail_streams_matching_events_and_removes_its_rule_and_queue_on_ctrl_c() {
         .queue_url()
         .expect("url")
         .to_string();
-    let attrs = aws
-        .block_on(
-            aws.clients()
-                .sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names("Policy".into())
-                .send(),
-        )
-        .expect("queue attributes");
-    let policy: serde_json::Value = serde_json::from_str(
-        attrs
-            .attributes()
-            .and_then(|a| a.get(&"Policy".into()))
-            .expect("policy"),
-    )
-    .expect("policy JSON");
+    let policy = queue_attribute(&aws, &url, "Policy").expect("policy");
+    let policy: serde_json::Value = serde_json::from_str(&policy).expect("policy JSON");
     let statement = &policy["Statement"][0];
     assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
     assert_eq!(statement["Action"], "sqs:SendMessage");

@@ -13,34 +13,10 @@ use std::time::{Duration, Instant};
 
 use infra::aws::blocking::BlockingAws;
 use support::bridge_bin;
-use support::moto::{client as aws, dummy_credentials, endpoint, text, unique};
-
-fn create_queue(aws: &BlockingAws, name: &str, dlq_arn: Option<&str>) -> String {
-    let mut req = aws.clients().sqs.create_queue().queue_name(name);
-    if let Some(arn) = dlq_arn {
-        let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": 5 });
-        req = req.attributes("RedrivePolicy".into(), policy.to_string());
-    }
-    let out = aws.block_on(req.send()).expect("create queue");
-    out.queue_url().expect("queue url").to_string()
-}
-
-fn queue_arn(aws: &BlockingAws, url: &str) -> String {
-    let out = aws
-        .block_on(
-            aws.clients()
-                .sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names("QueueArn".into())
-                .send(),
-        )
-        .expect("queue attributes");
-    out.attributes()
-        .and_then(|a| a.get(&"QueueArn".into()))
-        .expect("QueueArn")
-        .clone()
-}
+use support::moto::{
+    client as aws, create_queue, dummy_credentials, endpoint, queue_attribute, queue_with_dlq,
+    text, unique,
+};
 
 fn send(aws: &BlockingAws, url: &str, body: &str) {
     aws.block_on(
@@ -180,9 +156,7 @@ fn a_poison_message_goes_to_the_dead_letter_queue() {
     let aws = aws(&endpoint);
     let dir = tempfile::tempdir().expect("temp dir");
     let name = unique("consume-poison");
-    let dlq_url = create_queue(&aws, &format!("{name}-dlq"), None);
-    let dlq_arn = queue_arn(&aws, &dlq_url);
-    let url = create_queue(&aws, &name, Some(&dlq_arn));
+    let (url, dlq_url) = queue_with_dlq(&aws, &name, 5);
     send(&aws, &url, "definitely not json");
     let out = consume_cmd(
         &endpoint,
@@ -210,19 +184,7 @@ fn a_poison_message_goes_to_the_dead_letter_queue() {
 fn wait_until_in_flight(aws: &BlockingAws, url: &str, expected: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = aws
-            .block_on(
-                aws.clients()
-                    .sqs
-                    .get_queue_attributes()
-                    .queue_url(url)
-                    .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
-                    .send(),
-            )
-            .expect("queue attributes");
-        let in_flight: u64 = out
-            .attributes()
-            .and_then(|a| a.get(&"ApproximateNumberOfMessagesNotVisible".into()))
+        let in_flight: u64 = queue_attribute(aws, url, "ApproximateNumberOfMessagesNotVisible")
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         if in_flight >= expected {
@@ -412,9 +374,7 @@ fn a_dead_lettered_message_keeps_its_string_and_binary_attributes() {
     let aws = aws(&endpoint);
     let dir = tempfile::tempdir().expect("temp dir");
     let name = unique("consume-attrs");
-    let dlq_url = create_queue(&aws, &format!("{name}-dlq"), None);
-    let dlq_arn = queue_arn(&aws, &dlq_url);
-    let url = create_queue(&aws, &name, Some(&dlq_arn));
+    let (url, dlq_url) = queue_with_dlq(&aws, &name, 5);
     let attribute = |data_type: &str, text: Option<&str>, bytes: Option<&[u8]>| {
         let mut v = MessageAttributeValue::builder().data_type(data_type);
         if let Some(text) = text {
@@ -481,9 +441,7 @@ fn a_custom_json_message_is_handled_and_dead_lettered_only_with_strict() {
     for strict in [false, true] {
         let dir = tempfile::tempdir().expect("temp dir");
         let name = unique("consume-strict");
-        let dlq_url = create_queue(&aws, &format!("{name}-dlq"), None);
-        let dlq_arn = queue_arn(&aws, &dlq_url);
-        let url = create_queue(&aws, &name, Some(&dlq_arn));
+        let (url, dlq_url) = queue_with_dlq(&aws, &name, 5);
         send(&aws, &url, r#"{"order": 42}"#);
         let mut args = vec!["--max-messages", "1", "--idle-exit", "10"];
         if strict {

@@ -19,34 +19,10 @@ use infra::aws::blocking::BlockingAws;
 use infra::local::{Config, Durability, MessageAttribute, QueueSpec, Redrive, SendRequest, Store};
 use serde_json::Value;
 use support::bridge_bin;
-use support::moto::{client as aws, dummy_credentials, endpoint, text, unique};
-
-fn create_queue(aws: &BlockingAws, name: &str, dlq_arn: Option<&str>) -> String {
-    let mut req = aws.clients().sqs.create_queue().queue_name(name);
-    if let Some(arn) = dlq_arn {
-        let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": 1 });
-        req = req.attributes("RedrivePolicy".into(), policy.to_string());
-    }
-    let out = aws.block_on(req.send()).expect("create queue");
-    out.queue_url().expect("queue url").to_string()
-}
-
-fn queue_arn(aws: &BlockingAws, url: &str) -> String {
-    let out = aws
-        .block_on(
-            aws.clients()
-                .sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names("QueueArn".into())
-                .send(),
-        )
-        .expect("queue attributes");
-    out.attributes()
-        .and_then(|a| a.get(&"QueueArn".into()))
-        .expect("QueueArn")
-        .clone()
-}
+use support::moto::{
+    client as aws, create_queue, dummy_credentials, endpoint, queue_arn, queue_with_dlq, text,
+    unique,
+};
 
 fn attribute(data_type: &str, value: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
@@ -149,9 +125,7 @@ fn dlq_shows_dead_letters_with_their_reason_and_redrive_returns_them() {
     let dir = tempfile::tempdir().expect("temp dir");
     let name = unique("dlq-cli");
     let dlq_name = format!("{name}-dlq");
-    let dlq_url = create_queue(&aws, &dlq_name, None);
-    let dlq_arn = queue_arn(&aws, &dlq_url);
-    let url = create_queue(&aws, &name, Some(&dlq_arn));
+    let (url, dlq_url) = queue_with_dlq(&aws, &name, 1);
 
     // A good event whose handler kept failing: the redrive policy (maxReceiveCount 1)
     // moves it on the receive after its first.
@@ -315,8 +289,8 @@ fn redrive_without_a_destination_lists_the_candidates() {
     let dlq_name = format!("{name}-dlq");
     let dlq_url = create_queue(&aws, &dlq_name, None);
     let dlq_arn = queue_arn(&aws, &dlq_url);
-    create_queue(&aws, &format!("{name}-a"), Some(&dlq_arn));
-    create_queue(&aws, &format!("{name}-b"), Some(&dlq_arn));
+    create_queue(&aws, &format!("{name}-a"), Some((&dlq_arn, 1)));
+    create_queue(&aws, &format!("{name}-b"), Some((&dlq_arn, 1)));
     let out = bridge(
         dir.path(),
         &["dlq", "redrive", &dlq_name, "--endpoint-url", &endpoint],

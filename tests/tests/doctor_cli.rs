@@ -1,6 +1,7 @@
-//! `bridge doctor` against moto, each failure set up on purpose through the SDK, and on the
-//! local backend. (What moto cannot produce — KMS key policies, pending e-mail
-//! subscriptions — is covered by the unit tests in `infra/src/doctor/tests.rs`.)
+//! `bridge doctor` against moto, each failure set up on purpose through the SDK (a
+//! customer-managed KMS key's policy included), and on the local backend. (What moto cannot
+//! produce — pending e-mail subscriptions, a FIFO target without group id — is covered by
+//! the unit tests in `infra/src/doctor/tests.rs`.) Also `graph --live`'s buckets on moto.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -107,6 +108,34 @@ fn doctor_finds_each_failure_set_up_on_purpose() {
         &good,
         &format!("✓ queue {dlq}: exists (dead-letter queue, empty)"),
     );
+
+    // The live picture draws the declared bucket and its notification to the queue...
+    let out = bridge(&endpoint, project, &["graph", "--live"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let live = stdout(&out);
+    let bucket_line = live
+        .lines()
+        .find(|l| l.contains(&format!("bucket {native}")))
+        .unwrap_or_else(|| panic!("no bucket {native} in:\n{live}"));
+    assert!(!bucket_line.contains("undeclared"), "{live}");
+    assert!(
+        live.contains(&format!("native: bridge:{stack}:n")),
+        "the notification's edge: {live}"
+    );
+    // ...and, once the project no longer declares it, still finds it (through the stack's
+    // S3 grant on the queue it delivers to), marked undeclared.
+    let mut undeclared = file.clone();
+    undeclared["buckets"] = json!([]);
+    write(&project.join("bridge.json"), &undeclared);
+    let out = bridge(&endpoint, project, &["graph", "--live"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let live = stdout(&out);
+    let bucket_line = live
+        .lines()
+        .find(|l| l.contains(&format!("bucket {native}")))
+        .unwrap_or_else(|| panic!("no bucket {native} in:\n{live}"));
+    assert!(bucket_line.contains("undeclared"), "{live}");
+    write(&project.join("bridge.json"), &file);
 
     // A bucket with EventBridge delivery declared, and a rule with a misspelled detail-type.
     let eb = unique("doc-eb");
@@ -294,4 +323,106 @@ fn doctor_checks_the_local_state_too() {
         line(&bad, "✗ rule later: does not exist").contains("bridge apply --local"),
         "{bad}"
     );
+}
+
+#[test]
+fn doctor_reads_the_policy_of_a_customer_managed_kms_key() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = client(&endpoint);
+    let kms = &aws.clients().kms;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path();
+    let stack = unique("dockms");
+    let key_id = aws
+        .block_on(kms.create_key().description("bridge doctor test").send())
+        .expect("create key")
+        .key_metadata()
+        .expect("key metadata")
+        .key_id()
+        .to_string();
+    let alias = format!("alias/{stack}");
+    aws.block_on(
+        kms.create_alias()
+            .alias_name(&alias)
+            .target_key_id(&key_id)
+            .send(),
+    )
+    .expect("create alias");
+    let (q, rule) = (format!("{stack}-q"), format!("{stack}-r"));
+    write(
+        &project.join("bridge.json"),
+        &json!({ "stack": stack, "queues": [{ "name": q, "encryption": alias }] }),
+    );
+    write(
+        &project.join(format!("rules/{rule}.json")),
+        &json!({ "event_pattern": { "source": ["doctor.kms"] }, "targets": [{ "id": "q", "queue": q }] }),
+    );
+    let out = bridge(&endpoint, project, &["apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The plan warns before anything is written.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "warning: queue {q}: the policy of KMS key {alias} does not let events.amazonaws.com use it, so every delivery from events.amazonaws.com will fail"
+        )),
+        "{}",
+        text(&out)
+    );
+
+    // A new key's policy lets the account in, not EventBridge.
+    let out = bridge(&endpoint, project, &["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let bad = stdout(&out);
+    let problem = line(&bad, &format!("✗ rule {rule} target q:"));
+    assert!(
+        problem.contains(&format!(
+            "the policy of KMS key {alias} (encrypting queue {q}) does not let events.amazonaws.com use it"
+        )),
+        "{bad}"
+    );
+    assert!(
+        problem.contains(
+            "(fix: add a key policy statement allowing events.amazonaws.com kms:GenerateDataKey* and kms:Decrypt)"
+        ),
+        "{bad}"
+    );
+
+    // The fix, as doctor says it: then the target passes.
+    let policy = json!({ "Version": "2012-10-17", "Statement": [
+        { "Sid": "account", "Effect": "Allow",
+          "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "kms:*", "Resource": "*" },
+        { "Sid": "eventbridge", "Effect": "Allow", "Principal": { "Service": "events.amazonaws.com" },
+          "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*" }] });
+    aws.block_on(
+        kms.put_key_policy()
+            .key_id(&key_id)
+            .policy_name("default")
+            .policy(policy.to_string())
+            .send(),
+    )
+    .expect("put key policy");
+    let out = bridge(&endpoint, project, &["doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    line(
+        &stdout(&out),
+        &format!("✓ rule {rule} target q: delivers to queue {q}, which admits the rule"),
+    );
+    let out = bridge(&endpoint, project, &["plan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("KMS key"), "{}", text(&out));
+
+    // A key that is gone (its alias deleted behind bridge's back).
+    aws.block_on(kms.delete_alias().alias_name(&alias).send())
+        .expect("delete alias");
+    let out = bridge(&endpoint, project, &["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        line(&stdout(&out), &format!("✗ rule {rule} target q:")).contains(&format!(
+            "the policy of KMS key {alias} (encrypting queue {q}) could not be read: DescribeKey"
+        )),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = bridge(&endpoint, project, &["destroy", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -1,6 +1,9 @@
-//! `bridge import` round trips against moto: a project applied by bridge, imported into a
-//! fresh directory, plans no change; a set-up made with the raw SDK (foreign), imported
-//! with `--adopt`, plans its adoption first, and after `apply` plans clean.
+//! `bridge import` round trips against moto: a project applied by bridge (with an archive,
+//! bus grants and project tags), imported into a fresh directory, plans no change; a set-up
+//! made with the raw SDK (foreign, with an archive and a grant of its own), imported with
+//! `--adopt`, plans its adoption first, and after `apply` plans clean. And progress: on a
+//! terminal (a pseudo-terminal from util-linux's `script`) `apply` and `import` draw their
+//! bars; off one they stay quiet.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -10,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::json;
 use support::bridge_bin;
-use support::moto::{client, dummy_credentials, endpoint, text, unique};
+use support::moto::{client, create_queue, dummy_credentials, endpoint, text, unique};
 
 fn bridge(endpoint: &str, dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(bridge_bin());
@@ -49,6 +52,10 @@ fn an_applied_project_imports_into_files_that_plan_no_change() {
         &original.join("bridge.json"),
         &json!({
             "stack": stack, "bus": bus,
+            "tags": { "team": "shop" },
+            "buses": [{ "name": bus, "allow_put_events_from": ["111122223333", { "organization": "o-abcdef1234" }] }],
+            "archives": [{ "name": format!("{stack}-arch"), "event_pattern": { "source": ["shop"] },
+                           "retention_days": 30, "description": "orders, 30 days" }],
             "queues": [
                 { "name": dlq, "message_retention": 1_209_600 },
                 { "name": q, "visibility_timeout": 60, "dead_letter": { "queue": dlq, "max_receive_count": 3 } },
@@ -95,7 +102,7 @@ fn an_applied_project_imports_into_files_that_plan_no_change() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
-            "Imported 2 rule(s), 3 queue(s), 1 topic(s) from event bus {bus}"
+            "Imported 2 rule(s), 3 queue(s), 1 topic(s), 1 archive(s), 2 bus grant(s) from event bus {bus}"
         )),
         "{}",
         text(&out)
@@ -108,6 +115,32 @@ fn an_applied_project_imports_into_files_that_plan_no_change() {
         project["stack"],
         json!(stack),
         "the stack comes from the tags"
+    );
+    assert_eq!(project["tags"], json!({ "team": "shop" }), "{project:#}");
+    assert_eq!(
+        project["archives"],
+        json!([{ "name": format!("{stack}-arch"), "event_pattern": { "source": ["shop"] },
+                 "retention_days": 30, "description": "orders, 30 days" }]),
+        "the archive without bridge's ownership marker: {project:#}"
+    );
+    let buses = project["buses"].as_array().expect("buses");
+    assert_eq!(buses.len(), 1, "{project:#}");
+    assert_eq!(buses[0]["name"], json!(bus));
+    let grants = buses[0]["allow_put_events_from"]
+        .as_array()
+        .expect("grants");
+    assert_eq!(grants.len(), 2, "{project:#}");
+    assert!(grants.contains(&json!("111122223333")), "{project:#}");
+    assert!(
+        grants.contains(&json!({ "organization": "o-abcdef1234" })),
+        "{project:#}"
+    );
+    // AWS's rule for the archive is not a rule of the project.
+    assert!(
+        !imported
+            .join(format!("rules/Events-Archive-{stack}-arch.json"))
+            .exists(),
+        "the archive's managed rule was imported"
     );
     let pattern: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(imported.join(format!("patterns/{stack}-orders.json")))
@@ -126,6 +159,9 @@ fn an_applied_project_imports_into_files_that_plan_no_change() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("No changes"), "{}", text(&out));
+    // Not even a note: the archive is the stack's and the tags are all declared.
+    assert!(!text(&out).contains("not owned"), "{}", text(&out));
+    assert!(!text(&out).contains("tag"), "{}", text(&out));
 
     // Under another stack name: nothing is the new stack's, and nothing else differs.
     let out = bridge(
@@ -172,12 +208,7 @@ fn a_foreign_setup_is_adopted_by_apply_and_then_plans_clean() {
     let events = &aws.clients().eventbridge;
     aws.block_on(events.create_event_bus().name(&bus).send())
         .expect("bus");
-    let url = aws
-        .block_on(aws.clients().sqs.create_queue().queue_name(&queue).send())
-        .expect("queue")
-        .queue_url()
-        .expect("url")
-        .to_string();
+    let url = create_queue(&aws, &queue, None);
     let arn = format!("arn:aws:sqs:us-east-1:123456789012:{queue}");
     aws.block_on(
         events
@@ -203,6 +234,29 @@ fn a_foreign_setup_is_adopted_by_apply_and_then_plans_clean() {
             .send(),
     )
     .expect("targets");
+    let bus_arn = format!("arn:aws:events:us-east-1:123456789012:event-bus/{bus}");
+    let archive = format!("{name}-audit");
+    aws.block_on(
+        events
+            .create_archive()
+            .archive_name(&archive)
+            .event_source_arn(&bus_arn)
+            .event_pattern(r#"{"source": ["legacy"]}"#)
+            .retention_days(7)
+            .description("the audit team's")
+            .send(),
+    )
+    .expect("archive");
+    aws.block_on(
+        events
+            .put_permission()
+            .event_bus_name(&bus)
+            .action("events:PutEvents")
+            .principal("444455556666")
+            .statement_id("legacy-partner")
+            .send(),
+    )
+    .expect("permission");
 
     let project = dir.path().join("adopted");
     let out = bridge(
@@ -224,6 +278,35 @@ fn a_foreign_setup_is_adopted_by_apply_and_then_plans_clean() {
         text(&out).contains("3 resource(s) listed under \"adopt\""),
         "{}",
         text(&out)
+    );
+    // Someone else's archive is declared as it is (and left alone); someone else's grant
+    // is noted, not declared.
+    assert!(
+        text(&out).contains(&format!("archive {archive}: not the stack's")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("policy statement legacy-partner is not the stack's"),
+        "{}",
+        text(&out)
+    );
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.join("bridge.json")).expect("bridge.json"),
+    )
+    .expect("json");
+    assert_eq!(
+        file["archives"],
+        json!([{ "name": archive, "event_pattern": { "source": ["legacy"] },
+                 "retention_days": 7, "description": "the audit team's" }]),
+        "{file:#}"
+    );
+    assert!(file.get("buses").is_none(), "{file:#}");
+    assert!(
+        !project
+            .join(format!("rules/Events-Archive-{archive}.json"))
+            .exists(),
+        "the archive's managed rule was imported"
     );
 
     // The live picture marks what is not the stack's yet.
@@ -281,6 +364,11 @@ fn a_foreign_setup_is_adopted_by_apply_and_then_plans_clean() {
         &["plan", "--detailed-exitcode", "--project", path(&project)],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("archive {archive}")),
+        "the foreign archive is noted as not owned: {}",
+        text(&out)
+    );
     let tags = aws
         .block_on(aws.clients().sqs.list_queue_tags().queue_url(&url).send())
         .expect("tags");
@@ -296,4 +384,131 @@ fn a_foreign_setup_is_adopted_by_apply_and_then_plans_clean() {
         &["destroy", "--yes", "--project", path(&project)],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// Runs `bridge ARGS` with standard error (and out) on a pseudo-terminal: util-linux's
+/// `script -qfec CMD /dev/null`, whose standard output is what the terminal showed.
+fn bridge_on_terminal(endpoint: &str, dir: &Path, args: &[&str]) -> Output {
+    let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(path(&bridge_bin()).to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .chain(["--endpoint-url".to_string(), endpoint.to_string()])
+        .map(|a| quote(&a))
+        .collect();
+    let mut cmd = Command::new("script");
+    dummy_credentials(&mut cmd, dir)
+        .args(["-qfec", &line.join(" "), "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script (util-linux) to give bridge a terminal")
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_and_nowhere_else() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = |stack: &str| {
+        let p = dir.path().join(stack);
+        write(
+            &p.join("bridge.json"),
+            &json!({ "stack": stack, "bus": format!("{stack}-bus"),
+                      "queues": [{ "name": format!("{stack}-a") }, { "name": format!("{stack}-b") }] }),
+        );
+        write(
+            &p.join(format!("rules/{stack}-r.json")),
+            &json!({ "event_pattern": { "source": ["progress"] },
+                      "targets": [{ "id": "a", "queue": format!("{stack}-a") }] }),
+        );
+        p
+    };
+
+    // On a terminal: the bar, with its label and length, on standard error.
+    let stack = unique("tty");
+    let on_tty = project(&stack);
+    let out = bridge(
+        &endpoint,
+        dir.path(),
+        &["plan", "--json", "--project", path(&on_tty)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan --json");
+    let steps = plan["steps"].as_array().expect("steps").len();
+    assert!(steps >= 4, "bus, two queues, a rule: {plan:#}");
+    let out = bridge_on_terminal(
+        &endpoint,
+        dir.path(),
+        &["apply", "--yes", "--project", path(&on_tty)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.contains("applying ["), "{shown:?}");
+    // `[=====>   ] POS/LEN`, LEN the plan's steps.
+    let drawn = shown.match_indices(&format!("/{steps}")).any(|(i, _)| {
+        let before = &shown[..i];
+        let rest = before.trim_end_matches(|c: char| c.is_ascii_digit());
+        rest.len() < before.len() && rest.ends_with("] ")
+    });
+    assert!(drawn, "no POS/{steps} drawn: {shown:?}");
+    let imported = dir.path().join(format!("{stack}-imported"));
+    let out = bridge_on_terminal(
+        &endpoint,
+        dir.path(),
+        &[
+            "import",
+            "--bus",
+            &format!("{stack}-bus"),
+            "--dir",
+            path(&imported),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains(&format!("reading event bus {stack}-bus")),
+        "the spinner: {shown:?}"
+    );
+    assert!(shown.contains("writing files ["), "{shown:?}");
+
+    // Off a terminal: the same commands draw nothing.
+    let quiet = unique("notty");
+    let off_tty = project(&quiet);
+    let out = bridge(
+        &endpoint,
+        dir.path(),
+        &["apply", "--yes", "--project", path(&off_tty)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let imported_quietly = dir.path().join(format!("{quiet}-imported"));
+    let out2 = bridge(
+        &endpoint,
+        dir.path(),
+        &[
+            "import",
+            "--bus",
+            &format!("{quiet}-bus"),
+            "--dir",
+            path(&imported_quietly),
+        ],
+    );
+    assert_eq!(out2.status.code(), Some(0), "{}", text(&out2));
+    for out in [&out, &out2] {
+        let all = text(out);
+        assert!(
+            !all.contains("applying [")
+                && !all.contains("writing files [")
+                && !all.contains('\u{1b}'),
+            "{all:?}"
+        );
+    }
+
+    for p in [&on_tty, &off_tty] {
+        let out = bridge(
+            &endpoint,
+            dir.path(),
+            &["destroy", "--yes", "--project", path(p)],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
 }

@@ -74,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let aws = args.target.connect(project.file.region.clone())?;
     let (plan, facts) = aws.plan(&desired, args.prune)?;
+    super::shared::warn_about_keys(&aws, &desired)?;
     if !args.json {
         print!("{}", plan.render(use_color()));
     }

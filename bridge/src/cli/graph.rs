@@ -88,7 +88,9 @@ fn live_graph(
                 &desired.bus,
                 "",
             ))?;
-            infra::live::from_aws(&facts, &desired.stack)
+            let names = infra::live::bucket_names(&facts, desired);
+            let buckets = aws.block_on(infra::aws::read::read_buckets(aws.clients(), &names))?;
+            infra::live::from_aws(&facts, &buckets, &desired.stack)
         }
     };
     let declared = infra::live::declared(desired);
@@ -98,6 +100,7 @@ fn live_graph(
             NodeKind::Rule => "rule",
             NodeKind::Queue => "queue",
             NodeKind::Topic => "topic",
+            NodeKind::Bucket => "bucket",
             _ => continue,
         };
         let key = (kind, node.label.clone());
@@ -105,7 +108,8 @@ fn live_graph(
         if !declared.contains(&key) {
             marks.push("undeclared");
         }
-        if !live.owned.contains(&key) {
+        // Buckets are nobody's: bridge never creates them, only their notifications.
+        if kind != "bucket" && !live.owned.contains(&key) {
             marks.push("unowned");
         }
         if !marks.is_empty() {

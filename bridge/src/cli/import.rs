@@ -1,7 +1,8 @@
 //! `bridge import`: an existing deployment into project files — the bus's rules, their
-//! targets and the queues and topics they name — so that `bridge plan` on the result
-//! changes nothing but ownership. Reads AWS only; `--adopt` writes an `adopt` list that
-//! the next `apply` (never `import`) tags as the stack's.
+//! targets and the queues and topics they name, its archives and grants, the stack's
+//! tags — so that `bridge plan` on the result changes nothing but ownership. Reads AWS
+//! only; `--adopt` writes an `adopt` list that the next `apply` (never `import`) tags as
+//! the stack's.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,11 +83,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     let p = &imported.project;
+    let grants: usize = p.buses.iter().map(|b| b.allow_put_events_from.len()).sum();
     println!(
-        "Imported {} rule(s), {} queue(s), {} topic(s) from event bus {} into {} (stack {stack}).",
+        "Imported {} rule(s), {} queue(s), {} topic(s), {} archive(s), {grants} bus grant(s) \
+         from event bus {} into {} (stack {stack}).",
         imported.rules.len(),
         p.queues.len(),
         p.topics.len(),
+        p.archives.len(),
         args.bus,
         args.dir.display()
     );

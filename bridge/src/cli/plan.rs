@@ -35,7 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Backend::Aws => {
             let aws = args.target.connect(project.file.region.clone())?;
-            aws.plan(&desired, args.prune)?.0
+            let plan = aws.plan(&desired, args.prune)?.0;
+            super::shared::warn_about_keys(&aws, &desired)?;
+            plan
         }
     };
     if args.json {

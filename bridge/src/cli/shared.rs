@@ -88,6 +88,16 @@ pub(crate) fn load_project(target: &Target) -> anyhow::Result<rules::Project> {
     }
 }
 
+/// Warns (standard error) about declared queues whose KMS key would refuse the services
+/// that deliver to them (`infra::doctor::key_warnings`); reads only the keys of queues
+/// encrypted with a customer-managed key.
+pub(crate) fn warn_about_keys(aws: &BlockingAws, desired: &Desired) -> anyhow::Result<()> {
+    for w in aws.block_on(infra::doctor::read_key_warnings(aws.clients(), desired))? {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
 /// The project as the one desired state; `--stack` overrides its stack name.
 pub(crate) fn load_desired(target: &Target, project: &rules::Project) -> anyhow::Result<Desired> {
     if let Some(stack) = &target.stack {

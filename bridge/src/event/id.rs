@@ -36,10 +36,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Fills in [`super::Event::id`] for an S3 change from its identifying fields.
 pub(crate) fn s3_change_id(event: &super::Event) -> String {
-    let kind = serde_json::to_value(event.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let kind = event.kind.name();
     // To the second: native times carry milliseconds (`...:00.000Z`), EventBridge's do not.
     let time = if event.sequencer.is_some() {
         ""
@@ -50,7 +47,7 @@ pub(crate) fn s3_change_id(event: &super::Event) -> String {
     hashed(
         "s3",
         &[
-            &kind,
+            kind,
             event.bucket.as_deref().unwrap_or(""),
             event.key.as_deref().unwrap_or(""),
             event.version_id.as_deref().unwrap_or(""),
@@ -63,6 +60,35 @@ pub(crate) fn s3_change_id(event: &super::Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::hashed;
+    use crate::event::Kind;
+
+    #[test]
+    fn kind_names_are_the_serialized_ones() {
+        let all = [
+            Kind::ObjectCreated,
+            Kind::ObjectRemoved,
+            Kind::LifecycleExpiration,
+            Kind::ObjectRestoreInitiated,
+            Kind::ObjectRestoreCompleted,
+            Kind::ObjectRestoreExpired,
+            Kind::ReducedRedundancyLostObject,
+            Kind::Replication,
+            Kind::StorageClassChanged,
+            Kind::AccessTierChanged,
+            Kind::ObjectTagsAdded,
+            Kind::ObjectTagsDeleted,
+            Kind::ObjectAclUpdated,
+            Kind::OtherS3,
+            Kind::TestEvent,
+            Kind::PackageRevision,
+            Kind::Custom,
+            Kind::Message,
+            Kind::SnsConfirmation,
+        ];
+        for kind in all {
+            assert_eq!(serde_json::to_value(kind).expect("serializes"), kind.name());
+        }
+    }
 
     #[test]
     fn hashed_is_deterministic_and_separates_parts() {

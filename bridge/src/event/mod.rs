@@ -25,8 +25,10 @@
 //! de-duplication id is derived.
 
 mod eventbridge;
+mod fast;
 pub mod id;
 mod keys;
+mod raw;
 mod s3;
 mod s3_objects;
 mod sns;
@@ -37,6 +39,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 pub use keys::decode_form_key;
+pub use raw::RawJson;
 pub use store::{LocalDirStore, ObjectStore, StoreError};
 
 /// Names of the shapes `normalize` tries, in order; quoted by [`NormalizeError::UnknownShape`].
@@ -132,6 +135,33 @@ pub enum Kind {
     SnsConfirmation,
 }
 
+impl Kind {
+    /// The serialized name (`"object_created"`, ...), without going through serde.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::ObjectCreated => "object_created",
+            Kind::ObjectRemoved => "object_removed",
+            Kind::LifecycleExpiration => "lifecycle_expiration",
+            Kind::ObjectRestoreInitiated => "object_restore_initiated",
+            Kind::ObjectRestoreCompleted => "object_restore_completed",
+            Kind::ObjectRestoreExpired => "object_restore_expired",
+            Kind::ReducedRedundancyLostObject => "reduced_redundancy_lost_object",
+            Kind::Replication => "replication",
+            Kind::StorageClassChanged => "storage_class_changed",
+            Kind::AccessTierChanged => "access_tier_changed",
+            Kind::ObjectTagsAdded => "object_tags_added",
+            Kind::ObjectTagsDeleted => "object_tags_deleted",
+            Kind::ObjectAclUpdated => "object_acl_updated",
+            Kind::OtherS3 => "other_s3",
+            Kind::TestEvent => "test_event",
+            Kind::PackageRevision => "package_revision",
+            Kind::Custom => "custom",
+            Kind::Message => "message",
+            Kind::SnsConfirmation => "sns_confirmation",
+        }
+    }
+}
+
 /// How an object went away, where AWS says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,7 +222,8 @@ pub struct PackageRevision {
 pub struct CustomEvent {
     pub source: String,
     pub detail_type: String,
-    pub detail: Value,
+    /// The event's `detail`, kept as received and parsed on first use (see [`RawJson`]).
+    pub detail: RawJson,
 }
 
 /// The one normalized event. Serialized with the field names below (see
@@ -235,8 +266,10 @@ pub struct Event {
     /// For [`Kind::Message`]: the body, as JSON or as text; for [`Kind::SnsConfirmation`],
     /// SNS's `Message` text.
     pub message: Option<MessageBody>,
-    /// The JSON this event was made from: the S3 record, the test event or the EventBridge event.
-    pub original: Value,
+    /// The JSON this event was made from: the S3 record, the test event or the EventBridge
+    /// event. Kept as received and parsed only when read (see [`RawJson`]: it reads like the
+    /// `serde_json::Value` and serializes as one).
+    pub original: RawJson,
     /// Made by [`crate::consumer::pass_through`]: the built-in handlers write `original`
     /// (the body as delivered) rather than the normalized event. Not serialized.
     #[serde(skip)]
@@ -287,7 +320,7 @@ impl Event {
             package: None,
             custom: None,
             message: None,
-            original,
+            original: original.into(),
             pass_through: false,
         }
     }
@@ -302,7 +335,7 @@ impl Event {
             json: body.clone(),
             text: None,
         });
-        event.original = body;
+        event.original = body.into();
         event.pass_through = true;
         event
     }
@@ -317,7 +350,7 @@ impl Event {
     /// as delivered.
     pub fn handler_json(&self) -> Value {
         if self.pass_through {
-            return self.original.clone();
+            return self.original.value().clone();
         }
         // An Event always serializes: its maps have string keys and its `Value`s were JSON.
         serde_json::to_value(self).unwrap_or(Value::Null)
@@ -368,6 +401,24 @@ pub fn normalize(body: &str) -> Result<Vec<Event>, NormalizeError> {
 /// Normalizes one SQS message body; see [`Strictness`] for what becomes of a body of no AWS
 /// event shape. A body that is not JSON is an error either way.
 pub fn normalize_with(body: &str, strictness: Strictness) -> Result<Vec<Event>, NormalizeError> {
+    // The common shapes in one borrowed pass; anything else (or anything odd about them)
+    // the careful way, through a `Value`.
+    if let Some(events) = fast::normalize(body) {
+        return Ok(events);
+    }
+    normalize_careful(body, strictness)
+}
+
+/// The fast path alone: `None` where it leaves the body to the careful path. For tests.
+#[doc(hidden)]
+pub fn normalize_fast(body: &str) -> Option<Vec<Event>> {
+    fast::normalize(body)
+}
+
+/// [`normalize_with`] through a parsed `Value` only (no fast path): what the fast path must
+/// agree with. For tests.
+#[doc(hidden)]
+pub fn normalize_careful(body: &str, strictness: Strictness) -> Result<Vec<Event>, NormalizeError> {
     parse_then(body, |value| normalize_inner(value, 0, strictness))
 }
 
@@ -513,7 +564,7 @@ fn normalize_inner(
                     json: Value::Null,
                     text: Some(message),
                 });
-                event.original = envelope;
+                event.original = envelope.into();
                 vec![event]
             }
             Err(NormalizeError::NotJson(e)) => {
@@ -557,7 +608,7 @@ fn message(body: Value) -> Event {
         json: body.clone(),
         text: None,
     });
-    event.original = body;
+    event.original = body.into();
     event
 }
 

@@ -44,61 +44,112 @@ pub(crate) fn normalize_records(mut obj: Map<String, Value>) -> Result<Vec<Event
 fn normalize_record(record: Value) -> Result<Event, String> {
     let typed = typed_record(&record)?;
     let event_name = typed.event_name.as_deref().ok_or("missing `eventName`")?;
-    let (kind, reason, deletion_type) = classify(event_name);
-    let mut event = Event::new(kind, Path::S3, Value::Null);
-    event.reason = reason;
-    event.deletion_type = deletion_type;
-    event.bucket = typed.s3.bucket.name.clone();
-    event.key = typed.s3.object.key.as_deref().map(decode_form_key);
-    event.version_id = typed.s3.object.version_id.clone().filter(|v| !v.is_empty());
-    // The JSON, not the typed i64: the same rule as the EventBridge path (numeric strings).
-    event.size = size_at(&record, &["s3", "object", "size"], "s3.object.size")?;
-    event.etag = typed.s3.object.e_tag.clone().filter(|v| !v.is_empty());
-    event.sequencer = typed.s3.object.sequencer.clone();
-    // Verbatim, not chrono's re-rendering: handlers compare it with the other path's string.
-    event.time = str_at(&record, &["eventTime"]).map(str::to_owned);
-    event.region = typed.aws_region.clone();
-    event.request_id = typed.response_elements.get("x-amz-request-id").cloned();
-    event.source_ip = typed.request_parameters.source_ip_address.clone();
-    event.requester = typed.principal_id.principal_id.clone();
-    event.provenance.source = typed.event_source.clone();
-    event.provenance.rule = typed.s3.configuration_id.clone();
-    event.storage_class = str_at(
-        &record,
-        &[
-            "lifecycleEventData",
-            "transitionEventData",
-            "destinationStorageClass",
-        ],
-    )
-    .or_else(|| {
-        str_at(
+    let object = &typed.s3.object;
+    let fields = RecordFields {
+        event_name,
+        bucket: typed.s3.bucket.name.as_deref(),
+        key: object.key.as_deref(),
+        version_id: object.version_id.as_deref(),
+        // The JSON, not the typed i64: the same rule as the EventBridge path (numeric strings).
+        size: size_at(&record, &["s3", "object", "size"], "s3.object.size")?,
+        etag: object.e_tag.as_deref(),
+        sequencer: object.sequencer.as_deref(),
+        // Verbatim, not chrono's re-rendering: handlers compare it with the other path's string.
+        time: str_at(&record, &["eventTime"]),
+        region: typed.aws_region.as_deref(),
+        request_id: typed
+            .response_elements
+            .get("x-amz-request-id")
+            .map(String::as_str),
+        source_ip: typed.request_parameters.source_ip_address.as_deref(),
+        requester: typed.principal_id.principal_id.as_deref(),
+        source: typed.event_source.as_deref(),
+        rule: typed.s3.configuration_id.as_deref(),
+        storage_class: str_at(
+            &record,
+            &[
+                "lifecycleEventData",
+                "transitionEventData",
+                "destinationStorageClass",
+            ],
+        )
+        .or_else(|| {
+            str_at(
+                &record,
+                &[
+                    "glacierEventData",
+                    "restoreEventData",
+                    "lifecycleRestoreStorageClass",
+                ],
+            )
+        }),
+        access_tier: str_at(
+            &record,
+            &["intelligentTieringEventData", "destinationAccessTier"],
+        ),
+        restore_expiry_time: str_at(
             &record,
             &[
                 "glacierEventData",
                 "restoreEventData",
-                "lifecycleRestoreStorageClass",
+                "lifecycleRestorationExpiryTime",
             ],
-        )
-    })
-    .map(str::to_owned);
-    event.access_tier = str_at(
-        &record,
-        &["intelligentTieringEventData", "destinationAccessTier"],
-    )
-    .map(str::to_owned);
-    event.restore_expiry_time = str_at(
-        &record,
-        &[
-            "glacierEventData",
-            "restoreEventData",
-            "lifecycleRestorationExpiryTime",
-        ],
-    )
-    .map(str::to_owned);
-    event.original = record;
-    event.id = id::s3_change_id(&event);
+        ),
+    };
+    let mut event = record_event(&fields);
+    event.original = record.into();
     Ok(event)
+}
+
+/// What a native record says, read by either reader (the typed one here, the borrowed one in
+/// `event::fast`); [`record_event`] is the one mapping from it to an [`Event`].
+pub(crate) struct RecordFields<'a> {
+    pub event_name: &'a str,
+    pub bucket: Option<&'a str>,
+    /// As in the record: form-encoded.
+    pub key: Option<&'a str>,
+    pub version_id: Option<&'a str>,
+    pub size: Option<u64>,
+    pub etag: Option<&'a str>,
+    pub sequencer: Option<&'a str>,
+    pub time: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub requester: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub rule: Option<&'a str>,
+    /// Destination (transitions) or source (restores) storage class.
+    pub storage_class: Option<&'a str>,
+    pub access_tier: Option<&'a str>,
+    pub restore_expiry_time: Option<&'a str>,
+}
+
+/// The event for one native record, with its id; `original` is the caller's to set.
+pub(crate) fn record_event(f: &RecordFields) -> Event {
+    let owned = |s: Option<&str>| s.map(str::to_owned);
+    let (kind, reason, deletion_type) = classify(f.event_name);
+    let mut event = Event::new(kind, Path::S3, Value::Null);
+    event.reason = reason;
+    event.deletion_type = deletion_type;
+    event.bucket = owned(f.bucket);
+    event.key = f.key.map(decode_form_key);
+    event.version_id = owned(f.version_id.filter(|v| !v.is_empty()));
+    event.size = f.size;
+    event.etag = owned(f.etag.filter(|v| !v.is_empty()));
+    event.sequencer = owned(f.sequencer);
+    event.time = owned(f.time);
+    event.region = owned(f.region);
+    event.request_id = owned(f.request_id);
+    event.source_ip = owned(f.source_ip);
+    event.requester = owned(f.requester);
+    event.provenance.source = owned(f.source);
+    event.provenance.rule = owned(f.rule);
+    event.storage_class = owned(f.storage_class);
+    event.access_tier = owned(f.access_tier);
+    event.restore_expiry_time = owned(f.restore_expiry_time);
+    event.id = id::s3_change_id(&event);
+    event
 }
 
 /// The record through `aws_lambda_events`' typed `S3EventRecord`.
@@ -166,19 +217,36 @@ pub(crate) fn classify(event_name: &str) -> (Kind, Option<String>, Option<Deleti
 /// `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":...,"Bucket":...,"RequestId":...,"HostId":...}`
 pub(crate) fn test_event(obj: Map<String, Value>) -> Event {
     let original = Value::Object(obj);
+    let text = |name: &str| str_at(&original, &[name]);
+    let mut event = test_event_from(
+        text("Service"),
+        text("Bucket"),
+        text("Time"),
+        text("RequestId"),
+    );
+    event.original = original.into();
+    event
+}
+
+/// The test event with these fields (either reader's); `original` is the caller's to set.
+pub(crate) fn test_event_from(
+    service: Option<&str>,
+    bucket: Option<&str>,
+    time: Option<&str>,
+    request_id: Option<&str>,
+) -> Event {
     let mut event = Event::new(Kind::TestEvent, Path::S3, Value::Null);
-    event.bucket = str_at(&original, &["Bucket"]).map(str::to_owned);
-    event.time = str_at(&original, &["Time"]).map(str::to_owned);
-    event.request_id = str_at(&original, &["RequestId"]).map(str::to_owned);
-    event.provenance.source = str_at(&original, &["Service"]).map(str::to_owned);
+    event.bucket = bucket.map(str::to_owned);
+    event.time = time.map(str::to_owned);
+    event.request_id = request_id.map(str::to_owned);
+    event.provenance.source = service.map(str::to_owned);
     event.id = id::hashed(
         "s3test",
         &[
-            event.bucket.as_deref().unwrap_or(""),
-            event.time.as_deref().unwrap_or(""),
-            event.request_id.as_deref().unwrap_or(""),
+            bucket.unwrap_or(""),
+            time.unwrap_or(""),
+            request_id.unwrap_or(""),
         ],
     );
-    event.original = original;
     event
 }

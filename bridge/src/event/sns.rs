@@ -42,7 +42,7 @@ pub(crate) fn confirmation(obj: Map<String, Value>) -> Event {
         Some(message_id) if !message_id.is_empty() => format!("sns-{message_id}"),
         _ => id::hashed("sns", &[&envelope.to_string()]),
     };
-    event.original = envelope;
+    event.original = envelope.into();
     event
 }
 

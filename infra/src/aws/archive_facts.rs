@@ -20,26 +20,22 @@ pub struct ArchiveFacts {
 /// Every archive of the account and region (ListArchives, then DescribeArchive each for
 /// its pattern and description). An archive deleted meanwhile is skipped.
 pub async fn read_archives(aws: &AwsClients) -> Result<Vec<ArchiveFacts>, AwsError> {
-    let mut names = Vec::new();
-    let mut next_token = None;
-    loop {
+    let names = super::pages::all(|token| async move {
         let page = aws
             .eventbridge
             .list_archives()
-            .set_next_token(next_token)
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| AwsError::call("ListArchives", "archives", e))?;
-        names.extend(
-            page.archives()
-                .iter()
-                .filter_map(|a| a.archive_name().map(str::to_string)),
-        );
-        next_token = page.next_token().map(str::to_string);
-        if next_token.is_none() {
-            break;
-        }
-    }
+        let names = page
+            .archives()
+            .iter()
+            .filter_map(|a| a.archive_name().map(str::to_string))
+            .collect();
+        Ok((names, page.next_token().map(str::to_string)))
+    })
+    .await?;
     let mut out = Vec::new();
     for name in names {
         if let Some(a) = describe_archive(aws, &name).await? {

@@ -28,6 +28,8 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Read only: `bridge doctor` reads the policies of the keys queues and topics use.
+    pub kms: aws_sdk_kms::Client,
     /// The resolved region (ARNs and the plan mention it).
     pub region: String,
 }
@@ -71,6 +73,7 @@ impl AwsClients {
             sqs: aws_sdk_sqs::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            kms: aws_sdk_kms::Client::new(config),
             region,
         }
     }

@@ -213,24 +213,17 @@ pub async fn counts(aws: &AwsClients, queue: &Queue) -> Result<Counts, AwsError>
 
 /// The URLs of the queues whose redrive policy names `dlq` (`ListDeadLetterSourceQueues`).
 pub async fn dead_letter_sources(aws: &AwsClients, dlq: &Queue) -> Result<Vec<String>, AwsError> {
-    let mut urls = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = aws
-            .sqs
-            .list_dead_letter_source_queues()
-            .queue_url(&dlq.url)
-            .max_results(1000)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| call("ListDeadLetterSourceQueues", &dlq.name, e))?;
-        urls.extend(out.queue_urls().iter().cloned());
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => break,
-        }
-    }
+    let mut urls: Vec<String> = aws
+        .sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq.url)
+        .max_results(1000)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| call("ListDeadLetterSourceQueues", &dlq.name, e))?;
     urls.sort();
     Ok(urls)
 }

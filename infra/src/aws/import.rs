@@ -6,25 +6,35 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rules::model::{
-    AdoptDecl, DeadLetterDecl, FilterPolicyScope, InputTransformerDecl, ProjectFile, Protocol,
-    QueueDecl, RetryPolicyDecl, RuleFile, RuleState, SubscriptionDecl, TargetDecl, TopicDecl,
+    AdoptDecl, ArchiveDecl, BusDecl, DeadLetterDecl, FilterPolicyScope, GranteeDecl,
+    InputTransformerDecl, OrganizationDecl, ProjectFile, Protocol, QueueDecl, RetryPolicyDecl,
+    RuleFile, RuleState, SubscriptionDecl, TargetDecl, TopicDecl,
 };
 use serde_json::Value;
 
-use super::read::{self, QueueFacts, RuleFacts, TargetFacts, TopicFacts};
-use super::{AwsClients, AwsError};
+use super::archive_facts::{self, ArchiveFacts};
+use super::read::{self, BusFacts, QueueFacts, RuleFacts, TargetFacts, TopicFacts};
+use super::{bus_policy, AwsClients, AwsError};
 
-/// What `import` reads: the bus's rules (those whose name starts with the prefix) and the
-/// queues and topics of the account (only those the rules name are kept).
+/// What `import` reads: the bus (tags and policy), its rules (those whose name starts with
+/// the prefix) and archives, the account's other buses, and its queues and topics (only
+/// those the rules name are kept).
 #[derive(Debug, Clone, Default)]
 pub struct ImportFacts {
     pub bus: String,
     /// Whether the bus exists (a custom bus may not).
     pub bus_exists: bool,
     pub bus_tags: BTreeMap<String, String>,
+    /// The bus's resource policy, raw.
+    pub bus_policy: Option<String>,
     pub rules: Vec<RuleFacts>,
     pub queues: Vec<QueueFacts>,
     pub topics: Vec<TopicFacts>,
+    /// The archives of the bus (any owner).
+    pub archives: Vec<ArchiveFacts>,
+    /// Every other bus of the account, with tags and policy (the stack's own, and those
+    /// holding its grants, are imported).
+    pub other_buses: Vec<BusFacts>,
 }
 
 /// Reads what an import of `bus` needs.
@@ -39,11 +49,26 @@ pub async fn read_for_import(
             message: "does not exist (check the name and the region)".into(),
         });
     };
+    let archives: Vec<ArchiveFacts> = archive_facts::read_archives(aws)
+        .await?
+        .into_iter()
+        .filter(|a| a.event_source_arn == bus_facts.arn)
+        .collect();
+    // The rule AWS keeps for each archive (`Events-Archive-NAME`) goes with its archive.
+    let managed: BTreeSet<String> = archives
+        .iter()
+        .map(|a| format!("Events-Archive-{}", a.name))
+        .collect();
     let rules: Vec<RuleFacts> = read::read_rules(aws, bus)
         .await?
         .into_iter()
-        .filter(|r| r.name.starts_with(prefix) && !r.name.starts_with(crate::TAIL_PREFIX))
+        .filter(|r| {
+            r.name.starts_with(prefix)
+                && !r.name.starts_with(crate::TAIL_PREFIX)
+                && !managed.contains(&r.name)
+        })
         .collect();
+    let other_buses = read::read_other_buses(aws, bus).await?;
     let queues = read::read_queues(aws).await?;
     let mut topics = read::read_topics(aws).await?;
     let named: BTreeSet<&str> = rules
@@ -62,9 +87,12 @@ pub async fn read_for_import(
         bus: bus.to_string(),
         bus_exists: true,
         bus_tags: bus_facts.tags,
+        bus_policy: bus_facts.policy,
         rules,
         queues,
         topics,
+        archives,
+        other_buses,
     })
 }
 
@@ -248,19 +276,237 @@ pub fn import(facts: &ImportFacts, stack: &str, adopt: bool) -> Imported {
         rules_dir: "rules".to_string(),
         backend: rules::model::Backend::Aws,
         local_state_dir: None,
-        tags: BTreeMap::new(),
+        tags: project_tags(
+            facts,
+            stack,
+            &queues,
+            &topics,
+            &queue_by_arn,
+            &topic_by_arn,
+            &mut warnings,
+        ),
         buckets: Vec::new(),
         queues: queue_decls,
         topics: topic_decls,
         adopt: adopt_decl,
-        buses: Vec::new(),
-        // Archives are not imported (yet): declare them by hand.
-        archives: Vec::new(),
+        buses: bus_decls(facts, stack, &mut warnings),
+        archives: facts
+            .archives
+            .iter()
+            .map(|a| archive_decl(a, stack, &mut warnings))
+            .collect(),
     };
     Imported {
         project,
         rules: rule_files,
         warnings,
+    }
+}
+
+/// The project's `tags`: the tags (ownership and `aws:` aside) that every imported
+/// resource the stack owns carries with the same value — `apply` puts them on everything
+/// it creates. Tags only some carry are left out, with a warning.
+fn project_tags(
+    facts: &ImportFacts,
+    stack: &str,
+    queues: &BTreeSet<&str>,
+    topics: &BTreeSet<&str>,
+    queue_by_arn: &BTreeMap<&str, &QueueFacts>,
+    topic_by_arn: &BTreeMap<&str, &TopicFacts>,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let mut owned: Vec<(String, &BTreeMap<String, String>)> = Vec::new();
+    if facts.bus != "default" {
+        owned.push((format!("event bus {}", facts.bus), &facts.bus_tags));
+    }
+    owned.extend(
+        facts
+            .other_buses
+            .iter()
+            .map(|b| (format!("event bus {}", b.name), &b.tags)),
+    );
+    owned.extend(
+        facts
+            .rules
+            .iter()
+            .map(|r| (format!("rule {}", r.name), &r.tags)),
+    );
+    owned.extend(queues.iter().map(|a| {
+        let q = queue_by_arn[a];
+        (format!("queue {}", q.name), &q.tags)
+    }));
+    owned.extend(topics.iter().map(|a| {
+        let t = topic_by_arn[a];
+        (format!("topic {}", t.name), &t.tags)
+    }));
+    owned.retain(|(_, tags)| rules::owner::owned_by(tags, stack));
+    let extra = |tags: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        tags.iter()
+            .filter(|(k, _)| {
+                k.as_str() != rules::owner::MANAGED_BY_KEY
+                    && k.as_str() != rules::owner::STACK_KEY
+                    && !k.starts_with("aws:")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let Some((_, first)) = owned.first() else {
+        return BTreeMap::new();
+    };
+    let mut common = extra(first);
+    for (_, tags) in &owned[1..] {
+        common.retain(|k, v| tags.get(k) == Some(v));
+    }
+    for (what, tags) in &owned {
+        let odd: Vec<String> = extra(tags)
+            .into_iter()
+            .filter(|(k, _)| !common.contains_key(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !odd.is_empty() {
+            warnings.push(format!(
+                "{what}: tag(s) {} are not on everything the stack owns; left out of the \
+                 project's tags (apply notes them; apply --prune removes them)",
+                odd.join(", ")
+            ));
+        }
+    }
+    common
+}
+
+/// `buses`: the project's bus when its policy holds the stack's grants, and every other
+/// bus the stack owns or whose policy holds them (each with its grants). Statements the
+/// stack did not write are kept as they are by bridge, and only noted here.
+fn bus_decls(facts: &ImportFacts, stack: &str, warnings: &mut Vec<String>) -> Vec<BusDecl> {
+    let mut out = Vec::new();
+    let project = std::iter::once((
+        facts.bus.as_str(),
+        &facts.bus_tags,
+        facts.bus_policy.as_deref(),
+    ));
+    let others = facts
+        .other_buses
+        .iter()
+        .map(|b| (b.name.as_str(), &b.tags, b.policy.as_deref()));
+    for (i, (name, tags, policy)) in project.chain(others).enumerate() {
+        let is_project_bus = i == 0;
+        let owned = name != "default" && rules::owner::owned_by(tags, stack);
+        let holds_grants = !bus_policy::own_sids(policy, stack).is_empty();
+        // Someone else's bus without the stack's grants is none of the project's business.
+        if !is_project_bus && !owned && !holds_grants {
+            continue;
+        }
+        let grants = grants(name, policy, stack, warnings);
+        if !grants.is_empty() || (owned && !is_project_bus) {
+            out.push(BusDecl {
+                name: name.to_string(),
+                allow_put_events_from: grants,
+            });
+        }
+    }
+    out
+}
+
+/// The stack's `events:PutEvents` grants in a bus policy, as declared (`bridge-<stack>-put-…`
+/// statements, as [`bus_policy::statement`] writes them).
+fn grants(
+    bus: &str,
+    policy: Option<&str>,
+    stack: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<GranteeDecl> {
+    let Some(doc) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+        return Vec::new();
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(single @ Value::Object(_)) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    let prefix = bus_policy::sid_prefix(stack);
+    let mut out = Vec::new();
+    for s in &statements {
+        let sid = s.get("Sid").and_then(Value::as_str).unwrap_or("");
+        if !sid.starts_with(&prefix) {
+            warnings.push(format!(
+                "event bus {bus}: policy statement {} is not the stack's; bridge keeps it as \
+                 it is (declare the grant under buses[].allow_put_events_from to manage it)",
+                if sid.is_empty() { "without Sid" } else { sid }
+            ));
+            continue;
+        }
+        // The Sid names the kind of grant (`bus_policy::sid`): `acct-<id>`, `org-<o-id>`,
+        // `arn-<hash of the principal>`.
+        let part = &sid[prefix.len()..];
+        let grant = if let Some(account) = part.strip_prefix("acct-") {
+            Some(GranteeDecl::Principal(account.to_string()))
+        } else if part.starts_with("org-") {
+            s.pointer("/Condition/StringEquals/aws:PrincipalOrgID")
+                .and_then(Value::as_str)
+                .map(|o| {
+                    GranteeDecl::Organization(OrganizationDecl {
+                        organization: o.to_string(),
+                    })
+                })
+        } else if part.starts_with("arn-") {
+            s.pointer("/Principal/AWS")
+                .and_then(Value::as_str)
+                .map(|p| GranteeDecl::Principal(p.to_string()))
+        } else {
+            None
+        };
+        match grant {
+            Some(g) => out.push(g),
+            None => warnings.push(format!(
+                "event bus {bus}: policy statement {sid} is not one bridge writes; left out"
+            )),
+        }
+    }
+    out
+}
+
+/// An archive of the bus as declared: the stack's (its ownership marker taken off the
+/// description), or anyone else's as it is (the plan notes it and never touches it).
+fn archive_decl(a: &ArchiveFacts, stack: &str, warnings: &mut Vec<String>) -> ArchiveDecl {
+    let description = match rules::archive::owned_description(a.description.as_deref(), stack) {
+        Some(declared) => declared,
+        None => {
+            warnings.push(format!(
+                "archive {}: not the stack's (its description has no bridge marker for \
+                 stack {stack}); declared, but bridge leaves it alone",
+                a.name
+            ));
+            a.description.clone().filter(|d| !d.is_empty()).map(|d| {
+                if d.chars().count() > rules::archive::MAX_DESCRIPTION {
+                    warnings.push(format!(
+                        "archive {}: description cut to {} characters",
+                        a.name,
+                        rules::archive::MAX_DESCRIPTION
+                    ));
+                    d.chars().take(rules::archive::MAX_DESCRIPTION).collect()
+                } else {
+                    d
+                }
+            })
+        }
+    };
+    let event_pattern = a.event_pattern.as_deref().and_then(|p| {
+        serde_json::from_str::<Value>(p)
+            .map_err(|e| {
+                warnings.push(format!(
+                    "archive {}: its pattern is not JSON ({e}); left out (it would archive \
+                     every event)",
+                    a.name
+                ))
+            })
+            .ok()
+    });
+    ArchiveDecl {
+        name: a.name.clone(),
+        event_pattern,
+        pattern_file: None,
+        retention_days: a.retention_days,
+        description,
     }
 }
 
@@ -419,5 +665,143 @@ fn target_decl(
             }),
         },
         dead_letter_queue: t.dead_letter_arn.as_deref().map(queue_ref),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rules::buses::Grantee;
+
+    const BUS: &str = "arn:aws:events:us-east-1:123456789012:event-bus/orders";
+
+    #[test]
+    fn the_stacks_grants_read_back_as_declared_and_foreign_statements_are_noted() {
+        let declared = [
+            Grantee::Account("111122223333".into()),
+            Grantee::Organization("o-abcdef1234".into()),
+            Grantee::Principal("arn:aws:iam::111122223333:role/sender".into()),
+        ];
+        let mut statements: Vec<Value> = declared
+            .iter()
+            .map(|g| bus_policy::statement("shop", g, BUS))
+            .collect();
+        statements.push(serde_json::json!({ "Sid": "partner", "Effect": "Allow",
+            "Principal": { "AWS": "arn:aws:iam::444455556666:root" },
+            "Action": "events:PutEvents", "Resource": BUS }));
+        // Another stack's statement is someone else's too.
+        statements.push(bus_policy::statement("other", &declared[0], BUS));
+        let policy = serde_json::json!({ "Version": "2012-10-17", "Statement": statements });
+        let mut warnings = Vec::new();
+        let read = grants("orders", Some(&policy.to_string()), "shop", &mut warnings);
+        let back: Vec<Grantee> = read
+            .iter()
+            .map(|g| Grantee::from_decl(g).expect("a valid grant"))
+            .collect();
+        assert_eq!(back, declared);
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[0].contains("policy statement partner is not the stack's"));
+        assert!(grants("orders", None, "shop", &mut warnings).is_empty());
+    }
+
+    fn archive(description: Option<&str>) -> ArchiveFacts {
+        ArchiveFacts {
+            name: "audit".into(),
+            arn: "arn:aws:events:us-east-1:123456789012:archive/audit".into(),
+            event_source_arn: BUS.into(),
+            event_pattern: Some(r#"{"source":["shop"]}"#.into()),
+            retention_days: 30,
+            description: description.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn archives_lose_the_stacks_marker_and_foreign_ones_stay_as_they_are() {
+        let mut warnings = Vec::new();
+        let mine = rules::archive::description_with_marker(Some("orders"), "shop");
+        let d = archive_decl(&archive(Some(&mine)), "shop", &mut warnings);
+        assert_eq!(d.description.as_deref(), Some("orders"));
+        assert_eq!(
+            d.event_pattern,
+            Some(serde_json::json!({ "source": ["shop"] }))
+        );
+        assert_eq!(d.retention_days, 30);
+        assert!(warnings.is_empty(), "{warnings:#?}");
+        let bare = rules::archive::description_with_marker(None, "shop");
+        assert_eq!(
+            archive_decl(&archive(Some(&bare)), "shop", &mut warnings).description,
+            None
+        );
+
+        let d = archive_decl(&archive(Some("the audit team's")), "shop", &mut warnings);
+        assert_eq!(d.description.as_deref(), Some("the audit team's"));
+        assert!(
+            warnings[0].contains("archive audit: not the stack's"),
+            "{warnings:#?}"
+        );
+        let long = "x".repeat(500);
+        let d = archive_decl(&archive(Some(&long)), "shop", &mut warnings);
+        assert_eq!(
+            d.description.map(|d| d.len()),
+            Some(rules::archive::MAX_DESCRIPTION)
+        );
+    }
+
+    #[test]
+    fn project_tags_are_those_every_owned_resource_shares() {
+        let tags = |extra: &[(&str, &str)]| {
+            let mut t = rules::owner::ownership_tags("shop");
+            t.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            t
+        };
+        let rule = |name: &str, tags: BTreeMap<String, String>| RuleFacts {
+            name: name.into(),
+            arn: format!("arn:aws:events:us-east-1:123456789012:rule/orders/{name}"),
+            bus: "orders".into(),
+            event_pattern: None,
+            schedule_expression: None,
+            enabled: true,
+            description: None,
+            tags,
+            targets: vec![],
+        };
+        let facts = ImportFacts {
+            bus: "orders".into(),
+            bus_exists: true,
+            bus_tags: tags(&[("team", "shop"), ("cost", "1")]),
+            rules: vec![
+                rule(
+                    "a",
+                    tags(&[("team", "shop"), ("aws:cloudformation:x", "y")]),
+                ),
+                rule("b", tags(&[("team", "shop"), ("cost", "2")])),
+                // Not the stack's: its tags do not count.
+                rule(
+                    "c",
+                    BTreeMap::from([("team".to_string(), "other".to_string())]),
+                ),
+            ],
+            ..ImportFacts::default()
+        };
+        let mut warnings = Vec::new();
+        let none = BTreeSet::new();
+        let t = project_tags(
+            &facts,
+            "shop",
+            &none,
+            &none,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &mut warnings,
+        );
+        assert_eq!(
+            t,
+            BTreeMap::from([("team".to_string(), "shop".to_string())])
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with("event bus orders: tag(s) cost=1"),
+            "{warnings:#?}"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::{policy, s3_notify, AwsClients, AwsError};
+use super::{pages, policy, s3_notify, AwsClients, AwsError};
 
 /// An EventBridge rule as it exists, with its tags and targets.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,6 +212,23 @@ pub async fn read_account(
     })
 }
 
+/// The notification settings of the buckets named that exist (a missing one is skipped).
+pub async fn read_buckets(
+    aws: &AwsClients,
+    names: &[String],
+) -> Result<Vec<BucketFacts>, AwsError> {
+    let mut buckets = Vec::new();
+    for name in names {
+        if let Some(notifications) = s3_notify::read_if_exists(&aws.s3, name).await? {
+            buckets.push(BucketFacts {
+                name: name.clone(),
+                notifications,
+            });
+        }
+    }
+    Ok(buckets)
+}
+
 /// Buckets named in the stack's `s3.amazonaws.com` statements on its own queues and topics.
 fn granted_buckets(stack: &str, queues: &[QueueFacts], topics: &[TopicFacts]) -> Vec<String> {
     let sid = policy::Grant::sid_for(stack, "s3.amazonaws.com");
@@ -294,28 +311,24 @@ pub async fn read_bus(aws: &AwsClients, name: &str) -> Result<Option<BusFacts>, 
 
 /// Every event bus of the account but `except`, each with its tags and policy.
 pub async fn read_other_buses(aws: &AwsClients, except: &str) -> Result<Vec<BusFacts>, AwsError> {
-    let mut names = Vec::new();
-    let mut next_token = None;
-    loop {
+    let names = pages::all(|token| async move {
         let page = aws
             .eventbridge
             .list_event_buses()
-            .set_next_token(next_token)
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| AwsError::call("ListEventBuses", "account", e))?;
-        names.extend(
-            page.event_buses()
-                .iter()
-                .filter_map(|b| b.name())
-                .filter(|n| *n != except)
-                .map(str::to_string),
-        );
-        next_token = page.next_token().map(str::to_string);
-        if next_token.is_none() {
-            break;
-        }
-    }
+        let names = page
+            .event_buses()
+            .iter()
+            .filter_map(|b| b.name())
+            .filter(|n| *n != except)
+            .map(str::to_string)
+            .collect();
+        Ok((names, page.next_token().map(str::to_string)))
+    })
+    .await?;
     let mut buses = Vec::new();
     for name in names {
         // Deleted between the listing and the read: not there.
@@ -327,51 +340,49 @@ pub async fn read_other_buses(aws: &AwsClients, except: &str) -> Result<Vec<BusF
 }
 
 pub async fn read_rules(aws: &AwsClients, bus: &str) -> Result<Vec<RuleFacts>, AwsError> {
-    let mut rules = Vec::new();
-    let mut next_token = None;
-    loop {
+    let listed = pages::all(|token| async move {
         let page = aws
             .eventbridge
             .list_rules()
             .event_bus_name(bus)
-            .set_next_token(next_token)
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| AwsError::call("ListRules", format!("event bus {bus}"), e))?;
-        for rule in page.rules() {
-            let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
-                continue;
-            };
-            // A rule deleted between the listing and these reads is simply not there.
-            let (tags, targets) = match (
-                rule_tags(aws, arn).await,
-                read_targets(aws, bus, name).await,
-            ) {
-                (Err(AwsError::Gone { .. }), _) | (_, Err(AwsError::Gone { .. })) => continue,
-                (tags, targets) => (tags?, targets?),
-            };
-            rules.push(RuleFacts {
-                name: name.to_string(),
-                arn: arn.to_string(),
-                bus: bus.to_string(),
-                event_pattern: rule.event_pattern().map(str::to_string),
-                schedule_expression: rule
-                    .schedule_expression()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string),
-                enabled: rule
-                    .state()
-                    .is_none_or(|s| *s == aws_sdk_eventbridge::types::RuleState::Enabled),
-                description: rule.description().map(str::to_string),
-                tags,
-                targets,
-            });
-        }
-        next_token = page.next_token().map(str::to_string);
-        if next_token.is_none() {
-            return Ok(rules);
-        }
+        Ok((page.rules().to_vec(), page.next_token().map(str::to_string)))
+    })
+    .await?;
+    let mut rules = Vec::new();
+    for rule in &listed {
+        let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
+            continue;
+        };
+        // A rule deleted between the listing and these reads is simply not there.
+        let (tags, targets) = match (
+            rule_tags(aws, arn).await,
+            read_targets(aws, bus, name).await,
+        ) {
+            (Err(AwsError::Gone { .. }), _) | (_, Err(AwsError::Gone { .. })) => continue,
+            (tags, targets) => (tags?, targets?),
+        };
+        rules.push(RuleFacts {
+            name: name.to_string(),
+            arn: arn.to_string(),
+            bus: bus.to_string(),
+            event_pattern: rule.event_pattern().map(str::to_string),
+            schedule_expression: rule
+                .schedule_expression()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            enabled: rule
+                .state()
+                .is_none_or(|s| *s == aws_sdk_eventbridge::types::RuleState::Enabled),
+            description: rule.description().map(str::to_string),
+            tags,
+            targets,
+        });
     }
+    Ok(rules)
 }
 
 async fn rule_tags(aws: &AwsClients, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
@@ -404,15 +415,13 @@ pub async fn read_targets(
     bus: &str,
     rule: &str,
 ) -> Result<Vec<TargetFacts>, AwsError> {
-    let mut targets = Vec::new();
-    let mut next_token = None;
-    loop {
+    let listed = pages::all(|token| async move {
         let page = aws
             .eventbridge
             .list_targets_by_rule()
             .event_bus_name(bus)
             .rule(rule)
-            .set_next_token(next_token)
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| {
@@ -426,60 +435,55 @@ pub async fn read_targets(
                     AwsError::call("ListTargetsByRule", format!("rule {rule}"), e)
                 }
             })?;
-        for t in page.targets() {
-            targets.push(TargetFacts {
-                id: t.id().to_string(),
-                arn: t.arn().to_string(),
-                input: t.input().map(str::to_string),
-                input_path: t.input_path().map(str::to_string),
-                input_transformer: t.input_transformer().map(|it| {
-                    (
-                        it.input_paths_map()
-                            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                            .unwrap_or_default(),
-                        it.input_template().to_string(),
-                    )
-                }),
-                dead_letter_arn: t
-                    .dead_letter_config()
-                    .and_then(|d| d.arn())
-                    .map(str::to_string),
-                message_group_id: t
-                    .sqs_parameters()
-                    .and_then(|p| p.message_group_id())
-                    .map(str::to_string),
-                maximum_retry_attempts: t.retry_policy().and_then(|r| r.maximum_retry_attempts()),
-                maximum_event_age_seconds: t
-                    .retry_policy()
-                    .and_then(|r| r.maximum_event_age_in_seconds()),
-                role_arn: t.role_arn().map(str::to_string),
-            });
-        }
-        next_token = page.next_token().map(str::to_string);
-        if next_token.is_none() {
-            return Ok(targets);
-        }
-    }
+        Ok((
+            page.targets().to_vec(),
+            page.next_token().map(str::to_string),
+        ))
+    })
+    .await?;
+    Ok(listed
+        .iter()
+        .map(|t| TargetFacts {
+            id: t.id().to_string(),
+            arn: t.arn().to_string(),
+            input: t.input().map(str::to_string),
+            input_path: t.input_path().map(str::to_string),
+            input_transformer: t.input_transformer().map(|it| {
+                (
+                    it.input_paths_map()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                    it.input_template().to_string(),
+                )
+            }),
+            dead_letter_arn: t
+                .dead_letter_config()
+                .and_then(|d| d.arn())
+                .map(str::to_string),
+            message_group_id: t
+                .sqs_parameters()
+                .and_then(|p| p.message_group_id())
+                .map(str::to_string),
+            maximum_retry_attempts: t.retry_policy().and_then(|r| r.maximum_retry_attempts()),
+            maximum_event_age_seconds: t
+                .retry_policy()
+                .and_then(|r| r.maximum_event_age_in_seconds()),
+            role_arn: t.role_arn().map(str::to_string),
+        })
+        .collect())
 }
 
 pub async fn read_queues(aws: &AwsClients) -> Result<Vec<QueueFacts>, AwsError> {
-    let mut urls = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = aws
-            .sqs
-            .list_queues()
-            .max_results(1000)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("ListQueues", "account", e))?;
-        urls.extend(page.queue_urls().iter().cloned());
-        next_token = page.next_token().map(str::to_string);
-        if next_token.is_none() {
-            break;
-        }
-    }
+    let urls: Vec<String> = aws
+        .sqs
+        .list_queues()
+        .max_results(1000)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| AwsError::call("ListQueues", "account", e))?;
     let results = read_all(
         aws,
         urls,
@@ -601,27 +605,19 @@ fn is_missing_queue<R>(
 }
 
 pub async fn read_topics(aws: &AwsClients) -> Result<Vec<TopicFacts>, AwsError> {
-    let mut arns = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = aws
-            .sns
-            .list_topics()
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("ListTopics", "account", e))?;
-        arns.extend(
-            page.topics()
-                .iter()
-                .filter_map(|t| t.topic_arn())
-                .map(str::to_string),
-        );
-        next_token = page.next_token().map(str::to_string);
-        if next_token.is_none() {
-            break;
-        }
-    }
+    let arns: Vec<String> = aws
+        .sns
+        .list_topics()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| AwsError::call("ListTopics", "account", e))?
+        .iter()
+        .filter_map(|t| t.topic_arn())
+        .map(str::to_string)
+        .collect();
     let mut topics = Vec::new();
     let results = read_all(
         aws,
@@ -682,43 +678,39 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
-    let mut subscriptions = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = aws
-            .sns
-            .list_subscriptions_by_topic()
-            .topic_arn(arn)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception())
-                {
-                    AwsError::Gone {
-                        resource: arn.to_string(),
-                    }
-                } else {
-                    AwsError::call("ListSubscriptionsByTopic", arn, e)
+    let subscriptions = aws
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception())
+            {
+                AwsError::Gone {
+                    resource: arn.to_string(),
                 }
-            })?;
-        for s in page.subscriptions() {
+            } else {
+                AwsError::call("ListSubscriptionsByTopic", arn, e)
+            }
+        })?
+        .iter()
+        .map(|s| {
             let sub_arn = s.subscription_arn().unwrap_or_default();
             let pending = sub_arn == "PendingConfirmation" || sub_arn.is_empty();
-            subscriptions.push(SubscriptionFacts {
+            SubscriptionFacts {
                 arn: (!pending).then(|| sub_arn.to_string()),
                 protocol: s.protocol().unwrap_or_default().to_string(),
                 endpoint: s.endpoint().unwrap_or_default().to_string(),
                 pending,
                 attributes: BTreeMap::new(),
-            });
-        }
-        next_token = page.next_token().map(str::to_string);
-        if next_token.is_none() {
-            break;
-        }
-    }
+            }
+        })
+        .collect();
     Ok(TopicFacts {
         name: arn.rsplit(':').next().unwrap_or_default().to_string(),
         arn: arn.to_string(),

@@ -226,59 +226,60 @@ pub async fn delete(aws: &AwsClients, made: &TailResources) -> Vec<AwsError> {
 /// was killed before it could clean up.
 pub async fn leftovers(aws: &AwsClients, bus: &str) -> Result<Vec<TailResources>, AwsError> {
     let mut found: BTreeMap<String, TailResources> = BTreeMap::new();
-    let mut next: Option<String> = None;
-    loop {
+    let listed = super::pages::all(|token| async move {
         let out = aws
             .eventbridge
             .list_rules()
             .event_bus_name(bus)
             .name_prefix(TAIL_PREFIX)
-            .set_next_token(next.take())
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| AwsError::call("ListRules", format!("event bus {bus}"), e))?;
-        for rule in out.rules() {
-            let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
-                continue;
-            };
-            let tags = aws
-                .eventbridge
-                .list_tags_for_resource()
-                .resource_arn(arn)
-                .send()
-                .await
-                .map_err(|e| AwsError::call("ListTagsForResource", format!("rule {name}"), e))?;
-            let is_tail = tags.tags().iter().any(|t| t.key() == TAIL_KEY)
-                && tags
-                    .tags()
-                    .iter()
-                    .any(|t| t.key() == MANAGED_BY_KEY && t.value() == MANAGED_BY_VALUE);
-            if is_tail {
-                found.insert(
-                    name.to_string(),
-                    TailResources {
-                        name: name.to_string(),
-                        bus: bus.to_string(),
-                        queue_url: String::new(),
-                        queue_arn: String::new(),
-                        rule_arn: arn.to_string(),
-                    },
-                );
-            }
-        }
-        match out.next_token() {
-            Some(t) if !t.is_empty() => next = Some(t.to_string()),
-            _ => break,
+        Ok((out.rules().to_vec(), out.next_token().map(str::to_string)))
+    })
+    .await?;
+    for rule in &listed {
+        let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
+            continue;
+        };
+        let tags = aws
+            .eventbridge
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListTagsForResource", format!("rule {name}"), e))?;
+        let is_tail = tags.tags().iter().any(|t| t.key() == TAIL_KEY)
+            && tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == MANAGED_BY_KEY && t.value() == MANAGED_BY_VALUE);
+        if is_tail {
+            found.insert(
+                name.to_string(),
+                TailResources {
+                    name: name.to_string(),
+                    bus: bus.to_string(),
+                    queue_url: String::new(),
+                    queue_arn: String::new(),
+                    rule_arn: arn.to_string(),
+                },
+            );
         }
     }
-    let queues = aws
+    let queues: Vec<String> = aws
         .sqs
         .list_queues()
         .queue_name_prefix(TAIL_PREFIX)
+        .max_results(1000)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(|e| AwsError::call("ListQueues", "queues", e))?;
-    for url in queues.queue_urls() {
+    for url in &queues {
         let name = url.rsplit('/').next().unwrap_or(url).to_string();
         let tags = aws
             .sqs

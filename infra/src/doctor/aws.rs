@@ -1,12 +1,12 @@
 //! The account read into a [`World`] for the checks (read calls only).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rules::desired::Desired;
 
 use super::{BucketState, RuleState, Sink, TargetState, World};
 use crate::aws::read::{self, AccountFacts, BucketFacts};
-use crate::aws::{s3_notify, AwsClients, AwsError};
+use crate::aws::{keys, s3_notify, AwsClients, AwsError};
 
 /// Reads what `desired` names: its bus's rules, every queue and topic, the declared
 /// buckets (a missing bucket is a finding, not an error).
@@ -47,7 +47,61 @@ pub async fn read_world(aws: &AwsClients, desired: &Desired) -> Result<World, Aw
             eventbridge: None,
             notifications: Vec::new(),
         }));
+    for key in keys_to_read(desired, &world) {
+        let policy = keys::read_key_policy(aws, &key).await?;
+        world.key_policies.insert(key, policy);
+    }
     Ok(world)
+}
+
+/// [`super::key_warnings`] for `desired`, reading the KMS keys its queues name (none when
+/// no declared queue uses a customer-managed key; the AWS-managed aliases are refused when
+/// the project loads).
+pub async fn read_key_warnings(
+    aws: &AwsClients,
+    desired: &Desired,
+) -> Result<Vec<String>, AwsError> {
+    let mut policies = BTreeMap::new();
+    let declared: BTreeSet<&String> = desired
+        .queues
+        .iter()
+        .filter_map(|q| q.attributes.get("KmsMasterKeyId"))
+        .filter(|k| !is_aws_managed_alias(k))
+        .collect();
+    for key in declared {
+        policies.insert(key.clone(), keys::read_key_policy(aws, key).await?);
+    }
+    Ok(super::key_warnings(desired, &policies))
+}
+
+/// The KMS keys of the queues and topics the checks look at: the declared ones, and the
+/// destinations and dead-letter queues of the declared rules' targets. The AWS-managed
+/// aliases are judged by name and not read.
+fn keys_to_read(desired: &Desired, world: &World) -> BTreeSet<String> {
+    let declared_rules: BTreeSet<&str> = desired.rules.iter().map(|r| r.name.as_str()).collect();
+    let target_arns: BTreeSet<&str> = world
+        .rules
+        .iter()
+        .filter(|r| declared_rules.contains(r.name.as_str()))
+        .flat_map(|r| &r.targets)
+        .flat_map(|t| std::iter::once(t.arn.as_str()).chain(t.dead_letter_arn.as_deref()))
+        .collect();
+    let queues = world.queues.iter().filter(|q| {
+        desired.queues.iter().any(|d| d.name == q.name) || target_arns.contains(q.arn.as_str())
+    });
+    let topics = world.topics.iter().filter(|t| {
+        desired.topics.iter().any(|d| d.name == t.name) || target_arns.contains(t.arn.as_str())
+    });
+    queues
+        .chain(topics)
+        .filter_map(|s| s.kms_key.clone())
+        .filter(|k| !is_aws_managed_alias(k))
+        .collect()
+}
+
+/// `alias/aws/…` (or its ARN): a key AWS manages, judged by its name alone.
+fn is_aws_managed_alias(key: &str) -> bool {
+    key.starts_with("alias/aws/") || key.contains(":alias/aws/")
 }
 
 /// The checks' view of account facts.
@@ -126,6 +180,7 @@ pub fn world_from_aws(facts: &AccountFacts, region: &str) -> World {
                     .collect(),
             })
             .collect(),
+        // Read by `read_world` (facts alone do not hold them).
         key_policies: BTreeMap::new(),
     }
 }

@@ -14,12 +14,14 @@ use std::fmt;
 use rules::desired::{Desired, Destination, NotificationDestination};
 use serde_json::Value;
 
+pub use crate::aws::keys::KeyPolicy;
+
 mod aws;
 mod local;
 pub mod policy;
 mod s3_patterns;
 
-pub use aws::{read_world, world_from_aws};
+pub use aws::{read_key_warnings, read_world, world_from_aws};
 pub use local::world_from_local;
 
 /// One check's outcome: one line of `bridge doctor`.
@@ -128,9 +130,9 @@ pub struct World {
     pub queues: Vec<Sink>,
     pub topics: Vec<Sink>,
     pub buckets: Vec<BucketState>,
-    /// Key policy documents by the key reference the queues and topics use (`None`: the
-    /// policy could not be read).
-    pub key_policies: BTreeMap<String, Option<String>>,
+    /// The KMS keys the queues and topics use, by the reference they use (`KmsMasterKeyId`:
+    /// alias, id or ARN), as read (AWS only: a key not here is not judged).
+    pub key_policies: BTreeMap<String, KeyPolicy>,
 }
 
 impl World {
@@ -303,7 +305,7 @@ fn admission(
         ));
     }
     match world.key_policies.get(key) {
-        Some(Some(doc)) if !policy::key_admits(doc, service) => Some((
+        Some(KeyPolicy::Customer(doc)) if !policy::key_admits(doc, service) => Some((
             format!(
                 "the policy of KMS key {key} (encrypting {kind} {}) does not let {service} use \
                  it (kms:GenerateDataKey and kms:Decrypt)",
@@ -311,8 +313,22 @@ fn admission(
             ),
             format!("add a key policy statement allowing {service} kms:GenerateDataKey* and kms:Decrypt"),
         )),
-        Some(None) => Some((
-            format!("the policy of KMS key {key} (encrypting {kind} {}) could not be read", sink.name),
+        Some(KeyPolicy::AwsManaged) => Some((
+            format!(
+                "{kind} {} is encrypted with the AWS-managed KMS key {key}, whose policy \
+                 cannot be changed to let {service} use it",
+                sink.name
+            ),
+            format!(
+                "encrypt it with a customer-managed KMS key whose policy allows {service} \
+                 kms:GenerateDataKey* and kms:Decrypt, or with SSE-SQS (encryption: sqs)"
+            ),
+        )),
+        Some(KeyPolicy::Unreadable(why)) => Some((
+            format!(
+                "the policy of KMS key {key} (encrypting {kind} {}) could not be read: {why}",
+                sink.name
+            ),
             format!("make sure the key exists and its policy allows {service} kms:GenerateDataKey* and kms:Decrypt"),
         )),
         _ => None,
@@ -530,6 +546,49 @@ fn topics(desired: &Desired, world: &World, out: &mut Vec<Check>) {
             }
         }
     }
+}
+
+/// What `plan` and `apply` warn about before anything is written: a declared queue
+/// encrypted with a KMS key whose policy (in `keys`, by the declared reference) does not let
+/// the service that delivers to it use the key — EventBridge for a rule's target or
+/// dead-letter queue, S3 for a bucket's notification. Every such delivery would fail.
+pub fn key_warnings(desired: &Desired, keys: &BTreeMap<String, KeyPolicy>) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in &desired.queues {
+        let Some(key) = q.attributes.get("KmsMasterKeyId") else {
+            continue;
+        };
+        let targeted = desired.rules.iter().flat_map(|r| &r.targets).any(|t| {
+            t.destination == Destination::Queue(q.name.clone())
+                || t.dead_letter_queue.as_deref() == Some(q.name.as_str())
+        });
+        let notified = desired
+            .buckets
+            .iter()
+            .flat_map(|b| &b.notifications)
+            .any(|n| n.destination == NotificationDestination::Queue(q.name.clone()));
+        let services = [(targeted, policy::EVENTS), (notified, policy::S3)];
+        for (_, service) in services.iter().filter(|(uses, _)| *uses) {
+            let problem = match keys.get(key) {
+                Some(KeyPolicy::Customer(doc)) if !policy::key_admits(doc, service) => {
+                    format!("the policy of KMS key {key} does not let {service} use it")
+                }
+                Some(KeyPolicy::AwsManaged) => {
+                    format!("KMS key {key} is AWS-managed: its policy cannot let {service} use it")
+                }
+                Some(KeyPolicy::Unreadable(why)) => {
+                    format!("the policy of KMS key {key} could not be read ({why})")
+                }
+                _ => continue,
+            };
+            out.push(format!(
+                "queue {}: {problem}, so every delivery from {service} will fail (fix: a key \
+                 policy statement allowing {service} kms:GenerateDataKey* and kms:Decrypt)",
+                q.name
+            ));
+        }
+    }
+    out
 }
 
 /// The value at `path` in a JSON object, if any.

@@ -156,8 +156,10 @@ fn a_customer_key_must_let_the_service_use_it() {
     w.queues[0].kms_key = Some("alias/orders".into());
     let account_only = r#"{"Statement": [{"Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}"#;
-    w.key_policies
-        .insert("alias/orders".into(), Some(account_only.into()));
+    w.key_policies.insert(
+        "alias/orders".into(),
+        KeyPolicy::Customer(account_only.into()),
+    );
     let p = problems(&check(&desired(GOOD_PATTERN), &w));
     assert_eq!(p.len(), 1, "{p:#?}");
     assert!(p[0].contains("policy of KMS key alias/orders"), "{}", p[0]);
@@ -166,15 +168,84 @@ fn a_customer_key_must_let_the_service_use_it() {
     let good = r#"{"Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*"}]}"#;
     w.key_policies
-        .insert("alias/orders".into(), Some(good.into()));
+        .insert("alias/orders".into(), KeyPolicy::Customer(good.into()));
     assert_eq!(
         problems(&check(&desired(GOOD_PATTERN), &w)),
         Vec::<String>::new()
     );
 
-    w.key_policies.insert("alias/orders".into(), None);
+    w.key_policies.insert(
+        "alias/orders".into(),
+        KeyPolicy::Unreadable("NotFoundException: no such key".into()),
+    );
     let p = problems(&check(&desired(GOOD_PATTERN), &w));
-    assert!(p[0].contains("could not be read"), "{p:#?}");
+    assert!(
+        p[0].contains("could not be read: NotFoundException"),
+        "{p:#?}"
+    );
+
+    // A key id whose key turns out to be AWS-managed cannot be fixed by a policy statement.
+    w.queues[0].kms_key = Some("0f1e2d3c".into());
+    w.key_policies
+        .insert("0f1e2d3c".into(), KeyPolicy::AwsManaged);
+    let p = problems(&check(&desired(GOOD_PATTERN), &w));
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(p[0].contains("AWS-managed KMS key 0f1e2d3c"), "{}", p[0]);
+}
+
+#[test]
+fn the_plan_warns_about_keys_that_would_refuse_the_queues_senders() {
+    let mut d = desired(GOOD_PATTERN);
+    d.queues[0]
+        .attributes
+        .insert("KmsMasterKeyId".into(), "alias/orders".into());
+    let account_only = r#"{"Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}"#;
+    let events_only = r#"{"Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*"}]}"#;
+    let mut keys = BTreeMap::new();
+    // Not read (or not customer-managed): nothing to say.
+    assert!(key_warnings(&d, &keys).is_empty());
+    keys.insert(
+        "alias/orders".into(),
+        KeyPolicy::Customer(account_only.into()),
+    );
+    let w = key_warnings(&d, &keys);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with(
+            "queue q: the policy of KMS key alias/orders does not let events.amazonaws.com use it"
+        ),
+        "{}",
+        w[0]
+    );
+    keys.insert(
+        "alias/orders".into(),
+        KeyPolicy::Customer(events_only.into()),
+    );
+    assert!(key_warnings(&d, &keys).is_empty());
+    // A bucket notifying the queue too: S3 must be let in as well.
+    d.buckets[0]
+        .notifications
+        .push(rules::desired::Notification {
+            id: "n".into(),
+            destination: NotificationDestination::Queue("q".into()),
+            events: vec!["s3:ObjectCreated:*".into()],
+            prefix: None,
+            suffix: None,
+        });
+    let w = key_warnings(&d, &keys);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].contains("does not let s3.amazonaws.com use it"),
+        "{}",
+        w[0]
+    );
+    // A queue nothing delivers to needs no grant.
+    d.rules.clear();
+    d.buckets.clear();
+    keys.insert("alias/orders".into(), KeyPolicy::AwsManaged);
+    assert!(key_warnings(&d, &keys).is_empty());
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::plan::{same_pattern, Note, Step};
 
 use super::clock::rfc3339_seconds;
 use super::routing::{deliver_to_rule, routes_for, Routed};
-use super::store::{record_activity, Ctx, Store};
+use super::store::{record_activity, OpenTx, Store};
 use super::{LocalError, Result};
 
 /// An archive as the local state stores it.
@@ -297,19 +297,7 @@ impl Store {
     /// `replay-name` set, goes to the bus's matching rules (or the named ones among them),
     /// and the cursor moves past it. When none is left the replay is `COMPLETED`.
     pub fn replay_step(&mut self, name: &str, batch: usize) -> Result<(Replay, Vec<Routed>)> {
-        let now_ms = self.clock.now_ms();
-        let Store {
-            conn,
-            config,
-            routes,
-            ..
-        } = self;
-        let ctx = Ctx {
-            now_ms,
-            region: &config.region,
-            account: &config.account,
-        };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let OpenTx { tx, ctx, routes } = self.begin_write()?;
         let Some(replay) = read_replay(&tx, name)? else {
             return Err(LocalError::invalid(
                 format!("replay {name}"),
@@ -342,7 +330,7 @@ impl Store {
             )?;
             rows.collect::<std::result::Result<_, _>>()?
         };
-        let ingestion_time = rfc3339_seconds(now_ms);
+        let ingestion_time = rfc3339_seconds(ctx.now_ms);
         let mut cursor = last_id;
         for (id, text) in &events {
             cursor = *id;
@@ -394,7 +382,7 @@ impl Store {
         if events.len() < batch {
             tx.execute(
                 "UPDATE replays SET state = 'COMPLETED', ended_ms = ?2 WHERE name = ?1",
-                params![name, now_ms],
+                params![name, ctx.now_ms],
             )?;
             let done = read_replay(&tx, name)?;
             record_activity(

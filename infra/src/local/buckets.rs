@@ -30,7 +30,7 @@ use super::clock::rfc3339_millis;
 use super::queue::send_tx;
 use super::routing::{envelope, route_event, routes_for, Routed};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{next_counter, record_activity, record_delivery, Ctx, Store};
+use super::store::{next_counter, record_activity, record_delivery, Ctx, OpenTx, Store};
 use super::{arn_service, md5_file, md5_hex, new_id, LocalError, Result};
 use crate::local::queue::SendRequest;
 
@@ -407,19 +407,7 @@ impl Store {
             return Ok(Vec::new());
         }
         changes.sort_by(|a, b| a.0.cmp(&b.0));
-        let now_ms = self.clock.now_ms();
-        let Store {
-            conn,
-            config,
-            routes,
-            ..
-        } = self;
-        let ctx = Ctx {
-            now_ms,
-            region: &config.region,
-            account: &config.account,
-        };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let OpenTx { tx, ctx, routes } = self.begin_write()?;
         let mut out = Vec::with_capacity(changes.len());
         for (key, state) in changes {
             // The listing was read before this transaction: another writer (`bridge dev
@@ -475,19 +463,7 @@ impl Store {
         observations: &[Observation],
         mut reported: impl FnMut(&str, &str, &ObjectState) -> bool,
     ) -> Result<Vec<S3Change>> {
-        let now_ms = self.clock.now_ms();
-        let Store {
-            conn,
-            config,
-            routes,
-            ..
-        } = self;
-        let ctx = Ctx {
-            now_ms,
-            region: &config.region,
-            account: &config.account,
-        };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let OpenTx { tx, ctx, routes } = self.begin_write()?;
         let mut rows: HashMap<String, Option<BucketRow>> = HashMap::new();
         let mut out = Vec::new();
         for o in observations {
@@ -648,19 +624,7 @@ impl Store {
         key: &str,
         act: impl FnOnce(bool) -> Result<Option<Change>>,
     ) -> Result<S3Change> {
-        let now_ms = self.clock.now_ms();
-        let Store {
-            conn,
-            config,
-            routes,
-            ..
-        } = self;
-        let ctx = Ctx {
-            now_ms,
-            region: &config.region,
-            account: &config.account,
-        };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let OpenTx { tx, ctx, routes } = self.begin_write()?;
         let row = load_bucket(&tx, bucket)?;
         let known = tx
             .prepare_cached("SELECT 1 FROM bucket_objects WHERE bucket = ?1 AND key = ?2")?

@@ -19,7 +19,8 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_bus_event, record_delivery, set_activity_outcome, Ctx, Store,
+    begin_activity, counter, record_bus_event, record_delivery, set_activity_outcome, Ctx, OpenTx,
+    Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
@@ -527,20 +528,11 @@ impl Store {
         let durable = calls
             .iter()
             .any(|c| matches!(c, GroupCall::Put(_) | GroupCall::Send(..)));
-        self.set_sync(durable)?;
-        let now_ms = self.clock.now_ms();
-        let Store {
-            conn,
-            config,
-            routes,
-            ..
-        } = self;
-        let ctx = Ctx {
-            now_ms,
-            region: &config.region,
-            account: &config.account,
+        let OpenTx { tx, ctx, routes } = if durable {
+            self.begin_write()?
+        } else {
+            self.begin_write_relaxed()?
         };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let generation = counter(&tx, "rules_generation")?;
         let mut outs = Vec::with_capacity(calls.len());
         for call in calls {
@@ -829,14 +821,8 @@ impl Store {
     /// oldest first, each with its own `time`. A disabled rule fires nothing, and the slots
     /// it skipped are not made up when it is enabled again (as on AWS).
     pub fn fire_due_schedules(&mut self) -> Result<Vec<Routed>> {
-        let now_ms = self.clock.now_ms();
-        let Store { conn, config, .. } = self;
-        let ctx = Ctx {
-            now_ms,
-            region: &config.region,
-            account: &config.account,
-        };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let OpenTx { tx, ctx, .. } = self.begin_write()?;
+        let now_ms = ctx.now_ms;
         let scheduled: Vec<(String, String, String, String, i64, i64)> = {
             let mut stmt = tx.prepare(
                 "SELECT bus, name, schedule, state, schedule_anchor_ms, last_fired_ms FROM rules

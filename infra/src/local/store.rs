@@ -78,6 +78,14 @@ pub(crate) struct Ctx<'a> {
     pub account: &'a str,
 }
 
+/// An open transaction of the store ([`Store::begin_write`]), with what operations inside it
+/// need: the [`Ctx`] and the compiled routes (borrowed beside the transaction).
+pub(crate) struct OpenTx<'a> {
+    pub tx: Transaction<'a>,
+    pub ctx: Ctx<'a>,
+    pub routes: &'a mut super::routes::RouteCache,
+}
+
 impl Ctx<'_> {
     pub fn queue_arn(&self, name: &str) -> String {
         crate::arn::queue_arn(self.region, self.account, name)
@@ -441,14 +449,7 @@ impl Store {
     }
 
     fn write_unsynced<T>(&mut self, f: impl FnOnce(&Transaction, &Ctx) -> Result<T>) -> Result<T> {
-        let ctx = Ctx {
-            now_ms: self.clock.now_ms(),
-            region: &self.config.region,
-            account: &self.config.account,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let OpenTx { tx, ctx, .. } = self.begin(TransactionBehavior::Immediate)?;
         let out = f(&tx, &ctx)?;
         tx.commit()?;
         Ok(out)
@@ -456,17 +457,45 @@ impl Store {
 
     /// Runs `f` on a read snapshot.
     pub(crate) fn read<T>(&mut self, f: impl FnOnce(&Transaction, &Ctx) -> Result<T>) -> Result<T> {
-        let ctx = Ctx {
-            now_ms: self.clock.now_ms(),
-            region: &self.config.region,
-            account: &self.config.account,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let OpenTx { tx, ctx, .. } = self.begin(TransactionBehavior::Deferred)?;
         let out = f(&tx, &ctx)?;
         tx.finish()?;
         Ok(out)
+    }
+
+    /// Opens a `BEGIN IMMEDIATE` transaction with its [`Ctx`] (now, region, account), beside
+    /// the route cache, for operations that need more than [`Store::write`]'s closure: an
+    /// early `finish`, savepoints, or the routes. Nothing commits unless the caller commits.
+    /// Its commit is durable (`synchronous=FULL` where configured): a receive or delete
+    /// committed relaxed just before must not leave an accepted event or object change
+    /// committed without its fsync.
+    pub(crate) fn begin_write(&mut self) -> Result<OpenTx<'_>> {
+        self.set_sync(true)?;
+        self.begin(TransactionBehavior::Immediate)
+    }
+
+    /// [`Store::begin_write`] for a transaction of receives and deletes only (see
+    /// [`Store::write_relaxed`]): committed with `synchronous=NORMAL`.
+    pub(crate) fn begin_write_relaxed(&mut self) -> Result<OpenTx<'_>> {
+        self.set_sync(false)?;
+        self.begin(TransactionBehavior::Immediate)
+    }
+
+    fn begin(&mut self, behavior: TransactionBehavior) -> Result<OpenTx<'_>> {
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+        };
+        let tx = conn.transaction_with_behavior(behavior)?;
+        Ok(OpenTx { tx, ctx, routes })
     }
 
     /// Activity recorded after `after_id` (0 for all), oldest first, at most `limit` rows.
@@ -651,4 +680,29 @@ pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
         .query_row([key], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use super::*;
+
+    fn synchronous(tx: &Transaction) -> i64 {
+        tx.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("PRAGMA synchronous")
+    }
+
+    /// A relaxed write (a receive or a delete) must not leave the next accepted change
+    /// committing without its fsync: `begin_write` restores FULL.
+    #[test]
+    fn a_write_after_a_relaxed_one_is_durable_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(dir.path()).expect("open");
+        let relaxed = store
+            .write_relaxed(|tx, _| Ok(synchronous(tx)))
+            .expect("relaxed write");
+        assert_eq!(relaxed, 1, "receives and deletes commit at NORMAL");
+        let OpenTx { tx, .. } = store.begin_write().expect("begin_write");
+        assert_eq!(synchronous(&tx), 2, "an accepted change commits at FULL");
+        tx.commit().expect("commit");
+    }
 }

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::event::{str_at, DeletionType, Event, Kind, NormalizeError, Path};
 
-pub(super) const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+pub(crate) const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 
 const SHAPE: &str = "EventBridge aws.s3 CloudTrail event";
 

@@ -17,6 +17,8 @@ use super::{
 
 mod cloudtrail;
 
+pub(crate) use cloudtrail::DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE;
+
 const SHAPE: &str = "EventBridge event";
 
 pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Vec<Event>, NormalizeError> {
@@ -29,7 +31,7 @@ pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Vec<Event>, Nor
         for event in &mut events {
             envelope(event, &typed, &original);
             event.id = id::s3_change_id(event);
-            event.original = original.clone();
+            event.original = original.clone().into();
         }
         return Ok(events);
     }
@@ -42,7 +44,7 @@ pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Vec<Event>, Nor
         event.custom = Some(CustomEvent {
             source: typed.source.clone(),
             detail_type: typed.detail_type.clone(),
-            detail: typed.detail.clone(),
+            detail: typed.detail.clone().into(),
         });
         event.id = custom_id(&typed, &original);
         event
@@ -51,7 +53,7 @@ pub(crate) fn normalize_event(obj: Map<String, Value>) -> Result<Vec<Event>, Nor
     if event.kind != Kind::Custom && event.kind != Kind::PackageRevision {
         event.id = id::s3_change_id(&event);
     }
-    event.original = original;
+    event.original = original.into();
     Ok(vec![event])
 }
 
@@ -113,7 +115,7 @@ fn package_revision(typed: &EventBridgeEvent<Value>) -> Result<Event, NormalizeE
     event.custom = Some(CustomEvent {
         source: typed.source.clone(),
         detail_type: typed.detail_type.clone(),
-        detail: typed.detail.clone(),
+        detail: typed.detail.clone().into(),
     });
     event.id = match typed.id.as_deref() {
         Some(id) if !id.is_empty() => format!("eb-{id}"),
@@ -122,16 +124,64 @@ fn package_revision(typed: &EventBridgeEvent<Value>) -> Result<Event, NormalizeE
     Ok(event)
 }
 
+/// The `detail` fields of an `aws.s3` EventBridge event that become [`Event`] fields, as
+/// strings where the JSON has strings (both readers, the `Value` one here and the borrowed
+/// one in `event::fast`, fill this in; one mapping turns it into the event).
+pub(crate) struct S3Detail<'a> {
+    pub reason: Option<&'a str>,
+    pub deletion_type: Option<&'a str>,
+    pub bucket: Option<&'a str>,
+    pub key: Option<&'a str>,
+    pub version_id: Option<&'a str>,
+    /// The size, or why `detail.object.size` is not one.
+    pub size: Result<Option<u64>, String>,
+    pub etag: Option<&'a str>,
+    /// moto's spelling, `object.eTag`.
+    pub etag_moto: Option<&'a str>,
+    pub sequencer: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub requester: Option<&'a str>,
+    pub destination_storage_class: Option<&'a str>,
+    pub source_storage_class: Option<&'a str>,
+    pub destination_access_tier: Option<&'a str>,
+    pub restore_expiry_time: Option<&'a str>,
+}
+
 fn s3_change(typed: &EventBridgeEvent<Value>, _original: &Value) -> Result<Event, NormalizeError> {
     let d = &typed.detail;
-    let text = |path: &[&str]| str_at(d, path).map(str::to_owned);
-    let reason = str_at(d, &["reason"]);
-    let deletion_type = match str_at(d, &["deletion-type"]) {
+    let text = |path: &[&str]| str_at(d, path);
+    let detail = S3Detail {
+        reason: text(&["reason"]),
+        deletion_type: text(&["deletion-type"]),
+        bucket: text(&["bucket", "name"]),
+        key: text(&["object", "key"]),
+        version_id: text(&["object", "version-id"]),
+        size: size_at(d, &["object", "size"], "detail.object.size"),
+        etag: text(&["object", "etag"]),
+        etag_moto: text(&["object", "eTag"]),
+        sequencer: text(&["object", "sequencer"]),
+        request_id: text(&["request-id"]),
+        source_ip: text(&["source-ip-address"]),
+        requester: text(&["requester"]),
+        destination_storage_class: text(&["destination-storage-class"]),
+        source_storage_class: text(&["source-storage-class"]),
+        destination_access_tier: text(&["destination-access-tier"]),
+        restore_expiry_time: text(&["restore-expiry-time"]),
+    };
+    s3_change_from(&typed.detail_type, &detail)
+}
+
+/// The event for an `aws.s3` change of `detail_type` (not yet its envelope fields or id).
+pub(crate) fn s3_change_from(detail_type: &str, d: &S3Detail) -> Result<Event, NormalizeError> {
+    let owned = |s: Option<&str>| s.map(str::to_owned);
+    let reason = d.reason;
+    let deletion_type = match d.deletion_type {
         Some("Permanently Deleted") => Some(DeletionType::PermanentlyDeleted),
         Some("Delete Marker Created") => Some(DeletionType::DeleteMarkerCreated),
         _ => None,
     };
-    let (kind, reason) = match typed.detail_type.as_str() {
+    let (kind, reason) = match detail_type {
         "Object Created" => (Kind::ObjectCreated, reason.and_then(created_reason)),
         "Object Deleted" if reason == Some("Lifecycle Expiration") => {
             (Kind::LifecycleExpiration, None)
@@ -150,28 +200,27 @@ fn s3_change(typed: &EventBridgeEvent<Value>, _original: &Value) -> Result<Event
     let mut event = Event::new(kind, Path::Eventbridge, Value::Null);
     event.reason = reason;
     event.deletion_type = deletion_type;
-    event.bucket = text(&["bucket", "name"]);
+    event.bucket = owned(d.bucket);
     if event.bucket.is_none() {
         return Err(NormalizeError::malformed(
             "EventBridge aws.s3 event",
             "`detail.bucket.name` must be a string",
         ));
     }
-    event.key = text(&["object", "key"]);
-    event.version_id = text(&["object", "version-id"]).filter(|v| !v.is_empty());
-    event.size = size_at(d, &["object", "size"], "detail.object.size")
+    event.key = owned(d.key);
+    event.version_id = owned(d.version_id.filter(|v| !v.is_empty()));
+    event.size = d
+        .size
+        .clone()
         .map_err(|m| NormalizeError::malformed("EventBridge aws.s3 event", m))?;
-    event.etag = text(&["object", "etag"])
-        .or_else(|| text(&["object", "eTag"]))
-        .filter(|v| !v.is_empty());
-    event.sequencer = text(&["object", "sequencer"]);
-    event.request_id = text(&["request-id"]);
-    event.source_ip = text(&["source-ip-address"]);
-    event.requester = text(&["requester"]);
-    event.storage_class =
-        text(&["destination-storage-class"]).or_else(|| text(&["source-storage-class"]));
-    event.access_tier = text(&["destination-access-tier"]);
-    event.restore_expiry_time = text(&["restore-expiry-time"]);
+    event.etag = owned(d.etag.or(d.etag_moto).filter(|v| !v.is_empty()));
+    event.sequencer = owned(d.sequencer);
+    event.request_id = owned(d.request_id);
+    event.source_ip = owned(d.source_ip);
+    event.requester = owned(d.requester);
+    event.storage_class = owned(d.destination_storage_class.or(d.source_storage_class));
+    event.access_tier = owned(d.destination_access_tier);
+    event.restore_expiry_time = owned(d.restore_expiry_time);
     Ok(event)
 }
 
