@@ -6,7 +6,8 @@
 //! - `put10_match_queue_receive_delete`: one thread, one call after the other.
 //! - `group_commit`: 4 producer threads each putting batches of 10 through one
 //!   [`GroupCommit`] (concurrent calls share a commit) while a consumer thread receives and
-//!   deletes through the same writer until every event is consumed.
+//!   deletes through the same writer (its receives and deletes join the same commits) until
+//!   every event is consumed.
 //! - `consume_receive10_delete10`: draining a backlog, 10 messages per receive and delete.
 //!
 //! Run: `cargo bench -p bridge-infra --bench local_routing`.
@@ -129,11 +130,16 @@ fn group_commit(c: &mut Criterion) {
                     }
                     let mut consumed = 0;
                     while consumed < total {
-                        let n = writer.with_store(consume10).expect("writer");
-                        if n == 0 {
+                        let got = writer
+                            .receive_messages("bench", ReceiveRequest::default())
+                            .expect("receive");
+                        if got.is_empty() {
                             std::thread::yield_now();
+                            continue;
                         }
-                        consumed += n;
+                        consumed += got.len();
+                        let handles = got.into_iter().map(|m| m.receipt_handle).collect();
+                        writer.delete_messages("bench", handles).expect("delete");
                     }
                 });
                 start.elapsed()

@@ -115,7 +115,7 @@ async fn put_events(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiErr
         ));
     }
     let entries: Vec<PutEventsEntry> = entries.iter().map(entry).collect();
-    let out = shared.store(move |s| s.put_events(&entries)).await?;
+    let out = shared.writer(move |w| w.put_events(entries)).await?;
     shared.wake_receivers();
     Ok(json!({
         "FailedEntryCount": out.failed_entry_count,

@@ -11,7 +11,11 @@
 //!
 //! Every operation goes through [`infra::local`] on the same SQLite state `bridge dev` uses
 //! (a small pool of [`Store`] connections, used on blocking threads): no second copy of any
-//! state. Signatures are accepted and not verified; any access key works.
+//! state. PutEvents, SendMessage(Batch), ReceiveMessage and DeleteMessage(Batch) go through
+//! one [`GroupCommit`] writer instead, so that concurrent requests share a transaction and a
+//! commit (one fsync for the events and messages that must reach the disk) rather than
+//! queue for SQLite's lock, one commit each.
+//! Signatures are accepted and not verified; any access key works.
 
 mod events;
 mod protocol;
@@ -29,7 +33,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use infra::local::{Clock, Config, LocalError, Store};
+use infra::local::{Clock, Config, GroupCommit, LocalError, Store};
 
 pub use protocol::ApiError;
 use protocol::Body;
@@ -67,12 +71,17 @@ pub fn start(opts: ServeOptions) -> anyhow::Result<Server> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     // Fail now, not at the first request, if the state cannot be opened.
-    let store = Store::open_with(&opts.state_dir, opts.config.clone(), Clock::System)
-        .with_context(|| format!("opening local state in {}", opts.state_dir.display()))?;
+    let open = || {
+        Store::open_with(&opts.state_dir, opts.config.clone(), Clock::System)
+            .with_context(|| format!("opening local state in {}", opts.state_dir.display()))
+    };
+    let store = open()?;
+    let writer = GroupCommit::new(open()?)?;
     let shared = Arc::new(Shared {
         state_dir: opts.state_dir,
         config: opts.config,
         pool: Mutex::new(vec![store]),
+        writer,
         arrivals: tokio::sync::Notify::new(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -122,6 +131,8 @@ pub(crate) struct Shared {
     state_dir: PathBuf,
     config: Config,
     pool: Mutex<Vec<Store>>,
+    /// The writer that puts, sends, receives and deletes share (group commit).
+    writer: GroupCommit,
     /// Woken after every write the server makes that can make a message receivable, so a
     /// long-polling ReceiveMessage answers at once. Writes by other processes (`put-event
     /// --local`, `dev`'s bucket scans) are seen by the 100 ms re-check.
@@ -154,6 +165,20 @@ impl Shared {
         .await
         .map_err(|e| ApiError::internal(format!("request handler failed: {e}")))?
         .map_err(ApiError::from)
+    }
+
+    /// Runs `f` with the group-commit writer on a blocking thread (a call returns after the
+    /// commit that holds it).
+    pub(crate) async fn writer<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&GroupCommit) -> Result<T, LocalError> + Send + 'static,
+    {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me.writer))
+            .await
+            .map_err(|e| ApiError::internal(format!("request handler failed: {e}")))?
+            .map_err(ApiError::from)
     }
 
     pub(crate) fn wake_receivers(&self) {

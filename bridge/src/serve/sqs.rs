@@ -275,7 +275,11 @@ async fn data_plane(
             let queue = queue_name(&input)?;
             let handle = required(&input, "ReceiptHandle")?;
             shared
-                .store(move |s| s.delete_message(&queue, &handle))
+                .writer(move |w| {
+                    w.delete_messages(&queue, vec![handle])?
+                        .pop()
+                        .unwrap_or(Ok(()))
+                })
                 .await?;
             Ok(json!({}))
         }
@@ -287,7 +291,7 @@ async fn data_plane(
                 handles.push(required(e, "ReceiptHandle")?);
             }
             let results = shared
-                .store(move |s| s.delete_messages(&queue, &handles))
+                .writer(move |w| w.delete_messages(&queue, handles))
                 .await?;
             Ok(batch_output(
                 &entries,
@@ -530,8 +534,8 @@ async fn send_message(shared: &Arc<Shared>, input: &Value) -> Result<Value, ApiE
     let queue = queue_name(input)?;
     let (req, md5_attrs) = send_request(input)?;
     let (req, id) = shared
-        .store(move |s| {
-            let id = s.send_message(&queue, &req)?;
+        .writer(move |w| {
+            let id = w.send_message(&queue, req.clone())?;
             Ok((req, id))
         })
         .await?;
@@ -614,8 +618,8 @@ async fn send_message_batch(shared: &Arc<Shared>, input: &Value) -> Result<Value
         md5s.push(md5);
     }
     let (reqs, results) = shared
-        .store(move |s| {
-            let results = s.send_messages(&queue, &reqs)?;
+        .writer(move |w| {
+            let results = w.send_messages(&queue, reqs.clone())?;
             Ok((reqs, results))
         })
         .await?;
@@ -669,7 +673,7 @@ async fn receive_message(shared: &Arc<Shared>, input: &Value) -> Result<Value, A
         tokio::pin!(notified);
         notified.as_mut().enable();
         let q = queue.clone();
-        let got = shared.store(move |s| s.receive_messages(&q, req)).await?;
+        let got = shared.writer(move |w| w.receive_messages(&q, req)).await?;
         let now = Instant::now();
         if !got.is_empty() || now >= deadline {
             break got;

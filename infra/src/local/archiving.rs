@@ -10,7 +10,14 @@ use super::Result;
 
 /// Stores `event` in every archive of `bus` whose pattern it matches (inside the
 /// accepting transaction). Replayed events (with `replay-name`) are never archived.
-pub(crate) fn archive_tx(tx: &Transaction, ctx: &Ctx, bus: &str, event: &Value) -> Result<()> {
+/// `text` is `event` as JSON.
+pub(crate) fn archive_tx(
+    tx: &Transaction,
+    ctx: &Ctx,
+    bus: &str,
+    event: &Value,
+    text: &str,
+) -> Result<()> {
     if event.get("replay-name").is_some() {
         return Ok(());
     }
@@ -27,7 +34,6 @@ pub(crate) fn archive_tx(tx: &Transaction, ctx: &Ctx, bus: &str, event: &Value) 
         .as_str()
         .and_then(parse_rfc3339)
         .unwrap_or(ctx.now_ms);
-    let text = event.to_string();
     for (name, pattern) in archives {
         let matches = match pattern.as_deref() {
             None => true,

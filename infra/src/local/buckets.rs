@@ -722,7 +722,7 @@ pub fn object_rel_path(key: &str) -> Result<PathBuf> {
 fn record_change(
     tx: &Transaction,
     ctx: &Ctx,
-    routes: &mut HashMap<String, super::routes::BusRoutes>,
+    routes: &mut super::routes::RouteCache,
     name: &str,
     row: &BucketRow,
     key: &str,

@@ -91,7 +91,7 @@ pub use plan::LocalFacts;
 pub use queue::{
     MessageAttribute, QueueCounts, QueueSpec, ReceiveRequest, ReceivedMessage, Redrive, SendRequest,
 };
-pub use routing::{PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
+pub use routing::{PreparedPutEvents, PutEventsEntry, PutEventsOutput, PutEventsResultEntry};
 pub use rule::{InputTransformer, RuleSpec, RuleState, TargetSpec};
 pub use served::{CreatedQueue, ObjectMetadata, ServedKind, ServedResource};
 pub use sns::{FilterScope, PublishRequest, Subscription, SubscriptionSpec, TopicSpec};

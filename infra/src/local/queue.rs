@@ -324,18 +324,7 @@ impl Store {
         queue: &str,
         reqs: &[SendRequest],
     ) -> Result<Vec<Result<String>>> {
-        self.write(|tx, ctx| {
-            load_queue(tx, queue)?;
-            let mut out = Vec::with_capacity(reqs.len());
-            for req in reqs {
-                match send_tx(tx, ctx, queue, req) {
-                    Ok(id) => out.push(Ok(id)),
-                    Err(e @ LocalError::Invalid { .. }) => out.push(Err(e)),
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(out)
-        })
+        self.write(|tx, ctx| send_batch_tx(tx, ctx, queue, reqs))
     }
 
     /// PurgeQueue: deletes every message of the queue; returns how many there were.
@@ -365,7 +354,7 @@ impl Store {
         loop {
             let got = self.write_relaxed(|tx, ctx| receive_tx(tx, ctx, queue, req))?;
             if !got.is_empty() || Instant::now() >= deadline {
-                return Ok(got);
+                return Ok(got.into_iter().map(Received::finish).collect());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -376,9 +365,14 @@ impl Store {
     pub fn delete_message(&mut self, queue: &str, receipt_handle: &str) -> Result<()> {
         self.write_relaxed(|tx, _| {
             let q = load_queue(tx, queue)?;
-            let n = tx
-                .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND receipt = ?2")?
-                .execute(params![q.name, receipt_handle])?;
+            let n = match receipt_row(receipt_handle) {
+                Some(id) => tx
+                    .prepare_cached(
+                        "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
+                    )?
+                    .execute(params![id, q.name, receipt_handle])?,
+                None => 0,
+            };
             if n == 0 {
                 return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
             }
@@ -392,19 +386,7 @@ impl Store {
         queue: &str,
         receipt_handles: &[String],
     ) -> Result<Vec<Result<()>>> {
-        self.write_relaxed(|tx, _| {
-            let q = load_queue(tx, queue)?;
-            let mut stmt =
-                tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND receipt = ?2")?;
-            let mut out = Vec::with_capacity(receipt_handles.len());
-            for handle in receipt_handles {
-                out.push(match stmt.execute(params![q.name, handle])? {
-                    0 => Err(LocalError::InvalidReceipt(handle.clone())),
-                    _ => Ok(()),
-                });
-            }
-            Ok(out)
-        })
+        self.write_relaxed(|tx, _| delete_batch_tx(tx, queue, receipt_handles))
     }
 
     /// ChangeMessageVisibility: the message becomes visible `secs` from now (0 releases it).
@@ -422,10 +404,13 @@ impl Store {
         }
         self.write(|tx, ctx| {
             let q = load_queue(tx, queue)?;
+            let Some(id) = receipt_row(receipt_handle) else {
+                return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
+            };
             let row: Option<i64> = tx
                 .query_row(
-                    "SELECT visible_at_ms FROM messages WHERE queue = ?1 AND receipt = ?2",
-                    params![q.name, receipt_handle],
+                    "SELECT visible_at_ms FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
+                    params![id, q.name, receipt_handle],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -436,8 +421,8 @@ impl Store {
                 }
                 Some(_) => {
                     tx.execute(
-                        "UPDATE messages SET visible_at_ms = ?1 WHERE queue = ?2 AND receipt = ?3",
-                        params![ctx.now_ms + secs as i64 * 1000, q.name, receipt_handle],
+                        "UPDATE messages SET visible_at_ms = ?1 WHERE id = ?2",
+                        params![ctx.now_ms + secs as i64 * 1000, id],
                     )?;
                     Ok(())
                 }
@@ -452,6 +437,72 @@ impl Store {
             counts_tx(tx, ctx, &q.name)
         })
     }
+}
+
+/// The message row a receipt handle names: handles are `<row id>:<nonce>` (see
+/// [`receive_tx`]), so a message is found by its id, not through an index of receipts.
+/// `None` for text that is no handle of ours.
+pub(crate) fn receipt_row(handle: &str) -> Option<i64> {
+    handle.split_once(':')?.0.parse().ok()
+}
+
+/// DeleteMessageBatch inside a transaction: per-handle results.
+pub(crate) fn delete_batch_tx(
+    tx: &Transaction,
+    queue: &str,
+    receipt_handles: &[String],
+) -> Result<Vec<Result<()>>> {
+    let q = load_queue(tx, queue)?;
+    // One statement for the whole batch: each handle names its row (`<id>:<nonce>`), so the
+    // rows are found by id, and a row goes only if its current receipt is one of the handles
+    // (an older handle of it no longer works).
+    let rows: Vec<(i64, &String)> = receipt_handles
+        .iter()
+        .filter_map(|h| receipt_row(h).map(|id| (id, h)))
+        .collect();
+    let mut deleted = HashSet::new();
+    if !rows.is_empty() {
+        let ids = vec!["?"; rows.len()].join(", ");
+        let sql = format!(
+            "DELETE FROM messages WHERE queue = ? AND id IN ({ids}) AND receipt IN ({ids})
+             RETURNING receipt"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&q.name];
+        values.extend(rows.iter().map(|(id, _)| id as &dyn rusqlite::ToSql));
+        values.extend(rows.iter().map(|(_, h)| *h as &dyn rusqlite::ToSql));
+        let gone = stmt.query_map(values.as_slice(), |r| r.get::<_, String>(0))?;
+        for receipt in gone {
+            deleted.insert(receipt?);
+        }
+    }
+    Ok(receipt_handles
+        .iter()
+        .map(|h| match deleted.contains(h) {
+            true => Ok(()),
+            false => Err(LocalError::InvalidReceipt(h.clone())),
+        })
+        .collect())
+}
+
+/// SendMessageBatch inside a transaction: per-message results (a message SQS would reject
+/// is an `Err` in its slot); `Err` for the whole call when the queue does not exist.
+pub(crate) fn send_batch_tx(
+    tx: &Transaction,
+    ctx: &Ctx,
+    queue: &str,
+    reqs: &[SendRequest],
+) -> Result<Vec<Result<String>>> {
+    load_queue(tx, queue)?;
+    let mut out = Vec::with_capacity(reqs.len());
+    for req in reqs {
+        match send_tx(tx, ctx, queue, req) {
+            Ok(id) => out.push(Ok(id)),
+            Err(e @ LocalError::Invalid { .. }) => out.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// A queue's counts inside a transaction (`name` is a loaded queue's name).
@@ -562,13 +613,67 @@ struct Candidate {
     first_receive_ms: Option<i64>,
 }
 
-fn receive_tx(
+/// A message handed out by a receive, before its SQS shape ([`ReceivedMessage`]: MD5,
+/// attributes) is built, which needs no transaction.
+pub(crate) struct Received {
+    c: Candidate,
+    receipt: String,
+    count: i64,
+    first: i64,
+    fifo: bool,
+}
+
+impl Received {
+    pub(crate) fn finish(self) -> ReceivedMessage {
+        let Received {
+            c,
+            receipt,
+            count,
+            first,
+            fifo,
+        } = self;
+        let mut attributes = BTreeMap::from([
+            ("SentTimestamp".to_string(), c.sent_ms.to_string()),
+            ("ApproximateReceiveCount".to_string(), count.to_string()),
+            (
+                "ApproximateFirstReceiveTimestamp".to_string(),
+                first.to_string(),
+            ),
+        ]);
+        if fifo {
+            if let Some(g) = c.group_id {
+                attributes.insert("MessageGroupId".into(), g);
+            }
+            if let Some(d) = c.dedup_id {
+                attributes.insert("MessageDeduplicationId".into(), d);
+            }
+            attributes.insert("SequenceNumber".into(), format!("{:020}", c.id));
+        }
+        let message_attributes = match &c.message_attributes {
+            Some(text) => serde_json::from_str(text).unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        ReceivedMessage {
+            md5_of_body: md5_hex(c.body.as_bytes()),
+            message_id: c.message_id,
+            receipt_handle: receipt,
+            body: c.body,
+            attributes,
+            message_attributes,
+        }
+    }
+}
+
+/// ReceiveMessage inside a transaction (no waiting).
+pub(crate) fn receive_tx(
     tx: &Transaction,
     ctx: &Ctx,
     queue: &str,
     req: ReceiveRequest,
-) -> Result<Vec<ReceivedMessage>> {
+) -> Result<Vec<Received>> {
     let q = load_queue(tx, queue)?;
+    // One nonce per receive: a receipt is `<row id>:<nonce>`, new at every receive.
+    let nonce = new_id();
     let blocked: HashSet<String> = if q.fifo {
         let mut stmt = tx.prepare_cached(
             "SELECT DISTINCT group_id FROM messages
@@ -595,9 +700,12 @@ fn receive_tx(
                         receive_count, first_receive_ms
                  FROM messages INDEXED BY messages_in_order
                  WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
-                 ORDER BY id LIMIT 64",
+                 ORDER BY id LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![q.name, ctx.now_ms, after_id], |r| {
+            // The first page is what is wanted (usually all of it is handed out); later
+            // pages, after messages were skipped, are larger.
+            let limit = if after_id == 0 { want as i64 } else { 64 };
+            let rows = stmt.query_map(params![q.name, ctx.now_ms, after_id, limit], |r| {
                 Ok(Candidate {
                     id: r.get(0)?,
                     message_id: r.get(1)?,
@@ -634,7 +742,7 @@ fn receive_tx(
                     continue;
                 }
             }
-            let receipt = format!("{}:{}", c.id, new_id());
+            let receipt = format!("{}:{nonce}", c.id);
             let count = c.receive_count + 1;
             let first = c.first_receive_ms.unwrap_or(ctx.now_ms);
             tx.prepare_cached(
@@ -642,34 +750,12 @@ fn receive_tx(
                  WHERE id = ?5",
             )?
             .execute(params![count, first, receipt, ctx.now_ms + visibility * 1000, c.id])?;
-            let mut attributes = BTreeMap::from([
-                ("SentTimestamp".to_string(), c.sent_ms.to_string()),
-                ("ApproximateReceiveCount".to_string(), count.to_string()),
-                (
-                    "ApproximateFirstReceiveTimestamp".to_string(),
-                    first.to_string(),
-                ),
-            ]);
-            if q.fifo {
-                if let Some(g) = &c.group_id {
-                    attributes.insert("MessageGroupId".into(), g.clone());
-                }
-                if let Some(d) = &c.dedup_id {
-                    attributes.insert("MessageDeduplicationId".into(), d.clone());
-                }
-                attributes.insert("SequenceNumber".into(), format!("{:020}", c.id));
-            }
-            let message_attributes = match &c.message_attributes {
-                Some(text) => serde_json::from_str(text).unwrap_or_default(),
-                None => BTreeMap::new(),
-            };
-            out.push(ReceivedMessage {
-                md5_of_body: md5_hex(c.body.as_bytes()),
-                message_id: c.message_id,
-                receipt_handle: receipt,
-                body: c.body,
-                attributes,
-                message_attributes,
+            out.push(Received {
+                c,
+                receipt,
+                count,
+                first,
+                fifo: q.fifo,
             });
             if out.len() == want {
                 break 'pages;

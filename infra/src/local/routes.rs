@@ -4,6 +4,7 @@
 //! store can hold the cache without depending on the routing code that fills it.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use super::rule::TargetSpec;
 
@@ -21,4 +22,27 @@ pub struct BusRoutes {
 pub(crate) struct RouteRule {
     pub(crate) arn: String,
     pub(crate) targets: Vec<TargetSpec>,
+}
+
+/// Routes published by a store for other threads: those that prepare PutEvents calls before
+/// handing them to the writer ([`super::GroupCommit`]) match events against them, and the
+/// writer uses their matches when the routes are still current.
+pub(crate) type SharedRoutes = Arc<RwLock<HashMap<String, Arc<BusRoutes>>>>;
+
+/// A store's compiled routes per bus; every rebuild is also published to [`Self::shared`].
+#[derive(Debug, Default)]
+pub(crate) struct RouteCache {
+    pub(crate) local: HashMap<String, Arc<BusRoutes>>,
+    pub(crate) shared: SharedRoutes,
+}
+
+impl RouteCache {
+    /// Keeps `routes` for `bus`, and publishes them.
+    pub(crate) fn insert(&mut self, bus: &str, routes: BusRoutes) {
+        let routes = Arc::new(routes);
+        if let Ok(mut shared) = self.shared.write() {
+            shared.insert(bus.to_string(), Arc::clone(&routes));
+        }
+        self.local.insert(bus.to_string(), routes);
+    }
 }

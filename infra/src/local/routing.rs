@@ -6,6 +6,7 @@
 //! [`patterns::Matcher`] per bus, rebuilt when `rules_generation` changes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::Transaction;
 
@@ -14,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::clock::{parse_rfc3339, rfc3339_seconds};
 use super::events::{load_rules, load_targets};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
-use super::routes::{BusRoutes, RouteRule};
+use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
@@ -77,22 +78,36 @@ fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Resu
 
 /// The routes of `bus`, rebuilt if rules changed since they were compiled.
 pub(crate) fn routes_for<'r>(
-    cache: &'r mut HashMap<String, BusRoutes>,
+    cache: &'r mut RouteCache,
     tx: &Transaction,
     ctx: &Ctx,
     bus: &str,
 ) -> Result<&'r BusRoutes> {
     let generation = counter(tx, "rules_generation")?;
+    routes_at(cache, tx, ctx, bus, generation)
+}
+
+/// [`routes_for`] with the transaction's `rules_generation` already read.
+fn routes_at<'r>(
+    cache: &'r mut RouteCache,
+    tx: &Transaction,
+    ctx: &Ctx,
+    bus: &str,
+    generation: i64,
+) -> Result<&'r BusRoutes> {
     let stale = cache
+        .local
         .get(bus)
         .map(|r| r.generation != generation)
         .unwrap_or(true);
     if stale {
         let routes = build_routes(tx, ctx, bus, generation)?;
-        cache.insert(bus.to_string(), routes);
+        cache.insert(bus, routes);
     }
     cache
+        .local
         .get(bus)
+        .map(|r| &**r)
         .ok_or_else(|| LocalError::NoSuchBus(bus.to_string()))
 }
 
@@ -190,14 +205,12 @@ pub(crate) fn envelope(
     Value::Object(m)
 }
 
-fn check_entry_count(entries: &[PutEventsEntry]) -> Result<()> {
+/// Why a call with this many entries is refused, if it is.
+fn check_entry_count(entries: &[PutEventsEntry]) -> std::result::Result<(), String> {
     if entries.is_empty() || entries.len() > MAX_ENTRIES {
-        return Err(LocalError::invalid(
-            "PutEvents",
-            format!(
-                "{} entries: a call takes 1 to {MAX_ENTRIES} entries",
-                entries.len()
-            ),
+        return Err(format!(
+            "{} entries: a call takes 1 to {MAX_ENTRIES} entries",
+            entries.len()
         ));
     }
     Ok(())
@@ -210,17 +223,143 @@ fn outbox_pending(tx: &Transaction) -> Result<bool> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// One PutEvents call's work inside a transaction.
+/// One entry of a [`PreparedPutEvents`], accepted so far (its bus may still turn out not to
+/// exist when the writer looks).
+struct PreparedEvent {
+    id: String,
+    event: Value,
+    /// `event` as JSON, the body most targets get.
+    json: String,
+    /// The rules it matched (sorted, distinct) and the `rules_generation` of the routes that
+    /// matched it, when the bus's routes were published when it was prepared.
+    matched: Option<(i64, Vec<String>)>,
+}
+
+/// One prepared entry: the event, or why the entry is refused.
+type PreparedEntry = std::result::Result<PreparedEvent, PutEventsResultEntry>;
+
+/// A PutEvents call made ready outside the writer's transaction: entries validated, ids
+/// given, envelopes built and serialized and matched against the last published routes, so
+/// that the writer (one thread for every caller, with [`super::GroupCommit`]) only checks
+/// and writes. See [`Store::prepare_put_events`].
+pub struct PreparedPutEvents {
+    sender: Option<String>,
+    /// `Err`: the call itself is refused (too few or many entries), why. Else per entry its
+    /// bus and the event, or the entry's error.
+    entries: std::result::Result<Vec<(String, PreparedEntry)>, String>,
+}
+
+impl std::fmt::Debug for PreparedPutEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedPutEvents")
+            .field("sender", &self.sender)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What preparing a call needs from a store, cheap to clone into other threads.
+#[derive(Debug, Clone)]
+pub(crate) struct Preparer {
+    pub(crate) clock: super::Clock,
+    pub(crate) region: String,
+    pub(crate) account: String,
+    pub(crate) routes: SharedRoutes,
+}
+
+impl Preparer {
+    pub(crate) fn prepare(
+        &self,
+        entries: &[PutEventsEntry],
+        sender: Option<&str>,
+    ) -> PreparedPutEvents {
+        let entries = check_entry_count(entries).map(|()| {
+            let ctx = Ctx {
+                now_ms: self.clock.now_ms(),
+                region: &self.region,
+                account: &self.account,
+            };
+            entries
+                .iter()
+                .map(|entry| {
+                    let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+                    let routes = self.routes.read().ok().and_then(|r| r.get(bus).cloned());
+                    let prepared = prepare_entry(&ctx, entry, sender, routes.as_deref());
+                    (bus.to_string(), prepared)
+                })
+                .collect()
+        });
+        PreparedPutEvents {
+            sender: sender.map(str::to_string),
+            entries,
+        }
+    }
+}
+
+fn prepare_entry(
+    ctx: &Ctx,
+    entry: &PutEventsEntry,
+    sender: Option<&str>,
+    routes: Option<&BusRoutes>,
+) -> std::result::Result<PreparedEvent, PutEventsResultEntry> {
+    let (time_ms, detail) = validate(entry, ctx.now_ms)?;
+    let id = new_id();
+    let mut event = envelope(
+        ctx,
+        &id,
+        entry.detail_type.as_deref().unwrap_or_default(),
+        entry.source.as_deref().unwrap_or_default(),
+        time_ms,
+        &entry.resources,
+        detail,
+    );
+    if let Some(account) = sender {
+        event["account"] = json!(account);
+    }
+    let json = event.to_string();
+    let matched = routes.map(|r| {
+        let names = match_rules(r, &event, &json)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        (r.generation, names)
+    });
+    Ok(PreparedEvent {
+        id,
+        event,
+        json,
+        matched,
+    })
+}
+
+/// The rules of `routes` that `event` (serialized as `json`) matches, sorted and distinct.
+fn match_rules<'r>(routes: &'r BusRoutes, event: &Value, json: &str) -> Vec<&'r str> {
+    let mut matched = match routes.matcher.matches_str(json) {
+        Ok(names) => names,
+        Err(_) => routes.matcher.matches_value(event),
+    };
+    matched.sort_unstable();
+    matched.dedup();
+    matched
+}
+
+fn refused(why: &str) -> LocalError {
+    LocalError::invalid("PutEvents", why)
+}
+
+/// One prepared PutEvents call's work inside a transaction, at `generation` of the rules.
 fn put_events_tx(
     tx: &Transaction,
     ctx: &Ctx,
-    routes: &mut HashMap<String, BusRoutes>,
-    entries: &[PutEventsEntry],
-    sender: Option<&str>,
+    routes: &mut RouteCache,
+    generation: i64,
+    call: &PreparedPutEvents,
 ) -> Result<PutEventsOutput> {
-    if let Some(account) = sender {
-        for entry in entries {
-            let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+    let entries = match &call.entries {
+        Ok(entries) => entries,
+        Err(why) => return Err(refused(why)),
+    };
+    if let Some(account) = &call.sender {
+        for (bus, _) in entries {
             if !super::bus_grants::may_put_events(tx, ctx.account, bus, account)? {
                 return Err(LocalError::invalid(
                     format!("PutEvents from account {account}"),
@@ -238,44 +377,55 @@ fn put_events_tx(
         entries: Vec::with_capacity(entries.len()),
         routed: Vec::new(),
     };
-    for entry in entries {
-        let (time_ms, detail) = match validate(entry, ctx.now_ms) {
-            Ok(ok) => ok,
+    for (bus, prepared) in entries {
+        let p = match prepared {
+            Ok(p) => p,
             Err(e) => {
                 out.failed_entry_count += 1;
-                out.entries.push(e);
+                out.entries.push(e.clone());
                 continue;
             }
         };
-        let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
-        let exists: i64 = tx
-            .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
-            .query_row([bus], |r| r.get(0))?;
-        if exists == 0 {
-            out.failed_entry_count += 1;
-            out.entries.push(entry_error(
-                "ResourceNotFoundException",
-                format!("Event bus {bus} does not exist."),
-            ));
-            continue;
+        // Routes compiled at this generation mean the bus exists: deleting a bus moves
+        // the generation.
+        let known = routes
+            .local
+            .get(bus.as_str())
+            .is_some_and(|r| r.generation == generation);
+        if !known {
+            let exists: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
+                .query_row([bus], |r| r.get(0))?;
+            if exists == 0 {
+                out.failed_entry_count += 1;
+                out.entries.push(entry_error(
+                    "ResourceNotFoundException",
+                    format!("Event bus {bus} does not exist."),
+                ));
+                continue;
+            }
         }
-        let id = new_id();
-        let mut event = envelope(
+        let bus_routes = routes_at(routes, tx, ctx, bus, generation)?;
+        let matched: Vec<&str> = match &p.matched {
+            Some((at, names)) if *at == bus_routes.generation => {
+                names.iter().map(String::as_str).collect()
+            }
+            _ => match_rules(bus_routes, &p.event, &p.json),
+        };
+        deliver_event(
+            tx,
             ctx,
-            &id,
-            entry.detail_type.as_deref().unwrap_or_default(),
-            entry.source.as_deref().unwrap_or_default(),
-            time_ms,
-            &entry.resources,
-            detail,
-        );
-        if let Some(account) = sender {
-            event["account"] = json!(account);
-        }
-        let bus_routes = routes_for(routes, tx, ctx, bus)?;
-        route_event(tx, ctx, bus_routes, bus, &id, &event, &mut out.routed)?;
+            bus_routes,
+            bus,
+            &p.id,
+            &p.event,
+            &p.json,
+            &matched,
+            false,
+            &mut out.routed,
+        )?;
         out.entries.push(PutEventsResultEntry {
-            event_id: Some(id),
+            event_id: Some(p.id.clone()),
             error_code: None,
             error_message: None,
         });
@@ -300,7 +450,6 @@ impl Store {
         entries: &[PutEventsEntry],
         sender: Option<&str>,
     ) -> Result<PutEventsOutput> {
-        check_entry_count(entries)?;
         let mut outs = self.put_events_group_as(&[entries], sender)?;
         outs.pop()
             .unwrap_or_else(|| Err(LocalError::invalid("PutEvents", "no result for the call")))
@@ -320,35 +469,114 @@ impl Store {
     }
 
     /// [`Self::put_events_group`] with every call sent by `sender` (see [`Self::put_events_as`]).
-    fn put_events_group_as(
+    pub fn put_events_group_as(
         &mut self,
         calls: &[&[PutEventsEntry]],
         sender: Option<&str>,
     ) -> Result<Vec<Result<PutEventsOutput>>> {
-        self.set_sync(true)?;
-        let OpenTx { tx, ctx, routes } = self.begin_write()?;
+        let preparer = self.preparer();
+        let prepared: Vec<PreparedPutEvents> = calls
+            .iter()
+            .map(|entries| preparer.prepare(entries, sender))
+            .collect();
+        let refs: Vec<&PreparedPutEvents> = prepared.iter().collect();
+        self.put_prepared_group(&refs)
+    }
+
+    /// Prepares a PutEvents call without touching the database (so on any thread, while the
+    /// store is busy elsewhere): see [`PreparedPutEvents`]. Commit it with
+    /// [`Self::put_prepared_group`].
+    pub fn prepare_put_events(
+        &self,
+        entries: &[PutEventsEntry],
+        sender: Option<&str>,
+    ) -> PreparedPutEvents {
+        self.preparer().prepare(entries, sender)
+    }
+
+    pub(crate) fn preparer(&self) -> Preparer {
+        Preparer {
+            clock: self.clock.clone(),
+            region: self.config.region.clone(),
+            account: self.config.account.clone(),
+            routes: Arc::clone(&self.routes.shared),
+        }
+    }
+
+    /// [`Self::put_events_group`] for calls already prepared.
+    pub fn put_prepared_group(
+        &mut self,
+        calls: &[&PreparedPutEvents],
+    ) -> Result<Vec<Result<PutEventsOutput>>> {
+        let calls: Vec<GroupCall> = calls.iter().map(|c| GroupCall::Put(c)).collect();
+        Ok(self
+            .commit_group(&calls)?
+            .into_iter()
+            .map(|out| match out {
+                GroupOut::Put(out) => out,
+                _ => Err(LocalError::invalid("PutEvents", "no result for the call")),
+            })
+            .collect())
+    }
+
+    /// Group commit of PutEvents and SendMessage(Batch) calls: one transaction, a savepoint
+    /// per call (one that fails leaves no trace and does not stop the others), one commit.
+    /// The outer `Err` means the commit failed and nothing was accepted.
+    pub(crate) fn commit_group(&mut self, calls: &[GroupCall]) -> Result<Vec<GroupOut>> {
+        // Only accepted events and sent messages must survive power loss: a group of
+        // receives and deletes alone commits without an fsync (see `Store::write_relaxed`).
+        let durable = calls
+            .iter()
+            .any(|c| matches!(c, GroupCall::Put(_) | GroupCall::Send(..)));
+        let OpenTx { tx, ctx, routes } = if durable {
+            self.begin_write()?
+        } else {
+            self.begin_write_relaxed()?
+        };
+        let generation = counter(&tx, "rules_generation")?;
         let mut outs = Vec::with_capacity(calls.len());
-        for (n, entries) in calls.iter().enumerate() {
-            if let Err(e) = check_entry_count(entries) {
-                outs.push(Err(e));
+        for call in calls {
+            if let GroupCall::Put(PreparedPutEvents {
+                entries: Err(why), ..
+            }) = call
+            {
+                outs.push(GroupOut::Put(Err(refused(why))));
                 continue;
             }
+            let run = |tx: &Transaction, routes: &mut RouteCache| match call {
+                GroupCall::Put(put) => {
+                    put_events_tx(tx, &ctx, routes, generation, put).map(|o| GroupOut::Put(Ok(o)))
+                }
+                GroupCall::Send(queue, reqs) => super::queue::send_batch_tx(tx, &ctx, queue, reqs)
+                    .map(|o| GroupOut::Send(Ok(o))),
+                GroupCall::Receive(queue, req) => super::queue::receive_tx(tx, &ctx, queue, *req)
+                    .map(|o| GroupOut::Receive(Ok(o))),
+                GroupCall::Delete(queue, handles) => {
+                    super::queue::delete_batch_tx(tx, queue, handles)
+                        .map(|o| GroupOut::Delete(Ok(o)))
+                }
+            };
             // A single call needs no savepoint: its failure rolls the transaction back.
             if calls.len() == 1 {
-                outs.push(Ok(put_events_tx(&tx, &ctx, routes, entries, sender)?));
+                outs.push(run(&tx, routes)?);
                 continue;
             }
-            tx.execute_batch(&format!("SAVEPOINT put_events_{n}"))?;
-            match put_events_tx(&tx, &ctx, routes, entries, sender) {
+            // One savepoint at a time, so one name (and cached statements) serves every call.
+            tx.prepare_cached("SAVEPOINT group_call")?.execute([])?;
+            match run(&tx, routes) {
                 Ok(out) => {
-                    tx.execute_batch(&format!("RELEASE put_events_{n}"))?;
-                    outs.push(Ok(out));
+                    tx.prepare_cached("RELEASE group_call")?.execute([])?;
+                    outs.push(out);
                 }
                 Err(e) => {
-                    tx.execute_batch(&format!(
-                        "ROLLBACK TO put_events_{n}; RELEASE put_events_{n}"
-                    ))?;
-                    outs.push(Err(e));
+                    tx.prepare_cached("ROLLBACK TO group_call")?.execute([])?;
+                    tx.prepare_cached("RELEASE group_call")?.execute([])?;
+                    outs.push(match call {
+                        GroupCall::Put(_) => GroupOut::Put(Err(e)),
+                        GroupCall::Send(..) => GroupOut::Send(Err(e)),
+                        GroupCall::Receive(..) => GroupOut::Receive(Err(e)),
+                        GroupCall::Delete(..) => GroupOut::Delete(Err(e)),
+                    });
                 }
             }
         }
@@ -359,6 +587,25 @@ impl Store {
         }
         Ok(outs)
     }
+}
+
+/// One call in a group commit ([`Store::commit_group`]).
+pub(crate) enum GroupCall<'a> {
+    Put(&'a PreparedPutEvents),
+    /// SendMessageBatch (or one SendMessage) to a queue.
+    Send(&'a str, &'a [super::queue::SendRequest]),
+    /// ReceiveMessage (without waiting).
+    Receive(&'a str, super::queue::ReceiveRequest),
+    /// DeleteMessageBatch.
+    Delete(&'a str, &'a [String]),
+}
+
+/// A call's result in a group commit, in the shape of its [`GroupCall`].
+pub(crate) enum GroupOut {
+    Put(Result<PutEventsOutput>),
+    Send(Result<Vec<Result<String>>>),
+    Receive(Result<Vec<super::queue::Received>>),
+    Delete(Result<Vec<Result<()>>>),
 }
 
 /// Matches one event against a bus's rules and delivers it to every target of every match.
@@ -387,14 +634,40 @@ fn route_event_hop(
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    super::archiving::archive_tx(tx, ctx, bus, event)?;
     let event_json = event.to_string();
-    record_bus_event(tx, ctx, bus, event_id, &event_json)?;
-    let mut matched: Vec<&str> = routes.matcher.matches_value(event);
-    matched.sort_unstable();
-    matched.dedup();
+    let matched = match_rules(routes, event, &event_json);
+    deliver_event(
+        tx,
+        ctx,
+        routes,
+        bus,
+        event_id,
+        event,
+        &event_json,
+        &matched,
+        forwarded,
+        routed,
+    )
+}
+
+/// An event entering `bus`: archived, recorded, and delivered to the rules it `matched`.
+#[allow(clippy::too_many_arguments)]
+fn deliver_event(
+    tx: &Transaction,
+    ctx: &Ctx,
+    routes: &BusRoutes,
+    bus: &str,
+    event_id: &str,
+    event: &Value,
+    event_json: &str,
+    matched: &[&str],
+    forwarded: bool,
+    routed: &mut Vec<Routed>,
+) -> Result<()> {
+    super::archiving::archive_tx(tx, ctx, bus, event, event_json)?;
+    record_bus_event(tx, ctx, bus, event_id, event_json)?;
     let ingestion_time = rfc3339_seconds(ctx.now_ms);
-    for rule_name in matched {
+    for &rule_name in matched {
         let Some(rule) = routes.rules.get(rule_name) else {
             continue;
         };
@@ -406,7 +679,7 @@ fn route_event_hop(
             rule,
             event_id,
             event,
-            &event_json,
+            event_json,
             &ingestion_time,
             forwarded,
             routed,
