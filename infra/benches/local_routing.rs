@@ -15,52 +15,17 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use infra::local::{
-    Clock, Config, Durability, GroupCommit, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec,
-    RuleState, Store, TargetSpec,
-};
+use infra::local::{Durability, GroupCommit, PutEventsEntry, ReceiveRequest, Store};
+
+#[path = "support/pipeline.rs"]
+mod pipeline;
 
 /// Producer threads in the group commit bench.
 const PRODUCERS: usize = 4;
 
 fn setup(rules: usize, durability: Durability) -> (tempfile::TempDir, Store, Vec<PutEventsEntry>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
-        durability,
-        ..Config::default()
-    };
-    let mut store = Store::open_with(dir.path(), config, Clock::System).expect("open store");
-    let q = store.put_queue(&QueueSpec::new("bench")).expect("queue");
-    for i in 0..rules {
-        let name = format!("rule-{i}");
-        let pattern = format!(
-            r#"{{"source": ["shop.orders"], "detail-type": ["order"], "detail": {{"customer": ["c{i}"], "total": [{{"numeric": [">", 10]}}]}}}}"#
-        );
-        store
-            .put_rule(&RuleSpec {
-                bus: "default".into(),
-                name: name.clone(),
-                pattern: Some(pattern),
-                schedule: None,
-                state: RuleState::Enabled,
-                description: None,
-            })
-            .expect("rule");
-        store
-            .put_targets("default", &name, &[TargetSpec::new("q", &q)])
-            .expect("target");
-    }
-    // Ten events, each matching exactly one rule.
-    let batch = (0..10)
-        .map(|k| {
-            let customer = (k * 97) % rules;
-            PutEventsEntry::new(
-                "shop.orders",
-                "order",
-                format!(r#"{{"customer": "c{customer}", "total": 25.5, "items": [{{"sku": "A-{k}", "qty": 2}}], "note": "bench"}}"#),
-            )
-        })
-        .collect();
+    let (store, batch) = pipeline::setup(dir.path(), rules, durability);
     (dir, store, batch)
 }
 
@@ -76,16 +41,7 @@ fn pipeline(c: &mut Criterion) {
                 rules,
             );
             group.bench_with_input(id, &rules, |b, _| {
-                b.iter(|| {
-                    let out = store.put_events(&batch).expect("put events");
-                    assert_eq!(out.routed.len(), 10);
-                    let got = store
-                        .receive_messages("bench", ReceiveRequest::default())
-                        .expect("receive");
-                    assert_eq!(got.len(), 10);
-                    let handles: Vec<String> = got.into_iter().map(|m| m.receipt_handle).collect();
-                    store.delete_messages("bench", &handles).expect("delete");
-                })
+                b.iter(|| pipeline::single_round(&mut store, &batch))
             });
         }
     }
@@ -117,31 +73,8 @@ fn group_commit(c: &mut Criterion) {
         );
         group.bench_with_input(id, &rules, |b, _| {
             b.iter_custom(|iters| {
-                let total = iters as usize * PRODUCERS * 10;
                 let start = Instant::now();
-                std::thread::scope(|s| {
-                    for _ in 0..PRODUCERS {
-                        s.spawn(|| {
-                            for _ in 0..iters {
-                                let out = writer.put_events(batch.clone()).expect("put events");
-                                assert_eq!(out.routed.len(), 10);
-                            }
-                        });
-                    }
-                    let mut consumed = 0;
-                    while consumed < total {
-                        let got = writer
-                            .receive_messages("bench", ReceiveRequest::default())
-                            .expect("receive");
-                        if got.is_empty() {
-                            std::thread::yield_now();
-                            continue;
-                        }
-                        consumed += got.len();
-                        let handles = got.into_iter().map(|m| m.receipt_handle).collect();
-                        writer.delete_messages("bench", handles).expect("delete");
-                    }
-                });
+                pipeline::group_rounds(&writer, &batch, PRODUCERS, iters as usize);
                 start.elapsed()
             })
         });

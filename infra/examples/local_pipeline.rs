@@ -16,53 +16,10 @@
 //!
 //! Subtract the same run with ROUNDS = 0 (set-up) and divide by the events.
 
-use infra::local::{
-    Clock, Config, Durability, GroupCommit, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec,
-    RuleState, Store, TargetSpec,
-};
+use infra::local::{Durability, GroupCommit, ReceiveRequest};
 
-fn setup(
-    dir: &std::path::Path,
-    rules: usize,
-    durability: Durability,
-) -> (Store, Vec<PutEventsEntry>) {
-    let config = Config {
-        durability,
-        ..Config::default()
-    };
-    let mut store = Store::open_with(dir, config, Clock::System).expect("open store");
-    let q = store.put_queue(&QueueSpec::new("bench")).expect("queue");
-    for i in 0..rules {
-        let name = format!("rule-{i}");
-        let pattern = format!(
-            r#"{{"source": ["shop.orders"], "detail-type": ["order"], "detail": {{"customer": ["c{i}"], "total": [{{"numeric": [">", 10]}}]}}}}"#
-        );
-        store
-            .put_rule(&RuleSpec {
-                bus: "default".into(),
-                name: name.clone(),
-                pattern: Some(pattern),
-                schedule: None,
-                state: RuleState::Enabled,
-                description: None,
-            })
-            .expect("rule");
-        store
-            .put_targets("default", &name, &[TargetSpec::new("q", &q)])
-            .expect("target");
-    }
-    let batch = (0..10)
-        .map(|k| {
-            let customer = (k * 97) % rules.max(1);
-            PutEventsEntry::new(
-                "shop.orders",
-                "order",
-                format!(r#"{{"customer": "c{customer}", "total": 25.5, "items": [{{"sku": "A-{k}", "qty": 2}}], "note": "bench"}}"#),
-            )
-        })
-        .collect();
-    (store, batch)
-}
+#[path = "../benches/support/pipeline.rs"]
+mod pipeline;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -75,7 +32,7 @@ fn main() {
         Some("full") => Durability::Full,
         _ => Durability::Normal,
     };
-    let (mut store, batch) = setup(dir.path(), rules, durability);
+    let (mut store, batch) = pipeline::setup(dir.path(), rules, durability);
     // Compile the routes before counting.
     store.put_events(&batch).expect("warm-up put");
     while !store
@@ -87,42 +44,12 @@ fn main() {
     match mode.as_str() {
         "single" => {
             for _ in 0..rounds {
-                let out = store.put_events(&batch).expect("put events");
-                assert_eq!(out.routed.len(), 10);
-                let got = store
-                    .receive_messages("bench", ReceiveRequest::default())
-                    .expect("receive");
-                let handles: Vec<String> = got.into_iter().map(|m| m.receipt_handle).collect();
-                assert_eq!(handles.len(), 10);
-                store.delete_messages("bench", &handles).expect("delete");
+                pipeline::single_round(&mut store, &batch);
             }
         }
         "group" => {
             let writer = GroupCommit::new(store).expect("writer");
-            let total = rounds * 4 * 10;
-            std::thread::scope(|s| {
-                for _ in 0..4 {
-                    s.spawn(|| {
-                        for _ in 0..rounds {
-                            let out = writer.put_events(batch.clone()).expect("put events");
-                            assert_eq!(out.routed.len(), 10);
-                        }
-                    });
-                }
-                let mut consumed = 0;
-                while consumed < total {
-                    let got = writer
-                        .receive_messages("bench", ReceiveRequest::default())
-                        .expect("receive");
-                    if got.is_empty() {
-                        std::thread::yield_now();
-                        continue;
-                    }
-                    consumed += got.len();
-                    let handles = got.into_iter().map(|m| m.receipt_handle).collect();
-                    writer.delete_messages("bench", handles).expect("delete");
-                }
-            });
+            pipeline::group_rounds(&writer, &batch, 4, rounds);
         }
         other => panic!("{usage} (not {other})"),
     }
