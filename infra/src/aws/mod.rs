@@ -57,6 +57,25 @@ pub enum AwsError {
 }
 
 impl AwsError {
+    /// [`AwsError::Gone`] when the service answered that `resource` does not exist (`gone`),
+    /// else [`AwsError::call`]: a reader treats a resource deleted since it was listed as absent.
+    pub fn call_or_gone<E>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        gone: bool,
+        error: E,
+    ) -> AwsError
+    where
+        E: std::error::Error + ProvideErrorMetadata,
+    {
+        let resource = resource.into();
+        if gone {
+            AwsError::Gone { resource }
+        } else {
+            AwsError::call(operation, resource, error)
+        }
+    }
+
     /// Wraps an SDK error with the operation and resource it was about.
     ///
     /// The message is what a user acts on: the service's error code and message, one line.

@@ -393,15 +393,10 @@ async fn rule_tags(aws: &AwsClients, arn: &str) -> Result<BTreeMap<String, Strin
         .send()
         .await
         .map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception())
-            {
-                AwsError::Gone {
-                    resource: arn.to_string(),
-                }
-            } else {
-                AwsError::call("ListTagsForResource", arn, e)
-            }
+            let gone = e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception());
+            AwsError::call_or_gone("ListTagsForResource", arn, gone, e)
         })?;
     Ok(out
         .tags()
@@ -425,15 +420,10 @@ pub async fn read_targets(
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception())
-                {
-                    AwsError::Gone {
-                        resource: format!("rule {rule}"),
-                    }
-                } else {
-                    AwsError::call("ListTargetsByRule", format!("rule {rule}"), e)
-                }
+                let gone = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception());
+                AwsError::call_or_gone("ListTargetsByRule", format!("rule {rule}"), gone, e)
             })?;
         Ok((
             page.targets().to_vec(),
@@ -644,15 +634,10 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
         .send()
         .await
         .map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_not_found_exception())
-            {
-                AwsError::Gone {
-                    resource: arn.to_string(),
-                }
-            } else {
-                AwsError::call("GetTopicAttributes", arn, e)
-            }
+            let gone = e
+                .as_service_error()
+                .is_some_and(|s| s.is_not_found_exception());
+            AwsError::call_or_gone("GetTopicAttributes", arn, gone, e)
         })?
         .attributes()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -664,15 +649,10 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
         .send()
         .await
         .map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception())
-            {
-                AwsError::Gone {
-                    resource: arn.to_string(),
-                }
-            } else {
-                AwsError::call("ListTagsForResource", arn, e)
-            }
+            let gone = e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception());
+            AwsError::call_or_gone("ListTagsForResource", arn, gone, e)
         })?
         .tags()
         .iter()
@@ -688,15 +668,10 @@ pub async fn read_topic(aws: &AwsClients, arn: &str) -> Result<TopicFacts, AwsEr
         .try_collect()
         .await
         .map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_not_found_exception())
-            {
-                AwsError::Gone {
-                    resource: arn.to_string(),
-                }
-            } else {
-                AwsError::call("ListSubscriptionsByTopic", arn, e)
-            }
+            let gone = e
+                .as_service_error()
+                .is_some_and(|s| s.is_not_found_exception());
+            AwsError::call_or_gone("ListSubscriptionsByTopic", arn, gone, e)
         })?
         .iter()
         .map(|s| {
