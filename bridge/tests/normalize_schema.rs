@@ -13,56 +13,6 @@ fn schema() -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Every kind, by an exhaustive match: a new variant does not compile until it is listed here
-/// (and then the schema test fails until the schema lists it too).
-fn all_kinds() -> Vec<Kind> {
-    let all = [
-        Kind::ObjectCreated,
-        Kind::ObjectRemoved,
-        Kind::LifecycleExpiration,
-        Kind::ObjectRestoreInitiated,
-        Kind::ObjectRestoreCompleted,
-        Kind::ObjectRestoreExpired,
-        Kind::ReducedRedundancyLostObject,
-        Kind::Replication,
-        Kind::StorageClassChanged,
-        Kind::AccessTierChanged,
-        Kind::ObjectTagsAdded,
-        Kind::ObjectTagsDeleted,
-        Kind::ObjectAclUpdated,
-        Kind::OtherS3,
-        Kind::TestEvent,
-        Kind::PackageRevision,
-        Kind::Custom,
-        Kind::Message,
-        Kind::SnsConfirmation,
-    ];
-    for kind in all {
-        match kind {
-            Kind::ObjectCreated
-            | Kind::ObjectRemoved
-            | Kind::LifecycleExpiration
-            | Kind::ObjectRestoreInitiated
-            | Kind::ObjectRestoreCompleted
-            | Kind::ObjectRestoreExpired
-            | Kind::ReducedRedundancyLostObject
-            | Kind::Replication
-            | Kind::StorageClassChanged
-            | Kind::AccessTierChanged
-            | Kind::ObjectTagsAdded
-            | Kind::ObjectTagsDeleted
-            | Kind::ObjectAclUpdated
-            | Kind::OtherS3
-            | Kind::TestEvent
-            | Kind::PackageRevision
-            | Kind::Custom
-            | Kind::Message
-            | Kind::SnsConfirmation => {}
-        }
-    }
-    all.to_vec()
-}
-
 fn strings(v: &Value) -> BTreeSet<String> {
     v.as_array()
         .expect("an array")
@@ -75,7 +25,7 @@ fn strings(v: &Value) -> BTreeSet<String> {
 fn schema_kinds_are_the_event_kinds() {
     let schema = schema();
     let listed = strings(&schema["properties"]["kind"]["enum"]);
-    let actual: BTreeSet<String> = all_kinds()
+    let actual: BTreeSet<String> = Kind::ALL
         .into_iter()
         .map(|k| serde_json::to_value(k).expect("kind serializes"))
         .map(|v| v.as_str().expect("kind is a string").to_owned())

@@ -64,28 +64,7 @@ mod tests {
 
     #[test]
     fn kind_names_are_the_serialized_ones() {
-        let all = [
-            Kind::ObjectCreated,
-            Kind::ObjectRemoved,
-            Kind::LifecycleExpiration,
-            Kind::ObjectRestoreInitiated,
-            Kind::ObjectRestoreCompleted,
-            Kind::ObjectRestoreExpired,
-            Kind::ReducedRedundancyLostObject,
-            Kind::Replication,
-            Kind::StorageClassChanged,
-            Kind::AccessTierChanged,
-            Kind::ObjectTagsAdded,
-            Kind::ObjectTagsDeleted,
-            Kind::ObjectAclUpdated,
-            Kind::OtherS3,
-            Kind::TestEvent,
-            Kind::PackageRevision,
-            Kind::Custom,
-            Kind::Message,
-            Kind::SnsConfirmation,
-        ];
-        for kind in all {
+        for kind in Kind::ALL {
             assert_eq!(serde_json::to_value(kind).expect("serializes"), kind.name());
         }
     }

@@ -136,6 +136,30 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order (for schemas and tests that must cover them all; the
+    /// test `all_names_every_kind` keeps it complete).
+    pub const ALL: [Kind; 19] = [
+        Kind::ObjectCreated,
+        Kind::ObjectRemoved,
+        Kind::LifecycleExpiration,
+        Kind::ObjectRestoreInitiated,
+        Kind::ObjectRestoreCompleted,
+        Kind::ObjectRestoreExpired,
+        Kind::ReducedRedundancyLostObject,
+        Kind::Replication,
+        Kind::StorageClassChanged,
+        Kind::AccessTierChanged,
+        Kind::ObjectTagsAdded,
+        Kind::ObjectTagsDeleted,
+        Kind::ObjectAclUpdated,
+        Kind::OtherS3,
+        Kind::TestEvent,
+        Kind::PackageRevision,
+        Kind::Custom,
+        Kind::Message,
+        Kind::SnsConfirmation,
+    ];
+
     /// The serialized name (`"object_created"`, ...), without going through serde.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -677,5 +701,44 @@ pub(crate) fn excerpt(value: &Value) -> String {
     match text.char_indices().nth(64) {
         Some((at, _)) => format!("{}...", &text[..at]),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::Kind;
+
+    /// An exhaustive match: a new variant does not compile until it is named here, which is
+    /// the reminder to add it to [`Kind::ALL`] (checked by the count).
+    #[test]
+    fn all_names_every_kind() {
+        let mut named = 0;
+        for kind in Kind::ALL {
+            match kind {
+                Kind::ObjectCreated
+                | Kind::ObjectRemoved
+                | Kind::LifecycleExpiration
+                | Kind::ObjectRestoreInitiated
+                | Kind::ObjectRestoreCompleted
+                | Kind::ObjectRestoreExpired
+                | Kind::ReducedRedundancyLostObject
+                | Kind::Replication
+                | Kind::StorageClassChanged
+                | Kind::AccessTierChanged
+                | Kind::ObjectTagsAdded
+                | Kind::ObjectTagsDeleted
+                | Kind::ObjectAclUpdated
+                | Kind::OtherS3
+                | Kind::TestEvent
+                | Kind::PackageRevision
+                | Kind::Custom
+                | Kind::Message
+                | Kind::SnsConfirmation => named += 1,
+            }
+        }
+        assert_eq!(named, 19);
+        let distinct: std::collections::BTreeSet<&str> =
+            Kind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(distinct.len(), Kind::ALL.len(), "no kind listed twice");
     }
 }
