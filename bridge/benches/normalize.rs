@@ -12,6 +12,8 @@
 //! `BRIDGE_BENCH_COUNT=parse|normalize|dispatch|careful|dispatch-careful` runs only that, over the corpus
 //! `BRIDGE_BENCH_REPS` times (default 100), and exits: for instruction counts under
 //! `valgrind --tool=callgrind` (subtract a run with `BRIDGE_BENCH_REPS=0`).
+//! `BRIDGE_BENCH_ONLY=TEXT` counts only the bodies whose file name contains TEXT (e.g.
+//! `cloudtrail`, `native`, `sns`), for instruction counts by shape.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -25,7 +27,7 @@ use criterion::{criterion_group, Criterion, Throughput};
 #[path = "support/mod.rs"]
 mod support;
 
-fn corpus() -> Vec<String> {
+fn corpus() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/normalize");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -45,7 +47,17 @@ fn corpus() -> Vec<String> {
             panic!("{} does not normalize: {e}", path.display());
         }
     }
-    bodies
+    paths
+        .iter()
+        .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .map(Option::unwrap_or_default)
+        .zip(bodies)
+        .collect()
+}
+
+/// The corpus's bodies.
+fn bodies() -> Vec<String> {
+    corpus().into_iter().map(|(_, body)| body).collect()
 }
 
 fn parse_only(bodies: &[String]) -> usize {
@@ -96,7 +108,7 @@ fn dispatch_careful(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> Dur
 }
 
 fn bench(c: &mut Criterion) {
-    let bodies = corpus();
+    let bodies = bodies();
     let runtime = support::runtime();
     let mut group = c.benchmark_group("normalize");
     group.throughput(Throughput::Elements(bodies.len() as u64));
@@ -112,7 +124,7 @@ fn bench(c: &mut Criterion) {
 
 /// Ratios from interleaved rounds of about 0.3 s each.
 fn ratios() {
-    let bodies = corpus();
+    let bodies = bodies();
     let runtime = support::runtime();
     let reps = 100;
     let timed = |f: &dyn Fn()| {
@@ -154,9 +166,15 @@ fn ratios() {
     );
 }
 
-/// One variant only, a fixed number of times (for instruction counts).
+/// One variant only, a fixed number of times (for instruction counts); with
+/// `BRIDGE_BENCH_ONLY=TEXT`, over the bodies of the corpus whose file name contains TEXT.
 fn count(what: &str) {
-    let bodies = corpus();
+    let only = std::env::var("BRIDGE_BENCH_ONLY").unwrap_or_default();
+    let bodies: Vec<String> = corpus()
+        .into_iter()
+        .filter(|(name, _)| name.contains(&only))
+        .map(|(_, body)| body)
+        .collect();
     let reps: usize = std::env::var("BRIDGE_BENCH_REPS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -266,10 +266,11 @@ async fn process_one<S: MessageSource, H: Handler>(
     message: Message,
     _permit: OwnedSemaphorePermit,
 ) {
-    let pending = Mutex::new(vec![message.receipt.clone()]);
+    // `biased`: a message handled at once never starts its heartbeat (no timer is armed).
     tokio::select! {
+        biased;
         _ = process(&shared, &message) => {}
-        () = heartbeat(&shared, &pending) => {}
+        () = heartbeat(&shared, || vec![message.receipt.clone()]) => {}
     }
 }
 
@@ -299,8 +300,9 @@ async fn process_fifo_batch<S: MessageSource, H: Handler>(
         }
     };
     tokio::select! {
+        biased;
         () = work => {}
-        () = heartbeat(&shared, &pending) => {}
+        () = heartbeat(&shared, || lock(&pending).clone()) => {}
     }
 }
 
@@ -335,8 +337,10 @@ async fn process<S: MessageSource, H: Handler>(
     let outcome = if todo.is_empty() {
         Outcome::Acked
     } else {
+        // `biased`: handlers that finish at once never wait on the phase.
         tokio::select! {
-            o = handle_all(shared, message, &todo) => o,
+            biased;
+            o = handle_all(shared, message, todo) => o,
             () = wait_phase(&shared.phase, Phase::Abort) => Outcome::Released,
         }
     };
@@ -360,11 +364,18 @@ async fn process<S: MessageSource, H: Handler>(
 async fn handle_all<S: MessageSource, H: Handler>(
     shared: &Shared<S, H>,
     message: &Message,
-    events: &[Event],
+    events: Vec<Event>,
 ) -> Outcome {
-    let permit = tokio::select! {
-        p = shared.handlers.acquire() => p.ok(),
-        () = wait_phase(&shared.phase, Phase::Stopping) => None,
+    let free = match *shared.phase.borrow() < Phase::Stopping {
+        true => shared.handlers.try_acquire().ok(),
+        false => None,
+    };
+    let permit = match free {
+        Some(permit) => Some(permit),
+        None => tokio::select! {
+            p = shared.handlers.acquire() => p.ok(),
+            () = wait_phase(&shared.phase, Phase::Stopping) => None,
+        },
     };
     let Some(_permit) = permit else {
         return Outcome::Released;
@@ -373,19 +384,25 @@ async fn handle_all<S: MessageSource, H: Handler>(
         // Checked only now, with a handler slot held, so that a copy handled just before
         // (e.g. the previous message with one handler) is seen. Copies handled at the same
         // moment on different slots can both run: de-duplication is best effort.
-        if let (Some(dedup), Some(id)) = (&shared.dedup, event_id(event)) {
-            if dedup.seen(id) {
+        let mut id = None;
+        if let (Some(dedup), Some(event_id)) = (&shared.dedup, event_id(&event)) {
+            if dedup.seen(event_id) {
                 Counters::add(&shared.counters.duplicates, 1);
                 continue;
             }
+            id = Some(event_id.to_owned());
         }
-        let result =
-            tokio::time::timeout(shared.opts.handler_timeout, shared.handler.handle(event)).await;
+        // The handler takes the event: no copy is made for it.
+        let result = tokio::time::timeout(
+            shared.opts.handler_timeout,
+            shared.handler.handle_owned(event),
+        )
+        .await;
         let error = match result {
             Ok(Ok(())) => {
                 Counters::add(&shared.counters.events, 1);
-                if let (Some(dedup), Some(id)) = (&shared.dedup, event_id(event)) {
-                    dedup.record(id);
+                if let (Some(dedup), Some(id)) = (&shared.dedup, id) {
+                    dedup.record(&id);
                 }
                 continue;
             }
@@ -448,11 +465,11 @@ async fn release<S: MessageSource, H: Handler>(shared: &Shared<S, H>, message: &
     }
 }
 
-/// Extends the visibility of every receipt in `pending` every `visibility / 2`, forever
+/// Extends the visibility of every receipt `pending` gives every `visibility / 2`, forever
 /// (the caller stops it by finishing first). A no-op future when heartbeats are off.
 async fn heartbeat<S: MessageSource, H: Handler>(
     shared: &Shared<S, H>,
-    pending: &Mutex<Vec<String>>,
+    pending: impl Fn() -> Vec<String>,
 ) {
     let visibility = shared.opts.visibility_secs;
     if !shared.opts.heartbeat || visibility == 0 {
@@ -461,8 +478,7 @@ async fn heartbeat<S: MessageSource, H: Handler>(
     let every = Duration::from_millis(u64::from(visibility) * 500);
     loop {
         tokio::time::sleep(every).await;
-        let receipts: Vec<String> = lock(pending).clone();
-        for receipt in receipts {
+        for receipt in pending() {
             match shared.source.change_visibility(&receipt, visibility).await {
                 Ok(()) => Counters::add(&shared.counters.heartbeats, 1),
                 Err(e) => eprintln!("{LOG} heartbeat failed: {e}"),
