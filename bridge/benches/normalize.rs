@@ -9,7 +9,7 @@
 //! moto-captured), each a message; the `error-*` bodies are left out, since a consumer
 //! dead-letters them instead of dispatching them.
 //!
-//! `BRIDGE_BENCH_COUNT=parse|normalize|dispatch|careful|dispatch-careful` runs only that, over the corpus
+//! `BRIDGE_BENCH_COUNT=parse|normalize|dispatch|careful|dispatch-careful|dispatch-nothing` runs only that, over the corpus
 //! `BRIDGE_BENCH_REPS` times (default 100), and exits: for instruction counts under
 //! `valgrind --tool=callgrind` (subtract a run with `BRIDGE_BENCH_REPS=0`).
 //! `BRIDGE_BENCH_ONLY=TEXT` counts only the bodies whose file name contains TEXT (e.g.
@@ -107,6 +107,16 @@ fn dispatch_careful(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> Dur
     support::drain_timed(runtime, source, options)
 }
 
+/// The runtime's own cost: every body "normalizes" to no event (nothing to handle).
+fn dispatch_nothing(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> Duration {
+    let source = support::MemorySource::with_bodies(bodies);
+    let options = ConsumerOptions {
+        normalize: Arc::new(|_: &str| Ok(Vec::new())),
+        ..support::drain_options(bodies.len())
+    };
+    support::drain_timed(runtime, source, options)
+}
+
 fn bench(c: &mut Criterion) {
     let bodies = bodies();
     let runtime = support::runtime();
@@ -126,6 +136,10 @@ fn bench(c: &mut Criterion) {
 fn ratios() {
     let bodies = bodies();
     let runtime = support::runtime();
+    let one_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let reps = 100;
     let timed = |f: &dyn Fn()| {
         let start = Instant::now();
@@ -151,6 +165,14 @@ fn ratios() {
             ("normalize+dispatch", &mut || {
                 (0..reps).map(|_| dispatch(&runtime, &bodies)).sum()
             }),
+            (
+                "normalize+dispatch on a current-thread runtime (no hand-offs between threads)",
+                &mut || (0..reps).map(|_| dispatch(&one_thread, &bodies)).sum(),
+            ),
+            (
+                "dispatch alone (no event: the runtime's own cost)",
+                &mut || (0..reps).map(|_| dispatch_nothing(&runtime, &bodies)).sum(),
+            ),
             (
                 "normalize, Value path only (as before the fast path)",
                 &mut || {
@@ -193,8 +215,9 @@ fn count(what: &str) {
                 normalize_careful(&bodies);
             }
             "dispatch-careful" => drop(dispatch_careful(&runtime, &bodies)),
+            "dispatch-nothing" => drop(dispatch_nothing(&runtime, &bodies)),
             other => panic!(
-                "BRIDGE_BENCH_COUNT={other}: parse, normalize, dispatch, careful or dispatch-careful"
+                "BRIDGE_BENCH_COUNT={other}: parse, normalize, dispatch, careful, dispatch-careful or dispatch-nothing"
             ),
         }
     }
