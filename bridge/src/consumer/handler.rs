@@ -28,6 +28,8 @@ pub trait Handler: Send + Sync + 'static {
     /// calls. Override it when the handler wants the event by value (as [`handler_fn`]'s
     /// closure does), to save a copy.
     fn handle_owned(&self, event: Event) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        // Boxed: an `Event` is about a kilobyte, which the future would otherwise carry.
+        let event = Box::new(event);
         async move { self.handle(&event).await }
     }
 }

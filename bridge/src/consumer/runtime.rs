@@ -443,24 +443,28 @@ async fn handle_all<S: MessageSource, H: Handler>(
     let Some(_permit) = permit else {
         return Outcome::Released;
     };
-    for event in events {
-        // Checked only now, with a handler slot held, so that a copy handled just before
-        // (e.g. the previous message with one handler) is seen. Copies handled at the same
-        // moment on different slots can both run: de-duplication is best effort.
-        let mut id = None;
-        if let (Some(dedup), Some(event_id)) = (&shared.dedup, event_id(&event)) {
-            if dedup.seen(event_id) {
-                Counters::add(&shared.counters.duplicates, 1);
-                continue;
+    let mut events = events.into_iter();
+    loop {
+        // The event is bound only inside this block, which hands it to the handler: it
+        // takes no room of its own in this future's state across the await below.
+        let (id, handling) = {
+            let Some(event) = events.next() else { break };
+            // Checked only now, with a handler slot held, so that a copy handled just
+            // before (e.g. the previous message with one handler) is seen. Copies handled
+            // at the same moment on different slots can both run: de-duplication is best
+            // effort.
+            let mut id = None;
+            if let (Some(dedup), Some(event_id)) = (&shared.dedup, event_id(&event)) {
+                if dedup.seen(event_id) {
+                    Counters::add(&shared.counters.duplicates, 1);
+                    continue;
+                }
+                id = Some(event_id.to_owned());
             }
-            id = Some(event_id.to_owned());
-        }
-        // The handler takes the event: no copy is made for it.
-        let result = tokio::time::timeout(
-            shared.opts.handler_timeout,
-            shared.handler.handle_owned(event),
-        )
-        .await;
+            // The handler takes the event: no copy is made for it.
+            (id, shared.handler.handle_owned(event))
+        };
+        let result = tokio::time::timeout(shared.opts.handler_timeout, handling).await;
         let error = match result {
             Ok(Ok(())) => {
                 Counters::add(&shared.counters.events, 1);
@@ -542,7 +546,8 @@ async fn heartbeat<S: MessageSource, H: Handler>(
     loop {
         tokio::time::sleep(every).await;
         for receipt in pending() {
-            match shared.source.change_visibility(&receipt, visibility).await {
+            // Boxed: only a long handler gets here, and every message carries this state.
+            match Box::pin(shared.source.change_visibility(&receipt, visibility)).await {
                 Ok(()) => Counters::add(&shared.counters.heartbeats, 1),
                 Err(e) => eprintln!("{LOG} heartbeat failed: {e}"),
             }
