@@ -387,16 +387,19 @@ async fn process<S: MessageSource, H: Handler>(
             return Outcome::Poison;
         }
     };
-    let mut todo: Vec<Event> = Vec::with_capacity(events.len());
-    for event in events {
-        if let Some(pattern) = &opts.pattern {
-            if !pattern.matches_value(&event.handler_json()) {
-                Counters::add(&counters.filtered, 1);
-                continue;
-            }
-        }
-        todo.push(event);
-    }
+    let todo: Vec<Event> = match &opts.pattern {
+        None => events,
+        Some(pattern) => events
+            .into_iter()
+            .filter(|event| {
+                let wanted = pattern.matches_value(&event.handler_json());
+                if !wanted {
+                    Counters::add(&counters.filtered, 1);
+                }
+                wanted
+            })
+            .collect(),
+    };
     let outcome = if todo.is_empty() {
         Outcome::Acked
     } else {
