@@ -36,35 +36,6 @@ struct TrieNode {
     /// Plain children whose raw `"name":` takes 17 to 32 bytes (`firstCoordinates`,
     /// `requestParameters`): tried only when the short ones miss.
     long_quick: Vec<LongQuickKey>,
-    /// Per first byte of a name, which of `quick` may take it: [`NO_QUICK`], the one
-    /// key's index, or [`MANY_QUICK`] (try them all). Empty when `quick` is.
-    first: Vec<u8>,
-}
-
-/// In [`TrieNode::first`]: no quick key starts with this byte.
-const NO_QUICK: u8 = u8::MAX;
-
-/// In [`TrieNode::first`]: several quick keys start with this byte.
-const MANY_QUICK: u8 = u8::MAX - 1;
-
-impl TrieNode {
-    /// Rebuilds [`TrieNode::first`] from `quick`.
-    fn index_first_bytes(&mut self) {
-        self.first.clear();
-        if self.quick.is_empty() {
-            return;
-        }
-        self.first.resize(256, NO_QUICK);
-        for (at, q) in self.quick.iter().enumerate() {
-            // The byte after the opening quote.
-            let byte = usize::from((q.pattern >> 8) as u8);
-            self.first[byte] = if self.first[byte] == NO_QUICK {
-                at as u8
-            } else {
-                MANY_QUICK
-            };
-        }
-    }
 }
 
 /// A child's name as it appears raw in an event: `"name":`, compared in one 16-byte
@@ -243,7 +214,6 @@ impl PathTrie {
                     } else if let Some(long) = LongQuickKey::new(segment, child as u32) {
                         parent.long_quick.push(long);
                     }
-                    parent.index_first_bytes();
                     child
                 }
             };
@@ -287,21 +257,8 @@ impl PathTrie {
         }
         // The last keys of an event (`"z": 0}}}`) are read padded.
         let word = sixteen_at(bytes, pos)?;
-        // Most names are told apart by their first byte: one comparison, or none.
-        match node.first.get(usize::from((word >> 8) as u8)) {
-            Some(&NO_QUICK) | None => {}
-            Some(&MANY_QUICK) => {
-                if let Some(q) = node.quick.iter().find(|q| word & q.mask == q.pattern) {
-                    return Some((q.child, pos + usize::from(q.len)));
-                }
-            }
-            Some(&at) => {
-                if let Some(q) = node.quick.get(usize::from(at)) {
-                    if word & q.mask == q.pattern {
-                        return Some((q.child, pos + usize::from(q.len)));
-                    }
-                }
-            }
+        if let Some(q) = node.quick.iter().find(|q| word & q.mask == q.pattern) {
+            return Some((q.child, pos + usize::from(q.len)));
         }
         if node.long_quick.is_empty() {
             return None;
@@ -1197,9 +1154,6 @@ pub(crate) mod tests {
             "r",
         ]);
         keys_found_however_written(&["x", "ü", "a", "b", "c", "d", "e", "f", "p.q", "r"]);
-        // Names that share a first byte (compared one by one), and one that shares it
-        // with no other (compared alone; `"bz"` and `"b\u…"` only start like it).
-        keys_found_however_written(&["ab", "ac", "b", "abc", "üa", "üb"]);
     }
 
     fn keys_found_however_written(names: &[&str]) {
