@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::number::{bracket_plain, number_end, scan_number, skip_digits, NearKey};
+use crate::number::{number_end, scan_number, skip_digits, NearKey};
 use crate::skip::{self, find_string_stop, ws as skip_ws};
 use crate::structure;
 use crate::EventError;
@@ -365,14 +365,6 @@ pub(crate) trait Visitor {
     #[inline(always)]
     fn number(&mut self, field: u32, text: &str, near: Option<NearKey>, arrays: &[ArrayPos]) {
         self.leaf(field, Scalar::Num(Cow::Borrowed(text), near), arrays);
-    }
-
-    /// Whether no number whose nearest double's key lies in `low..=high`, whatever its
-    /// text, can matter to field `field`: then it need not be read whole nor reported
-    /// (see `number::bracket_plain`).
-    #[inline(always)]
-    fn screens_out(&self, _field: u32, _low: u64, _high: u64) -> bool {
-        false
     }
 }
 
@@ -803,13 +795,6 @@ impl<'a> TextWalker<'a, '_> {
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn named_number(&mut self, pos: usize, f: u32, visitor: &mut impl Visitor) -> Step<usize> {
-        // A coordinate is first bracketed by its first digits: most are dropped by
-        // their field's screen without being read whole.
-        if let Some((end, low, high)) = bracket_plain(self.bytes, pos) {
-            if visitor.screens_out(f, low, high) {
-                return Ok(end);
-            }
-        }
         let Some((end, estimate)) = scan_number(self.bytes, pos) else {
             // Only to find the error and its place.
             return self.number(pos);

@@ -135,16 +135,19 @@ impl NumberScreen {
         self.intervals.splice(first..last, [(from, to)]);
     }
 
-    /// Whether no number whose key lies in `low..=high`, whatever its text, can satisfy
-    /// a test: [`NumberScreen::may_take`] before the number is read whole.
+    /// Whether a number (its key, at most `slack` doubles off, and its text) may
+    /// satisfy some test.
     #[inline(always)]
-    fn rejects(&self, low: u64, high: u64) -> bool {
-        !self.keep_all && self.texts.is_empty() && !self.meets(low, high)
-    }
-
-    /// Whether some interval meets `low..=high`.
-    #[inline(always)]
-    fn meets(&self, low: u64, high: u64) -> bool {
+    fn may_take(&self, key: Option<u64>, slack: u64, text: &str) -> bool {
+        // (Checked for emptiness first: the search is a call, and most fields have no
+        // such numbers.)
+        if self.keep_all || (!self.texts.is_empty() && self.texts.iter().any(|t| **t == *text)) {
+            return true;
+        }
+        let Some(key) = key else {
+            return false;
+        };
+        let (low, high) = window(key, slack);
         // A few intervals (the usual case) are cheaper to count than to bisect, and
         // counting (they are sorted and disjoint) has no branch on where the number
         // falls, which varies from one coordinate to the next.
@@ -159,22 +162,6 @@ impl NumberScreen {
         self.intervals
             .get(at)
             .is_some_and(|&(start, _)| start <= high)
-    }
-
-    /// Whether a number (its key, at most `slack` doubles off, and its text) may
-    /// satisfy some test.
-    #[inline(always)]
-    fn may_take(&self, key: Option<u64>, slack: u64, text: &str) -> bool {
-        // (Checked for emptiness first: the search is a call, and most fields have no
-        // such numbers.)
-        if self.keep_all || (!self.texts.is_empty() && self.texts.iter().any(|t| **t == *text)) {
-            return true;
-        }
-        let Some(key) = key else {
-            return false;
-        };
-        let (low, high) = window(key, slack);
-        self.meets(low, high)
     }
 }
 
@@ -919,11 +906,6 @@ impl Visitor for Collector<'_, '_, '_> {
             return;
         }
         self.keep_number(field, text, near, arrays);
-    }
-
-    #[inline(always)]
-    fn screens_out(&self, field: u32, low: u64, high: u64) -> bool {
-        !self.exhaustive && self.m.fields[field as usize].screen.rejects(low, high)
     }
 
     fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {

@@ -399,68 +399,6 @@ fn scan_plain(bytes: &[u8], pos: usize) -> Option<(usize, NearKey)> {
     Some((end, near))
 }
 
-/// Where a coordinate (`-?[1-9]\d{0,9}\.\d{8,}`, no exponent) ends, and two keys
-/// between which the key of its nearest double lies (inclusive), from its integer part
-/// and first eight fraction digits alone: one 8-byte read instead of the whole number,
-/// so that the walker can drop most coordinates of a polygon by their field's screen
-/// before reading them whole (see `flatten::TextWalker::named_number`). `None` for any
-/// other shape, or near the end of the text (then the number is read whole).
-///
-/// The value lies in `[m, m + 1] × 10^-8`, where `m` is the integer part and those eight
-/// digits (below 10^18). Each bound is computed with at most three roundings of half a
-/// unit (the conversion of `m`, `10^-8`, the product), so the nearest double to any value
-/// between them is within two units of the computed bounds; [`NEAR_SLACK`] units of
-/// margin on each side also cover a power of two crossed on the way.
-#[inline(always)]
-pub(crate) fn bracket_plain(bytes: &[u8], pos: usize) -> Option<(usize, u64, u64)> {
-    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
-    let negative = at(pos) == b'-';
-    let mut i = pos + usize::from(negative);
-    let mut int = u64::from(at(i).wrapping_sub(b'0'));
-    if !(1..=9).contains(&int) {
-        return None;
-    }
-    i += 1;
-    let int_end = i + 9;
-    loop {
-        let digit = at(i).wrapping_sub(b'0');
-        if digit > 9 {
-            break;
-        }
-        if i == int_end {
-            return None;
-        }
-        int = int * 10 + u64::from(digit);
-        i += 1;
-    }
-    if at(i) != b'.' {
-        return None;
-    }
-    let chunk = bytes.get(i + 1..i + 9)?;
-    let word = u64::from_le_bytes(chunk.try_into().ok()?);
-    if not_digits(word) != 0 {
-        return None;
-    }
-    let end = skip_digits(bytes, i + 9);
-    if at(end) | 0x20 == b'e' {
-        return None;
-    }
-    // At most 18 digits: below 2^63, for the signed conversion (one instruction).
-    let m = (int * 100_000_000 + eight_digits(word)) as i64;
-    let low = m as f64 * 1e-8;
-    let high = (m + 1) as f64 * 1e-8;
-    let (low, high) = if negative {
-        (key_of(-high), key_of(-low))
-    } else {
-        (key_of(low), key_of(high))
-    };
-    Some((
-        end,
-        low.saturating_sub(NEAR_SLACK),
-        high.saturating_add(NEAR_SLACK),
-    ))
-}
-
 /// 10^k for k in 0..8.
 const POW10_U64: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
@@ -1062,19 +1000,7 @@ mod tests {
                     assert_eq!((near.key, near.exact), (key, exact), "{event:?}");
                 }
             }
-            bracket_agrees(&event);
         }
-    }
-
-    /// `bracket_plain` ends where `number_end` does, and its keys hold the nearest
-    /// double's; it takes every coordinate-shaped number.
-    fn bracket_agrees(event: &str) {
-        let Some((end, low, high)) = bracket_plain(event.as_bytes(), 0) else {
-            return;
-        };
-        assert_eq!(Some(end), number_end(event.as_bytes(), 0), "{event:?}");
-        let (key, _) = tentative(&event[..end]).expect("a number");
-        assert!(low <= key && key <= high, "{event:?}: {key} not in {low}..={high}");
     }
 
     fn fast_value(text: &str) -> Option<f64> {
@@ -1336,21 +1262,6 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
-
-        /// Every coordinate-shaped number is bracketed, around its nearest double.
-        #[test]
-        fn brackets_hold_the_nearest_double(
-            int in "[1-9][0-9]{0,9}",
-            fraction in "[0-9]{8,14}",
-            negative in proptest::bool::ANY,
-            follow in proptest::sample::select(vec!["", ",", "}", " ", "e5", "E-1", "]"]),
-        ) {
-            let sign = if negative { "-" } else { "" };
-            let event = format!("{sign}{int}.{fraction}{follow}");
-            let bracketed = bracket_plain(event.as_bytes(), 0);
-            proptest::prop_assert_eq!(bracketed.is_some(), !follow.starts_with(['e', 'E']));
-            bracket_agrees(&event);
-        }
 
         /// Random digit strings, decimal points and exponents, around every boundary
         /// of the fast path (digit counts 1-22, exponents -30..30).
