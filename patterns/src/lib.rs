@@ -45,6 +45,7 @@ mod memo;
 mod number;
 mod parse;
 mod skip;
+mod staged;
 mod structure;
 mod wildcard;
 mod words;
