@@ -222,7 +222,7 @@ impl PathTrie {
     }
 
     #[inline]
-    pub(crate) fn step(&self, node: u32, key: &str) -> Option<u32> {
+    fn step(&self, node: u32, key: &str) -> Option<u32> {
         // Trie segments never contain dots, so a direct hit is the answer, and only a miss
         // on a dotted key needs splitting.
         let children = &self.nodes[node as usize].children;
@@ -234,7 +234,7 @@ impl PathTrie {
 
     /// [`PathTrie::step`] for a key known not to be a child's whole name.
     #[inline]
-    pub(crate) fn step_dotted(&self, node: u32, key: &str) -> Option<u32> {
+    fn step_dotted(&self, node: u32, key: &str) -> Option<u32> {
         if !key.bytes().any(|b| b == b'.') {
             return None;
         }
@@ -250,7 +250,7 @@ impl PathTrie {
     /// long way", not "no such child".
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    pub(crate) fn quick_step(&self, node: u32, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
+    fn quick_step(&self, node: u32, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
         let node = &self.nodes[node as usize];
         if node.quick.is_empty() && node.long_quick.is_empty() {
             return None;
@@ -285,13 +285,13 @@ impl PathTrie {
     /// Whether every child of `node` is found by [`PathTrie::quick_step`], so that a
     /// raw key it missed can only be a child if it has dots.
     #[inline(always)]
-    pub(crate) fn all_quick(&self, node: u32) -> bool {
+    fn all_quick(&self, node: u32) -> bool {
         let node = &self.nodes[node as usize];
         node.quick.len() + node.long_quick.len() == node.children.len()
     }
 
     #[inline]
-    pub(crate) fn field(&self, node: u32) -> Option<u32> {
+    fn field(&self, node: u32) -> Option<u32> {
         self.nodes[node as usize].field
     }
 }
@@ -368,7 +368,7 @@ pub(crate) trait Visitor {
     }
 }
 
-pub(crate) const MAX_DEPTH: usize = 256;
+const MAX_DEPTH: usize = 256;
 
 /// Walks JSON text. The top level must be an object, as EventBridge events are.
 ///
@@ -903,7 +903,7 @@ pub(crate) mod tests {
     use super::*;
 
     #[derive(Default)]
-    pub(crate) struct Collect(pub(crate) Vec<(u32, String, Vec<ArrayPos>)>);
+    struct Collect(Vec<(u32, String, Vec<ArrayPos>)>);
 
     impl Visitor for Collect {
         fn leaf(&mut self, field: u32, value: Scalar<'_>, arrays: &[ArrayPos]) {
@@ -918,7 +918,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn trie(paths: &[&str]) -> PathTrie {
+    fn trie(paths: &[&str]) -> PathTrie {
         let mut t = PathTrie::new();
         for (i, p) in paths.iter().enumerate() {
             t.insert(p, i as u32);

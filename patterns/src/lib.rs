@@ -45,7 +45,6 @@ mod memo;
 mod number;
 mod parse;
 mod skip;
-mod staged;
 mod structure;
 mod wildcard;
 mod words;

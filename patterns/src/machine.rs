@@ -22,11 +22,12 @@ use rustc_hash::FxHashMap;
 
 use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
-use crate::flatten::{walk_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor};
+use crate::flatten::{
+    walk_text, walk_trusted_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor,
+};
 use crate::index::{FieldIndex, Ids};
 use crate::memo::{LookupMemo, MemoKey, Recall, MEMO_HITS};
 use crate::number::{key_is_exact, near_key, settle_plain, tentative, window, NearKey};
-use crate::staged::walk_indexed_text;
 use crate::{EventError, Pattern};
 
 /// Many named patterns compiled together.
@@ -480,7 +481,7 @@ impl Matcher {
         names: &mut Vec<&'m str>,
     ) -> Result<(), EventError> {
         self.run(event, false, names, |m, c, a| {
-            walk_indexed_text(event, &m.trie, c, a)
+            walk_trusted_text(event, &m.trie, c, a)
         })
     }
 

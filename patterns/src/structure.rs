@@ -28,9 +28,6 @@ struct Masks {
 trait Classify {
     fn masks(block: &[u8; 64]) -> Masks;
 
-    /// `:` and `,`, one bit per byte (only the whole-text index needs them).
-    fn separators(block: &[u8; 64]) -> u64;
-
     /// Bit `i` of the result is the XOR of bits `0..=i` of `x`.
     #[inline(always)]
     fn prefix_xor(x: u64) -> u64 {
@@ -55,15 +52,6 @@ impl Classify for Portable {
         }
         m
     }
-
-    #[inline(always)]
-    fn separators(block: &[u8; 64]) -> u64 {
-        let mut m = 0u64;
-        for (i, &b) in block.iter().enumerate() {
-            m |= u64::from(b == b':' || b == b',') << i;
-        }
-        m
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -76,13 +64,6 @@ impl Classify for Avx2 {
         // SAFETY: `Avx2` is only used by `end_avx2`, which is only called after
         // `is_x86_feature_detected!("avx2")` said the CPU has AVX2.
         unsafe { masks_avx2(block) }
-    }
-
-    #[inline(always)]
-    fn separators(block: &[u8; 64]) -> u64 {
-        // SAFETY: `Avx2` is only used by `end_avx2` and `index_avx2`, which are only
-        // called after `has_avx2()` said the CPU has AVX2.
-        unsafe { separators_avx2(block) }
     }
 
     #[inline(always)]
@@ -130,118 +111,6 @@ fn masks_avx2(block: &[u8; 64]) -> Masks {
         m.close |= u64::from(close as u32) << shift;
     }
     m
-}
-
-/// [`Portable::separators`] with AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn separators_avx2(block: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8,
-    };
-    let mut m = 0u64;
-    for half in 0..2 {
-        // SAFETY: `block` is 64 bytes, so the 32 bytes at `32 * half` (0 or 32) are inside
-        // it; `loadu` has no alignment requirement.
-        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * half).cast::<__m256i>()) };
-        let colon = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b':' as i8));
-        let comma = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b',' as i8));
-        let both = _mm256_movemask_epi8(_mm256_or_si256(colon, comma));
-        m |= u64::from(both as u32) << (32 * half);
-    }
-    m
-}
-
-/// Stage 1 over the whole text: the positions (in order) of every quote and of every
-/// `{`, `[`, `}`, `]`, `:` and `,` outside strings, written at the start of `out` (which
-/// only grows, and holds garbage past them); returns how many. `None` when the text is
-/// not one the indexed walk takes: it has a backslash anywhere (escapes are left to the
-/// byte walker) or ends inside a string.
-pub(crate) fn index(bytes: &[u8], out: &mut Vec<u32>) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has the features `index_avx2` enables.
-        return unsafe { index_avx2(bytes, out) };
-    }
-    index_with::<Portable>(bytes, out)
-}
-
-/// [`index`] compiled with AVX2 (and `popcnt`, `pclmulqdq`).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt,pclmulqdq")]
-fn index_avx2(bytes: &[u8], out: &mut Vec<u32>) -> Option<usize> {
-    index_with::<Avx2>(bytes, out)
-}
-
-/// The index, whichever way masks are computed.
-#[inline(always)]
-fn index_with<C: Classify>(bytes: &[u8], out: &mut Vec<u32>) -> Option<usize> {
-    if bytes.len() >= u32::MAX as usize - 64 {
-        return None;
-    }
-    // Every block writes up to 64 positions past those already found, whatever its
-    // count (the extra ones are overwritten or past the end); there are never more
-    // positions than bytes.
-    let room = bytes.len() + 64;
-    if out.len() < room {
-        out.resize(room, 0);
-    }
-    let mut state = IndexState::default();
-    let mut pos = 0usize;
-    while let Some(block) = bytes.get(pos..pos + 64) {
-        index_block::<C>(&mut state, pos, block.try_into().ok()?, out)?;
-        pos += 64;
-    }
-    if pos < bytes.len() {
-        // Zero bytes classify as nothing.
-        let mut padded = [0u8; 64];
-        padded[..bytes.len() - pos].copy_from_slice(&bytes[pos..]);
-        index_block::<C>(&mut state, pos, &padded, out)?;
-    }
-    (state.in_string == 0).then_some(state.found)
-}
-
-/// What [`index_with`] carries from one block to the next.
-#[derive(Default)]
-struct IndexState {
-    /// All ones when the previous block ended inside a string.
-    in_string: u64,
-    /// Positions written so far.
-    found: usize,
-}
-
-/// One block of [`index_with`]: its positions written at `out[state.found..]`.
-#[inline(always)]
-fn index_block<C: Classify>(
-    state: &mut IndexState,
-    pos: usize,
-    block: &[u8; 64],
-    out: &mut [u32],
-) -> Option<()> {
-    let masks = C::masks(block);
-    if masks.backslash != 0 {
-        return None;
-    }
-    // With no backslash every quote opens or closes a string; `strings` holds the
-    // opening quotes and what they open, not the closing ones.
-    let strings = C::prefix_xor(masks.quote) ^ state.in_string;
-    state.in_string = ((strings as i64) >> 63) as u64;
-    let mut structural =
-        ((masks.open | masks.close | C::separators(block)) & !strings) | masks.quote;
-    let count = structural.count_ones() as usize;
-    let base = pos as u32;
-    let dst = out.get_mut(state.found..state.found + 64)?;
-    // Eight at a time without a test per position (as simdjson writes them).
-    for chunk in dst.chunks_exact_mut(8).take(count.div_ceil(8)) {
-        for slot in chunk {
-            *slot = base + structural.trailing_zeros();
-            structural &= structural.wrapping_sub(1);
-        }
-    }
-    state.found += count;
-    Some(())
 }
 
 /// Where the object or array whose opening bracket is at `start` ends (just past its
@@ -517,79 +386,6 @@ mod tests {
                 prop_assert_eq!(Portable::prefix_xor(quotes), Avx2::prefix_xor(quotes));
             }
             let _ = block;
-        }
-    }
-
-    /// Stage 1's positions by a byte at a time: every quote, and the brackets, `:` and `,`
-    /// outside strings (for text without backslashes).
-    fn positions_by_hand(bytes: &[u8]) -> Option<Vec<u32>> {
-        if bytes.contains(&b'\\') {
-            return None;
-        }
-        let mut inside = false;
-        let mut out = Vec::new();
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'"' {
-                inside = !inside;
-                out.push(i as u32);
-            } else if !inside && b"{}[]:,".contains(&b) {
-                out.push(i as u32);
-            }
-        }
-        (!inside).then_some(out)
-    }
-
-    /// Stage 1 of every implementation the CPU has, which must agree with each other
-    /// and with [`positions_by_hand`].
-    fn check_index(bytes: &[u8]) {
-        let by_hand = positions_by_hand(bytes);
-        let mut out = vec![7; 3];
-        let portable = index_with::<Portable>(bytes, &mut out).map(|n| out[..n].to_vec());
-        assert_eq!(portable, by_hand, "{:?}", String::from_utf8_lossy(bytes));
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // A used buffer, as between events.
-            // SAFETY: the CPU has the features `index_avx2` enables.
-            let avx2 = unsafe { index_avx2(bytes, &mut out) }.map(|n| out[..n].to_vec());
-            assert_eq!(avx2, by_hand, "{:?}", String::from_utf8_lossy(bytes));
-        }
-        assert_eq!(index(bytes, &mut out).map(|n| out[..n].to_vec()), by_hand);
-    }
-
-    #[test]
-    fn index_finds_every_structural_position() {
-        for text in [
-            "",
-            "{}",
-            r#"{"a": [1, {"b": "}:,"}], "c": "]\"]"}"#,
-            r#"{"a": "unterminated"#,
-            r#"{"k": "\\"}"#,
-        ] {
-            check_index(text.as_bytes());
-        }
-        // Strings across block boundaries, at every offset.
-        for lead in 0..130 {
-            let text = format!(
-                "{{\"{}\": [\"{}\", 1], \"b\": {{}}}}",
-                "k".repeat(lead),
-                ",".repeat(lead)
-            );
-            check_index(text.as_bytes());
-        }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1000))]
-
-        #[test]
-        fn index_agrees_on_any_bytes(bytes in proptest::collection::vec(
-            prop_oneof![
-                Just(b'"'), Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b':'),
-                Just(b','), Just(b'x'), Just(0u8), any::<u8>()
-            ],
-            0..400
-        )) {
-            check_index(&bytes);
         }
     }
 
