@@ -1,8 +1,9 @@
 //! The fast path of [`super::normalize_with`]: the common AWS shapes read in one pass into
 //! borrowed structs, with no `serde_json::Value` tree; `original` keeps the text.
 //!
-//! Shapes: EventBridge events (`aws.s3` changes, `package-revision`, other custom events
-//! with an `id`), native S3 records, `s3:TestEvent`, and any of these inside one SNS
+//! Shapes: EventBridge events (`aws.s3` changes, S3 API calls recorded by CloudTrail,
+//! `package-revision`, other custom events with an `id`), native S3 records,
+//! `s3:TestEvent`, and any of these inside one SNS
 //! notification envelope (its `Message` unescaped once). Everything else — and anything
 //! unusual about these: a duplicate key, a field of an unexpected type, a body nesting
 //! deeper than serde_json's default 128 levels, anything the `Value`-based reader would
