@@ -49,7 +49,8 @@ struct Shared<S, H> {
     /// Set once no receive is in flight any more after shutdown: releases at shutdown wait
     /// for it (see [`release`]).
     polls_done: watch::Receiver<bool>,
-    acks: mpsc::Sender<String>,
+    /// Receipts to delete, a batch per send.
+    acks: mpsc::Sender<Vec<String>>,
 }
 
 const LOG: &str = "bridge consume:";
@@ -119,7 +120,7 @@ where
     let concurrency = opts.concurrency.max(1);
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let (polls_done_tx, polls_done_rx) = watch::channel(false);
-    let (ack_tx, ack_rx) = mpsc::channel::<String>(1024);
+    let (ack_tx, ack_rx) = mpsc::channel::<Vec<String>>(128);
     let deleter = tokio::spawn(delete_loop(source.clone(), ack_rx, counters.clone()));
     let progress = opts.progress_every.map(|every| {
         let counters = counters.clone();
@@ -236,10 +237,30 @@ where
                 permits,
             )));
         } else {
+            // The receipts of the messages handled at once, deleted in one send.
+            let mut acked = Vec::new();
             for (message, permit) in messages.into_iter().zip(permits) {
-                // Boxed: the task then holds a pointer, not the whole state of `process`
-                // (copied on every move of the task otherwise).
-                tasks.spawn(Box::pin(process_one(shared.clone(), message, permit)));
+                // Polled once here first: a message whose handler finishes at once needs no
+                // task (no task cell, no JoinSet entry). Only one still pending is spawned;
+                // its task polls it again, so every waker it waits on is re-registered for
+                // that task (one registered for this loop meanwhile only wakes it for
+                // nothing). Boxed so that it can move to its task after this first poll.
+                let mut work = Box::pin(process_one(shared.clone(), message, permit));
+                match poll_once(work.as_mut()).await {
+                    Poll::Ready(Some(receipt)) => acked.push(receipt),
+                    Poll::Ready(None) => {}
+                    Poll::Pending => {
+                        let shared = shared.clone();
+                        tasks.spawn(async move {
+                            if let Some(receipt) = work.await {
+                                ack(&shared, vec![receipt]).await;
+                            }
+                        });
+                    }
+                }
+            }
+            if !acked.is_empty() {
+                ack(&shared, acked).await;
             }
         }
     }
@@ -323,18 +344,44 @@ async fn finish_late_poll<S: MessageSource, H: Handler>(
     }
 }
 
-/// One message on its own task (standard queues).
+/// Polls `work` once in the caller's task. A panic in it (a handler that panics) ends it
+/// as it would end its own task: the panic is reported by the hook, the message is left
+/// for redelivery (not deleted), and the receive loop goes on.
+async fn poll_once<T>(
+    mut work: std::pin::Pin<&mut (impl Future<Output = Option<T>> + ?Sized)>,
+) -> Poll<Option<T>> {
+    std::future::poll_fn(|cx| {
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx)));
+        Poll::Ready(polled.unwrap_or(Poll::Ready(None)))
+    })
+    .await
+}
+
+/// Queues handled messages' receipts for deletion.
+async fn ack<S: MessageSource, H: Handler>(shared: &Shared<S, H>, receipts: Vec<String>) {
+    let n = receipts.len();
+    if shared.acks.send(receipts).await.is_err() {
+        eprintln!(
+            "{LOG} {n} message(s) handled but the delete queue is closed; they will be redelivered"
+        );
+    }
+}
+
+/// One message (standard queues): its receipt, to be deleted, if it was acked. The permit
+/// is held until then (its work is done once the receipt is returned).
 async fn process_one<S: MessageSource, H: Handler>(
     shared: Arc<Shared<S, H>>,
     message: Message,
     _permit: OwnedSemaphorePermit,
-) {
+) -> Option<String> {
     // `biased`: a message handled at once never starts its heartbeat (no timer is armed).
-    tokio::select! {
+    let outcome = tokio::select! {
         biased;
-        _ = process(&shared, &message) => {}
-        () = heartbeat(&shared, || vec![message.receipt.clone()]) => {}
-    }
+        o = process(&shared, &message) => o,
+        () = heartbeat(&shared, || vec![message.receipt.clone()]) => return None,
+    };
+    (outcome == Outcome::Acked).then_some(message.receipt)
 }
 
 /// A FIFO batch, in order, on one task. After a message of a group is not acked, the rest
@@ -355,7 +402,9 @@ async fn process_fifo_batch<S: MessageSource, H: Handler>(
             } else {
                 process(&shared, message).await
             };
-            if outcome != Outcome::Acked {
+            if outcome == Outcome::Acked {
+                ack(&shared, vec![message.receipt.clone()]).await;
+            } else {
                 blocked.insert(message.group_id.clone());
             }
             lock(&pending).retain(|r| r != &message.receipt);
@@ -373,7 +422,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Normalize, filter, de-duplicate, handle, then ack / leave / release.
+/// Normalize, filter, de-duplicate, handle, then leave / release; an acked message is
+/// queued for deletion by the caller.
 async fn process<S: MessageSource, H: Handler>(
     shared: &Shared<S, H>,
     message: &Message,
@@ -411,14 +461,7 @@ async fn process<S: MessageSource, H: Handler>(
         }
     };
     match outcome {
-        Outcome::Acked => {
-            if shared.acks.send(message.receipt.clone()).await.is_err() {
-                eprintln!(
-                    "{LOG} message {} handled but the delete queue is closed; it will be redelivered",
-                    message.id
-                );
-            }
-        }
+        Outcome::Acked => {}
         Outcome::Released => release(shared, message).await,
         Outcome::Failed => Counters::add(&counters.failed, 1),
         Outcome::Poison => {}
@@ -574,36 +617,42 @@ fn event_id(event: &Event) -> Option<&str> {
 /// call goes in the next one, so batches grow with load and latency stays low when idle.
 async fn delete_loop<S: MessageSource>(
     source: Arc<S>,
-    mut acks: mpsc::Receiver<String>,
+    mut acks: mpsc::Receiver<Vec<String>>,
     counters: Arc<Counters>,
 ) {
-    while let Some(first) = acks.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 10 {
+    while let Some(mut queued) = acks.recv().await {
+        while queued.len() < 10 {
             match acks.try_recv() {
-                Ok(r) => batch.push(r),
+                Ok(more) => queued.extend(more),
                 Err(_) => break,
             }
         }
-        match source.delete_batch(&batch).await {
-            Ok(results) => {
-                for result in results {
-                    match result {
-                        Ok(()) => Counters::add(&counters.handled, 1),
-                        Err(e) => {
-                            Counters::add(&counters.delete_errors, 1);
-                            eprintln!("{LOG} delete failed ({e}); the message will be redelivered");
-                        }
+        for batch in queued.chunks(10) {
+            delete(&*source, batch, &counters).await;
+        }
+    }
+}
+
+/// One DeleteMessageBatch (up to 10 receipts), counted.
+async fn delete<S: MessageSource>(source: &S, batch: &[String], counters: &Counters) {
+    match source.delete_batch(batch).await {
+        Ok(results) => {
+            for result in results {
+                match result {
+                    Ok(()) => Counters::add(&counters.handled, 1),
+                    Err(e) => {
+                        Counters::add(&counters.delete_errors, 1);
+                        eprintln!("{LOG} delete failed ({e}); the message will be redelivered");
                     }
                 }
             }
-            Err(e) => {
-                Counters::add(&counters.delete_errors, batch.len() as u64);
-                eprintln!(
-                    "{LOG} delete of {} message(s) failed ({e}); they will be redelivered",
-                    batch.len()
-                );
-            }
+        }
+        Err(e) => {
+            Counters::add(&counters.delete_errors, batch.len() as u64);
+            eprintln!(
+                "{LOG} delete of {} message(s) failed ({e}); they will be redelivered",
+                batch.len()
+            );
         }
     }
 }
