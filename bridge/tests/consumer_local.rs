@@ -290,6 +290,80 @@ async fn shutdown_releases_unfinished_messages_at_once() {
     assert_eq!(again[0].receive_count(), 2);
 }
 
+/// The runtime polls each message's handler once in its receive loop and gives it a task
+/// only if it is still pending: handlers that finish at once, that are pending first, that
+/// fail after waiting, and that panic at once share one batch. A handler waiting on its
+/// first poll keeps its message (invisible, by heartbeat) until it succeeds; a failure or
+/// a panic leaves its message for redelivery and the consumer goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_pending_at_first_poll_are_deleted_only_after_success() {
+    let fx = Fixture::new();
+    fx.queue("mixed", None);
+    for n in 0..10 {
+        fx.send("mixed", &event(&format!("p-{n}"), "test", n));
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let calls: Arc<Mutex<HashMap<u64, u32>>> = Arc::default();
+    let (g, seen) = (gate.clone(), calls.clone());
+    let handler = handler_fn(move |event: Event| {
+        let (gate, calls) = (g.clone(), seen.clone());
+        async move {
+            let n = n_of(&event);
+            let attempt = {
+                let mut calls = calls.lock().expect("lock");
+                let count = calls.entry(n).or_default();
+                *count += 1;
+                *count
+            };
+            match (n, attempt) {
+                // Pending at its first poll, until the test opens the gate.
+                (0, _) => drop(gate.acquire().await.expect("gate")),
+                (4, 1) => panic!("message 4 panics on purpose at its first delivery"),
+                (5, 1) => {
+                    tokio::task::yield_now().await;
+                    return Err(HandlerError::new("message 5 fails after a wait"));
+                }
+                (n, _) if n % 3 == 0 => tokio::task::yield_now().await,
+                _ => {}
+            }
+            Ok(())
+        }
+    });
+    let options = ConsumerOptions {
+        max_messages: Some(12),
+        idle_exit: Some(Duration::from_secs(3)),
+        ..fast_options()
+    };
+    let consumer = tokio::spawn(Consumer::new(fx.source("mixed"), options).run(handler, never()));
+    // Every other message is handled and deleted (4 and 5 after a redelivery) while message 0's
+    // handler still waits: its message is still there, kept invisible by the heartbeat.
+    let mut left = None;
+    for _ in 0..500 {
+        let counts = fx.store().queue_counts("mixed").expect("counts");
+        left = Some(counts);
+        if counts.visible + counts.in_flight + counts.delayed <= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let counts = left.expect("counted");
+    assert_eq!((counts.visible, counts.in_flight), (0, 1), "{counts:?}");
+    assert_eq!(calls.lock().expect("lock").get(&0), Some(&1));
+    gate.add_permits(1);
+    let metrics = consumer.await.expect("the consumer runs to its end");
+    let calls = calls.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 10, "{calls:?}");
+    for (n, count) in calls {
+        let expected = if n == 4 || n == 5 { 2 } else { 1 };
+        assert_eq!(count, expected, "message {n}: {metrics}");
+    }
+    assert_eq!(metrics.received, 12, "{metrics}");
+    assert_eq!(metrics.handled, 10, "{metrics}");
+    assert_eq!(metrics.failed, 1, "{metrics}");
+    assert!(metrics.heartbeats >= 1, "{metrics}");
+    assert!(fx.drain("mixed").is_empty(), "handled messages are deleted");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_matching_events_are_acknowledged_and_counted() {
     let fx = Fixture::new();
