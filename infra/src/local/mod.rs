@@ -197,8 +197,30 @@ pub(crate) fn arn_service(arn: &str) -> Option<&str> {
     }
 }
 
+/// A new random (version 4) UUID, as text: event and message ids, receipt nonces.
+///
+/// The bits come from a per-thread generator (wyrand) seeded once from the operating
+/// system's randomness, not from one `getrandom` call per id: the ids are unique, not secret
+/// (nothing local is protected by guessing one being hard).
 pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
+    }
+    fn next(state: &Cell<u64>) -> u64 {
+        // wyrand (Wang Yi): a 64-bit state stepped by a constant, mixed by a 128-bit multiply.
+        let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(s);
+        let m = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    let (hi, lo) = STATE.with(|s| (next(s), next(s)));
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&hi.to_le_bytes());
+    bytes[8..].copy_from_slice(&lo.to_le_bytes());
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text).to_string()
 }
 
 pub(crate) fn md5_hex(bytes: &[u8]) -> String {

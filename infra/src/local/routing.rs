@@ -19,8 +19,8 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_bus_event, record_delivery, set_activity_outcome, Ctx, OpenTx,
-    Store,
+    begin_activity, counter, record_bus_event, record_delivery_of, set_activity_outcome, Body, Ctx,
+    OpenTx, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
@@ -63,10 +63,7 @@ fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Resu
         let targets = load_targets(tx, bus, &rule.name)?;
         rules.insert(
             rule.name.clone(),
-            RouteRule {
-                arn: ctx.rule_arn(bus, &rule.name),
-                targets,
-            },
+            RouteRule::new(ctx.rule_arn(bus, &rule.name), bus, &rule.name, targets),
         );
     }
     Ok(BusRoutes {
@@ -205,6 +202,92 @@ pub(crate) fn envelope(
     Value::Object(m)
 }
 
+/// [`envelope`] serialized, written straight to JSON text (the same bytes as
+/// `envelope(..).to_string()`) without building the envelope as a [`Value`] first.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn envelope_json(
+    region: &str,
+    account: &str,
+    id: &str,
+    detail_type: &str,
+    source: &str,
+    time_ms: i64,
+    resources: &[String],
+    detail: &Value,
+) -> String {
+    fn field(out: &mut Vec<u8>, name: &str, value: &(impl serde::Serialize + ?Sized)) {
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        // Writing JSON into a vector cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    let mut out = Vec::with_capacity(320 + detail_type.len() + source.len());
+    field(&mut out, "version", "0");
+    field(&mut out, "id", id);
+    field(&mut out, "detail-type", detail_type);
+    field(&mut out, "source", source);
+    field(&mut out, "account", account);
+    field(&mut out, "time", &rfc3339_seconds(time_ms));
+    field(&mut out, "region", region);
+    field(&mut out, "resources", resources);
+    field(&mut out, "detail", detail);
+    out.push(b'}');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// An event on its way through routing: its JSON text, and its parsed form, parsed only
+/// when something asks for it (an input path or transformer, an archive, a forward).
+pub(crate) struct EventDoc<'a> {
+    pub(crate) json: &'a str,
+    given: Option<&'a Value>,
+    parsed: std::cell::OnceCell<Value>,
+    /// Whether `json` is in `bus_events` under the event's id (so an activity row whose
+    /// body is `json` need not copy it).
+    recorded: std::cell::Cell<bool>,
+}
+
+impl<'a> EventDoc<'a> {
+    /// An event already parsed, with its JSON text.
+    pub(crate) fn new(json: &'a str, value: &'a Value) -> EventDoc<'a> {
+        EventDoc {
+            json,
+            given: Some(value),
+            parsed: std::cell::OnceCell::new(),
+            recorded: std::cell::Cell::new(false),
+        }
+    }
+
+    /// An event known only as (valid) JSON text.
+    pub(crate) fn from_json(json: &'a str) -> EventDoc<'a> {
+        EventDoc {
+            json,
+            given: None,
+            parsed: std::cell::OnceCell::new(),
+            recorded: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Records the event's envelope in `bus_events` (for the console), as it enters `bus`.
+    fn record(&self, tx: &Transaction, ctx: &Ctx, bus: &str, event_id: &str) -> Result<()> {
+        record_bus_event(tx, ctx, bus, event_id, self.json)?;
+        self.recorded.set(true);
+        Ok(())
+    }
+
+    /// The event as a [`Value`] (parsed at the first call).
+    pub(crate) fn value(&self) -> &Value {
+        match self.given {
+            Some(v) => v,
+            None => self
+                .parsed
+                .get_or_init(|| serde_json::from_str(self.json).unwrap_or(Value::Null)),
+        }
+    }
+}
+
 /// Why a call with this many entries is refused, if it is.
 fn check_entry_count(entries: &[PutEventsEntry]) -> std::result::Result<(), String> {
     if entries.is_empty() || entries.len() > MAX_ENTRIES {
@@ -227,8 +310,7 @@ fn outbox_pending(tx: &Transaction) -> Result<bool> {
 /// exist when the writer looks).
 struct PreparedEvent {
     id: String,
-    event: Value,
-    /// `event` as JSON, the body most targets get.
+    /// The envelope as JSON, the body most targets get.
     json: String,
     /// The rules it matched (sorted, distinct) and the `rules_generation` of the routes that
     /// matched it, when the bus's routes were published when it was prepared.
@@ -277,6 +359,7 @@ impl Preparer {
                 now_ms: self.clock.now_ms(),
                 region: &self.region,
                 account: &self.account,
+                cache: Default::default(),
             };
             entries
                 .iter()
@@ -303,40 +386,40 @@ fn prepare_entry(
 ) -> std::result::Result<PreparedEvent, PutEventsResultEntry> {
     let (time_ms, detail) = validate(entry, ctx.now_ms)?;
     let id = new_id();
-    let mut event = envelope(
-        ctx,
+    let json = envelope_json(
+        ctx.region,
+        sender.unwrap_or(ctx.account),
         &id,
         entry.detail_type.as_deref().unwrap_or_default(),
         entry.source.as_deref().unwrap_or_default(),
         time_ms,
         &entry.resources,
-        detail,
+        &detail,
     );
-    if let Some(account) = sender {
-        event["account"] = json!(account);
-    }
-    let json = event.to_string();
     let matched = routes.map(|r| {
-        let names = match_rules(r, &event, &json)
+        let names = match_rules(r, &EventDoc::from_json(&json))
             .into_iter()
             .map(str::to_string)
             .collect();
         (r.generation, names)
     });
-    Ok(PreparedEvent {
-        id,
-        event,
-        json,
-        matched,
-    })
+    Ok(PreparedEvent { id, json, matched })
 }
 
-/// The rules of `routes` that `event` (serialized as `json`) matches, sorted and distinct.
-fn match_rules<'r>(routes: &'r BusRoutes, event: &Value, json: &str) -> Vec<&'r str> {
-    let mut matched = match routes.matcher.matches_str(json) {
-        Ok(names) => names,
-        Err(_) => routes.matcher.matches_value(event),
-    };
+/// The rules of `routes` that `event` matches, sorted and distinct.
+///
+/// Its text was written by serde_json (an envelope built here, or a parsed event written
+/// out again), so it is valid JSON: the matcher's trusted walk, which skips what no rule
+/// names without validating it, is safe on it.
+fn match_rules<'r>(routes: &'r BusRoutes, event: &EventDoc) -> Vec<&'r str> {
+    let mut matched = Vec::new();
+    if routes
+        .matcher
+        .matches_trusted_str_into(event.json, &mut matched)
+        .is_err()
+    {
+        matched = routes.matcher.matches_value(event.value());
+    }
     matched.sort_unstable();
     matched.dedup();
     matched
@@ -406,11 +489,12 @@ fn put_events_tx(
             }
         }
         let bus_routes = routes_at(routes, tx, ctx, bus, generation)?;
+        let event = EventDoc::from_json(&p.json);
         let matched: Vec<&str> = match &p.matched {
             Some((at, names)) if *at == bus_routes.generation => {
                 names.iter().map(String::as_str).collect()
             }
-            _ => match_rules(bus_routes, &p.event, &p.json),
+            _ => match_rules(bus_routes, &event),
         };
         deliver_event(
             tx,
@@ -418,8 +502,7 @@ fn put_events_tx(
             bus_routes,
             bus,
             &p.id,
-            &p.event,
-            &p.json,
+            &event,
             &matched,
             false,
             &mut out.routed,
@@ -510,7 +593,7 @@ impl Store {
     ) -> Result<Vec<Result<PutEventsOutput>>> {
         let calls: Vec<GroupCall> = calls.iter().map(|c| GroupCall::Put(c)).collect();
         Ok(self
-            .commit_group(&calls)?
+            .commit_group(&calls, false)?
             .into_iter()
             .map(|out| match out {
                 GroupOut::Put(out) => out,
@@ -522,17 +605,29 @@ impl Store {
     /// Group commit of PutEvents and SendMessage(Batch) calls: one transaction, a savepoint
     /// per call (one that fails leaves no trace and does not stop the others), one commit.
     /// The outer `Err` means the commit failed and nothing was accepted.
-    pub(crate) fn commit_group(&mut self, calls: &[GroupCall]) -> Result<Vec<GroupOut>> {
+    ///
+    /// `sync_later`: commit without an fsync even when the group holds accepted events or
+    /// sent messages, because the caller fsyncs the WAL itself before it acknowledges them
+    /// ([`super::GroupCommit`], whose writer goes on with the next group meanwhile).
+    pub(crate) fn commit_group(
+        &mut self,
+        calls: &[GroupCall],
+        sync_later: bool,
+    ) -> Result<Vec<GroupOut>> {
         // Only accepted events and sent messages must survive power loss: a group of
         // receives and deletes alone commits without an fsync (see `Store::write_relaxed`).
-        let durable = calls
-            .iter()
-            .any(|c| matches!(c, GroupCall::Put(_) | GroupCall::Send(..)));
-        let OpenTx { tx, ctx, routes } = if durable {
+        let durable = !sync_later && calls.iter().any(GroupCall::is_durable);
+        let OpenTx {
+            tx,
+            mut ctx,
+            routes,
+        } = if durable {
             self.begin_write()?
         } else {
             self.begin_write_relaxed()?
         };
+        // Its calls change no queue and no archive.
+        ctx.cache.on = true;
         let generation = counter(&tx, "rules_generation")?;
         let mut outs = Vec::with_capacity(calls.len());
         for call in calls {
@@ -552,7 +647,7 @@ impl Store {
                 GroupCall::Receive(queue, req) => super::queue::receive_tx(tx, &ctx, queue, *req)
                     .map(|o| GroupOut::Receive(Ok(o))),
                 GroupCall::Delete(queue, handles) => {
-                    super::queue::delete_batch_tx(tx, queue, handles)
+                    super::queue::delete_batch_tx(tx, &ctx, queue, handles)
                         .map(|o| GroupOut::Delete(Ok(o)))
                 }
             };
@@ -600,6 +695,14 @@ pub(crate) enum GroupCall<'a> {
     Delete(&'a str, &'a [String]),
 }
 
+impl GroupCall<'_> {
+    /// Whether the call's changes must survive power loss before it is answered: accepted
+    /// events and sent messages must; a lost receive or delete is only a redelivery.
+    pub(crate) fn is_durable(&self) -> bool {
+        matches!(self, GroupCall::Put(_) | GroupCall::Send(..))
+    }
+}
+
 /// A call's result in a group commit, in the shape of its [`GroupCall`].
 pub(crate) enum GroupOut {
     Put(Result<PutEventsOutput>),
@@ -618,7 +721,9 @@ pub(crate) fn route_event(
     event: &Value,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    route_event_hop(tx, ctx, routes, bus, event_id, event, false, routed)
+    let json = event.to_string();
+    let event = EventDoc::new(&json, event);
+    route_event_hop(tx, ctx, routes, bus, event_id, &event, false, routed)
 }
 
 /// [`route_event`] for an event that arrived over an event bus target (`forwarded`): such
@@ -630,23 +735,13 @@ fn route_event_hop(
     routes: &BusRoutes,
     bus: &str,
     event_id: &str,
-    event: &Value,
+    event: &EventDoc,
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    let event_json = event.to_string();
-    let matched = match_rules(routes, event, &event_json);
+    let matched = match_rules(routes, event);
     deliver_event(
-        tx,
-        ctx,
-        routes,
-        bus,
-        event_id,
-        event,
-        &event_json,
-        &matched,
-        forwarded,
-        routed,
+        tx, ctx, routes, bus, event_id, event, &matched, forwarded, routed,
     )
 }
 
@@ -658,14 +753,13 @@ fn deliver_event(
     routes: &BusRoutes,
     bus: &str,
     event_id: &str,
-    event: &Value,
-    event_json: &str,
+    event: &EventDoc,
     matched: &[&str],
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    super::archiving::archive_tx(tx, ctx, bus, event, event_json)?;
-    record_bus_event(tx, ctx, bus, event_id, event_json)?;
+    super::archiving::archive_tx(tx, ctx, bus, event)?;
+    event.record(tx, ctx, bus, event_id)?;
     let ingestion_time = rfc3339_seconds(ctx.now_ms);
     for &rule_name in matched {
         let Some(rule) = routes.rules.get(rule_name) else {
@@ -674,12 +768,10 @@ fn deliver_event(
         deliver_to_rule(
             tx,
             ctx,
-            bus,
             rule_name,
             rule,
             event_id,
             event,
-            event_json,
             &ingestion_time,
             forwarded,
             routed,
@@ -694,29 +786,30 @@ fn deliver_event(
 pub(crate) fn deliver_to_rule(
     tx: &Transaction,
     ctx: &Ctx,
-    bus: &str,
     rule_name: &str,
     rule: &RouteRule,
     event_id: &str,
-    event: &Value,
-    event_json: &str,
+    event: &EventDoc,
     ingestion_time: &str,
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    let origin = format!("{bus}/{rule_name}");
+    let origin = rule.origin();
     for target in &rule.targets {
         let route = RouteInfo {
             rule_name,
             rule_arn: &rule.arn,
             ingestion_time,
         };
-        let activity_origin = format!("rule {origin}");
+        let activity_origin = &rule.activity_origin;
         let forwards = arn_service(&target.arn) == Some("events");
-        let input = if forwards {
-            Ok(event_json.to_string())
+        let plain = target.input.is_none()
+            && target.input_path.is_none()
+            && target.input_transformer.is_none();
+        let input = if forwards || plain {
+            Ok(event.json.to_string())
         } else {
-            target_input(target, event, event_json, &route)
+            target_input(target, event.value(), event.json, &route)
         };
         // A topic's activity row goes first, so that it is listed before the fan-out it
         // causes; other targets cause none, and get one row with the outcome (one write).
@@ -726,13 +819,19 @@ pub(crate) fn deliver_to_rule(
                 tx,
                 ctx,
                 event_id,
-                &activity_origin,
+                activity_origin,
                 &target.arn,
                 input.as_deref().ok(),
             )?),
             _ => None,
         };
-        let body = input.as_ref().ok().cloned();
+        // The envelope is in `bus_events` when it was recorded there (not for a replayed
+        // event, whose envelope has its `replay-name`): the activity row need not copy it.
+        let keep_envelope = (plain || forwards) && event.recorded.get();
+        let body = match keep_envelope {
+            true => None,
+            false => input.as_ref().ok().cloned(),
+        };
         let outcome = if forwards {
             forward_to_bus(tx, ctx, &target.arn, event_id, event, forwarded, routed)?
         } else {
@@ -767,7 +866,7 @@ pub(crate) fn deliver_to_rule(
                     .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
                     .collect();
                     let send = SendRequest {
-                        body: event_json.to_string(),
+                        body: event.json.to_string(),
                         attributes: attrs,
                         ..SendRequest::default()
                     };
@@ -784,19 +883,23 @@ pub(crate) fn deliver_to_rule(
         };
         match activity {
             Some(id) => set_activity_outcome(tx, id, &outcome)?,
-            None => record_delivery(
+            None => record_delivery_of(
                 tx,
                 ctx,
                 event_id,
-                &activity_origin,
+                activity_origin,
                 &target.arn,
                 &outcome,
-                body.as_deref(),
+                if keep_envelope {
+                    Body::Envelope
+                } else {
+                    Body::Text(body.as_deref())
+                },
             )?,
         }
         routed.push(Routed {
             event_id: event_id.to_string(),
-            rule: origin.clone(),
+            rule: origin.to_string(),
             target: target.arn.clone(),
             outcome,
         });
@@ -855,10 +958,12 @@ impl Store {
             let Ok(schedule) = Schedule::parse(&expression) else {
                 continue;
             };
-            let rule = RouteRule {
-                arn: ctx.rule_arn(&bus, &name),
-                targets: load_targets(&tx, &bus, &name)?,
-            };
+            let rule = RouteRule::new(
+                ctx.rule_arn(&bus, &name),
+                &bus,
+                &name,
+                load_targets(&tx, &bus, &name)?,
+            );
             let ingestion_time = rfc3339_seconds(now_ms);
             let mut last = last_fired_ms;
             for _ in 0..MAX_SLOTS_PER_CALL {
@@ -879,16 +984,15 @@ impl Store {
                     json!({}),
                 );
                 let event_json = event.to_string();
-                record_bus_event(&tx, &ctx, &bus, &id, &event_json)?;
+                let doc = EventDoc::new(&event_json, &event);
+                doc.record(&tx, &ctx, &bus, &id)?;
                 deliver_to_rule(
                     &tx,
                     &ctx,
-                    &bus,
                     &name,
                     &rule,
                     &id,
-                    &event,
-                    &event_json,
+                    &doc,
                     &ingestion_time,
                     false,
                     &mut routed,
@@ -920,7 +1024,7 @@ fn forward_to_bus(
     ctx: &Ctx,
     bus_arn: &str,
     event_id: &str,
-    event: &Value,
+    event: &EventDoc,
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<Delivery> {
