@@ -211,7 +211,7 @@ pub(crate) fn envelope_json(
     id: &str,
     detail_type: &str,
     source: &str,
-    time_ms: i64,
+    time: &str,
     resources: &[String],
     detail: &Value,
 ) -> String {
@@ -229,7 +229,7 @@ pub(crate) fn envelope_json(
     field(&mut out, "detail-type", detail_type);
     field(&mut out, "source", source);
     field(&mut out, "account", account);
-    field(&mut out, "time", &rfc3339_seconds(time_ms));
+    field(&mut out, "time", time);
     field(&mut out, "region", region);
     field(&mut out, "resources", resources);
     field(&mut out, "detail", detail);
@@ -361,12 +361,13 @@ impl Preparer {
                 account: &self.account,
                 cache: Default::default(),
             };
+            let now = rfc3339_seconds(ctx.now_ms);
             entries
                 .iter()
                 .map(|entry| {
                     let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
                     let routes = self.routes.read().ok().and_then(|r| r.get(bus).cloned());
-                    let prepared = prepare_entry(&ctx, entry, sender, routes.as_deref());
+                    let prepared = prepare_entry(&ctx, entry, sender, routes.as_deref(), &now);
                     (bus.to_string(), prepared)
                 })
                 .collect()
@@ -383,16 +384,25 @@ fn prepare_entry(
     entry: &PutEventsEntry,
     sender: Option<&str>,
     routes: Option<&BusRoutes>,
+    now: &str,
 ) -> std::result::Result<PreparedEvent, PutEventsResultEntry> {
     let (time_ms, detail) = validate(entry, ctx.now_ms)?;
     let id = new_id();
+    // Most entries carry no time of their own: the call's `now`, formatted once.
+    let given;
+    let time = if time_ms == ctx.now_ms {
+        now
+    } else {
+        given = rfc3339_seconds(time_ms);
+        &given
+    };
     let json = envelope_json(
         ctx.region,
         sender.unwrap_or(ctx.account),
         &id,
         entry.detail_type.as_deref().unwrap_or_default(),
         entry.source.as_deref().unwrap_or_default(),
-        time_ms,
+        time,
         &entry.resources,
         &detail,
     );
@@ -614,6 +624,30 @@ impl Store {
         calls: &[GroupCall],
         sync_later: bool,
     ) -> Result<Vec<GroupOut>> {
+        // First every call straight in the transaction: a savepoint per call costs a copy of
+        // every page the call is the first to touch (SQLite's statement journal), and calls
+        // rarely fail. If one does, the transaction is rolled back and the group runs again
+        // with a savepoint per call. A single call needs none: its failure is the group's.
+        if calls.len() > 1 {
+            if let Some(outs) = self.run_group(calls, sync_later, false)? {
+                return Ok(outs);
+            }
+        }
+        match self.run_group(calls, sync_later, calls.len() > 1)? {
+            Some(outs) => Ok(outs),
+            None => Err(LocalError::invalid("group commit", "a call failed")),
+        }
+    }
+
+    /// One try of [`Self::commit_group`]: `Ok(None)` (and nothing committed) if a call
+    /// failed and `savepoints` is off. With `savepoints`, a call that fails is rolled back
+    /// to its savepoint and its error is its result.
+    fn run_group(
+        &mut self,
+        calls: &[GroupCall],
+        sync_later: bool,
+        savepoints: bool,
+    ) -> Result<Option<Vec<GroupOut>>> {
         // Only accepted events and sent messages must survive power loss: a group of
         // receives and deletes alone commits without an fsync (see `Store::write_relaxed`).
         let durable = !sync_later && calls.iter().any(GroupCall::is_durable);
@@ -651,9 +685,14 @@ impl Store {
                         .map(|o| GroupOut::Delete(Ok(o)))
                 }
             };
-            // A single call needs no savepoint: its failure rolls the transaction back.
-            if calls.len() == 1 {
-                outs.push(run(&tx, routes)?);
+            if !savepoints {
+                match run(&tx, routes) {
+                    Ok(out) => outs.push(out),
+                    // A single call's error is the group's; else try again with savepoints
+                    // (dropping `tx` rolls it back).
+                    Err(e) if calls.len() == 1 => return Err(e),
+                    Err(_) => return Ok(None),
+                }
                 continue;
             }
             // One savepoint at a time, so one name (and cached statements) serves every call.
@@ -680,7 +719,7 @@ impl Store {
         if mail {
             self.flush_outbox()?;
         }
-        Ok(outs)
+        Ok(Some(outs))
     }
 }
 
@@ -1112,5 +1151,57 @@ fn deliver(
         }
         Err(e @ LocalError::Invalid { .. }) => Ok(Err(("SDK_CLIENT_ERROR", e.to_string()))),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+
+    /// The envelope written straight to text is byte for byte the envelope built as a
+    /// `Value` and serialized, whatever the strings hold.
+    #[test]
+    fn the_envelope_written_as_text_is_the_serialized_envelope() {
+        let ctx = Ctx {
+            now_ms: 1_700_000_000_123,
+            region: "eu-west-1",
+            account: "123456789012",
+            cache: Default::default(),
+        };
+        let odd = [
+            "plain",
+            "",
+            "quote \" backslash \\ slash /",
+            "controls \u{0} \u{1f} \n \t",
+            "unicode é ✓ 🚀",
+        ];
+        for text in odd {
+            let detail: Value = serde_json::from_str(
+                r#"{"n": 1.50, "big": 12345678901234567890, "neg": -0.0, "a": [true, null, {"x": "\u0041"}], "s": "é"}"#,
+            )
+            .expect("detail");
+            let resources = vec![text.to_string(), "arn:aws:s3:::b".to_string()];
+            let built = envelope(
+                &ctx,
+                "id-1",
+                text,
+                text,
+                ctx.now_ms,
+                &resources,
+                detail.clone(),
+            )
+            .to_string();
+            let written = envelope_json(
+                ctx.region,
+                ctx.account,
+                "id-1",
+                text,
+                text,
+                &rfc3339_seconds(ctx.now_ms),
+                &resources,
+                &detail,
+            );
+            assert_eq!(written, built, "{text:?}");
+        }
     }
 }
