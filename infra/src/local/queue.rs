@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
-use super::store::{Ctx, Store};
+use super::store::{Ctx, PendingMessage, Store};
 use super::{md5_hex, name_from_arn, new_id, LocalError, Result};
 
 /// At most this many messages per receive and per batch statement (SQS's batch limit).
@@ -587,11 +587,31 @@ pub(crate) fn send_tx(
                 .map_err(|e| LocalError::invalid("message attributes", e.to_string()))?,
         )
     };
+    // A standard queue's row may wait for the end of the call (a FIFO queue's order and
+    // deduplication are settled row by row).
+    let row = PendingMessage {
+        queue: q.name.clone(),
+        message_id: message_id.clone(),
+        body: req.body.clone(),
+        attributes: attrs,
+        group_id: req.group_id.clone(),
+        dedup_id,
+        sent_ms: ctx.now_ms,
+        visible_at_ms: ctx.now_ms + delay * 1000,
+    };
+    let row = if q.fifo {
+        row
+    } else {
+        match ctx.cache.defer_message(row) {
+            Ok(()) => return Ok(message_id),
+            Err(row) => row,
+        }
+    };
     tx.prepare_cached(
         "INSERT INTO messages (queue, message_id, body, message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![q.name, message_id, req.body, attrs, req.group_id, dedup_id, ctx.now_ms, ctx.now_ms + delay * 1000])?;
+    .execute(params![row.queue, row.message_id, row.body, row.attributes, row.group_id, row.dedup_id, row.sent_ms, row.visible_at_ms])?;
     Ok(message_id)
 }
 

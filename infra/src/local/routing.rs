@@ -685,6 +685,12 @@ impl Store {
                         .map(|o| GroupOut::Delete(Ok(o)))
                 }
             };
+            // The rows the call held back are written when it succeeded (`TxCache::flush`).
+            let run = |tx: &Transaction, routes: &mut RouteCache| {
+                let out = run(tx, routes)?;
+                ctx.cache.flush(tx)?;
+                Ok(out)
+            };
             if !savepoints {
                 match run(&tx, routes) {
                     Ok(out) => outs.push(out),
@@ -703,6 +709,7 @@ impl Store {
                     outs.push(out);
                 }
                 Err(e) => {
+                    ctx.cache.discard();
                     tx.prepare_cached("ROLLBACK TO group_call")?.execute([])?;
                     tx.prepare_cached("RELEASE group_call")?.execute([])?;
                     outs.push(match call {
