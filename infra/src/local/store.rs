@@ -91,7 +91,7 @@ pub(crate) type Archives = Rc<Vec<(String, Option<String>)>>;
 /// transactions in which nothing changes queues or archives turn it on (the group commit's:
 /// PutEvents, sends, receives, deletes); off, every lookup reads the database.
 ///
-/// On, it also holds back the rows a call appends to `messages` (standard queues) and
+/// On, it also holds back the rows a call appends to `messages` (standard queues), `activity` and
 /// `bus_events`, which nothing in the call reads back, to write them at the end of the call
 /// ([`TxCache::flush`]) ten to a statement: a statement costs about as much again as its row.
 #[derive(Default)]
@@ -101,6 +101,19 @@ pub(crate) struct TxCache {
     archives: RefCell<HashMap<String, Archives>>,
     messages: RefCell<Vec<PendingMessage>>,
     events: RefCell<Vec<PendingEvent>>,
+    activity: RefCell<Vec<PendingActivity>>,
+}
+
+/// An `activity` row held back until the end of the call (or until a row that must be
+/// written at once, so that the rows keep their order).
+struct PendingActivity {
+    at_ms: i64,
+    message_id: String,
+    origin: String,
+    target: String,
+    outcome: String,
+    body: Option<String>,
+    body_is_envelope: bool,
 }
 
 /// A `messages` row held back until the end of the call.
@@ -142,8 +155,35 @@ impl TxCache {
         Ok(())
     }
 
+    /// Writes the activity rows held back, in order.
+    fn flush_activity(&self, tx: &Transaction) -> Result<()> {
+        let rows = std::mem::take(&mut *self.activity.borrow_mut());
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let sql = multi_row_sql(
+                "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body,
+                     body_is_envelope)",
+                7,
+                chunk.len(),
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            for (k, a) in chunk.iter().enumerate() {
+                let at = 7 * k;
+                stmt.raw_bind_parameter(at + 1, a.at_ms)?;
+                stmt.raw_bind_parameter(at + 2, &a.message_id)?;
+                stmt.raw_bind_parameter(at + 3, &a.origin)?;
+                stmt.raw_bind_parameter(at + 4, &a.target)?;
+                stmt.raw_bind_parameter(at + 5, &a.outcome)?;
+                stmt.raw_bind_parameter(at + 6, &a.body)?;
+                stmt.raw_bind_parameter(at + 7, a.body_is_envelope)?;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
+
     /// Writes the rows held back by the call that just ran.
     pub fn flush(&self, tx: &Transaction) -> Result<()> {
+        self.flush_activity(tx)?;
         let messages = std::mem::take(&mut *self.messages.borrow_mut());
         for chunk in messages.chunks(ROWS_PER_INSERT) {
             let sql = multi_row_sql(
@@ -190,6 +230,7 @@ impl TxCache {
     pub fn discard(&self) {
         self.messages.borrow_mut().clear();
         self.events.borrow_mut().clear();
+        self.activity.borrow_mut().clear();
     }
 
     /// A queue's settings by name or ARN ([`load_queue`]).
@@ -873,6 +914,18 @@ pub(crate) fn record_delivery_of(
         Body::Text(text) => (text, false),
         Body::Envelope => (None, true),
     };
+    if ctx.cache.on {
+        ctx.cache.activity.borrow_mut().push(PendingActivity {
+            at_ms: ctx.now_ms,
+            message_id: message_id.to_string(),
+            origin: origin.to_string(),
+            target: target.to_string(),
+            outcome: outcome.to_string(),
+            body: text.map(str::to_string),
+            body_is_envelope: is_envelope,
+        });
+        return Ok(());
+    }
     tx.prepare_cached(
         "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body, body_is_envelope)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -899,7 +952,13 @@ pub(crate) fn begin_activity(
     target: &str,
     body: Option<&str>,
 ) -> Result<i64> {
-    record_delivery(tx, ctx, message_id, origin, target, "pending", body)?;
+    // Its id is needed now: the rows held back go first, so that the order stays.
+    ctx.cache.flush_activity(tx)?;
+    tx.prepare_cached(
+        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body, body_is_envelope)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, 0)",
+    )?
+    .execute(params![ctx.now_ms, message_id, origin, target, body])?;
     Ok(tx.last_insert_rowid())
 }
 
