@@ -366,7 +366,7 @@ impl Store {
                     rule_name,
                     rule,
                     &event_id,
-                    &super::routing::EventDoc::new(&event_json, &event),
+                    &super::event_doc::EventDoc::new(&event_json, &event),
                     &ingestion_time,
                     false,
                     &mut routed,

@@ -4,7 +4,7 @@
 use rusqlite::{params, Transaction};
 
 use super::clock::parse_rfc3339;
-use super::routing::EventDoc;
+use super::event_doc::EventDoc;
 use super::store::Ctx;
 use super::Result;
 

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use super::queue_row::load_queue;
+use super::queue_row::QueueRow;
 use super::store::{Ctx, PendingMessage, Store};
 use super::{md5_hex, name_from_arn, new_id, LocalError, Result};
 
@@ -151,39 +153,6 @@ pub struct QueueCounts {
     pub visible: u64,
     pub in_flight: u64,
     pub delayed: u64,
-}
-
-pub(crate) struct QueueRow {
-    pub name: String,
-    pub fifo: bool,
-    visibility_timeout: i64,
-    delay_seconds: i64,
-    pub retention_seconds: i64,
-    dlq_arn: Option<String>,
-    max_receive_count: Option<i64>,
-    content_based_dedup: bool,
-}
-
-pub(crate) fn load_queue(tx: &Transaction, arn_or_name: &str) -> Result<QueueRow> {
-    let name = name_from_arn(arn_or_name);
-    tx.prepare_cached(
-        "SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn,
-                max_receive_count, content_based_dedup FROM queues WHERE name = ?1",
-    )?
-    .query_row([name], |r| {
-        Ok(QueueRow {
-            name: r.get(0)?,
-            fifo: r.get(1)?,
-            visibility_timeout: r.get(2)?,
-            delay_seconds: r.get(3)?,
-            retention_seconds: r.get(4)?,
-            dlq_arn: r.get(5)?,
-            max_receive_count: r.get(6)?,
-            content_based_dedup: r.get(7)?,
-        })
-    })
-    .optional()?
-    .ok_or_else(|| LocalError::NoSuchQueue(arn_or_name.to_string()))
 }
 
 /// [`Store::put_queue`] inside the caller's transaction (the spec already validated).

@@ -13,14 +13,14 @@ use rusqlite::Transaction;
 use serde_json::{json, Map, Value};
 
 use super::clock::{parse_rfc3339, rfc3339_seconds};
+use super::event_doc::EventDoc;
 use super::events::{load_rules, load_targets};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_bus_event, record_delivery_of, set_activity_outcome, Body, Ctx,
-    OpenTx, Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenTx, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
@@ -236,56 +236,6 @@ pub(crate) fn envelope_json(
     out.push(b'}');
     // serde_json writes UTF-8 only.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// An event on its way through routing: its JSON text, and its parsed form, parsed only
-/// when something asks for it (an input path or transformer, an archive, a forward).
-pub(crate) struct EventDoc<'a> {
-    pub(crate) json: &'a str,
-    given: Option<&'a Value>,
-    parsed: std::cell::OnceCell<Value>,
-    /// Whether `json` is in `bus_events` under the event's id (so an activity row whose
-    /// body is `json` need not copy it).
-    recorded: std::cell::Cell<bool>,
-}
-
-impl<'a> EventDoc<'a> {
-    /// An event already parsed, with its JSON text.
-    pub(crate) fn new(json: &'a str, value: &'a Value) -> EventDoc<'a> {
-        EventDoc {
-            json,
-            given: Some(value),
-            parsed: std::cell::OnceCell::new(),
-            recorded: std::cell::Cell::new(false),
-        }
-    }
-
-    /// An event known only as (valid) JSON text.
-    pub(crate) fn from_json(json: &'a str) -> EventDoc<'a> {
-        EventDoc {
-            json,
-            given: None,
-            parsed: std::cell::OnceCell::new(),
-            recorded: std::cell::Cell::new(false),
-        }
-    }
-
-    /// Records the event's envelope in `bus_events` (for the console), as it enters `bus`.
-    fn record(&self, tx: &Transaction, ctx: &Ctx, bus: &str, event_id: &str) -> Result<()> {
-        record_bus_event(tx, ctx, bus, event_id, self.json)?;
-        self.recorded.set(true);
-        Ok(())
-    }
-
-    /// The event as a [`Value`] (parsed at the first call).
-    pub(crate) fn value(&self) -> &Value {
-        match self.given {
-            Some(v) => v,
-            None => self
-                .parsed
-                .get_or_init(|| serde_json::from_str(self.json).unwrap_or(Value::Null)),
-        }
-    }
 }
 
 /// Why a call with this many entries is refused, if it is.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::clock::Clock;
-use super::queue::{load_queue, QueueRow};
+use super::queue_row::{load_queue, QueueRow};
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
 /// The state's database file inside a state directory.
