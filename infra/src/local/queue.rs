@@ -572,8 +572,8 @@ pub(crate) fn send_tx(
         row
     } else {
         match ctx.cache.defer_message(row) {
-            Ok(()) => return Ok(message_id),
-            Err(row) => row,
+            None => return Ok(message_id),
+            Some(row) => row,
         }
     };
     tx.prepare_cached(

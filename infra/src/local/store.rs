@@ -146,13 +146,13 @@ fn multi_row_sql(head: &str, width: usize, rows: usize) -> String {
 }
 
 impl TxCache {
-    /// Holds back a message row (only while on; the caller inserts it itself otherwise).
-    pub fn defer_message(&self, row: PendingMessage) -> std::result::Result<(), PendingMessage> {
+    /// Holds back a message row while on; off, gives it back for the caller to insert.
+    pub fn defer_message(&self, row: PendingMessage) -> Option<PendingMessage> {
         if !self.on {
-            return Err(row);
+            return Some(row);
         }
         self.messages.borrow_mut().push(row);
-        Ok(())
+        None
     }
 
     /// Writes the activity rows held back, in order.
