@@ -3,9 +3,10 @@
 //!
 //! Under [`super::Durability::Full`] every commit waits for an fsync, which costs more than
 //! routing a batch of events. A [`GroupCommit`] queues calls while its writer is busy, then
-//! puts every waiting call into one transaction, each in its own savepoint: one fsync for all
-//! of them. A caller gets its result only after the commit that holds its call, so an
-//! acknowledged event is as durable as with [`Store::put_events`].
+//! puts every waiting call into one transaction (a call that fails leaves no trace and does
+//! not stop the others): one fsync for all of them. A caller gets its result only after the
+//! commit that holds its call, so an acknowledged event is as durable as with
+//! [`Store::put_events`].
 //!
 //! PutEvents ([`GroupCommit::put_events`]), SendMessage(Batch), ReceiveMessage and
 //! DeleteMessageBatch all join the groups; a group that holds no accepted event and no sent

@@ -499,9 +499,9 @@ impl Store {
     }
 
     /// Group commit: several PutEvents calls (each up to 10 entries) in one transaction, so
-    /// that they share one commit (one fsync under [`super::Durability::Full`]). Each call
-    /// runs in its own savepoint: one that fails (`Err` in its slot) leaves no trace and does
-    /// not stop the others. The outer `Err` means the commit failed and nothing of any call
+    /// that they share one commit (one fsync under [`super::Durability::Full`]). A call that
+    /// fails (`Err` in its slot) leaves no trace and does not stop the others (see
+    /// [`Self::commit_group`]). The outer `Err` means the commit failed and nothing of any call
     /// was accepted. Results are in the order of `calls`; no call is acknowledged before the
     /// commit that holds its events.
     pub fn put_events_group(
@@ -562,8 +562,9 @@ impl Store {
             .collect())
     }
 
-    /// Group commit of PutEvents and SendMessage(Batch) calls: one transaction, a savepoint
-    /// per call (one that fails leaves no trace and does not stop the others), one commit.
+    /// Group commit of PutEvents, SendMessage(Batch), receive and delete calls: one
+    /// transaction (a call that fails leaves no trace and does not stop the others: the group
+    /// then runs again with a savepoint per call), one commit.
     /// The outer `Err` means the commit failed and nothing was accepted.
     ///
     /// `sync_later`: commit without an fsync even when the group holds accepted events or
