@@ -674,8 +674,66 @@ fn tricky_bodies() -> Vec<String> {
             r#"{{"Type":"Notification","MessageId":"m-1","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":{message}{extra},"Timestamp":"2026-11-23T00:00:00.000Z"}}"#
         )
     };
+    let ct = |detail: &str| {
+        format!(
+            r#"{{"version":"0","id":"e-2","detail-type":"AWS API Call via CloudTrail","source":"aws.s3","account":"1","time":"2026-11-23T00:00:00Z","region":"us-east-1","resources":[],"detail":{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","principalId":"P"}},"awsRegion":"eu-west-1","sourceIPAddress":"1.2.3.4","requestID":"R","eventID":"E","readOnly":false,"additionalEventData":{{"bytesTransferredIn":20,"x":[1.5,null,true]}}{detail}}}}}"#
+        )
+    };
+    let put = r#","eventName":"PutObject","requestParameters":{"bucketName":"b","Host":"h","key":"k"},"responseElements":{"x-amz-version-id":"v","ETag":"\"e\""}"#;
+    let put_response = r#""responseElements":{"x-amz-version-id":"v","ETag":"\"e\""}"#;
+    let delete = |objects: &str| {
+        format!(
+            r#","eventName":"DeleteObjects","requestParameters":{{"bucketName":"b","delete":{{"xmlns":"x","Object":{objects},"Quiet":"false"}}}},"responseElements":null"#
+        )
+    };
+    let user = r#""userIdentity":{"type":"IAMUser","principalId":"P"}"#;
     let plain = s3("");
     let mut bodies = vec![
+        ct(put),
+        ct(&put.replace("PutObject", "DeleteObject")),
+        ct(&put.replace("PutObject", "GetObjectAcl")),
+        ct(&format!(r#"{put},"errorCode":"AccessDenied""#)),
+        ct(&format!(r#"{put},"errorCode":null"#)),
+        ct(&format!(r#"{put},"errorCode":5"#)),
+        ct(&format!(r#"{put},"eventName":"PutObject""#)),
+        ct(&put.replace(r#""eventName":"PutObject","#, "")),
+        ct(&put.replace(r#""PutObject""#, "null")),
+        ct(&put.replace(r#""bucketName":"b","#, "")),
+        ct(&put.replace(r#""bucketName":"b""#, r#""bucketName":["b"]"#)),
+        ct(&put.replace(r#""key":"k""#, r#""key":5,"Key":"K""#)),
+        ct(&put.replace(r#""key":"k""#, r#""Key":"K""#)),
+        ct(&put.replace(r#""key":"k""#, r#""key":"k","versionId":"v0""#)),
+        ct(&put.replace(r#""ETag":"\"e\"""#, r#""ETag":"\"\"""#)),
+        ct(&put.replace(r#""x-amz-version-id":"v""#, r#""x-amz-version-id":"""#)),
+        ct(&put.replace("PutObject", "DeleteObject").replace(
+            r#""x-amz-version-id":"v""#,
+            r#""x-amz-delete-marker":"true""#,
+        )),
+        ct(&put
+            .replace("PutObject", "DeleteObject")
+            .replace(r#""x-amz-version-id":"v""#, r#""x-amz-delete-marker":true"#)),
+        ct(&put.replace(put_response, r#""responseElements":null"#)),
+        ct(&put.replace(put_response, r#""responseElements":"none""#)),
+        ct(&put.replace(r#""requestParameters":{"#, r#""requestParameters":5,"x":{"#)),
+        ct(&format!(r#"{put},"zz":1e400"#)),
+        ct(&format!(r#"{put},"zz":"\ud800""#)),
+        ct(&delete(
+            r#"[{"Key":"a"},{"Key":"b","VersionId":"v"},{"Key":"c","VersionId":""}]"#,
+        )),
+        ct(&delete(r#"{"Key":"a","VersionId":"v"}"#)),
+        ct(&delete("[]")),
+        ct(&delete("null")),
+        ct(&delete(r#"[{"Key":"a"},5]"#)),
+        ct(&delete(r#"[{"Key":"a"},{"VersionId":"v"}]"#)),
+        ct(&delete(r#"[{"Key":"a","VersionId":5}]"#)),
+        ct(&delete(r#"[{"Key":5}]"#)),
+        ct(&format!(r#"{},"errorCode":"AccessDenied""#, delete("null"))),
+        ct(put).replace(user, r#""userIdentity":{"principalId":5}"#),
+        ct(put).replace(user, r#""userIdentity":"P""#),
+        ct(put).replace(user, r#""userIdentity":null"#),
+        ct(put).replace(r#""source":"aws.s3""#, r#""source":"aws.s4""#),
+        ct(put).replace(r#""time":"2026-11-23T00:00:00Z""#, r#""time":"yesterday""#),
+        ct(put).replace(r#","detail":{"#, r#","detail":{"requestParameters":{},"#),
         eb(&plain, ""),
         eb(&plain, r#""zz":1e400,"#),
         eb(&plain, r#""zz":"\ud800","#),
@@ -763,6 +821,7 @@ fn tricky_bodies() -> Vec<String> {
     ];
     let inner = [
         eb(&plain, ""),
+        ct(put),
         record("", "{}"),
         eb(r#"{"n":1}"#, "").replace("aws.s3", "orders"),
         "not json".to_owned(),
@@ -845,6 +904,8 @@ fn the_fast_path_answers_as_the_careful_one_or_not_at_all() {
         "moto-eventbridge-00-object-created-reports-monthly-report-csv",
         "moto-native-01-objectcreated-put-reports-monthly-report-csv",
         "moto-sns-01-objectcreated-put-reports-monthly-report-csv",
+        "aws-cloudtrail-put-object",
+        "aws-cloudtrail-delete-objects",
         "tricky #0",
     ] {
         assert!(

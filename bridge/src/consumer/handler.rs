@@ -23,6 +23,15 @@ impl HandlerError {
 /// Handles one normalized [`Event`]. Called concurrently from several tasks.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, event: &Event) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// [`Handler::handle`] for an event the caller is done with: what the consumer runtime
+    /// calls. Override it when the handler wants the event by value (as [`handler_fn`]'s
+    /// closure does), to save a copy.
+    fn handle_owned(&self, event: Event) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        // Boxed: an `Event` is about a kilobyte, which the future would otherwise carry.
+        let event = Box::new(event);
+        async move { self.handle(&event).await }
+    }
 }
 
 /// A handler from an async closure: `handler_fn(|event: Event| async move { ... })`.
@@ -44,6 +53,10 @@ where
 {
     fn handle(&self, event: &Event) -> impl Future<Output = Result<(), HandlerError>> + Send {
         (self.0)(event.clone())
+    }
+
+    fn handle_owned(&self, event: Event) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        (self.0)(event)
     }
 }
 

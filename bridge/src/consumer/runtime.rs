@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
@@ -64,6 +65,54 @@ where
     H: Handler,
     F: Future<Output = ()>,
 {
+    // The receive loop runs on a task, so on one of the runtime's worker threads: the tasks
+    // it spawns then queue on that worker, where a spawn from the caller's thread goes
+    // through the shared queue and wakes a worker, once per message.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut receiving = AbortOnDrop(tokio::spawn(receive_loop(source, handler, opts, stop_rx)));
+    tokio::pin!(shutdown);
+    let done = tokio::select! {
+        biased;
+        done = &mut receiving.0 => done,
+        () = &mut shutdown => {
+            let _ = stop_tx.send(true);
+            (&mut receiving.0).await
+        }
+    };
+    match done {
+        Ok(metrics) => metrics,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("{LOG} the receive loop was cancelled: {e}"),
+    }
+}
+
+/// Aborts the task when dropped: dropping [`run`]'s future stops the consumer, as it did
+/// when the loop ran inside it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Resolves once `stop` says so (never, if its sender is gone without saying).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn receive_loop<S, H>(
+    source: Arc<S>,
+    handler: Arc<H>,
+    opts: ConsumerOptions,
+    mut stop: watch::Receiver<bool>,
+) -> Metrics
+where
+    S: MessageSource,
+    H: Handler,
+{
     let started = Instant::now();
     let counters = Arc::new(Counters::default());
     let batch = opts.batch_size.clamp(1, 10);
@@ -103,7 +152,6 @@ where
     let fifo = source.is_fifo();
     // A receive interrupted by shutdown: kept, not dropped (see below).
     let mut late_poll = None;
-    tokio::pin!(shutdown);
     loop {
         let remaining = match opts.max_messages {
             Some(max) if received_total >= max => break,
@@ -122,7 +170,7 @@ where
         };
         let first = tokio::select! {
             p = inflight.clone().acquire_owned() => p,
-            () = &mut shutdown => { signalled = true; break; }
+            () = stopped(&mut stop) => { signalled = true; break; }
         };
         let Ok(first) = first else { break };
         let want = remaining.min(batch as u64) as usize;
@@ -133,25 +181,34 @@ where
                 Err(_) => break,
             }
         }
-        // The receive runs on a task of its own, so that shutdown can leave it running:
-        // a long poll cannot be called back. SQS keeps serving a ReceiveMessage whose
-        // caller went away, and what it then receives is invisible for a whole visibility
-        // timeout — including messages this consumer releases at shutdown meanwhile.
-        let mut poll = tokio::spawn({
+        // A receive that waits runs on a task of its own, so that shutdown can leave it
+        // running: a long poll cannot be called back. SQS keeps serving a ReceiveMessage
+        // whose caller went away, and what it then receives is invisible for a whole
+        // visibility timeout — including messages this consumer releases at shutdown
+        // meanwhile. One that answers at once (e.g. a local queue with messages ready) needs
+        // no task: it is polled once here first.
+        let mut receive = Box::pin({
             let source = source.clone();
             let (n, visibility) = (permits.len() as u32, opts.visibility_secs);
             async move { source.receive(n, wait, Some(visibility)).await }
         });
-        let got = tokio::select! {
-            r = &mut poll => r.unwrap_or_else(|e| Err(super::SourceError::Call {
-                operation: "ReceiveMessage",
-                queue: source.describe(),
-                message: format!("the receive task failed: {e}"),
-            })),
-            () = &mut shutdown => {
-                signalled = true;
-                late_poll = Some((poll, wait));
-                break;
+        let ready = std::future::poll_fn(|cx| Poll::Ready(receive.as_mut().poll(cx))).await;
+        let got = match ready {
+            Poll::Ready(got) => got,
+            Poll::Pending => {
+                let mut poll = tokio::spawn(receive);
+                tokio::select! {
+                    r = &mut poll => r.unwrap_or_else(|e| Err(super::SourceError::Call {
+                        operation: "ReceiveMessage",
+                        queue: source.describe(),
+                        message: format!("the receive task failed: {e}"),
+                    })),
+                    () = stopped(&mut stop) => {
+                        signalled = true;
+                        late_poll = Some((poll, wait));
+                        break;
+                    }
+                }
             }
         };
         while tasks.try_join_next().is_some() {}
@@ -161,7 +218,7 @@ where
                 eprintln!("{LOG} receive failed: {e}; retrying in 1 s");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    () = &mut shutdown => { signalled = true; break; }
+                    () = stopped(&mut stop) => { signalled = true; break; }
                 }
             }
         };
@@ -173,10 +230,16 @@ where
         Counters::add(&counters.received, messages.len() as u64);
         let permits: Vec<_> = permits.drain(..messages.len()).collect();
         if fifo {
-            tasks.spawn(process_fifo_batch(shared.clone(), messages, permits));
+            tasks.spawn(Box::pin(process_fifo_batch(
+                shared.clone(),
+                messages,
+                permits,
+            )));
         } else {
             for (message, permit) in messages.into_iter().zip(permits) {
-                tasks.spawn(process_one(shared.clone(), message, permit));
+                // Boxed: the task then holds a pointer, not the whole state of `process`
+                // (copied on every move of the task otherwise).
+                tasks.spawn(Box::pin(process_one(shared.clone(), message, permit)));
             }
         }
     }
@@ -266,10 +329,11 @@ async fn process_one<S: MessageSource, H: Handler>(
     message: Message,
     _permit: OwnedSemaphorePermit,
 ) {
-    let pending = Mutex::new(vec![message.receipt.clone()]);
+    // `biased`: a message handled at once never starts its heartbeat (no timer is armed).
     tokio::select! {
+        biased;
         _ = process(&shared, &message) => {}
-        () = heartbeat(&shared, &pending) => {}
+        () = heartbeat(&shared, || vec![message.receipt.clone()]) => {}
     }
 }
 
@@ -299,8 +363,9 @@ async fn process_fifo_batch<S: MessageSource, H: Handler>(
         }
     };
     tokio::select! {
+        biased;
         () = work => {}
-        () = heartbeat(&shared, &pending) => {}
+        () = heartbeat(&shared, || lock(&pending).clone()) => {}
     }
 }
 
@@ -322,21 +387,26 @@ async fn process<S: MessageSource, H: Handler>(
             return Outcome::Poison;
         }
     };
-    let mut todo: Vec<Event> = Vec::with_capacity(events.len());
-    for event in events {
-        if let Some(pattern) = &opts.pattern {
-            if !pattern.matches_value(&event.handler_json()) {
-                Counters::add(&counters.filtered, 1);
-                continue;
-            }
-        }
-        todo.push(event);
-    }
+    let todo: Vec<Event> = match &opts.pattern {
+        None => events,
+        Some(pattern) => events
+            .into_iter()
+            .filter(|event| {
+                let wanted = pattern.matches_value(&event.handler_json());
+                if !wanted {
+                    Counters::add(&counters.filtered, 1);
+                }
+                wanted
+            })
+            .collect(),
+    };
     let outcome = if todo.is_empty() {
         Outcome::Acked
     } else {
+        // `biased`: handlers that finish at once never wait on the phase.
         tokio::select! {
-            o = handle_all(shared, message, &todo) => o,
+            biased;
+            o = handle_all(shared, message, todo) => o,
             () = wait_phase(&shared.phase, Phase::Abort) => Outcome::Released,
         }
     };
@@ -360,32 +430,49 @@ async fn process<S: MessageSource, H: Handler>(
 async fn handle_all<S: MessageSource, H: Handler>(
     shared: &Shared<S, H>,
     message: &Message,
-    events: &[Event],
+    events: Vec<Event>,
 ) -> Outcome {
-    let permit = tokio::select! {
-        p = shared.handlers.acquire() => p.ok(),
-        () = wait_phase(&shared.phase, Phase::Stopping) => None,
+    let free = match *shared.phase.borrow() < Phase::Stopping {
+        true => shared.handlers.try_acquire().ok(),
+        false => None,
+    };
+    let permit = match free {
+        Some(permit) => Some(permit),
+        None => tokio::select! {
+            p = shared.handlers.acquire() => p.ok(),
+            () = wait_phase(&shared.phase, Phase::Stopping) => None,
+        },
     };
     let Some(_permit) = permit else {
         return Outcome::Released;
     };
-    for event in events {
-        // Checked only now, with a handler slot held, so that a copy handled just before
-        // (e.g. the previous message with one handler) is seen. Copies handled at the same
-        // moment on different slots can both run: de-duplication is best effort.
-        if let (Some(dedup), Some(id)) = (&shared.dedup, event_id(event)) {
-            if dedup.seen(id) {
-                Counters::add(&shared.counters.duplicates, 1);
-                continue;
+    let mut events = events.into_iter();
+    loop {
+        // The event is bound only inside this block, which hands it to the handler: it
+        // takes no room of its own in this future's state across the await below.
+        let (id, handling) = {
+            let Some(event) = events.next() else { break };
+            // Checked only now, with a handler slot held, so that a copy handled just
+            // before (e.g. the previous message with one handler) is seen. Copies handled
+            // at the same moment on different slots can both run: de-duplication is best
+            // effort.
+            let mut id = None;
+            if let (Some(dedup), Some(event_id)) = (&shared.dedup, event_id(&event)) {
+                if dedup.seen(event_id) {
+                    Counters::add(&shared.counters.duplicates, 1);
+                    continue;
+                }
+                id = Some(event_id.to_owned());
             }
-        }
-        let result =
-            tokio::time::timeout(shared.opts.handler_timeout, shared.handler.handle(event)).await;
+            // The handler takes the event: no copy is made for it.
+            (id, shared.handler.handle_owned(event))
+        };
+        let result = tokio::time::timeout(shared.opts.handler_timeout, handling).await;
         let error = match result {
             Ok(Ok(())) => {
                 Counters::add(&shared.counters.events, 1);
-                if let (Some(dedup), Some(id)) = (&shared.dedup, event_id(event)) {
-                    dedup.record(id);
+                if let (Some(dedup), Some(id)) = (&shared.dedup, id) {
+                    dedup.record(&id);
                 }
                 continue;
             }
@@ -448,11 +535,11 @@ async fn release<S: MessageSource, H: Handler>(shared: &Shared<S, H>, message: &
     }
 }
 
-/// Extends the visibility of every receipt in `pending` every `visibility / 2`, forever
+/// Extends the visibility of every receipt `pending` gives every `visibility / 2`, forever
 /// (the caller stops it by finishing first). A no-op future when heartbeats are off.
 async fn heartbeat<S: MessageSource, H: Handler>(
     shared: &Shared<S, H>,
-    pending: &Mutex<Vec<String>>,
+    pending: impl Fn() -> Vec<String>,
 ) {
     let visibility = shared.opts.visibility_secs;
     if !shared.opts.heartbeat || visibility == 0 {
@@ -461,9 +548,9 @@ async fn heartbeat<S: MessageSource, H: Handler>(
     let every = Duration::from_millis(u64::from(visibility) * 500);
     loop {
         tokio::time::sleep(every).await;
-        let receipts: Vec<String> = lock(pending).clone();
-        for receipt in receipts {
-            match shared.source.change_visibility(&receipt, visibility).await {
+        for receipt in pending() {
+            // Boxed: only a long handler gets here, and every message carries this state.
+            match Box::pin(shared.source.change_visibility(&receipt, visibility)).await {
                 Ok(()) => Counters::add(&shared.counters.heartbeats, 1),
                 Err(e) => eprintln!("{LOG} heartbeat failed: {e}"),
             }

@@ -1,8 +1,9 @@
 //! The fast path of [`super::normalize_with`]: the common AWS shapes read in one pass into
 //! borrowed structs, with no `serde_json::Value` tree; `original` keeps the text.
 //!
-//! Shapes: EventBridge events (`aws.s3` changes, `package-revision`, other custom events
-//! with an `id`), native S3 records, `s3:TestEvent`, and any of these inside one SNS
+//! Shapes: EventBridge events (`aws.s3` changes, S3 API calls recorded by CloudTrail,
+//! `package-revision`, other custom events with an `id`), native S3 records,
+//! `s3:TestEvent`, and any of these inside one SNS
 //! notification envelope (its `Message` unescaped once). Everything else — and anything
 //! unusual about these: a duplicate key, a field of an unexpected type, a body nesting
 //! deeper than serde_json's default 128 levels, anything the `Value`-based reader would
@@ -23,7 +24,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::eventbridge::{s3_change_from, S3Detail, CLOUDTRAIL_DETAIL_TYPE};
+use super::eventbridge::{
+    s3_calls_from, s3_change_from, CallFields, S3Detail, CLOUDTRAIL_DETAIL_TYPE,
+};
 use super::s3::{record_event, test_event_from, RecordFields};
 use super::{id, CustomEvent, Event, Kind, PackageRevision, Path, RawJson};
 
@@ -80,13 +83,12 @@ fn shapes(top: Top, text: &str) -> Option<Vec<Event>> {
         return Some(vec![event]);
     }
     if top.detail_type.is_some() && top.source.is_some() {
-        return eventbridge(top, text).map(|event| vec![event]);
+        return eventbridge(top, text);
     }
     None
 }
 
-fn native_records(records: &RawValue) -> Option<Vec<Event>> {
-    let records: Vec<&RawValue> = serde_json::from_str(records.get()).ok()?;
+fn native_records(records: Vec<&RawValue>) -> Option<Vec<Event>> {
     if records.is_empty() {
         return None;
     }
@@ -151,9 +153,9 @@ fn lax_str<'a, T>(
     get(inner).as_ref().map(Str::as_str)
 }
 
-fn eventbridge(top: Top, text: &str) -> Option<Event> {
-    let detail_type = top.detail_type?;
-    let source = top.source?;
+fn eventbridge(top: Top, text: &str) -> Option<Vec<Event>> {
+    let detail_type = top.detail_type.as_ref()?;
+    let source = top.source.as_ref()?;
     let detail = top.detail?;
     if let Some(time) = &top.time {
         // What the careful path checks (`check_time`) and what its typed read accepts.
@@ -171,7 +173,7 @@ fn eventbridge(top: Top, text: &str) -> Option<Event> {
     };
     let mut event = if source == "aws.s3" {
         if detail_type == CLOUDTRAIL_DETAIL_TYPE {
-            return None;
+            return cloudtrail(&top, source, detail.get(), text);
         }
         let d: S3DetailIn = serde_json::from_str(detail.get()).ok()?;
         let object = d.object.as_ref();
@@ -204,11 +206,11 @@ fn eventbridge(top: Top, text: &str) -> Option<Event> {
             &top.region,
             &top.account,
             source,
-            top.resources,
+            top.resources.as_deref(),
         );
         event.id = id::s3_change_id(&event);
         event.original = RawJson::from_valid_text(text);
-        return Some(event);
+        return Some(vec![event]);
     } else if detail_type == "package-revision" {
         let d: PackageIn = serde_json::from_str(detail.get()).ok()?;
         let package = PackageRevision {
@@ -247,10 +249,64 @@ fn eventbridge(top: Top, text: &str) -> Option<Event> {
         &top.region,
         &top.account,
         source,
-        top.resources,
+        top.resources.as_deref(),
     );
     event.original = RawJson::from_valid_text(text);
-    Some(event)
+    Some(vec![event])
+}
+
+/// An S3 API call recorded by CloudTrail (`detail` is its record); as
+/// `eventbridge::cloudtrail::s3_calls`, through the same mapping.
+fn cloudtrail<'a>(top: &Top, source: &str, detail: &'a str, text: &str) -> Option<Vec<Event>> {
+    let d: CallIn<'a> = serde_json::from_str(detail).ok()?;
+    let params = d.request_parameters.as_ref();
+    let response = d.response_elements.as_ref();
+    let param = |get: for<'x> fn(&'x CallParams<'a>) -> Option<&'x str>| params.and_then(get);
+    let answer = |get: for<'x> fn(&'x CallResponse<'a>) -> Option<&'x str>| response.and_then(get);
+    let call = CallFields {
+        operation: opt_str(&d.event_name),
+        bucket: param(|p| opt_str(&p.bucket_name)),
+        error_code: opt_str(&d.error_code),
+        request_id: opt_str(&d.request_id),
+        source_ip: opt_str(&d.source_ip),
+        requester: d
+            .user_identity
+            .as_ref()
+            .and_then(|u| opt_str(&u.principal_id)),
+        key: param(|p| opt_str(&p.key)).or_else(|| param(|p| opt_str(&p.key_upper))),
+        etag: answer(|r| opt_str(&r.etag)),
+        requested_version: param(|p| opt_str(&p.version_id)),
+        response_version: answer(|r| opt_str(&r.version_id)),
+        delete_marker: answer(|r| opt_str(&r.delete_marker)),
+    };
+    // Anything the careful path would call an error is left to it (to word it).
+    let entries = params
+        .and_then(|p| p.delete.as_ref())
+        .and_then(|d| d.object.as_ref());
+    let mut events = s3_calls_from(&call, || match entries {
+        Some(entries) if !entries.0.is_empty() => entries
+            .0
+            .iter()
+            .map(|e| Some((e.key.as_ref()?.as_str(), opt_str(&e.version_id))))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| super::NormalizeError::NotJson(String::new())),
+        _ => Err(super::NormalizeError::NotJson(String::new())),
+    })
+    .ok()?;
+    let original = RawJson::from_valid_text(text);
+    for event in &mut events {
+        envelope(
+            event,
+            &top.time,
+            &top.region,
+            &top.account,
+            source,
+            top.resources.as_deref(),
+        );
+        event.id = id::s3_change_id(event);
+        event.original = original.clone();
+    }
+    Some(events)
 }
 
 /// What every EventBridge event takes from its envelope (as `eventbridge::envelope`).
@@ -260,14 +316,14 @@ fn envelope(
     region: &Option<Str>,
     account: &Option<Str>,
     source: &str,
-    resources: Option<Vec<Str>>,
+    resources: Option<&[Str]>,
 ) {
     event.time = time.as_ref().map(|s| s.as_str().to_owned());
     event.region = region.as_ref().map(|s| s.as_str().to_owned());
     event.account = account.as_ref().map(|s| s.as_str().to_owned());
     event.provenance.source = Some(source.to_owned());
     event.provenance.resources = resources
-        .map(|r| r.into_iter().map(Str::owned).collect())
+        .map(|r| r.iter().map(|s| s.as_str().to_owned()).collect())
         .unwrap_or_default();
 }
 
@@ -300,7 +356,7 @@ struct Top<'a> {
     _unsubscribe_url: Option<Str<'a>>,
     // S3 event notification, test event.
     #[serde(rename = "Records", borrow, default, deserialize_with = "present")]
-    records: Option<&'a RawValue>,
+    records: Option<Vec<&'a RawValue>>,
     #[serde(rename = "Event", borrow, default, deserialize_with = "present")]
     event: Option<Str<'a>>,
     #[serde(rename = "Service", borrow, default)]
@@ -391,6 +447,102 @@ struct ObjectIn<'a> {
     sequencer: Option<Str<'a>>,
     #[serde(flatten)]
     _rest: Rest,
+}
+
+/// `detail` of an `AWS API Call via CloudTrail` event from `aws.s3`: the fields
+/// `CallFields` takes.
+#[derive(Deserialize)]
+struct CallIn<'a> {
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<Str<'a>>,
+    #[serde(rename = "errorCode", borrow, default)]
+    error_code: Option<Str<'a>>,
+    #[serde(rename = "requestID", borrow, default)]
+    request_id: Option<Str<'a>>,
+    #[serde(rename = "sourceIPAddress", borrow, default)]
+    source_ip: Option<Str<'a>>,
+    #[serde(rename = "userIdentity", borrow, default)]
+    user_identity: Option<Principal<'a>>,
+    #[serde(rename = "requestParameters", borrow, default)]
+    request_parameters: Option<CallParams<'a>>,
+    #[serde(rename = "responseElements", borrow, default)]
+    response_elements: Option<CallResponse<'a>>,
+    #[serde(flatten)]
+    _rest: Rest,
+}
+
+#[derive(Deserialize)]
+struct CallParams<'a> {
+    #[serde(rename = "bucketName", borrow, default)]
+    bucket_name: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    key: Option<Str<'a>>,
+    #[serde(rename = "Key", borrow, default)]
+    key_upper: Option<Str<'a>>,
+    #[serde(rename = "versionId", borrow, default)]
+    version_id: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    delete: Option<DeleteIn<'a>>,
+    #[serde(flatten)]
+    _rest: Rest,
+}
+
+#[derive(Deserialize)]
+struct DeleteIn<'a> {
+    #[serde(rename = "Object", borrow, default)]
+    object: Option<OneOrMany<DeletedIn<'a>>>,
+    #[serde(flatten)]
+    _rest: Rest,
+}
+
+#[derive(Deserialize)]
+struct DeletedIn<'a> {
+    #[serde(rename = "Key", borrow, default)]
+    key: Option<Str<'a>>,
+    #[serde(rename = "VersionId", borrow, default)]
+    version_id: Option<Str<'a>>,
+    #[serde(flatten)]
+    _rest: Rest,
+}
+
+#[derive(Deserialize)]
+struct CallResponse<'a> {
+    #[serde(rename = "ETag", borrow, default)]
+    etag: Option<Str<'a>>,
+    #[serde(rename = "x-amz-version-id", borrow, default)]
+    version_id: Option<Str<'a>>,
+    #[serde(rename = "x-amz-delete-marker", borrow, default)]
+    delete_marker: Option<Str<'a>>,
+    #[serde(flatten)]
+    _rest: Rest,
+}
+
+/// An array of objects, or one object standing for an array of one (CloudTrail's rendering
+/// of a repeated XML element).
+struct OneOrMany<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<OneOrMany<T>, D::Error> {
+        struct OneOrManyVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object or an array of objects")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany<T>, A::Error> {
+                let mut all = Vec::new();
+                while let Some(one) = seq.next_element()? {
+                    all.push(one);
+                }
+                Ok(OneOrMany(all))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<OneOrMany<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|one| OneOrMany(vec![one]))
+            }
+        }
+        deserializer.deserialize_any(OneOrManyVisitor(PhantomData))
+    }
 }
 
 /// `detail` of a `package-revision` event.

@@ -17,7 +17,7 @@ use super::{
 
 mod cloudtrail;
 
-pub(crate) use cloudtrail::DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE;
+pub(crate) use cloudtrail::{s3_calls_from, CallFields, DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE};
 
 const SHAPE: &str = "EventBridge event";
 
