@@ -4,10 +4,9 @@
 //! an fsync of their own (a lost one is a redelivery).
 //!
 //! - `put10_match_queue_receive_delete`: one thread, one call after the other.
-//! - `group_commit`: 4 producer threads each putting batches of 10 through one
-//!   [`GroupCommit`] (concurrent calls share a commit) while a consumer thread receives and
-//!   deletes through the same writer (its receives and deletes join the same commits) until
-//!   every event is consumed.
+//! - `group_commit` (the headline): 8 producer threads each putting batches of 10 through
+//!   one [`GroupCommit`] (concurrent calls share a commit and its fsync) while 2 consumer
+//!   threads receive and delete through the same writer until every event is consumed.
 //! - `consume_receive10_delete10`: draining a backlog, 10 messages per receive and delete.
 //!
 //! Run: `cargo bench -p bridge-infra --bench local_routing`.
@@ -21,7 +20,9 @@ use infra::local::{Durability, GroupCommit, PutEventsEntry, ReceiveRequest, Stor
 mod pipeline;
 
 /// Producer threads in the group commit bench.
-const PRODUCERS: usize = 4;
+const PRODUCERS: usize = 8;
+/// Consumer threads in the group commit bench.
+const CONSUMERS: usize = 2;
 
 fn setup(rules: usize, durability: Durability) -> (tempfile::TempDir, Store, Vec<PutEventsEntry>) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -68,13 +69,13 @@ fn group_commit(c: &mut Criterion) {
         let (_dir, store, batch) = setup(rules, Durability::Full);
         let writer = GroupCommit::new(store).expect("writer");
         let id = BenchmarkId::new(
-            format!("group_commit_{PRODUCERS}_producers/sync_full"),
+            format!("group_commit_{PRODUCERS}_producers_{CONSUMERS}_consumers/sync_full"),
             rules,
         );
         group.bench_with_input(id, &rules, |b, _| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
-                pipeline::group_rounds(&writer, &batch, PRODUCERS, iters as usize);
+                pipeline::group_rounds(&writer, &batch, PRODUCERS, CONSUMERS, iters as usize);
                 start.elapsed()
             })
         });

@@ -2,7 +2,7 @@
 //! counts (`valgrind --tool=callgrind`) and profiles (`perf record`), which a criterion
 //! bench is too long for.
 //!
-//! `cargo run --release -p bridge-infra --example local_pipeline -- MODE RULES ROUNDS [full]`
+//! `cargo run --release -p bridge-infra --example local_pipeline -- MODE RULES ROUNDS [full] [PRODUCERS] [CONSUMERS]`
 //!
 //! `full` commits accepted events with `synchronous=FULL` (as the bench); the default is
 //! `NORMAL`, for instruction counts (an fsync is time, not instructions).
@@ -10,9 +10,9 @@
 //! - `single`: one thread: PutEvents (10 events, each matching one of RULES rules) →
 //!   receive 10 → delete 10, ROUNDS times, with `synchronous=NORMAL` (an fsync is time, not
 //!   instructions).
-//! - `group`: 4 producer threads put ROUNDS calls of 10 events each through one
-//!   `GroupCommit` while the main thread receives and deletes them through the same writer
-//!   (run callgrind with `--separate-threads=yes` to see the writer's share).
+//! - `group`: PRODUCERS (default 8) threads put ROUNDS calls of 10 events each through one
+//!   `GroupCommit` while CONSUMERS (default 2) threads receive and delete them through the
+//!   same writer (run callgrind with `--separate-threads=yes` to see the writer's share).
 //!
 //! Subtract the same run with ROUNDS = 0 (set-up) and divide by the events.
 
@@ -23,7 +23,8 @@ mod pipeline;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: local_pipeline single|group RULES ROUNDS [full]";
+    let usage =
+        "usage: local_pipeline single|group RULES ROUNDS [full|normal] [PRODUCERS] [CONSUMERS]";
     let mode = args.first().expect(usage).clone();
     let rules: usize = args.get(1).and_then(|a| a.parse().ok()).expect(usage);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).expect(usage);
@@ -32,6 +33,8 @@ fn main() {
         Some("full") => Durability::Full,
         _ => Durability::Normal,
     };
+    let producers: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(8);
+    let consumers: usize = args.get(5).and_then(|a| a.parse().ok()).unwrap_or(2);
     let (mut store, batch) = pipeline::setup(dir.path(), rules, durability);
     // Compile the routes before counting.
     store.put_events(&batch).expect("warm-up put");
@@ -49,11 +52,11 @@ fn main() {
         }
         "group" => {
             let writer = GroupCommit::new(store).expect("writer");
-            pipeline::group_rounds(&writer, &batch, 4, rounds);
+            pipeline::group_rounds(&writer, &batch, producers, consumers, rounds);
         }
         other => panic!("{usage} (not {other})"),
     }
-    let events = rounds * if mode == "group" { 40 } else { 10 };
+    let events = rounds * if mode == "group" { 10 * producers } else { 10 };
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{mode}: {events} events in {secs:.3} s ({:.0} events/s)",

@@ -259,7 +259,8 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
     drop(s);
     // Turn it back into a version-2 state, as written before scheduled rules (and what later
     // migrations added: bus grants, topic display names, archives, the console's records,
-    // `dev --serve`'s resources and object metadata).
+    // `dev --serve`'s resources and object metadata, the grouped in-flight index and the
+    // activity's `body_is_envelope`).
     let conn = rusqlite::Connection::open(&db).expect("sqlite");
     conn.execute_batch(
         "DROP TRIGGER served_queue_gone;
@@ -268,6 +269,8 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
          DROP TRIGGER object_metadata_replaced;
          DROP TABLE served_resources;
          DROP TABLE object_metadata;
+         DROP INDEX messages_in_flight_groups;
+         ALTER TABLE activity DROP COLUMN body_is_envelope;
          DROP TABLE bus_events;
          ALTER TABLE activity DROP COLUMN body;
          ALTER TABLE topics DROP COLUMN display_name;

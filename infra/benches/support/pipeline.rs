@@ -63,15 +63,20 @@ pub fn single_round(store: &mut Store, batch: &[PutEventsEntry]) {
     store.delete_messages("bench", &handles).expect("delete");
 }
 
-/// `producers` threads each put the batch `rounds` times through `writer` while this thread
-/// receives and deletes through the same writer until every event is consumed.
+/// `producers` threads each put the batch `rounds` times through `writer` while `consumers`
+/// threads receive and delete (10 at a time) through the same writer until every event is
+/// consumed. A consumer that finds the queue empty waits 200 µs before it asks again, as a
+/// long poll would, instead of spinning on the writer.
 pub fn group_rounds(
     writer: &GroupCommit,
     batch: &[PutEventsEntry],
     producers: usize,
+    consumers: usize,
     rounds: usize,
 ) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let total = rounds * producers * batch.len();
+    let consumed = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..producers {
             s.spawn(|| {
@@ -81,18 +86,23 @@ pub fn group_rounds(
                 }
             });
         }
-        let mut consumed = 0;
-        while consumed < total {
-            let got = writer
-                .receive_messages("bench", ReceiveRequest::default())
-                .expect("receive");
-            if got.is_empty() {
-                std::thread::yield_now();
-                continue;
-            }
-            consumed += got.len();
-            let handles = got.into_iter().map(|m| m.receipt_handle).collect();
-            writer.delete_messages("bench", handles).expect("delete");
+        for _ in 0..consumers.max(1) {
+            s.spawn(|| {
+                while consumed.load(Ordering::Relaxed) < total {
+                    let got = writer
+                        .receive_messages("bench", ReceiveRequest::default())
+                        .expect("receive");
+                    if got.is_empty() {
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                        continue;
+                    }
+                    consumed.fetch_add(got.len(), Ordering::Relaxed);
+                    let handles = got.into_iter().map(|m| m.receipt_handle).collect();
+                    for r in writer.delete_messages("bench", handles).expect("delete") {
+                        r.expect("delete one");
+                    }
+                }
+            });
         }
     });
 }

@@ -363,12 +363,10 @@ impl Store {
                 deliver_to_rule(
                     &tx,
                     &ctx,
-                    &replay.bus,
                     rule_name,
                     rule,
                     &event_id,
-                    &event,
-                    &event_json,
+                    &super::event_doc::EventDoc::new(&event_json, &event),
                     &ingestion_time,
                     false,
                     &mut routed,

@@ -2,39 +2,31 @@
 //! this; replays, in [`super::archive`], read what it wrote).
 
 use rusqlite::{params, Transaction};
-use serde_json::Value;
 
 use super::clock::parse_rfc3339;
+use super::event_doc::EventDoc;
 use super::store::Ctx;
 use super::Result;
 
 /// Stores `event` in every archive of `bus` whose pattern it matches (inside the
 /// accepting transaction). Replayed events (with `replay-name`) are never archived.
-/// `text` is `event` as JSON.
-pub(crate) fn archive_tx(
-    tx: &Transaction,
-    ctx: &Ctx,
-    bus: &str,
-    event: &Value,
-    text: &str,
-) -> Result<()> {
-    if event.get("replay-name").is_some() {
-        return Ok(());
-    }
-    let archives: Vec<(String, Option<String>)> = {
-        let mut stmt = tx.prepare_cached("SELECT name, pattern FROM archives WHERE bus = ?1")?;
-        let rows = stmt.query_map([bus], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<std::result::Result<_, _>>()?
-    };
+/// The event is parsed only when the bus has an archive.
+pub(crate) fn archive_tx(tx: &Transaction, ctx: &Ctx, bus: &str, doc: &EventDoc) -> Result<()> {
+    let archives = ctx.cache.archives(tx, bus)?;
     if archives.is_empty() {
         return Ok(());
     }
+    let event = doc.value();
+    if event.get("replay-name").is_some() {
+        return Ok(());
+    }
+    let text = doc.json;
     let event_id = event["id"].as_str().unwrap_or_default();
     let time_ms = event["time"]
         .as_str()
         .and_then(parse_rfc3339)
         .unwrap_or(ctx.now_ms);
-    for (name, pattern) in archives {
+    for (name, pattern) in archives.iter() {
         let matches = match pattern.as_deref() {
             None => true,
             // Validated on the way in; a pattern that no longer parses archives nothing.

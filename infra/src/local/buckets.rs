@@ -857,6 +857,7 @@ pub fn sample_eventbridge_event(
         now_ms,
         region,
         account,
+        cache: Default::default(),
     };
     let digest = md5_hex(format!("{bucket}/{key}/{size}/{now_ms}/{created}").as_bytes());
     let change = S3Change {

@@ -3,9 +3,10 @@
 //!
 //! Under [`super::Durability::Full`] every commit waits for an fsync, which costs more than
 //! routing a batch of events. A [`GroupCommit`] queues calls while its writer is busy, then
-//! puts every waiting call into one transaction, each in its own savepoint: one fsync for all
-//! of them. A caller gets its result only after the commit that holds its call, so an
-//! acknowledged event is as durable as with [`Store::put_events`].
+//! puts every waiting call into one transaction (a call that fails leaves no trace and does
+//! not stop the others): one fsync for all of them. A caller gets its result only after the
+//! commit that holds its call, so an acknowledged event is as durable as with
+//! [`Store::put_events`].
 //!
 //! PutEvents ([`GroupCommit::put_events`]), SendMessage(Batch), ReceiveMessage and
 //! DeleteMessageBatch all join the groups; a group that holds no accepted event and no sent
@@ -14,10 +15,21 @@
 //! matching them against the rules the writer last compiled; a received message's MD5 and
 //! attributes), so the writer mostly writes.
 //!
+//! Under [`super::Durability::Full`] the writer does not wait for the fsync itself: it commits
+//! each group with `synchronous=NORMAL` (no fsync) and hands the calls whose changes must
+//! survive power loss (PutEvents, sends) to a second thread, which fsyncs the WAL file, once
+//! for every group committed meanwhile, and only then answers them. Receives and deletes are
+//! answered at once. So the writer routes and writes the next group while the disk syncs the
+//! last one, and an acknowledged event is still on disk: its commit is in the WAL before the
+//! fsync starts, and a checkpoint copies WAL frames into the database only after SQLite has
+//! fsynced the WAL, then fsyncs the database before the WAL is reused.
+//!
 //! Anything else goes through [`GroupCommit::with_store`] and runs on the same writer, in
 //! arrival order with the calls around it, so writers never wait on SQLite's lock (whose
 //! busy handler sleeps in milliseconds).
 
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,7 +38,7 @@ use super::queue::{ReceiveRequest, Received, ReceivedMessage, SendRequest};
 use super::routing::{
     GroupCall, GroupOut, PreparedPutEvents, Preparer, PutEventsEntry, PutEventsOutput,
 };
-use super::{LocalError, Result, Store};
+use super::{Durability, LocalError, Result, Store};
 
 /// At most this many calls share one transaction.
 const MAX_GROUP: usize = 256;
@@ -74,9 +86,13 @@ impl GroupCommit {
     pub fn new(store: Store) -> Result<GroupCommit> {
         let preparer = store.preparer();
         let (sender, receiver) = mpsc::channel();
+        let wal = match store.config().durability {
+            Durability::Full => open_wal(&store),
+            Durability::Normal => None,
+        };
         let worker = std::thread::Builder::new()
             .name("bridge-local-writer".into())
-            .spawn(move || writer(store, receiver))
+            .spawn(move || writer(store, receiver, wal))
             .map_err(|source| LocalError::Io {
                 path: "bridge-local-writer thread".into(),
                 source,
@@ -208,7 +224,70 @@ impl Drop for GroupCommit {
     }
 }
 
-fn writer(mut store: Store, jobs: mpsc::Receiver<Job>) -> Store {
+/// The store's WAL file, opened for fsyncs, with its directory entry made durable; `None`
+/// (the writer then commits with an fsync of SQLite's) if that fails.
+fn open_wal(store: &Store) -> Option<(PathBuf, File)> {
+    let mut path = store.database_path().into_os_string();
+    path.push("-wal");
+    let path = PathBuf::from(path);
+    // The store is open (and migrated), so SQLite has made its WAL; it removes it only when
+    // the last connection closes, and this writer's stays open as long as the file is used.
+    // A new WAL's name is only durable once its directory is fsynced.
+    let file = File::open(&path).ok()?;
+    File::open(store.dir()).ok()?.sync_all().ok()?;
+    Some((path, file))
+}
+
+/// Calls whose changes are committed but not yet fsynced, with their results.
+type Owed = Vec<(Pending, Result<GroupOut>)>;
+
+/// Fsyncs the WAL once for every batch of owed calls that arrived meanwhile, then answers
+/// them (with an error if the fsync failed: their changes may not survive power loss).
+fn syncer(path: PathBuf, wal: File, owed: mpsc::Receiver<Owed>) {
+    while let Ok(mut batch) = owed.recv() {
+        while let Ok(more) = owed.try_recv() {
+            batch.extend(more);
+        }
+        match wal.sync_data() {
+            Ok(()) => {
+                for (p, out) in batch {
+                    answer(p, out);
+                }
+            }
+            Err(e) => {
+                for (p, _) in batch {
+                    let source = std::io::Error::new(e.kind(), e.to_string());
+                    answer(
+                        p,
+                        Err(LocalError::Io {
+                            path: path.clone(),
+                            source,
+                        }),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn writer(mut store: Store, jobs: mpsc::Receiver<Job>, wal: Option<(PathBuf, File)>) -> Store {
+    let (owed, owed_rx) = mpsc::channel::<Owed>();
+    let syncer = wal.and_then(|(path, file)| {
+        std::thread::Builder::new()
+            .name("bridge-local-sync".into())
+            .spawn(move || syncer(path, file, owed_rx))
+            .ok()
+    });
+    let sync = syncer.as_ref().map(|_| &owed);
+    write_loop(&mut store, &jobs, sync);
+    drop(owed);
+    if let Some(s) = syncer {
+        let _ = s.join();
+    }
+    store
+}
+
+fn write_loop(store: &mut Store, jobs: &mpsc::Receiver<Job>, sync: Option<&mpsc::Sender<Owed>>) {
     let mut pending: Vec<Pending> = Vec::new();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -222,14 +301,13 @@ fn writer(mut store: Store, jobs: mpsc::Receiver<Job>) -> Store {
             match job {
                 Job::Group(call) => pending.push(call),
                 Job::Run(work) => {
-                    commit(&mut store, &mut pending);
-                    work(&mut store);
+                    commit(store, &mut pending, sync);
+                    work(store);
                 }
             }
         }
-        commit(&mut store, &mut pending);
+        commit(store, &mut pending, sync);
     }
-    store
 }
 
 fn call(p: &Pending) -> GroupCall<'_> {
@@ -279,28 +357,41 @@ fn answer(p: Pending, out: Result<GroupOut>) {
     }
 }
 
-/// Commits the waiting calls together, then answers each.
-fn commit(store: &mut Store, pending: &mut Vec<Pending>) {
+/// Commits the waiting calls together, then answers each: at once, or (`sync`: the WAL is
+/// fsynced by the syncer thread) after the fsync for those whose changes must be durable.
+fn commit(store: &mut Store, pending: &mut Vec<Pending>, sync: Option<&mpsc::Sender<Owed>>) {
     if pending.is_empty() {
         return;
     }
+    let later = sync.is_some();
     let calls: Vec<GroupCall> = pending.iter().map(call).collect();
-    match store.commit_group(&calls) {
-        Ok(outs) => {
-            for (p, out) in pending.drain(..).zip(outs) {
-                answer(p, Ok(out));
-            }
-        }
+    let outs: Owed = match store.commit_group(&calls, later) {
+        Ok(outs) => pending.drain(..).zip(outs.into_iter().map(Ok)).collect(),
         // The shared commit failed, so none of the calls was accepted: each is tried again in
         // its own transaction, which gives each caller its own result (and error).
-        Err(_) => {
-            for p in pending.drain(..) {
-                let out = store.commit_group(&[call(&p)]).and_then(|mut outs| {
+        Err(_) => pending
+            .drain(..)
+            .map(|p| {
+                let out = store.commit_group(&[call(&p)], later).and_then(|mut outs| {
                     outs.pop().ok_or_else(|| {
                         LocalError::invalid("group commit", "no result for the call")
                     })
                 });
-                answer(p, out);
+                (p, out)
+            })
+            .collect(),
+    };
+    let mut owed = Owed::new();
+    for (p, out) in outs {
+        match sync {
+            Some(_) if out.is_ok() && call(&p).is_durable() => owed.push((p, out)),
+            _ => answer(p, out),
+        }
+    }
+    if let (Some(sync), false) = (sync, owed.is_empty()) {
+        if let Err(mpsc::SendError(owed)) = sync.send(owed) {
+            for (p, _) in owed {
+                answer(p, Err(stopped()));
             }
         }
     }

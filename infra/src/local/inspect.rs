@@ -49,9 +49,13 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
+            // A body that is the envelope is kept once, in `bus_events`.
             let mut stmt = tx.prepare_cached(
-                "SELECT id, at_ms, message_id, origin, target, outcome, body FROM activity
-                 WHERE message_id = ?1 ORDER BY id",
+                "SELECT id, at_ms, message_id, origin, target, outcome,
+                        CASE WHEN body_is_envelope
+                             THEN (SELECT envelope FROM bus_events WHERE event_id = message_id)
+                             ELSE body END
+                 FROM activity WHERE message_id = ?1 ORDER BY id",
             )?;
             let deliveries = stmt
                 .query_map([id], |r| {

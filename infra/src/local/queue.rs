@@ -17,8 +17,13 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
-use super::store::{Ctx, Store};
+pub(crate) use super::queue_row::load_queue;
+use super::queue_row::QueueRow;
+use super::store::{Ctx, PendingMessage, Store};
 use super::{md5_hex, name_from_arn, new_id, LocalError, Result};
+
+/// At most this many messages per receive and per batch statement (SQS's batch limit).
+const BATCH: usize = 10;
 
 /// Five minutes, SQS's FIFO deduplication interval.
 const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -148,39 +153,6 @@ pub struct QueueCounts {
     pub visible: u64,
     pub in_flight: u64,
     pub delayed: u64,
-}
-
-pub(crate) struct QueueRow {
-    pub name: String,
-    pub fifo: bool,
-    visibility_timeout: i64,
-    delay_seconds: i64,
-    pub retention_seconds: i64,
-    dlq_arn: Option<String>,
-    max_receive_count: Option<i64>,
-    content_based_dedup: bool,
-}
-
-pub(crate) fn load_queue(tx: &Transaction, arn_or_name: &str) -> Result<QueueRow> {
-    let name = name_from_arn(arn_or_name);
-    tx.prepare_cached(
-        "SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn,
-                max_receive_count, content_based_dedup FROM queues WHERE name = ?1",
-    )?
-    .query_row([name], |r| {
-        Ok(QueueRow {
-            name: r.get(0)?,
-            fifo: r.get(1)?,
-            visibility_timeout: r.get(2)?,
-            delay_seconds: r.get(3)?,
-            retention_seconds: r.get(4)?,
-            dlq_arn: r.get(5)?,
-            max_receive_count: r.get(6)?,
-            content_based_dedup: r.get(7)?,
-        })
-    })
-    .optional()?
-    .ok_or_else(|| LocalError::NoSuchQueue(arn_or_name.to_string()))
 }
 
 /// [`Store::put_queue`] inside the caller's transaction (the spec already validated).
@@ -386,7 +358,7 @@ impl Store {
         queue: &str,
         receipt_handles: &[String],
     ) -> Result<Vec<Result<()>>> {
-        self.write_relaxed(|tx, _| delete_batch_tx(tx, queue, receipt_handles))
+        self.write_relaxed(|tx, ctx| delete_batch_tx(tx, ctx, queue, receipt_handles))
     }
 
     /// ChangeMessageVisibility: the message becomes visible `secs` from now (0 releases it).
@@ -449,40 +421,31 @@ pub(crate) fn receipt_row(handle: &str) -> Option<i64> {
 /// DeleteMessageBatch inside a transaction: per-handle results.
 pub(crate) fn delete_batch_tx(
     tx: &Transaction,
+    ctx: &Ctx,
     queue: &str,
     receipt_handles: &[String],
 ) -> Result<Vec<Result<()>>> {
-    let q = load_queue(tx, queue)?;
-    // One statement for the whole batch: each handle names its row (`<id>:<nonce>`), so the
-    // rows are found by id, and a row goes only if its current receipt is one of the handles
-    // (an older handle of it no longer works).
-    let rows: Vec<(i64, &String)> = receipt_handles
-        .iter()
-        .filter_map(|h| receipt_row(h).map(|id| (id, h)))
-        .collect();
-    let mut deleted = HashSet::new();
-    if !rows.is_empty() {
-        let ids = vec!["?"; rows.len()].join(", ");
-        let sql = format!(
-            "DELETE FROM messages WHERE queue = ? AND id IN ({ids}) AND receipt IN ({ids})
-             RETURNING receipt"
-        );
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&q.name];
-        values.extend(rows.iter().map(|(id, _)| id as &dyn rusqlite::ToSql));
-        values.extend(rows.iter().map(|(_, h)| *h as &dyn rusqlite::ToSql));
-        let gone = stmt.query_map(values.as_slice(), |r| r.get::<_, String>(0))?;
-        for receipt in gone {
-            deleted.insert(receipt?);
+    let q = ctx.cache.queue(tx, queue)?;
+    // Each handle names its row (`<id>:<nonce>`), so the row is found by id, and it goes
+    // only if its current receipt is this handle (an older handle of it no longer works).
+    let mut stmt =
+        tx.prepare_cached("DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3")?;
+    let mut deleted: Vec<&str> = Vec::with_capacity(receipt_handles.len());
+    let mut out = Vec::with_capacity(receipt_handles.len());
+    for h in receipt_handles {
+        let gone = match receipt_row(h) {
+            Some(id) => stmt.execute(params![id, q.name, h])? > 0,
+            None => false,
+        };
+        // The same handle twice in one batch: deleted by the first.
+        if gone || deleted.contains(&h.as_str()) {
+            deleted.push(h);
+            out.push(Ok(()));
+        } else {
+            out.push(Err(LocalError::InvalidReceipt(h.clone())));
         }
     }
-    Ok(receipt_handles
-        .iter()
-        .map(|h| match deleted.contains(h) {
-            true => Ok(()),
-            false => Err(LocalError::InvalidReceipt(h.clone())),
-        })
-        .collect())
+    Ok(out)
 }
 
 /// SendMessageBatch inside a transaction: per-message results (a message SQS would reject
@@ -493,7 +456,7 @@ pub(crate) fn send_batch_tx(
     queue: &str,
     reqs: &[SendRequest],
 ) -> Result<Vec<Result<String>>> {
-    load_queue(tx, queue)?;
+    ctx.cache.queue(tx, queue)?;
     let mut out = Vec::with_capacity(reqs.len());
     for req in reqs {
         match send_tx(tx, ctx, queue, req) {
@@ -535,7 +498,7 @@ pub(crate) fn send_tx(
     queue: &str,
     req: &SendRequest,
 ) -> Result<String> {
-    let q = load_queue(tx, queue)?;
+    let q = ctx.cache.queue(tx, queue)?;
     if req.body.is_empty() {
         return Err(LocalError::invalid(
             format!("send to {}", q.name),
@@ -593,11 +556,31 @@ pub(crate) fn send_tx(
                 .map_err(|e| LocalError::invalid("message attributes", e.to_string()))?,
         )
     };
+    // A standard queue's row may wait for the end of the call (a FIFO queue's order and
+    // deduplication are settled row by row).
+    let row = PendingMessage {
+        queue: q.name.clone(),
+        message_id: message_id.clone(),
+        body: req.body.clone(),
+        attributes: attrs,
+        group_id: req.group_id.clone(),
+        dedup_id,
+        sent_ms: ctx.now_ms,
+        visible_at_ms: ctx.now_ms + delay * 1000,
+    };
+    let row = if q.fifo {
+        row
+    } else {
+        match ctx.cache.defer_message(row) {
+            None => return Ok(message_id),
+            Some(row) => row,
+        }
+    };
     tx.prepare_cached(
         "INSERT INTO messages (queue, message_id, body, message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![q.name, message_id, req.body, attrs, req.group_id, dedup_id, ctx.now_ms, ctx.now_ms + delay * 1000])?;
+    .execute(params![row.queue, row.message_id, row.body, row.attributes, row.group_id, row.dedup_id, row.sent_ms, row.visible_at_ms])?;
     Ok(message_id)
 }
 
@@ -671,7 +654,7 @@ pub(crate) fn receive_tx(
     queue: &str,
     req: ReceiveRequest,
 ) -> Result<Vec<Received>> {
-    let q = load_queue(tx, queue)?;
+    let q = ctx.cache.queue(tx, queue)?;
     // One nonce per receive: a receipt is `<row id>:<nonce>`, new at every receive.
     let nonce = new_id();
     let blocked: HashSet<String> = if q.fifo {
@@ -688,7 +671,7 @@ pub(crate) fn receive_tx(
         .visibility_timeout_secs
         .map(i64::from)
         .unwrap_or(q.visibility_timeout);
-    let want = req.max_messages as usize;
+    let want = (req.max_messages as usize).min(BATCH);
     let mut out = Vec::with_capacity(want);
     let mut after_id = 0i64;
     // Candidates come in pages, because messages moved to the DLQ or skipped for a blocked
@@ -742,14 +725,10 @@ pub(crate) fn receive_tx(
                     continue;
                 }
             }
+            // The row itself is updated below, with the others handed out.
             let receipt = format!("{}:{nonce}", c.id);
             let count = c.receive_count + 1;
             let first = c.first_receive_ms.unwrap_or(ctx.now_ms);
-            tx.prepare_cached(
-                "UPDATE messages SET receive_count = ?1, first_receive_ms = ?2, receipt = ?3, visible_at_ms = ?4
-                 WHERE id = ?5",
-            )?
-            .execute(params![count, first, receipt, ctx.now_ms + visibility * 1000, c.id])?;
             out.push(Received {
                 c,
                 receipt,
@@ -761,6 +740,23 @@ pub(crate) fn receive_tx(
                 break 'pages;
             }
         }
+    }
+    // One statement for every message handed out (at most ten: unused places are NULL, which
+    // matches nothing): the same receipt, count and first-receive time as computed above.
+    if !out.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE messages SET receive_count = receive_count + 1,
+                 first_receive_ms = COALESCE(first_receive_ms, ?1),
+                 receipt = id || ':' || ?2, visible_at_ms = ?3
+             WHERE id IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?;
+        stmt.raw_bind_parameter(1, ctx.now_ms)?;
+        stmt.raw_bind_parameter(2, &nonce)?;
+        stmt.raw_bind_parameter(3, ctx.now_ms + visibility * 1000)?;
+        for k in 0..BATCH {
+            stmt.raw_bind_parameter(4 + k, out.get(k).map(|m| m.c.id))?;
+        }
+        stmt.raw_execute()?;
     }
     Ok(out)
 }

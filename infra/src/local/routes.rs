@@ -22,6 +22,23 @@ pub struct BusRoutes {
 pub(crate) struct RouteRule {
     pub(crate) arn: String,
     pub(crate) targets: Vec<TargetSpec>,
+    /// `rule <bus>/<name>`: what its activity rows name as their origin.
+    pub(crate) activity_origin: String,
+}
+
+impl RouteRule {
+    pub(crate) fn new(arn: String, bus: &str, name: &str, targets: Vec<TargetSpec>) -> RouteRule {
+        RouteRule {
+            arn,
+            targets,
+            activity_origin: format!("rule {bus}/{name}"),
+        }
+    }
+
+    /// `<bus>/<name>`.
+    pub(crate) fn origin(&self) -> &str {
+        &self.activity_origin["rule ".len()..]
+    }
 }
 
 /// Routes published by a store for other threads: those that prepare PutEvents calls before

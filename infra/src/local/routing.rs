@@ -13,14 +13,14 @@ use rusqlite::Transaction;
 use serde_json::{json, Map, Value};
 
 use super::clock::{parse_rfc3339, rfc3339_seconds};
+use super::event_doc::EventDoc;
 use super::events::{load_rules, load_targets};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_bus_event, record_delivery, set_activity_outcome, Ctx, OpenTx,
-    Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenTx, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
@@ -63,10 +63,7 @@ fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Resu
         let targets = load_targets(tx, bus, &rule.name)?;
         rules.insert(
             rule.name.clone(),
-            RouteRule {
-                arn: ctx.rule_arn(bus, &rule.name),
-                targets,
-            },
+            RouteRule::new(ctx.rule_arn(bus, &rule.name), bus, &rule.name, targets),
         );
     }
     Ok(BusRoutes {
@@ -205,6 +202,42 @@ pub(crate) fn envelope(
     Value::Object(m)
 }
 
+/// [`envelope`] serialized, written straight to JSON text (the same bytes as
+/// `envelope(..).to_string()`) without building the envelope as a [`Value`] first.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn envelope_json(
+    region: &str,
+    account: &str,
+    id: &str,
+    detail_type: &str,
+    source: &str,
+    time: &str,
+    resources: &[String],
+    detail: &Value,
+) -> String {
+    fn field(out: &mut Vec<u8>, name: &str, value: &(impl serde::Serialize + ?Sized)) {
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        // Writing JSON into a vector cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    let mut out = Vec::with_capacity(320 + detail_type.len() + source.len());
+    field(&mut out, "version", "0");
+    field(&mut out, "id", id);
+    field(&mut out, "detail-type", detail_type);
+    field(&mut out, "source", source);
+    field(&mut out, "account", account);
+    field(&mut out, "time", time);
+    field(&mut out, "region", region);
+    field(&mut out, "resources", resources);
+    field(&mut out, "detail", detail);
+    out.push(b'}');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Why a call with this many entries is refused, if it is.
 fn check_entry_count(entries: &[PutEventsEntry]) -> std::result::Result<(), String> {
     if entries.is_empty() || entries.len() > MAX_ENTRIES {
@@ -227,8 +260,7 @@ fn outbox_pending(tx: &Transaction) -> Result<bool> {
 /// exist when the writer looks).
 struct PreparedEvent {
     id: String,
-    event: Value,
-    /// `event` as JSON, the body most targets get.
+    /// The envelope as JSON, the body most targets get.
     json: String,
     /// The rules it matched (sorted, distinct) and the `rules_generation` of the routes that
     /// matched it, when the bus's routes were published when it was prepared.
@@ -277,13 +309,15 @@ impl Preparer {
                 now_ms: self.clock.now_ms(),
                 region: &self.region,
                 account: &self.account,
+                cache: Default::default(),
             };
+            let now = rfc3339_seconds(ctx.now_ms);
             entries
                 .iter()
                 .map(|entry| {
                     let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
                     let routes = self.routes.read().ok().and_then(|r| r.get(bus).cloned());
-                    let prepared = prepare_entry(&ctx, entry, sender, routes.as_deref());
+                    let prepared = prepare_entry(&ctx, entry, sender, routes.as_deref(), &now);
                     (bus.to_string(), prepared)
                 })
                 .collect()
@@ -300,43 +334,52 @@ fn prepare_entry(
     entry: &PutEventsEntry,
     sender: Option<&str>,
     routes: Option<&BusRoutes>,
+    now: &str,
 ) -> std::result::Result<PreparedEvent, PutEventsResultEntry> {
     let (time_ms, detail) = validate(entry, ctx.now_ms)?;
     let id = new_id();
-    let mut event = envelope(
-        ctx,
+    // Most entries carry no time of their own: the call's `now`, formatted once.
+    let given;
+    let time = if time_ms == ctx.now_ms {
+        now
+    } else {
+        given = rfc3339_seconds(time_ms);
+        &given
+    };
+    let json = envelope_json(
+        ctx.region,
+        sender.unwrap_or(ctx.account),
         &id,
         entry.detail_type.as_deref().unwrap_or_default(),
         entry.source.as_deref().unwrap_or_default(),
-        time_ms,
+        time,
         &entry.resources,
-        detail,
+        &detail,
     );
-    if let Some(account) = sender {
-        event["account"] = json!(account);
-    }
-    let json = event.to_string();
     let matched = routes.map(|r| {
-        let names = match_rules(r, &event, &json)
+        let names = match_rules(r, &EventDoc::from_json(&json))
             .into_iter()
             .map(str::to_string)
             .collect();
         (r.generation, names)
     });
-    Ok(PreparedEvent {
-        id,
-        event,
-        json,
-        matched,
-    })
+    Ok(PreparedEvent { id, json, matched })
 }
 
-/// The rules of `routes` that `event` (serialized as `json`) matches, sorted and distinct.
-fn match_rules<'r>(routes: &'r BusRoutes, event: &Value, json: &str) -> Vec<&'r str> {
-    let mut matched = match routes.matcher.matches_str(json) {
-        Ok(names) => names,
-        Err(_) => routes.matcher.matches_value(event),
-    };
+/// The rules of `routes` that `event` matches, sorted and distinct.
+///
+/// Its text was written by serde_json (an envelope built here, or a parsed event written
+/// out again), so it is valid JSON: the matcher's trusted walk, which skips what no rule
+/// names without validating it, is safe on it.
+fn match_rules<'r>(routes: &'r BusRoutes, event: &EventDoc) -> Vec<&'r str> {
+    let mut matched = Vec::new();
+    if routes
+        .matcher
+        .matches_trusted_str_into(event.json, &mut matched)
+        .is_err()
+    {
+        matched = routes.matcher.matches_value(event.value());
+    }
     matched.sort_unstable();
     matched.dedup();
     matched
@@ -406,11 +449,12 @@ fn put_events_tx(
             }
         }
         let bus_routes = routes_at(routes, tx, ctx, bus, generation)?;
+        let event = EventDoc::from_json(&p.json);
         let matched: Vec<&str> = match &p.matched {
             Some((at, names)) if *at == bus_routes.generation => {
                 names.iter().map(String::as_str).collect()
             }
-            _ => match_rules(bus_routes, &p.event, &p.json),
+            _ => match_rules(bus_routes, &event),
         };
         deliver_event(
             tx,
@@ -418,8 +462,7 @@ fn put_events_tx(
             bus_routes,
             bus,
             &p.id,
-            &p.event,
-            &p.json,
+            &event,
             &matched,
             false,
             &mut out.routed,
@@ -456,9 +499,9 @@ impl Store {
     }
 
     /// Group commit: several PutEvents calls (each up to 10 entries) in one transaction, so
-    /// that they share one commit (one fsync under [`super::Durability::Full`]). Each call
-    /// runs in its own savepoint: one that fails (`Err` in its slot) leaves no trace and does
-    /// not stop the others. The outer `Err` means the commit failed and nothing of any call
+    /// that they share one commit (one fsync under [`super::Durability::Full`]). A call that
+    /// fails (`Err` in its slot) leaves no trace and does not stop the others (see
+    /// [`Self::commit_group`]). The outer `Err` means the commit failed and nothing of any call
     /// was accepted. Results are in the order of `calls`; no call is acknowledged before the
     /// commit that holds its events.
     pub fn put_events_group(
@@ -510,7 +553,7 @@ impl Store {
     ) -> Result<Vec<Result<PutEventsOutput>>> {
         let calls: Vec<GroupCall> = calls.iter().map(|c| GroupCall::Put(c)).collect();
         Ok(self
-            .commit_group(&calls)?
+            .commit_group(&calls, false)?
             .into_iter()
             .map(|out| match out {
                 GroupOut::Put(out) => out,
@@ -519,20 +562,57 @@ impl Store {
             .collect())
     }
 
-    /// Group commit of PutEvents and SendMessage(Batch) calls: one transaction, a savepoint
-    /// per call (one that fails leaves no trace and does not stop the others), one commit.
+    /// Group commit of PutEvents, SendMessage(Batch), receive and delete calls: one
+    /// transaction (a call that fails leaves no trace and does not stop the others: the group
+    /// then runs again with a savepoint per call), one commit.
     /// The outer `Err` means the commit failed and nothing was accepted.
-    pub(crate) fn commit_group(&mut self, calls: &[GroupCall]) -> Result<Vec<GroupOut>> {
+    ///
+    /// `sync_later`: commit without an fsync even when the group holds accepted events or
+    /// sent messages, because the caller fsyncs the WAL itself before it acknowledges them
+    /// ([`super::GroupCommit`], whose writer goes on with the next group meanwhile).
+    pub(crate) fn commit_group(
+        &mut self,
+        calls: &[GroupCall],
+        sync_later: bool,
+    ) -> Result<Vec<GroupOut>> {
+        // First every call straight in the transaction: a savepoint per call costs a copy of
+        // every page the call is the first to touch (SQLite's statement journal), and calls
+        // rarely fail. If one does, the transaction is rolled back and the group runs again
+        // with a savepoint per call. A single call needs none: its failure is the group's.
+        if calls.len() > 1 {
+            if let Some(outs) = self.run_group(calls, sync_later, false)? {
+                return Ok(outs);
+            }
+        }
+        match self.run_group(calls, sync_later, calls.len() > 1)? {
+            Some(outs) => Ok(outs),
+            None => Err(LocalError::invalid("group commit", "a call failed")),
+        }
+    }
+
+    /// One try of [`Self::commit_group`]: `Ok(None)` (and nothing committed) if a call
+    /// failed and `savepoints` is off. With `savepoints`, a call that fails is rolled back
+    /// to its savepoint and its error is its result.
+    fn run_group(
+        &mut self,
+        calls: &[GroupCall],
+        sync_later: bool,
+        savepoints: bool,
+    ) -> Result<Option<Vec<GroupOut>>> {
         // Only accepted events and sent messages must survive power loss: a group of
         // receives and deletes alone commits without an fsync (see `Store::write_relaxed`).
-        let durable = calls
-            .iter()
-            .any(|c| matches!(c, GroupCall::Put(_) | GroupCall::Send(..)));
-        let OpenTx { tx, ctx, routes } = if durable {
+        let durable = !sync_later && calls.iter().any(GroupCall::is_durable);
+        let OpenTx {
+            tx,
+            mut ctx,
+            routes,
+        } = if durable {
             self.begin_write()?
         } else {
             self.begin_write_relaxed()?
         };
+        // Its calls change no queue and no archive.
+        ctx.cache.on = true;
         let generation = counter(&tx, "rules_generation")?;
         let mut outs = Vec::with_capacity(calls.len());
         for call in calls {
@@ -552,13 +632,24 @@ impl Store {
                 GroupCall::Receive(queue, req) => super::queue::receive_tx(tx, &ctx, queue, *req)
                     .map(|o| GroupOut::Receive(Ok(o))),
                 GroupCall::Delete(queue, handles) => {
-                    super::queue::delete_batch_tx(tx, queue, handles)
+                    super::queue::delete_batch_tx(tx, &ctx, queue, handles)
                         .map(|o| GroupOut::Delete(Ok(o)))
                 }
             };
-            // A single call needs no savepoint: its failure rolls the transaction back.
-            if calls.len() == 1 {
-                outs.push(run(&tx, routes)?);
+            // The rows the call held back are written when it succeeded (`TxCache::flush`).
+            let run = |tx: &Transaction, routes: &mut RouteCache| {
+                let out = run(tx, routes)?;
+                ctx.cache.flush(tx)?;
+                Ok(out)
+            };
+            if !savepoints {
+                match run(&tx, routes) {
+                    Ok(out) => outs.push(out),
+                    // A single call's error is the group's; else try again with savepoints
+                    // (dropping `tx` rolls it back).
+                    Err(e) if calls.len() == 1 => return Err(e),
+                    Err(_) => return Ok(None),
+                }
                 continue;
             }
             // One savepoint at a time, so one name (and cached statements) serves every call.
@@ -569,6 +660,7 @@ impl Store {
                     outs.push(out);
                 }
                 Err(e) => {
+                    ctx.cache.discard();
                     tx.prepare_cached("ROLLBACK TO group_call")?.execute([])?;
                     tx.prepare_cached("RELEASE group_call")?.execute([])?;
                     outs.push(match call {
@@ -585,7 +677,7 @@ impl Store {
         if mail {
             self.flush_outbox()?;
         }
-        Ok(outs)
+        Ok(Some(outs))
     }
 }
 
@@ -598,6 +690,14 @@ pub(crate) enum GroupCall<'a> {
     Receive(&'a str, super::queue::ReceiveRequest),
     /// DeleteMessageBatch.
     Delete(&'a str, &'a [String]),
+}
+
+impl GroupCall<'_> {
+    /// Whether the call's changes must survive power loss before it is answered: accepted
+    /// events and sent messages must; a lost receive or delete is only a redelivery.
+    pub(crate) fn is_durable(&self) -> bool {
+        matches!(self, GroupCall::Put(_) | GroupCall::Send(..))
+    }
 }
 
 /// A call's result in a group commit, in the shape of its [`GroupCall`].
@@ -618,7 +718,9 @@ pub(crate) fn route_event(
     event: &Value,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    route_event_hop(tx, ctx, routes, bus, event_id, event, false, routed)
+    let json = event.to_string();
+    let event = EventDoc::new(&json, event);
+    route_event_hop(tx, ctx, routes, bus, event_id, &event, false, routed)
 }
 
 /// [`route_event`] for an event that arrived over an event bus target (`forwarded`): such
@@ -630,23 +732,13 @@ fn route_event_hop(
     routes: &BusRoutes,
     bus: &str,
     event_id: &str,
-    event: &Value,
+    event: &EventDoc,
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    let event_json = event.to_string();
-    let matched = match_rules(routes, event, &event_json);
+    let matched = match_rules(routes, event);
     deliver_event(
-        tx,
-        ctx,
-        routes,
-        bus,
-        event_id,
-        event,
-        &event_json,
-        &matched,
-        forwarded,
-        routed,
+        tx, ctx, routes, bus, event_id, event, &matched, forwarded, routed,
     )
 }
 
@@ -658,14 +750,13 @@ fn deliver_event(
     routes: &BusRoutes,
     bus: &str,
     event_id: &str,
-    event: &Value,
-    event_json: &str,
+    event: &EventDoc,
     matched: &[&str],
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    super::archiving::archive_tx(tx, ctx, bus, event, event_json)?;
-    record_bus_event(tx, ctx, bus, event_id, event_json)?;
+    super::archiving::archive_tx(tx, ctx, bus, event)?;
+    event.record(tx, ctx, bus, event_id)?;
     let ingestion_time = rfc3339_seconds(ctx.now_ms);
     for &rule_name in matched {
         let Some(rule) = routes.rules.get(rule_name) else {
@@ -674,12 +765,10 @@ fn deliver_event(
         deliver_to_rule(
             tx,
             ctx,
-            bus,
             rule_name,
             rule,
             event_id,
             event,
-            event_json,
             &ingestion_time,
             forwarded,
             routed,
@@ -694,29 +783,30 @@ fn deliver_event(
 pub(crate) fn deliver_to_rule(
     tx: &Transaction,
     ctx: &Ctx,
-    bus: &str,
     rule_name: &str,
     rule: &RouteRule,
     event_id: &str,
-    event: &Value,
-    event_json: &str,
+    event: &EventDoc,
     ingestion_time: &str,
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
-    let origin = format!("{bus}/{rule_name}");
+    let origin = rule.origin();
     for target in &rule.targets {
         let route = RouteInfo {
             rule_name,
             rule_arn: &rule.arn,
             ingestion_time,
         };
-        let activity_origin = format!("rule {origin}");
+        let activity_origin = &rule.activity_origin;
         let forwards = arn_service(&target.arn) == Some("events");
-        let input = if forwards {
-            Ok(event_json.to_string())
+        let plain = target.input.is_none()
+            && target.input_path.is_none()
+            && target.input_transformer.is_none();
+        let input = if forwards || plain {
+            Ok(event.json.to_string())
         } else {
-            target_input(target, event, event_json, &route)
+            target_input(target, event.value(), event.json, &route)
         };
         // A topic's activity row goes first, so that it is listed before the fan-out it
         // causes; other targets cause none, and get one row with the outcome (one write).
@@ -726,13 +816,19 @@ pub(crate) fn deliver_to_rule(
                 tx,
                 ctx,
                 event_id,
-                &activity_origin,
+                activity_origin,
                 &target.arn,
                 input.as_deref().ok(),
             )?),
             _ => None,
         };
-        let body = input.as_ref().ok().cloned();
+        // The envelope is in `bus_events` when it was recorded there (not for a replayed
+        // event, whose envelope has its `replay-name`): the activity row need not copy it.
+        let keep_envelope = (plain || forwards) && event.recorded.get();
+        let body = match keep_envelope {
+            true => None,
+            false => input.as_ref().ok().cloned(),
+        };
         let outcome = if forwards {
             forward_to_bus(tx, ctx, &target.arn, event_id, event, forwarded, routed)?
         } else {
@@ -767,7 +863,7 @@ pub(crate) fn deliver_to_rule(
                     .map(|(k, v)| (k.to_string(), MessageAttribute::string(v)))
                     .collect();
                     let send = SendRequest {
-                        body: event_json.to_string(),
+                        body: event.json.to_string(),
                         attributes: attrs,
                         ..SendRequest::default()
                     };
@@ -784,19 +880,23 @@ pub(crate) fn deliver_to_rule(
         };
         match activity {
             Some(id) => set_activity_outcome(tx, id, &outcome)?,
-            None => record_delivery(
+            None => record_delivery_of(
                 tx,
                 ctx,
                 event_id,
-                &activity_origin,
+                activity_origin,
                 &target.arn,
                 &outcome,
-                body.as_deref(),
+                if keep_envelope {
+                    Body::Envelope
+                } else {
+                    Body::Text(body.as_deref())
+                },
             )?,
         }
         routed.push(Routed {
             event_id: event_id.to_string(),
-            rule: origin.clone(),
+            rule: origin.to_string(),
             target: target.arn.clone(),
             outcome,
         });
@@ -855,10 +955,12 @@ impl Store {
             let Ok(schedule) = Schedule::parse(&expression) else {
                 continue;
             };
-            let rule = RouteRule {
-                arn: ctx.rule_arn(&bus, &name),
-                targets: load_targets(&tx, &bus, &name)?,
-            };
+            let rule = RouteRule::new(
+                ctx.rule_arn(&bus, &name),
+                &bus,
+                &name,
+                load_targets(&tx, &bus, &name)?,
+            );
             let ingestion_time = rfc3339_seconds(now_ms);
             let mut last = last_fired_ms;
             for _ in 0..MAX_SLOTS_PER_CALL {
@@ -879,16 +981,15 @@ impl Store {
                     json!({}),
                 );
                 let event_json = event.to_string();
-                record_bus_event(&tx, &ctx, &bus, &id, &event_json)?;
+                let doc = EventDoc::new(&event_json, &event);
+                doc.record(&tx, &ctx, &bus, &id)?;
                 deliver_to_rule(
                     &tx,
                     &ctx,
-                    &bus,
                     &name,
                     &rule,
                     &id,
-                    &event,
-                    &event_json,
+                    &doc,
                     &ingestion_time,
                     false,
                     &mut routed,
@@ -920,7 +1021,7 @@ fn forward_to_bus(
     ctx: &Ctx,
     bus_arn: &str,
     event_id: &str,
-    event: &Value,
+    event: &EventDoc,
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<Delivery> {
@@ -1008,5 +1109,57 @@ fn deliver(
         }
         Err(e @ LocalError::Invalid { .. }) => Ok(Err(("SDK_CLIENT_ERROR", e.to_string()))),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+
+    /// The envelope written straight to text is byte for byte the envelope built as a
+    /// `Value` and serialized, whatever the strings hold.
+    #[test]
+    fn the_envelope_written_as_text_is_the_serialized_envelope() {
+        let ctx = Ctx {
+            now_ms: 1_700_000_000_123,
+            region: "eu-west-1",
+            account: "123456789012",
+            cache: Default::default(),
+        };
+        let odd = [
+            "plain",
+            "",
+            "quote \" backslash \\ slash /",
+            "controls \u{0} \u{1f} \n \t",
+            "unicode é ✓ 🚀",
+        ];
+        for text in odd {
+            let detail: Value = serde_json::from_str(
+                r#"{"n": 1.50, "big": 12345678901234567890, "neg": -0.0, "a": [true, null, {"x": "\u0041"}], "s": "é"}"#,
+            )
+            .expect("detail");
+            let resources = vec![text.to_string(), "arn:aws:s3:::b".to_string()];
+            let built = envelope(
+                &ctx,
+                "id-1",
+                text,
+                text,
+                ctx.now_ms,
+                &resources,
+                detail.clone(),
+            )
+            .to_string();
+            let written = envelope_json(
+                ctx.region,
+                ctx.account,
+                "id-1",
+                text,
+                text,
+                &rfc3339_seconds(ctx.now_ms),
+                &resources,
+                &detail,
+            );
+            assert_eq!(written, built, "{text:?}");
+        }
     }
 }

@@ -12,12 +12,16 @@
 //! the same state. Writers use `BEGIN IMMEDIATE` so they queue on the busy timeout instead of
 //! failing on a lock upgrade.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::clock::Clock;
+use super::queue_row::{load_queue, QueueRow};
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
 /// The state's database file inside a state directory.
@@ -76,6 +80,196 @@ pub(crate) struct Ctx<'a> {
     pub now_ms: i64,
     pub region: &'a str,
     pub account: &'a str,
+    pub cache: TxCache,
+}
+
+/// A bus's archives: name and pattern.
+pub(crate) type Archives = Rc<Vec<(String, Option<String>)>>;
+
+/// Lookups a transaction repeats (a queue's settings per message sent, a bus's archives per
+/// event), remembered for the rest of the transaction. Off unless turned on: only
+/// transactions in which nothing changes queues or archives turn it on (the group commit's:
+/// PutEvents, sends, receives, deletes); off, every lookup reads the database.
+///
+/// On, it also holds back the rows a call appends to `messages` (standard queues), `activity` and
+/// `bus_events`, which nothing in the call reads back, to write them at the end of the call
+/// ([`TxCache::flush`]) ten to a statement: a statement costs about as much again as its row.
+#[derive(Default)]
+pub(crate) struct TxCache {
+    pub on: bool,
+    queues: RefCell<HashMap<String, Rc<QueueRow>>>,
+    archives: RefCell<HashMap<String, Archives>>,
+    messages: RefCell<Vec<PendingMessage>>,
+    events: RefCell<Vec<PendingEvent>>,
+    activity: RefCell<Vec<PendingActivity>>,
+}
+
+/// An `activity` row held back until the end of the call (or until a row that must be
+/// written at once, so that the rows keep their order).
+struct PendingActivity {
+    at_ms: i64,
+    message_id: String,
+    origin: String,
+    target: String,
+    outcome: String,
+    body: Option<String>,
+    body_is_envelope: bool,
+}
+
+/// A `messages` row held back until the end of the call.
+pub(crate) struct PendingMessage {
+    pub queue: String,
+    pub message_id: String,
+    pub body: String,
+    pub attributes: Option<String>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+    pub sent_ms: i64,
+    pub visible_at_ms: i64,
+}
+
+/// A `bus_events` row held back until the end of the call.
+struct PendingEvent {
+    event_id: String,
+    at_ms: i64,
+    bus: String,
+    envelope: String,
+}
+
+/// At most this many rows per multi-row INSERT.
+const ROWS_PER_INSERT: usize = 10;
+
+/// `INSERT … VALUES (…), (…)` with `rows` groups of `width` places.
+fn multi_row_sql(head: &str, width: usize, rows: usize) -> String {
+    let group = format!("({})", vec!["?"; width].join(", "));
+    format!("{head} VALUES {}", vec![group; rows].join(", "))
+}
+
+impl TxCache {
+    /// Holds back a message row while on; off, gives it back for the caller to insert.
+    pub fn defer_message(&self, row: PendingMessage) -> Option<PendingMessage> {
+        if !self.on {
+            return Some(row);
+        }
+        self.messages.borrow_mut().push(row);
+        None
+    }
+
+    /// Writes the activity rows held back, in order.
+    fn flush_activity(&self, tx: &Transaction) -> Result<()> {
+        let rows = std::mem::take(&mut *self.activity.borrow_mut());
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let sql = multi_row_sql(
+                "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body,
+                     body_is_envelope)",
+                7,
+                chunk.len(),
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            for (k, a) in chunk.iter().enumerate() {
+                let at = 7 * k;
+                stmt.raw_bind_parameter(at + 1, a.at_ms)?;
+                stmt.raw_bind_parameter(at + 2, &a.message_id)?;
+                stmt.raw_bind_parameter(at + 3, &a.origin)?;
+                stmt.raw_bind_parameter(at + 4, &a.target)?;
+                stmt.raw_bind_parameter(at + 5, &a.outcome)?;
+                stmt.raw_bind_parameter(at + 6, &a.body)?;
+                stmt.raw_bind_parameter(at + 7, a.body_is_envelope)?;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows held back by the call that just ran.
+    pub fn flush(&self, tx: &Transaction) -> Result<()> {
+        self.flush_activity(tx)?;
+        let messages = std::mem::take(&mut *self.messages.borrow_mut());
+        for chunk in messages.chunks(ROWS_PER_INSERT) {
+            let sql = multi_row_sql(
+                "INSERT INTO messages (queue, message_id, body, message_attributes, group_id,
+                     dedup_id, sent_ms, visible_at_ms)",
+                8,
+                chunk.len(),
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            for (k, m) in chunk.iter().enumerate() {
+                let at = 8 * k;
+                stmt.raw_bind_parameter(at + 1, &m.queue)?;
+                stmt.raw_bind_parameter(at + 2, &m.message_id)?;
+                stmt.raw_bind_parameter(at + 3, &m.body)?;
+                stmt.raw_bind_parameter(at + 4, &m.attributes)?;
+                stmt.raw_bind_parameter(at + 5, &m.group_id)?;
+                stmt.raw_bind_parameter(at + 6, &m.dedup_id)?;
+                stmt.raw_bind_parameter(at + 7, m.sent_ms)?;
+                stmt.raw_bind_parameter(at + 8, m.visible_at_ms)?;
+            }
+            stmt.raw_execute()?;
+        }
+        let events = std::mem::take(&mut *self.events.borrow_mut());
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let sql = multi_row_sql(
+                "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope)",
+                4,
+                chunk.len(),
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            for (k, e) in chunk.iter().enumerate() {
+                let at = 4 * k;
+                stmt.raw_bind_parameter(at + 1, &e.event_id)?;
+                stmt.raw_bind_parameter(at + 2, e.at_ms)?;
+                stmt.raw_bind_parameter(at + 3, &e.bus)?;
+                stmt.raw_bind_parameter(at + 4, &e.envelope)?;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    /// Drops the rows held back by a call that failed (rolled back to its savepoint).
+    pub fn discard(&self) {
+        self.messages.borrow_mut().clear();
+        self.events.borrow_mut().clear();
+        self.activity.borrow_mut().clear();
+    }
+
+    /// A queue's settings by name or ARN ([`load_queue`]).
+    pub fn queue(&self, tx: &Transaction, arn_or_name: &str) -> Result<Rc<QueueRow>> {
+        let name = super::name_from_arn(arn_or_name);
+        if self.on {
+            if let Some(q) = self.queues.borrow().get(name) {
+                return Ok(Rc::clone(q));
+            }
+        }
+        let q = Rc::new(load_queue(tx, arn_or_name)?);
+        if self.on {
+            self.queues
+                .borrow_mut()
+                .insert(name.to_string(), Rc::clone(&q));
+        }
+        Ok(q)
+    }
+
+    /// The archives of `bus`.
+    pub fn archives(&self, tx: &Transaction, bus: &str) -> Result<Archives> {
+        if self.on {
+            if let Some(a) = self.archives.borrow().get(bus) {
+                return Ok(Rc::clone(a));
+            }
+        }
+        let found: Archives = {
+            let mut stmt =
+                tx.prepare_cached("SELECT name, pattern FROM archives WHERE bus = ?1")?;
+            let rows = stmt.query_map([bus], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Rc::new(rows.collect::<std::result::Result<_, _>>()?)
+        };
+        if self.on {
+            self.archives
+                .borrow_mut()
+                .insert(bus.to_string(), Rc::clone(&found));
+        }
+        Ok(found)
+    }
 }
 
 /// An open transaction of the store ([`Store::begin_write`]), with what operations inside it
@@ -347,6 +541,19 @@ DROP INDEX IF EXISTS messages_by_receipt;
 CREATE INDEX IF NOT EXISTS messages_in_flight ON messages(queue, visible_at_ms)
     WHERE receipt IS NOT NULL;
 "#,
+    // 9 → 10: less written per event and per message.
+    // - The in-flight index is only asked which FIFO groups have a message in flight, so it
+    //   holds only messages with a group: a standard queue's message no longer enters and
+    //   leaves it on every receive and delete.
+    // - A delivery whose body is the event's envelope as it entered its bus (most of them:
+    //   no input, path or transformer) keeps `body_is_envelope = 1` and no copy of it: the
+    //   console reads it from `bus_events`.
+    r#"
+DROP INDEX IF EXISTS messages_in_flight;
+CREATE INDEX IF NOT EXISTS messages_in_flight_groups ON messages(queue, visible_at_ms)
+    WHERE receipt IS NOT NULL AND group_id IS NOT NULL;
+ALTER TABLE activity ADD COLUMN body_is_envelope INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
@@ -410,6 +617,17 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        // Plans must not depend on bound values: otherwise SQLite re-prepares a cached
+        // statement whenever a value it looked at changes (`LIMIT ?`, a receipt compared
+        // against a partial index's `IS NOT NULL`), i.e. on nearly every call: a full SQL
+        // parse per receive and per batch delete.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(open_err)?;
+        // The hot paths keep more statements than rusqlite's default 16.
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn).map_err(|e| match e {
             LocalError::Sql(source) => LocalError::Open {
                 path: path.clone(),
@@ -533,6 +751,7 @@ impl Store {
             now_ms,
             region: &config.region,
             account: &config.account,
+            cache: TxCache::default(),
         };
         let tx = conn.transaction_with_behavior(behavior)?;
         Ok(OpenTx { tx, ctx, routes })
@@ -662,12 +881,63 @@ pub(crate) fn record_delivery(
     outcome: &str,
     body: Option<&str>,
 ) -> Result<()> {
+    record_delivery_of(
+        tx,
+        ctx,
+        message_id,
+        origin,
+        target,
+        outcome,
+        Body::Text(body),
+    )
+}
+
+/// The body an activity row records.
+pub(crate) enum Body<'a> {
+    /// This text (`None`: no body was made).
+    Text(Option<&'a str>),
+    /// The event's envelope as it entered its bus, kept once in `bus_events`.
+    Envelope,
+}
+
+/// [`record_delivery`] with the body given as a [`Body`].
+pub(crate) fn record_delivery_of(
+    tx: &Transaction,
+    ctx: &Ctx,
+    message_id: &str,
+    origin: &str,
+    target: &str,
+    outcome: &str,
+    body: Body,
+) -> Result<()> {
+    let (text, is_envelope) = match body {
+        Body::Text(text) => (text, false),
+        Body::Envelope => (None, true),
+    };
+    if ctx.cache.on {
+        ctx.cache.activity.borrow_mut().push(PendingActivity {
+            at_ms: ctx.now_ms,
+            message_id: message_id.to_string(),
+            origin: origin.to_string(),
+            target: target.to_string(),
+            outcome: outcome.to_string(),
+            body: text.map(str::to_string),
+            body_is_envelope: is_envelope,
+        });
+        return Ok(());
+    }
     tx.prepare_cached(
-        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body, body_is_envelope)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        ctx.now_ms, message_id, origin, target, outcome, body
+        ctx.now_ms,
+        message_id,
+        origin,
+        target,
+        outcome,
+        text,
+        is_envelope
     ])?;
     Ok(())
 }
@@ -682,7 +952,13 @@ pub(crate) fn begin_activity(
     target: &str,
     body: Option<&str>,
 ) -> Result<i64> {
-    record_delivery(tx, ctx, message_id, origin, target, "pending", body)?;
+    // Its id is needed now: the rows held back go first, so that the order stays.
+    ctx.cache.flush_activity(tx)?;
+    tx.prepare_cached(
+        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body, body_is_envelope)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, 0)",
+    )?
+    .execute(params![ctx.now_ms, message_id, origin, target, body])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -694,6 +970,15 @@ pub(crate) fn record_bus_event(
     event_id: &str,
     envelope: &str,
 ) -> Result<()> {
+    if ctx.cache.on {
+        ctx.cache.events.borrow_mut().push(PendingEvent {
+            event_id: event_id.to_string(),
+            at_ms: ctx.now_ms,
+            bus: bus.to_string(),
+            envelope: envelope.to_string(),
+        });
+        return Ok(());
+    }
     tx.prepare_cached(
         "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope) VALUES (?1, ?2, ?3, ?4)",
     )?

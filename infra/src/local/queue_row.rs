@@ -1,0 +1,40 @@
+//! A queue's settings as stored, read by queue operations and remembered per transaction
+//! ([`super::store::TxCache`]); apart from `queue` so that the store can hold them.
+
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::{name_from_arn, LocalError, Result};
+
+/// The settings of one queue.
+pub(crate) struct QueueRow {
+    pub name: String,
+    pub fifo: bool,
+    pub visibility_timeout: i64,
+    pub delay_seconds: i64,
+    pub retention_seconds: i64,
+    pub dlq_arn: Option<String>,
+    pub max_receive_count: Option<i64>,
+    pub content_based_dedup: bool,
+}
+
+pub(crate) fn load_queue(tx: &Transaction, arn_or_name: &str) -> Result<QueueRow> {
+    let name = name_from_arn(arn_or_name);
+    tx.prepare_cached(
+        "SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn,
+                max_receive_count, content_based_dedup FROM queues WHERE name = ?1",
+    )?
+    .query_row([name], |r| {
+        Ok(QueueRow {
+            name: r.get(0)?,
+            fifo: r.get(1)?,
+            visibility_timeout: r.get(2)?,
+            delay_seconds: r.get(3)?,
+            retention_seconds: r.get(4)?,
+            dlq_arn: r.get(5)?,
+            max_receive_count: r.get(6)?,
+            content_based_dedup: r.get(7)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(|| LocalError::NoSuchQueue(arn_or_name.to_string()))
+}
