@@ -237,31 +237,9 @@ where
                 permits,
             )));
         } else {
-            // The receipts of the messages handled at once, deleted in one send.
-            let mut acked = Vec::new();
-            for (message, permit) in messages.into_iter().zip(permits) {
-                // Polled once here first: a message whose handler finishes at once needs no
-                // task (no task cell, no JoinSet entry). Only one still pending is spawned;
-                // its task polls it again, so every waker it waits on is re-registered for
-                // that task (one registered for this loop meanwhile only wakes it for
-                // nothing). Boxed so that it can move to its task after this first poll.
-                let mut work = Box::pin(process_one(shared.clone(), message, permit));
-                match poll_once(work.as_mut()).await {
-                    Poll::Ready(Some(receipt)) => acked.push(receipt),
-                    Poll::Ready(None) => {}
-                    Poll::Pending => {
-                        let shared = shared.clone();
-                        tasks.spawn(async move {
-                            if let Some(receipt) = work.await {
-                                ack(&shared, vec![receipt]).await;
-                            }
-                        });
-                    }
-                }
-            }
-            if !acked.is_empty() {
-                ack(&shared, acked).await;
-            }
+            // One task per receive batch, not per message: the loop goes back to receiving
+            // while the batch is handled (on the other worker, if it is free).
+            tasks.spawn(process_batch(shared.clone(), messages, permits));
         }
     }
 
@@ -342,6 +320,41 @@ async fn finish_late_poll<S: MessageSource, H: Handler>(
     for message in &late {
         release(&shared, message).await;
     }
+}
+
+/// A receive batch of a standard queue, on one task. Each message's work is polled once
+/// here first: one whose handler finishes at once needs no task of its own (no task cell,
+/// no JoinSet entry), and its receipt joins the batch's one send to the deleter. Only work
+/// still pending gets a task; that task polls it again, so every waker it waits on is
+/// re-registered for it (one left registered for this task only wakes it for nothing).
+/// The batch's task ends when all of its messages are done.
+async fn process_batch<S: MessageSource, H: Handler>(
+    shared: Arc<Shared<S, H>>,
+    messages: Vec<Message>,
+    permits: Vec<OwnedSemaphorePermit>,
+) {
+    let mut acked = Vec::new();
+    let mut waiting = JoinSet::new();
+    for (message, permit) in messages.into_iter().zip(permits) {
+        // Boxed so that it can move to a task of its own after this first poll.
+        let mut work = Box::pin(process_one(shared.clone(), message, permit));
+        match poll_once(work.as_mut()).await {
+            Poll::Ready(Some(receipt)) => acked.push(receipt),
+            Poll::Ready(None) => {}
+            Poll::Pending => {
+                let shared = shared.clone();
+                waiting.spawn(async move {
+                    if let Some(receipt) = work.await {
+                        ack(&shared, vec![receipt]).await;
+                    }
+                });
+            }
+        }
+    }
+    if !acked.is_empty() {
+        ack(&shared, acked).await;
+    }
+    while waiting.join_next().await.is_some() {}
 }
 
 /// Polls `work` once in the caller's task. A panic in it (a handler that panics) ends it
