@@ -576,11 +576,7 @@ pub(crate) fn send_tx(
             Some(row) => row,
         }
     };
-    tx.prepare_cached(
-        "INSERT INTO messages (queue, message_id, body, message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![row.queue, row.message_id, row.body, row.attributes, row.group_id, row.dedup_id, row.sent_ms, row.visible_at_ms])?;
+    super::store::insert_rows(tx, &[row])?;
     Ok(message_id)
 }
 

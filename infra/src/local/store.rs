@@ -145,6 +145,80 @@ fn multi_row_sql(head: &str, width: usize, rows: usize) -> String {
     format!("{head} VALUES {}", vec![group; rows].join(", "))
 }
 
+/// Binds the next value of a [`Row`] to its place in the statement.
+pub(crate) type BindValue<'a> = dyn FnMut(&dyn rusqlite::ToSql) -> rusqlite::Result<()> + 'a;
+
+/// A row of one table, written by [`insert_rows`]: one place where each table's columns are
+/// named and bound, whether the row was held back or is written at once.
+pub(crate) trait Row {
+    /// `INSERT INTO table (columns)`, without `VALUES`.
+    const INSERT: &'static str;
+    /// How many columns: the values [`Row::bind`] gives.
+    const WIDTH: usize;
+    /// The values, in the order of the columns.
+    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()>;
+}
+
+/// Inserts `rows` in order, [`ROWS_PER_INSERT`] to a statement.
+pub(crate) fn insert_rows<R: Row>(tx: &Transaction, rows: &[R]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut stmt = tx.prepare_cached(&multi_row_sql(R::INSERT, R::WIDTH, chunk.len()))?;
+        let mut place = 0;
+        for row in chunk {
+            row.bind(&mut |value| {
+                place += 1;
+                stmt.raw_bind_parameter(place, value)
+            })?;
+        }
+        debug_assert_eq!(place, R::WIDTH * chunk.len(), "{}", R::INSERT);
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
+impl Row for PendingActivity {
+    const INSERT: &'static str = "INSERT INTO activity (at_ms, message_id, origin, target, \
+                                  outcome, body, body_is_envelope)";
+    const WIDTH: usize = 7;
+    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
+        bind(&self.at_ms)?;
+        bind(&self.message_id)?;
+        bind(&self.origin)?;
+        bind(&self.target)?;
+        bind(&self.outcome)?;
+        bind(&self.body)?;
+        bind(&self.body_is_envelope)
+    }
+}
+
+impl Row for PendingMessage {
+    const INSERT: &'static str = "INSERT INTO messages (queue, message_id, body, \
+                                  message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)";
+    const WIDTH: usize = 8;
+    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
+        bind(&self.queue)?;
+        bind(&self.message_id)?;
+        bind(&self.body)?;
+        bind(&self.attributes)?;
+        bind(&self.group_id)?;
+        bind(&self.dedup_id)?;
+        bind(&self.sent_ms)?;
+        bind(&self.visible_at_ms)
+    }
+}
+
+impl Row for PendingEvent {
+    const INSERT: &'static str =
+        "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope)";
+    const WIDTH: usize = 4;
+    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
+        bind(&self.event_id)?;
+        bind(&self.at_ms)?;
+        bind(&self.bus)?;
+        bind(&self.envelope)
+    }
+}
+
 impl TxCache {
     /// Holds back a message row while on; off, gives it back for the caller to insert.
     pub fn defer_message(&self, row: PendingMessage) -> Option<PendingMessage> {
@@ -157,73 +231,14 @@ impl TxCache {
 
     /// Writes the activity rows held back, in order.
     fn flush_activity(&self, tx: &Transaction) -> Result<()> {
-        let rows = std::mem::take(&mut *self.activity.borrow_mut());
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let sql = multi_row_sql(
-                "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body,
-                     body_is_envelope)",
-                7,
-                chunk.len(),
-            );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            for (k, a) in chunk.iter().enumerate() {
-                let at = 7 * k;
-                stmt.raw_bind_parameter(at + 1, a.at_ms)?;
-                stmt.raw_bind_parameter(at + 2, &a.message_id)?;
-                stmt.raw_bind_parameter(at + 3, &a.origin)?;
-                stmt.raw_bind_parameter(at + 4, &a.target)?;
-                stmt.raw_bind_parameter(at + 5, &a.outcome)?;
-                stmt.raw_bind_parameter(at + 6, &a.body)?;
-                stmt.raw_bind_parameter(at + 7, a.body_is_envelope)?;
-            }
-            stmt.raw_execute()?;
-        }
-        Ok(())
+        insert_rows(tx, &std::mem::take(&mut *self.activity.borrow_mut()))
     }
 
     /// Writes the rows held back by the call that just ran.
     pub fn flush(&self, tx: &Transaction) -> Result<()> {
         self.flush_activity(tx)?;
-        let messages = std::mem::take(&mut *self.messages.borrow_mut());
-        for chunk in messages.chunks(ROWS_PER_INSERT) {
-            let sql = multi_row_sql(
-                "INSERT INTO messages (queue, message_id, body, message_attributes, group_id,
-                     dedup_id, sent_ms, visible_at_ms)",
-                8,
-                chunk.len(),
-            );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            for (k, m) in chunk.iter().enumerate() {
-                let at = 8 * k;
-                stmt.raw_bind_parameter(at + 1, &m.queue)?;
-                stmt.raw_bind_parameter(at + 2, &m.message_id)?;
-                stmt.raw_bind_parameter(at + 3, &m.body)?;
-                stmt.raw_bind_parameter(at + 4, &m.attributes)?;
-                stmt.raw_bind_parameter(at + 5, &m.group_id)?;
-                stmt.raw_bind_parameter(at + 6, &m.dedup_id)?;
-                stmt.raw_bind_parameter(at + 7, m.sent_ms)?;
-                stmt.raw_bind_parameter(at + 8, m.visible_at_ms)?;
-            }
-            stmt.raw_execute()?;
-        }
-        let events = std::mem::take(&mut *self.events.borrow_mut());
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            let sql = multi_row_sql(
-                "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope)",
-                4,
-                chunk.len(),
-            );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            for (k, e) in chunk.iter().enumerate() {
-                let at = 4 * k;
-                stmt.raw_bind_parameter(at + 1, &e.event_id)?;
-                stmt.raw_bind_parameter(at + 2, e.at_ms)?;
-                stmt.raw_bind_parameter(at + 3, &e.bus)?;
-                stmt.raw_bind_parameter(at + 4, &e.envelope)?;
-            }
-            stmt.raw_execute()?;
-        }
-        Ok(())
+        insert_rows(tx, &std::mem::take(&mut *self.messages.borrow_mut()))?;
+        insert_rows(tx, &std::mem::take(&mut *self.events.borrow_mut()))
     }
 
     /// Drops the rows held back by a call that failed (rolled back to its savepoint).
@@ -914,32 +929,20 @@ pub(crate) fn record_delivery_of(
         Body::Text(text) => (text, false),
         Body::Envelope => (None, true),
     };
+    let row = PendingActivity {
+        at_ms: ctx.now_ms,
+        message_id: message_id.to_string(),
+        origin: origin.to_string(),
+        target: target.to_string(),
+        outcome: outcome.to_string(),
+        body: text.map(str::to_string),
+        body_is_envelope: is_envelope,
+    };
     if ctx.cache.on {
-        ctx.cache.activity.borrow_mut().push(PendingActivity {
-            at_ms: ctx.now_ms,
-            message_id: message_id.to_string(),
-            origin: origin.to_string(),
-            target: target.to_string(),
-            outcome: outcome.to_string(),
-            body: text.map(str::to_string),
-            body_is_envelope: is_envelope,
-        });
+        ctx.cache.activity.borrow_mut().push(row);
         return Ok(());
     }
-    tx.prepare_cached(
-        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body, body_is_envelope)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        ctx.now_ms,
-        message_id,
-        origin,
-        target,
-        outcome,
-        text,
-        is_envelope
-    ])?;
-    Ok(())
+    insert_rows(tx, &[row])
 }
 
 /// Appends an activity row whose outcome is filled in later with [`set_activity_outcome`], so
@@ -970,20 +973,17 @@ pub(crate) fn record_bus_event(
     event_id: &str,
     envelope: &str,
 ) -> Result<()> {
+    let row = PendingEvent {
+        event_id: event_id.to_string(),
+        at_ms: ctx.now_ms,
+        bus: bus.to_string(),
+        envelope: envelope.to_string(),
+    };
     if ctx.cache.on {
-        ctx.cache.events.borrow_mut().push(PendingEvent {
-            event_id: event_id.to_string(),
-            at_ms: ctx.now_ms,
-            bus: bus.to_string(),
-            envelope: envelope.to_string(),
-        });
+        ctx.cache.events.borrow_mut().push(row);
         return Ok(());
     }
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![event_id, ctx.now_ms, bus, envelope])?;
-    Ok(())
+    insert_rows(tx, &[row])
 }
 
 pub(crate) fn set_activity_outcome(tx: &Transaction, id: i64, outcome: &str) -> Result<()> {
