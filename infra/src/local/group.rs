@@ -32,7 +32,6 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use super::queue::{ReceiveRequest, Received, ReceivedMessage, SendRequest};
 use super::routing::{
@@ -154,23 +153,11 @@ impl GroupCommit {
         queue: &str,
         req: ReceiveRequest,
     ) -> Result<Vec<ReceivedMessage>> {
-        if !(1..=10).contains(&req.max_messages) {
-            return Err(LocalError::invalid(
-                format!("receive from {queue}"),
-                "MaxNumberOfMessages must be 1 to 10",
-            ));
-        }
-        let deadline = Instant::now() + Duration::from_secs(req.wait_time_secs.min(20) as u64);
-        loop {
+        super::queue::long_poll(queue, req, || {
             let (reply, result) = mpsc::sync_channel(1);
             self.send(Job::Group(Pending::Receive(queue.to_string(), req, reply)))?;
-            let got = result.recv().map_err(|_| stopped())??;
-            if !got.is_empty() || Instant::now() >= deadline {
-                // The messages' SQS shape (MD5, attributes) is built here, off the writer.
-                return Ok(got.into_iter().map(Received::finish).collect());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            result.recv().map_err(|_| stopped())?
+        })
     }
 
     /// DeleteMessageBatch, as [`Store::delete_messages`], in the next group commit.

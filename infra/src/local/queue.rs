@@ -316,20 +316,9 @@ impl Store {
         queue: &str,
         req: ReceiveRequest,
     ) -> Result<Vec<ReceivedMessage>> {
-        if !(1..=10).contains(&req.max_messages) {
-            return Err(LocalError::invalid(
-                format!("receive from {queue}"),
-                "MaxNumberOfMessages must be 1 to 10",
-            ));
-        }
-        let deadline = Instant::now() + Duration::from_secs(req.wait_time_secs.min(20) as u64);
-        loop {
-            let got = self.write_relaxed(|tx, ctx| receive_tx(tx, ctx, queue, req))?;
-            if !got.is_empty() || Instant::now() >= deadline {
-                return Ok(got.into_iter().map(Received::finish).collect());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        long_poll(queue, req, || {
+            self.write_relaxed(|tx, ctx| receive_tx(tx, ctx, queue, req))
+        })
     }
 
     /// DeleteMessage: only the newest receipt handle of a message works. Like a receive, it
@@ -578,6 +567,30 @@ pub(crate) fn send_tx(
     };
     super::store::insert_rows(tx, &[row])?;
     Ok(message_id)
+}
+
+/// ReceiveMessage's checks and long polling, for both ways of receiving ([`Store`] and the
+/// group commit): `try_once` every 50 ms until it hands out messages or `req`'s wait is over.
+/// The messages' SQS shape (MD5, attributes) is built here, on the caller's thread.
+pub(crate) fn long_poll(
+    queue: &str,
+    req: ReceiveRequest,
+    mut try_once: impl FnMut() -> Result<Vec<Received>>,
+) -> Result<Vec<ReceivedMessage>> {
+    if !(1..=10).contains(&req.max_messages) {
+        return Err(LocalError::invalid(
+            format!("receive from {queue}"),
+            "MaxNumberOfMessages must be 1 to 10",
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(req.wait_time_secs.min(20) as u64);
+    loop {
+        let got = try_once()?;
+        if !got.is_empty() || Instant::now() >= deadline {
+            return Ok(got.into_iter().map(Received::finish).collect());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 struct Candidate {
