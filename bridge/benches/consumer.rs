@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bridge::consumer::{ConsumerOptions, LocalSource, SqsSource};
 use criterion::{criterion_group, Criterion, Throughput};
@@ -238,13 +238,7 @@ fn ratios() {
     let bodies = bodies();
     let runtime = support::runtime();
     let reps = 20;
-    let timed = |f: &dyn Fn()| {
-        let start = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        start.elapsed()
-    };
+    let timed = |f: &dyn Fn()| support::timed(reps, f);
     support::interleaved_ratios(
         &format!("consumer, {MESSAGES} EventBridge S3 bodies"),
         9,

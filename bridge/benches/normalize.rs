@@ -20,7 +20,7 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bridge::consumer::ConsumerOptions;
 use bridge::event::Strictness;
@@ -169,13 +169,7 @@ fn ratios() {
     let reps = 100;
     // Consumer runs of PASSES_PER_RUN passes each: as many bodies as `reps` passes.
     let runs = reps / PASSES_PER_RUN;
-    let timed = |f: &dyn Fn()| {
-        let start = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        start.elapsed()
-    };
+    let timed = |f: &dyn Fn()| support::timed(reps, f);
     support::interleaved_ratios(
         &format!("normalize, {} bodies", bodies.len()),
         9,

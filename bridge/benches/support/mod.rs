@@ -96,6 +96,15 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// How long `reps` calls of `f` take.
+pub fn timed(reps: usize, f: &dyn Fn()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    start.elapsed()
+}
+
 /// Runs the variants in turn, `rounds` times (A, B, C, A, B, C, ...: slow drift in a shared
 /// machine's load hits them alike), and prints each one's median rate as a multiple of the
 /// first one's, within each round.
