@@ -6,9 +6,7 @@
 mod local_support;
 
 use infra::local::archive::ArchiveSpec;
-use infra::local::{
-    Clock, Config, PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store, TargetSpec,
-};
+use infra::local::{Clock, Config, PutEventsEntry, QueueSpec, Store, TargetSpec};
 use local_support::drain;
 use rules::desired::{Archive, Desired};
 use serde_json::Value;
@@ -33,17 +31,8 @@ fn entry(source: &str, n: u32, time: &str) -> PutEventsEntry {
 
 fn rule(s: &mut Store, name: &str, source: &str, queue: &str) {
     let q = s.put_queue(&QueueSpec::new(queue)).expect("queue");
-    s.put_rule(&RuleSpec {
-        bus: "default".into(),
-        name: name.into(),
-        pattern: Some(format!(r#"{{"source": ["{source}"]}}"#)),
-        schedule: None,
-        state: RuleState::Enabled,
-        description: None,
-    })
-    .expect("rule");
-    s.put_targets("default", name, &[TargetSpec::new("t", q)])
-        .expect("targets");
+    let pattern = format!(r#"{{"source": ["{source}"]}}"#);
+    local_support::rule(s, name, &pattern, &[TargetSpec::new("t", q)]);
 }
 
 fn archive(s: &mut Store, name: &str, pattern: Option<&str>, retention_days: u32) {
