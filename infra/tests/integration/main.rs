@@ -3,7 +3,7 @@
 //! bridge-infra --test integration local_queue::`). One binary links the AWS SDK once
 //! instead of once per file (see docs/testing.md). Add a new test file here as a module
 //! (`tests/tests/main.rs`'s `every_test_file_is_a_module` checks it). `local_large_files`
-//! stays a binary of its own: it caps the whole process's address space.
+//! caps the address space of a child process of this binary.
 
 mod aws_support;
 mod local_support;
@@ -22,6 +22,7 @@ mod local_dead_letters;
 mod local_group_calls;
 mod local_group_commit;
 mod local_inspect;
+mod local_large_files;
 mod local_queue;
 mod local_routing;
 mod local_schedule;
