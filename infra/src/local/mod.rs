@@ -62,6 +62,7 @@ pub mod bus_grants;
 pub mod clock;
 pub mod dead_letters;
 pub mod deliveries;
+mod detail_json;
 mod event_doc;
 pub mod events;
 pub mod group;
