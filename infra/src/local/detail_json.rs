@@ -21,16 +21,25 @@ struct GiveUp;
 /// Appends to `out` the JSON text of `text` parsed into a [`Value`] and serialized again,
 /// if `text` is a JSON object; else returns `false` (and leaves `out` as it was).
 pub(crate) fn write_detail(text: &str, out: &mut Vec<u8>) -> bool {
+    thread_local! {
+        /// The keys buffer of [`Walk`], kept between calls.
+        static KEYS: std::cell::Cell<Vec<(usize, usize)>> = const { std::cell::Cell::new(Vec::new()) };
+    }
     let start = out.len();
+    // Whitespace dropped, the output is no longer than the text but for rewritten tokens.
+    out.reserve(text.len());
     let mut walk = Walk {
         text,
         b: text.as_bytes(),
         i: 0,
         copied: 0,
         out,
-        keys: Vec::new(),
+        keys: KEYS.take(),
     };
     let fast = walk.document();
+    let mut keys = walk.keys;
+    keys.clear();
+    KEYS.set(keys);
     if fast.is_ok() {
         return true;
     }
@@ -47,7 +56,7 @@ pub(crate) fn write_detail(text: &str, out: &mut Vec<u8>) -> bool {
 
 /// Appends `s` as a JSON string, as serde_json writes it.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(needs_escape) {
+    if plain_len(s.as_bytes()) < s.len() {
         // Writing JSON into a vector cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     } else {
@@ -61,6 +70,30 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 /// The bytes serde_json escapes in a string (`"`, `\`, controls); others it writes as they are.
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// How many bytes of `b` serde_json writes as they are before the first it escapes (or
+/// that ends a string without escapes), eight at a time.
+fn plain_len(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `x` that is zero / below 0x20 (exact as to whether any is).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let below_0x20 = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+    let mut chunks = b.chunks_exact(8);
+    let mut k = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let quote = zero(x ^ (ONES * u64::from(b'"')));
+        let backslash = zero(x ^ (ONES * u64::from(b'\\')));
+        if quote | backslash | below_0x20(x) != 0 {
+            break;
+        }
+        k += 8;
+    }
+    k + b[k..].iter().take_while(|&&c| !needs_escape(c)).count()
 }
 
 struct Walk<'t, 'o> {
@@ -225,30 +258,7 @@ impl Walk<'_, '_> {
     /// The index of the first byte from `from` that ends a string without escapes or
     /// interrupts it (`"`, `\`, a control), or the end of the text.
     fn plain_string_end(&self, from: usize) -> usize {
-        let rest = &self.b[from..];
-        // Eight bytes at a time: a byte is "interesting" if it is `"`, `\` or below 0x20.
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGHS: u64 = 0x8080_8080_8080_8080;
-        let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let mut k = 0;
-        while k + 8 <= rest.len() {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&rest[k..k + 8]);
-            let x = u64::from_le_bytes(word);
-            let quote = has_zero(x ^ (ONES * u64::from(b'"')));
-            let backslash = has_zero(x ^ (ONES * u64::from(b'\\')));
-            // Bytes below 0x20: subtracting 0x20 borrows into the high bit of those whose
-            // high bit was clear.
-            let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-            if quote | backslash | control != 0 {
-                break;
-            }
-            k += 8;
-        }
-        while k < rest.len() && !needs_escape(rest[k]) {
-            k += 1;
-        }
-        from + k
+        from + plain_len(&self.b[from..])
     }
 
     fn string_value(&mut self) -> Result<(), GiveUp> {
@@ -287,9 +297,10 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// A number as JSON's grammar has it. A plain integer serde_json keeps as a 64-bit
-    /// integer is written back as it is; any other (a fraction, an exponent, larger, `-0`)
-    /// is read and written by serde_json (as a float).
+    /// A number as JSON's grammar has it. Written back as it is when serde_json writes it
+    /// so: a plain integer it keeps as a 64-bit integer, or a short decimal (see
+    /// [`short_decimal`]). Any other (an exponent, more digits, `-0`, `1.50`) is read and
+    /// written by serde_json.
     fn number(&mut self) -> Result<(), GiveUp> {
         let start = self.i;
         let negative = self.peek() == Some(b'-');
@@ -302,16 +313,18 @@ impl Walk<'_, '_> {
             Some(b'1'..=b'9') => self.skip_digits(),
             _ => return Err(GiveUp),
         }
-        let int_digits = self.i - digits_start;
-        let mut plain = true;
+        let int_end = self.i;
+        let mut fraction = None;
         if self.peek() == Some(b'.') {
             self.i += 1;
+            let from = self.i;
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return Err(GiveUp);
             }
             self.skip_digits();
-            plain = false;
+            fraction = Some(&self.b[from..self.i]);
         }
+        let mut exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.i += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
@@ -321,15 +334,16 @@ impl Walk<'_, '_> {
                 return Err(GiveUp);
             }
             self.skip_digits();
-            plain = false;
+            exponent = true;
         }
-        // u64 holds every 19-digit number, i64 every negative 18-digit one but -0.
-        let kept = plain
-            && if negative {
-                int_digits <= 18 && self.b[digits_start] != b'0'
-            } else {
-                int_digits <= 19
-            };
+        let int = &self.b[digits_start..int_end];
+        let kept = match (fraction, exponent) {
+            // u64 holds every 19-digit number, i64 every negative 18-digit one but -0.
+            (None, false) if negative => int.len() <= 18 && int[0] != b'0',
+            (None, false) => int.len() <= 19,
+            (Some(fraction), false) => short_decimal(int, fraction),
+            _ => false,
+        };
         if kept {
             return Ok(());
         }
@@ -346,6 +360,21 @@ impl Walk<'_, '_> {
         while matches!(self.peek(), Some(b'0'..=b'9')) {
             self.i += 1;
         }
+    }
+}
+
+/// Whether serde_json writes the decimal `int.fraction` (or its negative) back as it is: the
+/// shortest text that reads back as the same double, without an exponent. So it is when it
+/// has at most 15 significant digits (two such decimals never read as the same double, so
+/// no other of as few digits does), none of them a trailing zero, and lies in [0.1, 1e15)
+/// (written without an exponent: serde_json's formatter does so from 1e-5 to below 1e16).
+fn short_decimal(int: &[u8], fraction: &[u8]) -> bool {
+    if fraction.last() == Some(&b'0') {
+        return false;
+    }
+    match int {
+        b"0" => fraction.first() != Some(&b'0') && fraction.len() <= 15,
+        _ => int.len() + fraction.len() <= 15,
     }
 }
 
@@ -417,6 +446,7 @@ mod tests {
             r#"{"n": 1.50, "big": 12345678901234567890, "neg": -0.0, "a": [true, null, {"x": "\u0041"}], "s": "é"}"#,
             r#"{"ints": [0, -0, 1, -1, 9223372036854775807, -9223372036854775808, 18446744073709551615, 18446744073709551616, -9223372036854775809, 999999999999999999, -999999999999999999, 9999999999999999999, -9999999999999999999]}"#,
             r#"{"floats": [0.0, -0.0, 1e3, 1E3, 1e+3, 1e-3, 1.5e300, 123.456e-7, 0.1, 2.50, 100.0, 1e16, 1e15, 12345678901234567.0]}"#,
+            r#"{"short": [25.5, -25.5, 0.5, -0.5, 0.05, 0.123456789012345, 0.1234567890123456, 0.9999999999999999, 1.5, 99999999999999.9, 999999999999999.9, 123456789012345.6, 12345678901234.5, 1.00000000000001, 9007199254740993.5, 0.3, 2.675, 1.1, 4.35, 1.7976931348623157, 5e-324]}"#,
             r#"{"big": 1e309}"#,
             r#"{"small": 1e-400}"#,
             r#"{"s": "quote \" backslash \\ slash \/ \b\f\n\r\t \u0000 \u001f \u007f \u00e9 \ud83d\ude80"}"#,
@@ -657,6 +687,36 @@ mod tests {
     }
 
     fn random_number(rng: &mut Rng, out: &mut String) {
+        if rng.below(3) == 0 {
+            // A random decimal: sign, up to 17 digits each side, now and then an exponent.
+            if rng.below(4) == 0 {
+                out.push('-');
+            }
+            let digits = |rng: &mut Rng, out: &mut String, n: usize| {
+                for _ in 0..n {
+                    out.push(char::from(b'0' + rng.below(10) as u8));
+                }
+            };
+            match rng.below(3) {
+                0 => out.push('0'),
+                _ => {
+                    out.push(char::from(b'1' + rng.below(9) as u8));
+                    let n = rng.below(17);
+                    digits(rng, out, n);
+                }
+            }
+            if rng.below(5) > 0 {
+                out.push('.');
+                let n = 1 + rng.below(17);
+                digits(rng, out, n);
+            }
+            if rng.below(6) == 0 {
+                out.push_str(["e", "E", "e-", "e+"][rng.below(4)]);
+                let n = 1 + rng.below(3);
+                digits(rng, out, n);
+            }
+            return;
+        }
         const NUMBERS: [&str; 16] = [
             "0",
             "-0",

@@ -226,34 +226,36 @@ pub(crate) fn envelope_json(
     resources: &[String],
     detail: &[u8],
 ) -> String {
-    fn field<'o>(out: &'o mut Vec<u8>, name: &str) -> &'o mut Vec<u8> {
-        out.push(if out.is_empty() { b'{' } else { b',' });
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":");
-        out
-    }
-    let strings = detail_type.len()
+    let strings = id.len()
+        + detail_type.len()
         + source.len()
+        + account.len()
+        + time.len()
+        + region.len()
         + resources.iter().map(|r| r.len() + 3).sum::<usize>()
         + detail.len();
-    let mut out = Vec::with_capacity(192 + strings);
-    write_str(field(&mut out, "version"), "0");
-    write_str(field(&mut out, "id"), id);
-    write_str(field(&mut out, "detail-type"), detail_type);
-    write_str(field(&mut out, "source"), source);
-    write_str(field(&mut out, "account"), account);
-    write_str(field(&mut out, "time"), time);
-    write_str(field(&mut out, "region"), region);
-    field(&mut out, "resources").push(b'[');
+    let mut out = Vec::with_capacity(128 + strings);
+    out.extend_from_slice(br#"{"version":"0","id":"#);
+    write_str(&mut out, id);
+    out.extend_from_slice(br#","detail-type":"#);
+    write_str(&mut out, detail_type);
+    out.extend_from_slice(br#","source":"#);
+    write_str(&mut out, source);
+    out.extend_from_slice(br#","account":"#);
+    write_str(&mut out, account);
+    out.extend_from_slice(br#","time":"#);
+    write_str(&mut out, time);
+    out.extend_from_slice(br#","region":"#);
+    write_str(&mut out, region);
+    out.extend_from_slice(br#","resources":["#);
     for (n, resource) in resources.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
         write_str(&mut out, resource);
     }
-    out.push(b']');
-    field(&mut out, "detail").extend_from_slice(detail);
+    out.extend_from_slice(br#"],"detail":"#);
+    out.extend_from_slice(detail);
     out.push(b'}');
     // Every piece is UTF-8: strings, and the detail (written from a `str`).
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
