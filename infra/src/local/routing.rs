@@ -335,22 +335,28 @@ impl Preparer {
                 cache: Default::default(),
             };
             let now = rfc3339_seconds(ctx.now_ms);
-            // The entries of a call mostly name one bus: its routes are looked up once.
-            let mut last: Option<(&str, Option<Arc<BusRoutes>>)> = None;
+            // The routes of each bus the call names (mostly one), looked up once.
+            let mut buses: Vec<(&str, Option<Arc<BusRoutes>>)> = Vec::with_capacity(1);
+            for entry in entries {
+                let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+                if !buses.iter().any(|(b, _)| *b == bus) {
+                    let routes = self.routes.read().ok().and_then(|r| r.get(bus).cloned());
+                    buses.push((bus, routes));
+                }
+            }
+            // Buffers for every entry's detail and matches.
             let mut detail = Vec::new();
+            let mut matched = Vec::new();
             entries
                 .iter()
                 .map(|entry| {
                     let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
-                    let routes = match &last {
-                        Some((b, routes)) if *b == bus => routes,
-                        _ => {
-                            let routes = self.routes.read().ok().and_then(|r| r.get(bus).cloned());
-                            &last.insert((bus, routes)).1
-                        }
-                    };
-                    let prepared =
-                        prepare_entry(&ctx, entry, sender, routes.as_deref(), &now, &mut detail);
+                    let routes = buses
+                        .iter()
+                        .find(|(b, _)| *b == bus)
+                        .and_then(|(_, routes)| routes.as_deref());
+                    let buffers = (&mut detail, &mut matched);
+                    let prepared = prepare_entry(&ctx, entry, sender, routes, &now, buffers);
                     (bus.to_string(), prepared)
                 })
                 .collect()
@@ -362,14 +368,14 @@ impl Preparer {
     }
 }
 
-/// `detail`: a buffer for the entry's detail text.
-fn prepare_entry(
+/// `buffers`: for the entry's detail text, and the names of the rules it matches.
+fn prepare_entry<'r>(
     ctx: &Ctx,
     entry: &PutEventsEntry,
     sender: Option<&str>,
-    routes: Option<&BusRoutes>,
+    routes: Option<&'r BusRoutes>,
     now: &str,
-    detail: &mut Vec<u8>,
+    (detail, matched): (&mut Vec<u8>, &mut Vec<&'r str>),
 ) -> std::result::Result<PreparedEvent, PutEventsResultEntry> {
     let time_ms = validate(entry, ctx.now_ms, detail)?;
     let id = new_id();
@@ -392,11 +398,11 @@ fn prepare_entry(
         detail,
     );
     let matched = routes.map(|r| {
-        let names = match_rules(r, &EventDoc::from_json(&json))
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        (r.generation, names)
+        match_rules_into(r, &EventDoc::from_json(&json), matched);
+        (
+            r.generation,
+            matched.iter().map(|&n| n.to_string()).collect(),
+        )
     });
     Ok(PreparedEvent { id, json, matched })
 }
@@ -408,16 +414,21 @@ fn prepare_entry(
 /// names without validating it, is safe on it.
 fn match_rules<'r>(routes: &'r BusRoutes, event: &EventDoc) -> Vec<&'r str> {
     let mut matched = Vec::new();
+    match_rules_into(routes, event, &mut matched);
+    matched
+}
+
+/// [`match_rules`] into `matched` (cleared first).
+fn match_rules_into<'r>(routes: &'r BusRoutes, event: &EventDoc, matched: &mut Vec<&'r str>) {
     if routes
         .matcher
-        .matches_trusted_str_into(event.json, &mut matched)
+        .matches_trusted_str_into(event.json, matched)
         .is_err()
     {
-        matched = routes.matcher.matches_value(event.value());
+        *matched = routes.matcher.matches_value(event.value());
     }
     matched.sort_unstable();
     matched.dedup();
-    matched
 }
 
 fn refused(why: &str) -> LocalError {
