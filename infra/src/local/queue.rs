@@ -628,10 +628,10 @@ impl Received {
         let mut attributes = BTreeMap::new();
         attributes.insert(
             "ApproximateFirstReceiveTimestamp".to_string(),
-            decimal(first),
+            first.to_string(),
         );
-        attributes.insert("ApproximateReceiveCount".to_string(), decimal(count));
-        attributes.insert("SentTimestamp".to_string(), decimal(c.sent_ms));
+        attributes.insert("ApproximateReceiveCount".to_string(), count.to_string());
+        attributes.insert("SentTimestamp".to_string(), c.sent_ms.to_string());
         if fifo {
             if let Some(g) = c.group_id {
                 attributes.insert("MessageGroupId".into(), g);
@@ -654,27 +654,6 @@ impl Received {
             message_attributes,
         }
     }
-}
-
-/// `n` in decimal, as `n.to_string()` writes it without the formatting machinery.
-fn decimal(n: i64) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let mut text = String::with_capacity(digits.len() - at + 1);
-    if n < 0 {
-        text.push('-');
-    }
-    text.extend(digits[at..].iter().map(|&d| char::from(d)));
-    text
 }
 
 /// ReceiveMessage inside a transaction (no waiting).
@@ -827,25 +806,4 @@ fn move_to_dlq(
         "moved to dead-letter queue",
     )?;
     Ok(true)
-}
-
-#[cfg(test)]
-mod decimal_tests {
-    #[test]
-    fn decimal_writes_what_to_string_writes() {
-        for n in [
-            0,
-            1,
-            9,
-            10,
-            -1,
-            -10,
-            1_700_000_000_123,
-            i64::MAX,
-            i64::MIN,
-            i64::MIN + 1,
-        ] {
-            assert_eq!(super::decimal(n), n.to_string());
-        }
-    }
 }
