@@ -53,7 +53,25 @@ fn split(ms: i64) -> (i64, u32, u32, i64, i64, i64, i64) {
 /// `YYYY-MM-DDThh:mm:ssZ`, the format of an EventBridge event's `time`.
 pub fn rfc3339_seconds(ms: i64) -> String {
     let (y, mo, d, h, mi, s, _) = split(ms);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    // Years 0 to 9999 (every one in use) digit by digit: routing formats one per event.
+    let Ok(year @ 0..=9999) = u32::try_from(y) else {
+        return format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z");
+    };
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, value: u32, width: u32| {
+        for k in 0..width {
+            let digit = value / 10u32.pow(width - 1 - k) % 10;
+            text[at + k as usize] = b'0' + digit as u8;
+        }
+    };
+    put(0, year, 4);
+    put(5, mo, 2);
+    put(8, d, 2);
+    // Hours, minutes and seconds of a day fit in a u32.
+    put(11, h as u32, 2);
+    put(14, mi as u32, 2);
+    put(17, s as u32, 2);
+    text.iter().map(|&b| char::from(b)).collect()
 }
 
 /// `YYYY-MM-DDThh:mm:ss.sssZ`, the format of SNS `Timestamp` and S3 `eventTime`.
@@ -137,6 +155,28 @@ mod tests {
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(rfc5322(0), "Thu, 01 Jan 1970 00:00:00 +0000");
         assert_eq!(rfc3339_seconds(951_782_400_000), "2000-02-29T00:00:00Z");
+        // Written digit by digit as the formatter writes it, around the years it covers too.
+        let formatted = |ms: i64| {
+            let (y, mo, d, h, mi, s, _) = split(ms);
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+        };
+        let year = 31_556_952_000_i64;
+        for ms in [
+            0,
+            -1,
+            1_700_000_000_123,
+            253_402_300_799_000,
+            253_402_300_800_000,
+            -62_167_219_200_000,
+            -62_167_219_200_001,
+            i64::MAX / 4,
+            i64::MIN / 4,
+        ]
+        .into_iter()
+        .chain((0..2000).map(|k| k * 7_919_993_111 - 100 * year))
+        {
+            assert_eq!(rfc3339_seconds(ms), formatted(ms), "{ms}");
+        }
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub mod bus_grants;
 pub mod clock;
 pub mod dead_letters;
 pub mod deliveries;
+mod detail_json;
 mod event_doc;
 pub mod events;
 pub mod group;
@@ -236,7 +237,14 @@ pub(crate) fn new_id() -> String {
 
 pub(crate) fn md5_hex(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
-    format!("{:x}", Md5::digest(bytes))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Md5::digest(bytes);
+    let mut text = String::with_capacity(2 * digest.len());
+    for b in digest {
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    text
 }
 
 /// The size and MD5 (hex) of the file at `path`, read in 1 MiB chunks so that memory stays
@@ -340,7 +348,16 @@ pub fn destroy_state(dir: &std::path::Path) -> Result<()> {
 
 #[cfg(test)]
 mod id_tests {
-    use super::new_id;
+    use super::{md5_hex, new_id};
+
+    #[test]
+    fn md5_is_lower_case_hex() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            md5_hex(b"The quick brown fox jumps over the lazy dog"),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
+    }
 
     #[test]
     fn ids_are_distinct_version_7_uuids_in_the_order_they_were_made() {

@@ -624,14 +624,14 @@ impl Received {
             first,
             fifo,
         } = self;
-        let mut attributes = BTreeMap::from([
-            ("SentTimestamp".to_string(), c.sent_ms.to_string()),
-            ("ApproximateReceiveCount".to_string(), count.to_string()),
-            (
-                "ApproximateFirstReceiveTimestamp".to_string(),
-                first.to_string(),
-            ),
-        ]);
+        // Inserted one by one, in key order: cheaper than building from an array (a sort).
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            "ApproximateFirstReceiveTimestamp".to_string(),
+            first.to_string(),
+        );
+        attributes.insert("ApproximateReceiveCount".to_string(), count.to_string());
+        attributes.insert("SentTimestamp".to_string(), c.sent_ms.to_string());
         if fifo {
             if let Some(g) = c.group_id {
                 attributes.insert("MessageGroupId".into(), g);

@@ -13,6 +13,7 @@ use rusqlite::Transaction;
 use serde_json::{json, Map, Value};
 
 use super::clock::{parse_rfc3339, rfc3339_seconds};
+use super::detail_json::{write_detail, write_str};
 use super::event_doc::EventDoc;
 use super::events::{load_rules, load_targets};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
@@ -109,6 +110,10 @@ fn routes_at<'r>(
 }
 
 fn bus_name(name_or_arn: &str) -> &str {
+    // Most callers give a name: no `:`, no search for the ARN's part.
+    if !name_or_arn.as_bytes().contains(&b':') {
+        return name_or_arn;
+    }
     match name_or_arn.split_once(":event-bus/") {
         Some((_, name)) => name,
         None => name_or_arn,
@@ -123,8 +128,13 @@ fn entry_error(code: &str, message: impl Into<String>) -> PutEventsResultEntry {
     }
 }
 
-/// Validates an entry as PutEvents does; returns the event envelope (without `id`) fields.
-fn validate(entry: &PutEventsEntry, now_ms: i64) -> Result<(i64, Value), PutEventsResultEntry> {
+/// Validates an entry as PutEvents does; returns its time, and writes its `detail` as the
+/// envelope holds it (see [`write_detail`]) into `detail`.
+fn validate(
+    entry: &PutEventsEntry,
+    now_ms: i64,
+    detail: &mut Vec<u8>,
+) -> Result<i64, PutEventsResultEntry> {
     let required = |field: &str| {
         entry_error(
             "InvalidArgument",
@@ -163,10 +173,10 @@ fn validate(entry: &PutEventsEntry, now_ms: i64) -> Result<(i64, Value), PutEven
             format!("Entry size {size} bytes is over the limit of {MAX_ENTRY_BYTES} bytes."),
         ));
     }
-    let detail: Value = match serde_json::from_str(detail_text) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return Err(entry_error("MalformedDetail", "Detail is malformed.")),
-    };
+    detail.clear();
+    if !write_detail(detail_text, detail) {
+        return Err(entry_error("MalformedDetail", "Detail is malformed."));
+    }
     let time_ms = match &entry.time {
         None => now_ms,
         Some(t) => parse_rfc3339(t).ok_or_else(|| {
@@ -176,7 +186,7 @@ fn validate(entry: &PutEventsEntry, now_ms: i64) -> Result<(i64, Value), PutEven
             )
         })?,
     };
-    Ok((time_ms, detail))
+    Ok(time_ms)
 }
 
 /// EventBridge's envelope, with AWS's field order.
@@ -203,7 +213,8 @@ pub(crate) fn envelope(
 }
 
 /// [`envelope`] serialized, written straight to JSON text (the same bytes as
-/// `envelope(..).to_string()`) without building the envelope as a [`Value`] first.
+/// `envelope(..).to_string()`) without building the envelope as a [`Value`] first. `detail`
+/// is the detail's JSON text as serde_json writes it (see [`write_detail`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn envelope_json(
     region: &str,
@@ -213,28 +224,40 @@ pub(crate) fn envelope_json(
     source: &str,
     time: &str,
     resources: &[String],
-    detail: &Value,
+    detail: &[u8],
 ) -> String {
-    fn field(out: &mut Vec<u8>, name: &str, value: &(impl serde::Serialize + ?Sized)) {
-        out.push(if out.is_empty() { b'{' } else { b',' });
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":");
-        // Writing JSON into a vector cannot fail.
-        let _ = serde_json::to_writer(&mut *out, value);
+    let strings = id.len()
+        + detail_type.len()
+        + source.len()
+        + account.len()
+        + time.len()
+        + region.len()
+        + resources.iter().map(|r| r.len() + 3).sum::<usize>()
+        + detail.len();
+    let mut out = Vec::with_capacity(128 + strings);
+    out.extend_from_slice(br#"{"version":"0","id":"#);
+    write_str(&mut out, id);
+    out.extend_from_slice(br#","detail-type":"#);
+    write_str(&mut out, detail_type);
+    out.extend_from_slice(br#","source":"#);
+    write_str(&mut out, source);
+    out.extend_from_slice(br#","account":"#);
+    write_str(&mut out, account);
+    out.extend_from_slice(br#","time":"#);
+    write_str(&mut out, time);
+    out.extend_from_slice(br#","region":"#);
+    write_str(&mut out, region);
+    out.extend_from_slice(br#","resources":["#);
+    for (n, resource) in resources.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_str(&mut out, resource);
     }
-    let mut out = Vec::with_capacity(320 + detail_type.len() + source.len());
-    field(&mut out, "version", "0");
-    field(&mut out, "id", id);
-    field(&mut out, "detail-type", detail_type);
-    field(&mut out, "source", source);
-    field(&mut out, "account", account);
-    field(&mut out, "time", time);
-    field(&mut out, "region", region);
-    field(&mut out, "resources", resources);
-    field(&mut out, "detail", detail);
+    out.extend_from_slice(br#"],"detail":"#);
+    out.extend_from_slice(detail);
     out.push(b'}');
-    // serde_json writes UTF-8 only.
+    // Every piece is UTF-8: strings, and the detail (written from a `str`).
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
@@ -312,12 +335,28 @@ impl Preparer {
                 cache: Default::default(),
             };
             let now = rfc3339_seconds(ctx.now_ms);
+            // The routes of each bus the call names (mostly one), looked up once.
+            let mut buses: Vec<(&str, Option<Arc<BusRoutes>>)> = Vec::with_capacity(1);
+            for entry in entries {
+                let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
+                if !buses.iter().any(|(b, _)| *b == bus) {
+                    let routes = self.routes.read().ok().and_then(|r| r.get(bus).cloned());
+                    buses.push((bus, routes));
+                }
+            }
+            // Buffers for every entry's detail and matches.
+            let mut detail = Vec::new();
+            let mut matched = Vec::new();
             entries
                 .iter()
                 .map(|entry| {
                     let bus = bus_name(entry.event_bus_name.as_deref().unwrap_or("default"));
-                    let routes = self.routes.read().ok().and_then(|r| r.get(bus).cloned());
-                    let prepared = prepare_entry(&ctx, entry, sender, routes.as_deref(), &now);
+                    let routes = buses
+                        .iter()
+                        .find(|(b, _)| *b == bus)
+                        .and_then(|(_, routes)| routes.as_deref());
+                    let buffers = (&mut detail, &mut matched);
+                    let prepared = prepare_entry(&ctx, entry, sender, routes, &now, buffers);
                     (bus.to_string(), prepared)
                 })
                 .collect()
@@ -329,14 +368,16 @@ impl Preparer {
     }
 }
 
-fn prepare_entry(
+/// `buffers`: for the entry's detail text, and the names of the rules it matches.
+fn prepare_entry<'r>(
     ctx: &Ctx,
     entry: &PutEventsEntry,
     sender: Option<&str>,
-    routes: Option<&BusRoutes>,
+    routes: Option<&'r BusRoutes>,
     now: &str,
+    (detail, matched): (&mut Vec<u8>, &mut Vec<&'r str>),
 ) -> std::result::Result<PreparedEvent, PutEventsResultEntry> {
-    let (time_ms, detail) = validate(entry, ctx.now_ms)?;
+    let time_ms = validate(entry, ctx.now_ms, detail)?;
     let id = new_id();
     // Most entries carry no time of their own: the call's `now`, formatted once.
     let given;
@@ -354,14 +395,14 @@ fn prepare_entry(
         entry.source.as_deref().unwrap_or_default(),
         time,
         &entry.resources,
-        &detail,
+        detail,
     );
     let matched = routes.map(|r| {
-        let names = match_rules(r, &EventDoc::from_json(&json))
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        (r.generation, names)
+        match_rules_into(r, &EventDoc::from_json(&json), matched);
+        (
+            r.generation,
+            matched.iter().map(|&n| n.to_string()).collect(),
+        )
     });
     Ok(PreparedEvent { id, json, matched })
 }
@@ -373,16 +414,21 @@ fn prepare_entry(
 /// names without validating it, is safe on it.
 fn match_rules<'r>(routes: &'r BusRoutes, event: &EventDoc) -> Vec<&'r str> {
     let mut matched = Vec::new();
+    match_rules_into(routes, event, &mut matched);
+    matched
+}
+
+/// [`match_rules`] into `matched` (cleared first).
+fn match_rules_into<'r>(routes: &'r BusRoutes, event: &EventDoc, matched: &mut Vec<&'r str>) {
     if routes
         .matcher
-        .matches_trusted_str_into(event.json, &mut matched)
+        .matches_trusted_str_into(event.json, matched)
         .is_err()
     {
-        matched = routes.matcher.matches_value(event.value());
+        *matched = routes.matcher.matches_value(event.value());
     }
     matched.sort_unstable();
     matched.dedup();
-    matched
 }
 
 fn refused(why: &str) -> LocalError {
@@ -1133,12 +1179,14 @@ mod envelope_tests {
             "controls \u{0} \u{1f} \n \t",
             "unicode é ✓ 🚀",
         ];
-        for text in odd {
-            let detail: Value = serde_json::from_str(
-                r#"{"n": 1.50, "big": 12345678901234567890, "neg": -0.0, "a": [true, null, {"x": "\u0041"}], "s": "é"}"#,
-            )
-            .expect("detail");
-            let resources = vec![text.to_string(), "arn:aws:s3:::b".to_string()];
+        let raw = r#"{"n": 1.50, "big": 12345678901234567890, "neg": -0.0, "a": [true, null, {"x": "\u0041"}], "s": "é"}"#;
+        for (k, text) in odd.into_iter().enumerate() {
+            let detail: Value = serde_json::from_str(raw).expect("detail");
+            // Every other one without resources.
+            let resources = match k % 2 {
+                0 => vec![text.to_string(), "arn:aws:s3:::b".to_string()],
+                _ => vec![],
+            };
             let built = envelope(
                 &ctx,
                 "id-1",
@@ -1149,6 +1197,8 @@ mod envelope_tests {
                 detail.clone(),
             )
             .to_string();
+            let mut detail_text = Vec::new();
+            assert!(write_detail(raw, &mut detail_text));
             let written = envelope_json(
                 ctx.region,
                 ctx.account,
@@ -1157,7 +1207,7 @@ mod envelope_tests {
                 text,
                 &rfc3339_seconds(ctx.now_ms),
                 &resources,
-                &detail,
+                &detail_text,
             );
             assert_eq!(written, built, "{text:?}");
         }
