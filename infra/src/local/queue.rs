@@ -407,6 +407,31 @@ pub(crate) fn receipt_row(handle: &str) -> Option<i64> {
     handle.split_once(':')?.0.parse().ok()
 }
 
+/// The receipt handle `<row id>:<nonce>` (the same text as the receive's `UPDATE` writes),
+/// without the formatting machinery: a receive makes ten.
+fn receipt_handle(id: i64, nonce: &str) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = id.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(1 + digits.len() - at + 1 + nonce.len());
+    if id < 0 {
+        out.push('-');
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    out.push(':');
+    out.push_str(nonce);
+    out
+}
+
 /// DeleteMessageBatch inside a transaction: per-handle results.
 pub(crate) fn delete_batch_tx(
     tx: &Transaction,
@@ -735,7 +760,7 @@ pub(crate) fn receive_tx(
                 }
             }
             // The row itself is updated below, with the others handed out.
-            let receipt = format!("{}:{nonce}", c.id);
+            let receipt = receipt_handle(c.id, &nonce);
             let count = c.receive_count + 1;
             let first = c.first_receive_ms.unwrap_or(ctx.now_ms);
             out.push(Received {
@@ -806,4 +831,19 @@ fn move_to_dlq(
         "moved to dead-letter queue",
     )?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use super::*;
+
+    /// The handle written without `format!` is the text the receive's `UPDATE` stores
+    /// (`id || ':' || nonce`), so deletes find it.
+    #[test]
+    fn a_receipt_handle_is_the_row_id_a_colon_and_the_nonce() {
+        for id in [0i64, 1, 9, 10, 99, 12_345, i64::MAX, -7] {
+            assert_eq!(receipt_handle(id, "n-1"), format!("{id}:n-1"));
+            assert_eq!(receipt_row(&receipt_handle(id, "x")), Some(id));
+        }
+    }
 }

@@ -757,7 +757,7 @@ fn deliver_event(
 ) -> Result<()> {
     super::archiving::archive_tx(tx, ctx, bus, event)?;
     event.record(tx, ctx, bus, event_id)?;
-    let ingestion_time = rfc3339_seconds(ctx.now_ms);
+    let ingestion_time = ctx.cache.ingestion_time(ctx.now_ms);
     for &rule_name in matched {
         let Some(rule) = routes.rules.get(rule_name) else {
             continue;
@@ -769,7 +769,7 @@ fn deliver_event(
             rule,
             event_id,
             event,
-            &ingestion_time,
+            ingestion_time,
             forwarded,
             routed,
         )?;

@@ -102,6 +102,9 @@ pub(crate) struct TxCache {
     messages: RefCell<Vec<PendingMessage>>,
     events: RefCell<Vec<PendingEvent>>,
     activity: RefCell<Vec<PendingActivity>>,
+    /// The transaction's time as RFC 3339 (`ingestion-time` of input transformers), made
+    /// once per transaction (its `now_ms` does not change), whether on or not.
+    ingestion_time: std::cell::OnceCell<String>,
 }
 
 /// An `activity` row held back until the end of the call (or until a row that must be
@@ -145,6 +148,19 @@ fn multi_row_sql(head: &str, width: usize, rows: usize) -> String {
     format!("{head} VALUES {}", vec![group; rows].join(", "))
 }
 
+/// A [`Row`] type's `INSERT` texts for 1 to [`ROWS_PER_INSERT`] rows, made once per process.
+pub(crate) type InsertTexts = std::sync::OnceLock<Vec<String>>;
+
+/// The `INSERT` text of `rows` (1 to [`ROWS_PER_INSERT`]) rows of `R`.
+fn insert_sql<R: Row>(rows: usize) -> &'static str {
+    let texts = R::texts().get_or_init(|| {
+        (1..=ROWS_PER_INSERT)
+            .map(|n| multi_row_sql(R::INSERT, R::WIDTH, n))
+            .collect()
+    });
+    &texts[rows - 1]
+}
+
 /// Binds the next value of a [`Row`] to its place in the statement.
 pub(crate) type BindValue<'a> = dyn FnMut(&dyn rusqlite::ToSql) -> rusqlite::Result<()> + 'a;
 
@@ -157,12 +173,14 @@ pub(crate) trait Row {
     const WIDTH: usize;
     /// The values, in the order of the columns.
     fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()>;
+    /// Where its `INSERT` texts are kept ([`insert_sql`]): a `static` of its own.
+    fn texts() -> &'static InsertTexts;
 }
 
 /// Inserts `rows` in order, [`ROWS_PER_INSERT`] to a statement.
 pub(crate) fn insert_rows<R: Row>(tx: &Transaction, rows: &[R]) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut stmt = tx.prepare_cached(&multi_row_sql(R::INSERT, R::WIDTH, chunk.len()))?;
+        let mut stmt = tx.prepare_cached(insert_sql::<R>(chunk.len()))?;
         let mut place = 0;
         for row in chunk {
             row.bind(&mut |value| {
@@ -189,6 +207,10 @@ impl Row for PendingActivity {
         bind(&self.body)?;
         bind(&self.body_is_envelope)
     }
+    fn texts() -> &'static InsertTexts {
+        static TEXTS: InsertTexts = InsertTexts::new();
+        &TEXTS
+    }
 }
 
 impl Row for PendingMessage {
@@ -205,6 +227,10 @@ impl Row for PendingMessage {
         bind(&self.sent_ms)?;
         bind(&self.visible_at_ms)
     }
+    fn texts() -> &'static InsertTexts {
+        static TEXTS: InsertTexts = InsertTexts::new();
+        &TEXTS
+    }
 }
 
 impl Row for PendingEvent {
@@ -216,6 +242,10 @@ impl Row for PendingEvent {
         bind(&self.at_ms)?;
         bind(&self.bus)?;
         bind(&self.envelope)
+    }
+    fn texts() -> &'static InsertTexts {
+        static TEXTS: InsertTexts = InsertTexts::new();
+        &TEXTS
     }
 }
 
@@ -239,6 +269,12 @@ impl TxCache {
         self.flush_activity(tx)?;
         insert_rows(tx, &std::mem::take(&mut *self.messages.borrow_mut()))?;
         insert_rows(tx, &std::mem::take(&mut *self.events.borrow_mut()))
+    }
+
+    /// `now_ms` (the transaction's [`Ctx::now_ms`]) as RFC 3339, formatted at the first call.
+    pub fn ingestion_time(&self, now_ms: i64) -> &str {
+        self.ingestion_time
+            .get_or_init(|| super::clock::rfc3339_seconds(now_ms))
     }
 
     /// Drops the rows held back by a call that failed (rolled back to its savepoint).
