@@ -65,6 +65,7 @@ pub mod deliveries;
 mod event_doc;
 pub mod events;
 pub mod group;
+mod hot;
 pub mod inspect;
 pub mod plan;
 pub mod queue;

@@ -14,11 +14,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, Connection};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use super::queue_row::load_queue;
 use super::queue_row::QueueRow;
+use super::hot::Val;
 use super::store::{Ctx, PendingMessage, Store};
 use super::{md5_hex, name_from_arn, new_id, LocalError, Result};
 
@@ -156,7 +157,7 @@ pub struct QueueCounts {
 }
 
 /// [`Store::put_queue`] inside the caller's transaction (the spec already validated).
-pub(crate) fn put_queue_tx(tx: &Transaction, ctx: &Ctx, spec: &QueueSpec) -> Result<String> {
+pub(crate) fn put_queue_tx(tx: &Connection, ctx: &Ctx, spec: &QueueSpec) -> Result<String> {
     tx.execute(
         "INSERT INTO queues (name, fifo, visibility_timeout, delay_seconds, retention_seconds,
              dlq_arn, max_receive_count, content_based_dedup, policy, created_ms)
@@ -434,7 +435,7 @@ fn receipt_handle(id: i64, nonce: &str) -> String {
 
 /// DeleteMessageBatch inside a transaction: per-handle results.
 pub(crate) fn delete_batch_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     receipt_handles: &[String],
@@ -442,13 +443,17 @@ pub(crate) fn delete_batch_tx(
     let q = ctx.cache.queue(tx, queue)?;
     // Each handle names its row (`<id>:<nonce>`), so the row is found by id, and it goes
     // only if its current receipt is this handle (an older handle of it no longer works).
-    let mut stmt =
-        tx.prepare_cached("DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3")?;
     let mut deleted: Vec<&str> = Vec::with_capacity(receipt_handles.len());
     let mut out = Vec::with_capacity(receipt_handles.len());
     for h in receipt_handles {
         let gone = match receipt_row(h) {
-            Some(id) => stmt.execute(params![id, q.name, h])? > 0,
+            Some(id) => {
+                ctx.cache.execute(
+                    tx,
+                    "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
+                    &[Val::Int(id), Val::Text(&q.name), Val::Text(h)],
+                )? > 0
+            }
             None => false,
         };
         // The same handle twice in one batch: deleted by the first.
@@ -465,7 +470,7 @@ pub(crate) fn delete_batch_tx(
 /// SendMessageBatch inside a transaction: per-message results (a message SQS would reject
 /// is an `Err` in its slot); `Err` for the whole call when the queue does not exist.
 pub(crate) fn send_batch_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     reqs: &[SendRequest],
@@ -483,7 +488,7 @@ pub(crate) fn send_batch_tx(
 }
 
 /// A queue's counts inside a transaction (`name` is a loaded queue's name).
-pub(crate) fn counts_tx(tx: &Transaction, ctx: &Ctx, name: &str) -> Result<QueueCounts> {
+pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, name: &str) -> Result<QueueCounts> {
     let (visible, in_flight, delayed) = tx.query_row(
         "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NOT NULL), 0),
@@ -507,7 +512,7 @@ pub(crate) fn counts_tx(tx: &Transaction, ctx: &Ctx, name: &str) -> Result<Queue
 
 /// SendMessage inside a transaction (also used by EventBridge and SNS delivery).
 pub(crate) fn send_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     req: &SendRequest,
@@ -683,7 +688,7 @@ impl Received {
 
 /// ReceiveMessage inside a transaction (no waiting).
 pub(crate) fn receive_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     req: ReceiveRequest,
@@ -775,22 +780,25 @@ pub(crate) fn receive_tx(
             }
         }
     }
-    // One statement for every message handed out (at most ten: unused places are NULL, which
-    // matches nothing): the same receipt, count and first-receive time as computed above.
-    if !out.is_empty() {
-        let mut stmt = tx.prepare_cached(
-            "UPDATE messages SET receive_count = receive_count + 1,
-                 first_receive_ms = COALESCE(first_receive_ms, ?1),
-                 receipt = id || ':' || ?2, visible_at_ms = ?3
-             WHERE id IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    // One statement per message handed out, by its row id: the same receipt, count and
+    // first-receive time as computed above. (One `UPDATE … WHERE id IN (…)` for all of them
+    // cost more: SQLite builds an ephemeral table of the `IN` list and keeps a statement
+    // journal for a statement that changes several rows.)
+    let visible_at = ctx.now_ms + visibility * 1000;
+    for m in &out {
+        ctx.cache.execute(
+            tx,
+            "UPDATE messages SET receive_count = ?1, first_receive_ms = ?2, receipt = ?3,
+                 visible_at_ms = ?4
+             WHERE id = ?5",
+            &[
+                Val::Int(m.count),
+                Val::Int(m.first),
+                Val::Text(&m.receipt),
+                Val::Int(visible_at),
+                Val::Int(m.c.id),
+            ],
         )?;
-        stmt.raw_bind_parameter(1, ctx.now_ms)?;
-        stmt.raw_bind_parameter(2, &nonce)?;
-        stmt.raw_bind_parameter(3, ctx.now_ms + visibility * 1000)?;
-        for k in 0..BATCH {
-            stmt.raw_bind_parameter(4 + k, out.get(k).map(|m| m.c.id))?;
-        }
-        stmt.raw_execute()?;
     }
     Ok(out)
 }
@@ -799,7 +807,7 @@ pub(crate) fn receive_tx(
 /// its receive count starts again at 0 there. Returns false (and leaves the message where it
 /// is, so nothing is lost) if the dead-letter queue does not exist.
 fn move_to_dlq(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     q: &QueueRow,
     c: &Candidate,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 use serde_json::{json, Map, Value};
 
@@ -20,7 +20,8 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenTx, Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup, OpenTx,
+    Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
@@ -46,7 +47,7 @@ pub struct PutEventsOutput {
     pub routed: Vec<Routed>,
 }
 
-fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {
+fn build_routes(tx: &Connection, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {
     let mut matcher = patterns::Matcher::new();
     let mut rules = HashMap::new();
     for rule in load_rules(tx, Some(bus))? {
@@ -76,7 +77,7 @@ fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Resu
 /// The routes of `bus`, rebuilt if rules changed since they were compiled.
 pub(crate) fn routes_for<'r>(
     cache: &'r mut RouteCache,
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus: &str,
 ) -> Result<&'r BusRoutes> {
@@ -87,7 +88,7 @@ pub(crate) fn routes_for<'r>(
 /// [`routes_for`] with the transaction's `rules_generation` already read.
 fn routes_at<'r>(
     cache: &'r mut RouteCache,
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus: &str,
     generation: i64,
@@ -250,7 +251,7 @@ fn check_entry_count(entries: &[PutEventsEntry]) -> std::result::Result<(), Stri
 }
 
 /// Whether e-mails are waiting in the outbox (written out after the commit).
-fn outbox_pending(tx: &Transaction) -> Result<bool> {
+fn outbox_pending(tx: &Connection) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?
         .query_row([], |r| r.get(0))?)
@@ -391,7 +392,7 @@ fn refused(why: &str) -> LocalError {
 
 /// One prepared PutEvents call's work inside a transaction, at `generation` of the rules.
 fn put_events_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &mut RouteCache,
     generation: i64,
@@ -602,15 +603,12 @@ impl Store {
         // Only accepted events and sent messages must survive power loss: a group of
         // receives and deletes alone commits without an fsync (see `Store::write_relaxed`).
         let durable = !sync_later && calls.iter().any(GroupCall::is_durable);
-        let OpenTx {
-            tx,
+        let OpenGroup {
+            tx: group_tx,
             mut ctx,
             routes,
-        } = if durable {
-            self.begin_write()?
-        } else {
-            self.begin_write_relaxed()?
-        };
+        } = self.begin_group(durable)?;
+        let tx = group_tx.conn;
         // Its calls change no queue and no archive.
         ctx.cache.on = true;
         let generation = counter(&tx, "rules_generation")?;
@@ -623,7 +621,7 @@ impl Store {
                 outs.push(GroupOut::Put(Err(refused(why))));
                 continue;
             }
-            let run = |tx: &Transaction, routes: &mut RouteCache| match call {
+            let run = |tx: &Connection, routes: &mut RouteCache| match call {
                 GroupCall::Put(put) => {
                     put_events_tx(tx, &ctx, routes, generation, put).map(|o| GroupOut::Put(Ok(o)))
                 }
@@ -637,7 +635,7 @@ impl Store {
                 }
             };
             // The rows the call held back are written when it succeeded (`TxCache::flush`).
-            let run = |tx: &Transaction, routes: &mut RouteCache| {
+            let run = |tx: &Connection, routes: &mut RouteCache| {
                 let out = run(tx, routes)?;
                 ctx.cache.flush(tx)?;
                 Ok(out)
@@ -672,8 +670,8 @@ impl Store {
                 }
             }
         }
-        let mail = outbox_pending(&tx)?;
-        tx.commit()?;
+        let mail = outbox_pending(tx)?;
+        group_tx.commit()?;
         if mail {
             self.flush_outbox()?;
         }
@@ -710,7 +708,7 @@ pub(crate) enum GroupOut {
 
 /// Matches one event against a bus's rules and delivers it to every target of every match.
 pub(crate) fn route_event(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &BusRoutes,
     bus: &str,
@@ -727,7 +725,7 @@ pub(crate) fn route_event(
 /// an event is not forwarded to a further bus (see [`forward_to_bus`]).
 #[allow(clippy::too_many_arguments)]
 fn route_event_hop(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &BusRoutes,
     bus: &str,
@@ -745,7 +743,7 @@ fn route_event_hop(
 /// An event entering `bus`: archived, recorded, and delivered to the rules it `matched`.
 #[allow(clippy::too_many_arguments)]
 fn deliver_event(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &BusRoutes,
     bus: &str,
@@ -781,7 +779,7 @@ fn deliver_event(
 /// activity), as EventBridge does once the rule matched or its schedule fired.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn deliver_to_rule(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     rule_name: &str,
     rule: &RouteRule,
@@ -1017,7 +1015,7 @@ type Delivery = std::result::Result<(), (&'static str, String)>;
 /// already arrived over a bus target is not forwarded again (`THIRD_ACCOUNT_HOP_DETECTED`),
 /// which also ends every loop between buses after one hop.
 fn forward_to_bus(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus_arn: &str,
     event_id: &str,
@@ -1070,7 +1068,7 @@ fn forward_to_bus(
 
 /// Sends one body to one target. Target-side problems are `Ok(Err(..))`; storage errors are `Err`.
 fn deliver(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     target: &TargetSpec,
     event_id: &str,

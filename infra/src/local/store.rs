@@ -21,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::clock::Clock;
+use super::hot::{HotStatements, Val};
 use super::queue_row::{load_queue, QueueRow};
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
@@ -80,7 +81,7 @@ pub(crate) struct Ctx<'a> {
     pub now_ms: i64,
     pub region: &'a str,
     pub account: &'a str,
-    pub cache: TxCache,
+    pub cache: TxCache<'a>,
 }
 
 /// A bus's archives: name and pattern.
@@ -95,7 +96,9 @@ pub(crate) type Archives = Rc<Vec<(String, Option<String>)>>;
 /// `bus_events`, which nothing in the call reads back, to write them at the end of the call
 /// ([`TxCache::flush`]) ten to a statement: a statement costs about as much again as its row.
 #[derive(Default)]
-pub(crate) struct TxCache {
+pub(crate) struct TxCache<'a> {
+    /// The connection's statements kept prepared (the group commit's transactions).
+    pub hot: Option<&'a HotStatements>,
     pub on: bool,
     queues: RefCell<HashMap<String, Rc<QueueRow>>>,
     archives: RefCell<HashMap<String, Archives>>,
@@ -161,8 +164,9 @@ fn insert_sql<R: Row>(rows: usize) -> &'static str {
     &texts[rows - 1]
 }
 
-/// Binds the next value of a [`Row`] to its place in the statement.
-pub(crate) type BindValue<'a> = dyn FnMut(&dyn rusqlite::ToSql) -> rusqlite::Result<()> + 'a;
+/// Binds the next value of a [`Row`] (borrowed from the row, for `'r`) to its place in the
+/// statement.
+pub(crate) type BindValue<'r, 'b> = dyn FnMut(Val<'r>) -> rusqlite::Result<()> + 'b;
 
 /// A row of one table, written by [`insert_rows`]: one place where each table's columns are
 /// named and bound, whether the row was held back or is written at once.
@@ -172,13 +176,13 @@ pub(crate) trait Row {
     /// How many columns: the values [`Row::bind`] gives.
     const WIDTH: usize;
     /// The values, in the order of the columns.
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()>;
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()>;
     /// Where its `INSERT` texts are kept ([`insert_sql`]): a `static` of its own.
     fn texts() -> &'static InsertTexts;
 }
 
 /// Inserts `rows` in order, [`ROWS_PER_INSERT`] to a statement.
-pub(crate) fn insert_rows<R: Row>(tx: &Transaction, rows: &[R]) -> Result<()> {
+pub(crate) fn insert_rows<R: Row>(tx: &Connection, rows: &[R]) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut stmt = tx.prepare_cached(insert_sql::<R>(chunk.len()))?;
         let mut place = 0;
@@ -194,18 +198,27 @@ pub(crate) fn insert_rows<R: Row>(tx: &Transaction, rows: &[R]) -> Result<()> {
     Ok(())
 }
 
+/// [`insert_rows`] through statements kept prepared ([`HotStatements`]): the group commit's
+/// held-back rows.
+fn insert_rows_hot<R: Row>(hot: &HotStatements, tx: &Connection, rows: &[R]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        hot.insert(tx, insert_sql::<R>(chunk.len()), chunk)?;
+    }
+    Ok(())
+}
+
 impl Row for PendingActivity {
     const INSERT: &'static str = "INSERT INTO activity (at_ms, message_id, origin, target, \
                                   outcome, body, body_is_envelope)";
     const WIDTH: usize = 7;
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
-        bind(&self.at_ms)?;
-        bind(&self.message_id)?;
-        bind(&self.origin)?;
-        bind(&self.target)?;
-        bind(&self.outcome)?;
-        bind(&self.body)?;
-        bind(&self.body_is_envelope)
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
+        bind(Val::Int(self.at_ms))?;
+        bind(Val::Text(&self.message_id))?;
+        bind(Val::Text(&self.origin))?;
+        bind(Val::Text(&self.target))?;
+        bind(Val::Text(&self.outcome))?;
+        bind(Val::opt(self.body.as_ref()))?;
+        bind(Val::Int(self.body_is_envelope.into()))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -217,15 +230,15 @@ impl Row for PendingMessage {
     const INSERT: &'static str = "INSERT INTO messages (queue, message_id, body, \
                                   message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)";
     const WIDTH: usize = 8;
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
-        bind(&self.queue)?;
-        bind(&self.message_id)?;
-        bind(&self.body)?;
-        bind(&self.attributes)?;
-        bind(&self.group_id)?;
-        bind(&self.dedup_id)?;
-        bind(&self.sent_ms)?;
-        bind(&self.visible_at_ms)
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
+        bind(Val::Text(&self.queue))?;
+        bind(Val::Text(&self.message_id))?;
+        bind(Val::Text(&self.body))?;
+        bind(Val::opt(self.attributes.as_ref()))?;
+        bind(Val::opt(self.group_id.as_ref()))?;
+        bind(Val::opt(self.dedup_id.as_ref()))?;
+        bind(Val::Int(self.sent_ms))?;
+        bind(Val::Int(self.visible_at_ms))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -237,11 +250,11 @@ impl Row for PendingEvent {
     const INSERT: &'static str =
         "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope)";
     const WIDTH: usize = 4;
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
-        bind(&self.event_id)?;
-        bind(&self.at_ms)?;
-        bind(&self.bus)?;
-        bind(&self.envelope)
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
+        bind(Val::Text(&self.event_id))?;
+        bind(Val::Int(self.at_ms))?;
+        bind(Val::Text(&self.bus))?;
+        bind(Val::Text(&self.envelope))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -249,7 +262,7 @@ impl Row for PendingEvent {
     }
 }
 
-impl TxCache {
+impl TxCache<'_> {
     /// Holds back a message row while on; off, gives it back for the caller to insert.
     pub fn defer_message(&self, row: PendingMessage) -> Option<PendingMessage> {
         if !self.on {
@@ -260,15 +273,36 @@ impl TxCache {
     }
 
     /// Writes the activity rows held back, in order.
-    fn flush_activity(&self, tx: &Transaction) -> Result<()> {
-        insert_rows(tx, &std::mem::take(&mut *self.activity.borrow_mut()))
+    fn flush_activity(&self, tx: &Connection) -> Result<()> {
+        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))
     }
 
     /// Writes the rows held back by the call that just ran.
-    pub fn flush(&self, tx: &Transaction) -> Result<()> {
-        self.flush_activity(tx)?;
-        insert_rows(tx, &std::mem::take(&mut *self.messages.borrow_mut()))?;
-        insert_rows(tx, &std::mem::take(&mut *self.events.borrow_mut()))
+    pub fn flush(&self, tx: &Connection) -> Result<()> {
+        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))?;
+        self.insert(tx, &std::mem::take(&mut *self.messages.borrow_mut()))?;
+        self.insert(tx, &std::mem::take(&mut *self.events.borrow_mut()))
+    }
+
+    /// Runs `sql` with `values` (through the statements kept prepared when there are, else
+    /// rusqlite's cache); returns how many rows it changed.
+    pub fn execute(&self, tx: &Connection, sql: &'static str, values: &[Val]) -> Result<usize> {
+        if let Some(hot) = self.hot {
+            return Ok(hot.execute(tx, sql, values)?);
+        }
+        let mut stmt = tx.prepare_cached(sql)?;
+        for (place, value) in values.iter().enumerate() {
+            stmt.raw_bind_parameter(place + 1, value)?;
+        }
+        Ok(stmt.raw_execute()?)
+    }
+
+    /// [`insert_rows`], through the statements kept prepared when there are.
+    fn insert<R: Row>(&self, tx: &Connection, rows: &[R]) -> Result<()> {
+        match self.hot {
+            Some(hot) => insert_rows_hot(hot, tx, rows),
+            None => insert_rows(tx, rows),
+        }
     }
 
     /// `now_ms` (the transaction's [`Ctx::now_ms`]) as RFC 3339, formatted at the first call.
@@ -285,7 +319,7 @@ impl TxCache {
     }
 
     /// A queue's settings by name or ARN ([`load_queue`]).
-    pub fn queue(&self, tx: &Transaction, arn_or_name: &str) -> Result<Rc<QueueRow>> {
+    pub fn queue(&self, tx: &Connection, arn_or_name: &str) -> Result<Rc<QueueRow>> {
         let name = super::name_from_arn(arn_or_name);
         if self.on {
             if let Some(q) = self.queues.borrow().get(name) {
@@ -302,7 +336,7 @@ impl TxCache {
     }
 
     /// The archives of `bus`.
-    pub fn archives(&self, tx: &Transaction, bus: &str) -> Result<Archives> {
+    pub fn archives(&self, tx: &Connection, bus: &str) -> Result<Archives> {
         if self.on {
             if let Some(a) = self.archives.borrow().get(bus) {
                 return Ok(Rc::clone(a));
@@ -327,6 +361,42 @@ impl TxCache {
 /// need: the [`Ctx`] and the compiled routes (borrowed beside the transaction).
 pub(crate) struct OpenTx<'a> {
     pub tx: Transaction<'a>,
+    pub ctx: Ctx<'a>,
+    pub routes: &'a mut super::routes::RouteCache,
+}
+
+/// A `BEGIN IMMEDIATE` transaction begun and committed through statements the connection
+/// keeps prepared ([`Store::begin_group`]): rusqlite's [`Transaction`] parses `BEGIN` and
+/// `COMMIT` anew every time, which the group commit's writer would pay once per group.
+/// Dropped without [`GroupTx::commit`] (or after a failed commit), it rolls back.
+pub(crate) struct GroupTx<'a> {
+    pub conn: &'a Connection,
+    open: bool,
+}
+
+impl GroupTx<'_> {
+    /// Commits; on failure the transaction is rolled back when `self` drops.
+    pub fn commit(mut self) -> Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for GroupTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
+}
+
+/// [`OpenTx`] with a [`GroupTx`].
+pub(crate) struct OpenGroup<'a> {
+    pub tx: GroupTx<'a>,
     pub ctx: Ctx<'a>,
     pub routes: &'a mut super::routes::RouteCache,
 }
@@ -609,6 +679,9 @@ ALTER TABLE activity ADD COLUMN body_is_envelope INTEGER NOT NULL DEFAULT 0;
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
 pub struct Store {
+    /// Statements kept prepared on `conn`: declared before it, so that they are finalized
+    /// before it closes.
+    hot: HotStatements,
     pub(crate) conn: Connection,
     pub(crate) config: Config,
     pub(crate) clock: Clock,
@@ -687,6 +760,7 @@ impl Store {
             other => other,
         })?;
         let mut store = Store {
+            hot: HotStatements::default(),
             sync_full: config.durability == Durability::Full,
             conn,
             config,
@@ -783,11 +857,31 @@ impl Store {
         self.begin(TransactionBehavior::Immediate)
     }
 
-    /// [`Store::begin_write`] for a transaction of receives and deletes only (see
-    /// [`Store::write_relaxed`]): committed with `synchronous=NORMAL`.
-    pub(crate) fn begin_write_relaxed(&mut self) -> Result<OpenTx<'_>> {
-        self.set_sync(false)?;
-        self.begin(TransactionBehavior::Immediate)
+    /// [`Store::begin_write`] for the group commit, as a [`GroupTx`]; not `durable` (a group
+    /// of receives and deletes only, see [`Store::write_relaxed`]), it commits with
+    /// `synchronous=NORMAL`.
+    pub(crate) fn begin_group(&mut self, durable: bool) -> Result<OpenGroup<'_>> {
+        self.set_sync(durable)?;
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            hot,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+            cache: TxCache {
+                hot: Some(hot),
+                ..TxCache::default()
+            },
+        };
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let tx = GroupTx { conn, open: true };
+        Ok(OpenGroup { tx, ctx, routes })
     }
 
     fn begin(&mut self, behavior: TransactionBehavior) -> Result<OpenTx<'_>> {
@@ -911,7 +1005,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 
 /// Appends one activity row (inside the delivering transaction).
 pub(crate) fn record_activity(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -924,7 +1018,7 @@ pub(crate) fn record_activity(
 /// Appends one activity row with the body the target was handed (shown only by the local
 /// console, `bridge dev --ui`; never printed).
 pub(crate) fn record_delivery(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -953,7 +1047,7 @@ pub(crate) enum Body<'a> {
 
 /// [`record_delivery`] with the body given as a [`Body`].
 pub(crate) fn record_delivery_of(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -984,7 +1078,7 @@ pub(crate) fn record_delivery_of(
 /// Appends an activity row whose outcome is filled in later with [`set_activity_outcome`], so
 /// that a delivery is listed before the fan-out it causes (rule → topic before topic → queue).
 pub(crate) fn begin_activity(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -1003,7 +1097,7 @@ pub(crate) fn begin_activity(
 
 /// Keeps an event's envelope as it entered `bus` (for the local console to open).
 pub(crate) fn record_bus_event(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus: &str,
     event_id: &str,
@@ -1022,20 +1116,20 @@ pub(crate) fn record_bus_event(
     insert_rows(tx, &[row])
 }
 
-pub(crate) fn set_activity_outcome(tx: &Transaction, id: i64, outcome: &str) -> Result<()> {
+pub(crate) fn set_activity_outcome(tx: &Connection, id: i64, outcome: &str) -> Result<()> {
     tx.prepare_cached("UPDATE activity SET outcome = ?1 WHERE id = ?2")?
         .execute(params![outcome, id])?;
     Ok(())
 }
 
 /// Increments and returns a counter in `meta`.
-pub(crate) fn next_counter(tx: &Transaction, key: &str) -> Result<i64> {
+pub(crate) fn next_counter(tx: &Connection, key: &str) -> Result<i64> {
     tx.prepare_cached("UPDATE meta SET value = value + 1 WHERE key = ?1")?
         .execute([key])?;
     counter(tx, key)
 }
 
-pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
+pub(crate) fn counter(tx: &Connection, key: &str) -> Result<i64> {
     Ok(tx
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
@@ -1047,7 +1141,7 @@ pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
 mod durability_tests {
     use super::*;
 
-    fn synchronous(tx: &Transaction) -> i64 {
+    fn synchronous(tx: &Connection) -> i64 {
         tx.query_row("PRAGMA synchronous", [], |r| r.get(0))
             .expect("PRAGMA synchronous")
     }
