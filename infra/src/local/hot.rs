@@ -169,6 +169,39 @@ impl HotStatements {
         })
     }
 
+    /// Runs `sql` (a query) with `values`; returns `f` of each row, in order.
+    pub fn query<T>(
+        &self,
+        conn: &Connection,
+        sql: &'static str,
+        values: &[Val<'_>],
+        mut f: impl FnMut(&dyn Columns) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.run_with(
+            conn,
+            sql,
+            |bind| {
+                for v in values {
+                    bind(*v)?;
+                }
+                Ok(())
+            },
+            |stmt| {
+                let db = self.db.get();
+                loop {
+                    // SAFETY: a live statement of this connection, bound by `run_with`.
+                    match unsafe { ffi::sqlite3_step(stmt) } {
+                        ffi::SQLITE_ROW => out.push(f(&RawRow { stmt })?),
+                        ffi::SQLITE_DONE => return Ok(0),
+                        rc => return Err(error(db, rc)),
+                    }
+                }
+            },
+        )?;
+        Ok(out)
+    }
+
     /// Binds the values `bind_all` gives (borrowed for `'v`, which outlasts this call) to
     /// `sql`'s places in order, steps it once, and resets it and clears its bindings.
     fn run<'v>(
@@ -176,6 +209,26 @@ impl HotStatements {
         conn: &Connection,
         sql: &'static str,
         bind_all: impl FnOnce(&mut super::store::BindValue<'v, '_>) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<usize> {
+        self.run_with(conn, sql, bind_all, |stmt| {
+            // SAFETY: a live statement of this connection, bound by `run_with`.
+            unsafe {
+                let db = ffi::sqlite3_db_handle(stmt);
+                match ffi::sqlite3_step(stmt) {
+                    ffi::SQLITE_DONE => Ok(ffi::sqlite3_changes64(db) as usize),
+                    rc => Err(error(db, rc)),
+                }
+            }
+        })
+    }
+
+    /// [`Self::run`] with the stepping done by `step`, between the binding and the reset.
+    fn run_with<'v>(
+        &self,
+        conn: &Connection,
+        sql: &'static str,
+        bind_all: impl FnOnce(&mut super::store::BindValue<'v, '_>) -> rusqlite::Result<()>,
+        step: impl FnOnce(*mut ffi::sqlite3_stmt) -> rusqlite::Result<usize>,
     ) -> rusqlite::Result<usize> {
         let stmt = self.statement(conn, sql)?;
         let db = self.db.get();
@@ -211,17 +264,89 @@ impl HotStatements {
         // SAFETY: as above; reset and cleared whatever happened, so that no binding
         // outlives `'v`.
         unsafe {
-            let stepped = match bound {
-                Ok(()) => match ffi::sqlite3_step(stmt) {
-                    ffi::SQLITE_DONE => Ok(ffi::sqlite3_changes64(db) as usize),
-                    rc => Err(error(db, rc)),
-                },
-                Err(e) => Err(e),
-            };
+            let stepped = bound.and_then(|()| step(stmt));
             ffi::sqlite3_reset(stmt);
             ffi::sqlite3_clear_bindings(stmt);
             stepped
         }
+    }
+}
+
+/// A result row's columns by index, read the same way from rusqlite's rows and from
+/// [`HotStatements::query`]'s.
+pub(crate) trait Columns {
+    fn int(&self, col: usize) -> rusqlite::Result<i64>;
+    fn opt_int(&self, col: usize) -> rusqlite::Result<Option<i64>>;
+    fn text(&self, col: usize) -> rusqlite::Result<String>;
+    fn opt_text(&self, col: usize) -> rusqlite::Result<Option<String>>;
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, col: usize) -> rusqlite::Result<i64> {
+        self.get(col)
+    }
+    fn opt_int(&self, col: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(col)
+    }
+    fn text(&self, col: usize) -> rusqlite::Result<String> {
+        self.get(col)
+    }
+    fn opt_text(&self, col: usize) -> rusqlite::Result<Option<String>> {
+        self.get(col)
+    }
+}
+
+/// The current row of a statement stepped by [`HotStatements::query`].
+struct RawRow {
+    stmt: *mut ffi::sqlite3_stmt,
+}
+
+impl RawRow {
+    fn is_null(&self, col: usize) -> bool {
+        // SAFETY: the statement is on a row (`SQLITE_ROW`) while `self` is lent out.
+        unsafe { ffi::sqlite3_column_type(self.stmt, col as c_int) == ffi::SQLITE_NULL }
+    }
+}
+
+impl Columns for RawRow {
+    fn int(&self, col: usize) -> rusqlite::Result<i64> {
+        match self.opt_int(col)? {
+            Some(i) => Ok(i),
+            None => Err(rusqlite::Error::InvalidColumnType(
+                col,
+                String::new(),
+                rusqlite::types::Type::Null,
+            )),
+        }
+    }
+    fn opt_int(&self, col: usize) -> rusqlite::Result<Option<i64>> {
+        if self.is_null(col) {
+            return Ok(None);
+        }
+        // SAFETY: as in `is_null`.
+        Ok(Some(unsafe { ffi::sqlite3_column_int64(self.stmt, col as c_int) }))
+    }
+    fn text(&self, col: usize) -> rusqlite::Result<String> {
+        // SAFETY: as in `is_null`; the text (`len` bytes) stays valid until the next call
+        // on this column or statement, and is copied before.
+        let bytes = unsafe {
+            let text = ffi::sqlite3_column_text(self.stmt, col as c_int);
+            let len = ffi::sqlite3_column_bytes(self.stmt, col as c_int);
+            if text.is_null() || len <= 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(text, len as usize)
+            }
+        };
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|e| rusqlite::Error::Utf8Error(col, e))
+    }
+    fn opt_text(&self, col: usize) -> rusqlite::Result<Option<String>> {
+        if self.is_null(col) {
+            return Ok(None);
+        }
+        self.text(col).map(Some)
     }
 }
 

@@ -716,32 +716,36 @@ pub(crate) fn receive_tx(
     // Candidates come in pages, because messages moved to the DLQ or skipped for a blocked
     // FIFO group do not count towards `want`.
     'pages: loop {
-        let page: Vec<Candidate> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
-                        receive_count, first_receive_ms
-                 FROM messages INDEXED BY messages_in_order
-                 WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
-                 ORDER BY id LIMIT ?4",
-            )?;
-            // The first page is what is wanted (usually all of it is handed out); later
-            // pages, after messages were skipped, are larger.
-            let limit = if after_id == 0 { want as i64 } else { 64 };
-            let rows = stmt.query_map(params![q.name, ctx.now_ms, after_id, limit], |r| {
+        // The first page is what is wanted (usually all of it is handed out); later pages,
+        // after messages were skipped, are larger.
+        let limit = if after_id == 0 { want as i64 } else { 64 };
+        let page: Vec<Candidate> = ctx.cache.query(
+            tx,
+            "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
+                    receive_count, first_receive_ms
+             FROM messages INDEXED BY messages_in_order
+             WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
+             ORDER BY id LIMIT ?4",
+            &[
+                Val::Text(&q.name),
+                Val::Int(ctx.now_ms),
+                Val::Int(after_id),
+                Val::Int(limit),
+            ],
+            |r| {
                 Ok(Candidate {
-                    id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    body: r.get(2)?,
-                    message_attributes: r.get(3)?,
-                    group_id: r.get(4)?,
-                    dedup_id: r.get(5)?,
-                    sent_ms: r.get(6)?,
-                    receive_count: r.get(7)?,
-                    first_receive_ms: r.get(8)?,
+                    id: r.int(0)?,
+                    message_id: r.text(1)?,
+                    body: r.text(2)?,
+                    message_attributes: r.opt_text(3)?,
+                    group_id: r.opt_text(4)?,
+                    dedup_id: r.opt_text(5)?,
+                    sent_ms: r.int(6)?,
+                    receive_count: r.int(7)?,
+                    first_receive_ms: r.opt_int(8)?,
                 })
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
+            },
+        )?;
         if page.is_empty() {
             break;
         }

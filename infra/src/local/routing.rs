@@ -797,7 +797,8 @@ pub(crate) fn deliver_to_rule(
             ingestion_time,
         };
         let activity_origin = &rule.activity_origin;
-        let forwards = arn_service(&target.arn) == Some("events");
+        let service = arn_service(&target.arn);
+        let forwards = service == Some("events");
         let plain = target.input.is_none()
             && target.input_path.is_none()
             && target.input_transformer.is_none();
@@ -809,7 +810,7 @@ pub(crate) fn deliver_to_rule(
         // A topic's activity row goes first, so that it is listed before the fan-out it
         // causes; other targets cause none, and get one row with the outcome (one write).
         // Either row keeps the body the target was handed, for the local console.
-        let activity = match arn_service(&target.arn) {
+        let activity = match service {
             Some("sns") => Some(begin_activity(
                 tx,
                 ctx,

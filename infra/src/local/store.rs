@@ -21,7 +21,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::clock::Clock;
-use super::hot::{HotStatements, Val};
+use super::hot::{Columns, HotStatements, Val};
 use super::queue_row::{load_queue, QueueRow};
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
@@ -295,6 +295,30 @@ impl TxCache<'_> {
             stmt.raw_bind_parameter(place + 1, value)?;
         }
         Ok(stmt.raw_execute()?)
+    }
+
+    /// Runs the query `sql` with `values`; `f` of each row (through the statements kept
+    /// prepared when there are, else rusqlite's cache).
+    pub fn query<T>(
+        &self,
+        tx: &Connection,
+        sql: &'static str,
+        values: &[Val],
+        mut f: impl FnMut(&dyn Columns) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        if let Some(hot) = self.hot {
+            return Ok(hot.query(tx, sql, values, f)?);
+        }
+        let mut stmt = tx.prepare_cached(sql)?;
+        for (place, value) in values.iter().enumerate() {
+            stmt.raw_bind_parameter(place + 1, value)?;
+        }
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(f(row)?);
+        }
+        Ok(out)
     }
 
     /// [`insert_rows`], through the statements kept prepared when there are.
