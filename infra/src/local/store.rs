@@ -101,6 +101,8 @@ pub(crate) struct TxCache<'a> {
     pub hot: Option<&'a HotStatements>,
     pub on: bool,
     queues: RefCell<HashMap<String, Rc<QueueRow>>>,
+    /// The last queue looked up, by the name or ARN it was asked by.
+    last_queue: RefCell<Option<(String, Rc<QueueRow>)>>,
     archives: RefCell<HashMap<String, Archives>>,
     messages: RefCell<Vec<PendingMessage>>,
     events: RefCell<Vec<PendingEvent>>,
@@ -208,8 +210,11 @@ fn insert_rows_hot<R: Row>(hot: &HotStatements, tx: &Connection, rows: &[R]) -> 
 }
 
 impl Row for PendingActivity {
-    const INSERT: &'static str = "INSERT INTO activity (at_ms, message_id, origin, target, \
-                                  outcome, body, body_is_envelope)";
+    // `OR FAIL`: a constraint failure ends the statement without undoing the rows before
+    // it (the caller's savepoint or transaction does), so SQLite needs no statement journal
+    // (a copy of every page the statement touches first) for a ten-row INSERT.
+    const INSERT: &'static str = "INSERT OR FAIL INTO activity (at_ms, message_id, origin, \
+                                  target, outcome, body, body_is_envelope)";
     const WIDTH: usize = 7;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
         bind(Val::Int(self.at_ms))?;
@@ -344,10 +349,19 @@ impl TxCache<'_> {
 
     /// A queue's settings by name or ARN ([`load_queue`]).
     pub fn queue(&self, tx: &Connection, arn_or_name: &str) -> Result<Rc<QueueRow>> {
+        if self.on {
+            // Most lookups in a group name the queue of the one before, as given.
+            if let Some((given, q)) = &*self.last_queue.borrow() {
+                if given == arn_or_name {
+                    return Ok(Rc::clone(q));
+                }
+            }
+        }
         let name = super::name_from_arn(arn_or_name);
         if self.on {
-            if let Some(q) = self.queues.borrow().get(name) {
-                return Ok(Rc::clone(q));
+            if let Some(q) = self.queues.borrow().get(name).cloned() {
+                *self.last_queue.borrow_mut() = Some((arn_or_name.to_string(), Rc::clone(&q)));
+                return Ok(q);
             }
         }
         let q = Rc::new(load_queue(tx, arn_or_name)?);
@@ -355,6 +369,7 @@ impl TxCache<'_> {
             self.queues
                 .borrow_mut()
                 .insert(name.to_string(), Rc::clone(&q));
+            *self.last_queue.borrow_mut() = Some((arn_or_name.to_string(), Rc::clone(&q)));
         }
         Ok(q)
     }
