@@ -13,7 +13,7 @@
 //! whose transaction committed is never delivered twice.
 
 use rules::desired::{self, Desired};
-use rusqlite::{params, OptionalExtension, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::plan::{same_pattern, Note, Step};

@@ -3,7 +3,7 @@
 //! Every change bumps `rules_generation`, so each process's compiled matchers (see
 //! [`super::routing`]) notice that they are stale even when another process made the change.
 
-use rusqlite::{params, OptionalExtension, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rule::{RuleSpec, RuleState, TargetSpec};
 use super::store::{next_counter, Ctx, Store};

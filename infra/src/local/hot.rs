@@ -18,7 +18,7 @@ use std::ptr::{self, NonNull};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{ffi, Connection};
 
-/// One value of a row, as [`super::store::Row::bind`] gives it.
+/// One value of a row, as [`Row::bind`] gives it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Val<'a> {
     Int(i64),
@@ -41,6 +41,27 @@ impl rusqlite::ToSql for Val<'_> {
             Val::Null => ToSqlOutput::Owned(Value::Null),
         })
     }
+}
+
+/// A [`Row`] type's `INSERT` texts for 1 to `store::ROWS_PER_INSERT` rows, made once per
+/// process.
+pub(crate) type InsertTexts = std::sync::OnceLock<Vec<String>>;
+
+/// Binds the next value of a [`Row`] (borrowed from the row, for `'r`) to its place in the
+/// statement.
+pub(crate) type BindValue<'r, 'b> = dyn FnMut(Val<'r>) -> rusqlite::Result<()> + 'b;
+
+/// A row of one table, written by `store::insert_rows`: one place where each table's columns
+/// are named and bound, whether the row was held back or is written at once.
+pub(crate) trait Row {
+    /// `INSERT INTO table (columns)`, without `VALUES`.
+    const INSERT: &'static str;
+    /// How many columns: the values [`Row::bind`] gives.
+    const WIDTH: usize;
+    /// The values, in the order of the columns.
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()>;
+    /// Where its `INSERT` texts are kept (`store::insert_sql`): a `static` of its own.
+    fn texts() -> &'static InsertTexts;
 }
 
 /// Statements prepared on one connection, by the address of their text.
@@ -127,18 +148,14 @@ impl HotStatements {
         if rc != ffi::SQLITE_OK {
             return Err(error(db, rc));
         }
-        let stmt = NonNull::new(stmt)
-            .ok_or_else(|| rusqlite::Error::InvalidQuery)?
-            .as_ptr();
-        self.stmts
-            .borrow_mut()
-            .push((sql.as_ptr(), NonNull::new(stmt).ok_or(rusqlite::Error::InvalidQuery)?));
-        Ok(stmt)
+        let stmt = NonNull::new(stmt).ok_or(rusqlite::Error::InvalidQuery)?;
+        self.stmts.borrow_mut().push((sql.as_ptr(), stmt));
+        Ok(stmt.as_ptr())
     }
 
     /// Runs `sql` (an INSERT of as many rows as `rows` has) with the values of `rows`, in
     /// order.
-    pub fn insert<R: super::store::Row>(
+    pub fn insert<R: Row>(
         &self,
         conn: &Connection,
         sql: &'static str,
@@ -208,7 +225,7 @@ impl HotStatements {
         &self,
         conn: &Connection,
         sql: &'static str,
-        bind_all: impl FnOnce(&mut super::store::BindValue<'v, '_>) -> rusqlite::Result<()>,
+        bind_all: impl FnOnce(&mut BindValue<'v, '_>) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<usize> {
         self.run_with(conn, sql, bind_all, |stmt| {
             // SAFETY: a live statement of this connection, bound by `run_with`.
@@ -227,7 +244,7 @@ impl HotStatements {
         &self,
         conn: &Connection,
         sql: &'static str,
-        bind_all: impl FnOnce(&mut super::store::BindValue<'v, '_>) -> rusqlite::Result<()>,
+        bind_all: impl FnOnce(&mut BindValue<'v, '_>) -> rusqlite::Result<()>,
         step: impl FnOnce(*mut ffi::sqlite3_stmt) -> rusqlite::Result<usize>,
     ) -> rusqlite::Result<usize> {
         let stmt = self.statement(conn, sql)?;
@@ -324,7 +341,9 @@ impl Columns for RawRow {
             return Ok(None);
         }
         // SAFETY: as in `is_null`.
-        Ok(Some(unsafe { ffi::sqlite3_column_int64(self.stmt, col as c_int) }))
+        Ok(Some(unsafe {
+            ffi::sqlite3_column_int64(self.stmt, col as c_int)
+        }))
     }
     fn text(&self, col: usize) -> rusqlite::Result<String> {
         // SAFETY: as in `is_null`; the text (`len` bytes) stays valid until the next call
@@ -353,17 +372,13 @@ impl Columns for RawRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::store::{InsertTexts, Row};
 
     struct Pair(i64, Option<String>, String);
 
     impl Row for Pair {
         const INSERT: &'static str = "INSERT INTO t (n, maybe, text)";
         const WIDTH: usize = 3;
-        fn bind<'r>(
-            &'r self,
-            bind: &mut crate::local::store::BindValue<'r, '_>,
-        ) -> rusqlite::Result<()> {
+        fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
             bind(Val::Int(self.0))?;
             bind(Val::opt(self.1.as_ref()))?;
             bind(Val::Text(&self.2))
@@ -389,11 +404,17 @@ mod tests {
             Pair(2, Some("é ✓ 🚀".into()), "x".repeat(5000)),
         ];
         hot.insert(&conn, sql, &rows).expect("insert");
-        let again = [Pair(3, Some(String::new()), "a".into()), Pair(4, None, "b".into())];
+        let again = [
+            Pair(3, Some(String::new()), "a".into()),
+            Pair(4, None, "b".into()),
+        ];
         hot.insert(&conn, sql, &again).expect("insert again");
         assert_eq!(hot.stmts.borrow().len(), 1, "one statement, kept");
         let dup = [Pair(5, None, "c".into()), Pair(1, None, "dup".into())];
-        assert!(hot.insert(&conn, sql, &dup).is_err(), "a UNIQUE violation fails");
+        assert!(
+            hot.insert(&conn, sql, &dup).is_err(),
+            "a UNIQUE violation fails"
+        );
         let got: Vec<(i64, Option<String>, String)> = conn
             .prepare("SELECT n, maybe, text FROM t ORDER BY n")
             .expect("select")

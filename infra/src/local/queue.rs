@@ -14,12 +14,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::hot::Val;
 pub(crate) use super::queue_row::load_queue;
 use super::queue_row::QueueRow;
-use super::hot::Val;
 use super::store::{Ctx, PendingMessage, Store};
 use super::{md5_hex, name_from_arn, new_id, LocalError, Result};
 

@@ -1,7 +1,7 @@
 //! A queue's settings as stored, read by queue operations and remembered per transaction
 //! ([`super::store::TxCache`]); apart from `queue` so that the store can hold them.
 
-use rusqlite::{OptionalExtension, Connection};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{name_from_arn, LocalError, Result};
 

@@ -20,8 +20,8 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup, OpenTx,
-    Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup,
+    OpenTx, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::clock::Clock;
-use super::hot::{Columns, HotStatements, Val};
+use super::hot::{BindValue, Columns, HotStatements, InsertTexts, Row, Val};
 use super::queue_row::{load_queue, QueueRow};
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
@@ -153,9 +153,6 @@ fn multi_row_sql(head: &str, width: usize, rows: usize) -> String {
     format!("{head} VALUES {}", vec![group; rows].join(", "))
 }
 
-/// A [`Row`] type's `INSERT` texts for 1 to [`ROWS_PER_INSERT`] rows, made once per process.
-pub(crate) type InsertTexts = std::sync::OnceLock<Vec<String>>;
-
 /// The `INSERT` text of `rows` (1 to [`ROWS_PER_INSERT`]) rows of `R`.
 fn insert_sql<R: Row>(rows: usize) -> &'static str {
     let texts = R::texts().get_or_init(|| {
@@ -164,23 +161,6 @@ fn insert_sql<R: Row>(rows: usize) -> &'static str {
             .collect()
     });
     &texts[rows - 1]
-}
-
-/// Binds the next value of a [`Row`] (borrowed from the row, for `'r`) to its place in the
-/// statement.
-pub(crate) type BindValue<'r, 'b> = dyn FnMut(Val<'r>) -> rusqlite::Result<()> + 'b;
-
-/// A row of one table, written by [`insert_rows`]: one place where each table's columns are
-/// named and bound, whether the row was held back or is written at once.
-pub(crate) trait Row {
-    /// `INSERT INTO table (columns)`, without `VALUES`.
-    const INSERT: &'static str;
-    /// How many columns: the values [`Row::bind`] gives.
-    const WIDTH: usize;
-    /// The values, in the order of the columns.
-    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()>;
-    /// Where its `INSERT` texts are kept ([`insert_sql`]): a `static` of its own.
-    fn texts() -> &'static InsertTexts;
 }
 
 /// Inserts `rows` in order, [`ROWS_PER_INSERT`] to a statement.
