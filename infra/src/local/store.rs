@@ -97,7 +97,7 @@ pub(crate) type Archives = Rc<Vec<(String, Option<String>)>>;
 /// ([`TxCache::flush`]) ten to a statement: a statement costs about as much again as its row.
 #[derive(Default)]
 pub(crate) struct TxCache<'a> {
-    /// The connection's statements kept prepared (the group commit's transactions).
+    /// The connection's statements kept prepared (`None`: through rusqlite's cache).
     pub hot: Option<&'a HotStatements>,
     pub on: bool,
     queues: RefCell<HashMap<String, Rc<QueueRow>>>,
@@ -909,13 +909,17 @@ impl Store {
             conn,
             config,
             routes,
+            hot,
             ..
         } = self;
         let ctx = Ctx {
             now_ms,
             region: &config.region,
             account: &config.account,
-            cache: TxCache::default(),
+            cache: TxCache {
+                hot: Some(hot),
+                ..TxCache::default()
+            },
         };
         let tx = conn.transaction_with_behavior(behavior)?;
         Ok(OpenTx { tx, ctx, routes })
