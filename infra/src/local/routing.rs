@@ -611,7 +611,7 @@ impl Store {
         let tx = group_tx.conn;
         // Its calls change no queue and no archive.
         ctx.cache.on = true;
-        let generation = counter(&tx, "rules_generation")?;
+        let generation = counter(tx, "rules_generation")?;
         let mut outs = Vec::with_capacity(calls.len());
         for call in calls {
             if let GroupCall::Put(PreparedPutEvents {
@@ -641,7 +641,7 @@ impl Store {
                 Ok(out)
             };
             if !savepoints {
-                match run(&tx, routes) {
+                match run(tx, routes) {
                     Ok(out) => outs.push(out),
                     // A single call's error is the group's; else try again with savepoints
                     // (dropping `tx` rolls it back).
@@ -652,7 +652,7 @@ impl Store {
             }
             // One savepoint at a time, so one name (and cached statements) serves every call.
             tx.prepare_cached("SAVEPOINT group_call")?.execute([])?;
-            match run(&tx, routes) {
+            match run(tx, routes) {
                 Ok(out) => {
                     tx.prepare_cached("RELEASE group_call")?.execute([])?;
                     outs.push(out);
