@@ -3,8 +3,7 @@
 //! Needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`); fails with the fix when it
 //! is unset, unless `BRIDGE_SKIP_AWS_TESTS=1` skips it on purpose.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -181,22 +180,6 @@ fn an_invalid_rule_file_is_named_in_the_error_and_nothing_is_planned() {
     assert!(text(&out).contains("nothing was planned"), "{}", text(&out));
 }
 
-/// Clients for checking what the binary did (dummy credentials, the test server).
-fn aws(endpoint: &str) -> infra::aws::blocking::BlockingAws {
-    static ENV: std::sync::Once = std::sync::Once::new();
-    ENV.call_once(|| {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    });
-    infra::aws::blocking::BlockingAws::connect(&infra::aws::AwsSettings {
-        endpoint_url: Some(endpoint.to_string()),
-        region: Some("us-east-1".into()),
-        profile: None,
-    })
-    .expect("connect")
-}
-
 /// A project with extra tags, one queue and a bucket notifying it natively.
 fn write_notifying_project(project: &Path, stack: &str, bucket: &str, team: &str) -> String {
     let queue = format!("{stack}-uploads");
@@ -222,7 +205,7 @@ fn native_notifications_and_tags_apply_converge_retag_and_destroy() {
     let project = tempfile::tempdir().expect("tempdir");
     let stack = unique("cli-s3");
     let bucket = unique("cli-bucket").to_lowercase();
-    let client = aws(&endpoint);
+    let client = support::moto::client(&endpoint);
     client
         .block_on(client.clients().s3.create_bucket().bucket(&bucket).send())
         .expect("CreateBucket");

@@ -3,8 +3,7 @@
 //! is stopped after one hop (as EventBridge does) and reported to the target's dead-letter
 //! queue, and `put-event --local --account` is refused unless the bus grants that account.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,8 +4,7 @@
 //! Needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`); fails with the fix when it
 //! is unset, unless `BRIDGE_SKIP_AWS_TESTS=1` skips it on purpose.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

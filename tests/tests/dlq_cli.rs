@@ -6,8 +6,7 @@
 //!
 //! The moto test needs `BRIDGE_TEST_ENDPOINT` (see `scripts/moto-server.sh`).
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

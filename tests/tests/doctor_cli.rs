@@ -3,8 +3,7 @@
 //! produce — pending e-mail subscriptions, a FIFO target without group id — is covered by
 //! the unit tests in `infra/src/doctor/tests.rs`.) Also `graph --live`'s buckets on moto.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -5,8 +5,7 @@
 //! terminal (a pseudo-terminal from util-linux's `script`) `apply` and `import` draw their
 //! bars; off one they stay quiet.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

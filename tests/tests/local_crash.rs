@@ -2,8 +2,7 @@
 //! every event whose id `bridge put-event --local` printed (it prints only after the commit)
 //! is in the target queue, and that the state opens cleanly afterwards.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};

@@ -1,7 +1,6 @@
 //! `bridge dev --example` and `bridge put-event --local`, driven through the real binary.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 

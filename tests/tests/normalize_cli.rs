@@ -1,8 +1,7 @@
 //! `bridge normalize`, run as a user would: JSONL message bodies on stdin, one normalized
 //! event per line on stdout, bad lines reported with their number and the shapes tried.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

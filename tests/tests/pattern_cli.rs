@@ -1,7 +1,6 @@
 //! `bridge test-pattern` and `bridge match`, run as a user would.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -2,8 +2,7 @@
 //! run the same command again, and every archived event of the window reaches the rule's
 //! queue at least once, with `replay-name` set; events outside the window never do.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};

@@ -1,8 +1,7 @@
 //! Scheduled rules through the binary: `bridge schedule next`, `plan`/`apply --local` and
 //! `bridge dev` firing due slots into the rule's queue.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,8 +1,7 @@
 //! `bridge dev --serve`: real clients (the AWS SDK for Rust, boto3, `bridge consume`'s AWS
 //! code path) against the served local backend, over HTTP on a free port.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -7,8 +7,7 @@
 //! them); without them it fails saying how to install them, unless
 //! `BRIDGE_SKIP_BROWSER_TESTS=1` skips it on purpose.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -128,8 +127,7 @@ fn http(
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     stream.write_all(request.as_bytes()).expect("send request");
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
+    let response = read_response(&mut stream);
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text
         .split(' ')
@@ -141,6 +139,32 @@ fn http(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// The response on `stream`: up to the end of its `Content-Length` body, else to the end of
+/// the stream. chromedriver keeps the connection open despite `Connection: close`, so reading
+/// to the end of the stream waited out the 30 s read timeout on every call to it.
+fn read_response(stream: &mut TcpStream) -> Vec<u8> {
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return response,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+        }
+        let Some(head_end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&response[..head_end]);
+        let length = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        });
+        if length.is_some_and(|len| response.len() >= head_end + 4 + len) {
+            return response;
+        }
+    }
 }
 
 fn quilt_event() -> Value {

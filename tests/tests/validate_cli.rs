@@ -1,7 +1,6 @@
 //! `bridge validate` and `bridge schema`, run as a user would.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::process::Command;
 

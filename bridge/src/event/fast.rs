@@ -9,7 +9,7 @@
 //! deeper than serde_json's default 128 levels, anything the `Value`-based reader would
 //! refuse or describe in an error — returns `None`, and the caller normalizes the body the careful way, which has
 //! the final word. So this path only has to be right when it answers: it answers exactly
-//! what the careful path would (checked on every fixture by `bridge/tests/normalize.rs`).
+//! what the careful path would (checked on every fixture by `tests/tests/normalize.rs`).
 //!
 //! Every byte of the body is read by a validating parse (typed fields, or [`Checked`] for
 //! fields not read): a number out of range, a lone surrogate or bad nesting in a field no

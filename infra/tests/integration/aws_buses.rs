@@ -4,7 +4,7 @@
 //! statement someone else wrote is kept through changes and `destroy`, and `destroy` deletes
 //! the stack's buses.
 
-mod aws_support;
+use crate::aws_support;
 
 use aws_support::{clients, endpoint, unique};
 use infra::aws::apply::{apply_plan, plan_stack};

@@ -1,7 +1,7 @@
 //! The local console's reads (`infra::local::inspect`): an event with its envelope, matched
 //! rules and delivered bodies; the outbox; pruning.
 
-mod local_support;
+use crate::local_support;
 
 use infra::local::{
     InputTransformer, PutEventsEntry, QueueSpec, ReceiveRequest, Store, SubscriptionSpec,

@@ -3,7 +3,7 @@
 //! alone (a `!` note), destroy deleting only the stack's archive (then its bus); and what
 //! moto does with StartReplay/DescribeReplay.
 
-mod aws_support;
+use crate::aws_support;
 
 use aws_support::{clients, endpoint, unique};
 use infra::aws::apply::{apply_plan, plan_stack};

@@ -1,7 +1,7 @@
 //! S3 notification settings against moto: enabling EventBridge must keep every existing
 //! queue configuration (PutBucketNotificationConfiguration replaces the whole document).
 
-mod aws_support;
+use crate::aws_support;
 
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;

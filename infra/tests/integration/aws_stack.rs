@@ -2,7 +2,7 @@
 //! empty, no-op re-apply (zero write calls), change a pattern, add/remove targets, prune
 //! only what is owned, leave foreign resources alone, converge after a partial failure.
 
-mod aws_support;
+use crate::aws_support;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! in the envelope, replayed events not archived again, resuming an interrupted replay, and
 //! archives planned and applied from the one desired state.
 
-mod local_support;
+use crate::local_support;
 
 use infra::local::archive::ArchiveSpec;
 use infra::local::{Clock, Config, PutEventsEntry, QueueSpec, Store, TargetSpec};

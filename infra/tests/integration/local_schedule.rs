@@ -1,7 +1,7 @@
 //! Scheduled rules on the local backend: due slots fire the event EventBridge sends, through
 //! the rule's own targets and input transformers, exactly once per slot across restarts.
 
-mod local_support;
+use crate::local_support;
 
 use std::collections::BTreeMap;
 

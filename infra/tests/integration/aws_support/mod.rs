@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use infra::aws::AwsClients;
 
-#[path = "../../../tests/support/moto.rs"]
+#[path = "../../../../tests/support/moto.rs"]
 mod moto;
 pub use moto::{clients, endpoint, unique, REGION};
 

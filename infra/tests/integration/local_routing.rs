@@ -1,6 +1,6 @@
 //! PutEvents routing, SNS fan-out and local buckets, end to end through the store.
 
-mod local_support;
+use crate::local_support;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! The repository's example project (`examples/`), applied to moto through the same path
 //! as `bridge apply`: load with `rules`, translate, plan, apply, re-plan.
 
-mod aws_support;
+use crate::aws_support;
 
 use aws_support::{clients, endpoint, unique};
 use infra::aws::apply::{apply_plan, plan_stack};

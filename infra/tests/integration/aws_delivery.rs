@@ -1,7 +1,7 @@
 //! End-to-end delivery through the real SDK against moto, using the resources exactly as
 //! `bridge`'s writer creates them: PutEvents / PutObject → rule → SQS, and SNS → SQS.
 
-mod aws_support;
+use crate::aws_support;
 
 use std::collections::BTreeMap;
 

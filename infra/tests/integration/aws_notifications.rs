@@ -3,7 +3,7 @@
 //! configurations; re-apply makes zero write calls; a changed prefix is an update; prune
 //! and destroy remove only the stack's configurations; PutObject delivers `Records[]`.
 
-mod aws_support;
+use crate::aws_support;
 
 use std::collections::BTreeMap;
 

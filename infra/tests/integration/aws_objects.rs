@@ -1,6 +1,6 @@
 //! `S3Objects` against moto: reading an object back, pinned to a version.
 
-mod aws_support;
+use crate::aws_support;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};

@@ -9,8 +9,7 @@
 use bridge::event::{normalize, LocalDirStore, StoreError};
 use infra::aws::S3Objects;
 
-#[path = "../../tests/support/moto.rs"]
-mod moto;
+use crate::support::moto;
 use moto::{clients, endpoint, unique};
 
 /// A native S3 record for `bucket`/`encoded_key` as S3 sends it (key form-encoded).
