@@ -13,7 +13,7 @@
 //! whose transaction committed is never delivered twice.
 
 use rules::desired::{self, Desired};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::plan::{same_pattern, Note, Step};
@@ -62,7 +62,7 @@ impl Replay {
 
 const DAY_MS: i64 = 86_400_000;
 
-fn read_replay(tx: &Transaction, name: &str) -> Result<Option<Replay>> {
+fn read_replay(tx: &Connection, name: &str) -> Result<Option<Replay>> {
     let row: Option<(String, String, i64, i64, String, String, i64)> = tx
         .query_row(
             "SELECT archive, bus, from_ms, to_ms, rules, state, last_id FROM replays WHERE name = ?1",

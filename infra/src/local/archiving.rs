@@ -1,7 +1,7 @@
 //! Archiving an accepted event, inside the transaction that accepts it (routing calls
 //! this; replays, in [`super::archive`], read what it wrote).
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 
 use super::clock::parse_rfc3339;
 use super::event_doc::EventDoc;
@@ -11,7 +11,7 @@ use super::Result;
 /// Stores `event` in every archive of `bus` whose pattern it matches (inside the
 /// accepting transaction). Replayed events (with `replay-name`) are never archived.
 /// The event is parsed only when the bus has an archive.
-pub(crate) fn archive_tx(tx: &Transaction, ctx: &Ctx, bus: &str, doc: &EventDoc) -> Result<()> {
+pub(crate) fn archive_tx(tx: &Connection, ctx: &Ctx, bus: &str, doc: &EventDoc) -> Result<()> {
     let archives = ctx.cache.archives(tx, bus)?;
     if archives.is_empty() {
         return Ok(());

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -184,7 +184,7 @@ struct BucketRow {
     notifications: Vec<NotificationSpec>,
 }
 
-fn load_bucket(tx: &Transaction, name: &str) -> Result<BucketRow> {
+fn load_bucket(tx: &Connection, name: &str) -> Result<BucketRow> {
     let (dir, eventbridge): (String, bool) = tx
         .query_row(
             "SELECT dir, eventbridge FROM buckets WHERE name = ?1",
@@ -720,7 +720,7 @@ pub fn object_rel_path(key: &str) -> Result<PathBuf> {
 /// Records one change in the remembered listing and delivers its events (EventBridge and
 /// native notifications), inside the caller's transaction.
 fn record_change(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &mut super::routes::RouteCache,
     name: &str,
@@ -817,7 +817,7 @@ fn record_change(
     Ok(change)
 }
 
-fn notify(tx: &Transaction, ctx: &Ctx, target: &str, body: String) -> Result<String> {
+fn notify(tx: &Connection, ctx: &Ctx, target: &str, body: String) -> Result<String> {
     let result = match arn_service(target) {
         Some("sqs") => send_tx(tx, ctx, target, &SendRequest::body(body)).map(|_| ()),
         Some("sns") => {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 
 use super::store::Store;
 use super::{LocalError, Result};
@@ -80,7 +80,7 @@ impl Store {
 /// Whether `account` may put events on `bus`: the local account always, another one when
 /// the bus grants it (its account id, or its `root` principal).
 pub(crate) fn may_put_events(
-    tx: &Transaction,
+    tx: &Connection,
     local_account: &str,
     bus: &str,
     account: &str,

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use super::queue::{counts_tx, load_queue, send_tx, MessageAttribute, QueueCounts, SendRequest};
@@ -191,7 +191,7 @@ impl Store {
     }
 }
 
-fn sources_tx(tx: &Transaction, dlq_name: &str) -> Result<Vec<DeadLetterSource>> {
+fn sources_tx(tx: &Connection, dlq_name: &str) -> Result<Vec<DeadLetterSource>> {
     let mut stmt = tx.prepare_cached(
         "SELECT name, dlq_arn, max_receive_count FROM queues
          WHERE dlq_arn IS NOT NULL ORDER BY name",
@@ -217,7 +217,7 @@ fn sources_tx(tx: &Transaction, dlq_name: &str) -> Result<Vec<DeadLetterSource>>
 }
 
 /// The dead-letter queue's name and the destination's, checked.
-fn destination_tx(tx: &Transaction, dlq: &str, to: Option<&str>) -> Result<(String, String)> {
+fn destination_tx(tx: &Connection, dlq: &str, to: Option<&str>) -> Result<(String, String)> {
     let from = load_queue(tx, dlq)?;
     let dest = match to {
         Some(to) => load_queue(tx, to)?,
@@ -254,7 +254,7 @@ fn destination_tx(tx: &Transaction, dlq: &str, to: Option<&str>) -> Result<(Stri
 /// FIFO group.
 type DeadRow = (i64, String, String, Option<String>, Option<String>);
 
-fn redrive_tx(tx: &Transaction, ctx: &Ctx, from: &str, to: &str, max: usize) -> Result<usize> {
+fn redrive_tx(tx: &Connection, ctx: &Ctx, from: &str, to: &str, max: usize) -> Result<usize> {
     let q = load_queue(tx, from)?;
     let to_fifo = load_queue(tx, to)?.fifo;
     let batch: Vec<DeadRow> = {

@@ -1,7 +1,7 @@
 //! An event as routing hands it around (its JSON text, parsed only on demand); apart from
 //! `routing` so that archiving can take one without importing routing.
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde_json::Value;
 
 use super::store::{record_bus_event, Ctx};
@@ -42,7 +42,7 @@ impl<'a> EventDoc<'a> {
     /// Records the event's envelope in `bus_events` (for the console), as it enters `bus`.
     pub(crate) fn record(
         &self,
-        tx: &Transaction,
+        tx: &Connection,
         ctx: &Ctx,
         bus: &str,
         event_id: &str,

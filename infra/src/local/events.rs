@@ -3,13 +3,13 @@
 //! Every change bumps `rules_generation`, so each process's compiled matchers (see
 //! [`super::routing`]) notice that they are stale even when another process made the change.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rule::{RuleSpec, RuleState, TargetSpec};
 use super::store::{next_counter, Ctx, Store};
 use super::{LocalError, Result};
 
-fn bus_exists(tx: &Transaction, bus: &str) -> Result<()> {
+fn bus_exists(tx: &Connection, bus: &str) -> Result<()> {
     let n: i64 = tx.query_row("SELECT COUNT(*) FROM buses WHERE name = ?1", [bus], |r| {
         r.get(0)
     })?;
@@ -34,7 +34,7 @@ fn validate_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn load_targets(tx: &Transaction, bus: &str, rule: &str) -> Result<Vec<TargetSpec>> {
+pub(crate) fn load_targets(tx: &Connection, bus: &str, rule: &str) -> Result<Vec<TargetSpec>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, arn, input, input_path, input_transformer, message_group_id, dead_letter_arn
          FROM targets WHERE bus = ?1 AND rule = ?2 ORDER BY id",
@@ -54,7 +54,7 @@ pub(crate) fn load_targets(tx: &Transaction, bus: &str, rule: &str) -> Result<Ve
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub(crate) fn load_rules(tx: &Transaction, bus: Option<&str>) -> Result<Vec<RuleSpec>> {
+pub(crate) fn load_rules(tx: &Connection, bus: Option<&str>) -> Result<Vec<RuleSpec>> {
     let mut stmt = tx.prepare_cached(
         "SELECT bus, name, pattern, state, description, schedule FROM rules WHERE ?1 IS NULL OR bus = ?1 ORDER BY bus, name",
     )?;
@@ -117,7 +117,7 @@ pub(crate) fn validate_rule(rule: &RuleSpec) -> Result<()> {
 }
 
 /// [`Store::put_rule`] inside the caller's transaction (the rule already validated).
-pub(crate) fn put_rule_tx(tx: &Transaction, ctx: &Ctx, rule: &RuleSpec) -> Result<String> {
+pub(crate) fn put_rule_tx(tx: &Connection, ctx: &Ctx, rule: &RuleSpec) -> Result<String> {
     bus_exists(tx, &rule.bus)?;
     // A new or changed schedule starts counting now: a rate from now, and no slot
     // before now is fired. An unchanged schedule keeps its anchor and progress.

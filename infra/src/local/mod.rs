@@ -66,6 +66,7 @@ mod detail_json;
 mod event_doc;
 pub mod events;
 pub mod group;
+mod hot;
 pub mod inspect;
 pub mod plan;
 pub mod queue;

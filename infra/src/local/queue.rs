@@ -14,9 +14,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::hot::Val;
 pub(crate) use super::queue_row::load_queue;
 use super::queue_row::QueueRow;
 use super::store::{Ctx, PendingMessage, Store};
@@ -156,7 +157,7 @@ pub struct QueueCounts {
 }
 
 /// [`Store::put_queue`] inside the caller's transaction (the spec already validated).
-pub(crate) fn put_queue_tx(tx: &Transaction, ctx: &Ctx, spec: &QueueSpec) -> Result<String> {
+pub(crate) fn put_queue_tx(tx: &Connection, ctx: &Ctx, spec: &QueueSpec) -> Result<String> {
     tx.execute(
         "INSERT INTO queues (name, fifo, visibility_timeout, delay_seconds, retention_seconds,
              dlq_arn, max_receive_count, content_based_dedup, policy, created_ms)
@@ -407,9 +408,34 @@ pub(crate) fn receipt_row(handle: &str) -> Option<i64> {
     handle.split_once(':')?.0.parse().ok()
 }
 
+/// The receipt handle `<row id>:<nonce>` (the same text as the receive's `UPDATE` writes),
+/// without the formatting machinery: a receive makes ten.
+fn receipt_handle(id: i64, nonce: &str) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = id.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(1 + digits.len() - at + 1 + nonce.len());
+    if id < 0 {
+        out.push('-');
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    out.push(':');
+    out.push_str(nonce);
+    out
+}
+
 /// DeleteMessageBatch inside a transaction: per-handle results.
 pub(crate) fn delete_batch_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     receipt_handles: &[String],
@@ -417,13 +443,17 @@ pub(crate) fn delete_batch_tx(
     let q = ctx.cache.queue(tx, queue)?;
     // Each handle names its row (`<id>:<nonce>`), so the row is found by id, and it goes
     // only if its current receipt is this handle (an older handle of it no longer works).
-    let mut stmt =
-        tx.prepare_cached("DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3")?;
     let mut deleted: Vec<&str> = Vec::with_capacity(receipt_handles.len());
     let mut out = Vec::with_capacity(receipt_handles.len());
     for h in receipt_handles {
         let gone = match receipt_row(h) {
-            Some(id) => stmt.execute(params![id, q.name, h])? > 0,
+            Some(id) => {
+                ctx.cache.execute(
+                    tx,
+                    "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
+                    &[Val::Int(id), Val::Text(&q.name), Val::Text(h)],
+                )? > 0
+            }
             None => false,
         };
         // The same handle twice in one batch: deleted by the first.
@@ -440,7 +470,7 @@ pub(crate) fn delete_batch_tx(
 /// SendMessageBatch inside a transaction: per-message results (a message SQS would reject
 /// is an `Err` in its slot); `Err` for the whole call when the queue does not exist.
 pub(crate) fn send_batch_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     reqs: &[SendRequest],
@@ -458,7 +488,7 @@ pub(crate) fn send_batch_tx(
 }
 
 /// A queue's counts inside a transaction (`name` is a loaded queue's name).
-pub(crate) fn counts_tx(tx: &Transaction, ctx: &Ctx, name: &str) -> Result<QueueCounts> {
+pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, name: &str) -> Result<QueueCounts> {
     let (visible, in_flight, delayed) = tx.query_row(
         "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NOT NULL), 0),
@@ -482,7 +512,7 @@ pub(crate) fn counts_tx(tx: &Transaction, ctx: &Ctx, name: &str) -> Result<Queue
 
 /// SendMessage inside a transaction (also used by EventBridge and SNS delivery).
 pub(crate) fn send_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     req: &SendRequest,
@@ -658,7 +688,7 @@ impl Received {
 
 /// ReceiveMessage inside a transaction (no waiting).
 pub(crate) fn receive_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     queue: &str,
     req: ReceiveRequest,
@@ -686,32 +716,36 @@ pub(crate) fn receive_tx(
     // Candidates come in pages, because messages moved to the DLQ or skipped for a blocked
     // FIFO group do not count towards `want`.
     'pages: loop {
-        let page: Vec<Candidate> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
-                        receive_count, first_receive_ms
-                 FROM messages INDEXED BY messages_in_order
-                 WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
-                 ORDER BY id LIMIT ?4",
-            )?;
-            // The first page is what is wanted (usually all of it is handed out); later
-            // pages, after messages were skipped, are larger.
-            let limit = if after_id == 0 { want as i64 } else { 64 };
-            let rows = stmt.query_map(params![q.name, ctx.now_ms, after_id, limit], |r| {
+        // The first page is what is wanted (usually all of it is handed out); later pages,
+        // after messages were skipped, are larger.
+        let limit = if after_id == 0 { want as i64 } else { 64 };
+        let page: Vec<Candidate> = ctx.cache.query(
+            tx,
+            "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
+                    receive_count, first_receive_ms
+             FROM messages INDEXED BY messages_in_order
+             WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
+             ORDER BY id LIMIT ?4",
+            &[
+                Val::Text(&q.name),
+                Val::Int(ctx.now_ms),
+                Val::Int(after_id),
+                Val::Int(limit),
+            ],
+            |r| {
                 Ok(Candidate {
-                    id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    body: r.get(2)?,
-                    message_attributes: r.get(3)?,
-                    group_id: r.get(4)?,
-                    dedup_id: r.get(5)?,
-                    sent_ms: r.get(6)?,
-                    receive_count: r.get(7)?,
-                    first_receive_ms: r.get(8)?,
+                    id: r.int(0)?,
+                    message_id: r.text(1)?,
+                    body: r.text(2)?,
+                    message_attributes: r.opt_text(3)?,
+                    group_id: r.opt_text(4)?,
+                    dedup_id: r.opt_text(5)?,
+                    sent_ms: r.int(6)?,
+                    receive_count: r.int(7)?,
+                    first_receive_ms: r.opt_int(8)?,
                 })
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
+            },
+        )?;
         if page.is_empty() {
             break;
         }
@@ -735,7 +769,7 @@ pub(crate) fn receive_tx(
                 }
             }
             // The row itself is updated below, with the others handed out.
-            let receipt = format!("{}:{nonce}", c.id);
+            let receipt = receipt_handle(c.id, &nonce);
             let count = c.receive_count + 1;
             let first = c.first_receive_ms.unwrap_or(ctx.now_ms);
             out.push(Received {
@@ -750,22 +784,25 @@ pub(crate) fn receive_tx(
             }
         }
     }
-    // One statement for every message handed out (at most ten: unused places are NULL, which
-    // matches nothing): the same receipt, count and first-receive time as computed above.
-    if !out.is_empty() {
-        let mut stmt = tx.prepare_cached(
-            "UPDATE messages SET receive_count = receive_count + 1,
-                 first_receive_ms = COALESCE(first_receive_ms, ?1),
-                 receipt = id || ':' || ?2, visible_at_ms = ?3
-             WHERE id IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    // One statement per message handed out, by its row id: the same receipt, count and
+    // first-receive time as computed above. (One `UPDATE … WHERE id IN (…)` for all of them
+    // cost more: SQLite builds an ephemeral table of the `IN` list and keeps a statement
+    // journal for a statement that changes several rows.)
+    let visible_at = ctx.now_ms + visibility * 1000;
+    for m in &out {
+        ctx.cache.execute(
+            tx,
+            "UPDATE messages SET receive_count = ?1, first_receive_ms = ?2, receipt = ?3,
+                 visible_at_ms = ?4
+             WHERE id = ?5",
+            &[
+                Val::Int(m.count),
+                Val::Int(m.first),
+                Val::Text(&m.receipt),
+                Val::Int(visible_at),
+                Val::Int(m.c.id),
+            ],
         )?;
-        stmt.raw_bind_parameter(1, ctx.now_ms)?;
-        stmt.raw_bind_parameter(2, &nonce)?;
-        stmt.raw_bind_parameter(3, ctx.now_ms + visibility * 1000)?;
-        for k in 0..BATCH {
-            stmt.raw_bind_parameter(4 + k, out.get(k).map(|m| m.c.id))?;
-        }
-        stmt.raw_execute()?;
     }
     Ok(out)
 }
@@ -774,7 +811,7 @@ pub(crate) fn receive_tx(
 /// its receive count starts again at 0 there. Returns false (and leaves the message where it
 /// is, so nothing is lost) if the dead-letter queue does not exist.
 fn move_to_dlq(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     q: &QueueRow,
     c: &Candidate,
@@ -806,4 +843,19 @@ fn move_to_dlq(
         "moved to dead-letter queue",
     )?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use super::*;
+
+    /// The handle written without `format!` is the text the receive's `UPDATE` stores
+    /// (`id || ':' || nonce`), so deletes find it.
+    #[test]
+    fn a_receipt_handle_is_the_row_id_a_colon_and_the_nonce() {
+        for id in [0i64, 1, 9, 10, 99, 12_345, i64::MAX, -7] {
+            assert_eq!(receipt_handle(id, "n-1"), format!("{id}:n-1"));
+            assert_eq!(receipt_row(&receipt_handle(id, "x")), Some(id));
+        }
+    }
 }

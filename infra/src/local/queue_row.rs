@@ -1,7 +1,7 @@
 //! A queue's settings as stored, read by queue operations and remembered per transaction
 //! ([`super::store::TxCache`]); apart from `queue` so that the store can hold them.
 
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{name_from_arn, LocalError, Result};
 
@@ -17,7 +17,7 @@ pub(crate) struct QueueRow {
     pub content_based_dedup: bool,
 }
 
-pub(crate) fn load_queue(tx: &Transaction, arn_or_name: &str) -> Result<QueueRow> {
+pub(crate) fn load_queue(tx: &Connection, arn_or_name: &str) -> Result<QueueRow> {
     let name = name_from_arn(arn_or_name);
     tx.prepare_cached(
         "SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 use serde_json::{json, Map, Value};
 
@@ -21,7 +21,8 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenTx, Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup,
+    OpenTx, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::{arn_service, new_id, LocalError, Result};
@@ -47,7 +48,7 @@ pub struct PutEventsOutput {
     pub routed: Vec<Routed>,
 }
 
-fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {
+fn build_routes(tx: &Connection, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {
     let mut matcher = patterns::Matcher::new();
     let mut rules = HashMap::new();
     for rule in load_rules(tx, Some(bus))? {
@@ -77,7 +78,7 @@ fn build_routes(tx: &Transaction, ctx: &Ctx, bus: &str, generation: i64) -> Resu
 /// The routes of `bus`, rebuilt if rules changed since they were compiled.
 pub(crate) fn routes_for<'r>(
     cache: &'r mut RouteCache,
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus: &str,
 ) -> Result<&'r BusRoutes> {
@@ -88,7 +89,7 @@ pub(crate) fn routes_for<'r>(
 /// [`routes_for`] with the transaction's `rules_generation` already read.
 fn routes_at<'r>(
     cache: &'r mut RouteCache,
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus: &str,
     generation: i64,
@@ -273,7 +274,7 @@ fn check_entry_count(entries: &[PutEventsEntry]) -> std::result::Result<(), Stri
 }
 
 /// Whether e-mails are waiting in the outbox (written out after the commit).
-fn outbox_pending(tx: &Transaction) -> Result<bool> {
+fn outbox_pending(tx: &Connection) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?
         .query_row([], |r| r.get(0))?)
@@ -437,7 +438,7 @@ fn refused(why: &str) -> LocalError {
 
 /// One prepared PutEvents call's work inside a transaction, at `generation` of the rules.
 fn put_events_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &mut RouteCache,
     generation: i64,
@@ -648,18 +649,15 @@ impl Store {
         // Only accepted events and sent messages must survive power loss: a group of
         // receives and deletes alone commits without an fsync (see `Store::write_relaxed`).
         let durable = !sync_later && calls.iter().any(GroupCall::is_durable);
-        let OpenTx {
-            tx,
+        let OpenGroup {
+            tx: group_tx,
             mut ctx,
             routes,
-        } = if durable {
-            self.begin_write()?
-        } else {
-            self.begin_write_relaxed()?
-        };
+        } = self.begin_group(durable)?;
+        let tx = group_tx.conn;
         // Its calls change no queue and no archive.
         ctx.cache.on = true;
-        let generation = counter(&tx, "rules_generation")?;
+        let generation = counter(tx, "rules_generation")?;
         let mut outs = Vec::with_capacity(calls.len());
         for call in calls {
             if let GroupCall::Put(PreparedPutEvents {
@@ -669,7 +667,7 @@ impl Store {
                 outs.push(GroupOut::Put(Err(refused(why))));
                 continue;
             }
-            let run = |tx: &Transaction, routes: &mut RouteCache| match call {
+            let run = |tx: &Connection, routes: &mut RouteCache| match call {
                 GroupCall::Put(put) => {
                     put_events_tx(tx, &ctx, routes, generation, put).map(|o| GroupOut::Put(Ok(o)))
                 }
@@ -683,13 +681,13 @@ impl Store {
                 }
             };
             // The rows the call held back are written when it succeeded (`TxCache::flush`).
-            let run = |tx: &Transaction, routes: &mut RouteCache| {
+            let run = |tx: &Connection, routes: &mut RouteCache| {
                 let out = run(tx, routes)?;
                 ctx.cache.flush(tx)?;
                 Ok(out)
             };
             if !savepoints {
-                match run(&tx, routes) {
+                match run(tx, routes) {
                     Ok(out) => outs.push(out),
                     // A single call's error is the group's; else try again with savepoints
                     // (dropping `tx` rolls it back).
@@ -700,7 +698,7 @@ impl Store {
             }
             // One savepoint at a time, so one name (and cached statements) serves every call.
             tx.prepare_cached("SAVEPOINT group_call")?.execute([])?;
-            match run(&tx, routes) {
+            match run(tx, routes) {
                 Ok(out) => {
                     tx.prepare_cached("RELEASE group_call")?.execute([])?;
                     outs.push(out);
@@ -718,8 +716,8 @@ impl Store {
                 }
             }
         }
-        let mail = outbox_pending(&tx)?;
-        tx.commit()?;
+        let mail = outbox_pending(tx)?;
+        group_tx.commit()?;
         if mail {
             self.flush_outbox()?;
         }
@@ -756,7 +754,7 @@ pub(crate) enum GroupOut {
 
 /// Matches one event against a bus's rules and delivers it to every target of every match.
 pub(crate) fn route_event(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &BusRoutes,
     bus: &str,
@@ -773,7 +771,7 @@ pub(crate) fn route_event(
 /// an event is not forwarded to a further bus (see [`forward_to_bus`]).
 #[allow(clippy::too_many_arguments)]
 fn route_event_hop(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &BusRoutes,
     bus: &str,
@@ -791,7 +789,7 @@ fn route_event_hop(
 /// An event entering `bus`: archived, recorded, and delivered to the rules it `matched`.
 #[allow(clippy::too_many_arguments)]
 fn deliver_event(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     routes: &BusRoutes,
     bus: &str,
@@ -803,7 +801,7 @@ fn deliver_event(
 ) -> Result<()> {
     super::archiving::archive_tx(tx, ctx, bus, event)?;
     event.record(tx, ctx, bus, event_id)?;
-    let ingestion_time = rfc3339_seconds(ctx.now_ms);
+    let ingestion_time = ctx.cache.ingestion_time(ctx.now_ms);
     for &rule_name in matched {
         let Some(rule) = routes.rules.get(rule_name) else {
             continue;
@@ -815,7 +813,7 @@ fn deliver_event(
             rule,
             event_id,
             event,
-            &ingestion_time,
+            ingestion_time,
             forwarded,
             routed,
         )?;
@@ -827,7 +825,7 @@ fn deliver_event(
 /// activity), as EventBridge does once the rule matched or its schedule fired.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn deliver_to_rule(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     rule_name: &str,
     rule: &RouteRule,
@@ -845,7 +843,8 @@ pub(crate) fn deliver_to_rule(
             ingestion_time,
         };
         let activity_origin = &rule.activity_origin;
-        let forwards = arn_service(&target.arn) == Some("events");
+        let service = arn_service(&target.arn);
+        let forwards = service == Some("events");
         let plain = target.input.is_none()
             && target.input_path.is_none()
             && target.input_transformer.is_none();
@@ -857,7 +856,7 @@ pub(crate) fn deliver_to_rule(
         // A topic's activity row goes first, so that it is listed before the fan-out it
         // causes; other targets cause none, and get one row with the outcome (one write).
         // Either row keeps the body the target was handed, for the local console.
-        let activity = match arn_service(&target.arn) {
+        let activity = match service {
             Some("sns") => Some(begin_activity(
                 tx,
                 ctx,
@@ -1063,7 +1062,7 @@ type Delivery = std::result::Result<(), (&'static str, String)>;
 /// already arrived over a bus target is not forwarded again (`THIRD_ACCOUNT_HOP_DETECTED`),
 /// which also ends every loop between buses after one hop.
 fn forward_to_bus(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus_arn: &str,
     event_id: &str,
@@ -1116,7 +1115,7 @@ fn forward_to_bus(
 
 /// Sends one body to one target. Target-side problems are `Ok(Err(..))`; storage errors are `Err`.
 fn deliver(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     target: &TargetSpec,
     event_id: &str,

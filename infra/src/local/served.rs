@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::events::{put_rule_tx, validate_rule};
@@ -127,7 +127,7 @@ fn first_difference(existing: &QueueSpec, wanted: &QueueSpec, given: &[String]) 
         .cloned()
 }
 
-fn load_tags(tx: &Transaction, r: &ServedResource) -> Result<Option<BTreeMap<String, String>>> {
+fn load_tags(tx: &Connection, r: &ServedResource) -> Result<Option<BTreeMap<String, String>>> {
     let text: Option<String> = tx
         .prepare_cached(
             "SELECT tags FROM served_resources WHERE kind = ?1 AND bus = ?2 AND name = ?3",
@@ -138,7 +138,7 @@ fn load_tags(tx: &Transaction, r: &ServedResource) -> Result<Option<BTreeMap<Str
 }
 
 fn save_tags(
-    tx: &Transaction,
+    tx: &Connection,
     now_ms: i64,
     r: &ServedResource,
     tags: &BTreeMap<String, String>,
@@ -152,7 +152,7 @@ fn save_tags(
     Ok(())
 }
 
-fn exists(tx: &Transaction, r: &ServedResource) -> Result<bool> {
+fn exists(tx: &Connection, r: &ServedResource) -> Result<bool> {
     let found = match r.kind {
         ServedKind::Queue => tx
             .prepare_cached("SELECT 1 FROM queues WHERE name = ?1")?
@@ -178,7 +178,7 @@ fn missing(r: &ServedResource) -> LocalError {
 
 /// The resource's tags if it exists and was made over the wire; [`LocalError::NotServed`]
 /// if it is the project's, a not-found error if it does not exist.
-fn served_tags(tx: &Transaction, r: &ServedResource) -> Result<BTreeMap<String, String>> {
+fn served_tags(tx: &Connection, r: &ServedResource) -> Result<BTreeMap<String, String>> {
     if !exists(tx, r)? {
         return Err(missing(r));
     }

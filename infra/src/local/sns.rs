@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -288,7 +288,7 @@ struct SubRow {
 
 /// Publish inside a transaction. `message_id` lets EventBridge reuse the event id for tracing.
 pub(crate) fn publish_tx(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     topic: &str,
     req: &PublishRequest,

@@ -21,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::clock::Clock;
+use super::hot::{BindValue, Columns, HotStatements, InsertTexts, Row, Val};
 use super::queue_row::{load_queue, QueueRow};
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
@@ -80,7 +81,7 @@ pub(crate) struct Ctx<'a> {
     pub now_ms: i64,
     pub region: &'a str,
     pub account: &'a str,
-    pub cache: TxCache,
+    pub cache: TxCache<'a>,
 }
 
 /// A bus's archives: name and pattern.
@@ -95,13 +96,20 @@ pub(crate) type Archives = Rc<Vec<(String, Option<String>)>>;
 /// `bus_events`, which nothing in the call reads back, to write them at the end of the call
 /// ([`TxCache::flush`]) ten to a statement: a statement costs about as much again as its row.
 #[derive(Default)]
-pub(crate) struct TxCache {
+pub(crate) struct TxCache<'a> {
+    /// The connection's statements kept prepared (`None`: through rusqlite's cache).
+    pub hot: Option<&'a HotStatements>,
     pub on: bool,
     queues: RefCell<HashMap<String, Rc<QueueRow>>>,
+    /// The last queue looked up, by the name or ARN it was asked by.
+    last_queue: RefCell<Option<(String, Rc<QueueRow>)>>,
     archives: RefCell<HashMap<String, Archives>>,
     messages: RefCell<Vec<PendingMessage>>,
     events: RefCell<Vec<PendingEvent>>,
     activity: RefCell<Vec<PendingActivity>>,
+    /// The transaction's time as RFC 3339 (`ingestion-time` of input transformers), made
+    /// once per transaction (its `now_ms` does not change), whether on or not.
+    ingestion_time: std::cell::OnceCell<String>,
 }
 
 /// An `activity` row held back until the end of the call (or until a row that must be
@@ -145,24 +153,20 @@ fn multi_row_sql(head: &str, width: usize, rows: usize) -> String {
     format!("{head} VALUES {}", vec![group; rows].join(", "))
 }
 
-/// Binds the next value of a [`Row`] to its place in the statement.
-pub(crate) type BindValue<'a> = dyn FnMut(&dyn rusqlite::ToSql) -> rusqlite::Result<()> + 'a;
-
-/// A row of one table, written by [`insert_rows`]: one place where each table's columns are
-/// named and bound, whether the row was held back or is written at once.
-pub(crate) trait Row {
-    /// `INSERT INTO table (columns)`, without `VALUES`.
-    const INSERT: &'static str;
-    /// How many columns: the values [`Row::bind`] gives.
-    const WIDTH: usize;
-    /// The values, in the order of the columns.
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()>;
+/// The `INSERT` text of `rows` (1 to [`ROWS_PER_INSERT`]) rows of `R`.
+fn insert_sql<R: Row>(rows: usize) -> &'static str {
+    let texts = R::texts().get_or_init(|| {
+        (1..=ROWS_PER_INSERT)
+            .map(|n| multi_row_sql(R::INSERT, R::WIDTH, n))
+            .collect()
+    });
+    &texts[rows - 1]
 }
 
 /// Inserts `rows` in order, [`ROWS_PER_INSERT`] to a statement.
-pub(crate) fn insert_rows<R: Row>(tx: &Transaction, rows: &[R]) -> Result<()> {
+pub(crate) fn insert_rows<R: Row>(tx: &Connection, rows: &[R]) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut stmt = tx.prepare_cached(&multi_row_sql(R::INSERT, R::WIDTH, chunk.len()))?;
+        let mut stmt = tx.prepare_cached(insert_sql::<R>(chunk.len()))?;
         let mut place = 0;
         for row in chunk {
             row.bind(&mut |value| {
@@ -176,18 +180,34 @@ pub(crate) fn insert_rows<R: Row>(tx: &Transaction, rows: &[R]) -> Result<()> {
     Ok(())
 }
 
+/// [`insert_rows`] through statements kept prepared ([`HotStatements`]): the group commit's
+/// held-back rows.
+fn insert_rows_hot<R: Row>(hot: &HotStatements, tx: &Connection, rows: &[R]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        hot.insert(tx, insert_sql::<R>(chunk.len()), chunk)?;
+    }
+    Ok(())
+}
+
 impl Row for PendingActivity {
-    const INSERT: &'static str = "INSERT INTO activity (at_ms, message_id, origin, target, \
-                                  outcome, body, body_is_envelope)";
+    // `OR FAIL`: a constraint failure ends the statement without undoing the rows before
+    // it (the caller's savepoint or transaction does), so SQLite needs no statement journal
+    // (a copy of every page the statement touches first) for a ten-row INSERT.
+    const INSERT: &'static str = "INSERT OR FAIL INTO activity (at_ms, message_id, origin, \
+                                  target, outcome, body, body_is_envelope)";
     const WIDTH: usize = 7;
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
-        bind(&self.at_ms)?;
-        bind(&self.message_id)?;
-        bind(&self.origin)?;
-        bind(&self.target)?;
-        bind(&self.outcome)?;
-        bind(&self.body)?;
-        bind(&self.body_is_envelope)
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
+        bind(Val::Int(self.at_ms))?;
+        bind(Val::Text(&self.message_id))?;
+        bind(Val::Text(&self.origin))?;
+        bind(Val::Text(&self.target))?;
+        bind(Val::Text(&self.outcome))?;
+        bind(Val::opt(self.body.as_ref()))?;
+        bind(Val::Int(self.body_is_envelope.into()))
+    }
+    fn texts() -> &'static InsertTexts {
+        static TEXTS: InsertTexts = InsertTexts::new();
+        &TEXTS
     }
 }
 
@@ -195,15 +215,19 @@ impl Row for PendingMessage {
     const INSERT: &'static str = "INSERT INTO messages (queue, message_id, body, \
                                   message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)";
     const WIDTH: usize = 8;
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
-        bind(&self.queue)?;
-        bind(&self.message_id)?;
-        bind(&self.body)?;
-        bind(&self.attributes)?;
-        bind(&self.group_id)?;
-        bind(&self.dedup_id)?;
-        bind(&self.sent_ms)?;
-        bind(&self.visible_at_ms)
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
+        bind(Val::Text(&self.queue))?;
+        bind(Val::Text(&self.message_id))?;
+        bind(Val::Text(&self.body))?;
+        bind(Val::opt(self.attributes.as_ref()))?;
+        bind(Val::opt(self.group_id.as_ref()))?;
+        bind(Val::opt(self.dedup_id.as_ref()))?;
+        bind(Val::Int(self.sent_ms))?;
+        bind(Val::Int(self.visible_at_ms))
+    }
+    fn texts() -> &'static InsertTexts {
+        static TEXTS: InsertTexts = InsertTexts::new();
+        &TEXTS
     }
 }
 
@@ -211,15 +235,19 @@ impl Row for PendingEvent {
     const INSERT: &'static str =
         "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope)";
     const WIDTH: usize = 4;
-    fn bind(&self, bind: &mut BindValue) -> rusqlite::Result<()> {
-        bind(&self.event_id)?;
-        bind(&self.at_ms)?;
-        bind(&self.bus)?;
-        bind(&self.envelope)
+    fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
+        bind(Val::Text(&self.event_id))?;
+        bind(Val::Int(self.at_ms))?;
+        bind(Val::Text(&self.bus))?;
+        bind(Val::Text(&self.envelope))
+    }
+    fn texts() -> &'static InsertTexts {
+        static TEXTS: InsertTexts = InsertTexts::new();
+        &TEXTS
     }
 }
 
-impl TxCache {
+impl TxCache<'_> {
     /// Holds back a message row while on; off, gives it back for the caller to insert.
     pub fn defer_message(&self, row: PendingMessage) -> Option<PendingMessage> {
         if !self.on {
@@ -230,15 +258,66 @@ impl TxCache {
     }
 
     /// Writes the activity rows held back, in order.
-    fn flush_activity(&self, tx: &Transaction) -> Result<()> {
-        insert_rows(tx, &std::mem::take(&mut *self.activity.borrow_mut()))
+    fn flush_activity(&self, tx: &Connection) -> Result<()> {
+        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))
     }
 
     /// Writes the rows held back by the call that just ran.
-    pub fn flush(&self, tx: &Transaction) -> Result<()> {
-        self.flush_activity(tx)?;
-        insert_rows(tx, &std::mem::take(&mut *self.messages.borrow_mut()))?;
-        insert_rows(tx, &std::mem::take(&mut *self.events.borrow_mut()))
+    pub fn flush(&self, tx: &Connection) -> Result<()> {
+        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))?;
+        self.insert(tx, &std::mem::take(&mut *self.messages.borrow_mut()))?;
+        self.insert(tx, &std::mem::take(&mut *self.events.borrow_mut()))
+    }
+
+    /// Runs `sql` with `values` (through the statements kept prepared when there are, else
+    /// rusqlite's cache); returns how many rows it changed.
+    pub fn execute(&self, tx: &Connection, sql: &'static str, values: &[Val]) -> Result<usize> {
+        if let Some(hot) = self.hot {
+            return Ok(hot.execute(tx, sql, values)?);
+        }
+        let mut stmt = tx.prepare_cached(sql)?;
+        for (place, value) in values.iter().enumerate() {
+            stmt.raw_bind_parameter(place + 1, value)?;
+        }
+        Ok(stmt.raw_execute()?)
+    }
+
+    /// Runs the query `sql` with `values`; `f` of each row (through the statements kept
+    /// prepared when there are, else rusqlite's cache).
+    pub fn query<T>(
+        &self,
+        tx: &Connection,
+        sql: &'static str,
+        values: &[Val],
+        mut f: impl FnMut(&dyn Columns) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        if let Some(hot) = self.hot {
+            return Ok(hot.query(tx, sql, values, f)?);
+        }
+        let mut stmt = tx.prepare_cached(sql)?;
+        for (place, value) in values.iter().enumerate() {
+            stmt.raw_bind_parameter(place + 1, value)?;
+        }
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(f(row)?);
+        }
+        Ok(out)
+    }
+
+    /// [`insert_rows`], through the statements kept prepared when there are.
+    fn insert<R: Row>(&self, tx: &Connection, rows: &[R]) -> Result<()> {
+        match self.hot {
+            Some(hot) => insert_rows_hot(hot, tx, rows),
+            None => insert_rows(tx, rows),
+        }
+    }
+
+    /// `now_ms` (the transaction's [`Ctx::now_ms`]) as RFC 3339, formatted at the first call.
+    pub fn ingestion_time(&self, now_ms: i64) -> &str {
+        self.ingestion_time
+            .get_or_init(|| super::clock::rfc3339_seconds(now_ms))
     }
 
     /// Drops the rows held back by a call that failed (rolled back to its savepoint).
@@ -249,11 +328,20 @@ impl TxCache {
     }
 
     /// A queue's settings by name or ARN ([`load_queue`]).
-    pub fn queue(&self, tx: &Transaction, arn_or_name: &str) -> Result<Rc<QueueRow>> {
+    pub fn queue(&self, tx: &Connection, arn_or_name: &str) -> Result<Rc<QueueRow>> {
+        if self.on {
+            // Most lookups in a group name the queue of the one before, as given.
+            if let Some((given, q)) = &*self.last_queue.borrow() {
+                if given == arn_or_name {
+                    return Ok(Rc::clone(q));
+                }
+            }
+        }
         let name = super::name_from_arn(arn_or_name);
         if self.on {
-            if let Some(q) = self.queues.borrow().get(name) {
-                return Ok(Rc::clone(q));
+            if let Some(q) = self.queues.borrow().get(name).cloned() {
+                *self.last_queue.borrow_mut() = Some((arn_or_name.to_string(), Rc::clone(&q)));
+                return Ok(q);
             }
         }
         let q = Rc::new(load_queue(tx, arn_or_name)?);
@@ -261,12 +349,13 @@ impl TxCache {
             self.queues
                 .borrow_mut()
                 .insert(name.to_string(), Rc::clone(&q));
+            *self.last_queue.borrow_mut() = Some((arn_or_name.to_string(), Rc::clone(&q)));
         }
         Ok(q)
     }
 
     /// The archives of `bus`.
-    pub fn archives(&self, tx: &Transaction, bus: &str) -> Result<Archives> {
+    pub fn archives(&self, tx: &Connection, bus: &str) -> Result<Archives> {
         if self.on {
             if let Some(a) = self.archives.borrow().get(bus) {
                 return Ok(Rc::clone(a));
@@ -291,6 +380,42 @@ impl TxCache {
 /// need: the [`Ctx`] and the compiled routes (borrowed beside the transaction).
 pub(crate) struct OpenTx<'a> {
     pub tx: Transaction<'a>,
+    pub ctx: Ctx<'a>,
+    pub routes: &'a mut super::routes::RouteCache,
+}
+
+/// A `BEGIN IMMEDIATE` transaction begun and committed through statements the connection
+/// keeps prepared ([`Store::begin_group`]): rusqlite's [`Transaction`] parses `BEGIN` and
+/// `COMMIT` anew every time, which the group commit's writer would pay once per group.
+/// Dropped without [`GroupTx::commit`] (or after a failed commit), it rolls back.
+pub(crate) struct GroupTx<'a> {
+    pub conn: &'a Connection,
+    open: bool,
+}
+
+impl GroupTx<'_> {
+    /// Commits; on failure the transaction is rolled back when `self` drops.
+    pub fn commit(mut self) -> Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for GroupTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
+}
+
+/// [`OpenTx`] with a [`GroupTx`].
+pub(crate) struct OpenGroup<'a> {
+    pub tx: GroupTx<'a>,
     pub ctx: Ctx<'a>,
     pub routes: &'a mut super::routes::RouteCache,
 }
@@ -573,6 +698,9 @@ ALTER TABLE activity ADD COLUMN body_is_envelope INTEGER NOT NULL DEFAULT 0;
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
 pub struct Store {
+    /// Statements kept prepared on `conn`: declared before it, so that they are finalized
+    /// before it closes.
+    hot: HotStatements,
     pub(crate) conn: Connection,
     pub(crate) config: Config,
     pub(crate) clock: Clock,
@@ -651,6 +779,7 @@ impl Store {
             other => other,
         })?;
         let mut store = Store {
+            hot: HotStatements::default(),
             sync_full: config.durability == Durability::Full,
             conn,
             config,
@@ -747,11 +876,31 @@ impl Store {
         self.begin(TransactionBehavior::Immediate)
     }
 
-    /// [`Store::begin_write`] for a transaction of receives and deletes only (see
-    /// [`Store::write_relaxed`]): committed with `synchronous=NORMAL`.
-    pub(crate) fn begin_write_relaxed(&mut self) -> Result<OpenTx<'_>> {
-        self.set_sync(false)?;
-        self.begin(TransactionBehavior::Immediate)
+    /// [`Store::begin_write`] for the group commit, as a [`GroupTx`]; not `durable` (a group
+    /// of receives and deletes only, see [`Store::write_relaxed`]), it commits with
+    /// `synchronous=NORMAL`.
+    pub(crate) fn begin_group(&mut self, durable: bool) -> Result<OpenGroup<'_>> {
+        self.set_sync(durable)?;
+        let now_ms = self.clock.now_ms();
+        let Store {
+            conn,
+            config,
+            routes,
+            hot,
+            ..
+        } = self;
+        let ctx = Ctx {
+            now_ms,
+            region: &config.region,
+            account: &config.account,
+            cache: TxCache {
+                hot: Some(hot),
+                ..TxCache::default()
+            },
+        };
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let tx = GroupTx { conn, open: true };
+        Ok(OpenGroup { tx, ctx, routes })
     }
 
     fn begin(&mut self, behavior: TransactionBehavior) -> Result<OpenTx<'_>> {
@@ -760,13 +909,17 @@ impl Store {
             conn,
             config,
             routes,
+            hot,
             ..
         } = self;
         let ctx = Ctx {
             now_ms,
             region: &config.region,
             account: &config.account,
-            cache: TxCache::default(),
+            cache: TxCache {
+                hot: Some(hot),
+                ..TxCache::default()
+            },
         };
         let tx = conn.transaction_with_behavior(behavior)?;
         Ok(OpenTx { tx, ctx, routes })
@@ -875,7 +1028,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 
 /// Appends one activity row (inside the delivering transaction).
 pub(crate) fn record_activity(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -888,7 +1041,7 @@ pub(crate) fn record_activity(
 /// Appends one activity row with the body the target was handed (shown only by the local
 /// console, `bridge dev --ui`; never printed).
 pub(crate) fn record_delivery(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -917,7 +1070,7 @@ pub(crate) enum Body<'a> {
 
 /// [`record_delivery`] with the body given as a [`Body`].
 pub(crate) fn record_delivery_of(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -948,7 +1101,7 @@ pub(crate) fn record_delivery_of(
 /// Appends an activity row whose outcome is filled in later with [`set_activity_outcome`], so
 /// that a delivery is listed before the fan-out it causes (rule → topic before topic → queue).
 pub(crate) fn begin_activity(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     message_id: &str,
     origin: &str,
@@ -967,7 +1120,7 @@ pub(crate) fn begin_activity(
 
 /// Keeps an event's envelope as it entered `bus` (for the local console to open).
 pub(crate) fn record_bus_event(
-    tx: &Transaction,
+    tx: &Connection,
     ctx: &Ctx,
     bus: &str,
     event_id: &str,
@@ -986,20 +1139,20 @@ pub(crate) fn record_bus_event(
     insert_rows(tx, &[row])
 }
 
-pub(crate) fn set_activity_outcome(tx: &Transaction, id: i64, outcome: &str) -> Result<()> {
+pub(crate) fn set_activity_outcome(tx: &Connection, id: i64, outcome: &str) -> Result<()> {
     tx.prepare_cached("UPDATE activity SET outcome = ?1 WHERE id = ?2")?
         .execute(params![outcome, id])?;
     Ok(())
 }
 
 /// Increments and returns a counter in `meta`.
-pub(crate) fn next_counter(tx: &Transaction, key: &str) -> Result<i64> {
+pub(crate) fn next_counter(tx: &Connection, key: &str) -> Result<i64> {
     tx.prepare_cached("UPDATE meta SET value = value + 1 WHERE key = ?1")?
         .execute([key])?;
     counter(tx, key)
 }
 
-pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
+pub(crate) fn counter(tx: &Connection, key: &str) -> Result<i64> {
     Ok(tx
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
@@ -1011,7 +1164,7 @@ pub(crate) fn counter(tx: &Transaction, key: &str) -> Result<i64> {
 mod durability_tests {
     use super::*;
 
-    fn synchronous(tx: &Transaction) -> i64 {
+    fn synchronous(tx: &Connection) -> i64 {
         tx.query_row("PRAGMA synchronous", [], |r| r.get(0))
             .expect("PRAGMA synchronous")
     }
