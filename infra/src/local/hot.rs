@@ -68,7 +68,9 @@ pub(crate) trait Row {
 pub(crate) struct HotStatements {
     /// The connection they were prepared on (set by the first one).
     db: std::cell::Cell<*mut ffi::sqlite3>,
-    stmts: RefCell<Vec<(*const u8, NonNull<ffi::sqlite3_stmt>)>>,
+    /// Keyed by the text's address and length (a shorter text could start where a longer
+    /// one does).
+    stmts: RefCell<Vec<(*const str, NonNull<ffi::sqlite3_stmt>)>>,
 }
 
 // SAFETY: the statements belong to the connection of the `Store` that owns this value, and
@@ -129,7 +131,7 @@ impl HotStatements {
             .stmts
             .borrow()
             .iter()
-            .find(|(text, _)| ptr::eq(*text, sql.as_ptr()))
+            .find(|(text, _)| ptr::eq(*text, sql))
         {
             return Ok(stmt.as_ptr());
         }
@@ -149,7 +151,7 @@ impl HotStatements {
             return Err(error(db, rc));
         }
         let stmt = NonNull::new(stmt).ok_or(rusqlite::Error::InvalidQuery)?;
-        self.stmts.borrow_mut().push((sql.as_ptr(), stmt));
+        self.stmts.borrow_mut().push((sql, stmt));
         Ok(stmt.as_ptr())
     }
 
