@@ -881,29 +881,15 @@ impl Store {
     /// `synchronous=NORMAL`.
     pub(crate) fn begin_group(&mut self, durable: bool) -> Result<OpenGroup<'_>> {
         self.set_sync(durable)?;
-        let now_ms = self.clock.now_ms();
-        let Store {
-            conn,
-            config,
-            routes,
-            hot,
-            ..
-        } = self;
-        let ctx = Ctx {
-            now_ms,
-            region: &config.region,
-            account: &config.account,
-            cache: TxCache {
-                hot: Some(hot),
-                ..TxCache::default()
-            },
-        };
+        let (conn, ctx, routes) = self.parts();
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let tx = GroupTx { conn, open: true };
         Ok(OpenGroup { tx, ctx, routes })
     }
 
-    fn begin(&mut self, behavior: TransactionBehavior) -> Result<OpenTx<'_>> {
+    /// The connection, a transaction's [`Ctx`] (now, region, account, the kept statements)
+    /// and the route cache, borrowed apart so a transaction can hold all three.
+    fn parts(&mut self) -> (&mut Connection, Ctx<'_>, &mut super::routes::RouteCache) {
         let now_ms = self.clock.now_ms();
         let Store {
             conn,
@@ -921,6 +907,11 @@ impl Store {
                 ..TxCache::default()
             },
         };
+        (conn, ctx, routes)
+    }
+
+    fn begin(&mut self, behavior: TransactionBehavior) -> Result<OpenTx<'_>> {
+        let (conn, ctx, routes) = self.parts();
         let tx = conn.transaction_with_behavior(behavior)?;
         Ok(OpenTx { tx, ctx, routes })
     }
