@@ -6,7 +6,7 @@ use crate::aws_support;
 use std::collections::BTreeMap;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use aws_support::{clients, endpoint, receive, unique};
+use aws_support::{clients, create_bucket, endpoint, receive, unique};
 use infra::aws::read::{self, TargetFacts};
 use infra::aws::write::Writer;
 use rules::owner::{owned_by, ownership_tags};
@@ -119,12 +119,7 @@ async fn put_object_reaches_the_queue_through_eventbridge() {
     let writer = Writer::new(&aws);
     let tags = ownership_tags(&unique("stack"));
     let bucket = unique("uploads");
-    aws.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("CreateBucket");
+    create_bucket(&aws, &bucket).await;
     let (url, queue_arn) = writer
         .create_queue(&unique("uploads-q"), &BTreeMap::new(), &tags)
         .await

@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{
     Event, LambdaFunctionConfiguration, NotificationConfiguration, QueueConfiguration,
     TopicConfiguration,
 };
-use aws_support::{clients, endpoint, receive, unique, REGION};
+use aws_support::{clients, create_bucket, endpoint, receive, unique, REGION};
 use infra::aws::apply::{apply_plan, plan_stack};
 use infra::aws::read;
 use infra::aws::s3_notify::{self, notification_id, NotificationKind};
@@ -67,15 +67,6 @@ async fn queue_url(aws: &AwsClients, name: &str) -> String {
         .queue_url()
         .expect("url")
         .to_string()
-}
-
-async fn create_bucket(aws: &AwsClients, name: &str) {
-    aws.s3
-        .create_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .expect("CreateBucket");
 }
 
 async fn put_object(aws: &AwsClients, bucket: &str, key: &str) {

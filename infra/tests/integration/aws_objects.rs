@@ -4,7 +4,7 @@ use crate::aws_support;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use aws_support::{clients, endpoint, unique};
+use aws_support::{clients, create_bucket, endpoint, unique};
 use infra::aws::S3Objects;
 
 #[tokio::test]
@@ -12,12 +12,7 @@ async fn get_object_reads_the_exact_version_an_event_names() {
     let Some(endpoint) = endpoint() else { return };
     let aws = clients(&endpoint).await;
     let bucket = unique("objects");
-    aws.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("CreateBucket");
+    create_bucket(&aws, &bucket).await;
     aws.s3
         .put_bucket_versioning()
         .bucket(&bucket)
@@ -73,12 +68,7 @@ fn get_object_blocking_works_outside_a_runtime() {
     let bucket = unique("objects-blocking");
     let aws = runtime.block_on(async {
         let aws = clients(&endpoint).await;
-        aws.s3
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("CreateBucket");
+        create_bucket(&aws, &bucket).await;
         aws.s3
             .put_object()
             .bucket(&bucket)

@@ -5,7 +5,7 @@ use crate::aws_support;
 
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
-use aws_support::{clients, endpoint, receive, unique};
+use aws_support::{clients, create_bucket, endpoint, receive, unique};
 use infra::aws::{s3_notify, write::Writer};
 
 #[tokio::test]
@@ -13,12 +13,7 @@ async fn enabling_eventbridge_keeps_a_foreign_queue_configuration() {
     let Some(endpoint) = endpoint() else { return };
     let aws = clients(&endpoint).await;
     let bucket = unique("keep-cfg");
-    aws.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("CreateBucket");
+    create_bucket(&aws, &bucket).await;
     let queue = unique("foreign-s3-q");
     let url = aws
         .sqs
@@ -105,12 +100,7 @@ async fn disabling_eventbridge_when_off_makes_no_write() {
     let Some(endpoint) = endpoint() else { return };
     let aws = clients(&endpoint).await;
     let bucket = unique("off-already");
-    aws.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("CreateBucket");
+    create_bucket(&aws, &bucket).await;
     let writer = Writer::new(&aws);
     let wrote = writer
         .set_bucket_eventbridge(&bucket, false)

@@ -13,6 +13,16 @@ use infra::aws::AwsClients;
 mod moto;
 pub use moto::{clients, endpoint, unique, REGION};
 
+/// Creates the bucket `name` (in the clients' region).
+pub async fn create_bucket(aws: &AwsClients, name: &str) {
+    aws.s3
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("CreateBucket");
+}
+
 /// Receives messages from a queue until `want` arrived or ~10 s passed; returns bodies.
 pub async fn receive(aws: &AwsClients, queue_url: &str, want: usize) -> Vec<String> {
     let mut bodies = Vec::new();
