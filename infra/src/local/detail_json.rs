@@ -193,17 +193,8 @@ impl Walk<'_, '_> {
             self.expect(b':')?;
             self.skip_ws();
             self.value(depth)?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.skip_ws();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    break;
-                }
-                _ => return Err(GiveUp),
+            if self.end_of_members(b'}')? {
+                break;
             }
         }
         // A key twice: a `Value` keeps the first one's place and the last one's value.
@@ -226,18 +217,27 @@ impl Walk<'_, '_> {
         }
         loop {
             self.value(depth)?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.skip_ws();
-                }
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(GiveUp),
+            if self.end_of_members(b']')? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member of an object or array: `true` past its `close`, `false` past a `,`
+    /// (and the whitespace after it).
+    fn end_of_members(&mut self, close: u8) -> Result<bool, GiveUp> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.skip_ws();
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(GiveUp),
         }
     }
 
