@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{
     Event, LambdaFunctionConfiguration, NotificationConfiguration, QueueConfiguration,
     TopicConfiguration,
 };
-use aws_support::{clients, create_bucket, endpoint, receive, unique, REGION};
+use aws_support::{clients, create_bucket, endpoint, queue_url, receive, unique, REGION};
 use infra::aws::apply::{apply_plan, plan_stack};
 use infra::aws::read;
 use infra::aws::s3_notify::{self, notification_id, NotificationKind};
@@ -55,18 +55,6 @@ async fn create_queue(aws: &AwsClients, name: &str) -> (String, String) {
         .expect("read")
         .expect("queue");
     (url, queue.arn)
-}
-
-async fn queue_url(aws: &AwsClients, name: &str) -> String {
-    aws.sqs
-        .get_queue_url()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("GetQueueUrl")
-        .queue_url()
-        .expect("url")
-        .to_string()
 }
 
 async fn put_object(aws: &AwsClients, bucket: &str, key: &str) {

@@ -6,7 +6,7 @@ use crate::aws_support;
 
 use std::collections::BTreeMap;
 
-use aws_support::{clients, endpoint, receive, unique};
+use aws_support::{clients, endpoint, queue_url, receive, unique};
 use infra::aws::apply::{apply_plan, plan_stack};
 use infra::aws::read;
 use infra::aws::AwsClients;
@@ -118,18 +118,6 @@ async fn assert_converged(aws: &AwsClients, spec: &Desired) {
     assert!(plan.render(false).contains("No changes"));
     let report = apply_plan(aws, spec, &plan, &facts).await;
     assert_eq!(report.write_calls, 0, "a no-op apply made write calls");
-}
-
-async fn queue_url(aws: &AwsClients, name: &str) -> String {
-    aws.sqs
-        .get_queue_url()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("GetQueueUrl")
-        .queue_url()
-        .expect("url")
-        .to_string()
 }
 
 async fn send_event(aws: &AwsClients, source: &str, detail_type: &str) {

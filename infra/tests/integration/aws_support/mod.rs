@@ -23,6 +23,19 @@ pub async fn create_bucket(aws: &AwsClients, name: &str) {
         .expect("CreateBucket");
 }
 
+/// The URL of the queue `name`.
+pub async fn queue_url(aws: &AwsClients, name: &str) -> String {
+    aws.sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("GetQueueUrl")
+        .queue_url()
+        .expect("url")
+        .to_string()
+}
+
 /// Receives messages from a queue until `want` arrived or ~10 s passed; returns bodies.
 pub async fn receive(aws: &AwsClients, queue_url: &str, want: usize) -> Vec<String> {
     let mut bodies = Vec::new();
