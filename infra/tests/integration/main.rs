@@ -23,6 +23,7 @@ mod local_group_calls;
 mod local_group_commit;
 mod local_inspect;
 mod local_large_files;
+mod local_power_loss;
 mod local_queue;
 mod local_routing;
 mod local_schedule;
