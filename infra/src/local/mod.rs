@@ -81,11 +81,12 @@ pub mod tail;
 pub mod transform;
 pub mod translate;
 pub mod watch;
+mod write_tx;
 
 use std::path::PathBuf;
 
 pub use buckets::{
-    BucketSpec, CreatedReason, NotificationSpec, ObjectState, Observation, S3Change,
+    BucketScan, BucketSpec, CreatedReason, NotificationSpec, ObjectState, Observation, S3Change,
 };
 pub use clock::Clock;
 pub use dead_letters::{DeadLetterSource, MessageState, Peek, RedriveReport, StoredMessage};
@@ -103,6 +104,7 @@ pub use store::{Activity, Config, Durability, Store, DATABASE_FILE};
 pub use tail::TailSession;
 pub use translate::Resolver;
 pub use watch::BucketWatcher;
+pub use write_tx::WriteTx;
 
 /// The account id every local ARN carries (as LocalStack and moto do).
 pub const LOCAL_ACCOUNT: &str = "000000000000";
