@@ -277,6 +277,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             q.name, c.visible, c.in_flight, c.delayed
         );
     }
+    let w = writer.stats();
+    println!(
+        "writer: {} calls in {} commits, {} fsyncs",
+        w.calls, w.commits, w.syncs
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,7 +12,10 @@
 //! - [`sns`]: topics, subscriptions, filter policies, SNS envelopes, the e-mail outbox.
 //! - [`events`]: buses, rules and targets.
 //! - [`routing`]: PutEvents: validation, envelope, matching, delivery.
-//! - [`group`]: group commit: PutEvents calls from many threads sharing one commit (fsync).
+//! - [`group`]: group commit: calls from many threads sharing one commit (fsync): PutEvents,
+//!   sends, receives, deletes, and any other write through [`WriteTx`] (`write_tx`: S3
+//!   object changes and scans, Publish, PurgeQueue, schedules, replays), which runs alone
+//!   ([`Store::write_with`]) or in a group ([`GroupCommit::write`]).
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`watch`]: bucket directories watched as they change (`notify`), beside the scan.

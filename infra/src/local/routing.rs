@@ -662,6 +662,10 @@ impl Store {
         let generation = counter(tx, "rules_generation")?;
         let mut outs: Vec<Option<GroupOut>> = calls.iter().map(|_| None).collect();
         for (call, slot) in calls.iter().zip(outs.iter_mut()) {
+            // Writes run after the other calls (below).
+            if let GroupCall::Write(_) = call {
+                continue;
+            }
             if let GroupCall::Put(PreparedPutEvents {
                 entries: Err(why), ..
             }) = call
@@ -681,11 +685,10 @@ impl Store {
                     super::queue::delete_batch_tx(tx, &ctx, queue, handles)
                         .map(|o| GroupOut::Delete(Ok(o)))
                 }
-                GroupCall::Write(_) => Err(LocalError::invalid("group commit", "not a call")),
+                GroupCall::Write(_) => {
+                    Err(LocalError::invalid("group commit", "a write out of turn"))
+                }
             };
-            if let GroupCall::Write(_) = call {
-                continue;
-            }
             // The rows the call held back are written when it succeeded (`TxCache::flush`).
             let run = |tx: &Connection, routes: &mut RouteCache| {
                 let out = run(tx, routes)?;

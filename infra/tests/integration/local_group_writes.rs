@@ -174,6 +174,9 @@ fn concurrent_uploads_and_publishes_share_one_commit_and_one_fsync() {
     );
 }
 
+/// A caller's call on the writer, run on a thread of its own.
+type Call = Box<dyn FnOnce(&GroupCommit) -> Result<String, LocalError> + Send>;
+
 #[test]
 fn a_failing_or_panicking_write_leaves_no_trace_and_does_not_fail_the_others() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -183,7 +186,7 @@ fn a_failing_or_panicking_write_leaves_no_trace_and_does_not_fail_the_others() {
     );
     let release = hold_writer(&group);
     let before = group.stats();
-    let spawn = |f: Box<dyn FnOnce(&GroupCommit) -> Result<String, LocalError> + Send>| {
+    let spawn = |f: Call| {
         let g = Arc::clone(&group);
         std::thread::spawn(move || f(&g))
     };
