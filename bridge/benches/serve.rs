@@ -58,6 +58,7 @@ fn served(runtime: &tokio::runtime::Runtime, dir: &std::path::Path) -> Target {
         addr: "127.0.0.1:0".parse().expect("address"),
         state_dir: dir.to_path_buf(),
         config: Config::default(),
+        writer: None,
     })
     .expect("serve");
     let endpoint = format!("http://{}", server.addr);

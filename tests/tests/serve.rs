@@ -1148,6 +1148,194 @@ fn acknowledged_writes_survive_kill_9() {
     }
 }
 
+/// Every message `queue` of the state holds now (received, not deleted).
+fn drain_state(store: &mut Store, queue: &str) -> Vec<infra::local::ReceivedMessage> {
+    let mut out = Vec::new();
+    loop {
+        let got = store
+            .receive_messages(queue, ReceiveRequest::default())
+            .expect("receive");
+        if got.is_empty() {
+            return out;
+        }
+        out.extend(got);
+    }
+}
+
+/// The object keys of the S3 events in `events-q`, in order.
+fn announced_keys(store: &mut Store) -> Vec<String> {
+    drain_state(store, "events-q")
+        .into_iter()
+        .filter_map(|m| {
+            let event: Value = serde_json::from_str(&m.body).ok()?;
+            event["detail"]["object"]["key"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// 100 uploads and 20 publishes at once share the process's one writer with `dev`'s own
+/// scanner (`--interval-ms 20`): each is acknowledged, each upload has its file and
+/// exactly one event (the scan does not announce a served upload again), each publish
+/// reaches the topic's queue.
+#[test]
+fn concurrent_uploads_and_publishes_each_get_exactly_one_event() {
+    const UPLOADS: usize = 100;
+    const PUBLISHES: usize = 20;
+    let mut s = serve();
+    let rt = runtime();
+    rt.block_on(async {
+        let c = moto::clients(&s.endpoint).await;
+        let arn = c.sns.list_topics().send().await.expect("topics").topics()[0]
+            .topic_arn()
+            .expect("arn")
+            .to_string();
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..UPLOADS {
+            let c = c.clone();
+            calls.spawn(async move {
+                c.s3.put_object()
+                    .bucket("media")
+                    .key(format!("many/{i:03}"))
+                    .body(ByteStream::from(format!("upload {i}").into_bytes()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("upload {i}: {e:?}"))
+            });
+        }
+        for i in 0..PUBLISHES {
+            let (c, arn) = (c.clone(), arn.clone());
+            calls.spawn(async move {
+                c.sns
+                    .publish()
+                    .topic_arn(&arn)
+                    .message(format!("p{i}"))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("publish {i}: {e:?}"))
+            });
+        }
+        while let Some(done) = calls.join_next().await {
+            done.expect("task").expect("acknowledged");
+        }
+    });
+    // A few of `dev`'s scans run over the uploaded files.
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let mut store = Store::open(&s.state).expect("state");
+    let mut keys = announced_keys(&mut store);
+    keys.sort();
+    let expected: Vec<String> = (0..UPLOADS).map(|i| format!("many/{i:03}")).collect();
+    assert_eq!(keys, expected, "each upload announced exactly once");
+    for i in 0..UPLOADS {
+        let file = s.state.join("buckets/media").join(format!("many/{i:03}"));
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("object file"),
+            format!("upload {i}")
+        );
+    }
+    let mut published: Vec<String> = drain_state(&mut store, "alerts-q")
+        .into_iter()
+        .filter_map(|m| {
+            let envelope: Value = serde_json::from_str(&m.body).ok()?;
+            envelope["Message"].as_str().map(str::to_string)
+        })
+        .collect();
+    published.sort();
+    let mut expected: Vec<String> = (0..PUBLISHES).map(|i| format!("p{i}")).collect();
+    expected.sort();
+    assert_eq!(published, expected);
+}
+
+/// Uploads from 16 clients at once, `bridge dev --serve` killed (SIGKILL) at a random
+/// moment: every upload acknowledged before the kill has its file and its event.
+#[test]
+fn concurrent_acknowledged_uploads_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = write_project(dir.path());
+    let state = dir.path().join("state");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(1);
+    eprintln!("kill moment seed: {seed}");
+    let mut acked = Vec::new();
+    for round in 0..2u64 {
+        let (mut child, endpoint) = start_dev(&project, &state);
+        let kill_after = Duration::from_millis(300 + (seed.wrapping_mul(round + 3) % 700));
+        let rt = runtime();
+        let got = rt.block_on(async {
+            let c = moto::clients(&endpoint).await;
+            let mut clients = tokio::task::JoinSet::new();
+            for client in 0..16u32 {
+                let c = c.clone();
+                clients.spawn(async move {
+                    let mut acked = Vec::new();
+                    for i in 0u32.. {
+                        let key = format!("r{round}/c{client}/{i}");
+                        let sent =
+                            c.s3.put_object()
+                                .bucket("media")
+                                .key(&key)
+                                .body(ByteStream::from(key.clone().into_bytes()))
+                                .send()
+                                .await;
+                        match sent {
+                            Ok(_) => acked.push(key),
+                            Err(e) => {
+                                use aws_sdk_s3::error::SdkError;
+                                assert!(
+                                    matches!(
+                                        e,
+                                        SdkError::DispatchFailure(_)
+                                            | SdkError::ResponseError(_)
+                                            | SdkError::TimeoutError(_)
+                                    ),
+                                    "an upload failed while the server was up: {e:?}"
+                                );
+                                break;
+                            }
+                        }
+                    }
+                    acked
+                });
+            }
+            tokio::time::sleep(kill_after).await;
+            child.kill().expect("kill -9");
+            child.wait().expect("reap");
+            let mut all = Vec::new();
+            while let Some(done) = clients.join_next().await {
+                all.extend(done.expect("client"));
+            }
+            all
+        });
+        assert!(
+            !got.is_empty(),
+            "round {round}: nothing acknowledged before the kill"
+        );
+        acked.extend(got);
+    }
+    let mut store = Store::open(&state).expect("state opens cleanly after kill -9");
+    let announced: std::collections::HashSet<String> =
+        announced_keys(&mut store).into_iter().collect();
+    for key in &acked {
+        let file = state.join("buckets/media").join(key);
+        assert_eq!(
+            std::fs::read_to_string(&file).ok().as_deref(),
+            Some(key.as_str()),
+            "acknowledged object {key} is not on disk"
+        );
+        assert!(
+            announced.contains(key),
+            "acknowledged object {key} has no event"
+        );
+    }
+}
+
 /// `--serve` on an address other machines can reach warns that nothing is authenticated.
 #[test]
 fn a_non_loopback_address_gets_a_warning() {

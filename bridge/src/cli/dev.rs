@@ -11,12 +11,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::args::LocalArg;
 use anyhow::{bail, Context};
 use infra::local::clock::rfc3339_seconds;
-use infra::local::{Activity, Clock, Config, PutEventsEntry, Store};
+use infra::local::{Activity, Clock, Config, GroupCommit, PutEventsEntry, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -129,6 +130,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("e-mail outbox: {}", store.outbox_dir().display());
+    // One writer for the process: the bucket scans, schedules and replays below, and the
+    // server's requests (--serve), share its transactions and fsyncs instead of queueing for
+    // SQLite's lock. `store` stays for reads.
+    let writer = Arc::new(
+        Store::open_with(&state_dir, store.config().clone(), Clock::System)
+            .and_then(GroupCommit::new)
+            .with_context(|| format!("opening local state in {}", state_dir.display()))?,
+    );
     if args.ui || args.ui_addr.is_some() {
         let addr = match args.ui_addr {
             Some(addr) => addr,
@@ -163,6 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             addr,
             state_dir: state_dir.clone(),
             config: store.config().clone(),
+            writer: Some(Arc::clone(&writer)),
         })?;
         println!(
             "serving S3, SQS, SNS and EventBridge on http://{0} (export AWS_ENDPOINT_URL=http://{0}; see docs/serve.md)",
@@ -172,7 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("routing (rule → target):");
 
     if args.example {
-        demo_events(&mut store, &mut last_id)?;
+        demo_events(&mut store, &writer, &mut last_id)?;
     }
     let deadline = args
         .for_secs
@@ -212,12 +222,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         });
         let scanned = (|| -> infra::local::Result<()> {
             if let Some(w) = watcher.as_mut() {
-                w.deliver(&mut store)?;
+                w.deliver_via(&mut store, Some(&writer))?;
             }
             if scan_due {
                 match watcher.as_mut() {
-                    Some(w) => w.scan(&mut store)?,
-                    None => store.scan_buckets()?,
+                    Some(w) => w.scan_via(&mut store, Some(&writer))?,
+                    None => store.scan_buckets_via(Some(&writer))?,
                 };
                 last_full_scan = Some(Instant::now());
             }
@@ -233,20 +243,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 last_scan_error = Some(text);
             }
         }
-        store
-            .fire_due_schedules()
+        writer
+            .write(|w| w.fire_due_schedules())
             .context("firing scheduled rules")?;
         // Archives: expire by retention now and then; resume replays left running (by an
         // interrupted `bridge replay --local`), one batch per tick.
         if last_expiry.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60)) {
-            store
-                .expire_archives()
+            writer
+                .write(|w| w.expire_archives())
                 .context("expiring archived events")?;
             last_expiry = Some(Instant::now());
         }
         for name in store.running_replays()? {
-            store
-                .replay_step(&name, 100)
+            let step = name.clone();
+            writer
+                .write(move |w| w.replay_step(&step, 100))
                 .with_context(|| format!("resuming replay {name}"))?;
         }
         print_activity(&mut store, &mut last_id)?;
@@ -266,6 +277,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             q.name, c.visible, c.in_flight, c.delayed
         );
     }
+    let w = writer.stats();
+    println!(
+        "writer: {} calls in {} commits, {} fsyncs",
+        w.calls, w.commits, w.syncs
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -326,7 +342,7 @@ fn examples_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// Makes events happen: an upload, a non-matching file, a deletion, a Quilt package revision.
-fn demo_events(store: &mut Store, last_id: &mut i64) -> anyhow::Result<()> {
+fn demo_events(store: &mut Store, writer: &GroupCommit, last_id: &mut i64) -> anyhow::Result<()> {
     let bucket = store
         .list_buckets()?
         .into_iter()
@@ -346,13 +362,13 @@ fn demo_events(store: &mut Store, last_id: &mut i64) -> anyhow::Result<()> {
     println!("demo: writing {png} and {txt} into bucket {EXAMPLE_BUCKET}");
     write(&png, "\u{89}PNG not really")?;
     write(&txt, "hello")?;
-    store.scan_buckets()?;
+    store.scan_buckets_via(Some(writer))?;
     print_activity(store, last_id)?;
 
     println!("demo: deleting {txt}");
     let path = bucket.dir.join(&txt);
     std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-    store.scan_buckets()?;
+    store.scan_buckets_via(Some(writer))?;
     print_activity(store, last_id)?;
 
     let event_file = examples_dir()?
@@ -370,7 +386,7 @@ fn demo_events(store: &mut Store, last_id: &mut i64) -> anyhow::Result<()> {
         entry.source.as_deref().unwrap_or(""),
         entry.detail_type.as_deref().unwrap_or("")
     );
-    let out = store.put_events(&[entry])?;
+    let out = writer.put_events(vec![entry])?;
     for e in &out.entries {
         if let Some(code) = &e.error_code {
             bail!(

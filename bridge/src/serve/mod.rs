@@ -10,11 +10,14 @@
 //! - anything else — S3's REST protocol, path-style or virtual-host-style ([`s3`]).
 //!
 //! Every operation goes through [`infra::local`] on the same SQLite state `bridge dev` uses
-//! (a small pool of [`Store`] connections, used on blocking threads): no second copy of any
-//! state. PutEvents, SendMessage(Batch), ReceiveMessage and DeleteMessage(Batch) go through
-//! one [`GroupCommit`] writer instead, so that concurrent requests share a transaction and a
-//! commit (one fsync for the events and messages that must reach the disk) rather than
-//! queue for SQLite's lock, one commit each.
+//! (a small pool of [`Store`] connections, used on blocking threads, for reads): no second
+//! copy of any state. Writes go through one [`GroupCommit`] writer instead — PutEvents,
+//! SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch), and through
+//! [`GroupCommit::write`] S3 object writes and deletes, SNS Publish(Batch) and PurgeQueue —
+//! so that concurrent requests share a transaction and a commit (one fsync for the changes
+//! that must reach the disk) rather than queue for SQLite's lock, one commit each. `bridge
+//! dev` hands the server its own writer ([`ServeOptions::writer`]), so its bucket scans,
+//! schedules and replays join the same groups.
 //! Signatures are accepted and not verified; any access key works.
 
 mod events;
@@ -33,7 +36,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use infra::local::{Clock, Config, GroupCommit, LocalError, Store};
+use infra::local::{Clock, Config, GroupCommit, LocalError, Store, WriteTx};
 
 pub use protocol::ApiError;
 use protocol::Body;
@@ -49,6 +52,9 @@ pub struct ServeOptions {
     /// The local state directory (the one `bridge dev` uses).
     pub state_dir: PathBuf,
     pub config: Config,
+    /// The process's group-commit writer on that state (`bridge dev`'s), which the server's
+    /// writes join; `None`: the server starts one of its own.
+    pub writer: Option<Arc<GroupCommit>>,
 }
 
 /// A running server: its address, and the thread that runs it (ended with the process).
@@ -76,7 +82,10 @@ pub fn start(opts: ServeOptions) -> anyhow::Result<Server> {
             .with_context(|| format!("opening local state in {}", opts.state_dir.display()))
     };
     let store = open()?;
-    let writer = GroupCommit::new(open()?)?;
+    let writer = match opts.writer {
+        Some(writer) => writer,
+        None => Arc::new(GroupCommit::new(open()?)?),
+    };
     let shared = Arc::new(Shared {
         state_dir: opts.state_dir,
         config: opts.config,
@@ -131,8 +140,8 @@ pub(crate) struct Shared {
     state_dir: PathBuf,
     config: Config,
     pool: Mutex<Vec<Store>>,
-    /// The writer that puts, sends, receives and deletes share (group commit).
-    writer: GroupCommit,
+    /// The writer every write shares (group commit).
+    writer: Arc<GroupCommit>,
     /// Woken after every write the server makes that can make a message receivable, so a
     /// long-polling ReceiveMessage answers at once. Writes by other processes (`put-event
     /// --local`, `dev`'s bucket scans) are seen by the 100 ms re-check.
@@ -179,6 +188,16 @@ impl Shared {
             .await
             .map_err(|e| ApiError::internal(format!("request handler failed: {e}")))?
             .map_err(ApiError::from)
+    }
+
+    /// Runs `f` inside the writer's next group commit ([`GroupCommit::write`]) on a blocking
+    /// thread; returns after that commit (and its fsync, if `f` changed what must last).
+    pub(crate) async fn write<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, LocalError> + Send + 'static,
+    {
+        self.writer(move |w| w.write(f)).await
     }
 
     pub(crate) fn wake_receivers(&self) {

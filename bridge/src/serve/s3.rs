@@ -232,7 +232,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         }
         Method::DELETE if params.is_empty() => {
             let (b, k) = (bucket.clone(), key.clone());
-            shared.store(move |s| s.delete_object(&b, &k)).await?;
+            shared.write(move |w| w.delete_object(&b, &k)).await?;
             Ok(respond(204, "application/xml", Bytes::new()))
         }
         Method::POST if has("uploads") => {
@@ -671,9 +671,9 @@ async fn commit(
     let (b, k) = (bucket.to_string(), key.to_string());
     let cleanup = staged.clone();
     let out = shared
-        .store(move |s| {
-            s.put_object_metadata(&b, &k, &etag, &meta)?;
-            s.commit_object(&b, &k, &staged, &etag, reason)
+        .write(move |w| {
+            w.put_object_metadata(&b, &k, &etag, &meta)?;
+            w.commit_object(&b, &k, &staged, &etag, reason)
         })
         .await;
     if out.is_err() {
@@ -1042,12 +1042,14 @@ async fn delete_objects(
         return Err(ApiError::bad_request("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema (1 to 1000 objects)"));
     }
     let b = bucket.to_string();
+    shared.store(move |s| s.bucket_dir(&b)).await?;
+    let b = bucket.to_string();
+    // One write, each key under its own savepoint: a key that fails leaves the others.
     let results = shared
-        .store(move |s| {
-            s.bucket_dir(&b)?;
+        .write(move |w| {
             let mut out = Vec::new();
             for key in keys {
-                let r = s.delete_object(&b, &key).map(|_| ());
+                let r = w.attempt(|w| w.delete_object(&b, &key))?.map(|_| ());
                 out.push((key, r.map_err(ApiError::from)));
             }
             Ok(out)

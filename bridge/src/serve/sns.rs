@@ -56,7 +56,7 @@ async fn run(shared: &Arc<Shared>, action: &str, input: &Value) -> Result<String
         "Publish" => {
             let topic = topic_of(input)?;
             let req = publish_request(input)?;
-            let id = shared.store(move |s| s.publish(&topic, &req)).await?;
+            let id = shared.write(move |w| w.publish(&topic, &req)).await?;
             shared.wake_receivers();
             Ok(format!("<MessageId>{}</MessageId>", xml(&id)))
         }
@@ -81,11 +81,12 @@ async fn run(shared: &Arc<Shared>, action: &str, input: &Value) -> Result<String
                 let id = text(e, "Id").ok_or_else(|| ApiError::missing("PublishBatchRequestEntries.member.N.Id"))?;
                 reqs.push((id.to_string(), publish_request(e)?));
             }
+            // One write, each entry under its own savepoint (as each was its own publish).
             let results = shared
-                .store(move |s| {
+                .write(move |w| {
                     let mut out = Vec::new();
                     for (id, req) in &reqs {
-                        out.push(match s.publish(&topic, req) {
+                        out.push(match w.attempt(|w| w.publish(&topic, req))? {
                             Ok(message_id) => Ok((id.clone(), message_id)),
                             Err(e @ LocalError::Invalid { .. }) => Err((id.clone(), e)),
                             Err(e) => return Err(e),

@@ -335,7 +335,7 @@ async fn data_plane(
         }
         "PurgeQueue" => {
             let queue = queue_name(&input)?;
-            shared.store(move |s| s.purge_queue(&queue)).await?;
+            shared.write(move |w| w.purge_queue(&queue)).await?;
             Ok(json!({}))
         }
         other => Err(ApiError::bad_request(

@@ -20,7 +20,8 @@ use crate::plan::{same_pattern, Note, Step};
 
 use super::clock::rfc3339_seconds;
 use super::routing::{deliver_to_rule, routes_for, Routed};
-use super::store::{record_activity, OpenTx, Store};
+use super::store::{record_activity, Store};
+use super::write_tx::WriteTx;
 use super::{LocalError, Result};
 
 /// An archive as the local state stores it.
@@ -170,14 +171,7 @@ impl Store {
     /// Deletes archived events older than their archive's retention (counted from when
     /// each was archived); returns how many went. Archives with retention 0 keep all.
     pub fn expire_archives(&mut self) -> Result<usize> {
-        self.write(|tx, ctx| {
-            Ok(tx.execute(
-                "DELETE FROM archived_events WHERE id IN (
-                   SELECT e.id FROM archived_events e JOIN archives a ON a.name = e.archive
-                   WHERE a.retention_days > 0 AND e.archived_ms <= ?1 - a.retention_days * ?2)",
-                params![ctx.now_ms, DAY_MS],
-            )?)
-        })
+        self.write_with(|w| w.expire_archives())
     }
 
     /// Starts replay `name` of `archive`'s events whose `time` is in `from_ms..=to_ms` to
@@ -297,8 +291,27 @@ impl Store {
     /// `replay-name` set, goes to the bus's matching rules (or the named ones among them),
     /// and the cursor moves past it. When none is left the replay is `COMPLETED`.
     pub fn replay_step(&mut self, name: &str, batch: usize) -> Result<(Replay, Vec<Routed>)> {
-        let OpenTx { tx, ctx, routes } = self.begin_write()?;
-        let Some(replay) = read_replay(&tx, name)? else {
+        self.write_with(|w| w.replay_step(name, batch))
+    }
+}
+
+impl WriteTx<'_> {
+    /// [`Store::expire_archives`] in this transaction. Relaxed ([`WriteTx::relaxed`]): an
+    /// expiry lost to power failure is done again by the next one.
+    pub fn expire_archives(&mut self) -> Result<usize> {
+        self.relaxed();
+        Ok(self.tx.execute(
+            "DELETE FROM archived_events WHERE id IN (
+               SELECT e.id FROM archived_events e JOIN archives a ON a.name = e.archive
+               WHERE a.retention_days > 0 AND e.archived_ms <= ?1 - a.retention_days * ?2)",
+            params![self.ctx.now_ms, DAY_MS],
+        )?)
+    }
+
+    /// [`Store::replay_step`] in this transaction.
+    pub fn replay_step(&mut self, name: &str, batch: usize) -> Result<(Replay, Vec<Routed>)> {
+        let (tx, ctx) = (self.tx, self.ctx);
+        let Some(replay) = read_replay(tx, name)? else {
             return Err(LocalError::invalid(
                 format!("replay {name}"),
                 "no such replay",
@@ -306,7 +319,6 @@ impl Store {
         };
         let mut routed = Vec::new();
         if replay.is_final() {
-            tx.finish()?;
             return Ok((replay, routed));
         }
         let last_id: i64 =
@@ -341,14 +353,14 @@ impl Store {
             let event = Value::Object(map);
             let event_id = event["id"].as_str().unwrap_or_default().to_string();
             record_activity(
-                &tx,
-                &ctx,
+                tx,
+                ctx,
                 &event_id,
                 &format!("replay {name}"),
                 &format!("bus {}", replay.bus),
                 "replayed",
             )?;
-            let bus_routes = routes_for(routes, &tx, &ctx, &replay.bus)?;
+            let bus_routes = routes_for(self.routes, tx, ctx, &replay.bus)?;
             let mut matched: Vec<&str> = bus_routes.matcher.matches_value(&event);
             matched.sort_unstable();
             matched.dedup();
@@ -361,8 +373,8 @@ impl Store {
                     continue;
                 };
                 deliver_to_rule(
-                    &tx,
-                    &ctx,
+                    tx,
+                    ctx,
                     rule_name,
                     rule,
                     &event_id,
@@ -382,10 +394,10 @@ impl Store {
                 "UPDATE replays SET state = 'COMPLETED', ended_ms = ?2 WHERE name = ?1",
                 params![name, ctx.now_ms],
             )?;
-            let done = read_replay(&tx, name)?;
+            let done = read_replay(tx, name)?;
             record_activity(
-                &tx,
-                &ctx,
+                tx,
+                ctx,
                 name,
                 &format!("replay {name}"),
                 &format!("archive {}", replay.archive),
@@ -395,9 +407,7 @@ impl Store {
                 ),
             )?;
         }
-        let after = read_replay(&tx, name)?;
-        tx.commit()?;
-        self.flush_outbox()?;
+        let after = read_replay(tx, name)?;
         let after = after.ok_or_else(|| LocalError::invalid(name, "replay vanished"))?;
         Ok((after, routed))
     }

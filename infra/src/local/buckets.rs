@@ -30,8 +30,9 @@ use super::clock::rfc3339_millis;
 use super::queue::send_tx;
 use super::routing::{envelope, route_event, routes_for, Routed};
 use super::sns::{publish_tx, PublishRequest};
-use super::store::{next_counter, record_activity, record_delivery, Ctx, OpenTx, Store};
-use super::{arn_service, md5_file, md5_hex, new_id, LocalError, Result};
+use super::store::{next_counter, record_activity, record_delivery, Ctx, Store};
+use super::write_tx::WriteTx;
+use super::{arn_service, md5_file, md5_hex, new_id, GroupCommit, LocalError, Result};
 use crate::local::queue::SendRequest;
 
 /// A local bucket.
@@ -326,9 +327,15 @@ impl Store {
 
     /// Scans every bucket once; returns the changes, each already delivered.
     pub fn scan_buckets(&mut self) -> Result<Vec<S3Change>> {
+        self.scan_buckets_via(None)
+    }
+
+    /// [`Store::scan_buckets`], the changes delivered in `group`'s commits when there is a
+    /// group (this store only reads and hashes); see [`Store::write_via`].
+    pub fn scan_buckets_via(&mut self, group: Option<&GroupCommit>) -> Result<Vec<S3Change>> {
         let mut out = Vec::new();
         for bucket in self.list_buckets()? {
-            out.extend(self.scan_bucket(&bucket.name)?);
+            out.extend(self.scan_bucket_via(&bucket.name, |_| false, group)?);
         }
         Ok(out)
     }
@@ -345,6 +352,32 @@ impl Store {
         name: &str,
         skip: impl Fn(&str) -> bool,
     ) -> Result<Vec<S3Change>> {
+        self.scan_bucket_via(name, skip, None)
+    }
+
+    /// [`Store::scan_bucket_except`], the changes delivered through `group` when there is
+    /// one ([`Store::write_via`]).
+    pub fn scan_bucket_via(
+        &mut self,
+        name: &str,
+        skip: impl Fn(&str) -> bool,
+        group: Option<&GroupCommit>,
+    ) -> Result<Vec<S3Change>> {
+        let scan = self.look_at_bucket(name, skip)?;
+        if scan.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write_via(group, move |w| w.apply_scan(&scan))
+    }
+
+    /// The first half of a scan, which writes nothing: the bucket's files compared with the
+    /// remembered listing, changed files hashed. [`WriteTx::apply_scan`] delivers what it
+    /// found (on a group commit's writer, say, while this ran on another thread).
+    pub fn look_at_bucket(
+        &mut self,
+        name: &str,
+        skip: impl Fn(&str) -> bool,
+    ) -> Result<BucketScan> {
         let (row, known) = self.read(|tx, _| {
             let row = load_bucket(tx, name)?;
             let mut stmt = tx.prepare_cached(
@@ -403,110 +436,22 @@ impl Store {
                 changes.push((key.clone(), None));
             }
         }
-        if changes.is_empty() {
-            return Ok(Vec::new());
-        }
         changes.sort_by(|a, b| a.0.cmp(&b.0));
-        let OpenTx { tx, ctx, routes } = self.begin_write()?;
-        let mut out = Vec::with_capacity(changes.len());
-        for (key, state) in changes {
-            // The listing was read before this transaction: another writer (`bridge dev
-            // --serve`'s PutObject/DeleteObject) may have changed this key's record since,
-            // announcing its own change. Then this scan's view is stale: the key is left to
-            // the next scan, which compares the file with the new record.
-            let current: Option<(i64, i64)> = tx
-                .prepare_cached(
-                    "SELECT size, mtime_ns FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
-                )?
-                .query_row(params![name, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if current != known.get(&key).map(|k| (k.size, k.mtime_ns)) {
-                continue;
-            }
-            // The file too may have changed since it was listed and hashed (a server
-            // PutObject then DeleteObject meanwhile leaves the record as it was): only what
-            // is still on disk now, under the write lock, is announced.
-            let on_disk = std::fs::metadata(row.dir.join(&key))
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| (m.len() as i64, mtime_ns(&m)));
-            if on_disk != state.as_ref().map(|s| (s.size, s.mtime_ns)) {
-                continue;
-            }
-            let change = match state {
-                Some(Seen {
-                    size,
-                    mtime_ns,
-                    etag,
-                }) => Change::Created {
-                    size,
-                    mtime_ns,
-                    etag,
-                    reason: CreatedReason::Put,
-                },
-                None => Change::Deleted,
-            };
-            out.push(record_change(&tx, &ctx, routes, name, &row, &key, change)?);
-        }
-        tx.commit()?;
-        self.flush_outbox()?;
-        Ok(out)
+        Ok(BucketScan {
+            bucket: name.to_string(),
+            known,
+            changes,
+        })
     }
 
-    /// Delivers what a file-system watcher saw, in order, in one transaction. A removal is a
-    /// change if the object is remembered; a file is a change if it differs from what is
-    /// remembered, or is a completed write ([`Observation::every_write`]) that `reported`
-    /// does not say was already delivered. Observations of buckets that no longer exist are
-    /// dropped.
+    /// Delivers what a file-system watcher saw, in order, in one transaction: see
+    /// [`WriteTx::apply_observations`].
     pub fn apply_observations(
         &mut self,
         observations: &[Observation],
-        mut reported: impl FnMut(&str, &str, &ObjectState) -> bool,
+        reported: impl FnMut(&str, &str, &ObjectState) -> bool,
     ) -> Result<Vec<S3Change>> {
-        let OpenTx { tx, ctx, routes } = self.begin_write()?;
-        let mut rows: HashMap<String, Option<BucketRow>> = HashMap::new();
-        let mut out = Vec::new();
-        for o in observations {
-            if !rows.contains_key(&o.bucket) {
-                let row = match load_bucket(&tx, &o.bucket) {
-                    Ok(row) => Some(row),
-                    Err(LocalError::NoSuchBucket(_)) => None,
-                    Err(e) => return Err(e),
-                };
-                rows.insert(o.bucket.clone(), row);
-            }
-            let Some(Some(row)) = rows.get(&o.bucket) else {
-                continue;
-            };
-            let known: Option<(i64, i64)> = tx
-                .prepare_cached(
-                    "SELECT size, mtime_ns FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
-                )?
-                .query_row(params![o.bucket, o.key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let change = match &o.state {
-                None if known.is_some() => Change::Deleted,
-                None => continue,
-                Some(st) => {
-                    let same = known == Some((st.size, st.mtime_ns));
-                    if same && (!o.every_write || reported(&o.bucket, &o.key, st)) {
-                        continue;
-                    }
-                    Change::Created {
-                        size: st.size,
-                        mtime_ns: st.mtime_ns,
-                        etag: st.etag.clone(),
-                        reason: CreatedReason::Put,
-                    }
-                }
-            };
-            out.push(record_change(
-                &tx, &ctx, routes, &o.bucket, row, &o.key, change,
-            )?);
-        }
-        tx.commit()?;
-        self.flush_outbox()?;
-        Ok(out)
+        self.write_with(|w| w.apply_observations(observations, reported))
     }
 
     /// The objects of a bucket as its directory holds them now (hidden files excluded),
@@ -551,11 +496,8 @@ impl Store {
         })
     }
 
-    /// Makes `staged` (a complete file in the bucket's directory, under a hidden name the
-    /// scanner ignores) the object `key`, and delivers its S3 events, in one transaction:
-    /// the rename happens under the database's write lock, so a concurrent scan sees the
-    /// file only together with its record and never announces it a second time. Returns
-    /// the change once it is durable (the caller fsyncs `staged` first).
+    /// Makes `staged` the object `key` and delivers its S3 events, in one transaction: see
+    /// [`WriteTx::commit_object`].
     pub fn commit_object(
         &mut self,
         bucket: &str,
@@ -564,17 +506,181 @@ impl Store {
         etag: &str,
         reason: CreatedReason,
     ) -> Result<S3Change> {
-        let path = self.object_path(bucket, key)?;
-        self.change_object(bucket, key, |_| {
+        self.write_with(|w| w.commit_object(bucket, key, staged, etag, reason))
+    }
+
+    /// DeleteObject in one transaction: see [`WriteTx::delete_object`].
+    pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Option<S3Change>> {
+        self.write_with(|w| w.delete_object(bucket, key))
+    }
+
+    /// The file an object key names inside its bucket's directory. Keys that would leave the
+    /// directory or name a hidden file (`..`, empty segments, a segment starting with `.`)
+    /// are refused: the directory listing could not show them as the same key.
+    pub fn object_path(&mut self, bucket: &str, key: &str) -> Result<PathBuf> {
+        let dir = self.bucket_dir(bucket)?;
+        Ok(dir.join(object_rel_path(key)?))
+    }
+}
+
+/// What [`Store::look_at_bucket`] found in a bucket's directory, for
+/// [`WriteTx::apply_scan`] to deliver.
+pub struct BucketScan {
+    bucket: String,
+    /// The remembered listing the files were compared with.
+    known: HashMap<String, FileState>,
+    /// (key, Some(new state)) for created or overwritten files, (key, None) for deleted
+    /// ones, by key.
+    changes: Vec<(String, Option<Seen>)>,
+}
+
+impl BucketScan {
+    /// Whether the scan found no change.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+impl WriteTx<'_> {
+    /// Delivers the changes a scan found ([`Store::look_at_bucket`]), each with its events;
+    /// returns them.
+    pub fn apply_scan(&mut self, scan: &BucketScan) -> Result<Vec<S3Change>> {
+        let name = scan.bucket.as_str();
+        let row = load_bucket(self.tx, name)?;
+        let mut out = Vec::with_capacity(scan.changes.len());
+        for (key, state) in &scan.changes {
+            // The listing was read before this transaction: another writer (`bridge dev
+            // --serve`'s PutObject/DeleteObject) may have changed this key's record since,
+            // announcing its own change. Then this scan's view is stale: the key is left to
+            // the next scan, which compares the file with the new record.
+            let current: Option<(i64, i64)> = self
+                .tx
+                .prepare_cached(
+                    "SELECT size, mtime_ns FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
+                )?
+                .query_row(params![name, key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if current != scan.known.get(key).map(|k| (k.size, k.mtime_ns)) {
+                continue;
+            }
+            // The file too may have changed since it was listed and hashed (a server
+            // PutObject then DeleteObject meanwhile leaves the record as it was): only what
+            // is still on disk now, under the write lock, is announced.
+            let on_disk = std::fs::metadata(row.dir.join(key))
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| (m.len() as i64, mtime_ns(&m)));
+            if on_disk != state.as_ref().map(|s| (s.size, s.mtime_ns)) {
+                continue;
+            }
+            let change = match state {
+                Some(Seen {
+                    size,
+                    mtime_ns,
+                    etag,
+                }) => Change::Created {
+                    size: *size,
+                    mtime_ns: *mtime_ns,
+                    etag: etag.clone(),
+                    reason: CreatedReason::Put,
+                },
+                None => Change::Deleted,
+            };
+            out.push(record_change(
+                self.tx,
+                self.ctx,
+                self.routes,
+                name,
+                &row,
+                key,
+                change,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Delivers what a file-system watcher saw, in order. A removal is a change if the
+    /// object is remembered; a file is a change if it differs from what is remembered, or is
+    /// a completed write ([`Observation::every_write`]) that `reported` does not say was
+    /// already delivered. Observations of buckets that no longer exist are dropped.
+    pub fn apply_observations(
+        &mut self,
+        observations: &[Observation],
+        mut reported: impl FnMut(&str, &str, &ObjectState) -> bool,
+    ) -> Result<Vec<S3Change>> {
+        let tx = self.tx;
+        let mut rows: HashMap<String, Option<BucketRow>> = HashMap::new();
+        let mut out = Vec::new();
+        for o in observations {
+            if !rows.contains_key(&o.bucket) {
+                let row = match load_bucket(tx, &o.bucket) {
+                    Ok(row) => Some(row),
+                    Err(LocalError::NoSuchBucket(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                rows.insert(o.bucket.clone(), row);
+            }
+            let Some(Some(row)) = rows.get(&o.bucket) else {
+                continue;
+            };
+            let known: Option<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT size, mtime_ns FROM bucket_objects WHERE bucket = ?1 AND key = ?2",
+                )?
+                .query_row(params![o.bucket, o.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let change = match &o.state {
+                None if known.is_some() => Change::Deleted,
+                None => continue,
+                Some(st) => {
+                    let same = known == Some((st.size, st.mtime_ns));
+                    if same && (!o.every_write || reported(&o.bucket, &o.key, st)) {
+                        continue;
+                    }
+                    Change::Created {
+                        size: st.size,
+                        mtime_ns: st.mtime_ns,
+                        etag: st.etag.clone(),
+                        reason: CreatedReason::Put,
+                    }
+                }
+            };
+            out.push(record_change(
+                tx,
+                self.ctx,
+                self.routes,
+                &o.bucket,
+                row,
+                &o.key,
+                change,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Makes `staged` (a complete file in the bucket's directory, under a hidden name the
+    /// scanner ignores) the object `key`, and delivers its S3 events: the rename happens
+    /// under the database's write lock, so a concurrent scan sees the file only together
+    /// with its record and never announces it a second time. The change is durable once the
+    /// transaction commits (the caller fsyncs `staged` first).
+    pub fn commit_object(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        staged: &Path,
+        etag: &str,
+        reason: CreatedReason,
+    ) -> Result<S3Change> {
+        self.change_object(bucket, key, |path, _| {
             let io = |source| LocalError::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             };
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(io)?;
             }
-            std::fs::rename(staged, &path).map_err(io)?;
-            let meta = std::fs::metadata(&path).map_err(io)?;
+            std::fs::rename(staged, path).map_err(io)?;
+            let meta = std::fs::metadata(path).map_err(io)?;
             Ok(Some(Change::Created {
                 size: meta.len() as i64,
                 mtime_ns: mtime_ns(&meta),
@@ -584,19 +690,18 @@ impl Store {
         })
     }
 
-    /// DeleteObject: removes the file and delivers `Object Deleted`, in one transaction.
-    /// Deleting a key that does not exist succeeds and emits nothing (as S3 answers 204 and,
-    /// without versioning, sends no event for a key that was never there). Empty parent
-    /// directories are left in place.
+    /// DeleteObject: removes the file and delivers `Object Deleted`. Deleting a key that
+    /// does not exist succeeds and emits nothing (as S3 answers 204 and, without
+    /// versioning, sends no event for a key that was never there). Empty parent directories
+    /// are left in place.
     pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Option<S3Change>> {
-        let path = self.object_path(bucket, key)?;
-        let change = self.change_object(bucket, key, |known| {
-            let existed = match std::fs::remove_file(&path) {
+        let change = self.change_object(bucket, key, |path, known| {
+            let existed = match std::fs::remove_file(path) {
                 Ok(()) => true,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
                 Err(source) => {
                     return Err(LocalError::Io {
-                        path: path.clone(),
+                        path: path.to_path_buf(),
                         source,
                     })
                 }
@@ -610,34 +715,32 @@ impl Store {
         }
     }
 
-    /// The file an object key names inside its bucket's directory. Keys that would leave the
-    /// directory or name a hidden file (`..`, empty segments, a segment starting with `.`)
-    /// are refused: the directory listing could not show them as the same key.
+    /// The file of `bucket/key` (see [`Store::object_path`]).
     pub fn object_path(&mut self, bucket: &str, key: &str) -> Result<PathBuf> {
-        let dir = self.bucket_dir(bucket)?;
-        Ok(dir.join(object_rel_path(key)?))
+        let row = load_bucket(self.tx, bucket)?;
+        Ok(row.dir.join(object_rel_path(key)?))
     }
 
+    /// `act` on the object's file (its path, and whether the object is remembered), then
+    /// the change it returns recorded and announced.
     fn change_object(
         &mut self,
         bucket: &str,
         key: &str,
-        act: impl FnOnce(bool) -> Result<Option<Change>>,
+        act: impl FnOnce(&Path, bool) -> Result<Option<Change>>,
     ) -> Result<S3Change> {
-        let OpenTx { tx, ctx, routes } = self.begin_write()?;
-        let row = load_bucket(&tx, bucket)?;
-        let known = tx
+        let row = load_bucket(self.tx, bucket)?;
+        let path = row.dir.join(object_rel_path(key)?);
+        let known = self
+            .tx
             .prepare_cached("SELECT 1 FROM bucket_objects WHERE bucket = ?1 AND key = ?2")?
             .query_row(params![bucket, key], |_| Ok(()))
             .optional()?
             .is_some();
-        let Some(change) = act(known)? else {
+        let Some(change) = act(&path, known)? else {
             return Err(LocalError::invalid(NO_CHANGE, ""));
         };
-        let out = record_change(&tx, &ctx, routes, bucket, &row, key, change)?;
-        tx.commit()?;
-        self.flush_outbox()?;
-        Ok(out)
+        record_change(self.tx, self.ctx, self.routes, bucket, &row, key, change)
     }
 }
 

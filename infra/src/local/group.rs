@@ -24,19 +24,29 @@
 //! fsync starts, and a checkpoint copies WAL frames into the database only after SQLite has
 //! fsynced the WAL, then fsyncs the database before the WAL is reused.
 //!
+//! Any other write joins the groups too, through [`GroupCommit::write`]: a closure run on the
+//! writer inside the group's transaction (after the group's other calls, under its own
+//! savepoint, so that one that fails leaves no trace and does not stop the others) with a
+//! [`WriteTx`], whose methods are the store's writes (S3 object changes and bucket scans,
+//! SNS Publish, PurgeQueue, scheduled rules, replay batches). Its caller is answered after
+//! the fsync if it changed anything that must survive power loss, else at once.
+//!
 //! Anything else goes through [`GroupCommit::with_store`] and runs on the same writer, in
 //! arrival order with the calls around it, so writers never wait on SQLite's lock (whose
 //! busy handler sleeps in milliseconds).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use super::queue::{ReceiveRequest, Received, ReceivedMessage, SendRequest};
 use super::routing::{
     GroupCall, GroupOut, PreparedPutEvents, Preparer, PutEventsEntry, PutEventsOutput,
 };
+use super::write_tx::{WriteJob, WriteOut, WriteTx};
 use super::{Durability, LocalError, Result, Store};
 
 /// At most this many calls share one transaction.
@@ -52,6 +62,7 @@ enum Pending {
     Send(String, Vec<SendRequest>, Reply<Vec<Result<String>>>),
     Receive(String, ReceiveRequest, Reply<Vec<Received>>),
     Delete(String, Vec<String>, Reply<Vec<Result<()>>>),
+    Write(Cell<Option<WriteJob>>, Reply<WriteOut>),
 }
 
 enum Job {
@@ -68,6 +79,29 @@ pub struct GroupCommit {
     preparer: Preparer,
     sender: Option<mpsc::Sender<Job>>,
     worker: Option<JoinHandle<Store>>,
+    counts: Arc<Counts>,
+}
+
+/// What the writer has done so far ([`GroupCommit::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupStats {
+    /// Calls sent to the writer (group calls, writes, `with_store` jobs).
+    pub calls: u64,
+    /// Calls the writer has not yet taken from its queue.
+    pub waiting: u64,
+    /// Transactions the writer committed (a group, or a call of a group that failed to
+    /// commit tried again on its own).
+    pub commits: u64,
+    /// fsyncs of the WAL by the writer's sync thread (under [`Durability::Full`]).
+    pub syncs: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    sent: AtomicU64,
+    taken: AtomicU64,
+    commits: AtomicU64,
+    syncs: AtomicU64,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -89,9 +123,11 @@ impl GroupCommit {
             Durability::Full => open_wal(&store),
             Durability::Normal => None,
         };
+        let counts = Arc::new(Counts::default());
+        let for_writer = Arc::clone(&counts);
         let worker = std::thread::Builder::new()
             .name("bridge-local-writer".into())
-            .spawn(move || writer(store, receiver, wal))
+            .spawn(move || writer(store, receiver, wal, &for_writer))
             .map_err(|source| LocalError::Io {
                 path: "bridge-local-writer thread".into(),
                 source,
@@ -100,15 +136,54 @@ impl GroupCommit {
             preparer,
             sender: Some(sender),
             worker: Some(worker),
+            counts,
         })
     }
 
     fn send(&self, job: Job) -> Result<()> {
-        self.sender
+        self.counts.sent.fetch_add(1, Ordering::Relaxed);
+        let sent = self
+            .sender
             .as_ref()
-            .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())
+            .ok_or_else(stopped)
+            .and_then(|s| s.send(job).map_err(|_| stopped()));
+        if sent.is_err() {
+            self.counts.taken.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// What the writer has done so far: calls, commits, fsyncs.
+    pub fn stats(&self) -> GroupStats {
+        let c = &self.counts;
+        let sent = c.sent.load(Ordering::Relaxed);
+        GroupStats {
+            calls: sent,
+            waiting: sent.saturating_sub(c.taken.load(Ordering::Relaxed)),
+            commits: c.commits.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `f` on the writer inside the next group's transaction (see the module
+    /// documentation): `f`'s changes commit with the group's, and a failing `f` (an `Err`,
+    /// or a panic) leaves no trace and does not stop the other calls. Returns `f`'s answer
+    /// after that commit and, if `f` changed anything that must survive power loss
+    /// ([`WriteTx::relaxed`] says otherwise), after its fsync.
+    ///
+    /// `f` runs at most once: if the group's commit fails, its caller gets an error. Do
+    /// slow work that needs no database (reading and hashing files) before calling.
+    pub fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let job: WriteJob = Box::new(move |w| f(w).map(|out| Box::new(out) as WriteOut));
+        let (reply, result) = mpsc::sync_channel(1);
+        self.send(Job::Group(Pending::Write(Cell::new(Some(job)), reply)))?;
+        let out = result.recv().map_err(|_| stopped())??;
+        out.downcast::<T>()
+            .map(|out| *out)
+            .map_err(|_| LocalError::invalid("group commit", "a write's answer has another type"))
     }
 
     /// PutEvents, as [`Store::put_events`], committed together with the calls that wait
@@ -230,11 +305,12 @@ type Owed = Vec<(Pending, Result<GroupOut>)>;
 
 /// Fsyncs the WAL once for every batch of owed calls that arrived meanwhile, then answers
 /// them (with an error if the fsync failed: their changes may not survive power loss).
-fn syncer(path: PathBuf, wal: File, owed: mpsc::Receiver<Owed>) {
+fn syncer(path: PathBuf, wal: File, owed: mpsc::Receiver<Owed>, counts: &Counts) {
     while let Ok(mut batch) = owed.recv() {
         while let Ok(more) = owed.try_recv() {
             batch.extend(more);
         }
+        counts.syncs.fetch_add(1, Ordering::Relaxed);
         match wal.sync_data() {
             Ok(()) => {
                 for (p, out) in batch {
@@ -257,16 +333,22 @@ fn syncer(path: PathBuf, wal: File, owed: mpsc::Receiver<Owed>) {
     }
 }
 
-fn writer(mut store: Store, jobs: mpsc::Receiver<Job>, wal: Option<(PathBuf, File)>) -> Store {
+fn writer(
+    mut store: Store,
+    jobs: mpsc::Receiver<Job>,
+    wal: Option<(PathBuf, File)>,
+    counts: &Arc<Counts>,
+) -> Store {
     let (owed, owed_rx) = mpsc::channel::<Owed>();
+    let for_syncer = Arc::clone(counts);
     let syncer = wal.and_then(|(path, file)| {
         std::thread::Builder::new()
             .name("bridge-local-sync".into())
-            .spawn(move || syncer(path, file, owed_rx))
+            .spawn(move || syncer(path, file, owed_rx, &for_syncer))
             .ok()
     });
     let sync = syncer.as_ref().map(|_| &owed);
-    write_loop(&mut store, &jobs, sync);
+    write_loop(&mut store, &jobs, sync, counts);
     drop(owed);
     if let Some(s) = syncer {
         let _ = s.join();
@@ -274,7 +356,12 @@ fn writer(mut store: Store, jobs: mpsc::Receiver<Job>, wal: Option<(PathBuf, Fil
     store
 }
 
-fn write_loop(store: &mut Store, jobs: &mpsc::Receiver<Job>, sync: Option<&mpsc::Sender<Owed>>) {
+fn write_loop(
+    store: &mut Store,
+    jobs: &mpsc::Receiver<Job>,
+    sync: Option<&mpsc::Sender<Owed>>,
+    counts: &Counts,
+) {
     let mut pending: Vec<Pending> = Vec::new();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -284,16 +371,19 @@ fn write_loop(store: &mut Store, jobs: &mpsc::Receiver<Job>, sync: Option<&mpsc:
                 Err(_) => break,
             }
         }
+        counts
+            .taken
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         for job in batch {
             match job {
                 Job::Group(call) => pending.push(call),
                 Job::Run(work) => {
-                    commit(store, &mut pending, sync);
+                    commit(store, &mut pending, sync, counts);
                     work(store);
                 }
             }
         }
-        commit(store, &mut pending, sync);
+        commit(store, &mut pending, sync, counts);
     }
 }
 
@@ -303,6 +393,7 @@ fn call(p: &Pending) -> GroupCall<'_> {
         Pending::Send(queue, reqs, _) => GroupCall::Send(queue, reqs),
         Pending::Receive(queue, req, _) => GroupCall::Receive(queue, *req),
         Pending::Delete(queue, handles, _) => GroupCall::Delete(queue, handles),
+        Pending::Write(job, _) => GroupCall::Write(job),
     }
 }
 
@@ -341,18 +432,33 @@ fn answer(p: Pending, out: Result<GroupOut>) {
                 _ => Err(mismatch()),
             }),
         ),
+        Pending::Write(_, r) => reply(
+            r,
+            out.and_then(|o| match o {
+                GroupOut::Write(o) => Ok(o.map(|(out, _)| out)),
+                _ => Err(mismatch()),
+            }),
+        ),
     }
 }
 
 /// Commits the waiting calls together, then answers each: at once, or (`sync`: the WAL is
 /// fsynced by the syncer thread) after the fsync for those whose changes must be durable.
-fn commit(store: &mut Store, pending: &mut Vec<Pending>, sync: Option<&mpsc::Sender<Owed>>) {
+fn commit(
+    store: &mut Store,
+    pending: &mut Vec<Pending>,
+    sync: Option<&mpsc::Sender<Owed>>,
+    counts: &Counts,
+) {
     if pending.is_empty() {
         return;
     }
     let later = sync.is_some();
     let calls: Vec<GroupCall> = pending.iter().map(call).collect();
-    let outs: Owed = match store.commit_group(&calls, later) {
+    let committed = || counts.commits.fetch_add(1, Ordering::Relaxed);
+    let outs: Owed = match store.commit_group(&calls, later).inspect(|_| {
+        committed();
+    }) {
         Ok(outs) => pending.drain(..).zip(outs.into_iter().map(Ok)).collect(),
         // The shared commit failed, so none of the calls was accepted: each is tried again in
         // its own transaction, which gives each caller its own result (and error).
@@ -360,6 +466,7 @@ fn commit(store: &mut Store, pending: &mut Vec<Pending>, sync: Option<&mpsc::Sen
             .drain(..)
             .map(|p| {
                 let out = store.commit_group(&[call(&p)], later).and_then(|mut outs| {
+                    committed();
                     outs.pop().ok_or_else(|| {
                         LocalError::invalid("group commit", "no result for the call")
                     })
@@ -370,8 +477,9 @@ fn commit(store: &mut Store, pending: &mut Vec<Pending>, sync: Option<&mpsc::Sen
     };
     let mut owed = Owed::new();
     for (p, out) in outs {
+        let needs_sync = out.as_ref().is_ok_and(|o| o.needs_sync(&call(&p)));
         match sync {
-            Some(_) if out.is_ok() && call(&p).is_durable() => owed.push((p, out)),
+            Some(_) if needs_sync => owed.push((p, out)),
             _ => answer(p, out),
         }
     }

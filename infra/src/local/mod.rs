@@ -12,7 +12,10 @@
 //! - [`sns`]: topics, subscriptions, filter policies, SNS envelopes, the e-mail outbox.
 //! - [`events`]: buses, rules and targets.
 //! - [`routing`]: PutEvents: validation, envelope, matching, delivery.
-//! - [`group`]: group commit: PutEvents calls from many threads sharing one commit (fsync).
+//! - [`group`]: group commit: calls from many threads sharing one commit (fsync): PutEvents,
+//!   sends, receives, deletes, and any other write through [`WriteTx`] (`write_tx`: S3
+//!   object changes and scans, Publish, PurgeQueue, schedules, replays), which runs alone
+//!   ([`Store::write_with`]) or in a group ([`GroupCommit::write`]).
 //! - [`transform`]: target input (`Input`, `InputPath`, `InputTransformer`).
 //! - [`buckets`]: local buckets as directories, and the S3 events their changes emit.
 //! - [`watch`]: bucket directories watched as they change (`notify`), beside the scan.
@@ -81,11 +84,12 @@ pub mod tail;
 pub mod transform;
 pub mod translate;
 pub mod watch;
+mod write_tx;
 
 use std::path::PathBuf;
 
 pub use buckets::{
-    BucketSpec, CreatedReason, NotificationSpec, ObjectState, Observation, S3Change,
+    BucketScan, BucketSpec, CreatedReason, NotificationSpec, ObjectState, Observation, S3Change,
 };
 pub use clock::Clock;
 pub use dead_letters::{DeadLetterSource, MessageState, Peek, RedriveReport, StoredMessage};
@@ -103,6 +107,7 @@ pub use store::{Activity, Config, Durability, Store, DATABASE_FILE};
 pub use tail::TailSession;
 pub use translate::Resolver;
 pub use watch::BucketWatcher;
+pub use write_tx::WriteTx;
 
 /// The account id every local ARN carries (as LocalStack and moto do).
 pub const LOCAL_ACCOUNT: &str = "000000000000";

@@ -21,6 +21,7 @@ use super::hot::Val;
 pub(crate) use super::queue_row::load_queue;
 use super::queue_row::QueueRow;
 use super::store::{Ctx, PendingMessage, Store};
+use super::write_tx::WriteTx;
 use super::{md5_hex, name_from_arn, new_id, LocalError, Result};
 
 /// At most this many messages per receive and per batch statement (SQS's batch limit).
@@ -302,10 +303,7 @@ impl Store {
 
     /// PurgeQueue: deletes every message of the queue; returns how many there were.
     pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
-        self.write(|tx, _| {
-            let q = load_queue(tx, queue)?;
-            Ok(tx.execute("DELETE FROM messages WHERE queue = ?1", [q.name])? as u64)
-        })
+        self.write_with(|w| w.purge_queue(queue))
     }
 
     /// ReceiveMessage, polling every 50 ms up to `wait_time_secs` while the queue is empty.
@@ -398,6 +396,19 @@ impl Store {
             let q = load_queue(tx, queue)?;
             counts_tx(tx, ctx, &q.name)
         })
+    }
+}
+
+impl WriteTx<'_> {
+    /// PurgeQueue: deletes every message of the queue; returns how many there were. Relaxed
+    /// (see [`WriteTx::relaxed`]): purged messages that come back after a power failure are
+    /// redelivered, as deleted ones are.
+    pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
+        self.relaxed();
+        let q = load_queue(self.tx, queue)?;
+        Ok(self
+            .tx
+            .execute("DELETE FROM messages WHERE queue = ?1", [q.name])? as u64)
     }
 }
 

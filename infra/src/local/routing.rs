@@ -5,6 +5,7 @@
 //! and an event whose call failed left no trace. Matching uses one compiled
 //! [`patterns::Matcher`] per bus, rebuilt when `rules_generation` changes.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,10 +22,10 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup,
-    OpenTx, Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup, Store,
 };
 use super::transform::{target_input, RouteInfo};
+use super::write_tx::{run_write, WriteJob, WriteOut, WriteTx};
 use super::{arn_service, new_id, LocalError, Result};
 pub use crate::put_events::{PutEventsEntry, PutEventsResultEntry, MAX_ENTRIES, MAX_ENTRY_BYTES};
 use rules::schedule::Schedule;
@@ -274,7 +275,7 @@ fn check_entry_count(entries: &[PutEventsEntry]) -> std::result::Result<(), Stri
 }
 
 /// Whether e-mails are waiting in the outbox (written out after the commit).
-fn outbox_pending(tx: &Connection) -> Result<bool> {
+pub(crate) fn outbox_pending(tx: &Connection) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?
         .query_row([], |r| r.get(0))?)
@@ -609,9 +610,10 @@ impl Store {
             .collect())
     }
 
-    /// Group commit of PutEvents, SendMessage(Batch), receive and delete calls: one
-    /// transaction (a call that fails leaves no trace and does not stop the others: the group
-    /// then runs again with a savepoint per call), one commit.
+    /// Group commit of PutEvents, SendMessage(Batch), receive and delete calls, and writes
+    /// ([`super::GroupCommit::write`]): one transaction (a call that fails leaves no trace
+    /// and does not stop the others: the group then runs again with a savepoint per call;
+    /// writes run last, each under a savepoint of its own, and at most once), one commit.
     /// The outer `Err` means the commit failed and nothing was accepted.
     ///
     /// `sync_later`: commit without an fsync even when the group holds accepted events or
@@ -658,13 +660,17 @@ impl Store {
         // Its calls change no queue and no archive.
         ctx.cache.on = true;
         let generation = counter(tx, "rules_generation")?;
-        let mut outs = Vec::with_capacity(calls.len());
-        for call in calls {
+        let mut outs: Vec<Option<GroupOut>> = calls.iter().map(|_| None).collect();
+        for (call, slot) in calls.iter().zip(outs.iter_mut()) {
+            // Writes run after the other calls (below).
+            if let GroupCall::Write(_) = call {
+                continue;
+            }
             if let GroupCall::Put(PreparedPutEvents {
                 entries: Err(why), ..
             }) = call
             {
-                outs.push(GroupOut::Put(Err(refused(why))));
+                *slot = Some(GroupOut::Put(Err(refused(why))));
                 continue;
             }
             let run = |tx: &Connection, routes: &mut RouteCache| match call {
@@ -679,6 +685,9 @@ impl Store {
                     super::queue::delete_batch_tx(tx, &ctx, queue, handles)
                         .map(|o| GroupOut::Delete(Ok(o)))
                 }
+                GroupCall::Write(_) => {
+                    Err(LocalError::invalid("group commit", "a write out of turn"))
+                }
             };
             // The rows the call held back are written when it succeeded (`TxCache::flush`).
             let run = |tx: &Connection, routes: &mut RouteCache| {
@@ -688,7 +697,7 @@ impl Store {
             };
             if !savepoints {
                 match run(tx, routes) {
-                    Ok(out) => outs.push(out),
+                    Ok(out) => *slot = Some(out),
                     // A single call's error is the group's; else try again with savepoints
                     // (dropping `tx` rolls it back).
                     Err(e) if calls.len() == 1 => return Err(e),
@@ -701,27 +710,54 @@ impl Store {
             match run(tx, routes) {
                 Ok(out) => {
                     tx.prepare_cached("RELEASE group_call")?.execute([])?;
-                    outs.push(out);
+                    *slot = Some(out);
                 }
                 Err(e) => {
                     ctx.cache.discard();
                     tx.prepare_cached("ROLLBACK TO group_call")?.execute([])?;
                     tx.prepare_cached("RELEASE group_call")?.execute([])?;
-                    outs.push(match call {
+                    *slot = Some(match call {
                         GroupCall::Put(_) => GroupOut::Put(Err(e)),
                         GroupCall::Send(..) => GroupOut::Send(Err(e)),
                         GroupCall::Receive(..) => GroupOut::Receive(Err(e)),
                         GroupCall::Delete(..) => GroupOut::Delete(Err(e)),
+                        GroupCall::Write(_) => GroupOut::Write(Err(e)),
                     });
                 }
             }
+        }
+        // Writes last, once the other calls can no longer send the group round again
+        // (a write must not run twice), each under its own savepoint.
+        for (call, slot) in calls.iter().zip(outs.iter_mut()) {
+            let GroupCall::Write(job) = call else {
+                continue;
+            };
+            let out = match job.take() {
+                Some(job) => run_write(tx, &ctx, routes, job)?,
+                None => Err(LocalError::invalid(
+                    "group commit",
+                    "the transaction that held this write failed to commit; it was not run again",
+                )),
+            };
+            *slot = Some(GroupOut::Write(out));
         }
         let mail = outbox_pending(tx)?;
         group_tx.commit()?;
         if mail {
             self.flush_outbox()?;
         }
-        Ok(Some(outs))
+        Ok(Some(
+            outs.into_iter()
+                .map(|o| {
+                    o.unwrap_or_else(|| {
+                        GroupOut::Put(Err(LocalError::invalid(
+                            "group commit",
+                            "no result for the call",
+                        )))
+                    })
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -734,13 +770,19 @@ pub(crate) enum GroupCall<'a> {
     Receive(&'a str, super::queue::ReceiveRequest),
     /// DeleteMessageBatch.
     Delete(&'a str, &'a [String]),
+    /// Any other write ([`super::GroupCommit::write`]), taken out when it runs.
+    Write(&'a Cell<Option<WriteJob>>),
 }
 
 impl GroupCall<'_> {
     /// Whether the call's changes must survive power loss before it is answered: accepted
-    /// events and sent messages must; a lost receive or delete is only a redelivery.
+    /// events and sent messages must; a lost receive or delete is only a redelivery. A
+    /// write may (it says so once it ran: [`GroupOut::needs_sync`]).
     pub(crate) fn is_durable(&self) -> bool {
-        matches!(self, GroupCall::Put(_) | GroupCall::Send(..))
+        matches!(
+            self,
+            GroupCall::Put(_) | GroupCall::Send(..) | GroupCall::Write(_)
+        )
     }
 }
 
@@ -750,6 +792,20 @@ pub(crate) enum GroupOut {
     Send(Result<Vec<Result<String>>>),
     Receive(Result<Vec<super::queue::Received>>),
     Delete(Result<Vec<Result<()>>>),
+    /// A write's answer, and whether its changes must survive power loss.
+    Write(Result<(WriteOut, bool)>),
+}
+
+impl GroupOut {
+    /// Whether the caller may be answered only after an fsync: its call was durable
+    /// ([`GroupCall::is_durable`]) and, for a write, it succeeded and changed what must
+    /// survive power loss.
+    pub(crate) fn needs_sync(&self, call: &GroupCall) -> bool {
+        match self {
+            GroupOut::Write(out) => matches!(out, Ok((_, true))),
+            _ => call.is_durable(),
+        }
+    }
 }
 
 /// Matches one event against a bus's rules and delivers it to every target of every match.
@@ -966,7 +1022,14 @@ impl Store {
     /// oldest first, each with its own `time`. A disabled rule fires nothing, and the slots
     /// it skipped are not made up when it is enabled again (as on AWS).
     pub fn fire_due_schedules(&mut self) -> Result<Vec<Routed>> {
-        let OpenTx { tx, ctx, .. } = self.begin_write()?;
+        self.write_with(|w| w.fire_due_schedules())
+    }
+}
+
+impl WriteTx<'_> {
+    /// [`Store::fire_due_schedules`] in this transaction.
+    pub fn fire_due_schedules(&mut self) -> Result<Vec<Routed>> {
+        let (tx, ctx) = (self.tx, self.ctx);
         let now_ms = ctx.now_ms;
         let scheduled: Vec<(String, String, String, String, i64, i64)> = {
             let mut stmt = tx.prepare(
@@ -1004,7 +1067,7 @@ impl Store {
                 ctx.rule_arn(&bus, &name),
                 &bus,
                 &name,
-                load_targets(&tx, &bus, &name)?,
+                load_targets(tx, &bus, &name)?,
             );
             let ingestion_time = rfc3339_seconds(now_ms);
             let mut last = last_fired_ms;
@@ -1017,7 +1080,7 @@ impl Store {
                 };
                 let id = new_id();
                 let event = envelope(
-                    &ctx,
+                    ctx,
                     &id,
                     "Scheduled Event",
                     "aws.events",
@@ -1027,10 +1090,10 @@ impl Store {
                 );
                 let event_json = event.to_string();
                 let doc = EventDoc::new(&event_json, &event);
-                doc.record(&tx, &ctx, &bus, &id)?;
+                doc.record(tx, ctx, &bus, &id)?;
                 deliver_to_rule(
-                    &tx,
-                    &ctx,
+                    tx,
+                    ctx,
                     &name,
                     &rule,
                     &id,
@@ -1048,8 +1111,6 @@ impl Store {
                 )?;
             }
         }
-        tx.commit()?;
-        self.flush_outbox()?;
         Ok(routed)
     }
 }

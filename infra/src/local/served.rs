@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{put_rule_tx, validate_rule};
 use super::queue::{put_queue_tx, validate_spec};
+use super::write_tx::WriteTx;
 use super::{name_from_arn, LocalError, QueueSpec, Result, RuleSpec, Store};
 
 /// The kinds of resources the wire can make.
@@ -334,32 +335,7 @@ impl Store {
         etag: &str,
         meta: &ObjectMetadata,
     ) -> Result<()> {
-        self.write(|tx, _| {
-            if meta.is_empty() {
-                tx.execute(
-                    "DELETE FROM object_metadata WHERE bucket = ?1 AND key = ?2",
-                    params![bucket, key],
-                )?;
-                return Ok(());
-            }
-            let user = serde_json::to_string(&meta.user).unwrap_or_else(|_| "{}".into());
-            tx.execute(
-                "INSERT OR REPLACE INTO object_metadata (bucket, key, etag, content_type,
-                     content_encoding, cache_control, content_disposition, user_metadata)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    bucket,
-                    key,
-                    etag,
-                    meta.content_type,
-                    meta.content_encoding,
-                    meta.cache_control,
-                    meta.content_disposition,
-                    user
-                ],
-            )?;
-            Ok(())
-        })
+        self.write_with(|w| w.put_object_metadata(bucket, key, etag, meta))
     }
 
     /// The metadata kept for `bucket/key` while it has `etag` (none: default metadata).
@@ -389,6 +365,43 @@ impl Store {
                 .optional()?;
             Ok(row.unwrap_or_default())
         })
+    }
+}
+
+impl WriteTx<'_> {
+    /// Keeps `meta` for the object `bucket/key` that will have (or has) `etag`; an empty
+    /// `meta` removes what was kept.
+    pub fn put_object_metadata(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        meta: &ObjectMetadata,
+    ) -> Result<()> {
+        if meta.is_empty() {
+            self.tx.execute(
+                "DELETE FROM object_metadata WHERE bucket = ?1 AND key = ?2",
+                params![bucket, key],
+            )?;
+            return Ok(());
+        }
+        let user = serde_json::to_string(&meta.user).unwrap_or_else(|_| "{}".into());
+        self.tx.execute(
+            "INSERT OR REPLACE INTO object_metadata (bucket, key, etag, content_type,
+                 content_encoding, cache_control, content_disposition, user_metadata)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                bucket,
+                key,
+                etag,
+                meta.content_type,
+                meta.content_encoding,
+                meta.cache_control,
+                meta.content_disposition,
+                user
+            ],
+        )?;
+        Ok(())
     }
 }
 

@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 use super::clock::{rfc3339_millis, rfc5322};
 use super::queue::{send_tx, MessageAttribute, SendRequest};
 use super::store::{record_activity, record_delivery, Ctx, Store};
+use super::write_tx::WriteTx;
 use super::{name_from_arn, new_id, LocalError, Result};
 
 /// A topic's settings.
@@ -271,9 +272,14 @@ impl Store {
 
     /// Publish; returns the message id. E-mails are written to the outbox after the commit.
     pub fn publish(&mut self, topic: &str, req: &PublishRequest) -> Result<String> {
-        let id = self.write(|tx, ctx| publish_tx(tx, ctx, topic, req, None))?;
-        self.flush_outbox()?;
-        Ok(id)
+        self.write_with(|w| w.publish(topic, req))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Publish; returns the message id.
+    pub fn publish(&mut self, topic: &str, req: &PublishRequest) -> Result<String> {
+        publish_tx(self.tx, self.ctx, topic, req, None)
     }
 }
 

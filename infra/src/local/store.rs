@@ -421,6 +421,20 @@ pub(crate) struct OpenGroup<'a> {
 }
 
 impl Ctx<'_> {
+    /// This transaction's values with the cache off (but the kept statements), for a call
+    /// that may change what the cache remembers.
+    pub fn uncached(&self) -> Ctx<'_> {
+        Ctx {
+            now_ms: self.now_ms,
+            region: self.region,
+            account: self.account,
+            cache: TxCache {
+                hot: self.cache.hot,
+                ..TxCache::default()
+            },
+        }
+    }
+
     pub fn queue_arn(&self, name: &str) -> String {
         crate::arn::queue_arn(self.region, self.account, name)
     }

@@ -29,7 +29,7 @@ use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, 
 use notify::{Event, EventKind, EventKindMask, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::buckets::{ChangeKind, ObjectState, Observation, S3Change, DELETED_ETAG};
-use super::{md5_file, BucketSpec, LocalError, Result, Store};
+use super::{md5_file, BucketSpec, GroupCommit, LocalError, Result, Store};
 
 /// What the event handler (the watcher's thread) hands to [`BucketWatcher::deliver`].
 #[derive(Default)]
@@ -120,26 +120,53 @@ impl BucketWatcher {
     /// Delivers what the watcher saw since the last call, in order, each change with its
     /// events in one transaction; returns the changes.
     pub fn deliver(&mut self, store: &mut Store) -> Result<Vec<S3Change>> {
+        self.deliver_via(store, None)
+    }
+
+    /// [`BucketWatcher::deliver`], in `group`'s commits when there is a group (see
+    /// [`Store::write_via`]).
+    pub fn deliver_via(
+        &mut self,
+        store: &mut Store,
+        group: Option<&GroupCommit>,
+    ) -> Result<Vec<S3Change>> {
         let observations = std::mem::take(&mut lock_shared(&self.shared.0).observations);
         if observations.is_empty() {
             return Ok(Vec::new());
         }
-        let scanned = &mut self.scanned;
-        store.apply_observations(&observations, |bucket, key, state| {
-            // The scan reported this very write already (its close arrived after the scan).
-            let id = (bucket.to_string(), key.to_string());
-            if scanned.get(&id) == Some(&(state.size as u64, state.etag.clone())) {
-                scanned.remove(&id);
-                return true;
-            }
-            false
-        })
+        // The write gets a copy, kept only if it commits.
+        let mut scanned = self.scanned.clone();
+        let (changes, scanned) = store.write_via(group, move |w| {
+            let changes = w.apply_observations(&observations, |bucket, key, state| {
+                // The scan reported this very write already (its close arrived after the
+                // scan).
+                let id = (bucket.to_string(), key.to_string());
+                if scanned.get(&id) == Some(&(state.size as u64, state.etag.clone())) {
+                    scanned.remove(&id);
+                    return true;
+                }
+                false
+            })?;
+            Ok((changes, scanned))
+        })?;
+        self.scanned = scanned;
+        Ok(changes)
     }
 
     /// A full scan (the reconciliation), remembering the creations it reported; files being
     /// written are left to the watcher. Buckets whose directory was removed are watched again
     /// once the scan made it again.
     pub fn scan(&mut self, store: &mut Store) -> Result<Vec<S3Change>> {
+        self.scan_via(store, None)
+    }
+
+    /// [`BucketWatcher::scan`], the changes delivered in `group`'s commits when there is a
+    /// group (`store` reads and hashes; see [`Store::write_via`]).
+    pub fn scan_via(
+        &mut self,
+        store: &mut Store,
+        group: Option<&GroupCommit>,
+    ) -> Result<Vec<S3Change>> {
         let writing = {
             let mut state = lock_shared(&self.shared.0);
             state.rescan = false;
@@ -147,9 +174,11 @@ impl BucketWatcher {
         };
         let mut out = Vec::new();
         for root in self.roots.iter() {
-            let changes = store.scan_bucket_except(&root.bucket, |key| {
-                writing.contains(&(root.bucket.clone(), key.to_string()))
-            })?;
+            let changes = store.scan_bucket_via(
+                &root.bucket,
+                |key| writing.contains(&(root.bucket.clone(), key.to_string())),
+                group,
+            )?;
             out.extend(changes);
         }
         self.scanned.clear();

@@ -21,6 +21,7 @@ mod local_archive;
 mod local_dead_letters;
 mod local_group_calls;
 mod local_group_commit;
+mod local_group_writes;
 mod local_inspect;
 mod local_large_files;
 mod local_power_loss;
