@@ -120,7 +120,9 @@ pub(crate) fn validate_rule(rule: &RuleSpec) -> Result<()> {
 pub(crate) fn put_rule_tx(tx: &Connection, ctx: &Ctx, rule: &RuleSpec) -> Result<String> {
     bus_exists(tx, &rule.bus)?;
     // A new or changed schedule starts counting now: a rate from now, and no slot
-    // before now is fired. An unchanged schedule keeps its anchor and progress.
+    // before now is fired. An unchanged schedule keeps its anchor and progress, except that
+    // a rule enabled or disabled is fired up to now: the slots it skipped while disabled are
+    // not made up (as on AWS), without a write per tick while it is disabled.
     tx.execute(
             "INSERT INTO rules (bus, name, pattern, state, description, schedule, schedule_anchor_ms, last_fired_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
@@ -129,6 +131,7 @@ pub(crate) fn put_rule_tx(tx: &Connection, ctx: &Ctx, rule: &RuleSpec) -> Result
                  schedule_anchor_ms = CASE WHEN rules.schedule IS excluded.schedule
                      THEN rules.schedule_anchor_ms ELSE excluded.schedule_anchor_ms END,
                  last_fired_ms = CASE WHEN rules.schedule IS excluded.schedule
+                     AND rules.state = excluded.state
                      THEN rules.last_fired_ms ELSE excluded.last_fired_ms END,
                  schedule = excluded.schedule",
             params![

@@ -1050,13 +1050,8 @@ impl WriteTx<'_> {
         };
         let mut routed = Vec::new();
         for (bus, name, expression, state, anchor_ms, last_fired_ms) in scheduled {
+            // Enabling it again moves `last_fired_ms` to then (`put_rule_tx`).
             if RuleState::parse(&state) != RuleState::Enabled {
-                if last_fired_ms < now_ms {
-                    tx.execute(
-                        "UPDATE rules SET last_fired_ms = ?3 WHERE bus = ?1 AND name = ?2",
-                        rusqlite::params![bus, name, now_ms],
-                    )?;
-                }
                 continue;
             }
             // Expressions were validated on the way in; one that no longer parses is skipped.

@@ -6,8 +6,8 @@ use crate::local_support;
 use std::collections::BTreeMap;
 
 use infra::local::{
-    Clock, Config, InputTransformer, QueueSpec, ReceivedMessage, RuleSpec, RuleState, Store,
-    TargetSpec,
+    Clock, Config, GroupCommit, InputTransformer, QueueSpec, ReceivedMessage, RuleSpec, RuleState,
+    Store, TargetSpec,
 };
 use local_support::drain;
 use serde_json::{json, Value};
@@ -216,6 +216,50 @@ fn a_disabled_rule_fires_nothing_and_does_not_make_up_slots() {
         times(&drain(&mut s, "ticks")),
         ["2026-11-23T00:11:00Z", "2026-11-23T00:12:00Z"]
     );
+}
+
+#[test]
+fn a_rule_enabled_again_does_not_make_up_slots_no_tick_saw_it_skip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::manual(NOW);
+    let mut s = open(dir.path(), &clock);
+    let q = s.put_queue(&QueueSpec::new("ticks")).expect("queue");
+    scheduled(&mut s, "r", "rate(1 minute)", &[TargetSpec::new("q", &q)]);
+    let mut rule = s.list_rules(Some("default")).expect("rules").remove(0);
+    rule.state = RuleState::Disabled;
+    s.put_rule(&rule).expect("disable");
+    // Nothing fires while it is disabled (`bridge dev` was not running, say).
+    clock.advance_ms(10 * MIN);
+    rule.state = RuleState::Enabled;
+    s.put_rule(&rule).expect("enable");
+    clock.advance_ms(2 * MIN);
+    s.fire_due_schedules().expect("fire");
+    assert_eq!(
+        times(&drain(&mut s, "ticks")),
+        ["2026-11-23T00:11:00Z", "2026-11-23T00:12:00Z"]
+    );
+}
+
+#[test]
+fn a_disabled_rule_writes_nothing_on_its_ticks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::manual(NOW);
+    let mut s = open(dir.path(), &clock);
+    let q = s.put_queue(&QueueSpec::new("ticks")).expect("queue");
+    scheduled(&mut s, "r", "rate(1 minute)", &[TargetSpec::new("q", &q)]);
+    let mut rule = s.list_rules(Some("default")).expect("rules").remove(0);
+    rule.state = RuleState::Disabled;
+    s.put_rule(&rule).expect("disable");
+    let writer = GroupCommit::new(s).expect("writer");
+    for _ in 0..5 {
+        clock.advance_ms(MIN);
+        let fired = writer.write(|w| w.fire_due_schedules()).expect("fire");
+        assert!(fired.is_empty());
+    }
+    // No row changed, so no tick waited for (or caused) an fsync of the WAL.
+    assert_eq!(writer.stats().syncs, 0);
+    let mut s = writer.into_store().expect("store");
+    assert!(drain(&mut s, "ticks").is_empty());
 }
 
 #[test]
