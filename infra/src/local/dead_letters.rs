@@ -92,14 +92,14 @@ impl Store {
             let counts = counts_tx(tx, ctx, &q.name)?;
             let mut stmt = tx.prepare_cached(
                 "SELECT message_id, body, message_attributes, group_id, sent_ms, visible_at_ms,
-                        receive_count, receipt
+                        receive_count
                  FROM messages INDEXED BY messages_in_order
                  WHERE queue = ?1 ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![q.name, max as i64], |r| {
                 let attributes: Option<String> = r.get(2)?;
                 let visible_at: i64 = r.get(5)?;
-                let receipt: Option<String> = r.get(7)?;
+                let receive_count: u32 = r.get(6)?;
                 Ok(StoredMessage {
                     message_id: r.get(0)?,
                     body: r.get(1)?,
@@ -108,12 +108,12 @@ impl Store {
                         .unwrap_or_default(),
                     group_id: r.get(3)?,
                     sent_ms: r.get(4)?,
-                    state: match (visible_at <= ctx.now_ms, receipt.is_some()) {
+                    state: match (visible_at <= ctx.now_ms, receive_count > 0) {
                         (true, _) => MessageState::Visible,
                         (false, true) => MessageState::InFlight,
                         (false, false) => MessageState::Delayed,
                     },
-                    receive_count: r.get(6)?,
+                    receive_count,
                 })
             })?;
             Ok(Peek {

@@ -212,18 +212,20 @@ impl Row for PendingActivity {
 }
 
 impl Row for PendingMessage {
-    const INSERT: &'static str = "INSERT INTO messages (queue, message_id, body, \
-                                  message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)";
-    const WIDTH: usize = 8;
+    // `first_receive_ms` is the sent time until the first receive (see migration 10 → 11).
+    const INSERT: &'static str = "INSERT INTO messages (queue, visible_at_ms, first_receive_ms, \
+                                  sent_ms, message_id, group_id, dedup_id, message_attributes, body)";
+    const WIDTH: usize = 9;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
         bind(Val::Text(&self.queue))?;
+        bind(Val::Int(self.visible_at_ms))?;
+        bind(Val::Int(self.sent_ms))?;
+        bind(Val::Int(self.sent_ms))?;
         bind(Val::Text(&self.message_id))?;
-        bind(Val::Text(&self.body))?;
-        bind(Val::opt(self.attributes.as_ref()))?;
         bind(Val::opt(self.group_id.as_ref()))?;
         bind(Val::opt(self.dedup_id.as_ref()))?;
-        bind(Val::Int(self.sent_ms))?;
-        bind(Val::Int(self.visible_at_ms))
+        bind(Val::opt(self.attributes.as_ref()))?;
+        bind(Val::Text(&self.body))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -694,6 +696,43 @@ CREATE INDEX IF NOT EXISTS messages_in_flight_groups ON messages(queue, visible_
     WHERE receipt IS NOT NULL AND group_id IS NOT NULL;
 ALTER TABLE activity ADD COLUMN body_is_envelope INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 10 → 11: a receive rewrites a message's row in place. Its state (visibility, receive
+    // count, first receive, receipt nonce) has the same size before and after the first
+    // receive, so SQLite overwrites the cell instead of deleting and re-inserting it (and
+    // rebalancing its page when it grew): until then the receipt is the nil UUID (36
+    // characters, like a nonce) and the first receive the sent time; `receive_count > 0`
+    // says a message has been received (was `receipt IS NOT NULL`). The receipt keeps only
+    // the nonce of the handle `<id>:<nonce>`, so handles handed out before still work. The
+    // small columns come first, the body last. Row ids continue where they were.
+    r#"
+CREATE TABLE messages_v11 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL REFERENCES queues(name) ON DELETE CASCADE,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER NOT NULL,
+    receipt TEXT NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
+    sent_ms INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    group_id TEXT,
+    dedup_id TEXT,
+    message_attributes TEXT,
+    body TEXT NOT NULL
+);
+INSERT INTO messages_v11 (id, queue, visible_at_ms, receive_count, first_receive_ms, receipt,
+                          sent_ms, message_id, group_id, dedup_id, message_attributes, body)
+SELECT id, queue, visible_at_ms, receive_count, COALESCE(first_receive_ms, sent_ms),
+       COALESCE(substr(receipt, instr(receipt, ':') + 1), '00000000-0000-0000-0000-000000000000'),
+       sent_ms, message_id, group_id, dedup_id, message_attributes, body
+FROM messages ORDER BY id;
+DELETE FROM sqlite_sequence WHERE name = 'messages_v11';
+UPDATE sqlite_sequence SET name = 'messages_v11' WHERE name = 'messages';
+DROP TABLE messages;
+ALTER TABLE messages_v11 RENAME TO messages;
+CREATE INDEX messages_in_order ON messages(queue, id);
+CREATE INDEX messages_in_flight_groups ON messages(queue, visible_at_ms)
+    WHERE receive_count > 0 AND group_id IS NOT NULL;
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
@@ -1150,6 +1189,9 @@ pub(crate) fn counter(tx: &Connection, key: &str) -> Result<i64> {
         .optional()?
         .unwrap_or(0))
 }
+
+#[cfg(test)]
+mod migration_tests;
 
 #[cfg(test)]
 mod durability_tests {
