@@ -304,7 +304,7 @@ impl Store {
     pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
         self.write(|tx, _| {
             let q = load_queue(tx, queue)?;
-            Ok(tx.execute("DELETE FROM messages WHERE queue = ?1", [q.name])? as u64)
+            Ok(tx.execute("DELETE FROM messages WHERE queue_id = ?1", [q.id])? as u64)
         })
     }
 
@@ -330,7 +330,7 @@ impl Store {
             let n = match receipt_parts(receipt_handle) {
                 Some((id, nonce)) => tx
                     .prepare_cached(DELETE_RECEIVED)?
-                    .execute(params![id, q.name, nonce])?,
+                    .execute(params![id, q.id, nonce])?,
                 None => 0,
             };
             if n == 0 {
@@ -370,8 +370,8 @@ impl Store {
             let row: Option<i64> = tx
                 .query_row(
                     "SELECT visible_at_ms FROM messages
-                     WHERE id = ?1 AND queue = ?2 AND receipt = ?3 AND receive_count > 0",
-                    params![id, q.name, nonce],
+                     WHERE id = ?1 AND queue_id = ?2 AND receipt = ?3 AND receive_count > 0",
+                    params![id, q.id, nonce],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -395,7 +395,7 @@ impl Store {
     pub fn queue_counts(&mut self, queue: &str) -> Result<QueueCounts> {
         self.read(|tx, ctx| {
             let q = load_queue(tx, queue)?;
-            counts_tx(tx, ctx, &q.name)
+            counts_tx(tx, ctx, q.id)
         })
     }
 }
@@ -412,7 +412,7 @@ pub(crate) fn receipt_parts(handle: &str) -> Option<(i64, &str)> {
 /// Deletes a received message by row id, queue and the nonce of its newest receipt handle
 /// (a message never received has a nonce no handle has, and `receive_count` 0).
 const DELETE_RECEIVED: &str =
-    "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3 AND receive_count > 0";
+    "DELETE FROM messages WHERE id = ?1 AND queue_id = ?2 AND receipt = ?3 AND receive_count > 0";
 
 /// The receipt handle `<row id>:<nonce>` (the same text as the receive's `UPDATE` writes),
 /// without the formatting machinery: a receive makes ten.
@@ -457,7 +457,7 @@ pub(crate) fn delete_batch_tx(
                 ctx.cache.execute(
                     tx,
                     DELETE_RECEIVED,
-                    &[Val::Int(id), Val::Text(&q.name), Val::Text(nonce)],
+                    &[Val::Int(id), Val::Int(q.id), Val::Text(nonce)],
                 )? > 0
             }
             None => false,
@@ -493,14 +493,14 @@ pub(crate) fn send_batch_tx(
     Ok(out)
 }
 
-/// A queue's counts inside a transaction (`name` is a loaded queue's name).
-pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, name: &str) -> Result<QueueCounts> {
+/// A queue's counts inside a transaction (`queue_id` is a loaded queue's id).
+pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, queue_id: i64) -> Result<QueueCounts> {
     let (visible, in_flight, delayed) = tx.query_row(
         "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count > 0), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count = 0), 0)
-                 FROM messages WHERE queue = ?1",
-        params![name, ctx.now_ms],
+                 FROM messages WHERE queue_id = ?1",
+        params![queue_id, ctx.now_ms],
         |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -584,7 +584,7 @@ pub(crate) fn send_tx(
     // A standard queue's row may wait for the end of the call (a FIFO queue's order and
     // deduplication are settled row by row).
     let row = PendingMessage {
-        queue: q.name.clone(),
+        queue_id: q.id,
         message_id: message_id.clone(),
         body: req.body.clone(),
         attributes: attrs,
@@ -706,9 +706,9 @@ pub(crate) fn receive_tx(
     let blocked: HashSet<String> = if q.fifo {
         let mut stmt = tx.prepare_cached(
             "SELECT DISTINCT group_id FROM messages
-             WHERE queue = ?1 AND visible_at_ms > ?2 AND receive_count > 0 AND group_id IS NOT NULL",
+             WHERE queue_id = ?1 AND visible_at_ms > ?2 AND receive_count > 0 AND group_id IS NOT NULL",
         )?;
-        let rows = stmt.query_map(params![q.name, ctx.now_ms], |r| r.get(0))?;
+        let rows = stmt.query_map(params![q.id, ctx.now_ms], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     } else {
         HashSet::new()
@@ -731,10 +731,10 @@ pub(crate) fn receive_tx(
             "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
                     receive_count, first_receive_ms
              FROM messages INDEXED BY messages_in_order
-             WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
+             WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND id > ?3
              ORDER BY id LIMIT ?4",
             &[
-                Val::Text(&q.name),
+                Val::Int(q.id),
                 Val::Int(ctx.now_ms),
                 Val::Int(after_id),
                 Val::Int(limit),
@@ -842,7 +842,7 @@ fn move_to_dlq(
     super::store::insert_rows(
         tx,
         &[PendingMessage {
-            queue: dlq.name.clone(),
+            queue_id: dlq.id,
             message_id: c.message_id.clone(),
             body: c.body.clone(),
             attributes: c.message_attributes.clone(),
