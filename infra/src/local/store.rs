@@ -708,7 +708,11 @@ ALTER TABLE activity ADD COLUMN body_is_envelope INTEGER NOT NULL DEFAULT 0;
     //   small columns come first, the body last. Row ids continue where they were.
     // - Queues have an integer id, and messages and their indexes name the queue by it (an
     //   integer compare per index step instead of a string compare).
-    // Both tables are rebuilt (`migrate` turns foreign keys off meanwhile, so that dropping
+    // - `activity` ids are plain row ids, without `AUTOINCREMENT` (whose counter in
+    //   `sqlite_sequence` is read and written by every INSERT statement): the console reads
+    //   the rows in id order, and a plain row id is the largest + 1 as long as the newest row
+    //   is never deleted (pruning keeps it), so ids still only grow.
+    // The tables are rebuilt (`migrate` turns foreign keys off meanwhile, so that dropping
     // the old `queues` deletes nothing through `ON DELETE CASCADE`, and checks them before
     // committing).
     r#"
@@ -764,6 +768,22 @@ CREATE INDEX messages_in_flight_groups ON messages(queue_id, visible_at_ms)
 CREATE TRIGGER served_queue_gone AFTER DELETE ON queues BEGIN
     DELETE FROM served_resources WHERE kind = 'queue' AND bus = '' AND name = OLD.name;
 END;
+CREATE TABLE activity_v11 (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    body TEXT,
+    body_is_envelope INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO activity_v11 (id, at_ms, message_id, origin, target, outcome, body,
+                          body_is_envelope)
+SELECT id, at_ms, message_id, origin, target, outcome, body, body_is_envelope
+FROM activity ORDER BY id;
+DROP TABLE activity;
+ALTER TABLE activity_v11 RENAME TO activity;
 "#,
 ];
 
@@ -1009,8 +1029,11 @@ impl Store {
     }
 
     /// Keeps only the newest `keep` activity rows, and the newest `keep` event envelopes
-    /// (the log is for watching, not an archive).
+    /// (the log is for watching, not an archive). The newest activity row always stays: ids
+    /// are plain row ids (the largest + 1), and must keep growing for a reader that is
+    /// somewhere in the log ([`Store::activity_since`]).
     pub fn prune_activity(&mut self, keep: i64) -> Result<usize> {
+        let keep = keep.max(1);
         self.write(|tx, _| {
             let n = tx.execute(
                 "DELETE FROM activity WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM activity) - ?1",

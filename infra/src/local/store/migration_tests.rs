@@ -4,7 +4,7 @@
 
 use rusqlite::Connection;
 
-use super::{Config, Store, DATABASE_FILE, MIGRATIONS};
+use super::{record_activity, Config, Store, DATABASE_FILE, MIGRATIONS};
 use crate::local::{Clock, LocalError, MessageState, ReceiveRequest, SendRequest};
 
 const NOW: i64 = 1_700_000_000_000;
@@ -181,4 +181,19 @@ fn a_version_10_state_keeps_its_messages_receipts_and_activity() {
     );
     let record = s.event_record("e-2").expect("record").expect("kept");
     assert_eq!(record.deliveries[0].body.as_deref(), Some("the body"));
+    let add_activity = |s: &mut Store, id: &str| {
+        s.write(|tx, ctx| record_activity(tx, ctx, id, "rule default/r", "arn:q", "delivered"))
+            .expect("record activity");
+    };
+    add_activity(&mut s, "e-3");
+    // Pruning everything still keeps the newest row, so the next id follows it.
+    s.prune_activity(0).expect("prune");
+    add_activity(&mut s, "e-4");
+    let ids: Vec<_> = s
+        .activity_since(0, 10)
+        .expect("activity")
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(ids, [4, 5]);
 }
