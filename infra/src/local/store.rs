@@ -214,7 +214,8 @@ impl Row for PendingActivity {
 
 impl Row for PendingMessage {
     // `first_receive_ms` is the sent time until the first receive (see migration 10 → 11).
-    const INSERT: &'static str = "INSERT INTO messages (queue_id, visible_at_ms, first_receive_ms, \
+    // `OR FAIL`: no statement journal (see `PendingActivity`).
+    const INSERT: &'static str = "INSERT OR FAIL INTO messages (queue_id, visible_at_ms, first_receive_ms, \
                                   sent_ms, message_id, group_id, dedup_id, message_attributes, body)";
     const WIDTH: usize = 9;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
@@ -707,7 +708,10 @@ ALTER TABLE activity ADD COLUMN body_is_envelope INTEGER NOT NULL DEFAULT 0;
     //   the nonce of the handle `<id>:<nonce>`, so handles handed out before still work. The
     //   small columns come first, the body last. Row ids continue where they were.
     // - Queues have an integer id, and messages and their indexes name the queue by it (an
-    //   integer compare per index step instead of a string compare).
+    //   integer compare per index step instead of a string compare). A trigger deletes a
+    //   queue's messages with it, not a foreign key: every write of a message has just looked
+    //   its queue up in the same transaction, and a foreign key cost every inserted row a
+    //   lookup in `queues` and every multi-row INSERT a statement journal.
     // - `activity` ids are plain row ids, without `AUTOINCREMENT` (whose counter in
     //   `sqlite_sequence` is read and written by every INSERT statement): the console reads
     //   the rows in id order, and a plain row id is the largest + 1 as long as the newest row
@@ -736,7 +740,7 @@ SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn
 FROM queues ORDER BY rowid;
 CREATE TABLE messages_v11 (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue_id INTEGER NOT NULL REFERENCES queues(id) ON DELETE CASCADE,
+    queue_id INTEGER NOT NULL,
     visible_at_ms INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     first_receive_ms INTEGER NOT NULL,
@@ -767,6 +771,9 @@ CREATE INDEX messages_in_flight_groups ON messages(queue_id, visible_at_ms)
     WHERE receive_count > 0 AND group_id IS NOT NULL;
 CREATE TRIGGER served_queue_gone AFTER DELETE ON queues BEGIN
     DELETE FROM served_resources WHERE kind = 'queue' AND bus = '' AND name = OLD.name;
+END;
+CREATE TRIGGER queue_messages_gone AFTER DELETE ON queues BEGIN
+    DELETE FROM messages WHERE queue_id = OLD.id;
 END;
 CREATE TABLE activity_v11 (
     id INTEGER PRIMARY KEY,
