@@ -89,17 +89,17 @@ impl Store {
     pub fn peek_messages(&mut self, queue: &str, max: usize) -> Result<Peek> {
         self.read(|tx, ctx| {
             let q = load_queue(tx, queue)?;
-            let counts = counts_tx(tx, ctx, &q.name)?;
+            let counts = counts_tx(tx, ctx, q.id)?;
             let mut stmt = tx.prepare_cached(
                 "SELECT message_id, body, message_attributes, group_id, sent_ms, visible_at_ms,
-                        receive_count, receipt
+                        receive_count
                  FROM messages INDEXED BY messages_in_order
-                 WHERE queue = ?1 ORDER BY id LIMIT ?2",
+                 WHERE queue_id = ?1 ORDER BY id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![q.name, max as i64], |r| {
+            let rows = stmt.query_map(params![q.id, max as i64], |r| {
                 let attributes: Option<String> = r.get(2)?;
                 let visible_at: i64 = r.get(5)?;
-                let receipt: Option<String> = r.get(7)?;
+                let receive_count: u32 = r.get(6)?;
                 Ok(StoredMessage {
                     message_id: r.get(0)?,
                     body: r.get(1)?,
@@ -108,12 +108,12 @@ impl Store {
                         .unwrap_or_default(),
                     group_id: r.get(3)?,
                     sent_ms: r.get(4)?,
-                    state: match (visible_at <= ctx.now_ms, receipt.is_some()) {
+                    state: match (visible_at <= ctx.now_ms, receive_count > 0) {
                         (true, _) => MessageState::Visible,
                         (false, true) => MessageState::InFlight,
                         (false, false) => MessageState::Delayed,
                     },
-                    receive_count: r.get(6)?,
+                    receive_count,
                 })
             })?;
             Ok(Peek {
@@ -261,14 +261,13 @@ fn redrive_tx(tx: &Connection, ctx: &Ctx, from: &str, to: &str, max: usize) -> R
         let mut stmt = tx.prepare_cached(
             "SELECT id, message_id, body, message_attributes, group_id
              FROM messages INDEXED BY messages_in_order
-             WHERE queue = ?1 AND visible_at_ms <= ?2 AND sent_ms > ?3
+             WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND sent_ms > ?3
              ORDER BY id LIMIT ?4",
         )?;
         let expired_before = ctx.now_ms - q.retention_seconds * 1000;
-        let rows = stmt.query_map(
-            params![q.name, ctx.now_ms, expired_before, max as i64],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )?;
+        let rows = stmt.query_map(params![q.id, ctx.now_ms, expired_before, max as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
         rows.collect::<Result<_, _>>()?
     };
     let from_arn = ctx.queue_arn(from);

@@ -325,12 +325,10 @@ impl Store {
     pub fn delete_message(&mut self, queue: &str, receipt_handle: &str) -> Result<()> {
         self.write_relaxed(|tx, _| {
             let q = load_queue(tx, queue)?;
-            let n = match receipt_row(receipt_handle) {
-                Some(id) => tx
-                    .prepare_cached(
-                        "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
-                    )?
-                    .execute(params![id, q.name, receipt_handle])?,
+            let n = match receipt_parts(receipt_handle) {
+                Some((id, nonce)) => tx
+                    .prepare_cached(DELETE_RECEIVED)?
+                    .execute(params![id, q.id, nonce])?,
                 None => 0,
             };
             if n == 0 {
@@ -364,13 +362,14 @@ impl Store {
         }
         self.write(|tx, ctx| {
             let q = load_queue(tx, queue)?;
-            let Some(id) = receipt_row(receipt_handle) else {
+            let Some((id, nonce)) = receipt_parts(receipt_handle) else {
                 return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
             };
             let row: Option<i64> = tx
                 .query_row(
-                    "SELECT visible_at_ms FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
-                    params![id, q.name, receipt_handle],
+                    "SELECT visible_at_ms FROM messages
+                     WHERE id = ?1 AND queue_id = ?2 AND receipt = ?3 AND receive_count > 0",
+                    params![id, q.id, nonce],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -394,7 +393,7 @@ impl Store {
     pub fn queue_counts(&mut self, queue: &str) -> Result<QueueCounts> {
         self.read(|tx, ctx| {
             let q = load_queue(tx, queue)?;
-            counts_tx(tx, ctx, &q.name)
+            counts_tx(tx, ctx, q.id)
         })
     }
 }
@@ -408,16 +407,23 @@ impl WriteTx<'_> {
         let q = load_queue(self.tx, queue)?;
         Ok(self
             .tx
-            .execute("DELETE FROM messages WHERE queue = ?1", [q.name])? as u64)
+            .execute("DELETE FROM messages WHERE queue_id = ?1", [q.id])? as u64)
     }
 }
 
-/// The message row a receipt handle names: handles are `<row id>:<nonce>` (see
-/// [`receive_tx`]), so a message is found by its id, not through an index of receipts.
-/// `None` for text that is no handle of ours.
-pub(crate) fn receipt_row(handle: &str) -> Option<i64> {
-    handle.split_once(':')?.0.parse().ok()
+/// The message row a receipt handle names and its nonce: handles are `<row id>:<nonce>`
+/// (see [`receive_tx`]), so a message is found by its id, not through an index of receipts,
+/// and the row keeps the nonce of its newest handle. `None` for text that is no handle of
+/// ours.
+pub(crate) fn receipt_parts(handle: &str) -> Option<(i64, &str)> {
+    let (id, nonce) = handle.split_once(':')?;
+    Some((id.parse().ok()?, nonce))
 }
+
+/// Deletes a received message by row id, queue and the nonce of its newest receipt handle
+/// (a message never received has a nonce no handle has, and `receive_count` 0).
+const DELETE_RECEIVED: &str =
+    "DELETE FROM messages WHERE id = ?1 AND queue_id = ?2 AND receipt = ?3 AND receive_count > 0";
 
 /// The receipt handle `<row id>:<nonce>` (the same text as the receive's `UPDATE` writes),
 /// without the formatting machinery: a receive makes ten.
@@ -457,12 +463,12 @@ pub(crate) fn delete_batch_tx(
     let mut deleted: Vec<&str> = Vec::with_capacity(receipt_handles.len());
     let mut out = Vec::with_capacity(receipt_handles.len());
     for h in receipt_handles {
-        let gone = match receipt_row(h) {
-            Some(id) => {
+        let gone = match receipt_parts(h) {
+            Some((id, nonce)) => {
                 ctx.cache.execute(
                     tx,
-                    "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
-                    &[Val::Int(id), Val::Text(&q.name), Val::Text(h)],
+                    DELETE_RECEIVED,
+                    &[Val::Int(id), Val::Int(q.id), Val::Text(nonce)],
                 )? > 0
             }
             None => false,
@@ -498,14 +504,14 @@ pub(crate) fn send_batch_tx(
     Ok(out)
 }
 
-/// A queue's counts inside a transaction (`name` is a loaded queue's name).
-pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, name: &str) -> Result<QueueCounts> {
+/// A queue's counts inside a transaction (`queue_id` is a loaded queue's id).
+pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, queue_id: i64) -> Result<QueueCounts> {
     let (visible, in_flight, delayed) = tx.query_row(
         "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
-                        COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NOT NULL), 0),
-                        COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NULL), 0)
-                 FROM messages WHERE queue = ?1",
-        params![name, ctx.now_ms],
+                        COALESCE(SUM(visible_at_ms > ?2 AND receive_count > 0), 0),
+                        COALESCE(SUM(visible_at_ms > ?2 AND receive_count = 0), 0)
+                 FROM messages WHERE queue_id = ?1",
+        params![queue_id, ctx.now_ms],
         |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -589,7 +595,7 @@ pub(crate) fn send_tx(
     // A standard queue's row may wait for the end of the call (a FIFO queue's order and
     // deduplication are settled row by row).
     let row = PendingMessage {
-        queue: q.name.clone(),
+        queue_id: q.id,
         message_id: message_id.clone(),
         body: req.body.clone(),
         attributes: attrs,
@@ -643,7 +649,8 @@ struct Candidate {
     dedup_id: Option<String>,
     sent_ms: i64,
     receive_count: i64,
-    first_receive_ms: Option<i64>,
+    /// The sent time until the first receive (see migration 10 → 11 in `store`).
+    first_receive_ms: i64,
 }
 
 /// A message handed out by a receive, before its SQS shape ([`ReceivedMessage`]: MD5,
@@ -710,9 +717,9 @@ pub(crate) fn receive_tx(
     let blocked: HashSet<String> = if q.fifo {
         let mut stmt = tx.prepare_cached(
             "SELECT DISTINCT group_id FROM messages
-             WHERE queue = ?1 AND visible_at_ms > ?2 AND receipt IS NOT NULL AND group_id IS NOT NULL",
+             WHERE queue_id = ?1 AND visible_at_ms > ?2 AND receive_count > 0 AND group_id IS NOT NULL",
         )?;
-        let rows = stmt.query_map(params![q.name, ctx.now_ms], |r| r.get(0))?;
+        let rows = stmt.query_map(params![q.id, ctx.now_ms], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     } else {
         HashSet::new()
@@ -735,10 +742,10 @@ pub(crate) fn receive_tx(
             "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
                     receive_count, first_receive_ms
              FROM messages INDEXED BY messages_in_order
-             WHERE queue = ?1 AND visible_at_ms <= ?2 AND id > ?3
+             WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND id > ?3
              ORDER BY id LIMIT ?4",
             &[
-                Val::Text(&q.name),
+                Val::Int(q.id),
                 Val::Int(ctx.now_ms),
                 Val::Int(after_id),
                 Val::Int(limit),
@@ -753,7 +760,7 @@ pub(crate) fn receive_tx(
                     dedup_id: r.opt_text(5)?,
                     sent_ms: r.int(6)?,
                     receive_count: r.int(7)?,
-                    first_receive_ms: r.opt_int(8)?,
+                    first_receive_ms: r.int(8)?,
                 })
             },
         )?;
@@ -782,7 +789,11 @@ pub(crate) fn receive_tx(
             // The row itself is updated below, with the others handed out.
             let receipt = receipt_handle(c.id, &nonce);
             let count = c.receive_count + 1;
-            let first = c.first_receive_ms.unwrap_or(ctx.now_ms);
+            let first = if c.receive_count == 0 {
+                ctx.now_ms
+            } else {
+                c.first_receive_ms
+            };
             out.push(Received {
                 c,
                 receipt,
@@ -795,10 +806,11 @@ pub(crate) fn receive_tx(
             }
         }
     }
-    // One statement per message handed out, by its row id: the same receipt, count and
+    // One statement per message handed out, by its row id: the same receipt nonce, count and
     // first-receive time as computed above. (One `UPDATE … WHERE id IN (…)` for all of them
     // cost more: SQLite builds an ephemeral table of the `IN` list and keeps a statement
-    // journal for a statement that changes several rows.)
+    // journal for a statement that changes several rows.) The row keeps its size, so SQLite
+    // overwrites it in place.
     let visible_at = ctx.now_ms + visibility * 1000;
     for m in &out {
         ctx.cache.execute(
@@ -809,7 +821,7 @@ pub(crate) fn receive_tx(
             &[
                 Val::Int(m.count),
                 Val::Int(m.first),
-                Val::Text(&m.receipt),
+                Val::Text(&nonce),
                 Val::Int(visible_at),
                 Val::Int(m.c.id),
             ],
@@ -838,11 +850,19 @@ fn move_to_dlq(
     } else {
         None
     };
-    tx.prepare_cached(
-        "INSERT INTO messages (queue, message_id, body, message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![dlq.name, c.message_id, c.body, c.message_attributes, group, c.dedup_id, c.sent_ms, ctx.now_ms])?;
+    super::store::insert_rows(
+        tx,
+        &[PendingMessage {
+            queue_id: dlq.id,
+            message_id: c.message_id.clone(),
+            body: c.body.clone(),
+            attributes: c.message_attributes.clone(),
+            group_id: group,
+            dedup_id: c.dedup_id.clone(),
+            sent_ms: c.sent_ms,
+            visible_at_ms: ctx.now_ms,
+        }],
+    )?;
     tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?
         .execute([c.id])?;
     super::store::record_activity(
@@ -860,13 +880,13 @@ fn move_to_dlq(
 mod receipt_tests {
     use super::*;
 
-    /// The handle written without `format!` is the text the receive's `UPDATE` stores
-    /// (`id || ':' || nonce`), so deletes find it.
+    /// The handle written without `format!` is `<id>:<nonce>`, and a delete reads back both
+    /// parts (the row id, and the nonce the receive's `UPDATE` stores).
     #[test]
     fn a_receipt_handle_is_the_row_id_a_colon_and_the_nonce() {
         for id in [0i64, 1, 9, 10, 99, 12_345, i64::MAX, -7] {
             assert_eq!(receipt_handle(id, "n-1"), format!("{id}:n-1"));
-            assert_eq!(receipt_row(&receipt_handle(id, "x")), Some(id));
+            assert_eq!(receipt_parts(&receipt_handle(id, "x")), Some((id, "x")));
         }
     }
 }

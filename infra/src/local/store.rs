@@ -126,7 +126,8 @@ struct PendingActivity {
 
 /// A `messages` row held back until the end of the call.
 pub(crate) struct PendingMessage {
-    pub queue: String,
+    /// The queue's id (`queues.id`).
+    pub queue_id: i64,
     pub message_id: String,
     pub body: String,
     pub attributes: Option<String>,
@@ -212,18 +213,21 @@ impl Row for PendingActivity {
 }
 
 impl Row for PendingMessage {
-    const INSERT: &'static str = "INSERT INTO messages (queue, message_id, body, \
-                                  message_attributes, group_id, dedup_id, sent_ms, visible_at_ms)";
-    const WIDTH: usize = 8;
+    // `first_receive_ms` is the sent time until the first receive (see migration 10 → 11).
+    // `OR FAIL`: no statement journal (see `PendingActivity`).
+    const INSERT: &'static str = "INSERT OR FAIL INTO messages (queue_id, visible_at_ms, first_receive_ms, \
+                                  sent_ms, message_id, group_id, dedup_id, message_attributes, body)";
+    const WIDTH: usize = 9;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
-        bind(Val::Text(&self.queue))?;
+        bind(Val::Int(self.queue_id))?;
+        bind(Val::Int(self.visible_at_ms))?;
+        bind(Val::Int(self.sent_ms))?;
+        bind(Val::Int(self.sent_ms))?;
         bind(Val::Text(&self.message_id))?;
-        bind(Val::Text(&self.body))?;
-        bind(Val::opt(self.attributes.as_ref()))?;
         bind(Val::opt(self.group_id.as_ref()))?;
         bind(Val::opt(self.dedup_id.as_ref()))?;
-        bind(Val::Int(self.sent_ms))?;
-        bind(Val::Int(self.visible_at_ms))
+        bind(Val::opt(self.attributes.as_ref()))?;
+        bind(Val::Text(&self.body))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -708,6 +712,100 @@ CREATE INDEX IF NOT EXISTS messages_in_flight_groups ON messages(queue, visible_
     WHERE receipt IS NOT NULL AND group_id IS NOT NULL;
 ALTER TABLE activity ADD COLUMN body_is_envelope INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 10 → 11: less work per message.
+    // - A receive rewrites the message's row in place. Its state (visibility, receive count,
+    //   first receive, receipt nonce) has the same size before and after the first receive,
+    //   so SQLite overwrites the cell instead of deleting and inserting it again (and
+    //   rebalancing its page when it grew): until then the receipt is the nil UUID (36
+    //   characters, like a nonce) and the first receive the sent time; `receive_count > 0`
+    //   says a message has been received (was `receipt IS NOT NULL`). The receipt keeps only
+    //   the nonce of the handle `<id>:<nonce>`, so handles handed out before still work. The
+    //   small columns come first, the body last. Row ids continue where they were.
+    // - Queues have an integer id, and messages and their indexes name the queue by it (an
+    //   integer compare per index step instead of a string compare). A trigger deletes a
+    //   queue's messages with it, not a foreign key: every write of a message has just looked
+    //   its queue up in the same transaction, and a foreign key cost every inserted row a
+    //   lookup in `queues` and every multi-row INSERT a statement journal.
+    // - `activity` ids are plain row ids, without `AUTOINCREMENT` (whose counter in
+    //   `sqlite_sequence` is read and written by every INSERT statement): the console reads
+    //   the rows in id order, and a plain row id is the largest + 1 as long as the newest row
+    //   is never deleted (pruning keeps it), so ids still only grow.
+    // The tables are rebuilt (`migrate` turns foreign keys off meanwhile, so that dropping
+    // the old `queues` deletes nothing through `ON DELETE CASCADE`, and checks them before
+    // committing).
+    r#"
+CREATE TABLE queues_v11 (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    fifo INTEGER NOT NULL,
+    visibility_timeout INTEGER NOT NULL,
+    delay_seconds INTEGER NOT NULL,
+    retention_seconds INTEGER NOT NULL,
+    dlq_arn TEXT,
+    max_receive_count INTEGER,
+    content_based_dedup INTEGER NOT NULL,
+    policy TEXT,
+    created_ms INTEGER NOT NULL
+);
+INSERT INTO queues_v11 (name, fifo, visibility_timeout, delay_seconds, retention_seconds,
+                        dlq_arn, max_receive_count, content_based_dedup, policy, created_ms)
+SELECT name, fifo, visibility_timeout, delay_seconds, retention_seconds, dlq_arn,
+       max_receive_count, content_based_dedup, policy, created_ms
+FROM queues ORDER BY rowid;
+CREATE TABLE messages_v11 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue_id INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER NOT NULL,
+    receipt TEXT NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
+    sent_ms INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    group_id TEXT,
+    dedup_id TEXT,
+    message_attributes TEXT,
+    body TEXT NOT NULL
+);
+INSERT INTO messages_v11 (id, queue_id, visible_at_ms, receive_count, first_receive_ms,
+                          receipt, sent_ms, message_id, group_id, dedup_id,
+                          message_attributes, body)
+SELECT m.id, q.id, m.visible_at_ms, m.receive_count, COALESCE(m.first_receive_ms, m.sent_ms),
+       COALESCE(substr(m.receipt, instr(m.receipt, ':') + 1),
+                '00000000-0000-0000-0000-000000000000'),
+       m.sent_ms, m.message_id, m.group_id, m.dedup_id, m.message_attributes, m.body
+FROM messages m JOIN queues_v11 q ON q.name = m.queue ORDER BY m.id;
+DELETE FROM sqlite_sequence WHERE name = 'messages_v11';
+UPDATE sqlite_sequence SET name = 'messages_v11' WHERE name = 'messages';
+DROP TABLE messages;
+DROP TABLE queues;
+ALTER TABLE queues_v11 RENAME TO queues;
+ALTER TABLE messages_v11 RENAME TO messages;
+CREATE INDEX messages_in_order ON messages(queue_id, id);
+CREATE INDEX messages_in_flight_groups ON messages(queue_id, visible_at_ms)
+    WHERE receive_count > 0 AND group_id IS NOT NULL;
+CREATE TRIGGER served_queue_gone AFTER DELETE ON queues BEGIN
+    DELETE FROM served_resources WHERE kind = 'queue' AND bus = '' AND name = OLD.name;
+END;
+CREATE TRIGGER queue_messages_gone AFTER DELETE ON queues BEGIN
+    DELETE FROM messages WHERE queue_id = OLD.id;
+END;
+CREATE TABLE activity_v11 (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    body TEXT,
+    body_is_envelope INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO activity_v11 (id, at_ms, message_id, origin, target, outcome, body,
+                          body_is_envelope)
+SELECT id, at_ms, message_id, origin, target, outcome, body, body_is_envelope
+FROM activity ORDER BY id;
+DROP TABLE activity;
+ALTER TABLE activity_v11 RENAME TO activity;
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
@@ -952,8 +1050,11 @@ impl Store {
     }
 
     /// Keeps only the newest `keep` activity rows, and the newest `keep` event envelopes
-    /// (the log is for watching, not an archive).
+    /// (the log is for watching, not an archive). The newest activity row always stays: ids
+    /// are plain row ids (the largest + 1), and must keep growing for a reader that is
+    /// somewhere in the log ([`Store::activity_since`]).
     pub fn prune_activity(&mut self, keep: i64) -> Result<usize> {
+        let keep = keep.max(1);
         self.write(|tx, _| {
             let n = tx.execute(
                 "DELETE FROM activity WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM activity) - ?1",
@@ -1014,7 +1115,18 @@ impl Store {
     }
 }
 
+/// Brings the schema to [`SCHEMA_VERSION`]. Foreign keys are off meanwhile, because a
+/// migration may rebuild a table others reference (create the new one, copy, drop the old,
+/// rename: SQLite's way of changing a table), and dropping the old one must not delete
+/// anything through `ON DELETE CASCADE`; they are checked before the commit.
 fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = migrate_tx(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrated
+}
+
+fn migrate_tx(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -1026,6 +1138,17 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (n + 1) as i64)?;
+    }
+    if version < SCHEMA_VERSION {
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(LocalError::invalid(
+                format!("migrating the local state to schema {SCHEMA_VERSION}"),
+                format!("table {table} has rows whose foreign key names nothing; the state is damaged: move its directory away to start over"),
+            ));
+        }
     }
     tx.commit()?;
     Ok(())
@@ -1164,6 +1287,9 @@ pub(crate) fn counter(tx: &Connection, key: &str) -> Result<i64> {
         .optional()?
         .unwrap_or(0))
 }
+
+#[cfg(test)]
+mod migration_tests;
 
 #[cfg(test)]
 mod durability_tests {

@@ -273,3 +273,31 @@ fn store_can_move_between_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<Store>();
 }
+
+/// A deleted queue's messages go with it: a queue made again under the same name (it may
+/// get the same id) starts empty, and another queue keeps its own.
+#[test]
+fn a_deleted_queue_takes_its_messages_along() {
+    let (_d, mut s, _clock) = store();
+    s.put_queue(&QueueSpec::new("keep")).expect("queue");
+    s.put_queue(&QueueSpec::new("gone")).expect("queue");
+    s.send_message("keep", &SendRequest::body("stays"))
+        .expect("send");
+    for n in 0..3 {
+        s.send_message("gone", &SendRequest::body(format!("m{n}")))
+            .expect("send");
+    }
+    assert!(one(&mut s, "gone").is_some(), "one in flight too");
+    assert!(s.delete_queue("gone").expect("delete"));
+    assert!(matches!(
+        s.queue_counts("gone"),
+        Err(LocalError::NoSuchQueue(_))
+    ));
+    s.put_queue(&QueueSpec::new("gone")).expect("queue again");
+    assert_eq!(
+        s.queue_counts("gone").expect("counts"),
+        QueueCounts::default()
+    );
+    assert!(one(&mut s, "gone").is_none());
+    assert_eq!(one(&mut s, "keep").expect("kept").body, "stays");
+}

@@ -303,17 +303,46 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
     drop(s);
     // Turn it back into a version-2 state, as written before scheduled rules (and what later
     // migrations added: bus grants, topic display names, archives, the console's records,
-    // `dev --serve`'s resources and object metadata, the grouped in-flight index and the
-    // activity's `body_is_envelope`).
+    // `dev --serve`'s resources and object metadata, the grouped in-flight index, the
+    // activity's `body_is_envelope`, and the queues and messages of schema 11).
     let conn = rusqlite::Connection::open(&db).expect("sqlite");
     conn.execute_batch(
-        "DROP TRIGGER served_queue_gone;
+        "DROP TABLE messages;
+         DROP TABLE queues;
+         CREATE TABLE queues (
+             name TEXT PRIMARY KEY,
+             fifo INTEGER NOT NULL,
+             visibility_timeout INTEGER NOT NULL,
+             delay_seconds INTEGER NOT NULL,
+             retention_seconds INTEGER NOT NULL,
+             dlq_arn TEXT,
+             max_receive_count INTEGER,
+             content_based_dedup INTEGER NOT NULL,
+             policy TEXT,
+             created_ms INTEGER NOT NULL
+         );
+         CREATE TABLE messages (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             queue TEXT NOT NULL REFERENCES queues(name) ON DELETE CASCADE,
+             message_id TEXT NOT NULL,
+             body TEXT NOT NULL,
+             message_attributes TEXT,
+             group_id TEXT,
+             dedup_id TEXT,
+             sent_ms INTEGER NOT NULL,
+             visible_at_ms INTEGER NOT NULL,
+             receive_count INTEGER NOT NULL DEFAULT 0,
+             first_receive_ms INTEGER,
+             receipt TEXT
+         );
+         CREATE INDEX messages_by_queue ON messages(queue, visible_at_ms, id);
+         CREATE UNIQUE INDEX messages_by_receipt ON messages(receipt) WHERE receipt IS NOT NULL;
+         CREATE INDEX messages_in_order ON messages(queue, id);
          DROP TRIGGER served_rule_gone;
          DROP TRIGGER object_metadata_gone;
          DROP TRIGGER object_metadata_replaced;
          DROP TABLE served_resources;
          DROP TABLE object_metadata;
-         DROP INDEX messages_in_flight_groups;
          ALTER TABLE activity DROP COLUMN body_is_envelope;
          DROP TABLE bus_events;
          ALTER TABLE activity DROP COLUMN body;
