@@ -696,7 +696,7 @@ fn message_json(m: &ReceivedMessage, system: &[String], user: &[String], account
     let mut out = Map::new();
     out.insert("MessageId".into(), json!(m.message_id));
     out.insert("ReceiptHandle".into(), json!(m.receipt_handle));
-    out.insert("MD5OfBody".into(), json!(m.md5_of_body));
+    out.insert("MD5OfBody".into(), json!(m.md5_of_body()));
     out.insert("Body".into(), json!(m.body));
     let all_system = system.iter().any(|n| n == "All");
     let mut attrs = m.attributes.clone();

@@ -133,7 +133,6 @@ pub struct ReceivedMessage {
     pub message_id: String,
     pub receipt_handle: String,
     pub body: String,
-    pub md5_of_body: String,
     /// `SentTimestamp`, `ApproximateReceiveCount`, `ApproximateFirstReceiveTimestamp`, and for
     /// FIFO `MessageGroupId`, `MessageDeduplicationId`, `SequenceNumber`.
     pub attributes: BTreeMap<String, String>,
@@ -141,6 +140,13 @@ pub struct ReceivedMessage {
 }
 
 impl ReceivedMessage {
+    /// SQS's `MD5OfBody`: the body's MD5 in hex. Computed when asked (the wire endpoint
+    /// answers with it; an in-process consumer has no use for it, and it is half of a
+    /// received message's cost on the caller's thread).
+    pub fn md5_of_body(&self) -> String {
+        md5_hex(self.body.as_bytes())
+    }
+
     pub fn receive_count(&self) -> u32 {
         self.attributes
             .get("ApproximateReceiveCount")
@@ -694,7 +700,6 @@ impl Received {
             None => BTreeMap::new(),
         };
         ReceivedMessage {
-            md5_of_body: md5_hex(c.body.as_bytes()),
             message_id: c.message_id,
             receipt_handle: receipt,
             body: c.body,

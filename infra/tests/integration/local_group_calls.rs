@@ -133,7 +133,7 @@ fn sends_receives_and_deletes_share_the_writer_with_puts() {
                     .receive_messages("a", ReceiveRequest::default())
                     .expect("receive");
                 for m in &got {
-                    assert_eq!(m.md5_of_body.len(), 32);
+                    assert_eq!(m.md5_of_body().len(), 32);
                     assert_eq!(m.receive_count(), 1);
                 }
                 let handles: Vec<String> = got.iter().map(|m| m.receipt_handle.clone()).collect();

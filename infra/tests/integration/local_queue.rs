@@ -41,7 +41,7 @@ fn visibility_timeout_hides_then_redelivers_with_new_receipt() {
         first.attributes["ApproximateFirstReceiveTimestamp"],
         "1795392000000"
     );
-    assert_eq!(first.md5_of_body, "5d41402abc4b2a76b9719d911017c592");
+    assert_eq!(first.md5_of_body(), "5d41402abc4b2a76b9719d911017c592");
 
     assert!(one(&mut s, "jobs").is_none(), "hidden while in flight");
     clock.advance_ms(29_999);
