@@ -8,6 +8,11 @@
 //!
 //! `cargo bench -p bridge --bench consumer`; compare the `elem/s` of the three lines.
 
+// The binary's allocator (its `mimalloc` feature), so the numbers are what users run.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -17,6 +17,11 @@
 //! `BRIDGE_BENCH_ONLY=TEXT` takes only the bodies whose file name contains TEXT (e.g.
 //! `cloudtrail`, `native`, `sns`), for ratios and instruction counts by shape.
 
+// The binary's allocator (its `mimalloc` feature), so the numbers are what users run.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;

@@ -7,6 +7,11 @@
 //!
 //! `cargo bench -p bridge --bench serve`
 
+// The binary's allocator (its `mimalloc` feature), so the numbers are what users run.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use bridge::serve::{start, ServeOptions};

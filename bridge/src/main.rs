@@ -1,5 +1,11 @@
 //! The `bridge` binary: a thin CLI over the workspace libraries.
 
+// Allocations made on one thread and freed on another (the local pipeline's envelopes and
+// answers) are where glibc's malloc is slowest; see bridge/Cargo.toml's `mimalloc` feature.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

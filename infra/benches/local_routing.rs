@@ -11,6 +11,10 @@
 //!
 //! Run: `cargo bench -p bridge-infra --bench local_routing`.
 
+// The bridge binary's allocator, so the numbers are what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

@@ -16,6 +16,10 @@
 //!
 //! Subtract the same run with ROUNDS = 0 (set-up) and divide by the events.
 
+// The bridge binary's allocator, so the numbers are what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use infra::local::{Durability, GroupCommit, ReceiveRequest};
 
 #[path = "../benches/support/pipeline.rs"]
