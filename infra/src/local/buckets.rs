@@ -637,6 +637,17 @@ impl WriteTx<'_> {
                     if same && (!o.every_write || reported(&o.bucket, &o.key, st)) {
                         continue;
                     }
+                    // A file seen as it was (not a completed write) is announced only if it
+                    // is still so on disk now, under the write lock: the watcher read it a
+                    // while ago, and `dev --serve` may have deleted or replaced it since,
+                    // announcing that itself. A later observation or scan sees what is there.
+                    let on_disk = std::fs::metadata(row.dir.join(&o.key))
+                        .ok()
+                        .filter(|m| m.is_file())
+                        .map(|m| (m.len() as i64, mtime_ns(&m)));
+                    if !o.every_write && on_disk != Some((st.size, st.mtime_ns)) {
+                        continue;
+                    }
                     Change::Created {
                         size: st.size,
                         mtime_ns: st.mtime_ns,

@@ -153,3 +153,51 @@ fn a_write_the_scan_reported_first_is_one_event() {
     }));
     assert_eq!(kinds(&all, "once.txt"), [ChangeKind::Created], "{all:?}");
 }
+
+#[test]
+fn a_file_seen_before_it_was_deleted_is_not_announced_after() {
+    use infra::local::buckets::{ObjectState, Observation};
+    let (_d, mut store, dir) = bucket();
+    let path = dir.join("late.bin");
+    write(&path, "seen by the watcher, then deleted");
+    let meta = std::fs::metadata(&path).expect("metadata");
+    let mtime_ns = meta
+        .modified()
+        .expect("mtime")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_nanos() as i64;
+    // What the watcher read when the file was renamed into place (not a completed write)…
+    let seen = Observation {
+        bucket: "data".into(),
+        key: "late.bin".into(),
+        state: Some(ObjectState {
+            size: meta.len() as i64,
+            mtime_ns,
+            etag: "0123456789abcdef0123456789abcdef".into(),
+        }),
+        every_write: false,
+    };
+    // …delivered after the file was gone (`dev --serve`'s DeleteObject, say): no event.
+    std::fs::remove_file(&path).expect("remove");
+    let changes = store
+        .apply_observations(std::slice::from_ref(&seen), |_, _, _| false)
+        .expect("apply");
+    assert!(changes.is_empty(), "{changes:?}");
+    // The same observation while the file is there is an object.
+    write(&path, "seen by the watcher, then deleted");
+    let meta = std::fs::metadata(&path).expect("metadata");
+    let mut now = seen.clone();
+    if let Some(st) = now.state.as_mut() {
+        st.mtime_ns = meta
+            .modified()
+            .expect("mtime")
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_nanos() as i64;
+    }
+    let changes = store
+        .apply_observations(&[now], |_, _, _| false)
+        .expect("apply");
+    assert_eq!(kinds(&changes, "late.bin"), [ChangeKind::Created]);
+}
