@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use infra::local::{
-    Clock, Config, Durability, GroupCommit, PutEventsEntry, QueueSpec, ReceiveRequest, RuleSpec,
-    RuleState, Store, TargetSpec,
+    Clock, Config, Durability, GroupCommit, PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store,
+    TargetSpec,
 };
+
+use crate::local_support::drain;
 
 /// Set (to `full` or `normal`) in the child process that puts the events.
 const CHILD: &str = "BRIDGE_TEST_POWER_LOSS_CHILD";
@@ -152,23 +154,13 @@ fn run_child(test: &str, mode: &str, stop_after: usize) -> Run {
 /// The event ids in the state's queue.
 fn queued_ids(state: &Path) -> HashSet<String> {
     let mut s = Store::open(state).expect("open the image as a state");
-    let mut ids = HashSet::new();
-    loop {
-        let got = s
-            .receive_messages(QUEUE, ReceiveRequest::default())
-            .expect("receive");
-        if got.is_empty() {
-            return ids;
-        }
-        let handles: Vec<String> = got.iter().map(|m| m.receipt_handle.clone()).collect();
-        for m in got {
+    drain(&mut s, QUEUE)
+        .iter()
+        .map(|m| {
             let v: serde_json::Value = serde_json::from_str(&m.body).expect("body is JSON");
-            ids.insert(v["id"].as_str().expect("event id").to_string());
-        }
-        for r in s.delete_messages(QUEUE, &handles).expect("delete") {
-            r.expect("delete one");
-        }
-    }
+            v["id"].as_str().expect("event id").to_string()
+        })
+        .collect()
 }
 
 /// The child's side: `threads` producers put batches of ten through one writer and print
