@@ -22,7 +22,8 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup, Store,
+    begin_activity, counter, outbox_pending, record_delivery_of, set_activity_outcome, Body, Ctx,
+    OpenGroup, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::write_tx::{run_write, WriteJob, WriteOut, WriteTx};
@@ -272,13 +273,6 @@ fn check_entry_count(entries: &[PutEventsEntry]) -> std::result::Result<(), Stri
         ));
     }
     Ok(())
-}
-
-/// Whether e-mails are waiting in the outbox (written out after the commit).
-pub(crate) fn outbox_pending(tx: &Connection) -> Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?
-        .query_row([], |r| r.get(0))?)
 }
 
 /// One entry of a [`PreparedPutEvents`], accepted so far (its bus may still turn out not to

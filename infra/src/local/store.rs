@@ -1288,6 +1288,14 @@ pub(crate) fn counter(tx: &Connection, key: &str) -> Result<i64> {
         .unwrap_or(0))
 }
 
+/// Whether e-mails are waiting in the outbox (written out after the commit,
+/// [`Store::flush_outbox`]).
+pub(crate) fn outbox_pending(tx: &Connection) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?
+        .query_row([], |r| r.get(0))?)
+}
+
 #[cfg(test)]
 mod migration_tests;
 

@@ -84,7 +84,7 @@ impl Store {
     pub fn write_with<T>(&mut self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
         let OpenTx { tx, ctx, routes } = self.begin_write()?;
         let out = f(&mut WriteTx::new(&tx, &ctx, routes))?;
-        let mail = super::routing::outbox_pending(&tx)?;
+        let mail = super::store::outbox_pending(&tx)?;
         tx.commit()?;
         if mail {
             self.flush_outbox()?;
