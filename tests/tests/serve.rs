@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
-    SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use infra::aws::AwsClients;
 use infra::local::{ReceiveRequest, ServedResource, Store};
@@ -712,6 +712,34 @@ fn sqs_semantics_through_the_sdk() {
                 .map(String::as_str),
             Some("2")
         );
+        // A batch change: the newest handle keeps it in flight, the superseded one fails.
+        let changed = c
+            .sqs
+            .change_message_visibility_batch()
+            .queue_url(&url)
+            .entries(
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id("new")
+                    .receipt_handle(m.receipt_handle().expect("handle"))
+                    .visibility_timeout(30)
+                    .build()
+                    .expect("entry"),
+            )
+            .entries(
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id("old")
+                    .receipt_handle(msgs[1].receipt_handle().expect("handle"))
+                    .visibility_timeout(30)
+                    .build()
+                    .expect("entry"),
+            )
+            .send()
+            .await
+            .expect("change visibility batch");
+        let ok: Vec<&str> = changed.successful().iter().map(|e| e.id()).collect();
+        let failed: Vec<&str> = changed.failed().iter().map(|e| e.id()).collect();
+        assert_eq!((ok, failed), (vec!["new"], vec!["old"]));
+        assert_empty(&c, &url, 0).await;
         // The first receive's handle of "second" is superseded; the new one works.
         let deleted = c
             .sqs

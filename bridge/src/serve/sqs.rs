@@ -303,7 +303,7 @@ async fn data_plane(
             let handle = required(&input, "ReceiptHandle")?;
             let secs = visibility(&input)?;
             shared
-                .store(move |s| s.change_visibility(&queue, &handle, secs))
+                .write(move |w| w.change_visibility(&queue, &handle, secs))
                 .await?;
             shared.wake_receivers();
             Ok(json!({}))
@@ -316,10 +316,10 @@ async fn data_plane(
                 changes.push((required(e, "ReceiptHandle")?, visibility(e)?));
             }
             let results = shared
-                .store(move |s| {
+                .write(move |w| {
                     let mut out = Vec::new();
                     for (handle, secs) in &changes {
-                        out.push(match s.change_visibility(&queue, handle, *secs) {
+                        out.push(match w.change_visibility(&queue, handle, *secs) {
                             Ok(()) => Ok(json!({})),
                             Err(e @ (LocalError::NoSuchQueue(_) | LocalError::Sql(_))) => {
                                 return Err(e)

@@ -360,39 +360,7 @@ impl Store {
         receipt_handle: &str,
         secs: u32,
     ) -> Result<()> {
-        if secs > 43_200 {
-            return Err(LocalError::invalid(
-                "change visibility",
-                "visibility timeout must be 0 to 43200 seconds",
-            ));
-        }
-        self.write(|tx, ctx| {
-            let q = load_queue(tx, queue)?;
-            let Some((id, nonce)) = receipt_parts(receipt_handle) else {
-                return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
-            };
-            let row: Option<i64> = tx
-                .query_row(
-                    "SELECT visible_at_ms FROM messages
-                     WHERE id = ?1 AND queue_id = ?2 AND receipt = ?3 AND receive_count > 0",
-                    params![id, q.id, nonce],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match row {
-                None => Err(LocalError::InvalidReceipt(receipt_handle.to_string())),
-                Some(visible_at) if visible_at <= ctx.now_ms => {
-                    Err(LocalError::NotInFlight(receipt_handle.to_string()))
-                }
-                Some(_) => {
-                    tx.execute(
-                        "UPDATE messages SET visible_at_ms = ?1 WHERE id = ?2",
-                        params![ctx.now_ms + secs as i64 * 1000, id],
-                    )?;
-                    Ok(())
-                }
-            }
-        })
+        self.write_with(|w| w.change_visibility(queue, receipt_handle, secs))
     }
 
     /// Approximate counts (exact, locally).
@@ -405,6 +373,50 @@ impl Store {
 }
 
 impl WriteTx<'_> {
+    /// ChangeMessageVisibility ([`Store::change_visibility`]). Relaxed (see
+    /// [`WriteTx::relaxed`]): a change lost to a power failure makes the message visible
+    /// again sooner, a redelivery.
+    pub fn change_visibility(
+        &mut self,
+        queue: &str,
+        receipt_handle: &str,
+        secs: u32,
+    ) -> Result<()> {
+        self.relaxed();
+        let (tx, now_ms) = (self.tx, self.ctx.now_ms);
+        if secs > 43_200 {
+            return Err(LocalError::invalid(
+                "change visibility",
+                "visibility timeout must be 0 to 43200 seconds",
+            ));
+        }
+        let q = load_queue(tx, queue)?;
+        let Some((id, nonce)) = receipt_parts(receipt_handle) else {
+            return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
+        };
+        let row: Option<i64> = tx
+            .query_row(
+                "SELECT visible_at_ms FROM messages
+                 WHERE id = ?1 AND queue_id = ?2 AND receipt = ?3 AND receive_count > 0",
+                params![id, q.id, nonce],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match row {
+            None => Err(LocalError::InvalidReceipt(receipt_handle.to_string())),
+            Some(visible_at) if visible_at <= now_ms => {
+                Err(LocalError::NotInFlight(receipt_handle.to_string()))
+            }
+            Some(_) => {
+                tx.execute(
+                    "UPDATE messages SET visible_at_ms = ?1 WHERE id = ?2",
+                    params![now_ms + secs as i64 * 1000, id],
+                )?;
+                Ok(())
+            }
+        }
+    }
+
     /// PurgeQueue: deletes every message of the queue; returns how many there were. Relaxed
     /// (see [`WriteTx::relaxed`]): purged messages that come back after a power failure are
     /// redelivered, as deleted ones are.
