@@ -566,11 +566,7 @@ impl WriteTx<'_> {
             // The file too may have changed since it was listed and hashed (a server
             // PutObject then DeleteObject meanwhile leaves the record as it was): only what
             // is still on disk now, under the write lock, is announced.
-            let on_disk = std::fs::metadata(row.dir.join(key))
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| (m.len() as i64, mtime_ns(&m)));
-            if on_disk != state.as_ref().map(|s| (s.size, s.mtime_ns)) {
+            if on_disk(&row.dir, key) != state.as_ref().map(|s| (s.size, s.mtime_ns)) {
                 continue;
             }
             let change = match state {
@@ -641,11 +637,7 @@ impl WriteTx<'_> {
                     // is still so on disk now, under the write lock: the watcher read it a
                     // while ago, and `dev --serve` may have deleted or replaced it since,
                     // announcing that itself. A later observation or scan sees what is there.
-                    let on_disk = std::fs::metadata(row.dir.join(&o.key))
-                        .ok()
-                        .filter(|m| m.is_file())
-                        .map(|m| (m.len() as i64, mtime_ns(&m)));
-                    if !o.every_write && on_disk != Some((st.size, st.mtime_ns)) {
+                    if !o.every_write && on_disk(&row.dir, &o.key) != Some((st.size, st.mtime_ns)) {
                         continue;
                     }
                     Change::Created {
@@ -794,7 +786,16 @@ enum Change {
     Deleted,
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+/// The size and modification time of `key`'s file in `dir` as it is now; `None` if it is
+/// gone or not a file.
+fn on_disk(dir: &Path, key: &str) -> Option<(i64, i64)> {
+    std::fs::metadata(dir.join(key))
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| (m.len() as i64, mtime_ns(&m)))
+}
+
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())

@@ -28,7 +28,7 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{Event, EventKind, EventKindMask, RecommendedWatcher, RecursiveMode, Watcher};
 
-use super::buckets::{ChangeKind, ObjectState, Observation, S3Change, DELETED_ETAG};
+use super::buckets::{mtime_ns, ChangeKind, ObjectState, Observation, S3Change, DELETED_ETAG};
 use super::{md5_file, BucketSpec, GroupCommit, LocalError, Result, Store};
 
 /// What the event handler (the watcher's thread) hands to [`BucketWatcher::deliver`].
@@ -247,12 +247,7 @@ fn read_state(path: &Path) -> Option<ObjectState> {
     if !meta.is_file() {
         return None;
     }
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
+    let mtime_ns = mtime_ns(&meta);
     let (size, etag) = md5_file(path).ok()?;
     Some(ObjectState {
         size: size as i64,
