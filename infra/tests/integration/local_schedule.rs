@@ -196,17 +196,24 @@ fn cron_month_ends_and_a_changed_schedule_counts_from_the_change() {
     );
 }
 
-/// A rule disabled at NOW for ten minutes (ticking meanwhile or not), enabled, and two
-/// minutes later fired: only the two slots after it was enabled.
-fn disabled_for_ten_minutes(tick_while_disabled: bool) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Clock::manual(NOW);
-    let mut s = open(dir.path(), &clock);
+/// A store on a stopped clock at NOW whose rate rule `r` (every minute, into `ticks`) was
+/// just disabled, and the rule.
+fn with_disabled_rule(dir: &std::path::Path, clock: &Clock) -> (Store, RuleSpec) {
+    let mut s = open(dir, clock);
     let q = s.put_queue(&QueueSpec::new("ticks")).expect("queue");
     scheduled(&mut s, "r", "rate(1 minute)", &[TargetSpec::new("q", &q)]);
     let mut rule = s.list_rules(Some("default")).expect("rules").remove(0);
     rule.state = RuleState::Disabled;
     s.put_rule(&rule).expect("disable");
+    (s, rule)
+}
+
+/// A rule disabled at NOW for ten minutes (ticking meanwhile or not), enabled, and two
+/// minutes later fired: only the two slots after it was enabled.
+fn disabled_for_ten_minutes(tick_while_disabled: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::manual(NOW);
+    let (mut s, mut rule) = with_disabled_rule(dir.path(), &clock);
     clock.advance_ms(10 * MIN);
     if tick_while_disabled {
         assert!(s.fire_due_schedules().expect("fire").is_empty());
@@ -236,12 +243,7 @@ fn a_rule_enabled_again_does_not_make_up_slots_no_tick_saw_it_skip() {
 fn a_disabled_rule_writes_nothing_on_its_ticks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Clock::manual(NOW);
-    let mut s = open(dir.path(), &clock);
-    let q = s.put_queue(&QueueSpec::new("ticks")).expect("queue");
-    scheduled(&mut s, "r", "rate(1 minute)", &[TargetSpec::new("q", &q)]);
-    let mut rule = s.list_rules(Some("default")).expect("rules").remove(0);
-    rule.state = RuleState::Disabled;
-    s.put_rule(&rule).expect("disable");
+    let (s, _) = with_disabled_rule(dir.path(), &clock);
     let writer = GroupCommit::new(s).expect("writer");
     for _ in 0..5 {
         clock.advance_ms(MIN);
