@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::hot::Val;
+use super::message_row;
 pub(crate) use super::queue_row::load_queue;
 use super::queue_row::QueueRow;
 use super::store::{Ctx, PendingMessage, Store};
@@ -331,7 +332,7 @@ impl Store {
     pub fn delete_message(&mut self, queue: &str, receipt_handle: &str) -> Result<()> {
         self.write_relaxed(|tx, _| {
             let q = load_queue(tx, queue)?;
-            let n = match receipt_parts(receipt_handle) {
+            let n = match receipt_parts(q.id, receipt_handle) {
                 Some((id, nonce)) => tx
                     .prepare_cached(DELETE_RECEIVED)?
                     .execute(params![id, q.id, nonce])?,
@@ -391,7 +392,7 @@ impl WriteTx<'_> {
             ));
         }
         let q = load_queue(tx, queue)?;
-        let Some((id, nonce)) = receipt_parts(receipt_handle) else {
+        let Some((id, nonce)) = receipt_parts(q.id, receipt_handle) else {
             return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
         };
         let row: Option<i64> = tx
@@ -423,19 +424,22 @@ impl WriteTx<'_> {
     pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
         self.relaxed();
         let q = load_queue(self.tx, queue)?;
-        Ok(self
-            .tx
-            .execute("DELETE FROM messages WHERE queue_id = ?1", [q.id])? as u64)
+        let (after, before) = message_row::range(q.id);
+        Ok(self.tx.execute(
+            "DELETE FROM messages WHERE id > ?1 AND id < ?2",
+            [after, before],
+        )? as u64)
     }
 }
 
-/// The message row a receipt handle names and its nonce: handles are `<row id>:<nonce>`
-/// (see [`receive_tx`]), so a message is found by its id, not through an index of receipts,
-/// and the row keeps the nonce of its newest handle. `None` for text that is no handle of
-/// ours.
-pub(crate) fn receipt_parts(handle: &str) -> Option<(i64, &str)> {
+/// The message row a receipt handle of queue `queue_id` names, and its nonce: handles are
+/// `<row id>:<nonce>` (see [`receive_tx`]), so a message is found by its id, not through an
+/// index of receipts, and the row keeps the nonce of its newest handle; an id from before
+/// migration 12 is mapped ([`message_row::from_handle`]). `None` for text that is no handle
+/// of ours.
+pub(crate) fn receipt_parts(queue_id: i64, handle: &str) -> Option<(i64, &str)> {
     let (id, nonce) = handle.split_once(':')?;
-    Some((id.parse().ok()?, nonce))
+    Some((message_row::from_handle(queue_id, id.parse().ok()?), nonce))
 }
 
 /// Deletes a received message by row id, queue and the nonce of its newest receipt handle
@@ -481,7 +485,7 @@ pub(crate) fn delete_batch_tx(
     let mut deleted: Vec<&str> = Vec::with_capacity(receipt_handles.len());
     let mut out = Vec::with_capacity(receipt_handles.len());
     for h in receipt_handles {
-        let gone = match receipt_parts(h) {
+        let gone = match receipt_parts(q.id, h) {
             Some((id, nonce)) => {
                 ctx.cache.execute(
                     tx,
@@ -528,8 +532,12 @@ pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, queue_id: i64) -> Result<Que
         "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count > 0), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count = 0), 0)
-                 FROM messages WHERE queue_id = ?1",
-        params![queue_id, ctx.now_ms],
+                 FROM messages WHERE id > ?1 AND id < ?3",
+        params![
+            message_row::range(queue_id).0,
+            ctx.now_ms,
+            message_row::range(queue_id).1
+        ],
         |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -614,6 +622,7 @@ pub(crate) fn send_tx(
     // deduplication are settled row by row).
     let row = PendingMessage {
         queue_id: q.id,
+        fifo: q.fifo,
         message_id: message_id.clone(),
         body: req.body.clone(),
         attributes: attrs,
@@ -630,7 +639,7 @@ pub(crate) fn send_tx(
             Some(row) => row,
         }
     };
-    super::store::insert_rows(tx, &[row])?;
+    super::store::insert_messages(tx, ctx.cache.hot, &[row])?;
     Ok(message_id)
 }
 
@@ -705,7 +714,10 @@ impl Received {
             if let Some(d) = c.dedup_id {
                 attributes.insert("MessageDeduplicationId".into(), d);
             }
-            attributes.insert("SequenceNumber".into(), format!("{:020}", c.id));
+            attributes.insert(
+                "SequenceNumber".into(),
+                format!("{:020}", message_row::sequence(c.id)),
+            );
         }
         let message_attributes = match &c.message_attributes {
             Some(text) => serde_json::from_str(text).unwrap_or_default(),
@@ -720,6 +732,14 @@ impl Received {
         }
     }
 }
+
+/// A page of a queue's visible messages after a row id, in the order they were sent: a walk
+/// of the table's own range of the queue (see [`message_row`]).
+const RECEIVE_PAGE: &str = "SELECT id, message_id, body, message_attributes, group_id, dedup_id, \
+                            sent_ms, receive_count, first_receive_ms
+                            FROM messages
+                            WHERE id > ?1 AND id < ?2 AND visible_at_ms <= ?3
+                            ORDER BY id LIMIT ?4";
 
 /// ReceiveMessage inside a transaction (no waiting).
 pub(crate) fn receive_tx(
@@ -747,24 +767,26 @@ pub(crate) fn receive_tx(
         .unwrap_or(q.visibility_timeout);
     let want = (req.max_messages as usize).min(BATCH);
     let mut out = Vec::with_capacity(want);
-    let mut after_id = 0i64;
+    // The queue's messages are the rows between these ids, in the order they were sent.
+    let (mut after_id, end) = message_row::range(q.id);
+    let first_page = after_id;
     // Candidates come in pages, because messages moved to the DLQ or skipped for a blocked
     // FIFO group do not count towards `want`.
     'pages: loop {
         // The first page is what is wanted (usually all of it is handed out); later pages,
         // after messages were skipped, are larger.
-        let limit = if after_id == 0 { want as i64 } else { 64 };
+        let limit = if after_id == first_page {
+            want as i64
+        } else {
+            64
+        };
         let page: Vec<Candidate> = ctx.cache.query(
             tx,
-            "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
-                    receive_count, first_receive_ms
-             FROM messages INDEXED BY messages_in_order
-             WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND id > ?3
-             ORDER BY id LIMIT ?4",
+            RECEIVE_PAGE,
             &[
-                Val::Int(q.id),
-                Val::Int(ctx.now_ms),
                 Val::Int(after_id),
+                Val::Int(end),
+                Val::Int(ctx.now_ms),
                 Val::Int(limit),
             ],
             |r| {
@@ -867,10 +889,12 @@ fn move_to_dlq(
     } else {
         None
     };
-    super::store::insert_rows(
+    super::store::insert_messages(
         tx,
+        ctx.cache.hot,
         &[PendingMessage {
             queue_id: dlq.id,
+            fifo: dlq.fifo,
             message_id: c.message_id.clone(),
             body: c.body.clone(),
             attributes: c.message_attributes.clone(),
@@ -903,7 +927,55 @@ mod receipt_tests {
     fn a_receipt_handle_is_the_row_id_a_colon_and_the_nonce() {
         for id in [0i64, 1, 9, 10, 99, 12_345, i64::MAX, -7] {
             assert_eq!(receipt_handle(id, "n-1"), format!("{id}:n-1"));
-            assert_eq!(receipt_parts(&receipt_handle(id, "x")), Some((id, "x")));
         }
+        for id in [
+            message_row::row_id(1, 1),
+            message_row::row_id(3, 12_345),
+            i64::MAX,
+        ] {
+            assert_eq!(receipt_parts(3, &receipt_handle(id, "x")), Some((id, "x")));
+        }
+        // An id from before migration 12 is the message's sequence in its queue.
+        assert_eq!(
+            receipt_parts(3, &receipt_handle(7, "x")),
+            Some((message_row::row_id(3, 7), "x"))
+        );
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    /// The statements of a message's way through a queue find their rows by row id: a
+    /// receive walks the queue's range of the table (no index, no sort), a delete and a
+    /// visibility change seek the one row.
+    #[test]
+    fn the_hot_statements_go_by_row_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let plan = |sql: &str| -> String {
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            let unbound = vec![0i64; stmt.parameter_count()];
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(unbound), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("plan rows");
+            rows.map(|r| r.expect("plan row"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert_eq!(
+            plan(RECEIVE_PAGE),
+            "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
+        );
+        assert_eq!(
+            plan(DELETE_RECEIVED),
+            "SEARCH messages USING INTEGER PRIMARY KEY (rowid=?)"
+        );
     }
 }

@@ -301,3 +301,74 @@ fn a_deleted_queue_takes_its_messages_along() {
     assert!(one(&mut s, "gone").is_none());
     assert_eq!(one(&mut s, "keep").expect("kept").body, "stays");
 }
+
+/// Each queue numbers its own messages: interleaved sends to two queues come back in each
+/// queue's own order, a FIFO sequence number never repeats (not even after the newest
+/// message was deleted, nor across a reopen), and a receipt handle of one queue does nothing
+/// in another.
+#[test]
+fn each_queue_numbers_its_messages_and_never_reuses_a_number() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::manual(1_795_392_000_000);
+    let mut s = Store::open_with(dir.path(), Config::default(), clock.clone()).expect("open");
+    s.put_queue(&QueueSpec::new("a")).expect("queue");
+    s.put_queue(&QueueSpec {
+        content_based_dedup: true,
+        ..QueueSpec::new("b.fifo")
+    })
+    .expect("fifo queue");
+    let send_b = |s: &mut Store, body: &str| {
+        s.send_message(
+            "b.fifo",
+            &SendRequest {
+                group_id: Some("g".into()),
+                ..SendRequest::body(body)
+            },
+        )
+        .expect("send b")
+    };
+    for n in 0..3 {
+        s.send_message("a", &SendRequest::body(format!("a{n}")))
+            .expect("send a");
+        send_b(&mut s, &format!("b{n}"));
+    }
+    let all = ReceiveRequest::default();
+    let got_a = s.receive_messages("a", all).expect("receive a");
+    let bodies: Vec<&str> = got_a.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["a0", "a1", "a2"]);
+    let got_b = s.receive_messages("b.fifo", all).expect("receive b");
+    let bodies: Vec<&str> = got_b.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["b0", "b1", "b2"]);
+    let sequence = |m: &infra::local::ReceivedMessage| -> u64 {
+        m.attributes["SequenceNumber"].parse().expect("a number")
+    };
+    let seqs: Vec<u64> = got_b.iter().map(sequence).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    // A handle of queue b names no message of queue a.
+    assert!(matches!(
+        s.delete_message("a", &got_b[0].receipt_handle),
+        Err(LocalError::InvalidReceipt(_))
+    ));
+    for m in &got_b {
+        s.delete_message("b.fifo", &m.receipt_handle)
+            .expect("delete b");
+    }
+    for m in &got_a {
+        s.delete_message("a", &m.receipt_handle).expect("delete a");
+    }
+
+    // The newest was deleted: the next message still gets a new number, also after a reopen.
+    send_b(&mut s, "b3");
+    let next = s.receive_messages("b.fifo", all).expect("receive b3");
+    assert_eq!(next[0].body, "b3");
+    assert!(sequence(&next[0]) > seqs[2], "{next:?}");
+    s.delete_message("b.fifo", &next[0].receipt_handle)
+        .expect("delete b3");
+    drop(s);
+    let mut s = Store::open_with(dir.path(), Config::default(), clock).expect("reopen");
+    send_b(&mut s, "b4");
+    let last = s.receive_messages("b.fifo", all).expect("receive b4");
+    assert_eq!(last[0].body, "b4");
+    assert!(sequence(&last[0]) > sequence(&next[0]), "{last:?}");
+}
