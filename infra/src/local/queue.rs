@@ -472,6 +472,57 @@ fn receipt_handle(id: i64, nonce: &str) -> String {
     out
 }
 
+/// The messages of a range of ids that hold one receive's nonce, in id order.
+const RECEIVED_IN_RANGE: &str = "SELECT id FROM messages
+                                 WHERE id >= ?1 AND id <= ?2 AND receipt = ?3 AND receive_count > 0";
+
+/// Deletes what [`RECEIVED_IN_RANGE`] finds.
+const DELETE_RECEIVED_IN_RANGE: &str = "DELETE FROM messages
+                                 WHERE id >= ?1 AND id <= ?2 AND receipt = ?3 AND receive_count > 0";
+
+/// A DeleteMessageBatch of everything one receive handed out that is still in flight under
+/// that receive (the usual batch: a consumer deletes what it got), in two statements that
+/// walk the range of its ids instead of one per handle. Returns whether it was such a batch
+/// and is deleted; `false` changes nothing (the handles are then deleted one by one).
+fn delete_whole_receive(
+    tx: &Connection,
+    ctx: &Ctx,
+    queue_id: i64,
+    handles: &[String],
+) -> Result<bool> {
+    if handles.len() < 2 {
+        return Ok(false);
+    }
+    let (after, before) = message_row::range(queue_id);
+    let mut ids = Vec::with_capacity(handles.len());
+    let mut nonce = None;
+    for h in handles {
+        let Some((id, n)) = receipt_parts(queue_id, h) else {
+            return Ok(false);
+        };
+        if *nonce.get_or_insert(n) != n || id <= after || id >= before {
+            return Ok(false);
+        }
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    let (Some(nonce), Some(&low), Some(&high)) = (nonce, ids.first(), ids.last()) else {
+        return Ok(false);
+    };
+    let range = [Val::Int(low), Val::Int(high), Val::Text(nonce)];
+    // The same handle twice, or a message of that receive left out of the batch, or a
+    // handle no longer valid: the range holds other rows than the handles name.
+    let found = ctx
+        .cache
+        .query(tx, RECEIVED_IN_RANGE, &range, |r| r.int(0))?;
+    if found != ids {
+        return Ok(false);
+    }
+    let deleted = ctx.cache.execute(tx, DELETE_RECEIVED_IN_RANGE, &range)?;
+    debug_assert_eq!(deleted, ids.len(), "the range holds the rows just found");
+    Ok(true)
+}
+
 /// DeleteMessageBatch inside a transaction: per-handle results.
 pub(crate) fn delete_batch_tx(
     tx: &Connection,
@@ -480,6 +531,9 @@ pub(crate) fn delete_batch_tx(
     receipt_handles: &[String],
 ) -> Result<Vec<Result<()>>> {
     let q = ctx.cache.queue(tx, queue)?;
+    if delete_whole_receive(tx, ctx, q.id, receipt_handles)? {
+        return Ok(receipt_handles.iter().map(|_| Ok(())).collect());
+    }
     // Each handle names its row (`<id>:<nonce>`), so the row is found by id, and it goes
     // only if its current receipt is this handle (an older handle of it no longer works).
     let mut deleted: Vec<&str> = Vec::with_capacity(receipt_handles.len());
@@ -741,6 +795,16 @@ const RECEIVE_PAGE: &str = "SELECT id, message_id, body, message_attributes, gro
                             WHERE id > ?1 AND id < ?2 AND visible_at_ms <= ?3
                             ORDER BY id LIMIT ?4";
 
+/// A receive's update of the visible messages of a range of ids, all handed out (see
+/// [`receive_tx`]). `OR FAIL`: no statement journal for a statement that changes several rows
+/// (no constraint can fail here).
+const RECEIVE_RANGE: &str = "UPDATE OR FAIL messages
+                             SET receive_count = receive_count + 1,
+                                 first_receive_ms = CASE WHEN receive_count = 0 THEN ?1
+                                                         ELSE first_receive_ms END,
+                                 receipt = ?2, visible_at_ms = ?3
+                             WHERE id > ?4 AND id <= ?5 AND visible_at_ms <= ?1";
+
 /// ReceiveMessage inside a transaction (no waiting).
 pub(crate) fn receive_tx(
     tx: &Connection,
@@ -770,6 +834,8 @@ pub(crate) fn receive_tx(
     // The queue's messages are the rows between these ids, in the order they were sent.
     let (mut after_id, end) = message_row::range(q.id);
     let first_page = after_id;
+    // Whether a visible message was passed over and stays as it is (its FIFO group is blocked).
+    let mut passed_over = false;
     // Candidates come in pages, because messages moved to the DLQ or skipped for a blocked
     // FIFO group do not count towards `want`.
     'pages: loop {
@@ -817,6 +883,7 @@ pub(crate) fn receive_tx(
             }
             if let Some(g) = &c.group_id {
                 if blocked.contains(g) {
+                    passed_over = true;
                     continue;
                 }
             }
@@ -845,12 +912,32 @@ pub(crate) fn receive_tx(
             }
         }
     }
-    // One statement per message handed out, by its row id: the same receipt nonce, count and
-    // first-receive time as computed above. (One `UPDATE … WHERE id IN (…)` for all of them
-    // cost more: SQLite builds an ephemeral table of the `IN` list and keeps a statement
-    // journal for a statement that changes several rows.) The row keeps its size, so SQLite
-    // overwrites it in place.
     let visible_at = ctx.now_ms + visibility * 1000;
+    let Some(last) = out.last().map(|m| m.c.id) else {
+        return Ok(out);
+    };
+    if !passed_over {
+        // The messages handed out are all the visible ones left between the queue's start
+        // and the last of them (the others were deleted: expired, or moved to the DLQ), so
+        // one statement updates them all, walking that range: the same count, first receive
+        // and nonce as computed above. (One `UPDATE … WHERE id IN (…)` cost more: SQLite
+        // builds an ephemeral table of the `IN` list.) Each row keeps its size, so SQLite
+        // overwrites it in place.
+        let changed = ctx.cache.execute(
+            tx,
+            RECEIVE_RANGE,
+            &[
+                Val::Int(ctx.now_ms),
+                Val::Text(&nonce),
+                Val::Int(visible_at),
+                Val::Int(first_page),
+                Val::Int(last),
+            ],
+        )?;
+        debug_assert_eq!(changed, out.len(), "the range holds what was handed out");
+        return Ok(out);
+    }
+    // One statement per message handed out, by its row id.
     for m in &out {
         ctx.cache.execute(
             tx,
@@ -973,6 +1060,16 @@ mod plan_tests {
             plan(RECEIVE_PAGE),
             "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
         );
+        assert_eq!(
+            plan(RECEIVE_RANGE),
+            "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
+        );
+        for range in [RECEIVED_IN_RANGE, DELETE_RECEIVED_IN_RANGE] {
+            assert_eq!(
+                plan(range),
+                "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
+            );
+        }
         assert_eq!(
             plan(DELETE_RECEIVED),
             "SEARCH messages USING INTEGER PRIMARY KEY (rowid=?)"

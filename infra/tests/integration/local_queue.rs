@@ -372,3 +372,150 @@ fn each_queue_numbers_its_messages_and_never_reuses_a_number() {
     assert_eq!(last[0].body, "b4");
     assert!(sequence(&last[0]) > sequence(&next[0]), "{last:?}");
 }
+
+/// A receive hands out the visible messages around one still in flight and leaves that one
+/// as it was: its handle still works, and its receive count is not raised.
+#[test]
+fn a_receive_passes_over_a_message_in_flight_between_visible_ones() {
+    let (_d, mut s, clock) = store();
+    s.put_queue(&QueueSpec::new("q")).expect("queue");
+    for n in 1..=4 {
+        s.send_message("q", &SendRequest::body(format!("m{n}")))
+            .expect("send");
+    }
+    let two = ReceiveRequest {
+        max_messages: 2,
+        ..ReceiveRequest::default()
+    };
+    let first = s.receive_messages("q", two).expect("receive two");
+    assert_eq!(first[1].body, "m2");
+    s.change_visibility("q", &first[0].receipt_handle, 0)
+        .expect("m1 visible again");
+    let rest = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive the rest");
+    let got: Vec<(&str, &str)> = rest
+        .iter()
+        .map(|m| {
+            (
+                m.body.as_str(),
+                m.attributes["ApproximateReceiveCount"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("m1", "2"), ("m3", "1"), ("m4", "1")]);
+    assert_eq!(
+        s.queue_counts("q").expect("counts"),
+        QueueCounts {
+            visible: 0,
+            in_flight: 4,
+            delayed: 0
+        }
+    );
+    // m2's handle from the first receive is still its newest.
+    s.delete_message("q", &first[1].receipt_handle)
+        .expect("m2's handle still works");
+    // m1's first handle was superseded by the second receive.
+    assert!(matches!(
+        s.delete_message("q", &first[0].receipt_handle),
+        Err(LocalError::InvalidReceipt(_))
+    ));
+    clock.advance_ms(31_000);
+    let again = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive after the timeout");
+    let got: Vec<(&str, &str)> = again
+        .iter()
+        .map(|m| {
+            (
+                m.body.as_str(),
+                m.attributes["ApproximateReceiveCount"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("m1", "3"), ("m3", "2"), ("m4", "2")]);
+}
+
+/// DeleteMessageBatch deletes exactly the messages its handles name, whether the batch is a
+/// whole receive, part of one, mixes receives, repeats a handle or holds a stale one.
+#[test]
+fn a_delete_batch_deletes_exactly_what_its_handles_name() {
+    let (_d, mut s, _clock) = store();
+    s.put_queue(&QueueSpec::new("q")).expect("queue");
+    s.put_queue(&QueueSpec::new("other")).expect("queue");
+    let bodies = |got: &[infra::local::ReceivedMessage]| -> Vec<String> {
+        got.iter().map(|m| m.body.clone()).collect()
+    };
+    let handles = |got: &[infra::local::ReceivedMessage]| -> Vec<String> {
+        got.iter().map(|m| m.receipt_handle.clone()).collect()
+    };
+    for n in 0..12 {
+        s.send_message("q", &SendRequest::body(format!("m{n}")))
+            .expect("send");
+    }
+    s.send_message("other", &SendRequest::body("o"))
+        .expect("send");
+    let five = ReceiveRequest {
+        max_messages: 5,
+        ..ReceiveRequest::default()
+    };
+    let first = s.receive_messages("q", five).expect("receive");
+    let second = s.receive_messages("q", five).expect("receive");
+    let other = s
+        .receive_messages("other", ReceiveRequest::default())
+        .expect("receive other");
+
+    // Part of a receive (its first, third and fifth): only those go.
+    let part = vec![
+        first[0].receipt_handle.clone(),
+        first[2].receipt_handle.clone(),
+        first[4].receipt_handle.clone(),
+    ];
+    let results = s.delete_messages("q", &part).expect("delete part");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // A handle of another queue, a repeated handle, a deleted one, and two receives mixed.
+    let mixed = vec![
+        other[0].receipt_handle.clone(),
+        first[1].receipt_handle.clone(),
+        first[1].receipt_handle.clone(),
+        first[0].receipt_handle.clone(),
+        second[0].receipt_handle.clone(),
+    ];
+    let results = s.delete_messages("q", &mixed).expect("delete mixed");
+    let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [false, true, true, false, true]);
+    // A whole receive but for the one deleted above, then the whole rest of it.
+    let rest_of_second = handles(&second[1..]);
+    let results = s
+        .delete_messages("q", &rest_of_second)
+        .expect("delete the rest");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // The same whole batch again: every handle is stale now.
+    let results = s
+        .delete_messages("q", &rest_of_second)
+        .expect("delete again");
+    assert!(results.iter().all(Result::is_err), "{results:?}");
+    // Left: m3 (first[3]) in flight, m10 and m11 visible; "other" untouched.
+    let left = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive what is left");
+    assert_eq!(bodies(&left), ["m10", "m11"]);
+    let whole = handles(&left);
+    let results = s.delete_messages("q", &whole).expect("delete whole");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        s.queue_counts("q").expect("counts"),
+        QueueCounts {
+            visible: 0,
+            in_flight: 1,
+            delayed: 0
+        }
+    );
+    assert_eq!(
+        s.queue_counts("other").expect("counts").in_flight,
+        1,
+        "another queue's message is not deleted through this one"
+    );
+    s.delete_message("q", &first[3].receipt_handle)
+        .expect("m3 is still there under its handle");
+}
