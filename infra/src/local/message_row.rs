@@ -66,15 +66,17 @@ pub(crate) fn next_ids(
     n: usize,
 ) -> Result<i64> {
     // A FIFO queue reserves its numbers; a standard one continues after its newest message.
-    const RESERVE: &str =
-        "UPDATE queues SET next_seq = next_seq + ?1 WHERE id = ?2 RETURNING next_seq - ?1";
+    // (Two plain statements: one `UPDATE … RETURNING` cost 3.5× as much, for its ephemeral
+    // table.)
+    const NEXT_SEQ: &str = "SELECT next_seq FROM queues WHERE id = ?1";
+    const RESERVE: &str = "UPDATE queues SET next_seq = ?1 WHERE id = ?2";
     const NEWEST: &str = "SELECT max(id) FROM messages WHERE id > ?1 AND id < ?2";
     let n = n as i64;
     let (after, before) = range(queue_id);
     let (sql, values) = if fifo {
-        (RESERVE, [Val::Int(n), Val::Int(queue_id)])
+        (NEXT_SEQ, vec![Val::Int(queue_id)])
     } else {
-        (NEWEST, [Val::Int(after), Val::Int(before)])
+        (NEWEST, vec![Val::Int(after), Val::Int(before)])
     };
     let found: Option<Option<i64>> = match hot {
         Some(hot) => hot.query(tx, sql, &values, |r| r.opt_int(0))?.pop(),
@@ -102,6 +104,15 @@ pub(crate) fn next_ids(
                 63 - SEQUENCE_BITS
             ),
         ));
+    }
+    if fifo {
+        let values = [Val::Int(first + n), Val::Int(queue_id)];
+        match hot {
+            Some(hot) => hot.execute(tx, RESERVE, &values)?,
+            None => tx
+                .prepare_cached(RESERVE)?
+                .execute(rusqlite::params_from_iter(values))?,
+        };
     }
     Ok(row_id(queue_id, first))
 }
