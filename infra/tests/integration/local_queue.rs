@@ -373,6 +373,18 @@ fn each_queue_numbers_its_messages_and_never_reuses_a_number() {
     assert!(sequence(&last[0]) > sequence(&next[0]), "{last:?}");
 }
 
+/// Each message's body and `ApproximateReceiveCount`.
+fn bodies_and_counts(got: &[infra::local::ReceivedMessage]) -> Vec<(&str, &str)> {
+    got.iter()
+        .map(|m| {
+            (
+                m.body.as_str(),
+                m.attributes["ApproximateReceiveCount"].as_str(),
+            )
+        })
+        .collect()
+}
+
 /// A receive hands out the visible messages around one still in flight and leaves that one
 /// as it was: its handle still works, and its receive count is not raised.
 #[test]
@@ -394,16 +406,10 @@ fn a_receive_passes_over_a_message_in_flight_between_visible_ones() {
     let rest = s
         .receive_messages("q", ReceiveRequest::default())
         .expect("receive the rest");
-    let got: Vec<(&str, &str)> = rest
-        .iter()
-        .map(|m| {
-            (
-                m.body.as_str(),
-                m.attributes["ApproximateReceiveCount"].as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(got, [("m1", "2"), ("m3", "1"), ("m4", "1")]);
+    assert_eq!(
+        bodies_and_counts(&rest),
+        [("m1", "2"), ("m3", "1"), ("m4", "1")]
+    );
     assert_eq!(
         s.queue_counts("q").expect("counts"),
         QueueCounts {
@@ -424,16 +430,10 @@ fn a_receive_passes_over_a_message_in_flight_between_visible_ones() {
     let again = s
         .receive_messages("q", ReceiveRequest::default())
         .expect("receive after the timeout");
-    let got: Vec<(&str, &str)> = again
-        .iter()
-        .map(|m| {
-            (
-                m.body.as_str(),
-                m.attributes["ApproximateReceiveCount"].as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(got, [("m1", "3"), ("m3", "2"), ("m4", "2")]);
+    assert_eq!(
+        bodies_and_counts(&again),
+        [("m1", "3"), ("m3", "2"), ("m4", "2")]
+    );
 }
 
 /// DeleteMessageBatch deletes exactly the messages its handles name, whether the batch is a
