@@ -13,9 +13,9 @@ pub(crate) struct EventDoc<'a> {
     pub(crate) json: &'a str,
     given: Option<&'a Value>,
     parsed: std::cell::OnceCell<Value>,
-    /// Whether `json` is in `bus_events` under the event's id (so an activity row whose
-    /// body is `json` need not copy it).
-    pub(crate) recorded: std::cell::Cell<bool>,
+    /// The `bus_events` row that holds `json`, once recorded (so an activity row whose body
+    /// is `json` need not copy it, and the console finds the envelope from the activity).
+    pub(crate) recorded: std::cell::Cell<Option<i64>>,
 }
 
 impl<'a> EventDoc<'a> {
@@ -25,7 +25,7 @@ impl<'a> EventDoc<'a> {
             json,
             given: Some(value),
             parsed: std::cell::OnceCell::new(),
-            recorded: std::cell::Cell::new(false),
+            recorded: std::cell::Cell::new(None),
         }
     }
 
@@ -35,11 +35,13 @@ impl<'a> EventDoc<'a> {
             json,
             given: None,
             parsed: std::cell::OnceCell::new(),
-            recorded: std::cell::Cell::new(false),
+            recorded: std::cell::Cell::new(None),
         }
     }
 
-    /// Records the event's envelope in `bus_events` (for the console), as it enters `bus`.
+    /// Records the event's envelope in `bus_events` (for the console) as it enters `bus`,
+    /// unless it already is: an event forwarded to another bus keeps the row of the bus it
+    /// entered first.
     pub(crate) fn record(
         &self,
         tx: &Connection,
@@ -47,8 +49,10 @@ impl<'a> EventDoc<'a> {
         bus: &str,
         event_id: &str,
     ) -> Result<()> {
-        record_bus_event(tx, ctx, bus, event_id, self.json)?;
-        self.recorded.set(true);
+        if self.recorded.get().is_none() {
+            let row = record_bus_event(tx, ctx, bus, event_id, self.json)?;
+            self.recorded.set(Some(row));
+        }
         Ok(())
     }
 

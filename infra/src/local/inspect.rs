@@ -42,36 +42,55 @@ impl Store {
     /// neither its envelope nor any activity for it (never seen, or pruned).
     pub fn event_record(&mut self, id: &str) -> Result<Option<EventRecord>> {
         self.read(|tx, _| {
-            let bus_event: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT bus, envelope FROM bus_events WHERE event_id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            // A body that is the envelope is kept once, in `bus_events`.
+            // A delivery of an event names its envelope's row (`event_row`); a body that is
+            // the envelope is kept only there.
             let mut stmt = tx.prepare_cached(
-                "SELECT id, at_ms, message_id, origin, target, outcome,
-                        CASE WHEN body_is_envelope
-                             THEN (SELECT envelope FROM bus_events WHERE event_id = message_id)
-                             ELSE body END
-                 FROM activity WHERE message_id = ?1 ORDER BY id",
+                "SELECT a.id, a.at_ms, a.message_id, a.origin, a.target, a.outcome,
+                        CASE WHEN a.body_is_envelope THEN e.envelope ELSE a.body END,
+                        e.bus, e.envelope
+                 FROM activity a
+                 LEFT JOIN bus_events e ON e.id = a.event_row AND e.event_id = a.message_id
+                 WHERE a.message_id = ?1 ORDER BY a.id",
             )?;
+            let mut bus_event: Option<(String, String)> = None;
             let deliveries = stmt
                 .query_map([id], |r| {
-                    Ok(Delivery {
-                        activity: Activity {
-                            id: r.get(0)?,
-                            at_ms: r.get(1)?,
-                            message_id: r.get(2)?,
-                            origin: r.get(3)?,
-                            target: r.get(4)?,
-                            outcome: r.get(5)?,
+                    let event: Option<String> = r.get(7)?;
+                    let envelope: Option<String> = r.get(8)?;
+                    Ok((
+                        Delivery {
+                            activity: Activity {
+                                id: r.get(0)?,
+                                at_ms: r.get(1)?,
+                                message_id: r.get(2)?,
+                                origin: r.get(3)?,
+                                target: r.get(4)?,
+                                outcome: r.get(5)?,
+                            },
+                            body: r.get(6)?,
                         },
-                        body: r.get(6)?,
-                    })
+                        event.zip(envelope),
+                    ))
                 })?
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|row| {
+                    let (delivery, event) = row?;
+                    if bus_event.is_none() {
+                        bus_event = event;
+                    }
+                    Ok(delivery)
+                })
+                .collect::<Result<Vec<_>, rusqlite::Error>>()?;
+            // No delivery names it (no rule matched the event, or the id is not an event's):
+            // the rows have no index of event ids, so look from the newest back.
+            if bus_event.is_none() {
+                bus_event = tx
+                    .prepare_cached(
+                        "SELECT bus, envelope FROM bus_events WHERE event_id = ?1
+                         ORDER BY id DESC LIMIT 1",
+                    )?
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+            }
             if bus_event.is_none() && deliveries.is_empty() {
                 return Ok(None);
             }

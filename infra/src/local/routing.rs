@@ -914,12 +914,13 @@ pub(crate) fn deliver_to_rule(
                 activity_origin,
                 &target.arn,
                 input.as_deref().ok(),
+                event.recorded.get(),
             )?),
             _ => None,
         };
         // The envelope is in `bus_events` when it was recorded there (not for a replayed
         // event, whose envelope has its `replay-name`): the activity row need not copy it.
-        let keep_envelope = (plain || forwards) && event.recorded.get();
+        let keep_envelope = (plain || forwards) && event.recorded.get().is_some();
         let body = match keep_envelope {
             true => None,
             false => input.as_ref().ok().cloned(),
@@ -987,6 +988,7 @@ pub(crate) fn deliver_to_rule(
                 } else {
                     Body::Text(body.as_deref())
                 },
+                event.recorded.get(),
             )?,
         }
         routed.push(Routed {

@@ -108,6 +108,11 @@ pub(crate) struct TxCache<'a> {
     messages: RefCell<Vec<PendingMessage>>,
     events: RefCell<Vec<PendingEvent>>,
     activity: RefCell<Vec<PendingActivity>>,
+    /// The id the next `bus_events` row gets while on (read at the first, then counted:
+    /// the rows are held back, and activity rows name them before they are written).
+    next_event_row: std::cell::Cell<Option<i64>>,
+    /// The id the last `bus_events` row held back gets.
+    last_event_row: std::cell::Cell<i64>,
     /// The transaction's time as RFC 3339 (`ingestion-time` of input transformers), made
     /// once per transaction (its `now_ms` does not change), whether on or not.
     ingestion_time: std::cell::OnceCell<String>,
@@ -123,6 +128,8 @@ struct PendingActivity {
     outcome: String,
     body: Option<String>,
     body_is_envelope: bool,
+    /// The `bus_events` row of the event delivered, if it was recorded there.
+    event_row: Option<i64>,
 }
 
 /// A `messages` row held back until the end of the call.
@@ -198,8 +205,8 @@ impl Row for PendingActivity {
     // it (the caller's savepoint or transaction does), so SQLite needs no statement journal
     // (a copy of every page the statement touches first) for a ten-row INSERT.
     const INSERT: &'static str = "INSERT OR FAIL INTO activity (at_ms, message_id, origin, \
-                                  target, outcome, body, body_is_envelope)";
-    const WIDTH: usize = 7;
+                                  target, outcome, body, body_is_envelope, event_row)";
+    const WIDTH: usize = 8;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
         bind(Val::Int(self.at_ms))?;
         bind(Val::Text(&self.message_id))?;
@@ -207,7 +214,8 @@ impl Row for PendingActivity {
         bind(Val::Text(&self.target))?;
         bind(Val::Text(&self.outcome))?;
         bind(Val::opt(self.body.as_ref()))?;
-        bind(Val::Int(self.body_is_envelope.into()))
+        bind(Val::Int(self.body_is_envelope.into()))?;
+        bind(self.event_row.map_or(Val::Null, Val::Int))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -272,8 +280,10 @@ pub(crate) fn insert_messages(
 }
 
 impl Row for PendingEvent {
-    const INSERT: &'static str =
-        "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope)";
+    // The id is left to SQLite, which appends (the largest + 1) without looking for a
+    // conflict, as it would for an id given; `TxCache::flush` checks it is the one counted.
+    // `OR FAIL`: no statement journal (see `PendingActivity`).
+    const INSERT: &'static str = "INSERT OR FAIL INTO bus_events (event_id, at_ms, bus, envelope)";
     const WIDTH: usize = 4;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
         bind(Val::Text(&self.event_id))?;
@@ -310,7 +320,25 @@ impl TxCache<'_> {
             self.hot,
             &std::mem::take(&mut *self.messages.borrow_mut()),
         )?;
-        self.insert(tx, &std::mem::take(&mut *self.events.borrow_mut()))
+        let events = std::mem::take(&mut *self.events.borrow_mut());
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.insert(tx, &events)?;
+        // SQLite gives a new row the largest id + 1, as counted; were it ever otherwise, the
+        // activity rows would name the wrong envelopes: fail the call instead.
+        let last = tx.last_insert_rowid();
+        if last != self.last_event_row.get() {
+            return Err(LocalError::invalid(
+                "bus_events",
+                format!(
+                    "the newest envelope got row {last}, not {} as counted (a bug: the \
+                     call was not accepted; please report it)",
+                    self.last_event_row.get()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Runs `sql` with `values` (through the statements kept prepared when there are, else
@@ -369,6 +397,28 @@ impl TxCache<'_> {
         self.messages.borrow_mut().clear();
         self.events.borrow_mut().clear();
         self.activity.borrow_mut().clear();
+        // Counted from the table again: the rows written before are the largest.
+        self.next_event_row.set(None);
+    }
+
+    /// The id of a new `bus_events` row held back (while on): one more than the largest
+    /// in the table at the first call of the transaction, then counted.
+    fn next_event_row(&self, tx: &Connection) -> Result<i64> {
+        let id = match self.next_event_row.get() {
+            Some(id) => id,
+            None => {
+                let next = self.query(
+                    tx,
+                    "SELECT COALESCE(MAX(id), 0) + 1 FROM bus_events",
+                    &[],
+                    |r| r.int(0),
+                )?;
+                next.first().copied().unwrap_or(1)
+            }
+        };
+        self.next_event_row.set(Some(id + 1));
+        self.last_event_row.set(id);
+        Ok(id)
     }
 
     /// A queue's settings by name or ARN ([`load_queue`]).
@@ -886,6 +936,30 @@ CREATE TRIGGER queue_messages_gone AFTER DELETE ON queues BEGIN
     DELETE FROM messages WHERE id > (OLD.id << 40) AND id < ((OLD.id + 1) << 40);
 END;
 "#,
+    // 12 → 13: one b-tree per event for the console instead of two. `bus_events` was keyed
+    // by its event id (TEXT PRIMARY KEY: the table and an index of ids, ~3 K instructions
+    // per event on the group commit's writer); now its rows have only their integer id,
+    // appended, and an activity row names the `bus_events` row of the event it delivered
+    // (`event_row`), where the console finds the envelope. An event with no activity (no
+    // rule matched it) is found by a scan, newest first. Nothing enforces one row per event
+    // id any more: routing records an event once, when it first enters a bus (an event
+    // forwarded to another bus, or replayed, is not recorded again). Ids, and so the order
+    // pruning keeps, stay as they were.
+    r#"
+ALTER TABLE activity ADD COLUMN event_row INTEGER;
+UPDATE activity SET event_row = (SELECT rowid FROM bus_events WHERE event_id = message_id);
+CREATE TABLE bus_events_v12 (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    bus TEXT NOT NULL,
+    envelope TEXT NOT NULL
+);
+INSERT INTO bus_events_v12 (id, event_id, at_ms, bus, envelope)
+SELECT rowid, event_id, at_ms, bus, envelope FROM bus_events ORDER BY rowid;
+DROP TABLE bus_events;
+ALTER TABLE bus_events_v12 RENAME TO bus_events;
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
@@ -1142,7 +1216,7 @@ impl Store {
             )?;
             tx.execute(
                 "DELETE FROM bus_events
-                 WHERE rowid <= (SELECT COALESCE(MAX(rowid), 0) FROM bus_events) - ?1",
+                 WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM bus_events) - ?1",
                 [keep],
             )?;
             Ok(n)
@@ -1265,6 +1339,7 @@ pub(crate) fn record_delivery(
         target,
         outcome,
         Body::Text(body),
+        None,
     )
 }
 
@@ -1276,7 +1351,9 @@ pub(crate) enum Body<'a> {
     Envelope,
 }
 
-/// [`record_delivery`] with the body given as a [`Body`].
+/// [`record_delivery`] with the body given as a [`Body`], for a delivery of the event
+/// recorded in `bus_events` row `event_row` (if it was).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn record_delivery_of(
     tx: &Connection,
     ctx: &Ctx,
@@ -1285,6 +1362,7 @@ pub(crate) fn record_delivery_of(
     target: &str,
     outcome: &str,
     body: Body,
+    event_row: Option<i64>,
 ) -> Result<()> {
     let (text, is_envelope) = match body {
         Body::Text(text) => (text, false),
@@ -1298,6 +1376,7 @@ pub(crate) fn record_delivery_of(
         outcome: outcome.to_string(),
         body: text.map(str::to_string),
         body_is_envelope: is_envelope,
+        event_row,
     };
     if ctx.cache.on {
         ctx.cache.activity.borrow_mut().push(row);
@@ -1308,6 +1387,7 @@ pub(crate) fn record_delivery_of(
 
 /// Appends an activity row whose outcome is filled in later with [`set_activity_outcome`], so
 /// that a delivery is listed before the fan-out it causes (rule → topic before topic → queue).
+/// `event_row` as for [`record_delivery_of`].
 pub(crate) fn begin_activity(
     tx: &Connection,
     ctx: &Ctx,
@@ -1315,25 +1395,30 @@ pub(crate) fn begin_activity(
     origin: &str,
     target: &str,
     body: Option<&str>,
+    event_row: Option<i64>,
 ) -> Result<i64> {
     // Its id is needed now: the rows held back go first, so that the order stays.
     ctx.cache.flush_activity(tx)?;
     tx.prepare_cached(
-        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body, body_is_envelope)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, 0)",
+        "INSERT INTO activity (at_ms, message_id, origin, target, outcome, body, body_is_envelope,
+                               event_row)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, 0, ?6)",
     )?
-    .execute(params![ctx.now_ms, message_id, origin, target, body])?;
+    .execute(params![
+        ctx.now_ms, message_id, origin, target, body, event_row
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
-/// Keeps an event's envelope as it entered `bus` (for the local console to open).
+/// Keeps an event's envelope as it entered `bus` (for the local console to open); returns
+/// its `bus_events` row id.
 pub(crate) fn record_bus_event(
     tx: &Connection,
     ctx: &Ctx,
     bus: &str,
     event_id: &str,
     envelope: &str,
-) -> Result<()> {
+) -> Result<i64> {
     let row = PendingEvent {
         event_id: event_id.to_string(),
         at_ms: ctx.now_ms,
@@ -1341,10 +1426,12 @@ pub(crate) fn record_bus_event(
         envelope: envelope.to_string(),
     };
     if ctx.cache.on {
+        let id = ctx.cache.next_event_row(tx)?;
         ctx.cache.events.borrow_mut().push(row);
-        return Ok(());
+        return Ok(id);
     }
-    insert_rows(tx, &[row])
+    insert_rows(tx, &[row])?;
+    Ok(tx.last_insert_rowid())
 }
 
 pub(crate) fn set_activity_outcome(tx: &Connection, id: i64, outcome: &str) -> Result<()> {

@@ -91,11 +91,88 @@ fn an_event_opens_with_its_envelope_rules_and_each_targets_body() {
     assert_eq!(body["Message"], "\"order 7\"");
 
     // An event no rule matched still opens, with no deliveries.
-    s.put_events(&[PutEventsEntry::new("nobody", "x", "{}")])
+    let out = s
+        .put_events(&[PutEventsEntry::new("nobody", "x", "{}")])
         .expect("put");
     let unmatched = s.activity_since(0, 100).expect("activity").len();
     assert_eq!(unmatched, 3, "an unmatched event makes no activity");
+    let id = out.entries[0].event_id.clone().expect("accepted");
+    let record = s.event_record(&id).expect("read").expect("recorded");
+    assert_eq!(record.bus.as_deref(), Some("default"));
+    assert!(record.envelope.expect("envelope").contains(&id));
+    assert!(record.deliveries.is_empty());
     assert!(s.event_record("no-such-id").expect("read").is_none());
+}
+
+/// An event forwarded to another bus is recorded once, as it entered the first bus; the
+/// deliveries on both buses show that envelope.
+#[test]
+fn a_forwarded_event_opens_with_the_envelope_of_its_first_bus() {
+    let (_d, mut s) = store();
+    s.put_bus("audit").expect("bus");
+    let q = s.put_queue(&QueueSpec::new("audited")).expect("queue");
+    let audit = "arn:aws:events:us-east-1:000000000000:event-bus/audit";
+    rule(
+        &mut s,
+        "forward",
+        r#"{"source": ["com.example"]}"#,
+        &[TargetSpec::new("audit", audit)],
+    );
+    s.put_rule(&infra::local::RuleSpec {
+        bus: "audit".into(),
+        name: "keep".into(),
+        pattern: Some(r#"{"source": ["com.example"]}"#.into()),
+        schedule: None,
+        state: infra::local::RuleState::Enabled,
+        description: None,
+    })
+    .expect("rule");
+    s.put_targets("audit", "keep", &[TargetSpec::new("q", q.clone())])
+        .expect("targets");
+
+    let id = put(&mut s, r#"{"n": 1}"#);
+    let record = s.event_record(&id).expect("read").expect("recorded");
+    assert_eq!(record.bus.as_deref(), Some("default"));
+    let envelope = record.envelope.expect("envelope");
+    let routes: Vec<_> = record
+        .deliveries
+        .iter()
+        .map(|d| {
+            (
+                d.activity.origin.as_str(),
+                d.activity.target.as_str(),
+                d.activity.outcome.as_str(),
+                d.body.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            (
+                "rule audit/keep",
+                q.as_str(),
+                "delivered",
+                Some(envelope.as_str())
+            ),
+            (
+                "rule default/forward",
+                audit,
+                "delivered",
+                Some(envelope.as_str())
+            ),
+        ],
+        "the forwarded hop delivers before the forward's own row is written"
+    );
+    let conn = rusqlite::Connection::open(s.database_path()).expect("sqlite");
+    let rows: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM bus_events WHERE event_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(rows, 1, "one envelope per event");
 }
 
 #[test]

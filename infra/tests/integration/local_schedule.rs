@@ -298,7 +298,8 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
     // Turn it back into a version-2 state, as written before scheduled rules (and what later
     // migrations added: bus grants, topic display names, archives, the console's records,
     // `dev --serve`'s resources and object metadata, the grouped in-flight index, the
-    // activity's `body_is_envelope`, and the queues and messages of schema 11).
+    // activity's `body_is_envelope`, the queues and messages of schemas 11 and 12, and the activity's
+    // `event_row` of schema 13).
     let conn = rusqlite::Connection::open(&db).expect("sqlite");
     conn.execute_batch(
         "DROP TABLE messages;
@@ -337,6 +338,7 @@ fn a_state_from_before_schedules_opens_and_keeps_its_rules() {
          DROP TRIGGER object_metadata_replaced;
          DROP TABLE served_resources;
          DROP TABLE object_metadata;
+         ALTER TABLE activity DROP COLUMN event_row;
          ALTER TABLE activity DROP COLUMN body_is_envelope;
          DROP TABLE bus_events;
          ALTER TABLE activity DROP COLUMN body;

@@ -197,3 +197,93 @@ fn a_version_10_state_keeps_its_messages_receipts_and_activity() {
         .collect();
     assert_eq!(ids, [4, 5]);
 }
+
+/// Writes a version-11 state into `dir`: envelopes in `bus_events` keyed by event id (`e-1`,
+/// delivered twice as its envelope; `e-2`, which no rule matched, on bus `orders`; `e-3`,
+/// delivered transformed) and activity naming them by id only (`e-0`'s envelope pruned, an
+/// SNS message's fan-out).
+fn version_11_state(dir: &std::path::Path) {
+    let conn = Connection::open(dir.join(DATABASE_FILE)).expect("sqlite");
+    for sql in &MIGRATIONS[..11] {
+        conn.execute_batch(sql).expect("migration up to 11");
+    }
+    conn.pragma_update(None, "user_version", 11)
+        .expect("version");
+    conn.execute_batch(&format!(
+        "INSERT INTO activity (id, at_ms, message_id, origin, target, outcome, body,
+                               body_is_envelope) VALUES
+           (5, {old}, 'e-0', 'rule default/r', 'arn:q', 'delivered', NULL, 1),
+           (6, {old}, 'e-1', 'rule default/r', 'arn:q', 'delivered', NULL, 1),
+           (7, {old}, 'e-1', 'rule default/r', 'arn:q2', 'delivered', NULL, 1),
+           (8, {old}, 'e-3', 'rule default/t', 'arn:t', 'delivered', 'the body', 0),
+           (9, {old}, 'sns-1', 'topic arn:t', 'arn:q', 'delivered', 'notification', 0);
+         INSERT INTO bus_events (rowid, event_id, at_ms, bus, envelope) VALUES
+           (3, 'e-1', {old}, 'default', '{{\"id\":\"e-1\"}}'),
+           (4, 'e-2', {old}, 'orders', '{{\"id\":\"e-2\"}}'),
+           (5, 'e-3', {old}, 'default', '{{\"id\":\"e-3\"}}');",
+        old = NOW - 10_000,
+    ))
+    .expect("version-11 rows");
+}
+
+#[test]
+fn a_version_11_state_keeps_its_envelopes_and_activity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    version_11_state(dir.path());
+    let clock = Clock::manual(NOW);
+    let mut s = open(dir.path(), &clock);
+
+    let ids: Vec<_> = s
+        .activity_since(0, 10)
+        .expect("activity")
+        .iter()
+        .map(|a| (a.id, a.message_id.clone()))
+        .collect();
+    assert_eq!(
+        ids,
+        [(5, "e-0"), (6, "e-1"), (7, "e-1"), (8, "e-3"), (9, "sns-1")]
+            .map(|(id, m)| (id, m.to_string()))
+    );
+    let envelope = |s: &mut Store, id: &str| {
+        let record = s.event_record(id).expect("record").expect("kept");
+        let bodies: Vec<_> = record.deliveries.iter().map(|d| d.body.clone()).collect();
+        (record.bus, record.envelope, bodies)
+    };
+    let e1 = Some(r#"{"id":"e-1"}"#.to_string());
+    assert_eq!(
+        envelope(&mut s, "e-1"),
+        (Some("default".into()), e1.clone(), vec![e1.clone(), e1])
+    );
+    assert_eq!(
+        envelope(&mut s, "e-2"),
+        (
+            Some("orders".into()),
+            Some(r#"{"id":"e-2"}"#.into()),
+            vec![]
+        )
+    );
+    assert_eq!(
+        envelope(&mut s, "e-3"),
+        (
+            Some("default".into()),
+            Some(r#"{"id":"e-3"}"#.into()),
+            vec![Some("the body".into())]
+        )
+    );
+    assert_eq!(envelope(&mut s, "e-0"), (None, None, vec![None]));
+    assert_eq!(
+        envelope(&mut s, "sns-1"),
+        (None, None, vec![Some("notification".into())])
+    );
+
+    // New envelopes follow the old ones: pruning to one keeps the new event's.
+    let out = s
+        .put_events(&[crate::local::PutEventsEntry::new("x", "y", "{}")])
+        .expect("put");
+    let new_id = out.entries[0].event_id.clone().expect("accepted");
+    s.prune_activity(1).expect("prune");
+    assert!(s.event_record("e-2").expect("record").is_none());
+    let record = s.event_record(&new_id).expect("record").expect("kept");
+    assert_eq!(record.bus.as_deref(), Some("default"));
+    assert!(record.envelope.expect("envelope").contains(&new_id));
+}
