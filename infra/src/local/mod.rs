@@ -190,20 +190,28 @@ pub type Result<T, E = LocalError> = std::result::Result<T, E>;
 
 /// The last `:`-separated part of an ARN (`arn:aws:sqs:r:a:name` → `name`), or the text itself.
 pub(crate) fn name_from_arn(arn_or_name: &str) -> &str {
-    if arn_or_name.starts_with("arn:") {
-        arn_or_name.splitn(6, ':').nth(5).unwrap_or(arn_or_name)
-    } else {
-        arn_or_name
+    if !arn_or_name.starts_with("arn:") {
+        return arn_or_name;
+    }
+    // After the fifth `:` (routing asks once per delivery: bytes, not a `str` splitter).
+    let mut colons = arn_or_name.bytes().enumerate().filter(|&(_, b)| b == b':');
+    match colons.nth(4) {
+        Some((at, _)) => &arn_or_name[at + 1..],
+        None => arn_or_name,
     }
 }
 
 /// The service part of an ARN (`sqs`, `sns`, `lambda`, ...), if it is one.
 pub(crate) fn arn_service(arn: &str) -> Option<&str> {
-    if arn.starts_with("arn:") {
-        arn.split(':').nth(2)
-    } else {
-        None
-    }
+    let rest = arn.strip_prefix("arn:")?;
+    // Between the second and third `:` (or the end), looked for as bytes.
+    let partition_end = rest.bytes().position(|b| b == b':')?;
+    let service = &rest[partition_end + 1..];
+    let end = service
+        .bytes()
+        .position(|b| b == b':')
+        .unwrap_or(service.len());
+    Some(&service[..end])
 }
 
 /// A new UUID, as text: event and message ids, receipt nonces.

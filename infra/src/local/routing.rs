@@ -22,8 +22,7 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, outbox_pending, record_delivery_of, set_activity_outcome, Body, Ctx,
-    OpenGroup, Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::write_tx::{run_write, WriteJob, WriteOut, WriteTx};
@@ -462,6 +461,8 @@ fn put_events_tx(
         entries: Vec::with_capacity(entries.len()),
         routed: Vec::new(),
     };
+    // The routes of the bus of the entry before (a call's entries mostly share one).
+    let mut last: Option<(&str, Arc<BusRoutes>)> = None;
     for (bus, prepared) in entries {
         let p = match prepared {
             Ok(p) => p,
@@ -471,26 +472,37 @@ fn put_events_tx(
                 continue;
             }
         };
-        // Routes compiled at this generation mean the bus exists: deleting a bus moves
-        // the generation.
-        let known = routes
-            .local
-            .get(bus.as_str())
-            .is_some_and(|r| r.generation == generation);
-        if !known {
-            let exists: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
-                .query_row([bus], |r| r.get(0))?;
-            if exists == 0 {
-                out.failed_entry_count += 1;
-                out.entries.push(entry_error(
-                    "ResourceNotFoundException",
-                    format!("Event bus {bus} does not exist."),
-                ));
-                continue;
+        let bus_routes = match &last {
+            Some((b, r)) if *b == bus.as_str() => r,
+            _ => {
+                // Routes compiled at this generation mean the bus exists: deleting a bus
+                // moves the generation.
+                let known = routes
+                    .local
+                    .get(bus.as_str())
+                    .is_some_and(|r| r.generation == generation);
+                if !known {
+                    let exists: i64 = tx
+                        .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
+                        .query_row([bus], |r| r.get(0))?;
+                    if exists == 0 {
+                        out.failed_entry_count += 1;
+                        out.entries.push(entry_error(
+                            "ResourceNotFoundException",
+                            format!("Event bus {bus} does not exist."),
+                        ));
+                        continue;
+                    }
+                }
+                routes_at(routes, tx, ctx, bus, generation)?;
+                let current = routes
+                    .local
+                    .get(bus.as_str())
+                    .cloned()
+                    .ok_or_else(|| LocalError::NoSuchBus(bus.to_string()))?;
+                &last.insert((bus.as_str(), current)).1
             }
-        }
-        let bus_routes = routes_at(routes, tx, ctx, bus, generation)?;
+        };
         let event = EventDoc::from_json(&p.json);
         let matched: Vec<&str> = match &p.matched {
             Some((at, names)) if *at == bus_routes.generation => {
@@ -653,7 +665,7 @@ impl Store {
         let tx = group_tx.conn;
         // Its calls change no queue and no archive.
         ctx.cache.on = true;
-        let generation = counter(tx, "rules_generation")?;
+        let generation = ctx.cache.counter(tx, "rules_generation")?;
         let mut outs: Vec<Option<GroupOut>> = calls.iter().map(|_| None).collect();
         for (call, slot) in calls.iter().zip(outs.iter_mut()) {
             // Writes run after the other calls (below).
@@ -735,7 +747,7 @@ impl Store {
             };
             *slot = Some(GroupOut::Write(out));
         }
-        let mail = outbox_pending(tx)?;
+        let mail = ctx.cache.outbox_pending(tx)?;
         group_tx.commit()?;
         if mail {
             self.flush_outbox()?;

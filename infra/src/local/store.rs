@@ -103,7 +103,8 @@ pub(crate) struct TxCache<'a> {
     queues: RefCell<HashMap<String, Rc<QueueRow>>>,
     /// The last queue looked up, by the name or ARN it was asked by.
     last_queue: RefCell<Option<(String, Rc<QueueRow>)>>,
-    archives: RefCell<HashMap<String, Archives>>,
+    /// Per bus (a transaction names one or two: a scan beats hashing the name per event).
+    archives: RefCell<Vec<(String, Archives)>>,
     messages: RefCell<Vec<PendingMessage>>,
     events: RefCell<Vec<PendingEvent>>,
     activity: RefCell<Vec<PendingActivity>>,
@@ -263,14 +264,27 @@ impl TxCache<'_> {
 
     /// Writes the activity rows held back, in order.
     fn flush_activity(&self, tx: &Connection) -> Result<()> {
-        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))
+        self.insert_held(tx, &self.activity)
     }
 
     /// Writes the rows held back by the call that just ran.
     pub fn flush(&self, tx: &Connection) -> Result<()> {
-        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))?;
-        self.insert(tx, &std::mem::take(&mut *self.messages.borrow_mut()))?;
-        self.insert(tx, &std::mem::take(&mut *self.events.borrow_mut()))
+        self.insert_held(tx, &self.activity)?;
+        self.insert_held(tx, &self.messages)?;
+        self.insert_held(tx, &self.events)
+    }
+
+    /// Inserts the rows `held` and empties it, keeping its allocation for the next call's
+    /// rows (a group runs hundreds of calls through the same vectors).
+    fn insert_held<R: Row>(&self, tx: &Connection, held: &RefCell<Vec<R>>) -> Result<()> {
+        let mut rows = std::mem::take(&mut *held.borrow_mut());
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let inserted = self.insert(tx, &rows);
+        rows.clear();
+        *held.borrow_mut() = rows;
+        inserted
     }
 
     /// Runs `sql` with `values` (through the statements kept prepared when there are, else
@@ -318,6 +332,26 @@ impl TxCache<'_> {
         }
     }
 
+    /// [`counter`], through the statements kept prepared when there are (the group commit
+    /// reads `rules_generation` once per group).
+    pub fn counter(&self, tx: &Connection, key: &str) -> Result<i64> {
+        let found = self.query(
+            tx,
+            "SELECT value FROM meta WHERE key = ?1",
+            &[Val::Text(key)],
+            |r| r.int(0),
+        )?;
+        Ok(found.first().copied().unwrap_or(0))
+    }
+
+    /// [`outbox_pending`], through the statements kept prepared when there are.
+    pub fn outbox_pending(&self, tx: &Connection) -> Result<bool> {
+        let found = self.query(tx, "SELECT EXISTS (SELECT 1 FROM outbox)", &[], |r| {
+            r.int(0)
+        })?;
+        Ok(found.first().is_some_and(|&n| n != 0))
+    }
+
     /// `now_ms` (the transaction's [`Ctx::now_ms`]) as RFC 3339, formatted at the first call.
     pub fn ingestion_time(&self, now_ms: i64) -> &str {
         self.ingestion_time
@@ -361,7 +395,7 @@ impl TxCache<'_> {
     /// The archives of `bus`.
     pub fn archives(&self, tx: &Connection, bus: &str) -> Result<Archives> {
         if self.on {
-            if let Some(a) = self.archives.borrow().get(bus) {
+            if let Some((_, a)) = self.archives.borrow().iter().find(|(b, _)| b == bus) {
                 return Ok(Rc::clone(a));
             }
         }
@@ -374,7 +408,7 @@ impl TxCache<'_> {
         if self.on {
             self.archives
                 .borrow_mut()
-                .insert(bus.to_string(), Rc::clone(&found));
+                .push((bus.to_string(), Rc::clone(&found)));
         }
         Ok(found)
     }
