@@ -393,3 +393,41 @@ mod id_tests {
         assert!(ids.windows(2).all(|w| ms(&w[0]) <= ms(&w[1])));
     }
 }
+
+#[cfg(test)]
+mod arn_tests {
+    use super::{arn_service, name_from_arn};
+
+    /// The byte scans give what splitting on `:` gave, for ARNs, names and odd texts.
+    #[test]
+    fn arn_parts_are_what_splitting_on_colons_gives() {
+        let texts = [
+            "arn:aws:sqs:us-east-1:123456789012:orders",
+            "arn:aws:sns:eu-west-1:123456789012:topic:with:colons",
+            "arn:aws:events:us-east-1:123456789012:event-bus/default",
+            "arn:aws:sqs",
+            "arn:aws:sqs:",
+            "arn:aws",
+            "arn:",
+            "arn:::::",
+            "arn:aws:lambda:r:a",
+            "arn:é:✓:r:a:näme",
+            "orders",
+            "",
+            "not:an:arn:at:all:x",
+        ];
+        for text in texts {
+            let service = text
+                .starts_with("arn:")
+                .then(|| text.split(':').nth(2))
+                .flatten();
+            assert_eq!(arn_service(text), service, "{text:?}");
+            let name = if text.starts_with("arn:") {
+                text.splitn(6, ':').nth(5).unwrap_or(text)
+            } else {
+                text
+            };
+            assert_eq!(name_from_arn(text), name, "{text:?}");
+        }
+    }
+}

@@ -6,7 +6,6 @@
 //! [`patterns::Matcher`] per bus, rebuilt when `rules_generation` changes.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -51,7 +50,7 @@ pub struct PutEventsOutput {
 
 fn build_routes(tx: &Connection, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {
     let mut matcher = patterns::Matcher::new();
-    let mut rules = HashMap::new();
+    let mut rules = Vec::new();
     for rule in load_rules(tx, Some(bus))? {
         if rule.state != RuleState::Enabled {
             continue;
@@ -64,16 +63,14 @@ fn build_routes(tx: &Connection, ctx: &Ctx, bus: &str, generation: i64) -> Resul
         };
         matcher.add(rule.name.clone(), &pattern);
         let targets = load_targets(tx, bus, &rule.name)?;
-        rules.insert(
-            rule.name.clone(),
-            RouteRule::new(ctx.rule_arn(bus, &rule.name), bus, &rule.name, targets),
-        );
+        let route = RouteRule::new(ctx.rule_arn(bus, &rule.name), bus, &rule.name, targets);
+        rules.push((rule.name, route));
     }
-    Ok(BusRoutes {
-        generation,
-        matcher,
-        rules,
-    })
+    let mut routes = BusRoutes::new(generation, matcher);
+    for (name, rule) in rules {
+        routes.add_rule(name, rule);
+    }
+    Ok(routes)
 }
 
 /// The routes of `bus`, rebuilt if rules changed since they were compiled.
@@ -280,9 +277,10 @@ struct PreparedEvent {
     id: String,
     /// The envelope as JSON, the body most targets get.
     json: String,
-    /// The rules it matched (sorted, distinct) and the `rules_generation` of the routes that
-    /// matched it, when the bus's routes were published when it was prepared.
-    matched: Option<(i64, Vec<String>)>,
+    /// The rules it matched (sorted by name, distinct), as places in the routes that matched
+    /// it ([`BusRoutes::at`]), and their `rules_generation`, when the bus's routes were
+    /// published when it was prepared.
+    matched: Option<(i64, Vec<usize>)>,
 }
 
 /// One prepared entry: the event, or why the entry is refused.
@@ -396,21 +394,22 @@ fn prepare_entry<'r>(
         match_rules_into(r, &EventDoc::from_json(&json), matched);
         (
             r.generation,
-            matched.iter().map(|&n| n.to_string()).collect(),
+            matched.iter().filter_map(|&n| r.place(n)).collect(),
         )
     });
     Ok(PreparedEvent { id, json, matched })
 }
 
-/// The rules of `routes` that `event` matches, sorted and distinct.
+/// The rules of `routes` that `event` matches, sorted by name and distinct, as their places
+/// ([`BusRoutes::at`]).
 ///
 /// Its text was written by serde_json (an envelope built here, or a parsed event written
 /// out again), so it is valid JSON: the matcher's trusted walk, which skips what no rule
 /// names without validating it, is safe on it.
-fn match_rules<'r>(routes: &'r BusRoutes, event: &EventDoc) -> Vec<&'r str> {
+fn match_rules(routes: &BusRoutes, event: &EventDoc) -> Vec<usize> {
     let mut matched = Vec::new();
     match_rules_into(routes, event, &mut matched);
-    matched
+    matched.iter().filter_map(|&n| routes.place(n)).collect()
 }
 
 /// [`match_rules`] into `matched` (cleared first).
@@ -504,11 +503,13 @@ fn put_events_tx(
             }
         };
         let event = EventDoc::from_json(&p.json);
-        let matched: Vec<&str> = match &p.matched {
-            Some((at, names)) if *at == bus_routes.generation => {
-                names.iter().map(String::as_str).collect()
+        let matched_here;
+        let matched: &[usize] = match &p.matched {
+            Some((at, places)) if *at == bus_routes.generation => places,
+            _ => {
+                matched_here = match_rules(bus_routes, &event);
+                &matched_here
             }
-            _ => match_rules(bus_routes, &event),
         };
         deliver_event(
             tx,
@@ -517,7 +518,7 @@ fn put_events_tx(
             bus,
             &p.id,
             &event,
-            &matched,
+            matched,
             false,
             &mut out.routed,
         )?;
@@ -848,7 +849,8 @@ fn route_event_hop(
     )
 }
 
-/// An event entering `bus`: archived, recorded, and delivered to the rules it `matched`.
+/// An event entering `bus`: archived, recorded, and delivered to the rules it `matched`
+/// (places in `routes`, [`BusRoutes::at`]).
 #[allow(clippy::too_many_arguments)]
 fn deliver_event(
     tx: &Connection,
@@ -857,15 +859,15 @@ fn deliver_event(
     bus: &str,
     event_id: &str,
     event: &EventDoc,
-    matched: &[&str],
+    matched: &[usize],
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
     super::archiving::archive_tx(tx, ctx, bus, event)?;
     event.record(tx, ctx, bus, event_id)?;
     let ingestion_time = ctx.cache.ingestion_time(ctx.now_ms);
-    for &rule_name in matched {
-        let Some(rule) = routes.rules.get(rule_name) else {
+    for &place in matched {
+        let Some((rule_name, rule)) = routes.at(place) else {
             continue;
         };
         deliver_to_rule(
