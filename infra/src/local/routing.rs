@@ -1187,10 +1187,12 @@ fn deliver(
 ) -> Result<Delivery> {
     let result = match arn_service(&target.arn) {
         Some("sqs") => {
+            // Only a FIFO queue (whose name, and so ARN, ends in `.fifo`) reads the id.
+            let fifo = target.arn.ends_with(".fifo");
             let send = SendRequest {
                 body,
                 group_id: target.message_group_id.clone(),
-                dedup_id: Some(event_id.to_string()),
+                dedup_id: fifo.then(|| event_id.to_string()),
                 ..SendRequest::default()
             };
             send_tx(tx, ctx, &target.arn, &send).map(|_| ())
