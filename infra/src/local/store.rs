@@ -106,23 +106,84 @@ pub(crate) struct TxCache<'a> {
     /// Per bus (a transaction names one or two: a scan beats hashing the name per event).
     archives: RefCell<Vec<(String, Archives)>>,
     messages: RefCell<Vec<PendingMessage>>,
-    events: RefCell<Vec<PendingEvent>>,
-    activity: RefCell<Vec<PendingActivity>>,
+    events: RefCell<Vec<HeldEvent>>,
+    activity: RefCell<Vec<HeldActivity>>,
+    /// The texts of the held-back `activity` and `bus_events` rows, one after the other:
+    /// copied once into a buffer the group reuses rather than into strings of their own
+    /// (seven allocations per routed event).
+    texts: RefCell<String>,
     /// The transaction's time as RFC 3339 (`ingestion-time` of input transformers), made
     /// once per transaction (its `now_ms` does not change), whether on or not.
     ingestion_time: std::cell::OnceCell<String>,
 }
 
-/// An `activity` row held back until the end of the call (or until a row that must be
+/// An `activity` row (held back until the end of the call, or until a row that must be
 /// written at once, so that the rows keep their order).
-struct PendingActivity {
+struct ActivityRow<'t> {
     at_ms: i64,
-    message_id: String,
-    origin: String,
-    target: String,
-    outcome: String,
-    body: Option<String>,
+    message_id: &'t str,
+    origin: &'t str,
+    target: &'t str,
+    outcome: &'t str,
+    body: Option<&'t str>,
     body_is_envelope: bool,
+}
+
+/// A text of a held-back row: its place in [`TxCache::texts`].
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn of(self, texts: &str) -> &str {
+        texts.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// An [`ActivityRow`] held back, its texts in [`TxCache::texts`].
+struct HeldActivity {
+    at_ms: i64,
+    message_id: Span,
+    origin: Span,
+    target: Span,
+    outcome: Span,
+    body: Option<Span>,
+    body_is_envelope: bool,
+}
+
+impl HeldActivity {
+    fn row<'t>(&self, texts: &'t str) -> ActivityRow<'t> {
+        ActivityRow {
+            at_ms: self.at_ms,
+            message_id: self.message_id.of(texts),
+            origin: self.origin.of(texts),
+            target: self.target.of(texts),
+            outcome: self.outcome.of(texts),
+            body: self.body.map(|b| b.of(texts)),
+            body_is_envelope: self.body_is_envelope,
+        }
+    }
+}
+
+/// An [`EventRow`] held back, its texts in [`TxCache::texts`].
+struct HeldEvent {
+    event_id: Span,
+    at_ms: i64,
+    bus: Span,
+    envelope: Span,
+}
+
+impl HeldEvent {
+    fn row<'t>(&self, texts: &'t str) -> EventRow<'t> {
+        EventRow {
+            event_id: self.event_id.of(texts),
+            at_ms: self.at_ms,
+            bus: self.bus.of(texts),
+            envelope: self.envelope.of(texts),
+        }
+    }
 }
 
 /// A `messages` row held back until the end of the call.
@@ -138,12 +199,12 @@ pub(crate) struct PendingMessage {
     pub visible_at_ms: i64,
 }
 
-/// A `bus_events` row held back until the end of the call.
-struct PendingEvent {
-    event_id: String,
+/// A `bus_events` row (held back until the end of the call).
+struct EventRow<'t> {
+    event_id: &'t str,
     at_ms: i64,
-    bus: String,
-    envelope: String,
+    bus: &'t str,
+    envelope: &'t str,
 }
 
 /// At most this many rows per multi-row INSERT.
@@ -191,7 +252,7 @@ fn insert_rows_hot<R: Row>(hot: &HotStatements, tx: &Connection, rows: &[R]) -> 
     Ok(())
 }
 
-impl Row for PendingActivity {
+impl Row for ActivityRow<'_> {
     // `OR FAIL`: a constraint failure ends the statement without undoing the rows before
     // it (the caller's savepoint or transaction does), so SQLite needs no statement journal
     // (a copy of every page the statement touches first) for a ten-row INSERT.
@@ -200,11 +261,11 @@ impl Row for PendingActivity {
     const WIDTH: usize = 7;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
         bind(Val::Int(self.at_ms))?;
-        bind(Val::Text(&self.message_id))?;
-        bind(Val::Text(&self.origin))?;
-        bind(Val::Text(&self.target))?;
-        bind(Val::Text(&self.outcome))?;
-        bind(Val::opt(self.body.as_ref()))?;
+        bind(Val::Text(self.message_id))?;
+        bind(Val::Text(self.origin))?;
+        bind(Val::Text(self.target))?;
+        bind(Val::Text(self.outcome))?;
+        bind(self.body.map_or(Val::Null, Val::Text))?;
         bind(Val::Int(self.body_is_envelope.into()))
     }
     fn texts() -> &'static InsertTexts {
@@ -236,15 +297,15 @@ impl Row for PendingMessage {
     }
 }
 
-impl Row for PendingEvent {
+impl Row for EventRow<'_> {
     const INSERT: &'static str =
         "INSERT OR IGNORE INTO bus_events (event_id, at_ms, bus, envelope)";
     const WIDTH: usize = 4;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
-        bind(Val::Text(&self.event_id))?;
+        bind(Val::Text(self.event_id))?;
         bind(Val::Int(self.at_ms))?;
-        bind(Val::Text(&self.bus))?;
-        bind(Val::Text(&self.envelope))
+        bind(Val::Text(self.bus))?;
+        bind(Val::Text(self.envelope))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -264,14 +325,60 @@ impl TxCache<'_> {
 
     /// Writes the activity rows held back, in order.
     fn flush_activity(&self, tx: &Connection) -> Result<()> {
-        self.insert_held(tx, &self.activity)
+        let mut held = std::mem::take(&mut *self.activity.borrow_mut());
+        if held.is_empty() {
+            return Ok(());
+        }
+        let inserted = {
+            let texts = self.texts.borrow();
+            let rows: Vec<ActivityRow> = held.iter().map(|h| h.row(&texts)).collect();
+            self.insert(tx, &rows)
+        };
+        held.clear();
+        *self.activity.borrow_mut() = held;
+        inserted
+    }
+
+    /// Writes the `bus_events` rows held back, in order.
+    fn flush_events(&self, tx: &Connection) -> Result<()> {
+        let mut held = std::mem::take(&mut *self.events.borrow_mut());
+        if held.is_empty() {
+            return Ok(());
+        }
+        let inserted = {
+            let texts = self.texts.borrow();
+            let rows: Vec<EventRow> = held.iter().map(|h| h.row(&texts)).collect();
+            self.insert(tx, &rows)
+        };
+        held.clear();
+        *self.events.borrow_mut() = held;
+        inserted
     }
 
     /// Writes the rows held back by the call that just ran.
     pub fn flush(&self, tx: &Connection) -> Result<()> {
-        self.insert_held(tx, &self.activity)?;
-        self.insert_held(tx, &self.messages)?;
-        self.insert_held(tx, &self.events)
+        let flushed = self
+            .flush_activity(tx)
+            .and_then(|()| self.insert_held(tx, &self.messages))
+            .and_then(|()| self.flush_events(tx));
+        match flushed {
+            // No row refers to the texts any more.
+            Ok(()) => self.texts.borrow_mut().clear(),
+            // The call fails: none of its rows may be written later.
+            Err(_) => self.discard(),
+        }
+        flushed
+    }
+
+    /// Copies `text` into [`Self::texts`] for a held-back row.
+    fn hold(&self, text: &str) -> Span {
+        let mut texts = self.texts.borrow_mut();
+        let start = texts.len();
+        texts.push_str(text);
+        Span {
+            start,
+            end: texts.len(),
+        }
     }
 
     /// Inserts the rows `held` and empties it, keeping its allocation for the next call's
@@ -363,6 +470,7 @@ impl TxCache<'_> {
         self.messages.borrow_mut().clear();
         self.events.borrow_mut().clear();
         self.activity.borrow_mut().clear();
+        self.texts.borrow_mut().clear();
     }
 
     /// A queue's settings by name or ARN ([`load_queue`]).
@@ -1244,19 +1352,29 @@ pub(crate) fn record_delivery_of(
         Body::Text(text) => (text, false),
         Body::Envelope => (None, true),
     };
-    let row = PendingActivity {
-        at_ms: ctx.now_ms,
-        message_id: message_id.to_string(),
-        origin: origin.to_string(),
-        target: target.to_string(),
-        outcome: outcome.to_string(),
-        body: text.map(str::to_string),
-        body_is_envelope: is_envelope,
-    };
-    if ctx.cache.on {
-        ctx.cache.activity.borrow_mut().push(row);
+    let cache = &ctx.cache;
+    if cache.on {
+        let held = HeldActivity {
+            at_ms: ctx.now_ms,
+            message_id: cache.hold(message_id),
+            origin: cache.hold(origin),
+            target: cache.hold(target),
+            outcome: cache.hold(outcome),
+            body: text.map(|t| cache.hold(t)),
+            body_is_envelope: is_envelope,
+        };
+        cache.activity.borrow_mut().push(held);
         return Ok(());
     }
+    let row = ActivityRow {
+        at_ms: ctx.now_ms,
+        message_id,
+        origin,
+        target,
+        outcome,
+        body: text,
+        body_is_envelope: is_envelope,
+    };
     insert_rows(tx, &[row])
 }
 
@@ -1288,16 +1406,23 @@ pub(crate) fn record_bus_event(
     event_id: &str,
     envelope: &str,
 ) -> Result<()> {
-    let row = PendingEvent {
-        event_id: event_id.to_string(),
-        at_ms: ctx.now_ms,
-        bus: bus.to_string(),
-        envelope: envelope.to_string(),
-    };
-    if ctx.cache.on {
-        ctx.cache.events.borrow_mut().push(row);
+    let cache = &ctx.cache;
+    if cache.on {
+        let held = HeldEvent {
+            event_id: cache.hold(event_id),
+            at_ms: ctx.now_ms,
+            bus: cache.hold(bus),
+            envelope: cache.hold(envelope),
+        };
+        cache.events.borrow_mut().push(held);
         return Ok(());
     }
+    let row = EventRow {
+        event_id,
+        at_ms: ctx.now_ms,
+        bus,
+        envelope,
+    };
     insert_rows(tx, &[row])
 }
 
