@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
+use super::message_row;
 use super::queue::{counts_tx, load_queue, send_tx, MessageAttribute, QueueCounts, SendRequest};
 use super::store::{record_activity, Ctx, Store};
 use super::{name_from_arn, LocalError, Result};
@@ -93,10 +94,10 @@ impl Store {
             let mut stmt = tx.prepare_cached(
                 "SELECT message_id, body, message_attributes, group_id, sent_ms, visible_at_ms,
                         receive_count
-                 FROM messages INDEXED BY messages_in_order
-                 WHERE queue_id = ?1 ORDER BY id LIMIT ?2",
+                 FROM messages WHERE id > ?1 AND id < ?2 ORDER BY id LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![q.id, max as i64], |r| {
+            let (after, before) = message_row::range(q.id);
+            let rows = stmt.query_map(params![after, before, max as i64], |r| {
                 let attributes: Option<String> = r.get(2)?;
                 let visible_at: i64 = r.get(5)?;
                 let receive_count: u32 = r.get(6)?;
@@ -260,14 +261,16 @@ fn redrive_tx(tx: &Connection, ctx: &Ctx, from: &str, to: &str, max: usize) -> R
     let batch: Vec<DeadRow> = {
         let mut stmt = tx.prepare_cached(
             "SELECT id, message_id, body, message_attributes, group_id
-             FROM messages INDEXED BY messages_in_order
-             WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND sent_ms > ?3
-             ORDER BY id LIMIT ?4",
+             FROM messages
+             WHERE id > ?1 AND id < ?2 AND visible_at_ms <= ?3 AND sent_ms > ?4
+             ORDER BY id LIMIT ?5",
         )?;
         let expired_before = ctx.now_ms - q.retention_seconds * 1000;
-        let rows = stmt.query_map(params![q.id, ctx.now_ms, expired_before, max as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
+        let (after, before) = message_row::range(q.id);
+        let rows = stmt.query_map(
+            params![after, before, ctx.now_ms, expired_before, max as i64],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
         rows.collect::<Result<_, _>>()?
     };
     let from_arn = ctx.queue_arn(from);

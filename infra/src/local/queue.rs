@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::hot::Val;
+use super::message_row;
 pub(crate) use super::queue_row::load_queue;
 use super::queue_row::QueueRow;
 use super::store::{Ctx, PendingMessage, Store};
@@ -331,7 +332,7 @@ impl Store {
     pub fn delete_message(&mut self, queue: &str, receipt_handle: &str) -> Result<()> {
         self.write_relaxed(|tx, _| {
             let q = load_queue(tx, queue)?;
-            let n = match receipt_parts(receipt_handle) {
+            let n = match receipt_parts(q.id, receipt_handle) {
                 Some((id, nonce)) => tx
                     .prepare_cached(DELETE_RECEIVED)?
                     .execute(params![id, q.id, nonce])?,
@@ -391,7 +392,7 @@ impl WriteTx<'_> {
             ));
         }
         let q = load_queue(tx, queue)?;
-        let Some((id, nonce)) = receipt_parts(receipt_handle) else {
+        let Some((id, nonce)) = receipt_parts(q.id, receipt_handle) else {
             return Err(LocalError::InvalidReceipt(receipt_handle.to_string()));
         };
         let row: Option<i64> = tx
@@ -423,19 +424,22 @@ impl WriteTx<'_> {
     pub fn purge_queue(&mut self, queue: &str) -> Result<u64> {
         self.relaxed();
         let q = load_queue(self.tx, queue)?;
-        Ok(self
-            .tx
-            .execute("DELETE FROM messages WHERE queue_id = ?1", [q.id])? as u64)
+        let (after, before) = message_row::range(q.id);
+        Ok(self.tx.execute(
+            "DELETE FROM messages WHERE id > ?1 AND id < ?2",
+            [after, before],
+        )? as u64)
     }
 }
 
-/// The message row a receipt handle names and its nonce: handles are `<row id>:<nonce>`
-/// (see [`receive_tx`]), so a message is found by its id, not through an index of receipts,
-/// and the row keeps the nonce of its newest handle. `None` for text that is no handle of
-/// ours.
-pub(crate) fn receipt_parts(handle: &str) -> Option<(i64, &str)> {
+/// The message row a receipt handle of queue `queue_id` names, and its nonce: handles are
+/// `<row id>:<nonce>` (see [`receive_tx`]), so a message is found by its id, not through an
+/// index of receipts, and the row keeps the nonce of its newest handle; an id from before
+/// migration 12 is mapped ([`message_row::from_handle`]). `None` for text that is no handle
+/// of ours.
+pub(crate) fn receipt_parts(queue_id: i64, handle: &str) -> Option<(i64, &str)> {
     let (id, nonce) = handle.split_once(':')?;
-    Some((id.parse().ok()?, nonce))
+    Some((message_row::from_handle(queue_id, id.parse().ok()?), nonce))
 }
 
 /// Deletes a received message by row id, queue and the nonce of its newest receipt handle
@@ -468,6 +472,57 @@ fn receipt_handle(id: i64, nonce: &str) -> String {
     out
 }
 
+/// The messages of a range of ids that hold one receive's nonce, in id order.
+const RECEIVED_IN_RANGE: &str = "SELECT id FROM messages
+                                 WHERE id >= ?1 AND id <= ?2 AND receipt = ?3 AND receive_count > 0";
+
+/// Deletes what [`RECEIVED_IN_RANGE`] finds.
+const DELETE_RECEIVED_IN_RANGE: &str = "DELETE FROM messages
+                                 WHERE id >= ?1 AND id <= ?2 AND receipt = ?3 AND receive_count > 0";
+
+/// A DeleteMessageBatch of everything one receive handed out that is still in flight under
+/// that receive (the usual batch: a consumer deletes what it got), in two statements that
+/// walk the range of its ids instead of one per handle. Returns whether it was such a batch
+/// and is deleted; `false` changes nothing (the handles are then deleted one by one).
+fn delete_whole_receive(
+    tx: &Connection,
+    ctx: &Ctx,
+    queue_id: i64,
+    handles: &[String],
+) -> Result<bool> {
+    if handles.len() < 2 {
+        return Ok(false);
+    }
+    let (after, before) = message_row::range(queue_id);
+    let mut ids = Vec::with_capacity(handles.len());
+    let mut nonce = None;
+    for h in handles {
+        let Some((id, n)) = receipt_parts(queue_id, h) else {
+            return Ok(false);
+        };
+        if *nonce.get_or_insert(n) != n || id <= after || id >= before {
+            return Ok(false);
+        }
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    let (Some(nonce), Some(&low), Some(&high)) = (nonce, ids.first(), ids.last()) else {
+        return Ok(false);
+    };
+    let range = [Val::Int(low), Val::Int(high), Val::Text(nonce)];
+    // The same handle twice, or a message of that receive left out of the batch, or a
+    // handle no longer valid: the range holds other rows than the handles name.
+    let found = ctx
+        .cache
+        .query(tx, RECEIVED_IN_RANGE, &range, |r| r.int(0))?;
+    if found != ids {
+        return Ok(false);
+    }
+    let deleted = ctx.cache.execute(tx, DELETE_RECEIVED_IN_RANGE, &range)?;
+    debug_assert_eq!(deleted, ids.len(), "the range holds the rows just found");
+    Ok(true)
+}
+
 /// DeleteMessageBatch inside a transaction: per-handle results.
 pub(crate) fn delete_batch_tx(
     tx: &Connection,
@@ -476,12 +531,15 @@ pub(crate) fn delete_batch_tx(
     receipt_handles: &[String],
 ) -> Result<Vec<Result<()>>> {
     let q = ctx.cache.queue(tx, queue)?;
+    if delete_whole_receive(tx, ctx, q.id, receipt_handles)? {
+        return Ok(receipt_handles.iter().map(|_| Ok(())).collect());
+    }
     // Each handle names its row (`<id>:<nonce>`), so the row is found by id, and it goes
     // only if its current receipt is this handle (an older handle of it no longer works).
     let mut deleted: Vec<&str> = Vec::with_capacity(receipt_handles.len());
     let mut out = Vec::with_capacity(receipt_handles.len());
     for h in receipt_handles {
-        let gone = match receipt_parts(h) {
+        let gone = match receipt_parts(q.id, h) {
             Some((id, nonce)) => {
                 ctx.cache.execute(
                     tx,
@@ -528,8 +586,12 @@ pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, queue_id: i64) -> Result<Que
         "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count > 0), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count = 0), 0)
-                 FROM messages WHERE queue_id = ?1",
-        params![queue_id, ctx.now_ms],
+                 FROM messages WHERE id > ?1 AND id < ?3",
+        params![
+            message_row::range(queue_id).0,
+            ctx.now_ms,
+            message_row::range(queue_id).1
+        ],
         |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -614,6 +676,7 @@ pub(crate) fn send_tx(
     // deduplication are settled row by row).
     let row = PendingMessage {
         queue_id: q.id,
+        fifo: q.fifo,
         message_id: message_id.clone(),
         body: req.body.clone(),
         attributes: attrs,
@@ -630,7 +693,7 @@ pub(crate) fn send_tx(
             Some(row) => row,
         }
     };
-    super::store::insert_rows(tx, &[row])?;
+    super::store::insert_messages(tx, ctx.cache.hot, &[row])?;
     Ok(message_id)
 }
 
@@ -705,7 +768,10 @@ impl Received {
             if let Some(d) = c.dedup_id {
                 attributes.insert("MessageDeduplicationId".into(), d);
             }
-            attributes.insert("SequenceNumber".into(), format!("{:020}", c.id));
+            attributes.insert(
+                "SequenceNumber".into(),
+                format!("{:020}", message_row::sequence(c.id)),
+            );
         }
         let message_attributes = match &c.message_attributes {
             Some(text) => serde_json::from_str(text).unwrap_or_default(),
@@ -720,6 +786,24 @@ impl Received {
         }
     }
 }
+
+/// A page of a queue's visible messages after a row id, in the order they were sent: a walk
+/// of the table's own range of the queue (see [`message_row`]).
+const RECEIVE_PAGE: &str = "SELECT id, message_id, body, message_attributes, group_id, dedup_id, \
+                            sent_ms, receive_count, first_receive_ms
+                            FROM messages
+                            WHERE id > ?1 AND id < ?2 AND visible_at_ms <= ?3
+                            ORDER BY id LIMIT ?4";
+
+/// A receive's update of the visible messages of a range of ids, all handed out (see
+/// [`receive_tx`]). `OR FAIL`: no statement journal for a statement that changes several rows
+/// (no constraint can fail here).
+const RECEIVE_RANGE: &str = "UPDATE OR FAIL messages
+                             SET receive_count = receive_count + 1,
+                                 first_receive_ms = CASE WHEN receive_count = 0 THEN ?1
+                                                         ELSE first_receive_ms END,
+                                 receipt = ?2, visible_at_ms = ?3
+                             WHERE id > ?4 AND id <= ?5 AND visible_at_ms <= ?1";
 
 /// ReceiveMessage inside a transaction (no waiting).
 pub(crate) fn receive_tx(
@@ -747,24 +831,28 @@ pub(crate) fn receive_tx(
         .unwrap_or(q.visibility_timeout);
     let want = (req.max_messages as usize).min(BATCH);
     let mut out = Vec::with_capacity(want);
-    let mut after_id = 0i64;
+    // The queue's messages are the rows between these ids, in the order they were sent.
+    let (mut after_id, end) = message_row::range(q.id);
+    let first_page = after_id;
+    // Whether a visible message was passed over and stays as it is (its FIFO group is blocked).
+    let mut passed_over = false;
     // Candidates come in pages, because messages moved to the DLQ or skipped for a blocked
     // FIFO group do not count towards `want`.
     'pages: loop {
         // The first page is what is wanted (usually all of it is handed out); later pages,
         // after messages were skipped, are larger.
-        let limit = if after_id == 0 { want as i64 } else { 64 };
+        let limit = if after_id == first_page {
+            want as i64
+        } else {
+            64
+        };
         let page: Vec<Candidate> = ctx.cache.query(
             tx,
-            "SELECT id, message_id, body, message_attributes, group_id, dedup_id, sent_ms,
-                    receive_count, first_receive_ms
-             FROM messages INDEXED BY messages_in_order
-             WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND id > ?3
-             ORDER BY id LIMIT ?4",
+            RECEIVE_PAGE,
             &[
-                Val::Int(q.id),
-                Val::Int(ctx.now_ms),
                 Val::Int(after_id),
+                Val::Int(end),
+                Val::Int(ctx.now_ms),
                 Val::Int(limit),
             ],
             |r| {
@@ -795,6 +883,7 @@ pub(crate) fn receive_tx(
             }
             if let Some(g) = &c.group_id {
                 if blocked.contains(g) {
+                    passed_over = true;
                     continue;
                 }
             }
@@ -823,12 +912,32 @@ pub(crate) fn receive_tx(
             }
         }
     }
-    // One statement per message handed out, by its row id: the same receipt nonce, count and
-    // first-receive time as computed above. (One `UPDATE … WHERE id IN (…)` for all of them
-    // cost more: SQLite builds an ephemeral table of the `IN` list and keeps a statement
-    // journal for a statement that changes several rows.) The row keeps its size, so SQLite
-    // overwrites it in place.
     let visible_at = ctx.now_ms + visibility * 1000;
+    let Some(last) = out.last().map(|m| m.c.id) else {
+        return Ok(out);
+    };
+    if !passed_over {
+        // The messages handed out are all the visible ones left between the queue's start
+        // and the last of them (the others were deleted: expired, or moved to the DLQ), so
+        // one statement updates them all, walking that range: the same count, first receive
+        // and nonce as computed above. (One `UPDATE … WHERE id IN (…)` cost more: SQLite
+        // builds an ephemeral table of the `IN` list.) Each row keeps its size, so SQLite
+        // overwrites it in place.
+        let changed = ctx.cache.execute(
+            tx,
+            RECEIVE_RANGE,
+            &[
+                Val::Int(ctx.now_ms),
+                Val::Text(&nonce),
+                Val::Int(visible_at),
+                Val::Int(first_page),
+                Val::Int(last),
+            ],
+        )?;
+        debug_assert_eq!(changed, out.len(), "the range holds what was handed out");
+        return Ok(out);
+    }
+    // One statement per message handed out, by its row id.
     for m in &out {
         ctx.cache.execute(
             tx,
@@ -867,10 +976,12 @@ fn move_to_dlq(
     } else {
         None
     };
-    super::store::insert_rows(
+    super::store::insert_messages(
         tx,
+        ctx.cache.hot,
         &[PendingMessage {
             queue_id: dlq.id,
+            fifo: dlq.fifo,
             message_id: c.message_id.clone(),
             body: c.body.clone(),
             attributes: c.message_attributes.clone(),
@@ -903,7 +1014,65 @@ mod receipt_tests {
     fn a_receipt_handle_is_the_row_id_a_colon_and_the_nonce() {
         for id in [0i64, 1, 9, 10, 99, 12_345, i64::MAX, -7] {
             assert_eq!(receipt_handle(id, "n-1"), format!("{id}:n-1"));
-            assert_eq!(receipt_parts(&receipt_handle(id, "x")), Some((id, "x")));
         }
+        for id in [
+            message_row::row_id(1, 1),
+            message_row::row_id(3, 12_345),
+            i64::MAX,
+        ] {
+            assert_eq!(receipt_parts(3, &receipt_handle(id, "x")), Some((id, "x")));
+        }
+        // An id from before migration 12 is the message's sequence in its queue.
+        assert_eq!(
+            receipt_parts(3, &receipt_handle(7, "x")),
+            Some((message_row::row_id(3, 7), "x"))
+        );
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    /// The statements of a message's way through a queue find their rows by row id: a
+    /// receive walks the queue's range of the table (no index, no sort), a delete and a
+    /// visibility change seek the one row.
+    #[test]
+    fn the_hot_statements_go_by_row_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let plan = |sql: &str| -> String {
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            let unbound = vec![0i64; stmt.parameter_count()];
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(unbound), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("plan rows");
+            rows.map(|r| r.expect("plan row"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert_eq!(
+            plan(RECEIVE_PAGE),
+            "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
+        );
+        assert_eq!(
+            plan(RECEIVE_RANGE),
+            "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
+        );
+        for range in [RECEIVED_IN_RANGE, DELETE_RECEIVED_IN_RANGE] {
+            assert_eq!(
+                plan(range),
+                "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
+            );
+        }
+        assert_eq!(
+            plan(DELETE_RECEIVED),
+            "SEARCH messages USING INTEGER PRIMARY KEY (rowid=?)"
+        );
     }
 }

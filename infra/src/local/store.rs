@@ -22,6 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use super::clock::Clock;
 use super::hot::{BindValue, Columns, HotStatements, InsertTexts, Row, Val};
+use super::message_row;
 use super::queue_row::{load_queue, QueueRow};
 use super::{LocalError, Result, LOCAL_ACCOUNT};
 
@@ -190,6 +191,8 @@ impl HeldEvent {
 pub(crate) struct PendingMessage {
     /// The queue's id (`queues.id`).
     pub queue_id: i64,
+    /// Whether the queue is FIFO (its messages' numbers must never repeat).
+    pub fifo: bool,
     pub message_id: String,
     pub body: String,
     pub attributes: Option<String>,
@@ -274,27 +277,60 @@ impl Row for ActivityRow<'_> {
     }
 }
 
-impl Row for PendingMessage {
+/// A [`PendingMessage`] with the row id [`insert_messages`] reserved for it.
+struct NumberedMessage<'a> {
+    id: i64,
+    row: &'a PendingMessage,
+}
+
+impl Row for NumberedMessage<'_> {
     // `first_receive_ms` is the sent time until the first receive (see migration 10 → 11).
-    // `OR FAIL`: no statement journal (see `PendingActivity`).
-    const INSERT: &'static str = "INSERT OR FAIL INTO messages (queue_id, visible_at_ms, first_receive_ms, \
-                                  sent_ms, message_id, group_id, dedup_id, message_attributes, body)";
-    const WIDTH: usize = 9;
+    // `OR FAIL`: no statement journal (see `ActivityRow`).
+    const INSERT: &'static str = "INSERT OR FAIL INTO messages (id, queue_id, visible_at_ms, \
+                                  first_receive_ms, sent_ms, message_id, group_id, dedup_id, \
+                                  message_attributes, body)";
+    const WIDTH: usize = 10;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
-        bind(Val::Int(self.queue_id))?;
-        bind(Val::Int(self.visible_at_ms))?;
-        bind(Val::Int(self.sent_ms))?;
-        bind(Val::Int(self.sent_ms))?;
-        bind(Val::Text(&self.message_id))?;
-        bind(Val::opt(self.group_id.as_ref()))?;
-        bind(Val::opt(self.dedup_id.as_ref()))?;
-        bind(Val::opt(self.attributes.as_ref()))?;
-        bind(Val::Text(&self.body))
+        let row = self.row;
+        bind(Val::Int(self.id))?;
+        bind(Val::Int(row.queue_id))?;
+        bind(Val::Int(row.visible_at_ms))?;
+        bind(Val::Int(row.sent_ms))?;
+        bind(Val::Int(row.sent_ms))?;
+        bind(Val::Text(&row.message_id))?;
+        bind(Val::opt(row.group_id.as_ref()))?;
+        bind(Val::opt(row.dedup_id.as_ref()))?;
+        bind(Val::opt(row.attributes.as_ref()))?;
+        bind(Val::Text(&row.body))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
         &TEXTS
     }
+}
+
+/// Inserts messages in order, each under the next row id of its queue
+/// ([`message_row::next_ids`]: once per run of rows for the same queue).
+pub(crate) fn insert_messages(
+    tx: &Connection,
+    hot: Option<&HotStatements>,
+    rows: &[PendingMessage],
+) -> Result<()> {
+    // Each run is written before the next is numbered: a standard queue's next number
+    // follows the newest row in the table.
+    for run in rows.chunk_by(|a, b| a.queue_id == b.queue_id) {
+        let first = message_row::next_ids(tx, hot, run[0].queue_id, run[0].fifo, run.len())?;
+        let numbered: Vec<NumberedMessage> = run
+            .iter()
+            .zip(first..)
+            .map(|(row, id)| NumberedMessage { id, row })
+            .collect();
+        match hot {
+            Some(hot) => insert_rows_hot(hot, tx, &numbered)?,
+            None => insert_rows(tx, &numbered)?,
+        }
+    }
+    Ok(())
 }
 
 impl Row for EventRow<'_> {
@@ -359,7 +395,7 @@ impl TxCache<'_> {
     pub fn flush(&self, tx: &Connection) -> Result<()> {
         let flushed = self
             .flush_activity(tx)
-            .and_then(|()| self.insert_held(tx, &self.messages))
+            .and_then(|()| self.flush_messages(tx))
             .and_then(|()| self.flush_events(tx));
         match flushed {
             // No row refers to the texts any more.
@@ -381,16 +417,16 @@ impl TxCache<'_> {
         }
     }
 
-    /// Inserts the rows `held` and empties it, keeping its allocation for the next call's
-    /// rows (a group runs hundreds of calls through the same vectors).
-    fn insert_held<R: Row>(&self, tx: &Connection, held: &RefCell<Vec<R>>) -> Result<()> {
-        let mut rows = std::mem::take(&mut *held.borrow_mut());
+    /// Inserts the messages held back and empties their vector, keeping its allocation for
+    /// the next call's rows (a group runs hundreds of calls through it).
+    fn flush_messages(&self, tx: &Connection) -> Result<()> {
+        let mut rows = std::mem::take(&mut *self.messages.borrow_mut());
         if rows.is_empty() {
             return Ok(());
         }
-        let inserted = self.insert(tx, &rows);
+        let inserted = insert_messages(tx, self.hot, &rows);
         rows.clear();
-        *held.borrow_mut() = rows;
+        *self.messages.borrow_mut() = rows;
         inserted
     }
 
@@ -947,6 +983,46 @@ SELECT id, at_ms, message_id, origin, target, outcome, body, body_is_envelope
 FROM activity ORDER BY id;
 DROP TABLE activity;
 ALTER TABLE activity_v11 RENAME TO activity;
+"#,
+    // 11 → 12: a message's row id is its queue's id and the queue's own sequence number
+    // (`message_row`), so a queue's messages are one range of the table in the order they
+    // were sent, and `messages_in_order` goes: a send and a delete write one b-tree instead of
+    // two, and a receive reads the rows it walks without a seek from an index entry to each.
+    // Each queue numbers its messages from `next_seq`, which never goes back (FIFO sequence
+    // numbers do not repeat). A message keeps its old row id as its sequence, so the order
+    // within a queue, FIFO sequence numbers and receipt handles handed out before (`<old
+    // id>:<nonce>`, see `message_row::from_handle`) stay as they were; every queue goes on
+    // from the old counter.
+    r#"
+DROP TRIGGER queue_messages_gone;
+ALTER TABLE queues ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 1;
+UPDATE queues SET next_seq =
+    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1;
+CREATE TABLE messages_v12 (
+    id INTEGER PRIMARY KEY,
+    queue_id INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER NOT NULL,
+    receipt TEXT NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
+    sent_ms INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    group_id TEXT,
+    dedup_id TEXT,
+    message_attributes TEXT,
+    body TEXT NOT NULL
+);
+INSERT INTO messages_v12
+SELECT (queue_id << 40) | id, queue_id, visible_at_ms, receive_count, first_receive_ms,
+       receipt, sent_ms, message_id, group_id, dedup_id, message_attributes, body
+FROM messages ORDER BY queue_id, id;
+DROP TABLE messages;
+ALTER TABLE messages_v12 RENAME TO messages;
+CREATE INDEX messages_in_flight_groups ON messages(queue_id, visible_at_ms)
+    WHERE receive_count > 0 AND group_id IS NOT NULL;
+CREATE TRIGGER queue_messages_gone AFTER DELETE ON queues BEGIN
+    DELETE FROM messages WHERE id > (OLD.id << 40) AND id < ((OLD.id + 1) << 40);
+END;
 "#,
 ];
 

@@ -301,3 +301,221 @@ fn a_deleted_queue_takes_its_messages_along() {
     assert!(one(&mut s, "gone").is_none());
     assert_eq!(one(&mut s, "keep").expect("kept").body, "stays");
 }
+
+/// Each queue numbers its own messages: interleaved sends to two queues come back in each
+/// queue's own order, a FIFO sequence number never repeats (not even after the newest
+/// message was deleted, nor across a reopen), and a receipt handle of one queue does nothing
+/// in another.
+#[test]
+fn each_queue_numbers_its_messages_and_never_reuses_a_number() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Clock::manual(1_795_392_000_000);
+    let mut s = Store::open_with(dir.path(), Config::default(), clock.clone()).expect("open");
+    s.put_queue(&QueueSpec::new("a")).expect("queue");
+    s.put_queue(&QueueSpec {
+        content_based_dedup: true,
+        ..QueueSpec::new("b.fifo")
+    })
+    .expect("fifo queue");
+    let send_b = |s: &mut Store, body: &str| {
+        s.send_message(
+            "b.fifo",
+            &SendRequest {
+                group_id: Some("g".into()),
+                ..SendRequest::body(body)
+            },
+        )
+        .expect("send b")
+    };
+    for n in 0..3 {
+        s.send_message("a", &SendRequest::body(format!("a{n}")))
+            .expect("send a");
+        send_b(&mut s, &format!("b{n}"));
+    }
+    let all = ReceiveRequest::default();
+    let got_a = s.receive_messages("a", all).expect("receive a");
+    let bodies: Vec<&str> = got_a.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["a0", "a1", "a2"]);
+    let got_b = s.receive_messages("b.fifo", all).expect("receive b");
+    let bodies: Vec<&str> = got_b.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["b0", "b1", "b2"]);
+    let sequence = |m: &infra::local::ReceivedMessage| -> u64 {
+        m.attributes["SequenceNumber"].parse().expect("a number")
+    };
+    let seqs: Vec<u64> = got_b.iter().map(sequence).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    // A handle of queue b names no message of queue a.
+    assert!(matches!(
+        s.delete_message("a", &got_b[0].receipt_handle),
+        Err(LocalError::InvalidReceipt(_))
+    ));
+    for m in &got_b {
+        s.delete_message("b.fifo", &m.receipt_handle)
+            .expect("delete b");
+    }
+    for m in &got_a {
+        s.delete_message("a", &m.receipt_handle).expect("delete a");
+    }
+
+    // The newest was deleted: the next message still gets a new number, also after a reopen.
+    send_b(&mut s, "b3");
+    let next = s.receive_messages("b.fifo", all).expect("receive b3");
+    assert_eq!(next[0].body, "b3");
+    assert!(sequence(&next[0]) > seqs[2], "{next:?}");
+    s.delete_message("b.fifo", &next[0].receipt_handle)
+        .expect("delete b3");
+    drop(s);
+    let mut s = Store::open_with(dir.path(), Config::default(), clock).expect("reopen");
+    send_b(&mut s, "b4");
+    let last = s.receive_messages("b.fifo", all).expect("receive b4");
+    assert_eq!(last[0].body, "b4");
+    assert!(sequence(&last[0]) > sequence(&next[0]), "{last:?}");
+}
+
+/// A receive hands out the visible messages around one still in flight and leaves that one
+/// as it was: its handle still works, and its receive count is not raised.
+#[test]
+fn a_receive_passes_over_a_message_in_flight_between_visible_ones() {
+    let (_d, mut s, clock) = store();
+    s.put_queue(&QueueSpec::new("q")).expect("queue");
+    for n in 1..=4 {
+        s.send_message("q", &SendRequest::body(format!("m{n}")))
+            .expect("send");
+    }
+    let two = ReceiveRequest {
+        max_messages: 2,
+        ..ReceiveRequest::default()
+    };
+    let first = s.receive_messages("q", two).expect("receive two");
+    assert_eq!(first[1].body, "m2");
+    s.change_visibility("q", &first[0].receipt_handle, 0)
+        .expect("m1 visible again");
+    let rest = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive the rest");
+    let got: Vec<(&str, &str)> = rest
+        .iter()
+        .map(|m| {
+            (
+                m.body.as_str(),
+                m.attributes["ApproximateReceiveCount"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("m1", "2"), ("m3", "1"), ("m4", "1")]);
+    assert_eq!(
+        s.queue_counts("q").expect("counts"),
+        QueueCounts {
+            visible: 0,
+            in_flight: 4,
+            delayed: 0
+        }
+    );
+    // m2's handle from the first receive is still its newest.
+    s.delete_message("q", &first[1].receipt_handle)
+        .expect("m2's handle still works");
+    // m1's first handle was superseded by the second receive.
+    assert!(matches!(
+        s.delete_message("q", &first[0].receipt_handle),
+        Err(LocalError::InvalidReceipt(_))
+    ));
+    clock.advance_ms(31_000);
+    let again = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive after the timeout");
+    let got: Vec<(&str, &str)> = again
+        .iter()
+        .map(|m| {
+            (
+                m.body.as_str(),
+                m.attributes["ApproximateReceiveCount"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("m1", "3"), ("m3", "2"), ("m4", "2")]);
+}
+
+/// DeleteMessageBatch deletes exactly the messages its handles name, whether the batch is a
+/// whole receive, part of one, mixes receives, repeats a handle or holds a stale one.
+#[test]
+fn a_delete_batch_deletes_exactly_what_its_handles_name() {
+    let (_d, mut s, _clock) = store();
+    s.put_queue(&QueueSpec::new("q")).expect("queue");
+    s.put_queue(&QueueSpec::new("other")).expect("queue");
+    let bodies = |got: &[infra::local::ReceivedMessage]| -> Vec<String> {
+        got.iter().map(|m| m.body.clone()).collect()
+    };
+    let handles = |got: &[infra::local::ReceivedMessage]| -> Vec<String> {
+        got.iter().map(|m| m.receipt_handle.clone()).collect()
+    };
+    for n in 0..12 {
+        s.send_message("q", &SendRequest::body(format!("m{n}")))
+            .expect("send");
+    }
+    s.send_message("other", &SendRequest::body("o"))
+        .expect("send");
+    let five = ReceiveRequest {
+        max_messages: 5,
+        ..ReceiveRequest::default()
+    };
+    let first = s.receive_messages("q", five).expect("receive");
+    let second = s.receive_messages("q", five).expect("receive");
+    let other = s
+        .receive_messages("other", ReceiveRequest::default())
+        .expect("receive other");
+
+    // Part of a receive (its first, third and fifth): only those go.
+    let part = vec![
+        first[0].receipt_handle.clone(),
+        first[2].receipt_handle.clone(),
+        first[4].receipt_handle.clone(),
+    ];
+    let results = s.delete_messages("q", &part).expect("delete part");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // A handle of another queue, a repeated handle, a deleted one, and two receives mixed.
+    let mixed = vec![
+        other[0].receipt_handle.clone(),
+        first[1].receipt_handle.clone(),
+        first[1].receipt_handle.clone(),
+        first[0].receipt_handle.clone(),
+        second[0].receipt_handle.clone(),
+    ];
+    let results = s.delete_messages("q", &mixed).expect("delete mixed");
+    let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [false, true, true, false, true]);
+    // A whole receive but for the one deleted above, then the whole rest of it.
+    let rest_of_second = handles(&second[1..]);
+    let results = s
+        .delete_messages("q", &rest_of_second)
+        .expect("delete the rest");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // The same whole batch again: every handle is stale now.
+    let results = s
+        .delete_messages("q", &rest_of_second)
+        .expect("delete again");
+    assert!(results.iter().all(Result::is_err), "{results:?}");
+    // Left: m3 (first[3]) in flight, m10 and m11 visible; "other" untouched.
+    let left = s
+        .receive_messages("q", ReceiveRequest::default())
+        .expect("receive what is left");
+    assert_eq!(bodies(&left), ["m10", "m11"]);
+    let whole = handles(&left);
+    let results = s.delete_messages("q", &whole).expect("delete whole");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        s.queue_counts("q").expect("counts"),
+        QueueCounts {
+            visible: 0,
+            in_flight: 1,
+            delayed: 0
+        }
+    );
+    assert_eq!(
+        s.queue_counts("other").expect("counts").in_flight,
+        1,
+        "another queue's message is not deleted through this one"
+    );
+    s.delete_message("q", &first[3].receipt_handle)
+        .expect("m3 is still there under its handle");
+}
