@@ -57,6 +57,11 @@ fn main() {
         "group" => {
             let writer = GroupCommit::new(store).expect("writer");
             pipeline::group_rounds(&writer, &batch, producers, consumers, rounds);
+            let stats = writer.stats();
+            eprintln!(
+                "writer: {} calls, {} commits, {} fsyncs",
+                stats.calls, stats.commits, stats.syncs
+            );
         }
         other => panic!("{usage} (not {other})"),
     }

@@ -369,7 +369,7 @@ impl WriteTx<'_> {
                 if !replay.rules.is_empty() && !replay.rules.iter().any(|r| r == rule_name) {
                     continue;
                 }
-                let Some(rule) = bus_routes.rules.get(rule_name) else {
+                let Some(rule) = bus_routes.rule(rule_name) else {
                     continue;
                 };
                 deliver_to_rule(

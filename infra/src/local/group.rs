@@ -56,9 +56,13 @@ type Work = Box<dyn FnOnce(&mut Store) + Send>;
 
 type Reply<T> = mpsc::SyncSender<Result<T>>;
 
+/// A PutEvents call's answer, with the prepared call handed back so that its caller's thread,
+/// which allocated it, frees it (freeing another thread's memory costs the writer more).
+type PutReply = mpsc::SyncSender<(Result<PutEventsOutput>, PreparedPutEvents)>;
+
 /// A call waiting for the next group commit.
 enum Pending {
-    Put(PreparedPutEvents, Reply<PutEventsOutput>),
+    Put(PreparedPutEvents, PutReply),
     Send(String, Vec<SendRequest>, Reply<Vec<Result<String>>>),
     Receive(String, ReceiveRequest, Reply<Vec<Received>>),
     Delete(String, Vec<String>, Reply<Vec<Result<()>>>),
@@ -205,7 +209,9 @@ impl GroupCommit {
         let prepared = self.preparer.prepare(entries, sender);
         let (reply, result) = mpsc::sync_channel(1);
         self.send(Job::Group(Pending::Put(prepared, reply)))?;
-        result.recv().map_err(|_| stopped())?
+        let (out, prepared) = result.recv().map_err(|_| stopped())?;
+        drop(prepared);
+        out
     }
 
     /// SendMessageBatch, as [`Store::send_messages`], committed together with the calls
@@ -404,13 +410,13 @@ fn answer(p: Pending, out: Result<GroupOut>) {
     }
     let mismatch = || LocalError::invalid("group commit", "no result for the call");
     match p {
-        Pending::Put(_, r) => reply(
-            r,
-            out.and_then(|o| match o {
-                GroupOut::Put(o) => Ok(o),
+        Pending::Put(prepared, r) => {
+            let out = out.and_then(|o| match o {
+                GroupOut::Put(o) => o,
                 _ => Err(mismatch()),
-            }),
-        ),
+            });
+            let _ = r.send((out, prepared));
+        }
         Pending::Send(_, _, r) => reply(
             r,
             out.and_then(|o| match o {

@@ -191,20 +191,28 @@ pub type Result<T, E = LocalError> = std::result::Result<T, E>;
 
 /// The last `:`-separated part of an ARN (`arn:aws:sqs:r:a:name` → `name`), or the text itself.
 pub(crate) fn name_from_arn(arn_or_name: &str) -> &str {
-    if arn_or_name.starts_with("arn:") {
-        arn_or_name.splitn(6, ':').nth(5).unwrap_or(arn_or_name)
-    } else {
-        arn_or_name
+    if !arn_or_name.starts_with("arn:") {
+        return arn_or_name;
+    }
+    // After the fifth `:` (routing asks once per delivery: bytes, not a `str` splitter).
+    let mut colons = arn_or_name.bytes().enumerate().filter(|&(_, b)| b == b':');
+    match colons.nth(4) {
+        Some((at, _)) => &arn_or_name[at + 1..],
+        None => arn_or_name,
     }
 }
 
 /// The service part of an ARN (`sqs`, `sns`, `lambda`, ...), if it is one.
 pub(crate) fn arn_service(arn: &str) -> Option<&str> {
-    if arn.starts_with("arn:") {
-        arn.split(':').nth(2)
-    } else {
-        None
-    }
+    let rest = arn.strip_prefix("arn:")?;
+    // Between the second and third `:` (or the end), looked for as bytes.
+    let partition_end = rest.bytes().position(|b| b == b':')?;
+    let service = &rest[partition_end + 1..];
+    let end = service
+        .bytes()
+        .position(|b| b == b':')
+        .unwrap_or(service.len());
+    Some(&service[..end])
 }
 
 /// A new UUID, as text: event and message ids, receipt nonces.
@@ -384,5 +392,43 @@ mod id_tests {
         // Time-ordered across milliseconds (within one, the random bits order them).
         let ms = |id: &str| u64::from_str_radix(&id.replace('-', "")[..12], 16).expect("hex");
         assert!(ids.windows(2).all(|w| ms(&w[0]) <= ms(&w[1])));
+    }
+}
+
+#[cfg(test)]
+mod arn_tests {
+    use super::{arn_service, name_from_arn};
+
+    /// The byte scans give what splitting on `:` gave, for ARNs, names and odd texts.
+    #[test]
+    fn arn_parts_are_what_splitting_on_colons_gives() {
+        let texts = [
+            "arn:aws:sqs:us-east-1:123456789012:orders",
+            "arn:aws:sns:eu-west-1:123456789012:topic:with:colons",
+            "arn:aws:events:us-east-1:123456789012:event-bus/default",
+            "arn:aws:sqs",
+            "arn:aws:sqs:",
+            "arn:aws",
+            "arn:",
+            "arn:::::",
+            "arn:aws:lambda:r:a",
+            "arn:é:✓:r:a:näme",
+            "orders",
+            "",
+            "not:an:arn:at:all:x",
+        ];
+        for text in texts {
+            let service = text
+                .starts_with("arn:")
+                .then(|| text.split(':').nth(2))
+                .flatten();
+            assert_eq!(arn_service(text), service, "{text:?}");
+            let name = if text.starts_with("arn:") {
+                text.splitn(6, ':').nth(5).unwrap_or(text)
+            } else {
+                text
+            };
+            assert_eq!(name_from_arn(text), name, "{text:?}");
+        }
     }
 }

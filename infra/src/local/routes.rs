@@ -14,7 +14,50 @@ pub struct BusRoutes {
     /// The state's `rules_generation` these routes were built at; stale when it moved.
     pub(crate) generation: i64,
     pub(crate) matcher: patterns::Matcher,
-    pub(crate) rules: HashMap<String, RouteRule>,
+    /// The enabled rules with a pattern, by name, in the order they were added. A match is
+    /// handed from the thread that matched to the writer as places in this list (valid for
+    /// routes of the same generation, which are built from the same rules in the same order),
+    /// so that the writer neither hashes names nor copies them.
+    rules: Vec<(String, RouteRule)>,
+    /// Each rule's place in `rules`.
+    places: HashMap<String, usize>,
+}
+
+impl BusRoutes {
+    pub(crate) fn new(generation: i64, matcher: patterns::Matcher) -> BusRoutes {
+        BusRoutes {
+            generation,
+            matcher,
+            rules: Vec::new(),
+            places: HashMap::new(),
+        }
+    }
+
+    /// Adds (or replaces) the rule `name`.
+    pub(crate) fn add_rule(&mut self, name: String, rule: RouteRule) {
+        match self.places.get(&name) {
+            Some(&place) => self.rules[place].1 = rule,
+            None => {
+                self.places.insert(name.clone(), self.rules.len());
+                self.rules.push((name, rule));
+            }
+        }
+    }
+
+    /// The place of rule `name` (see [`BusRoutes::at`]).
+    pub(crate) fn place(&self, name: &str) -> Option<usize> {
+        self.places.get(name).copied()
+    }
+
+    /// The rule `name`.
+    pub(crate) fn rule(&self, name: &str) -> Option<&RouteRule> {
+        self.place(name).and_then(|p| self.at(p)).map(|(_, r)| r)
+    }
+
+    /// The rule at `place`, with its name.
+    pub(crate) fn at(&self, place: usize) -> Option<(&str, &RouteRule)> {
+        self.rules.get(place).map(|(n, r)| (n.as_str(), r))
+    }
 }
 
 /// One enabled rule of the bus: its ARN (for envelopes and DLQ attributes) and targets.
@@ -61,5 +104,31 @@ impl RouteCache {
             shared.insert(bus.to_string(), Arc::clone(&routes));
         }
         self.local.insert(bus.to_string(), routes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(name: &str) -> RouteRule {
+        RouteRule::new(format!("arn:{name}"), "default", name, Vec::new())
+    }
+
+    #[test]
+    fn rules_are_found_by_name_and_by_place() {
+        let mut routes = BusRoutes::new(7, patterns::Matcher::new());
+        routes.add_rule("b".into(), rule("b"));
+        routes.add_rule("a".into(), rule("a"));
+        // Added again: replaced where it was.
+        routes.add_rule("b".into(), rule("b2"));
+        assert_eq!(routes.place("b"), Some(0));
+        assert_eq!(routes.place("a"), Some(1));
+        assert_eq!(routes.place("c"), None);
+        let (name, b) = routes.at(0).expect("place 0");
+        assert_eq!((name, b.arn.as_str()), ("b", "arn:b2"));
+        assert_eq!(routes.rule("a").map(|r| r.origin()), Some("default/a"));
+        assert!(routes.at(2).is_none());
+        assert!(routes.rule("c").is_none());
     }
 }

@@ -6,7 +6,6 @@
 //! [`patterns::Matcher`] per bus, rebuilt when `rules_generation` changes.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -22,8 +21,7 @@ use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
 use super::store::{
-    begin_activity, counter, outbox_pending, record_delivery_of, set_activity_outcome, Body, Ctx,
-    OpenGroup, Store,
+    begin_activity, counter, record_delivery_of, set_activity_outcome, Body, Ctx, OpenGroup, Store,
 };
 use super::transform::{target_input, RouteInfo};
 use super::write_tx::{run_write, WriteJob, WriteOut, WriteTx};
@@ -52,7 +50,7 @@ pub struct PutEventsOutput {
 
 fn build_routes(tx: &Connection, ctx: &Ctx, bus: &str, generation: i64) -> Result<BusRoutes> {
     let mut matcher = patterns::Matcher::new();
-    let mut rules = HashMap::new();
+    let mut rules = Vec::new();
     for rule in load_rules(tx, Some(bus))? {
         if rule.state != RuleState::Enabled {
             continue;
@@ -65,16 +63,14 @@ fn build_routes(tx: &Connection, ctx: &Ctx, bus: &str, generation: i64) -> Resul
         };
         matcher.add(rule.name.clone(), &pattern);
         let targets = load_targets(tx, bus, &rule.name)?;
-        rules.insert(
-            rule.name.clone(),
-            RouteRule::new(ctx.rule_arn(bus, &rule.name), bus, &rule.name, targets),
-        );
+        let route = RouteRule::new(ctx.rule_arn(bus, &rule.name), bus, &rule.name, targets);
+        rules.push((rule.name, route));
     }
-    Ok(BusRoutes {
-        generation,
-        matcher,
-        rules,
-    })
+    let mut routes = BusRoutes::new(generation, matcher);
+    for (name, rule) in rules {
+        routes.add_rule(name, rule);
+    }
+    Ok(routes)
 }
 
 /// The routes of `bus`, rebuilt if rules changed since they were compiled.
@@ -281,9 +277,10 @@ struct PreparedEvent {
     id: String,
     /// The envelope as JSON, the body most targets get.
     json: String,
-    /// The rules it matched (sorted, distinct) and the `rules_generation` of the routes that
-    /// matched it, when the bus's routes were published when it was prepared.
-    matched: Option<(i64, Vec<String>)>,
+    /// The rules it matched (sorted by name, distinct), as places in the routes that matched
+    /// it ([`BusRoutes::at`]), and their `rules_generation`, when the bus's routes were
+    /// published when it was prepared.
+    matched: Option<(i64, Vec<usize>)>,
 }
 
 /// One prepared entry: the event, or why the entry is refused.
@@ -397,21 +394,22 @@ fn prepare_entry<'r>(
         match_rules_into(r, &EventDoc::from_json(&json), matched);
         (
             r.generation,
-            matched.iter().map(|&n| n.to_string()).collect(),
+            matched.iter().filter_map(|&n| r.place(n)).collect(),
         )
     });
     Ok(PreparedEvent { id, json, matched })
 }
 
-/// The rules of `routes` that `event` matches, sorted and distinct.
+/// The rules of `routes` that `event` matches, sorted by name and distinct, as their places
+/// ([`BusRoutes::at`]).
 ///
 /// Its text was written by serde_json (an envelope built here, or a parsed event written
 /// out again), so it is valid JSON: the matcher's trusted walk, which skips what no rule
 /// names without validating it, is safe on it.
-fn match_rules<'r>(routes: &'r BusRoutes, event: &EventDoc) -> Vec<&'r str> {
+fn match_rules(routes: &BusRoutes, event: &EventDoc) -> Vec<usize> {
     let mut matched = Vec::new();
     match_rules_into(routes, event, &mut matched);
-    matched
+    matched.iter().filter_map(|&n| routes.place(n)).collect()
 }
 
 /// [`match_rules`] into `matched` (cleared first).
@@ -462,6 +460,8 @@ fn put_events_tx(
         entries: Vec::with_capacity(entries.len()),
         routed: Vec::new(),
     };
+    // The routes of the bus of the entry before (a call's entries mostly share one).
+    let mut last: Option<(&str, Arc<BusRoutes>)> = None;
     for (bus, prepared) in entries {
         let p = match prepared {
             Ok(p) => p,
@@ -471,32 +471,45 @@ fn put_events_tx(
                 continue;
             }
         };
-        // Routes compiled at this generation mean the bus exists: deleting a bus moves
-        // the generation.
-        let known = routes
-            .local
-            .get(bus.as_str())
-            .is_some_and(|r| r.generation == generation);
-        if !known {
-            let exists: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
-                .query_row([bus], |r| r.get(0))?;
-            if exists == 0 {
-                out.failed_entry_count += 1;
-                out.entries.push(entry_error(
-                    "ResourceNotFoundException",
-                    format!("Event bus {bus} does not exist."),
-                ));
-                continue;
+        let bus_routes = match &last {
+            Some((b, r)) if *b == bus.as_str() => r,
+            _ => {
+                // Routes compiled at this generation mean the bus exists: deleting a bus
+                // moves the generation.
+                let known = routes
+                    .local
+                    .get(bus.as_str())
+                    .is_some_and(|r| r.generation == generation);
+                if !known {
+                    let exists: i64 = tx
+                        .prepare_cached("SELECT COUNT(*) FROM buses WHERE name = ?1")?
+                        .query_row([bus], |r| r.get(0))?;
+                    if exists == 0 {
+                        out.failed_entry_count += 1;
+                        out.entries.push(entry_error(
+                            "ResourceNotFoundException",
+                            format!("Event bus {bus} does not exist."),
+                        ));
+                        continue;
+                    }
+                }
+                routes_at(routes, tx, ctx, bus, generation)?;
+                let current = routes
+                    .local
+                    .get(bus.as_str())
+                    .cloned()
+                    .ok_or_else(|| LocalError::NoSuchBus(bus.to_string()))?;
+                &last.insert((bus.as_str(), current)).1
             }
-        }
-        let bus_routes = routes_at(routes, tx, ctx, bus, generation)?;
+        };
         let event = EventDoc::from_json(&p.json);
-        let matched: Vec<&str> = match &p.matched {
-            Some((at, names)) if *at == bus_routes.generation => {
-                names.iter().map(String::as_str).collect()
+        let matched_here;
+        let matched: &[usize] = match &p.matched {
+            Some((at, places)) if *at == bus_routes.generation => places,
+            _ => {
+                matched_here = match_rules(bus_routes, &event);
+                &matched_here
             }
-            _ => match_rules(bus_routes, &event),
         };
         deliver_event(
             tx,
@@ -505,7 +518,7 @@ fn put_events_tx(
             bus,
             &p.id,
             &event,
-            &matched,
+            matched,
             false,
             &mut out.routed,
         )?;
@@ -653,7 +666,7 @@ impl Store {
         let tx = group_tx.conn;
         // Its calls change no queue and no archive.
         ctx.cache.on = true;
-        let generation = counter(tx, "rules_generation")?;
+        let generation = ctx.cache.counter(tx, "rules_generation")?;
         let mut outs: Vec<Option<GroupOut>> = calls.iter().map(|_| None).collect();
         for (call, slot) in calls.iter().zip(outs.iter_mut()) {
             // Writes run after the other calls (below).
@@ -735,7 +748,7 @@ impl Store {
             };
             *slot = Some(GroupOut::Write(out));
         }
-        let mail = outbox_pending(tx)?;
+        let mail = ctx.cache.outbox_pending(tx)?;
         group_tx.commit()?;
         if mail {
             self.flush_outbox()?;
@@ -836,7 +849,8 @@ fn route_event_hop(
     )
 }
 
-/// An event entering `bus`: archived, recorded, and delivered to the rules it `matched`.
+/// An event entering `bus`: archived, recorded, and delivered to the rules it `matched`
+/// (places in `routes`, [`BusRoutes::at`]).
 #[allow(clippy::too_many_arguments)]
 fn deliver_event(
     tx: &Connection,
@@ -845,15 +859,15 @@ fn deliver_event(
     bus: &str,
     event_id: &str,
     event: &EventDoc,
-    matched: &[&str],
+    matched: &[usize],
     forwarded: bool,
     routed: &mut Vec<Routed>,
 ) -> Result<()> {
     super::archiving::archive_tx(tx, ctx, bus, event)?;
     event.record(tx, ctx, bus, event_id)?;
     let ingestion_time = ctx.cache.ingestion_time(ctx.now_ms);
-    for &rule_name in matched {
-        let Some(rule) = routes.rules.get(rule_name) else {
+    for &place in matched {
+        let Some((rule_name, rule)) = routes.at(place) else {
             continue;
         };
         deliver_to_rule(
@@ -1175,10 +1189,12 @@ fn deliver(
 ) -> Result<Delivery> {
     let result = match arn_service(&target.arn) {
         Some("sqs") => {
+            // Only a FIFO queue (whose name, and so ARN, ends in `.fifo`) reads the id.
+            let fifo = target.arn.ends_with(".fifo");
             let send = SendRequest {
                 body,
                 group_id: target.message_group_id.clone(),
-                dedup_id: Some(event_id.to_string()),
+                dedup_id: fifo.then(|| event_id.to_string()),
                 ..SendRequest::default()
             };
             send_tx(tx, ctx, &target.arn, &send).map(|_| ())

@@ -104,10 +104,15 @@ pub(crate) struct TxCache<'a> {
     queues: RefCell<HashMap<String, Rc<QueueRow>>>,
     /// The last queue looked up, by the name or ARN it was asked by.
     last_queue: RefCell<Option<(String, Rc<QueueRow>)>>,
-    archives: RefCell<HashMap<String, Archives>>,
+    /// Per bus (a transaction names one or two: a scan beats hashing the name per event).
+    archives: RefCell<Vec<(String, Archives)>>,
     messages: RefCell<Vec<PendingMessage>>,
-    events: RefCell<Vec<PendingEvent>>,
-    activity: RefCell<Vec<PendingActivity>>,
+    events: RefCell<Vec<HeldEvent>>,
+    activity: RefCell<Vec<HeldActivity>>,
+    /// The texts of the held-back `activity` and `bus_events` rows, one after the other:
+    /// copied once into a buffer the group reuses rather than into strings of their own
+    /// (seven allocations per routed event).
+    texts: RefCell<String>,
     /// The id the next `bus_events` row gets while on (read at the first, then counted:
     /// the rows are held back, and activity rows name them before they are written).
     next_event_row: std::cell::Cell<Option<i64>>,
@@ -118,18 +123,77 @@ pub(crate) struct TxCache<'a> {
     ingestion_time: std::cell::OnceCell<String>,
 }
 
-/// An `activity` row held back until the end of the call (or until a row that must be
+/// An `activity` row (held back until the end of the call, or until a row that must be
 /// written at once, so that the rows keep their order).
-struct PendingActivity {
+struct ActivityRow<'t> {
     at_ms: i64,
-    message_id: String,
-    origin: String,
-    target: String,
-    outcome: String,
-    body: Option<String>,
+    message_id: &'t str,
+    origin: &'t str,
+    target: &'t str,
+    outcome: &'t str,
+    body: Option<&'t str>,
     body_is_envelope: bool,
     /// The `bus_events` row of the event delivered, if it was recorded there.
     event_row: Option<i64>,
+}
+
+/// A text of a held-back row: its place in [`TxCache::texts`].
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn of(self, texts: &str) -> &str {
+        texts.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// An [`ActivityRow`] held back, its texts in [`TxCache::texts`].
+struct HeldActivity {
+    at_ms: i64,
+    message_id: Span,
+    origin: Span,
+    target: Span,
+    outcome: Span,
+    body: Option<Span>,
+    body_is_envelope: bool,
+    event_row: Option<i64>,
+}
+
+impl HeldActivity {
+    fn row<'t>(&self, texts: &'t str) -> ActivityRow<'t> {
+        ActivityRow {
+            at_ms: self.at_ms,
+            message_id: self.message_id.of(texts),
+            origin: self.origin.of(texts),
+            target: self.target.of(texts),
+            outcome: self.outcome.of(texts),
+            body: self.body.map(|b| b.of(texts)),
+            body_is_envelope: self.body_is_envelope,
+            event_row: self.event_row,
+        }
+    }
+}
+
+/// An [`EventRow`] held back, its texts in [`TxCache::texts`].
+struct HeldEvent {
+    event_id: Span,
+    at_ms: i64,
+    bus: Span,
+    envelope: Span,
+}
+
+impl HeldEvent {
+    fn row<'t>(&self, texts: &'t str) -> EventRow<'t> {
+        EventRow {
+            event_id: self.event_id.of(texts),
+            at_ms: self.at_ms,
+            bus: self.bus.of(texts),
+            envelope: self.envelope.of(texts),
+        }
+    }
 }
 
 /// A `messages` row held back until the end of the call.
@@ -147,12 +211,12 @@ pub(crate) struct PendingMessage {
     pub visible_at_ms: i64,
 }
 
-/// A `bus_events` row held back until the end of the call.
-struct PendingEvent {
-    event_id: String,
+/// A `bus_events` row (held back until the end of the call).
+struct EventRow<'t> {
+    event_id: &'t str,
     at_ms: i64,
-    bus: String,
-    envelope: String,
+    bus: &'t str,
+    envelope: &'t str,
 }
 
 /// At most this many rows per multi-row INSERT.
@@ -200,7 +264,7 @@ fn insert_rows_hot<R: Row>(hot: &HotStatements, tx: &Connection, rows: &[R]) -> 
     Ok(())
 }
 
-impl Row for PendingActivity {
+impl Row for ActivityRow<'_> {
     // `OR FAIL`: a constraint failure ends the statement without undoing the rows before
     // it (the caller's savepoint or transaction does), so SQLite needs no statement journal
     // (a copy of every page the statement touches first) for a ten-row INSERT.
@@ -209,11 +273,11 @@ impl Row for PendingActivity {
     const WIDTH: usize = 8;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
         bind(Val::Int(self.at_ms))?;
-        bind(Val::Text(&self.message_id))?;
-        bind(Val::Text(&self.origin))?;
-        bind(Val::Text(&self.target))?;
-        bind(Val::Text(&self.outcome))?;
-        bind(Val::opt(self.body.as_ref()))?;
+        bind(Val::Text(self.message_id))?;
+        bind(Val::Text(self.origin))?;
+        bind(Val::Text(self.target))?;
+        bind(Val::Text(self.outcome))?;
+        bind(self.body.map_or(Val::Null, Val::Text))?;
         bind(Val::Int(self.body_is_envelope.into()))?;
         bind(self.event_row.map_or(Val::Null, Val::Int))
     }
@@ -231,7 +295,7 @@ struct NumberedMessage<'a> {
 
 impl Row for NumberedMessage<'_> {
     // `first_receive_ms` is the sent time until the first receive (see migration 10 → 11).
-    // `OR FAIL`: no statement journal (see `PendingActivity`).
+    // `OR FAIL`: no statement journal (see `ActivityRow`).
     const INSERT: &'static str = "INSERT OR FAIL INTO messages (id, queue_id, visible_at_ms, \
                                   first_receive_ms, sent_ms, message_id, group_id, dedup_id, \
                                   message_attributes, body)";
@@ -279,17 +343,17 @@ pub(crate) fn insert_messages(
     Ok(())
 }
 
-impl Row for PendingEvent {
+impl Row for EventRow<'_> {
     // The id is left to SQLite, which appends (the largest + 1) without looking for a
-    // conflict, as it would for an id given; `TxCache::flush` checks it is the one counted.
-    // `OR FAIL`: no statement journal (see `PendingActivity`).
+    // conflict, as it would for an id given; `TxCache::flush_events` checks it is the one
+    // counted. `OR FAIL`: no statement journal (see `ActivityRow`).
     const INSERT: &'static str = "INSERT OR FAIL INTO bus_events (event_id, at_ms, bus, envelope)";
     const WIDTH: usize = 4;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
-        bind(Val::Text(&self.event_id))?;
+        bind(Val::Text(self.event_id))?;
         bind(Val::Int(self.at_ms))?;
-        bind(Val::Text(&self.bus))?;
-        bind(Val::Text(&self.envelope))
+        bind(Val::Text(self.bus))?;
+        bind(Val::Text(self.envelope))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -309,22 +373,34 @@ impl TxCache<'_> {
 
     /// Writes the activity rows held back, in order.
     fn flush_activity(&self, tx: &Connection) -> Result<()> {
-        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))
-    }
-
-    /// Writes the rows held back by the call that just ran.
-    pub fn flush(&self, tx: &Connection) -> Result<()> {
-        self.insert(tx, &std::mem::take(&mut *self.activity.borrow_mut()))?;
-        insert_messages(
-            tx,
-            self.hot,
-            &std::mem::take(&mut *self.messages.borrow_mut()),
-        )?;
-        let events = std::mem::take(&mut *self.events.borrow_mut());
-        if events.is_empty() {
+        let mut held = std::mem::take(&mut *self.activity.borrow_mut());
+        if held.is_empty() {
             return Ok(());
         }
-        self.insert(tx, &events)?;
+        let inserted = {
+            let texts = self.texts.borrow();
+            let rows: Vec<ActivityRow> = held.iter().map(|h| h.row(&texts)).collect();
+            self.insert(tx, &rows)
+        };
+        held.clear();
+        *self.activity.borrow_mut() = held;
+        inserted
+    }
+
+    /// Writes the `bus_events` rows held back, in order.
+    fn flush_events(&self, tx: &Connection) -> Result<()> {
+        let mut held = std::mem::take(&mut *self.events.borrow_mut());
+        if held.is_empty() {
+            return Ok(());
+        }
+        let inserted = {
+            let texts = self.texts.borrow();
+            let rows: Vec<EventRow> = held.iter().map(|h| h.row(&texts)).collect();
+            self.insert(tx, &rows)
+        };
+        held.clear();
+        *self.events.borrow_mut() = held;
+        inserted?;
         // SQLite gives a new row the largest id + 1, as counted; were it ever otherwise, the
         // activity rows would name the wrong envelopes: fail the call instead.
         let last = tx.last_insert_rowid();
@@ -339,6 +415,45 @@ impl TxCache<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Writes the rows held back by the call that just ran.
+    pub fn flush(&self, tx: &Connection) -> Result<()> {
+        let flushed = self
+            .flush_activity(tx)
+            .and_then(|()| self.flush_messages(tx))
+            .and_then(|()| self.flush_events(tx));
+        match flushed {
+            // No row refers to the texts any more.
+            Ok(()) => self.texts.borrow_mut().clear(),
+            // The call fails: none of its rows may be written later.
+            Err(_) => self.discard(),
+        }
+        flushed
+    }
+
+    /// Copies `text` into [`Self::texts`] for a held-back row.
+    fn hold(&self, text: &str) -> Span {
+        let mut texts = self.texts.borrow_mut();
+        let start = texts.len();
+        texts.push_str(text);
+        Span {
+            start,
+            end: texts.len(),
+        }
+    }
+
+    /// Inserts the messages held back and empties their vector, keeping its allocation for
+    /// the next call's rows (a group runs hundreds of calls through it).
+    fn flush_messages(&self, tx: &Connection) -> Result<()> {
+        let mut rows = std::mem::take(&mut *self.messages.borrow_mut());
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let inserted = insert_messages(tx, self.hot, &rows);
+        rows.clear();
+        *self.messages.borrow_mut() = rows;
+        inserted
     }
 
     /// Runs `sql` with `values` (through the statements kept prepared when there are, else
@@ -386,6 +501,26 @@ impl TxCache<'_> {
         }
     }
 
+    /// [`counter`], through the statements kept prepared when there are (the group commit
+    /// reads `rules_generation` once per group).
+    pub fn counter(&self, tx: &Connection, key: &str) -> Result<i64> {
+        let found = self.query(
+            tx,
+            "SELECT value FROM meta WHERE key = ?1",
+            &[Val::Text(key)],
+            |r| r.int(0),
+        )?;
+        Ok(found.first().copied().unwrap_or(0))
+    }
+
+    /// [`outbox_pending`], through the statements kept prepared when there are.
+    pub fn outbox_pending(&self, tx: &Connection) -> Result<bool> {
+        let found = self.query(tx, "SELECT EXISTS (SELECT 1 FROM outbox)", &[], |r| {
+            r.int(0)
+        })?;
+        Ok(found.first().is_some_and(|&n| n != 0))
+    }
+
     /// `now_ms` (the transaction's [`Ctx::now_ms`]) as RFC 3339, formatted at the first call.
     pub fn ingestion_time(&self, now_ms: i64) -> &str {
         self.ingestion_time
@@ -397,6 +532,7 @@ impl TxCache<'_> {
         self.messages.borrow_mut().clear();
         self.events.borrow_mut().clear();
         self.activity.borrow_mut().clear();
+        self.texts.borrow_mut().clear();
         // Counted from the table again: the rows written before are the largest.
         self.next_event_row.set(None);
     }
@@ -451,7 +587,7 @@ impl TxCache<'_> {
     /// The archives of `bus`.
     pub fn archives(&self, tx: &Connection, bus: &str) -> Result<Archives> {
         if self.on {
-            if let Some(a) = self.archives.borrow().get(bus) {
+            if let Some((_, a)) = self.archives.borrow().iter().find(|(b, _)| b == bus) {
                 return Ok(Rc::clone(a));
             }
         }
@@ -464,7 +600,7 @@ impl TxCache<'_> {
         if self.on {
             self.archives
                 .borrow_mut()
-                .insert(bus.to_string(), Rc::clone(&found));
+                .push((bus.to_string(), Rc::clone(&found)));
         }
         Ok(found)
     }
@@ -1368,20 +1504,31 @@ pub(crate) fn record_delivery_of(
         Body::Text(text) => (text, false),
         Body::Envelope => (None, true),
     };
-    let row = PendingActivity {
+    let cache = &ctx.cache;
+    if cache.on {
+        let held = HeldActivity {
+            at_ms: ctx.now_ms,
+            message_id: cache.hold(message_id),
+            origin: cache.hold(origin),
+            target: cache.hold(target),
+            outcome: cache.hold(outcome),
+            body: text.map(|t| cache.hold(t)),
+            body_is_envelope: is_envelope,
+            event_row,
+        };
+        cache.activity.borrow_mut().push(held);
+        return Ok(());
+    }
+    let row = ActivityRow {
         at_ms: ctx.now_ms,
-        message_id: message_id.to_string(),
-        origin: origin.to_string(),
-        target: target.to_string(),
-        outcome: outcome.to_string(),
-        body: text.map(str::to_string),
+        message_id,
+        origin,
+        target,
+        outcome,
+        body: text,
         body_is_envelope: is_envelope,
         event_row,
     };
-    if ctx.cache.on {
-        ctx.cache.activity.borrow_mut().push(row);
-        return Ok(());
-    }
     insert_rows(tx, &[row])
 }
 
@@ -1419,17 +1566,24 @@ pub(crate) fn record_bus_event(
     event_id: &str,
     envelope: &str,
 ) -> Result<i64> {
-    let row = PendingEvent {
-        event_id: event_id.to_string(),
-        at_ms: ctx.now_ms,
-        bus: bus.to_string(),
-        envelope: envelope.to_string(),
-    };
-    if ctx.cache.on {
-        let id = ctx.cache.next_event_row(tx)?;
-        ctx.cache.events.borrow_mut().push(row);
+    let cache = &ctx.cache;
+    if cache.on {
+        let id = cache.next_event_row(tx)?;
+        let held = HeldEvent {
+            event_id: cache.hold(event_id),
+            at_ms: ctx.now_ms,
+            bus: cache.hold(bus),
+            envelope: cache.hold(envelope),
+        };
+        cache.events.borrow_mut().push(held);
         return Ok(id);
     }
+    let row = EventRow {
+        event_id,
+        at_ms: ctx.now_ms,
+        bus,
+        envelope,
+    };
     insert_rows(tx, &[row])?;
     Ok(tx.last_insert_rowid())
 }

@@ -302,6 +302,9 @@ fn events_reach_topic_targets_and_fifo_queues() {
     assert_eq!(event["source"], "app");
     let ordered = drain(&mut s, "ordered.fifo");
     assert_eq!(ordered[0].attributes["MessageGroupId"], "g");
+    // A FIFO queue deduplicates an event's deliveries by the event's id.
+    let event_id = out.entries[0].event_id.as_deref().expect("event id");
+    assert_eq!(ordered[0].attributes["MessageDeduplicationId"], event_id);
 }
 
 #[test]
