@@ -59,14 +59,7 @@ impl Store {
                     let envelope: Option<String> = r.get(8)?;
                     Ok((
                         Delivery {
-                            activity: Activity {
-                                id: r.get(0)?,
-                                at_ms: r.get(1)?,
-                                message_id: r.get(2)?,
-                                origin: r.get(3)?,
-                                target: r.get(4)?,
-                                outcome: r.get(5)?,
-                            },
+                            activity: Activity::read(r)?,
                             body: r.get(6)?,
                         },
                         event.zip(envelope),

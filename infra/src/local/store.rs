@@ -77,6 +77,21 @@ pub struct Activity {
     pub outcome: String,
 }
 
+impl Activity {
+    /// An activity row's `id, at_ms, message_id, origin, target, outcome`, selected first
+    /// and in that order.
+    pub(crate) fn read(r: &rusqlite::Row) -> rusqlite::Result<Activity> {
+        Ok(Activity {
+            id: r.get(0)?,
+            at_ms: r.get(1)?,
+            message_id: r.get(2)?,
+            origin: r.get(3)?,
+            target: r.get(4)?,
+            outcome: r.get(5)?,
+        })
+    }
+}
+
 /// Values every operation inside a transaction needs.
 pub(crate) struct Ctx<'a> {
     pub now_ms: i64,
@@ -162,7 +177,15 @@ struct HeldActivity {
     event_row: Option<i64>,
 }
 
-impl HeldActivity {
+/// A row held back with its texts in [`TxCache::texts`].
+trait Held {
+    type Row<'t>: Row;
+    /// The row, its texts read from `texts`.
+    fn row<'t>(&self, texts: &'t str) -> Self::Row<'t>;
+}
+
+impl Held for HeldActivity {
+    type Row<'t> = ActivityRow<'t>;
     fn row<'t>(&self, texts: &'t str) -> ActivityRow<'t> {
         ActivityRow {
             at_ms: self.at_ms,
@@ -185,7 +208,8 @@ struct HeldEvent {
     envelope: Span,
 }
 
-impl HeldEvent {
+impl Held for HeldEvent {
+    type Row<'t> = EventRow<'t>;
     fn row<'t>(&self, texts: &'t str) -> EventRow<'t> {
         EventRow {
             event_id: self.event_id.of(texts),
@@ -371,36 +395,34 @@ impl TxCache<'_> {
         None
     }
 
-    /// Writes the activity rows held back, in order.
-    fn flush_activity(&self, tx: &Connection) -> Result<()> {
-        let mut held = std::mem::take(&mut *self.activity.borrow_mut());
-        if held.is_empty() {
-            return Ok(());
+    /// Inserts the rows held back in `held`, in order, and empties it, keeping its
+    /// allocation for the next call's rows; returns how many there were.
+    fn flush_held<H: Held>(&self, tx: &Connection, held: &RefCell<Vec<H>>) -> Result<usize> {
+        let mut rows_held = std::mem::take(&mut *held.borrow_mut());
+        let count = rows_held.len();
+        if count == 0 {
+            return Ok(0);
         }
         let inserted = {
             let texts = self.texts.borrow();
-            let rows: Vec<ActivityRow> = held.iter().map(|h| h.row(&texts)).collect();
+            let rows: Vec<H::Row<'_>> = rows_held.iter().map(|h| h.row(&texts)).collect();
             self.insert(tx, &rows)
         };
-        held.clear();
-        *self.activity.borrow_mut() = held;
-        inserted
+        rows_held.clear();
+        *held.borrow_mut() = rows_held;
+        inserted.map(|()| count)
+    }
+
+    /// Writes the activity rows held back, in order.
+    fn flush_activity(&self, tx: &Connection) -> Result<()> {
+        self.flush_held(tx, &self.activity).map(|_| ())
     }
 
     /// Writes the `bus_events` rows held back, in order.
     fn flush_events(&self, tx: &Connection) -> Result<()> {
-        let mut held = std::mem::take(&mut *self.events.borrow_mut());
-        if held.is_empty() {
+        if self.flush_held(tx, &self.events)? == 0 {
             return Ok(());
         }
-        let inserted = {
-            let texts = self.texts.borrow();
-            let rows: Vec<EventRow> = held.iter().map(|h| h.row(&texts)).collect();
-            self.insert(tx, &rows)
-        };
-        held.clear();
-        *self.events.borrow_mut() = held;
-        inserted?;
         // SQLite gives a new row the largest id + 1, as counted; were it ever otherwise, the
         // activity rows would name the wrong envelopes: fail the call instead.
         let last = tx.last_insert_rowid();
@@ -1325,16 +1347,7 @@ impl Store {
                 "SELECT id, at_ms, message_id, origin, target, outcome FROM activity
                  WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![after_id, limit as i64], |r| {
-                Ok(Activity {
-                    id: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    message_id: r.get(2)?,
-                    origin: r.get(3)?,
-                    target: r.get(4)?,
-                    outcome: r.get(5)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![after_id, limit as i64], Activity::read)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
