@@ -51,8 +51,18 @@ fn stage(bucket: &Path, name: &str, body: &str) -> PathBuf {
     file
 }
 
+/// [`state`] in `dir` behind a group writer that [`hold_writer`] holds: the bucket's
+/// directory, the writer, and what releases it.
+fn held_group(dir: &Path) -> (PathBuf, Arc<GroupCommit>, mpsc::Sender<()>) {
+    let bucket = state(dir);
+    let group =
+        Arc::new(GroupCommit::new(Store::open(dir.join("state")).expect("open")).expect("writer"));
+    let release = hold_writer(&group);
+    (bucket, group, release)
+}
+
 /// Holds the writer busy until the returned sender is dropped or sent to, so that calls
-/// queue behind it; waits until `queued` more calls are waiting.
+/// queue behind it; returns once the writer runs the holding job.
 fn hold_writer(group: &Arc<GroupCommit>) -> mpsc::Sender<()> {
     let (release, held) = mpsc::channel::<()>();
     let (started, running) = mpsc::channel::<()>();
@@ -110,11 +120,7 @@ fn news(s: &mut Store) -> Vec<String> {
 #[test]
 fn concurrent_uploads_and_publishes_share_one_commit_and_one_fsync() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bucket = state(dir.path());
-    let group = Arc::new(
-        GroupCommit::new(Store::open(dir.path().join("state")).expect("open")).expect("writer"),
-    );
-    let release = hold_writer(&group);
+    let (bucket, group, release) = held_group(dir.path());
     let before = group.stats();
     const UPLOADS: usize = 60;
     const PUBLISHES: usize = 40;
@@ -180,11 +186,7 @@ type Call = Box<dyn FnOnce(&GroupCommit) -> Result<String, LocalError> + Send>;
 #[test]
 fn a_failing_or_panicking_write_leaves_no_trace_and_does_not_fail_the_others() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bucket = state(dir.path());
-    let group = Arc::new(
-        GroupCommit::new(Store::open(dir.path().join("state")).expect("open")).expect("writer"),
-    );
-    let release = hold_writer(&group);
+    let (bucket, group, release) = held_group(dir.path());
     let before = group.stats();
     let spawn = |f: Call| {
         let g = Arc::clone(&group);
@@ -304,11 +306,7 @@ fn a_write_that_changes_nothing_lasting_is_answered_without_an_fsync() {
 #[test]
 fn writes_and_put_events_share_a_group_and_a_failing_send_does_not_undo_a_write() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bucket = state(dir.path());
-    let group = Arc::new(
-        GroupCommit::new(Store::open(dir.path().join("state")).expect("open")).expect("writer"),
-    );
-    let release = hold_writer(&group);
+    let (bucket, group, release) = held_group(dir.path());
     let before = group.stats();
     let staged = stage(&bucket, "u", "x");
     let upload = {
