@@ -73,13 +73,14 @@ pub(crate) fn next_ids(
     const NEWEST: &str = "SELECT max(id) FROM messages WHERE id > ?1 AND id < ?2";
     let n = n as i64;
     let (after, before) = range(queue_id);
-    let (sql, values) = if fifo {
-        (NEXT_SEQ, vec![Val::Int(queue_id)])
+    let (next_seq, newest) = ([Val::Int(queue_id)], [Val::Int(after), Val::Int(before)]);
+    let (sql, values): (&'static str, &[Val]) = if fifo {
+        (NEXT_SEQ, &next_seq)
     } else {
-        (NEWEST, vec![Val::Int(after), Val::Int(before)])
+        (NEWEST, &newest)
     };
     let found: Option<Option<i64>> = match hot {
-        Some(hot) => hot.query(tx, sql, &values, |r| r.opt_int(0))?.pop(),
+        Some(hot) => hot.query(tx, sql, values, |r| r.opt_int(0))?.pop(),
         None => tx
             .prepare_cached(sql)?
             .query_row(rusqlite::params_from_iter(values), |r| r.get(0))

@@ -582,16 +582,13 @@ pub(crate) fn send_batch_tx(
 
 /// A queue's counts inside a transaction (`queue_id` is a loaded queue's id).
 pub(crate) fn counts_tx(tx: &Connection, ctx: &Ctx, queue_id: i64) -> Result<QueueCounts> {
+    let (after, before) = message_row::range(queue_id);
     let (visible, in_flight, delayed) = tx.query_row(
         "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count > 0), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receive_count = 0), 0)
                  FROM messages WHERE id > ?1 AND id < ?3",
-        params![
-            message_row::range(queue_id).0,
-            ctx.now_ms,
-            message_row::range(queue_id).1
-        ],
+        params![after, ctx.now_ms, before],
         |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -796,7 +793,7 @@ const RECEIVE_PAGE: &str = "SELECT id, message_id, body, message_attributes, gro
                             ORDER BY id LIMIT ?4";
 
 /// A receive's update of the visible messages of a range of ids, all handed out (see
-/// [`receive_tx`]). `OR FAIL`: no statement journal for a statement that changes several rows
+/// [`receive_tx`]; a range may be one message). `OR FAIL`: no statement journal for a statement that changes several rows
 /// (no constraint can fail here).
 const RECEIVE_RANGE: &str = "UPDATE OR FAIL messages
                              SET receive_count = receive_count + 1,
@@ -913,46 +910,36 @@ pub(crate) fn receive_tx(
         }
     }
     let visible_at = ctx.now_ms + visibility * 1000;
-    let Some(last) = out.last().map(|m| m.c.id) else {
-        return Ok(out);
-    };
-    if !passed_over {
-        // The messages handed out are all the visible ones left between the queue's start
-        // and the last of them (the others were deleted: expired, or moved to the DLQ), so
-        // one statement updates them all, walking that range: the same count, first receive
-        // and nonce as computed above. (One `UPDATE … WHERE id IN (…)` cost more: SQLite
-        // builds an ephemeral table of the `IN` list.) Each row keeps its size, so SQLite
-        // overwrites it in place.
-        let changed = ctx.cache.execute(
+    // Unless a blocked FIFO group was passed over, the messages handed out are all the
+    // visible ones left between the queue's start and the last of them (the others were
+    // deleted: expired, or moved to the DLQ), so one statement updates them all, walking
+    // that range; otherwise each is a range of its own. (One `UPDATE … WHERE id IN (…)` cost
+    // more: SQLite builds an ephemeral table of the `IN` list.) The statement sets the same
+    // count, first receive and nonce as computed above; each row keeps its size, so SQLite
+    // overwrites it in place.
+    let whole = out
+        .last()
+        .filter(|_| !passed_over)
+        .map(|last| (first_page, last.c.id));
+    let each = out
+        .iter()
+        .filter(|_| passed_over)
+        .map(|m| (m.c.id - 1, m.c.id));
+    let mut changed = 0;
+    for (after, last) in whole.into_iter().chain(each) {
+        changed += ctx.cache.execute(
             tx,
             RECEIVE_RANGE,
             &[
                 Val::Int(ctx.now_ms),
                 Val::Text(&nonce),
                 Val::Int(visible_at),
-                Val::Int(first_page),
+                Val::Int(after),
                 Val::Int(last),
             ],
         )?;
-        debug_assert_eq!(changed, out.len(), "the range holds what was handed out");
-        return Ok(out);
     }
-    // One statement per message handed out, by its row id.
-    for m in &out {
-        ctx.cache.execute(
-            tx,
-            "UPDATE messages SET receive_count = ?1, first_receive_ms = ?2, receipt = ?3,
-                 visible_at_ms = ?4
-             WHERE id = ?5",
-            &[
-                Val::Int(m.count),
-                Val::Int(m.first),
-                Val::Text(&nonce),
-                Val::Int(visible_at),
-                Val::Int(m.c.id),
-            ],
-        )?;
-    }
+    debug_assert_eq!(changed, out.len(), "the ranges hold what was handed out");
     Ok(out)
 }
 
