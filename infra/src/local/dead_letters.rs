@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
+use super::message_body::{message_body, messages_with_bodies};
 use super::message_row;
 use super::queue::{counts_tx, load_queue, send_tx, MessageAttribute, QueueCounts, SendRequest};
 use super::store::{record_activity, Ctx, Store};
@@ -91,11 +92,14 @@ impl Store {
         self.read(|tx, ctx| {
             let q = load_queue(tx, queue)?;
             let counts = counts_tx(tx, ctx, q.id)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT message_id, body, message_attributes, group_id, sent_ms, visible_at_ms,
-                        receive_count
-                 FROM messages WHERE id > ?1 AND id < ?2 ORDER BY id LIMIT ?3",
-            )?;
+            let mut stmt = tx.prepare_cached(concat!(
+                "SELECT m.message_id, ",
+                message_body!(),
+                ", m.message_attributes, m.group_id, m.sent_ms, m.visible_at_ms, m.receive_count
+                 FROM ",
+                messages_with_bodies!(),
+                " WHERE m.id > ?1 AND m.id < ?2 ORDER BY m.id LIMIT ?3"
+            ))?;
             let (after, before) = message_row::range(q.id);
             let rows = stmt.query_map(params![after, before, max as i64], |r| {
                 let attributes: Option<String> = r.get(2)?;
@@ -259,12 +263,14 @@ fn redrive_tx(tx: &Connection, ctx: &Ctx, from: &str, to: &str, max: usize) -> R
     let q = load_queue(tx, from)?;
     let to_fifo = load_queue(tx, to)?.fifo;
     let batch: Vec<DeadRow> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, message_id, body, message_attributes, group_id
-             FROM messages
-             WHERE id > ?1 AND id < ?2 AND visible_at_ms <= ?3 AND sent_ms > ?4
-             ORDER BY id LIMIT ?5",
-        )?;
+        let mut stmt = tx.prepare_cached(concat!(
+            "SELECT m.id, m.message_id, ",
+            message_body!(),
+            ", m.message_attributes, m.group_id FROM ",
+            messages_with_bodies!(),
+            " WHERE m.id > ?1 AND m.id < ?2 AND m.visible_at_ms <= ?3 AND m.sent_ms > ?4
+             ORDER BY m.id LIMIT ?5"
+        ))?;
         let expired_before = ctx.now_ms - q.retention_seconds * 1000;
         let (after, before) = message_row::range(q.id);
         let rows = stmt.query_map(

@@ -71,6 +71,7 @@ pub mod events;
 pub mod group;
 mod hot;
 pub mod inspect;
+mod message_body;
 mod message_row;
 pub mod plan;
 pub mod queue;

@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::hot::Val;
+use super::message_body::{message_body, messages_with_bodies};
 use super::message_row;
 pub(crate) use super::queue_row::load_queue;
 use super::queue_row::QueueRow;
@@ -611,6 +612,19 @@ pub(crate) fn send_tx(
     queue: &str,
     req: &SendRequest,
 ) -> Result<String> {
+    send_tx_of(tx, ctx, queue, req, None)
+}
+
+/// [`send_tx`] of a request whose body is the envelope kept in `bus_events` row
+/// `envelope_row`, if it names one: the row names it instead of copying it
+/// (see [`super::message_body`]).
+pub(crate) fn send_tx_of(
+    tx: &Connection,
+    ctx: &Ctx,
+    queue: &str,
+    req: &SendRequest,
+    envelope_row: Option<i64>,
+) -> Result<String> {
     let q = ctx.cache.queue(tx, queue)?;
     if req.body.is_empty() {
         return Err(LocalError::invalid(
@@ -675,7 +689,11 @@ pub(crate) fn send_tx(
         queue_id: q.id,
         fifo: q.fifo,
         message_id: message_id.clone(),
-        body: req.body.clone(),
+        body: match envelope_row {
+            Some(_) => String::new(),
+            None => req.body.clone(),
+        },
+        event_row: envelope_row,
         attributes: attrs,
         group_id: req.group_id.clone(),
         dedup_id,
@@ -786,11 +804,14 @@ impl Received {
 
 /// A page of a queue's visible messages after a row id, in the order they were sent: a walk
 /// of the table's own range of the queue (see [`message_row`]).
-const RECEIVE_PAGE: &str = "SELECT id, message_id, body, message_attributes, group_id, dedup_id, \
-                            sent_ms, receive_count, first_receive_ms
-                            FROM messages
-                            WHERE id > ?1 AND id < ?2 AND visible_at_ms <= ?3
-                            ORDER BY id LIMIT ?4";
+const RECEIVE_PAGE: &str = concat!(
+    "SELECT m.id, m.message_id, ",
+    message_body!(),
+    ", m.message_attributes, m.group_id, m.dedup_id, m.sent_ms, m.receive_count, \
+     m.first_receive_ms FROM ",
+    messages_with_bodies!(),
+    " WHERE m.id > ?1 AND m.id < ?2 AND m.visible_at_ms <= ?3 ORDER BY m.id LIMIT ?4"
+);
 
 /// A receive's update of the visible messages of a range of ids, all handed out (see
 /// [`receive_tx`]; a range may be one message). `OR FAIL`: no statement journal for a statement that changes several rows
@@ -971,6 +992,7 @@ fn move_to_dlq(
             fifo: dlq.fifo,
             message_id: c.message_id.clone(),
             body: c.body.clone(),
+            event_row: None,
             attributes: c.message_attributes.clone(),
             group_id: group,
             dedup_id: c.dedup_id.clone(),
@@ -1043,9 +1065,11 @@ mod plan_tests {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
+        // A body kept as its envelope is one row-id lookup more.
         assert_eq!(
             plan(RECEIVE_PAGE),
-            "SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"
+            "SEARCH m USING INTEGER PRIMARY KEY (rowid>? AND rowid<?); \
+             SEARCH e USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN"
         );
         assert_eq!(
             plan(RECEIVE_RANGE),

@@ -16,7 +16,7 @@ use super::clock::{parse_rfc3339, rfc3339_seconds};
 use super::detail_json::{write_detail, write_str};
 use super::event_doc::EventDoc;
 use super::events::{load_rules, load_targets};
-use super::queue::{send_tx, MessageAttribute, SendRequest};
+use super::queue::{send_tx, send_tx_of, MessageAttribute, SendRequest};
 use super::routes::{BusRoutes, RouteCache, RouteRule, SharedRoutes};
 use super::rule::{RuleState, TargetSpec};
 use super::sns::{publish_tx, PublishRequest};
@@ -943,7 +943,11 @@ pub(crate) fn deliver_to_rule(
             forward_to_bus(tx, ctx, &target.arn, event_id, event, forwarded, routed)?
         } else {
             match input {
-                Ok(body) => deliver(tx, ctx, target, event_id, body)?,
+                // A plain target's body is the envelope recorded in `bus_events`, if it was.
+                Ok(body) => {
+                    let envelope_row = event.recorded.get().filter(|_| plain);
+                    deliver(tx, ctx, target, event_id, body, envelope_row)?
+                }
                 Err(message) => Err(("INPUT_TRANSFORMATION_FAILED", message)),
             }
         };
@@ -1180,12 +1184,15 @@ fn forward_to_bus(
 }
 
 /// Sends one body to one target. Target-side problems are `Ok(Err(..))`; storage errors are `Err`.
+/// `envelope_row`: the `bus_events` row whose envelope `body` is, if it is one; a queue's
+/// message names it rather than copying it.
 fn deliver(
     tx: &Connection,
     ctx: &Ctx,
     target: &TargetSpec,
     event_id: &str,
     body: String,
+    envelope_row: Option<i64>,
 ) -> Result<Delivery> {
     let result = match arn_service(&target.arn) {
         Some("sqs") => {
@@ -1197,7 +1204,7 @@ fn deliver(
                 dedup_id: fifo.then(|| event_id.to_string()),
                 ..SendRequest::default()
             };
-            send_tx(tx, ctx, &target.arn, &send).map(|_| ())
+            send_tx_of(tx, ctx, &target.arn, &send, envelope_row).map(|_| ())
         }
         Some("sns") => {
             let publish = PublishRequest {

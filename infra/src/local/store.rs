@@ -227,7 +227,10 @@ pub(crate) struct PendingMessage {
     /// Whether the queue is FIFO (its messages' numbers must never repeat).
     pub fifo: bool,
     pub message_id: String,
+    /// Empty when `event_row` names the body.
     pub body: String,
+    /// The `bus_events` row whose envelope is the body, if it is one (not copied here).
+    pub event_row: Option<i64>,
     pub attributes: Option<String>,
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
@@ -322,8 +325,8 @@ impl Row for NumberedMessage<'_> {
     // `OR FAIL`: no statement journal (see `ActivityRow`).
     const INSERT: &'static str = "INSERT OR FAIL INTO messages (id, queue_id, visible_at_ms, \
                                   first_receive_ms, sent_ms, message_id, group_id, dedup_id, \
-                                  message_attributes, body)";
-    const WIDTH: usize = 10;
+                                  message_attributes, body, event_row)";
+    const WIDTH: usize = 11;
     fn bind<'r>(&'r self, bind: &mut BindValue<'r, '_>) -> rusqlite::Result<()> {
         let row = self.row;
         bind(Val::Int(self.id))?;
@@ -335,7 +338,8 @@ impl Row for NumberedMessage<'_> {
         bind(Val::opt(row.group_id.as_ref()))?;
         bind(Val::opt(row.dedup_id.as_ref()))?;
         bind(Val::opt(row.attributes.as_ref()))?;
-        bind(Val::Text(&row.body))
+        bind(Val::Text(&row.body))?;
+        bind(row.event_row.map_or(Val::Null, Val::Int))
     }
     fn texts() -> &'static InsertTexts {
         static TEXTS: InsertTexts = InsertTexts::new();
@@ -1118,6 +1122,15 @@ SELECT rowid, event_id, at_ms, bus, envelope FROM bus_events ORDER BY rowid;
 DROP TABLE bus_events;
 ALTER TABLE bus_events_v12 RENAME TO bus_events;
 "#,
+    // 13 → 14: a message whose body is its event's envelope as recorded in `bus_events` (a
+    // rule's queue target with no input, path or transformer: most deliveries) names that
+    // row (`event_row`) and keeps an empty `body` instead of a second copy. Message rows are
+    // written three times (send, receive, delete), so their size is most of what a group
+    // commit writes to the WAL. Readers take the body from the envelope (`message_body!`);
+    // pruning keeps an envelope a message still names. Older rows keep their body.
+    r#"
+ALTER TABLE messages ADD COLUMN event_row INTEGER;
+"#,
 ];
 
 /// The local backend's state: one SQLite database plus the e-mail outbox directory.
@@ -1353,7 +1366,7 @@ impl Store {
     }
 
     /// Keeps only the newest `keep` activity rows, and the newest `keep` event envelopes
-    /// (the log is for watching, not an archive). The newest activity row always stays: ids
+    /// and those a waiting message's body is (the log is for watching, not an archive). The newest activity row always stays: ids
     /// are plain row ids (the largest + 1), and must keep growing for a reader that is
     /// somewhere in the log ([`Store::activity_since`]).
     pub fn prune_activity(&mut self, keep: i64) -> Result<usize> {
@@ -1363,9 +1376,11 @@ impl Store {
                 "DELETE FROM activity WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM activity) - ?1",
                 [keep],
             )?;
+            // An envelope that is a waiting message's body stays (see migration 13 → 14).
             tx.execute(
                 "DELETE FROM bus_events
-                 WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM bus_events) - ?1",
+                 WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM bus_events) - ?1
+                   AND id NOT IN (SELECT event_row FROM messages WHERE event_row IS NOT NULL)",
                 [keep],
             )?;
             Ok(n)

@@ -7,7 +7,7 @@ use infra::local::{
     InputTransformer, PutEventsEntry, QueueSpec, ReceiveRequest, Store, SubscriptionSpec,
     TargetSpec, TopicSpec,
 };
-use local_support::{rule, store};
+use local_support::{drain, rule, store};
 use serde_json::Value;
 
 fn put(s: &mut Store, detail: &str) -> String {
@@ -205,6 +205,45 @@ fn pruning_keeps_the_newest_envelopes() {
     let ids: Vec<String> = (0..5)
         .map(|n| put(&mut s, &format!("{{\"n\": {n}}}")))
         .collect();
+    // The messages are consumed: no envelope is a waiting message's body any more.
+    assert_eq!(drain(&mut s, "q").len(), 5);
+    s.prune_activity(2).expect("prune");
+    for (n, id) in ids.iter().enumerate() {
+        let kept = s.event_record(id).expect("read").is_some();
+        assert_eq!(kept, n >= 3, "event {n}");
+    }
+}
+
+/// A message whose body is its event's envelope names the envelope's row instead of copying
+/// it: pruning the console's envelopes must keep those of messages still waiting, and every
+/// way of reading a message (receive, peek, redrive to and from a dead-letter queue) must
+/// hand out the envelope, not the empty placeholder.
+#[test]
+fn pruning_keeps_the_envelope_a_waiting_message_is() {
+    let (_d, mut s) = store();
+    let q = s.put_queue(&QueueSpec::new("q")).expect("queue");
+    rule(
+        &mut s,
+        "all",
+        r#"{"source": ["com.example"]}"#,
+        &[TargetSpec::new("q", q)],
+    );
+    let ids: Vec<String> = (0..5)
+        .map(|n| put(&mut s, &format!("{{\"n\": {n}}}")))
+        .collect();
+    s.prune_activity(2).expect("prune");
+    let peeked = s.peek_messages("q", 10).expect("peek");
+    let received = drain(&mut s, "q");
+    assert_eq!(peeked.messages.len(), 5);
+    assert_eq!(received.len(), 5);
+    for (n, id) in ids.iter().enumerate() {
+        for body in [&peeked.messages[n].body, &received[n].body] {
+            let envelope: Value = serde_json::from_str(body).expect("an envelope");
+            assert_eq!(envelope["id"], id.as_str(), "message {n}");
+            assert_eq!(envelope["detail"]["n"], n, "message {n}");
+        }
+    }
+    // Consumed, the old envelopes go at the next prune.
     s.prune_activity(2).expect("prune");
     for (n, id) in ids.iter().enumerate() {
         let kept = s.event_record(id).expect("read").is_some();

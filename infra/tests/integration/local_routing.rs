@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use infra::local::buckets::ChangeKind;
 use infra::local::{
     BucketSpec, FilterScope, InputTransformer, MessageAttribute, NotificationSpec, PublishRequest,
-    PutEventsEntry, QueueSpec, RuleSpec, RuleState, Store, SubscriptionSpec, TargetSpec, TopicSpec,
+    PutEventsEntry, QueueSpec, ReceiveRequest, Redrive, RuleSpec, RuleState, Store,
+    SubscriptionSpec, TargetSpec, TopicSpec,
 };
 use local_support::{drain, rule, store};
 use serde_json::{json, Value};
@@ -814,4 +815,85 @@ fn committed_objects_carry_their_reason_and_are_not_rescanned() {
         s.object_path("nope", "k"),
         Err(infra::local::LocalError::NoSuchBucket(_))
     ));
+}
+
+/// A rule's plain delivery to a queue keeps the envelope once: the message row names the
+/// console's copy in `bus_events` and keeps an empty body. A transformed delivery keeps its
+/// own body. Each reads back whole when received, when moved to the dead-letter queue by
+/// its receive count, when peeked there and when redriven back.
+#[test]
+fn a_delivered_envelope_is_stored_once_and_reads_back_whole_everywhere() {
+    let (_d, mut s) = store();
+    let dlq = s.put_queue(&QueueSpec::new("plain-dlq")).expect("dlq");
+    let mut spec = QueueSpec::new("plain");
+    spec.redrive = Some(Redrive {
+        dead_letter_target_arn: dlq,
+        max_receive_count: 1,
+    });
+    let plain = s.put_queue(&spec).expect("queue");
+    let shaped = s.put_queue(&QueueSpec::new("shaped")).expect("queue");
+    let mut transformed = TargetSpec::new("shaped", shaped);
+    transformed.input_path = Some("$.detail".into());
+    rule(
+        &mut s,
+        "all",
+        r#"{"source": ["com.example"]}"#,
+        &[TargetSpec::new("plain", plain), transformed],
+    );
+    let out = s
+        .put_events(&[PutEventsEntry::new("com.example", "order", r#"{"n": 7}"#)])
+        .expect("put");
+    let id = out.entries[0].event_id.clone().expect("accepted");
+
+    let db = rusqlite::Connection::open(s.database_path()).expect("open the state");
+    let rows: Vec<(String, String, Option<i64>)> = db
+        .prepare(
+            "SELECT q.name, m.body, m.event_row FROM messages m JOIN queues q ON q.id = m.queue_id
+             ORDER BY q.name",
+        )
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("plain", ""));
+    let envelope_row = rows[0].2.expect("the plain message names its envelope");
+    let envelope: String = db
+        .query_row(
+            "SELECT envelope FROM bus_events WHERE id = ?1",
+            [envelope_row],
+            |r| r.get(0),
+        )
+        .expect("the envelope");
+    assert_eq!(rows[1], ("shaped".into(), r#"{"n":7}"#.into(), None));
+
+    let again = ReceiveRequest {
+        visibility_timeout_secs: Some(0),
+        ..ReceiveRequest::default()
+    };
+    let got = s.receive_messages("plain", again).expect("receive");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, envelope);
+    let parsed: Value = serde_json::from_str(&envelope).expect("JSON");
+    assert_eq!(parsed["id"], id.as_str());
+    assert_eq!(parsed["detail"], json!({"n": 7}));
+    // Received once already: the next receive moves it to the dead-letter queue.
+    assert!(s
+        .receive_messages("plain", again)
+        .expect("receive")
+        .is_empty());
+    let peeked = s.peek_messages("plain-dlq", 10).expect("peek");
+    assert_eq!(peeked.messages.len(), 1);
+    assert_eq!(peeked.messages[0].body, envelope);
+    let report = s
+        .redrive("plain-dlq", None, None, &mut |_| {})
+        .expect("redrive");
+    assert_eq!(report.moved, 1);
+    let back = drain(&mut s, "plain");
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].body, envelope);
+    let shaped = drain(&mut s, "shaped");
+    assert_eq!(shaped.len(), 1);
+    assert_eq!(shaped[0].body, r#"{"n":7}"#);
 }
