@@ -192,45 +192,44 @@ fn the_outbox_lists_mails_newest_first() {
     assert!(mails[0].content.contains("hello"));
 }
 
-#[test]
-fn pruning_keeps_the_newest_envelopes() {
-    let (_d, mut s) = store();
+/// Five events `{"n": 0}` … `{"n": 4}`, each delivered to the queue `q` as its envelope;
+/// their ids.
+fn five_events_in_a_queue(s: &mut Store) -> Vec<String> {
     let q = s.put_queue(&QueueSpec::new("q")).expect("queue");
     rule(
-        &mut s,
+        s,
         "all",
         r#"{"source": ["com.example"]}"#,
         &[TargetSpec::new("q", q)],
     );
-    let ids: Vec<String> = (0..5)
-        .map(|n| put(&mut s, &format!("{{\"n\": {n}}}")))
-        .collect();
-    // The messages are consumed: no envelope is a waiting message's body any more.
-    assert_eq!(drain(&mut s, "q").len(), 5);
-    s.prune_activity(2).expect("prune");
+    (0..5).map(|n| put(s, &format!("{{\"n\": {n}}}"))).collect()
+}
+
+/// After `prune_activity(2)`: the console opens only the newest two of `ids`.
+fn only_the_newest_two_open(s: &mut Store, ids: &[String]) {
     for (n, id) in ids.iter().enumerate() {
         let kept = s.event_record(id).expect("read").is_some();
         assert_eq!(kept, n >= 3, "event {n}");
     }
 }
 
+#[test]
+fn pruning_keeps_the_newest_envelopes() {
+    let (_d, mut s) = store();
+    let ids = five_events_in_a_queue(&mut s);
+    // The messages are consumed: no envelope is a waiting message's body any more.
+    assert_eq!(drain(&mut s, "q").len(), 5);
+    s.prune_activity(2).expect("prune");
+    only_the_newest_two_open(&mut s, &ids);
+}
+
 /// A message whose body is its event's envelope names the envelope's row instead of copying
-/// it: pruning the console's envelopes must keep those of messages still waiting, and every
-/// way of reading a message (receive, peek, redrive to and from a dead-letter queue) must
-/// hand out the envelope, not the empty placeholder.
+/// it: pruning the console's envelopes must keep those of messages still waiting, and a peek
+/// and a receive must hand out the envelope, not the empty placeholder.
 #[test]
 fn pruning_keeps_the_envelope_a_waiting_message_is() {
     let (_d, mut s) = store();
-    let q = s.put_queue(&QueueSpec::new("q")).expect("queue");
-    rule(
-        &mut s,
-        "all",
-        r#"{"source": ["com.example"]}"#,
-        &[TargetSpec::new("q", q)],
-    );
-    let ids: Vec<String> = (0..5)
-        .map(|n| put(&mut s, &format!("{{\"n\": {n}}}")))
-        .collect();
+    let ids = five_events_in_a_queue(&mut s);
     s.prune_activity(2).expect("prune");
     let peeked = s.peek_messages("q", 10).expect("peek");
     let received = drain(&mut s, "q");
@@ -245,8 +244,5 @@ fn pruning_keeps_the_envelope_a_waiting_message_is() {
     }
     // Consumed, the old envelopes go at the next prune.
     s.prune_activity(2).expect("prune");
-    for (n, id) in ids.iter().enumerate() {
-        let kept = s.event_record(id).expect("read").is_some();
-        assert_eq!(kept, n >= 3, "event {n}");
-    }
+    only_the_newest_two_open(&mut s, &ids);
 }

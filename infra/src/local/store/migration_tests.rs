@@ -88,6 +88,9 @@ fn a_version_10_state_keeps_its_messages_receipts_and_activity() {
         ]
     );
     assert_eq!(peek.messages[1].message_attributes["k"].string_value, "v");
+    // Rows from before migration 13 → 14 name no envelope: each keeps its own body.
+    let bodies: Vec<_> = peek.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["visible body", "in-flight body", "delayed body"]);
 
     // A receipt handed out before the migration still works, and only the newest one does.
     assert!(matches!(
@@ -109,6 +112,7 @@ fn a_version_10_state_keeps_its_messages_receipts_and_activity() {
         .expect("receive");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].message_id, "m-visible");
+    assert_eq!(got[0].body, "visible body");
     assert_eq!(got[0].receive_count(), 1);
     assert_eq!(
         got[0].attributes["ApproximateFirstReceiveTimestamp"],
