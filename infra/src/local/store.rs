@@ -1366,9 +1366,9 @@ impl Store {
     }
 
     /// Keeps only the newest `keep` activity rows, and the newest `keep` event envelopes
-    /// and those a waiting message's body is (the log is for watching, not an archive). The newest activity row always stays: ids
-    /// are plain row ids (the largest + 1), and must keep growing for a reader that is
-    /// somewhere in the log ([`Store::activity_since`]).
+    /// and those a waiting message's body is (the log is for watching, not an archive). The
+    /// newest activity row always stays: ids are plain row ids (the largest + 1), and must
+    /// keep growing for a reader that is somewhere in the log ([`Store::activity_since`]).
     pub fn prune_activity(&mut self, keep: i64) -> Result<usize> {
         let keep = keep.max(1);
         self.write(|tx, _| {
