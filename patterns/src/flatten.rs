@@ -36,6 +36,13 @@ struct TrieNode {
     /// Plain children whose raw `"name":` takes 17 to 32 bytes (`firstCoordinates`,
     /// `requestParameters`): tried only when the short ones miss.
     long_quick: Vec<LongQuickKey>,
+    /// Some child has children of its own.
+    has_grandchildren: bool,
+    /// Every child is a quick key and a leaf: in trusted mode the node's objects are read
+    /// by [`TextWalker::flat_object`].
+    flat: bool,
+    /// The first bytes of the quick keys' names, each once.
+    first_bytes: Vec<u8>,
 }
 
 /// A child's name as it appears raw in an event: `"name":`, compared in one 16-byte
@@ -45,6 +52,8 @@ struct TrieNode {
 struct QuickKey {
     pattern: u128,
     mask: u128,
+    /// The mask of `"name"`, without the colon.
+    name_mask: u128,
     /// Bytes of `"name":`.
     len: u8,
     child: u32,
@@ -84,6 +93,7 @@ impl QuickKey {
         Some(QuickKey {
             pattern,
             mask: low_bytes(len),
+            name_mask: low_bytes(len - 1),
             len: len as u8,
             child,
         })
@@ -197,8 +207,9 @@ impl PathTrie {
     /// The field id of `path`, created as `next_id` when new.
     pub(crate) fn insert(&mut self, path: &str, next_id: u32) -> u32 {
         let mut node = 0usize;
+        let mut grandparent: Option<usize> = None;
         for segment in path.split('.') {
-            node = match self.nodes[node].children.get(segment) {
+            let next = match self.nodes[node].children.get(segment) {
                 Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
@@ -214,11 +225,66 @@ impl PathTrie {
                     } else if let Some(long) = LongQuickKey::new(segment, child as u32) {
                         parent.long_quick.push(long);
                     }
+                    self.refresh_flat(node);
+                    if let Some(above) = grandparent {
+                        self.nodes[above].has_grandchildren = true;
+                        self.refresh_flat(above);
+                    }
                     child
                 }
             };
+            grandparent = Some(node);
+            node = next;
         }
         *self.nodes[node].field.get_or_insert(next_id)
+    }
+
+    fn refresh_flat(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        n.flat = !n.has_grandchildren && !n.quick.is_empty() && n.quick.len() == n.children.len();
+        n.first_bytes.clear();
+        for q in &n.quick {
+            // Byte 1 of `"name":`.
+            let first = (q.pattern >> 8) as u8;
+            if !n.first_bytes.contains(&first) {
+                n.first_bytes.push(first);
+            }
+        }
+    }
+
+    /// Whether `node`'s objects may be read by [`TextWalker::flat_object`]: every child is
+    /// a leaf found by a quick key, so that only a key written `"name":` can name one (a
+    /// dotted key could only continue into a child's children, and there are none).
+    #[inline(always)]
+    fn flat(&self, node: u32) -> bool {
+        self.nodes[node as usize].flat
+    }
+
+    /// What the string whose opening quote is at `pos`, in an object of a
+    /// [`PathTrie::flat`] node, is to that node.
+    #[inline(always)]
+    fn flat_key(&self, node: u32, bytes: &[u8], pos: usize) -> FlatKey {
+        let Some(word) = sixteen_at(bytes, pos) else {
+            return FlatKey::Unsure;
+        };
+        for q in &self.nodes[node as usize].quick {
+            let diff = (word ^ q.pattern) & q.mask;
+            if diff == 0 {
+                return FlatKey::Child(q.child, pos + usize::from(q.len));
+            }
+            // The name and its closing quote, then not a colon: a key written
+            // `"name" :` (the careful walk reads it), or a value that happens to be
+            // the name.
+            if diff & q.name_mask == 0
+                && matches!(
+                    bytes.get(pos + usize::from(q.len) - 1),
+                    Some(b' ' | b'\t' | b'\n' | b'\r')
+                )
+            {
+                return FlatKey::Unsure;
+            }
+        }
+        FlatKey::Other
     }
 
     #[inline]
@@ -294,6 +360,16 @@ impl PathTrie {
     fn field(&self, node: u32) -> Option<u32> {
         self.nodes[node as usize].field
     }
+}
+
+/// See [`PathTrie::flat_key`].
+enum FlatKey {
+    /// A key naming this child; its value starts at the position.
+    Child(u32, usize),
+    /// A string that names no child, key or value.
+    Other,
+    /// Not decided here: the object must be walked the careful way.
+    Unsure,
 }
 
 /// Where the value starts after the key at `pos` (its opening quote), when the key is
@@ -540,6 +616,19 @@ impl<'a> TextWalker<'a, '_> {
         let mut pos = skip_ws(bytes, pos);
         match bytes.get(pos) {
             Some(b'{') => {
+                // Reading by quotes pays where most keys name nothing (`properties` under
+                // a rule on `STREET`), and costs where most do (a point's `x`, `y`, `z`):
+                // an object whose first key names a child is taken for the latter.
+                if self.trusted
+                    && trie.flat(node)
+                    && trie
+                        .quick_step(node, bytes, skip_ws(bytes, pos + 1))
+                        .is_none()
+                {
+                    if let Some(end) = self.flat_object(pos, node, trie, visitor, depth)? {
+                        return Ok(end);
+                    }
+                }
                 pos = skip_ws(bytes, pos + 1);
                 if bytes.get(pos) == Some(&b'}') {
                     return Ok(pos + 1);
@@ -613,6 +702,45 @@ impl<'a> TextWalker<'a, '_> {
             Some(b'n') => self.literal(pos, b"null", node, trie, visitor, Scalar::Null),
             _ => Err(self.fail(pos, "expected a JSON value")),
         }
+    }
+
+    /// Reads the object whose `{` is at `pos`, of a [`PathTrie::flat`] node, in trusted
+    /// mode, by its strings' opening quotes alone ([`structure::flat_object`]): only the
+    /// values of keys that name a child are read. `None` when the object is not flat (or
+    /// has more named keys than noted here, or a key written unusually): nothing was
+    /// reported yet, and the caller walks it the usual way.
+    #[inline(never)]
+    fn flat_object(
+        &mut self,
+        pos: usize,
+        node: u32,
+        trie: &PathTrie,
+        visitor: &mut impl Visitor,
+        depth: usize,
+    ) -> Step<Option<usize>> {
+        const MOST: usize = 8;
+        let bytes = self.bytes;
+        let mut named = [(0u32, 0usize); MOST];
+        let mut found = 0;
+        let first = &trie.nodes[node as usize].first_bytes;
+        let end = structure::flat_object(bytes, pos, first, |quote| {
+            match trie.flat_key(node, bytes, quote) {
+                FlatKey::Other => true,
+                FlatKey::Child(child, value) if found < MOST => {
+                    named[found] = (child, value);
+                    found += 1;
+                    true
+                }
+                FlatKey::Child(..) | FlatKey::Unsure => false,
+            }
+        });
+        let Some(end) = end else {
+            return Ok(None);
+        };
+        for &(child, value) in &named[..found] {
+            self.value(value, child, trie, visitor, depth + 1)?;
+        }
+        Ok(Some(end))
     }
 
     /// Reads the key at `pos` (its opening quote) and the `:` after it: the child of
@@ -1071,6 +1199,56 @@ pub(crate) mod tests {
         "{\"a\": ",
     ];
 
+    /// Members of objects that trusted mode reads by their strings' quotes: the names
+    /// the trie below has (`x`, `ü`) written every way, names that only start like them,
+    /// values that are the names, escapes, nested containers, spacing.
+    const FLAT_MEMBERS: &[&str] = &[
+        r#""x": 1"#,
+        r#""x":"x""#,
+        r#""x" : 2"#,
+        r#""\u0078": 3"#,
+        r#""ü": "ü""#,
+        r#""xx": "x""#,
+        r#""y": "x" "#,
+        r#""y": "x\": 1""#,
+        r#""y": [1, "x"]"#,
+        r#""y": {"x": 4}"#,
+        r#""x": {"x": 5}"#,
+        r#""x": ["x"]"#,
+        r#""y": "padding to move the rest of the object along its blocks""#,
+        r#""y": "x.y""#,
+        r#""x.y": 6"#,
+        r#""y": true"#,
+        r#""x": null"#,
+        r#""": """#,
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// An object of a node whose children are quick leaves reports, in trusted mode,
+        /// the leaves the validating walk reports, in the same order.
+        #[test]
+        fn flat_objects_read_by_quotes_agree_with_the_walk(
+            members in proptest::collection::vec(proptest::sample::select(FLAT_MEMBERS), 0..12),
+            lead in 0usize..70,
+            spaced in proptest::bool::ANY,
+        ) {
+            let t = trie(&["o.x", "o.ü", "z"]);
+            let separator = if spaced { " ,\n " } else { "," };
+            let text = format!(
+                "{{\"pad\": \"{}\", \"o\": {{{}}}, \"z\": 0}}",
+                "p".repeat(lead),
+                members.join(separator)
+            );
+            let mut walked = Collect::default();
+            walk_text(&text, &t, &mut walked, &mut Vec::new()).unwrap();
+            let mut trusted = Collect::default();
+            walk_trusted_text(&text, &t, &mut trusted, &mut Vec::new()).unwrap();
+            proptest::prop_assert_eq!(trusted.0, walked.0, "{}", text);
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
 
@@ -1139,6 +1317,24 @@ pub(crate) mod tests {
             "r",
         ]);
         keys_found_however_written(&["x", "ü", "a", "b", "c", "d", "e", "f", "p.q", "r"]);
+        // Leaves only, all quick: the node trusted mode reads by its strings' quotes.
+        keys_found_however_written(&["x", "ü", "thirteen_char", "r"]);
+    }
+
+    /// Which nodes trusted mode reads by their strings' quotes: those whose children are
+    /// all quick leaves, as the trie changes.
+    #[test]
+    fn flat_nodes_are_those_with_quick_leaves_only() {
+        let mut t = trie(&["o.x", "o.y"]);
+        let o = t.step(0, "o").unwrap();
+        assert!(t.flat(o) && !t.flat(0));
+        assert_eq!(t.nodes[o as usize].first_bytes, b"xy");
+        t.insert("o.xz", 2);
+        assert_eq!(t.nodes[o as usize].first_bytes, b"xy");
+        t.insert("o.y.deeper", 3);
+        assert!(!t.flat(o));
+        let long = trie(&["o.x", "o.fourteen_chars"]);
+        assert!(!long.flat(long.step(0, "o").unwrap()));
     }
 
     fn keys_found_however_written(names: &[&str]) {
@@ -1179,6 +1375,9 @@ pub(crate) mod tests {
                     let mut from_value = Collect::default();
                     walk_value(&serde_json::from_str(&text).unwrap(), &t, &mut from_value);
                     assert_eq!(from_value.0, expected, "{text}");
+                    let mut trusted = Collect::default();
+                    walk_trusted_text(&text, &t, &mut trusted, &mut Vec::new()).unwrap();
+                    assert_eq!(trusted.0, expected, "trusted: {text}");
                 }
             }
         }

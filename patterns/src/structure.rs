@@ -28,6 +28,9 @@ struct Masks {
 trait Classify {
     fn masks(block: &[u8; 64]) -> Masks;
 
+    /// The bytes of `block` equal to one of `set`.
+    fn any_of(block: &[u8; 64], set: &[u8]) -> u64;
+
     /// Bit `i` of the result is the XOR of bits `0..=i` of `x`.
     #[inline(always)]
     fn prefix_xor(x: u64) -> u64 {
@@ -52,6 +55,15 @@ impl Classify for Portable {
         }
         m
     }
+
+    #[inline(always)]
+    fn any_of(block: &[u8; 64], set: &[u8]) -> u64 {
+        let mut m = 0u64;
+        for (i, b) in block.iter().enumerate() {
+            m |= u64::from(set.contains(b)) << i;
+        }
+        m
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -64,6 +76,12 @@ impl Classify for Avx2 {
         // SAFETY: `Avx2` is only used by `end_avx2`, which is only called after
         // `is_x86_feature_detected!("avx2")` said the CPU has AVX2.
         unsafe { masks_avx2(block) }
+    }
+
+    #[inline(always)]
+    fn any_of(block: &[u8; 64], set: &[u8]) -> u64 {
+        // SAFETY: as above.
+        unsafe { any_of_avx2(block, set) }
     }
 
     #[inline(always)]
@@ -109,6 +127,28 @@ fn masks_avx2(block: &[u8; 64]) -> Masks {
         m.backslash |= u64::from(backslash as u32) << shift;
         m.open |= u64::from(open as u32) << shift;
         m.close |= u64::from(close as u32) << shift;
+    }
+    m
+}
+
+/// [`Portable::any_of`] with AVX2: one comparison per byte of `set` and half block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn any_of_avx2(block: &[u8; 64], set: &[u8]) -> u64 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_setzero_si256,
+    };
+    let mut m = 0u64;
+    for half in 0..2 {
+        // SAFETY: as in `masks_avx2`.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * half).cast::<__m256i>()) };
+        let mut hits = _mm256_setzero_si256();
+        for &b in set {
+            hits = _mm256_or_si256(hits, _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8)));
+        }
+        m |= u64::from(_mm256_movemask_epi8(hits) as u32) << (32 * half);
     }
     m
 }
@@ -189,6 +229,103 @@ fn end_with<C: Classify>(bytes: &[u8], start: usize) -> Option<usize> {
                 }
                 brackets ^= bit;
             }
+        }
+        pos += 64;
+    }
+}
+
+/// For the object whose `{` is at `start`, when it is *flat* (no object or array inside
+/// it, no backslash anywhere in it): calls `string` with the position of the opening
+/// quote of every string in it whose first byte is one of `first` (keys and values alike,
+/// in order; others too, at times), and returns where the object ends (just past its
+/// `}`). `None` as soon as the object proves not flat, or `string`
+/// returns `false`: the caller then walks it the careful way, so `string` must only
+/// note what it saw until the end is known.
+///
+/// A walked object whose children are all leaves is read this way in trusted mode
+/// ([`crate::Matcher::matches_trusted_str_into`]): without backslashes every quote
+/// delimits a string, so the opening quotes are found 64 bytes at a time and only those
+/// are compared with the names patterns use, instead of stepping over each key and
+/// value. Nothing is validated; on invalid text the answer is some position or `None`.
+#[inline]
+pub(crate) fn flat_object(
+    bytes: &[u8],
+    start: usize,
+    first: &[u8],
+    string: impl FnMut(usize) -> bool,
+) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has the features `flat_avx2` enables.
+        return unsafe { flat_avx2(bytes, start, first, string) };
+    }
+    flat_with::<Portable>(bytes, start, first, string)
+}
+
+/// [`flat_object`] compiled with AVX2 (and `pclmulqdq`), as [`end_avx2`] is.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,pclmulqdq")]
+fn flat_avx2(
+    bytes: &[u8],
+    start: usize,
+    first: &[u8],
+    string: impl FnMut(usize) -> bool,
+) -> Option<usize> {
+    flat_with::<Avx2>(bytes, start, first, string)
+}
+
+/// The scan of [`flat_object`], whichever way masks are computed.
+#[inline(always)]
+fn flat_with<C: Classify>(
+    bytes: &[u8],
+    start: usize,
+    first: &[u8],
+    mut string: impl FnMut(usize) -> bool,
+) -> Option<usize> {
+    let mut pos = start;
+    // All ones when the previous block ended inside a string.
+    let mut in_string = 0u64;
+    // The object's own `{`, bit 0 of the first block.
+    let mut own = 1u64;
+    loop {
+        let mut padded = [0u8; 64];
+        let block: &[u8; 64] = match bytes.get(pos..pos + 64) {
+            Some(chunk) => chunk.try_into().ok()?,
+            None => {
+                let rest = bytes.get(pos..).filter(|rest| !rest.is_empty())?;
+                padded[..rest.len()].copy_from_slice(rest);
+                &padded
+            }
+        };
+        let masks = C::masks(block);
+        // The bytes before the block's first backslash: there, every quote delimits.
+        let plain = masks.backslash.wrapping_sub(1) & !masks.backslash;
+        let strings = C::prefix_xor(masks.quote) ^ in_string;
+        in_string = ((strings as i64) >> 63) as u64;
+        let brackets = (masks.open | masks.close) & !strings & !own & plain;
+        own = 0;
+        let (before, end) = if brackets != 0 {
+            let first = brackets & brackets.wrapping_neg();
+            if masks.open & first != 0 {
+                return None;
+            }
+            (first - 1, Some(pos + first.trailing_zeros() as usize + 1))
+        } else if plain != u64::MAX {
+            return None;
+        } else {
+            (u64::MAX, None)
+        };
+        // A quote followed by one of `first` (the next block's first byte is not looked at).
+        let followed = (C::any_of(block, first) >> 1) | 1 << 63;
+        let mut opening = masks.quote & strings & before & followed;
+        while opening != 0 {
+            if !string(pos + opening.trailing_zeros() as usize) {
+                return None;
+            }
+            opening &= opening - 1;
+        }
+        if end.is_some() {
+            return end;
         }
         pos += 64;
     }
@@ -371,6 +508,7 @@ mod tests {
             start in 0usize..300
         ) {
             agreed_end(&bytes, start);
+            agreed_flat(&bytes, start, b"\"x");
             let masks_of = |at: usize| {
                 let mut block = [0u8; 64];
                 let rest = bytes.get(at..).unwrap_or_default();
@@ -379,14 +517,81 @@ mod tests {
                 block
             };
             let block = masks_of(start.min(bytes.len()));
+            let set = [b'x', bytes.first().copied().unwrap_or(b'"')];
             #[cfg(target_arch = "x86_64")]
             if has_avx2() {
                 prop_assert_eq!(Portable::masks(&block), Avx2::masks(&block));
+                prop_assert_eq!(Portable::any_of(&block, &set), Avx2::any_of(&block, &set));
                 let quotes = Portable::masks(&block).quote;
                 prop_assert_eq!(Portable::prefix_xor(quotes), Avx2::prefix_xor(quotes));
             }
+            let _ = set;
             let _ = block;
         }
+    }
+
+    /// [`flat_object`] by every implementation the CPU has, which must agree: the
+    /// opening quotes it reported and the end.
+    fn agreed_flat(bytes: &[u8], start: usize, first: &[u8]) -> (Vec<usize>, Option<usize>) {
+        let mut seen = Vec::new();
+        let end = flat_with::<Portable>(bytes, start, first, |q| {
+            seen.push(q);
+            true
+        });
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            let mut avx2 = Vec::new();
+            // SAFETY: the CPU has the features `flat_avx2` enables.
+            let end2 = unsafe {
+                flat_avx2(bytes, start, first, |q| {
+                    avx2.push(q);
+                    true
+                })
+            };
+            assert_eq!(
+                (&avx2, end2),
+                (&seen, end),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        (seen, end)
+    }
+
+    #[test]
+    fn flat_objects_report_their_strings_and_end() {
+        for lead in [0, 1, 30, 62, 63, 64, 65, 127] {
+            let pad = " ".repeat(lead);
+            let object = r#"{"ab": "b", "b": 1, "ba": true, "c": "ab"}"#;
+            let text = format!("{pad}{object}, \"x\"");
+            let (quotes, end) = agreed_flat(text.as_bytes(), lead, b"b");
+            // Every string starting with `b`; a quote at a block's last byte is reported
+            // whatever follows it.
+            let expected: Vec<usize> = text
+                .match_indices("\"b")
+                .map(|(i, _)| i)
+                .filter(|&i| i < lead + object.len())
+                .collect();
+            assert!(quotes.iter().all(|q| text.as_bytes()[*q] == b'"'), "{text}");
+            let named: Vec<usize> = quotes
+                .iter()
+                .copied()
+                .filter(|&q| text.as_bytes()[q + 1] == b'b')
+                .collect();
+            assert_eq!(named, expected, "{text}");
+            assert_eq!(end, Some(lead + object.len()), "{text}");
+        }
+        // Not flat: a container inside, a backslash inside; flat with a backslash after.
+        for (object, end) in [
+            (r#"{"a": {"b": 1}}"#, None),
+            (r#"{"a": [1]}"#, None),
+            (r#"{"a": "\"}"}"#, None),
+            (r#"{"a": "}"} "\""#, Some(10)),
+        ] {
+            assert_eq!(agreed_flat(object.as_bytes(), 0, b"a").1, end, "{object}");
+        }
+        // `string` saying no ends the scan.
+        assert_eq!(flat_object(br#"{"a": 1}"#, 0, b"a", |_| false), None);
     }
 
     #[test]
