@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::ast::{AnythingBut, Condition, Range, Test};
 use crate::eval::{test_matches, ValueView};
-use crate::flatten::{walk_text, ArrayPos, PathTrie, Scalar, Visitor};
+use crate::flatten::{walk_text, ArrayPos, PathTrie, Scalar, Visitor, WalkScratch};
 use crate::number::{comparable_key, value_of};
 use crate::{EventError, Pattern};
 
@@ -174,7 +174,7 @@ pub(crate) fn explain(pattern: &Pattern, event: &str) -> Result<Explanation, Eve
         ids.entry(condition.path.as_str()).or_insert(id);
     }
     let mut leaves = Collect(Vec::new());
-    walk_text(event, &trie, &mut leaves, &mut Vec::new())?;
+    walk_text(event, &trie, &mut leaves, &mut WalkScratch::default())?;
     let failures = alternatives
         .iter()
         .enumerate()

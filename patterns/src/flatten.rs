@@ -446,17 +446,36 @@ pub(crate) trait Visitor {
 
 const MAX_DEPTH: usize = 256;
 
+/// What the walker keeps between events: its allocations, and what trusted mode learned
+/// about objects it reads by quotes ([`TextWalker::flat_object`]). Kept per thread by the
+/// caller; it never changes what a walk reports, only how fast it goes.
+#[derive(Debug, Default)]
+pub(crate) struct WalkScratch {
+    /// The array positions of the current value.
+    arrays: Vec<ArrayPos>,
+    /// Per trie node: its last object read by quotes was *dense* (most of its strings
+    /// were keys naming a child, as a point's `x`, `y`, `z`) or not flat (a `geometry`
+    /// with its arrays), so its objects are walked key by key, which costs less there.
+    /// Stale entries (another matcher's nodes) only cost time.
+    by_keys: Vec<bool>,
+    /// Events walked in trusted mode: every [`PROBE_EVERY`]th reads every flat node's
+    /// objects by quotes again, so that a node whose objects changed is noticed.
+    events: u32,
+}
+
+/// See [`WalkScratch::events`].
+const PROBE_EVERY: u32 = 256;
+
 /// Walks JSON text. The top level must be an object, as EventBridge events are.
 ///
-/// `arrays` is scratch space for the array positions of the current value; passing it
-/// in lets callers reuse its allocation across events.
+/// `scratch` is kept by the caller across events, for its allocations.
 pub(crate) fn walk_text(
     text: &str,
     trie: &PathTrie,
     visitor: &mut impl Visitor,
-    arrays: &mut Vec<ArrayPos>,
+    scratch: &mut WalkScratch,
 ) -> Result<(), EventError> {
-    walk_text_as(text, trie, visitor, arrays, false)
+    walk_text_as(text, trie, visitor, scratch, false)
 }
 
 /// [`walk_text`] for text the caller knows is valid JSON: objects and arrays no pattern
@@ -467,23 +486,26 @@ pub(crate) fn walk_trusted_text(
     text: &str,
     trie: &PathTrie,
     visitor: &mut impl Visitor,
-    arrays: &mut Vec<ArrayPos>,
+    scratch: &mut WalkScratch,
 ) -> Result<(), EventError> {
-    walk_text_as(text, trie, visitor, arrays, true)
+    scratch.events = scratch.events.wrapping_add(1);
+    walk_text_as(text, trie, visitor, scratch, true)
 }
 
 fn walk_text_as(
     text: &str,
     trie: &PathTrie,
     visitor: &mut impl Visitor,
-    arrays: &mut Vec<ArrayPos>,
+    scratch: &mut WalkScratch,
     trusted: bool,
 ) -> Result<(), EventError> {
-    arrays.clear();
+    scratch.arrays.clear();
     let mut walker = TextWalker {
         text,
         bytes: text.as_bytes(),
-        arrays,
+        arrays: &mut scratch.arrays,
+        by_keys: &mut scratch.by_keys,
+        probe: scratch.events.is_multiple_of(PROBE_EVERY),
         next_array: 0,
         failure: None,
         trusted,
@@ -578,6 +600,10 @@ struct TextWalker<'a, 's> {
     text: &'a str,
     bytes: &'a [u8],
     arrays: &'s mut Vec<ArrayPos>,
+    /// [`WalkScratch::by_keys`].
+    by_keys: &'s mut Vec<bool>,
+    /// Objects of every flat node are read by quotes, to learn again.
+    probe: bool,
     next_array: u32,
     failure: Option<(usize, Cow<'static, str>)>,
     /// Containers no pattern looks inside are skipped by structure, not validated (see
@@ -617,13 +643,12 @@ impl<'a> TextWalker<'a, '_> {
         match bytes.get(pos) {
             Some(b'{') => {
                 // Reading by quotes pays where most keys name nothing (`properties` under
-                // a rule on `STREET`), and costs where most do (a point's `x`, `y`, `z`):
-                // an object whose first key names a child is taken for the latter.
+                // a rule on `STREET`, or on four of its nine keys), and costs where most do
+                // (a point's `x`, `y`, `z`): what the last object of the node was like
+                // decides.
                 if self.trusted
                     && trie.flat(node)
-                    && trie
-                        .quick_step(node, bytes, skip_ws(bytes, pos + 1))
-                        .is_none()
+                    && (self.probe || !self.by_keys.get(node as usize).is_some_and(|&k| k))
                 {
                     if let Some(end) = self.flat_object(pos, node, trie, visitor, depth)? {
                         return Ok(end);
@@ -734,7 +759,17 @@ impl<'a> TextWalker<'a, '_> {
                 FlatKey::Child(..) | FlatKey::Unsure => false,
             }
         });
-        let Some(end) = end else {
+        // Key by key next time if that costs less here, or reading by quotes failed.
+        let by_keys = end.is_none_or(|(_, strings)| 2 * found > strings);
+        match self.by_keys.get_mut(node as usize) {
+            Some(known) => *known = by_keys,
+            None if by_keys => {
+                self.by_keys.resize(node as usize + 1, false);
+                self.by_keys[node as usize] = true;
+            }
+            None => {}
+        }
+        let Some((end, _)) = end else {
             return Ok(None);
         };
         for &(child, value) in &named[..found] {
@@ -1059,7 +1094,7 @@ pub(crate) mod tests {
         let t = trie(&["a.b", "c", "d.e.f"]);
         let text = r#"{"a":{"b":["x",{"z":1},2.50]},"skip":{"deep":[1,{"a":"b"}]},"c":null,"d.e":{"f":"dot\u0041"}}"#;
         let mut from_text = Collect::default();
-        walk_text(text, &t, &mut from_text, &mut Vec::new()).unwrap();
+        walk_text(text, &t, &mut from_text, &mut WalkScratch::default()).unwrap();
         assert_eq!(
             from_text.0,
             vec![
@@ -1101,7 +1136,13 @@ pub(crate) mod tests {
             r#"{"b":[1]]}"#,
         ] {
             assert!(
-                walk_text(bad, &t, &mut Collect::default(), &mut Vec::new()).is_err(),
+                walk_text(
+                    bad,
+                    &t,
+                    &mut Collect::default(),
+                    &mut WalkScratch::default()
+                )
+                .is_err(),
                 "{bad}"
             );
         }
@@ -1109,7 +1150,7 @@ pub(crate) mod tests {
             "{\n  \"a\": ?}",
             &t,
             &mut Collect::default(),
-            &mut Vec::new(),
+            &mut WalkScratch::default(),
         )
         .unwrap_err();
         assert_eq!((e.line, e.column), (2, 8));
@@ -1126,7 +1167,7 @@ pub(crate) mod tests {
     fn agrees_with_serde(text: &str) {
         let t = test_trie();
         let mut from_text = Collect::default();
-        let walked = walk_text(text, &t, &mut from_text, &mut Vec::new());
+        let walked = walk_text(text, &t, &mut from_text, &mut WalkScratch::default());
         let parsed = serde_json::from_str::<Value>(text);
         match (&walked, &parsed) {
             (Ok(()), Ok(value)) if value.is_object() => {
@@ -1242,9 +1283,9 @@ pub(crate) mod tests {
                 members.join(separator)
             );
             let mut walked = Collect::default();
-            walk_text(&text, &t, &mut walked, &mut Vec::new()).unwrap();
+            walk_text(&text, &t, &mut walked, &mut WalkScratch::default()).unwrap();
             let mut trusted = Collect::default();
-            walk_trusted_text(&text, &t, &mut trusted, &mut Vec::new()).unwrap();
+            walk_trusted_text(&text, &t, &mut trusted, &mut WalkScratch::default()).unwrap();
             proptest::prop_assert_eq!(trusted.0, walked.0, "{}", text);
         }
     }
@@ -1321,6 +1362,37 @@ pub(crate) mod tests {
         keys_found_however_written(&["x", "ü", "thirteen_char", "r"]);
     }
 
+    /// Trusted mode learns per node whether its objects cost less read by quotes or key
+    /// by key, from the last one it read by quotes, and looks again every
+    /// [`PROBE_EVERY`]th event; the leaves are the same either way.
+    #[test]
+    fn trusted_mode_learns_how_to_read_each_flat_node() {
+        let t = trie(&["o.x", "o.y", "p.x"]);
+        let o = t.step(0, "o").unwrap() as usize;
+        let p = t.step(0, "p").unwrap() as usize;
+        let mut scratch = WalkScratch::default();
+        let walk = |text: &str, scratch: &mut WalkScratch| {
+            let mut trusted = Collect::default();
+            walk_trusted_text(text, &t, &mut trusted, scratch).unwrap();
+            let mut walked = Collect::default();
+            walk_text(text, &t, &mut walked, &mut WalkScratch::default()).unwrap();
+            assert_eq!(trusted.0, walked.0, "{text}");
+        };
+        let dense = r#"{"o": {"x": 1, "y": 2}, "p": {"x": [1]}}"#;
+        let sparse = r#"{"o": {"a": "b", "c": "d", "x": 1}, "p": {"q": "r", "x": 1}}"#;
+        walk(dense, &mut scratch);
+        // `o`: every string names a child; `p`: not flat.
+        assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (true, true));
+        while scratch.events % PROBE_EVERY != PROBE_EVERY - 1 {
+            walk(sparse, &mut scratch);
+            assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (true, true));
+        }
+        walk(sparse, &mut scratch);
+        assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (false, false));
+        walk(dense, &mut scratch);
+        assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (true, true));
+    }
+
     /// Which nodes trusted mode reads by their strings' quotes: those whose children are
     /// all quick leaves, as the trie changes.
     #[test]
@@ -1366,7 +1438,7 @@ pub(crate) mod tests {
                 for padding in ["", "                    "] {
                     let text = format!("{{\"w\":1,{key}{separator}7{padding}}}");
                     let mut seen = Collect::default();
-                    walk_text(&text, &t, &mut seen, &mut Vec::new()).unwrap();
+                    walk_text(&text, &t, &mut seen, &mut WalkScratch::default()).unwrap();
                     let expected: Vec<_> = field
                         .iter()
                         .map(|&f| (f, "n:7".to_string(), vec![]))
@@ -1376,7 +1448,8 @@ pub(crate) mod tests {
                     walk_value(&serde_json::from_str(&text).unwrap(), &t, &mut from_value);
                     assert_eq!(from_value.0, expected, "{text}");
                     let mut trusted = Collect::default();
-                    walk_trusted_text(&text, &t, &mut trusted, &mut Vec::new()).unwrap();
+                    walk_trusted_text(&text, &t, &mut trusted, &mut WalkScratch::default())
+                        .unwrap();
                     assert_eq!(trusted.0, expected, "trusted: {text}");
                 }
             }
@@ -1398,7 +1471,7 @@ pub(crate) mod tests {
                     &text,
                     &trie(&["x"]),
                     &mut Collect::default(),
-                    &mut Vec::new(),
+                    &mut WalkScratch::default(),
                 );
                 assert_eq!(walked.is_ok(), ok, "{arrays} arrays, {scalar}");
                 if let Err(e) = walked {
@@ -1424,14 +1497,14 @@ pub(crate) mod tests {
                     &nested(255),
                     &test_trie(),
                     &mut Collect::default(),
-                    &mut Vec::new()
+                    &mut WalkScratch::default()
                 )
                 .is_ok());
                 let e = walk_text(
                     &nested(256),
                     &test_trie(),
                     &mut Collect::default(),
-                    &mut Vec::new(),
+                    &mut WalkScratch::default(),
                 )
                 .unwrap_err();
                 assert_eq!(e.message, "the event nests too deeply");

@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use crate::ast::{Alternative, AnythingBut, Range, Test};
 use crate::eval::{test_matches, ValueView};
 use crate::flatten::{
-    walk_text, walk_trusted_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor,
+    walk_text, walk_trusted_text, walk_value, ArrayPos, PathTrie, Scalar, Visitor, WalkScratch,
 };
 use crate::index::{FieldIndex, Ids};
 use crate::memo::{LookupMemo, MemoKey, Recall, MEMO_HITS};
@@ -518,7 +518,7 @@ impl Matcher {
         walk: impl FnOnce(
             &Matcher,
             &mut Collector<'_, '_, 'e>,
-            &mut Vec<ArrayPos>,
+            &mut WalkScratch,
         ) -> Result<(), EventError>,
     ) -> Result<(), EventError> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
@@ -537,12 +537,12 @@ impl Matcher {
         walk: impl FnOnce(
             &Matcher,
             &mut Collector<'_, '_, 'e>,
-            &mut Vec<ArrayPos>,
+            &mut WalkScratch,
         ) -> Result<(), EventError>,
     ) -> Result<(), EventError> {
         names.clear();
         s.begin(self);
-        let mut arrays = std::mem::take(&mut s.walk_arrays);
+        let mut walk_scratch = std::mem::take(&mut s.walk);
         let walked = walk(
             self,
             &mut Collector {
@@ -551,9 +551,9 @@ impl Matcher {
                 event,
                 exhaustive,
             },
-            &mut arrays,
+            &mut walk_scratch,
         );
-        s.walk_arrays = arrays;
+        s.walk = walk_scratch;
         walked?;
         let candidates = std::mem::take(&mut s.candidates);
         let all: Ids;
@@ -678,8 +678,8 @@ struct Scratch {
     /// Text of the kept string and number values.
     text: String,
     arena: Vec<ArrayPos>,
-    /// The walker's stack of array positions, kept for its allocation.
-    walk_arrays: Vec<ArrayPos>,
+    /// The walker's, kept for its allocations and what it learned.
+    walk: WalkScratch,
     candidates: Ids,
     /// Rules matched so far, kept for its allocation.
     matched: Ids,

@@ -238,7 +238,7 @@ fn end_with<C: Classify>(bytes: &[u8], start: usize) -> Option<usize> {
 /// it, no backslash anywhere in it): calls `string` with the position of the opening
 /// quote of every string in it whose first byte is one of `first` (keys and values alike,
 /// in order; others too, at times), and returns where the object ends (just past its
-/// `}`). `None` as soon as the object proves not flat, or `string`
+/// `}`) and how many strings it holds. `None` as soon as the object proves not flat, or `string`
 /// returns `false`: the caller then walks it the careful way, so `string` must only
 /// note what it saw until the end is known.
 ///
@@ -253,7 +253,7 @@ pub(crate) fn flat_object(
     start: usize,
     first: &[u8],
     string: impl FnMut(usize) -> bool,
-) -> Option<usize> {
+) -> Option<(usize, usize)> {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU has the features `flat_avx2` enables.
@@ -270,7 +270,7 @@ fn flat_avx2(
     start: usize,
     first: &[u8],
     string: impl FnMut(usize) -> bool,
-) -> Option<usize> {
+) -> Option<(usize, usize)> {
     flat_with::<Avx2>(bytes, start, first, string)
 }
 
@@ -281,8 +281,9 @@ fn flat_with<C: Classify>(
     start: usize,
     first: &[u8],
     mut string: impl FnMut(usize) -> bool,
-) -> Option<usize> {
+) -> Option<(usize, usize)> {
     let mut pos = start;
+    let mut strings_seen = 0;
     // All ones when the previous block ended inside a string.
     let mut in_string = 0u64;
     // The object's own `{`, bit 0 of the first block.
@@ -317,6 +318,7 @@ fn flat_with<C: Classify>(
         };
         // A quote followed by one of `first` (the next block's first byte is not looked at).
         let followed = (C::any_of(block, first) >> 1) | 1 << 63;
+        strings_seen += (masks.quote & strings & before).count_ones() as usize;
         let mut opening = masks.quote & strings & before & followed;
         while opening != 0 {
             if !string(pos + opening.trailing_zeros() as usize) {
@@ -324,8 +326,8 @@ fn flat_with<C: Classify>(
             }
             opening &= opening - 1;
         }
-        if end.is_some() {
-            return end;
+        if let Some(end) = end {
+            return Some((end, strings_seen));
         }
         pos += 64;
     }
@@ -532,7 +534,11 @@ mod tests {
 
     /// [`flat_object`] by every implementation the CPU has, which must agree: the
     /// opening quotes it reported and the end.
-    fn agreed_flat(bytes: &[u8], start: usize, first: &[u8]) -> (Vec<usize>, Option<usize>) {
+    fn agreed_flat(
+        bytes: &[u8],
+        start: usize,
+        first: &[u8],
+    ) -> (Vec<usize>, Option<(usize, usize)>) {
         let mut seen = Vec::new();
         let end = flat_with::<Portable>(bytes, start, first, |q| {
             seen.push(q);
@@ -579,14 +585,15 @@ mod tests {
                 .filter(|&q| text.as_bytes()[q + 1] == b'b')
                 .collect();
             assert_eq!(named, expected, "{text}");
-            assert_eq!(end, Some(lead + object.len()), "{text}");
+            // Six strings.
+            assert_eq!(end, Some((lead + object.len(), 6)), "{text}");
         }
         // Not flat: a container inside, a backslash inside; flat with a backslash after.
         for (object, end) in [
             (r#"{"a": {"b": 1}}"#, None),
             (r#"{"a": [1]}"#, None),
             (r#"{"a": "\"}"}"#, None),
-            (r#"{"a": "}"} "\""#, Some(10)),
+            (r#"{"a": "}"} "\""#, Some((10, 2))),
         ] {
             assert_eq!(agreed_flat(object.as_bytes(), 0, b"a").1, end, "{object}");
         }
