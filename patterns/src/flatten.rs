@@ -454,8 +454,9 @@ pub(crate) struct WalkScratch {
     /// The array positions of the current value.
     arrays: Vec<ArrayPos>,
     /// Per trie node: its last object read by quotes was *dense* (most of its strings
-    /// were keys naming a child, as a point's `x`, `y`, `z`) or not flat (a `geometry`
-    /// with its arrays), so its objects are walked key by key, which costs less there.
+    /// were keys naming a child, as a point's `x`, `y`, `z`), small (fewer than eight
+    /// strings that name nothing), or not flat (a `geometry` with its arrays), so its
+    /// objects are walked key by key, which costs less there.
     /// Stale entries (another matcher's nodes) only cost time.
     by_keys: Vec<bool>,
     /// Events walked in trusted mode: every [`PROBE_EVERY`]th reads every flat node's
@@ -759,8 +760,10 @@ impl<'a> TextWalker<'a, '_> {
                 FlatKey::Child(..) | FlatKey::Unsure => false,
             }
         });
-        // Key by key next time if that costs less here, or reading by quotes failed.
-        let by_keys = end.is_none_or(|(_, strings)| 2 * found > strings);
+        // Key by key next time if that costs less here (most strings are named keys, or
+        // fewer than about four members name nothing: S3's `{"key": …, "size": …, "etag":
+        // …, "sequencer": …}` costs more read by quotes), or reading by quotes failed.
+        let by_keys = end.is_none_or(|(_, strings)| 2 * found > strings || strings - found < 8);
         match self.by_keys.get_mut(node as usize) {
             Some(known) => *known = by_keys,
             None if by_keys => {
@@ -1379,17 +1382,20 @@ pub(crate) mod tests {
             assert_eq!(trusted.0, walked.0, "{text}");
         };
         let dense = r#"{"o": {"x": 1, "y": 2}, "p": {"x": [1]}}"#;
-        let sparse = r#"{"o": {"a": "b", "c": "d", "x": 1}, "p": {"q": "r", "x": 1}}"#;
+        let members = r#""a": "b", "c": "d", "e": "f", "g": "h", "x": 1"#;
+        let sparse = format!(r#"{{"o": {{{members}}}, "p": {{{members}}}}}"#);
+        let small = r#"{"o": {"a": "b", "c": "d", "x": 1}, "p": {"x": 1}}"#;
         walk(dense, &mut scratch);
         // `o`: every string names a child; `p`: not flat.
         assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (true, true));
         while scratch.events % PROBE_EVERY != PROBE_EVERY - 1 {
-            walk(sparse, &mut scratch);
+            walk(&sparse, &mut scratch);
             assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (true, true));
         }
-        walk(sparse, &mut scratch);
+        walk(&sparse, &mut scratch);
         assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (false, false));
-        walk(dense, &mut scratch);
+        walk(&sparse, &mut scratch);
+        walk(small, &mut scratch);
         assert_eq!((scratch.by_keys[o], scratch.by_keys[p]), (true, true));
     }
 
