@@ -14,10 +14,11 @@
 //! JSONL file, plain or `.gz` (the bench's `citylots2.json.gz`). Prints, per category,
 //! parse time ÷ match time over all rounds, and the lowest and highest of the rounds.
 
-use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 use patterns::{Matcher, Pattern};
+
+mod shared;
 
 #[path = "../benches/common/citylots_rules.rs"]
 mod citylots_rules;
@@ -59,16 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "validating" => false,
         other => return Err(format!("MODE is trusted or validating, not {other}").into()),
     };
-    let file = std::fs::File::open(&args[1])?;
-    let reader: Box<dyn Read> = if args[1].ends_with(".gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let events: Vec<String> = BufReader::new(reader)
-        .lines()
-        .take(limit)
-        .collect::<Result<_, _>>()?;
+    let events = shared::read_lines(&args[1], limit)?;
     for category in &args[6..] {
         let matcher = matcher_of(category)?;
         let mut names = Vec::new();

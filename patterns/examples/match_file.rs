@@ -7,9 +7,9 @@
 //!
 //! `trusted` matches through `Matcher::matches_trusted_str_into`.
 
-use std::io::{BufRead, BufReader, Read};
-
 use patterns::{Matcher, Pattern};
+
+mod shared;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -34,16 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_default();
         matcher.add(name, &Pattern::parse(&std::fs::read_to_string(path)?)?);
     }
-    let file = std::fs::File::open(&args[2])?;
-    let reader: Box<dyn Read> = if args[2].ends_with(".gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let events: Vec<String> = BufReader::new(reader)
-        .lines()
-        .take(limit)
-        .collect::<Result<_, _>>()?;
+    let events = shared::read_lines(&args[2], limit)?;
     let mut matches = 0usize;
     let mut names = Vec::new();
     for _ in 0..repeat {
