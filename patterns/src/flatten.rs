@@ -268,6 +268,10 @@ impl PathTrie {
             return FlatKey::Unsure;
         };
         for q in &self.nodes[node as usize].quick {
+            // Most strings differ from most names in their first eight bytes.
+            if (word as u64 ^ q.pattern as u64) & q.name_mask as u64 != 0 {
+                continue;
+            }
             let diff = (word ^ q.pattern) & q.mask;
             if diff == 0 {
                 return FlatKey::Child(q.child, pos + usize::from(q.len));
