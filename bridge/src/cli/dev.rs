@@ -213,6 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut last_full_scan: Option<Instant> = None;
     let mut last_scan_error = None;
+    let mut last_tick_error = None;
     let mut last_expiry = None;
     loop {
         // A failed scan (a bucket directory that cannot be read or made again) is
@@ -243,22 +244,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 last_scan_error = Some(text);
             }
         }
-        writer
-            .write(|w| w.fire_due_schedules())
-            .context("firing scheduled rules")?;
-        // Archives: expire by retention now and then; resume replays left running (by an
-        // interrupted `bridge replay --local`), one batch per tick.
-        if last_expiry.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60)) {
+        // Schedules, archives' retention, replays left running (by an interrupted
+        // `bridge replay --local`, one batch per tick): a tick that fails changed nothing
+        // (each write is its own transaction) and the next tick tries again, so an error is
+        // reported (once while it repeats) and `dev` goes on serving.
+        let maintained = (|| -> anyhow::Result<()> {
             writer
-                .write(|w| w.expire_archives())
-                .context("expiring archived events")?;
-            last_expiry = Some(Instant::now());
-        }
-        for name in store.running_replays()? {
-            let step = name.clone();
-            writer
-                .write(move |w| w.replay_step(&step, 100))
-                .with_context(|| format!("resuming replay {name}"))?;
+                .write(|w| w.fire_due_schedules())
+                .context("firing scheduled rules")?;
+            if last_expiry.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60)) {
+                writer
+                    .write(|w| w.expire_archives())
+                    .context("expiring archived events")?;
+                last_expiry = Some(Instant::now());
+            }
+            for name in store.running_replays()? {
+                let step = name.clone();
+                writer
+                    .write(move |w| w.replay_step(&step, 100))
+                    .with_context(|| format!("resuming replay {name}"))?;
+            }
+            Ok(())
+        })();
+        match maintained {
+            Ok(()) => last_tick_error = None,
+            Err(e) => {
+                let text = format!("{e:#}");
+                if last_tick_error.as_ref() != Some(&text) {
+                    eprintln!("bridge dev: {text}; retrying");
+                }
+                last_tick_error = Some(text);
+            }
         }
         print_activity(&mut store, &mut last_id)?;
         if args.once || deadline.is_some_and(|d| Instant::now() >= d) {

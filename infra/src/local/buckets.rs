@@ -298,7 +298,7 @@ impl Store {
             }
             Ok(())
         })?;
-        self.flush_outbox()?;
+        self.flush_outbox_after_commit();
         Ok(())
     }
 

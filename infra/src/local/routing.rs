@@ -751,7 +751,7 @@ impl Store {
         let mail = ctx.cache.outbox_pending(tx)?;
         group_tx.commit()?;
         if mail {
-            self.flush_outbox()?;
+            self.flush_outbox_after_commit();
         }
         Ok(Some(
             outs.into_iter()

@@ -1403,7 +1403,12 @@ impl Store {
     /// E-mails are queued in the delivering transaction (so they are never lost) and written
     /// out afterwards; a crash in between writes them at the next open. The write is
     /// temp-file-then-rename, so a reader never sees a half-written file and a repeat is harmless.
+    ///
+    /// Several stores may flush the same rows at once (the console's and the writer's, in
+    /// `bridge dev`): each writes its own temporary file, and the renames replace one another
+    /// with the same content.
     pub fn flush_outbox(&mut self) -> Result<usize> {
+        static FLUSHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let pending: Vec<(i64, String, String)> = self.read(|tx, _| {
             let mut stmt =
                 tx.prepare_cached("SELECT id, file_name, content FROM outbox ORDER BY id")?;
@@ -1420,16 +1425,29 @@ impl Store {
         })?;
         for (id, name, content) in &pending {
             let path = dir.join(name);
-            let tmp = dir.join(format!(".{name}.tmp"));
+            let flush = FLUSHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dir.join(format!(".{name}.{}.{flush}.tmp", std::process::id()));
             let io = |source| LocalError::Io {
                 path: path.clone(),
                 source,
             };
-            std::fs::write(&tmp, content).map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)?;
+            let written = std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, &path));
+            if let Err(source) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io(source));
+            }
             self.write(|tx, _| Ok(tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?))?;
         }
         Ok(pending.len())
+    }
+
+    /// [`Self::flush_outbox`] after a commit that queued e-mails. Its error is not the
+    /// commit's: the commit holds the e-mails, so they stay in the outbox table until a
+    /// later flush (the next commit with mail, the next open, the console's outbox list)
+    /// writes them. Reporting it as the write's error would make callers that retry a
+    /// failed write (the group commit does) run a committed write twice.
+    pub(crate) fn flush_outbox_after_commit(&mut self) {
+        let _ = self.flush_outbox();
     }
 }
 

@@ -87,7 +87,7 @@ impl Store {
         let mail = super::store::outbox_pending(&tx)?;
         tx.commit()?;
         if mail {
-            self.flush_outbox()?;
+            self.flush_outbox_after_commit();
         }
         Ok(out)
     }

@@ -368,3 +368,132 @@ impl IntoStore for GroupCommit {
         self.into_store().expect("the writer stops")
     }
 }
+
+/// Topic `news` in [`state`] also mailed to an address, with the outbox blocked (a file
+/// where its directory goes), so e-mails stay queued in the database until it is freed.
+fn mailing_state_with_a_blocked_outbox(dir: &Path) -> (PathBuf, PathBuf) {
+    let bucket = state(dir);
+    let mut s = Store::open(dir.join("state")).expect("open");
+    s.subscribe(&SubscriptionSpec::new("news", "email", "ops@example.com"))
+        .expect("e-mail subscription");
+    let app_q = s.put_queue(&QueueSpec::new("app-q")).expect("queue");
+    rule(
+        &mut s,
+        "app",
+        r#"{"source": ["app"]}"#,
+        &[TargetSpec::new("q", app_q)],
+    );
+    let outbox = s.outbox_dir();
+    let _ = std::fs::remove_dir_all(&outbox);
+    std::fs::write(&outbox, "in the way").expect("block the outbox");
+    (bucket, outbox)
+}
+
+/// Writing e-mails out follows the commit that queued them; its failure is not the
+/// commit's. Before, it failed the group after its commit, so the writer ran each call
+/// again alone: PutEvents and sends twice, writes not at all (answered "failed to
+/// commit") though they had committed.
+#[test]
+fn an_outbox_that_cannot_be_written_fails_no_committed_call_and_repeats_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_bucket, outbox) = mailing_state_with_a_blocked_outbox(dir.path());
+    let group = Arc::new(
+        GroupCommit::new(Store::open(dir.path().join("state")).expect("open")).expect("writer"),
+    );
+    let release = hold_writer(&group);
+    let before = group.stats();
+    let publish = |text: &'static str| {
+        let g = Arc::clone(&group);
+        std::thread::spawn(move || {
+            g.write(move |w| w.publish("news", &PublishRequest::message(text)))
+        })
+    };
+    let callers = [publish("one"), publish("two")];
+    let put = {
+        let g = Arc::clone(&group);
+        std::thread::spawn(move || {
+            g.put_events(vec![infra::local::PutEventsEntry::new("app", "t", "{}")])
+        })
+    };
+    wait_until_waiting(&group, 3);
+    drop(release);
+    for caller in callers {
+        let out = caller.join().expect("caller");
+        assert!(
+            out.is_ok(),
+            "a committed publish is answered as such: {out:?}"
+        );
+    }
+    let put = put.join().expect("put").expect("accepted");
+    assert_eq!(put.failed_entry_count, 0);
+    assert_eq!(
+        group.stats().commits - before.commits,
+        1,
+        "one commit, not one per call"
+    );
+    let mut s = group.into_store_checked();
+    assert_eq!(
+        news(&mut s),
+        vec!["one".to_string(), "two".to_string()],
+        "each delivered once"
+    );
+    assert_eq!(drain(&mut s, "app-q").len(), 1, "the put was routed once");
+    // The mails were kept: once the outbox is free, the next flush writes both.
+    std::fs::remove_file(&outbox).expect("unblock");
+    assert_eq!(s.flush_outbox().expect("flush"), 2);
+    assert_eq!(s.outbox_mails(10).expect("outbox").len(), 2);
+}
+
+/// The console's store and the writer's flush the same queued e-mails at once: neither
+/// fails, each mail is written once, and no temporary file is left behind.
+#[test]
+fn stores_flushing_the_outbox_at_once_do_not_fail_each_other() {
+    const MAILS: usize = 40;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_bucket, outbox) = mailing_state_with_a_blocked_outbox(dir.path());
+    let state = dir.path().join("state");
+    let mut s = Store::open(&state).expect("open");
+    // Opened before there is mail (an open flushes the outbox).
+    let second = Store::open(&state).expect("open a second store");
+    for i in 0..MAILS {
+        s.publish("news", &PublishRequest::message(format!("m{i}")))
+            .expect("publish");
+    }
+    std::fs::remove_file(&outbox).expect("unblock");
+    std::fs::create_dir(&outbox).expect("outbox dir");
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let flushers: Vec<_> = [s, second]
+        .into_iter()
+        .map(|mut store| {
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.flush_outbox()
+            })
+        })
+        .collect();
+    let mut written = 0;
+    for f in flushers {
+        written += f
+            .join()
+            .expect("flusher")
+            .expect("a flush beside another succeeds");
+    }
+    assert!(
+        written >= MAILS,
+        "every mail was written by one of them ({written})"
+    );
+    let names: Vec<String> = std::fs::read_dir(&outbox)
+        .expect("outbox")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), MAILS, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.ends_with(".eml") && !n.starts_with('.')),
+        "{names:?}"
+    );
+    let mut s = Store::open(&state).expect("reopen");
+    assert_eq!(s.flush_outbox().expect("flush"), 0, "none left queued");
+}
