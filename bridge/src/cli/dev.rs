@@ -234,20 +234,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(())
         })();
-        match scanned {
-            Ok(()) => last_scan_error = None,
-            Err(e) => {
-                let text = e.to_string();
-                if last_scan_error.as_ref() != Some(&text) {
-                    eprintln!("bridge dev: scanning local buckets: {text}; retrying");
-                }
-                last_scan_error = Some(text);
-            }
-        }
+        report_once(
+            &mut last_scan_error,
+            scanned.map_err(|e| format!("scanning local buckets: {e}")),
+        );
         // Schedules, archives' retention, replays left running (by an interrupted
-        // `bridge replay --local`, one batch per tick): a tick that fails changed nothing
-        // (each write is its own transaction) and the next tick tries again, so an error is
-        // reported (once while it repeats) and `dev` goes on serving.
+        // `bridge replay --local`, one batch per tick): a write that fails changed nothing
+        // (each is its own transaction) and the next tick tries again, so an error is
+        // reported once while it repeats and `dev` goes on serving.
         let maintained = (|| -> anyhow::Result<()> {
             writer
                 .write(|w| w.fire_due_schedules())
@@ -266,16 +260,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(())
         })();
-        match maintained {
-            Ok(()) => last_tick_error = None,
-            Err(e) => {
-                let text = format!("{e:#}");
-                if last_tick_error.as_ref() != Some(&text) {
-                    eprintln!("bridge dev: {text}; retrying");
-                }
-                last_tick_error = Some(text);
-            }
-        }
+        report_once(
+            &mut last_tick_error,
+            maintained.map_err(|e| format!("{e:#}")),
+        );
         print_activity(&mut store, &mut last_id)?;
         if args.once || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -302,6 +290,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints activity newer than `last_id` and advances it.
+/// Reports a step of the loop that failed (it is tried again every tick) once while the
+/// same error repeats; `last` is forgotten once the step succeeds.
+fn report_once(last: &mut Option<String>, outcome: Result<(), String>) {
+    match outcome {
+        Ok(()) => *last = None,
+        Err(text) => {
+            if last.as_ref() != Some(&text) {
+                eprintln!("bridge dev: {text}; retrying");
+            }
+            *last = Some(text);
+        }
+    }
+}
+
 fn print_activity(store: &mut Store, last_id: &mut i64) -> anyhow::Result<()> {
     loop {
         let rows = store.activity_since(*last_id, 500)?;
