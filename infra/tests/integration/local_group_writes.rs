@@ -369,10 +369,11 @@ impl IntoStore for GroupCommit {
     }
 }
 
-/// Topic `news` in [`state`] also mailed to an address, with the outbox blocked (a file
-/// where its directory goes), so e-mails stay queued in the database until it is freed.
-fn mailing_state_with_a_blocked_outbox(dir: &Path) -> (PathBuf, PathBuf) {
-    let bucket = state(dir);
+/// [`state`] with topic `news` also mailed to an address and rule `app` (source `app`) to
+/// queue `app-q`, and the outbox blocked (a file where its directory goes), so e-mails
+/// stay queued in the database until it is freed; the outbox's path.
+fn mailing_state_with_a_blocked_outbox(dir: &Path) -> PathBuf {
+    state(dir);
     let mut s = Store::open(dir.join("state")).expect("open");
     s.subscribe(&SubscriptionSpec::new("news", "email", "ops@example.com"))
         .expect("e-mail subscription");
@@ -386,7 +387,7 @@ fn mailing_state_with_a_blocked_outbox(dir: &Path) -> (PathBuf, PathBuf) {
     let outbox = s.outbox_dir();
     let _ = std::fs::remove_dir_all(&outbox);
     std::fs::write(&outbox, "in the way").expect("block the outbox");
-    (bucket, outbox)
+    outbox
 }
 
 /// Writing e-mails out follows the commit that queued them; its failure is not the
@@ -396,7 +397,7 @@ fn mailing_state_with_a_blocked_outbox(dir: &Path) -> (PathBuf, PathBuf) {
 #[test]
 fn an_outbox_that_cannot_be_written_fails_no_committed_call_and_repeats_none() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_bucket, outbox) = mailing_state_with_a_blocked_outbox(dir.path());
+    let outbox = mailing_state_with_a_blocked_outbox(dir.path());
     let group = Arc::new(
         GroupCommit::new(Store::open(dir.path().join("state")).expect("open")).expect("writer"),
     );
@@ -450,7 +451,7 @@ fn an_outbox_that_cannot_be_written_fails_no_committed_call_and_repeats_none() {
 fn stores_flushing_the_outbox_at_once_do_not_fail_each_other() {
     const MAILS: usize = 40;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_bucket, outbox) = mailing_state_with_a_blocked_outbox(dir.path());
+    let outbox = mailing_state_with_a_blocked_outbox(dir.path());
     let state = dir.path().join("state");
     let mut s = Store::open(&state).expect("open");
     // Opened before there is mail (an open flushes the outbox).
